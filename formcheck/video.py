@@ -1,0 +1,238 @@
+"""Frame sources: decode videos (PyAV) upright with decoder timestamps, on a reader thread; read cameras (OpenCV)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import queue
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from formcheck.errors import VideoError
+
+log = logging.getLogger(__name__)
+
+READ_AHEAD_FRAMES = 8  # decoded frames buffered ahead of inference: enough to hide decode jitter, small in memory
+# Frames are scaled down (in the decoder's own scaler) so their longer side is at most this: the pose model works
+# at 256x256 anyway, and converting full-HD frames to RGB costs more than the whole inference on small ones.
+MAX_SIDE_PX = 1280
+CAMERA_OPEN_TIMEOUT_S = 5.0
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Frame:
+    """One upright RGB image with its presentation time in seconds."""
+
+    t_s: float
+    rgb: NDArray  # (H, W, 3) uint8
+
+    @property
+    def wh(self) -> tuple[int, int]:
+        return int(self.rgb.shape[1]), int(self.rgb.shape[0])
+
+
+@dataclasses.dataclass(frozen=True)
+class VideoInfo:
+    width: int
+    height: int
+    fps: float
+    duration_s: float | None
+    frame_count: int | None
+    rotation_deg: int
+
+
+def _open(path: Path):
+    import av
+
+    if not path.exists():
+        raise VideoError(f"{path}: no such file")
+    if path.is_dir():
+        raise VideoError(f"{path}: is a directory, not a video")
+    if path.stat().st_size == 0:
+        raise VideoError(f"{path}: the file is empty (0 bytes)")
+    try:
+        container = av.open(str(path), mode="r")
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
+        raise VideoError(f"{path}: not a readable video ({_short(exc)})") from exc
+    if not container.streams.video:
+        container.close()
+        raise VideoError(f"{path}: contains no video stream")
+    return container
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:160]
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """Size (upright), nominal fps, duration and rotation of a video, without decoding it."""
+    path = Path(path)
+    container = _open(path)
+    try:
+        s = container.streams.video[0]
+        rate = float(s.average_rate) if s.average_rate else 0.0
+        dur = float(s.duration * s.time_base) if s.duration and s.time_base else (
+            container.duration / 1e6 if container.duration else None)
+        rot = _stream_rotation(s)
+        w, h = s.codec_context.width, s.codec_context.height
+        if rot % 180:
+            w, h = h, w
+        return VideoInfo(width=w, height=h, fps=rate, duration_s=dur, frame_count=s.frames or None, rotation_deg=rot)
+    finally:
+        container.close()
+
+
+def _stream_rotation(stream) -> int:
+    """Display rotation in degrees (counter-clockwise, as FFmpeg's display matrix), from side data or tags."""
+    for attr in ("rotation",):
+        val = getattr(stream.codec_context, attr, None) or getattr(stream, attr, None)
+        if isinstance(val, (int, float)):
+            return int(round(val)) % 360
+    tag = stream.metadata.get("rotate") if stream.metadata else None
+    if tag:
+        try:
+            return (-int(tag)) % 360  # the legacy tag is clockwise
+        except ValueError:
+            pass
+    return 0
+
+
+def _upright(rgb: NDArray, rotation_deg: int) -> NDArray:
+    """Rotate a decoded frame so it displays upright (rotation is counter-clockwise, FFmpeg convention)."""
+    k = (rotation_deg // 90) % 4
+    return np.ascontiguousarray(np.rot90(rgb, k=k)) if k else rgb
+
+
+def _scaled_size(w: int, h: int, max_side_px: int | None) -> tuple[int, int]:
+    if not max_side_px or max(w, h) <= max_side_px:
+        return w, h
+    k = max_side_px / max(w, h)
+    return max(2, int(round(w * k / 2)) * 2), max(2, int(round(h * k / 2)) * 2)
+
+
+def _decode(path: Path, stop: threading.Event, max_side_px: int | None = MAX_SIDE_PX) -> Iterator[Frame]:
+    import av
+
+    container = _open(path)
+    n = 0
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        tb = stream.time_base
+        rate = float(stream.average_rate) if stream.average_rate else None
+        last_t = -np.inf
+        try:
+            for vf in container.decode(stream):
+                if stop.is_set():
+                    return
+                if vf.pts is not None and tb is not None:
+                    t = float(vf.pts * tb)
+                elif rate:
+                    t = n / rate
+                    if n == 0:
+                        log.warning("%s: frames carry no timestamps; using the stream's %.3f fps", path, rate)
+                else:
+                    raise VideoError(f"{path}: frames carry no timestamps and the stream has no frame rate")
+                if t <= last_t:  # duplicate or reordered pts: keep time strictly increasing
+                    t = last_t + 1e-3
+                last_t = t
+                rot = getattr(vf, "rotation", 0) or 0
+                w, h = _scaled_size(vf.width, vf.height, max_side_px)
+                rgb = vf.to_ndarray(format="rgb24", width=w, height=h) if (w, h) != (vf.width, vf.height) \
+                    else vf.to_ndarray(format="rgb24")
+                yield Frame(t_s=t, rgb=_upright(rgb, int(rot) % 360))
+                n += 1
+        except (av.error.FFmpegError, OSError) as exc:
+            raise VideoError(f"{path}: video is truncated or corrupt after {n} frames ({_short(exc)})") from exc
+        if n == 0:
+            raise VideoError(f"{path}: no frames could be decoded (truncated or not a video)")
+    finally:
+        container.close()
+
+
+def read_video(path: str | Path, *, read_ahead: int = READ_AHEAD_FRAMES,
+               max_side_px: int | None = MAX_SIDE_PX) -> Iterator[Frame]:
+    """Decode `path` on a background thread so decoding overlaps the consumer's work; errors re-raised here."""
+    path = Path(path)
+    _open(path).close()  # fail fast, in the caller's thread, on a missing or unreadable file
+    q: queue.Queue = queue.Queue(maxsize=read_ahead)
+    stop = threading.Event()
+    done = object()
+
+    def work() -> None:
+        try:
+            for frame in _decode(path, stop, max_side_px):
+                while not stop.is_set():
+                    try:
+                        q.put(frame, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+            q.put(done)
+        except BaseException as exc:  # handed to the consumer thread, which re-raises it
+            q.put(exc)
+
+    t = threading.Thread(target=work, name=f"decode:{path.name}", daemon=True)
+    t.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while t.is_alive():
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                t.join(timeout=0.05)
+
+
+def read_camera(index: int, *, max_frames: int | None = None) -> Iterator[Frame]:
+    """Frames from a local camera, stamped with the monotonic clock at capture."""
+    import cv2
+
+    cap = cv2.VideoCapture(index)
+    try:
+        if not cap.isOpened():
+            raise VideoError(f"camera {index}: cannot be opened (no such camera, or it is in use)")
+        t0 = time.monotonic()
+        n = 0
+        while max_frames is None or n < max_frames:
+            ok, bgr = cap.read()
+            if not ok:
+                if n == 0:
+                    raise VideoError(f"camera {index}: opened but delivers no frames")
+                return
+            yield Frame(t_s=time.monotonic() - t0, rgb=cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+            n += 1
+    finally:
+        cap.release()
+
+
+def frames_from(source: str | Path | int | Iterable[tuple[float, NDArray]] | Iterable[Frame], *,
+                bgr: bool = True) -> Iterator[Frame]:
+    """Any frame source: a video path, a camera index, Frames, or (t_s, image) pairs (BGR unless bgr=False)."""
+    if isinstance(source, int):
+        return read_camera(source)
+    if isinstance(source, (str, Path)):
+        return read_video(source)
+
+    def gen() -> Iterator[Frame]:
+        for item in source:
+            if isinstance(item, Frame):
+                yield item
+                continue
+            t_s, img = item
+            yield Frame(t_s=float(t_s), rgb=np.ascontiguousarray(img[..., ::-1]) if bgr else img)
+
+    return gen()

@@ -1,0 +1,136 @@
+"""The app factory: settings in, a wired FastAPI app out (store, job runner, routers, one error handler)."""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from formcheck.errors import (
+    FormcheckError,
+    InputError,
+    PoseModelError,
+    SpecError,
+    StoreError,
+    VideoError,
+)
+from formcheck.webapp import repo
+from formcheck.webapp.auth import SessionCodec, load_or_create_secret
+from formcheck.webapp.jobs import JobRunner
+from formcheck.webapp.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# One place that decides how a domain error looks over HTTP.
+ERROR_STATUS: tuple[tuple[type[FormcheckError], int, str], ...] = (
+    (InputError, 400, "input"),
+    (VideoError, 422, "video"),
+    (SpecError, 500, "spec"),
+    (StoreError, 503, "store"),
+    (PoseModelError, 503, "model"),
+    (FormcheckError, 400, "error"),
+)
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
+
+
+def _html_error(request: Request, status: int, detail: str) -> HTMLResponse:
+    """Browsers get a small page (and a sign-in link on 401) instead of raw JSON; the status stays the same."""
+    signin = "/clinician/signin" if "/clinician" in request.url.path else "/signin"
+    link = (
+        f'<p><a class="button" href="{signin}?next={html.escape(request.url.path)}">Sign in</a></p>'
+        if status == 401
+        else '<p><a href="/">Back to the start page</a></p>'
+    )
+    body = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>formcheck</title>'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        '<link rel="stylesheet" href="/static/app.css"></head><body class="error-page"><main class="card narrow">'
+        f"<h1>{status}</h1><p>{html.escape(detail)}</p>{link}</main></body></html>"
+    )
+    return HTMLResponse(body, status_code=status)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    async def formcheck_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, FormcheckError)
+        status, kind = 400, "error"
+        for cls, code, name in ERROR_STATUS:
+            if isinstance(exc, cls):
+                status, kind = code, name
+                break
+        if status >= 500:
+            log.error("%s on %s: %s", type(exc).__name__, request.url.path, exc)
+        if _wants_html(request):
+            return _html_error(request, status, str(exc))
+        return JSONResponse({"detail": str(exc), "kind": kind}, status_code=status)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if _wants_html(request):
+            return _html_error(request, exc.status_code, str(exc.detail))
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    async def validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        parts = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
+            parts.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
+        return JSONResponse({"detail": "; ".join(parts) or "invalid request"}, status_code=422)
+
+    app.add_exception_handler(FormcheckError, formcheck_error)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the web app. Nothing is opened until here: tests pass `Settings(data_dir=tmp_path)`."""
+    from formcheck.webapp import clinician, pages, routes_auth, uploads
+    from formcheck.webapp.live import router as live_router
+
+    settings = settings or Settings.from_env()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.uploads_dir.mkdir(parents=True, exist_ok=True)
+    store = repo.open_store(settings)
+    runner = JobRunner(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runner.start()
+        runner.recover(store)
+        try:
+            yield
+        finally:
+            runner.shutdown()
+
+    app = FastAPI(
+        title="formcheck",
+        version="0.1.0",
+        description="Camera-guided knee rehab: live coaching, upload-for-review and clinician review.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.state.jobs = runner
+    secret = settings.secret_key or load_or_create_secret(settings.data_dir)
+    app.state.session_codec = SessionCodec(
+        secret, max_age_s=settings.session_max_age_s, secure=settings.secure_cookies
+    )
+    _install_error_handlers(app)
+
+    app.include_router(routes_auth.router)
+    app.include_router(uploads.router)
+    app.include_router(clinician.router)
+    app.include_router(pages.router)
+    app.include_router(live_router)
+    app.mount("/static", StaticFiles(directory=settings.resolved_web_dir), name="static")
+    return app

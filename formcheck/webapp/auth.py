@@ -1,0 +1,113 @@
+"""Passwords (argon2), signed session cookies (itsdangerous) and the CSRF token bound to each session.
+
+The session cookie is HttpOnly and signed; it carries the user id and a random CSRF token. The same token is
+copied into a JS-readable cookie (`fc_csrf`) so pages can echo it in the `X-CSRF-Token` header (or a
+`csrf_token` form field). A state-changing request is accepted only when the echoed token equals the one inside
+the signed session: another site can make the browser send the cookie, but cannot read it to echo it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.requests import HTTPConnection
+from starlette.responses import Response
+
+log = logging.getLogger(__name__)
+
+SESSION_COOKIE = "fc_session"
+CSRF_COOKIE = "fc_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FORM_FIELD = "csrf_token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_SALT = "formcheck.session.v1"
+
+_hasher = PasswordHasher()  # stateless; argon2id with the library's RFC 9106 defaults
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """True when `password` matches; False for a wrong password or an account without one."""
+    if not password_hash:
+        return False
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def load_or_create_secret(data_dir: Path) -> str:
+    """The signing key, kept in the data dir (0600) so sessions survive a restart."""
+    path = data_dir / "web_secret.key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.touch(mode=0o600)
+    path.write_text(key)
+    return key
+
+
+@dataclass(frozen=True)
+class SessionData:
+    """What the signed cookie holds: who (None before sign-in) and the CSRF token bound to this session."""
+
+    user_id: int | None
+    csrf: str
+
+
+class SessionCodec:
+    """Signs and reads session cookies; one per app (the key comes from the app's settings)."""
+
+    def __init__(self, secret_key: str, *, max_age_s: int, secure: bool) -> None:
+        self._serializer = URLSafeTimedSerializer(secret_key, salt=_SALT)
+        self.max_age_s = max_age_s
+        self.secure = secure
+
+    def read(self, conn: HTTPConnection) -> SessionData | None:
+        raw = conn.cookies.get(SESSION_COOKIE)
+        if not raw:
+            return None
+        try:
+            data = self._serializer.loads(raw, max_age=self.max_age_s)
+        except BadSignature:
+            return None
+        if not isinstance(data, dict) or not isinstance(data.get("csrf"), str):
+            return None
+        uid = data.get("uid")
+        return SessionData(user_id=uid if isinstance(uid, int) else None, csrf=data["csrf"])
+
+    def write(self, response: Response, session: SessionData) -> None:
+        token = self._serializer.dumps({"uid": session.user_id, "csrf": session.csrf})
+        response.set_cookie(
+            SESSION_COOKIE, token, max_age=self.max_age_s, httponly=True, secure=self.secure, samesite="lax", path="/"
+        )
+        response.set_cookie(
+            CSRF_COOKIE, session.csrf, max_age=self.max_age_s, httponly=False, secure=self.secure, samesite="strict",
+            path="/",
+        )
+
+    def clear(self, response: Response) -> None:
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        response.delete_cookie(CSRF_COOKIE, path="/")
+
+
+def new_session(user_id: int | None) -> SessionData:
+    """A fresh session; a new CSRF token on every sign-in/out so a token seen before sign-in is useless after."""
+    return SessionData(user_id=user_id, csrf=secrets.token_urlsafe(32))
+
+
+def csrf_matches(session: SessionData | None, supplied: str | None) -> bool:
+    if session is None or not supplied:
+        return False
+    return hmac.compare_digest(session.csrf.encode(), supplied.encode())

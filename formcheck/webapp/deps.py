@@ -1,0 +1,145 @@
+"""FastAPI dependencies as `Annotated` aliases: route code asks for what it needs by type.
+
+    @router.get("/api/uploads/{upload_id}")
+    def get_upload(upload_id: int, user: CurrentUser, store: StoreDep) -> UploadPublic: ...
+
+`CurrentUser` answers 401 for an anonymous request and, for a state-changing method (POST/PUT/PATCH/DELETE),
+403 unless the request echoes the session's CSRF token (header `X-CSRF-Token`, or a `csrf_token` field of a
+urlencoded form). So every authenticated route is CSRF-checked without having to remember it.
+`ClinicianUser` additionally answers 403 unless the user is a clinician (single-user mode never applies).
+
+WebSocket: the same aliases work in a WebSocket route because the dependencies take an `HTTPConnection`:
+
+    @router.websocket("/ws/live")
+    async def live(ws: WebSocket, user: CurrentUser, store: StoreDep): ...
+
+The browser sends the session cookie with the WebSocket handshake (same origin), so no token is needed in the
+URL. For a WebSocket, an anonymous handshake is refused with close code 1008 (policy violation) and a
+handshake whose Origin is another site is refused the same way (cross-site WebSocket hijacking); no CSRF token
+is involved. Call `websocket_user(ws)` directly if you prefer to accept first and then send an error message.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, WebSocketException, status
+from starlette.requests import HTTPConnection, Request
+
+from formcheck.webapp import repo
+from formcheck.webapp.auth import (
+    CSRF_FORM_FIELD,
+    CSRF_HEADER,
+    SAFE_METHODS,
+    SessionCodec,
+    SessionData,
+    csrf_matches,
+)
+from formcheck.webapp.schemas import Role, User
+from formcheck.webapp.settings import Settings, is_loopback
+
+NOT_SIGNED_IN = "Sign in first"
+CSRF_FAILED = "CSRF token missing or wrong: reload the page and try again"
+CLINICIANS_ONLY = "This page is for clinicians"
+
+
+def get_settings(conn: HTTPConnection) -> Settings:
+    return conn.app.state.settings
+
+
+def get_store(conn: HTTPConnection) -> Any:
+    return conn.app.state.store
+
+
+def get_codec(conn: HTTPConnection) -> SessionCodec:
+    return conn.app.state.session_codec
+
+
+def get_session(conn: HTTPConnection) -> SessionData | None:
+    return conn.app.state.session_codec.read(conn)
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[Any, Depends(get_store)]
+CodecDep = Annotated[SessionCodec, Depends(get_codec)]
+SessionDep = Annotated[SessionData | None, Depends(get_session)]
+
+
+def _same_origin(conn: HTTPConnection) -> bool:
+    origin = conn.headers.get("origin")
+    if not origin:
+        return True  # non-browser clients send no Origin; cookies are what matter and they are SameSite=Lax
+    host = conn.headers.get("host", "")
+    return origin.split("://", 1)[-1].rstrip("/") == host
+
+
+def _resolve_user(conn: HTTPConnection, settings: Settings, store: Any, session: SessionData | None) -> User | None:
+    if session is not None and session.user_id is not None:
+        user = repo.get_user(store, session.user_id)
+        if user is not None:
+            return user
+    client_host = conn.client.host if conn.client else ""
+    if settings.single_user_active and is_loopback(client_host):
+        return repo.single_user_person(store)
+    return None
+
+
+async def current_user(conn: HTTPConnection, settings: SettingsDep, store: StoreDep, session: SessionDep) -> User:
+    """The signed-in user; 401 if none; CSRF-checked for state-changing HTTP methods."""
+    is_ws = conn.scope["type"] == "websocket"
+    if is_ws and not _same_origin(conn):
+        raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION, reason="cross-origin WebSocket refused")
+    user = _resolve_user(conn, settings, store, session)
+    if user is None:
+        if is_ws:
+            raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION, reason=NOT_SIGNED_IN)
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, NOT_SIGNED_IN)
+    if not is_ws and isinstance(conn, Request) and conn.method not in SAFE_METHODS:
+        await require_csrf(conn, session)
+    return user
+
+
+async def require_csrf(request: Request, session: SessionData | None) -> None:
+    supplied = request.headers.get(CSRF_HEADER)
+    if not supplied and request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        form = await request.form()  # cached by Starlette, so a later Form() parameter still sees it
+        value = form.get(CSRF_FORM_FIELD)
+        supplied = value if isinstance(value, str) else None
+    if not csrf_matches(session, supplied):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, CSRF_FAILED)
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+async def clinician_user(conn: HTTPConnection, user: CurrentUser, session: SessionDep) -> User:
+    """A signed-in clinician (never the single-user shortcut); 403 for a person."""
+    if user.role is not Role.CLINICIAN or session is None or session.user_id != user.id:
+        if conn.scope["type"] == "websocket":
+            raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION, reason=CLINICIANS_ONLY)
+        raise HTTPException(status.HTTP_403_FORBIDDEN, CLINICIANS_ONLY)
+    return user
+
+
+ClinicianUser = Annotated[User, Depends(clinician_user)]
+
+
+async def websocket_user(conn: HTTPConnection) -> User | None:
+    """The user behind a WebSocket handshake, or None (for routes that accept first, then explain)."""
+    if not _same_origin(conn):
+        return None
+    app = conn.app
+    return _resolve_user(conn, app.state.settings, app.state.store, app.state.session_codec.read(conn))
+
+
+def visible_person_ids(store: Any, user: User) -> set[int]:
+    """Whose data this user may see: a person only themself; a clinician only the people under their care."""
+    if user.role is Role.CLINICIAN:
+        return set(repo.people_of_clinician(store, user.id))
+    return {user.id}
+
+
+def require_person_visible(store: Any, user: User, person_id: int) -> None:
+    """404 (not 403, so ids of other people's data are not confirmed to exist) unless `user` may see the person."""
+    if person_id not in visible_person_ids(store, user):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Not found")

@@ -1,0 +1,181 @@
+"""Background analysis jobs: a job is its id plus stored inputs; `run_job` reads them and stores the result.
+
+`run_job(job_id, settings_json)` is a plain top-level function with picklable arguments, so the same call can be
+made by a ProcessPoolExecutor worker (the default here), or by a Celery task later (`@app.task` wrapping it):
+nothing is passed in memory except the id. Progress and the outcome live in the jobs table, so a page can poll
+it from any server process, and a restart finds every unfinished job there (`JobRunner.recover`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import multiprocessing
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from formcheck.errors import FormcheckError
+from formcheck.webapp import repo
+from formcheck.webapp.schemas import JobStatus
+from formcheck.webapp.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 2  # judgement call: one retry after a crash/restart, then fail with the reason
+PROGRESS_MIN_INTERVAL_S = 0.5  # don't write progress to the database more often than this
+PROGRESS_MIN_STEP_RATIO = 0.02
+RESTART_REASON = "The server stopped while this video was being analysed"
+
+
+def load_analyzer(dotted: str) -> Callable[..., Any]:
+    """'package.module:function' -> the function (the analyzer is configurable so tests can use a fake)."""
+    module_name, _, attr = dotted.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def report_as_json(report: Any) -> dict[str, Any]:
+    """The analysis report as the formcheck.report/1 dict (accepts a dict from fakes as is)."""
+    if isinstance(report, dict):
+        return report
+    from formcheck.report import report_to_json  # the analysis helper's serialiser
+
+    out = report_to_json(report)
+    return out if isinstance(out, dict) else dict(out)
+
+
+class _Progress:
+    """Throttled progress writer; accepts progress(fraction) or progress(done, total)."""
+
+    def __init__(self, store: Any, job_id: int) -> None:
+        self._store, self._job_id = store, job_id
+        self._last_t_s = 0.0
+        self._last_ratio = 0.0
+
+    def __call__(self, done: float, total: float | None = None) -> None:
+        ratio = float(done) / float(total) if total else float(done)
+        ratio = min(max(ratio, 0.0), 0.99)  # 1.0 only when the result is stored
+        now_s = time.monotonic()
+        if now_s - self._last_t_s < PROGRESS_MIN_INTERVAL_S and ratio - self._last_ratio < PROGRESS_MIN_STEP_RATIO:
+            return
+        self._last_t_s, self._last_ratio = now_s, ratio
+        repo.update_job(self._store, self._job_id, progress_ratio=ratio)
+
+
+def run_job(job_id: int, settings_json: str) -> str:
+    """Analyse one stored upload; writes status, progress and the report to the store. Returns the final status.
+
+    Domain errors (not a decodable video, unknown exercise, no person in view...) end the job as `failed` with
+    the one-line message; anything unexpected is logged with its traceback and stored as a short reason.
+    """
+    settings = Settings.model_validate_json(settings_json)
+    store = repo.open_store(settings)
+    try:
+        job = repo.job_inputs(store, job_id)
+        if job is None:
+            log.warning("job %s vanished before it ran", job_id)
+            return JobStatus.FAILED
+        repo.update_job(store, job_id, status=JobStatus.RUNNING, progress_ratio=0.0, started=True)
+        annotate_path = settings.data_dir / job.annotated_relpath
+        annotate_path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            analyzer = load_analyzer(settings.analyzer)
+            report = analyzer(
+                settings.data_dir / job.video_relpath,
+                job.exercise_id,
+                job.side,
+                overrides=job.overrides or None,
+                annotate_path=annotate_path,
+                progress=_Progress(store, job_id),
+            )
+            result = report_as_json(report)
+        except FormcheckError as exc:
+            repo.update_job(store, job_id, status=JobStatus.FAILED, message=str(exc), finished=True)
+            return JobStatus.FAILED
+        except Exception as exc:  # noqa: BLE001 - a job must end with a stored reason, never silently
+            log.exception("job %s crashed", job_id)
+            repo.update_job(
+                store, job_id, status=JobStatus.FAILED, message=f"Analysis failed: {type(exc).__name__}: {exc}",
+                finished=True,
+            )
+            return JobStatus.FAILED
+        repo.store_job_result(store, job_id, result, annotated=annotate_path.exists())
+        return JobStatus.DONE
+    finally:
+        repo.close_store(store)
+
+
+class JobRunner:
+    """Submits job ids to worker processes and puts unfinished jobs back in line after a restart."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._settings_json = settings.model_dump_json()
+        self._executor: Executor | None = None
+        self._store: Any = None
+
+    def start(self, store: Any = None) -> None:
+        self._store = store
+        self._executor = self._new_executor()
+
+    def _new_executor(self) -> Executor:
+        workers = self._settings.job_workers
+        if self._settings.job_mode == "thread":
+            return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="formcheck-job")
+        # spawn, not fork: the server has threads (uvicorn, SQLAlchemy pool) that a fork would copy mid-state.
+        return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+
+    def submit(self, job_id: int) -> Future[str]:
+        if self._executor is None:
+            raise RuntimeError("JobRunner.start() was not called")
+        try:
+            future = self._executor.submit(run_job, job_id, self._settings_json)
+        except (BrokenProcessPool, RuntimeError):
+            self._executor = self._new_executor()
+            future = self._executor.submit(run_job, job_id, self._settings_json)
+        future.add_done_callback(lambda f, jid=job_id: self._finished(jid, f))
+        return future
+
+    def _finished(self, job_id: int, future: Future[str]) -> None:
+        """A worker that died (killed, out of memory) leaves no stored outcome: record one, retry once."""
+        if future.cancelled():
+            return  # shutdown: the job stays queued/running in the store and is recovered on the next start
+        exc = future.exception()
+        if exc is None or self._store is None:
+            return
+        log.error("job %s: worker failed: %r", job_id, exc)
+        attempts = repo.job_attempts(self._store, job_id)
+        if attempts < MAX_ATTEMPTS and isinstance(exc, BrokenProcessPool):
+            repo.update_job(self._store, job_id, status=JobStatus.QUEUED, message="Retrying after a worker crash")
+            self.submit(job_id)
+        else:
+            repo.update_job(
+                self._store, job_id, status=JobStatus.FAILED,
+                message=f"The analysis worker stopped unexpectedly ({type(exc).__name__})", finished=True,
+            )
+
+    def recover(self, store: Any) -> list[int]:
+        """On startup: resume queued jobs; retry or fail jobs that were running when the server stopped."""
+        self._store = store
+        resumed: list[int] = []
+        for job_id, status, attempts in repo.unfinished_jobs(store):
+            if status == JobStatus.RUNNING and attempts >= MAX_ATTEMPTS:
+                repo.update_job(
+                    store, job_id, status=JobStatus.FAILED,
+                    message=f"{RESTART_REASON}, twice; please upload it again", finished=True,
+                )
+                continue
+            if status == JobStatus.RUNNING:
+                repo.update_job(store, job_id, status=JobStatus.QUEUED, message=f"{RESTART_REASON}; restarted")
+            resumed.append(job_id)
+            self.submit(job_id)
+        if resumed:
+            log.info("resumed %d unfinished job(s): %s", len(resumed), resumed)
+        return resumed
+
+    def shutdown(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None

@@ -1,0 +1,58 @@
+"""Sign-in, sign-out and "who am I" (JSON; the sign-in pages post here from JS)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request, Response, status
+
+from formcheck.webapp import repo
+from formcheck.webapp.auth import CSRF_HEADER, csrf_matches, hash_password, new_session, verify_password
+from formcheck.webapp.deps import CSRF_FAILED, CodecDep, CurrentUser, SessionDep, StoreDep
+from formcheck.webapp.schemas import SignIn, UserPublic
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+WRONG_CREDENTIALS = "Wrong name or password"
+# Verifying against a fixed hash when the name is unknown keeps sign-in time the same for both failures.
+_DUMMY_HASH = hash_password("formcheck-no-such-user")
+
+
+@router.get("/csrf")
+def csrf_token(response: Response, codec: CodecDep, session: SessionDep) -> dict[str, str]:
+    """The CSRF token for this browser; starts an anonymous session if there is none (needed to sign in)."""
+    if session is None:
+        session = new_session(None)
+        codec.write(response, session)
+    return {"csrf_token": session.csrf}
+
+
+@router.post("/signin", responses={401: {"description": WRONG_CREDENTIALS}})
+def sign_in(
+    body: SignIn, request: Request, response: Response, store: StoreDep, codec: CodecDep, session: SessionDep
+) -> UserPublic:
+    """Check name + password; on success a new session (and a new CSRF token) replaces the anonymous one."""
+    if not csrf_matches(session, request.headers.get(CSRF_HEADER)):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, CSRF_FAILED)
+    found = repo.find_login(store, body.name.strip())
+    password_hash = found[1] if found else _DUMMY_HASH
+    ok = verify_password(password_hash, body.password)
+    if not found or not ok:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, WRONG_CREDENTIALS)
+    user = found[0]
+    fresh = new_session(user.id)
+    codec.write(response, fresh)
+    return UserPublic(id=user.id, name=user.name, role=user.role, csrf_token=fresh.csrf)
+
+
+@router.post("/signout")
+def sign_out(user: CurrentUser, response: Response, codec: CodecDep) -> dict[str, bool]:
+    codec.clear(response)
+    return {"signed_out": True}
+
+
+@router.get("/me")
+def me(user: CurrentUser, response: Response, codec: CodecDep, session: SessionDep) -> UserPublic:
+    """The current user and the CSRF token the page must echo on state-changing requests."""
+    if session is None:  # single-user mode without a cookie yet
+        session = new_session(None)
+        codec.write(response, session)
+    return UserPublic(id=user.id, name=user.name, role=user.role, csrf_token=session.csrf)

@@ -1,0 +1,132 @@
+"""Wire models of the JSON API (separate from the store's tables, so internal fields never leak)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Role(StrEnum):
+    PERSON = "person"
+    CLINICIAN = "clinician"
+
+
+@dataclass(frozen=True)
+class User:
+    """The signed-in account as the web layer sees it."""
+
+    id: int
+    name: str
+    role: Role
+    clinician_id: int | None = None
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SignIn(_Wire):
+    name: str = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=1, max_length=500)
+
+
+class UserPublic(_Wire):
+    id: int
+    name: str
+    role: Role
+    csrf_token: str | None = None
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class JobPublic(_Wire):
+    id: int
+    upload_id: int
+    status: JobStatus
+    progress_ratio: float
+    message: str | None = None
+    created_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class UploadPublic(_Wire):
+    id: int
+    person_id: int
+    filename: str
+    exercise_id: str
+    side: str
+    size_bytes: int
+    created_at: datetime | None = None
+    job: JobPublic | None = None
+    annotated_url: str | None = None
+    video_url: str
+    result_url: str | None = None
+
+
+class UploadResult(_Wire):
+    upload: UploadPublic
+    report: dict[str, Any]  # schema formcheck.report/1, as produced by formcheck.report
+
+
+class ExercisePublic(_Wire):
+    id: str
+    name: str
+    sided: bool = False
+
+
+class VerdictIn(_Wire):
+    agree: bool
+    note: str = Field("", max_length=2000)
+
+
+class ReviewPublic(_Wire):
+    id: int
+    rep_key: str
+    agree: bool
+    note: str
+    clinician_name: str
+    created_at: datetime | None = None
+
+
+class PersonPublic(_Wire):
+    id: int
+    name: str
+    level: int | None = None
+    held: bool = False
+    last_session_at: datetime | None = None
+    flagged_open: int = 0
+
+
+class LevelIn(_Wire):
+    level: int = Field(ge=1, le=20)
+    note: str = Field("", max_length=2000)
+
+
+class HoldIn(_Wire):
+    hold: bool
+    note: str = Field("", max_length=2000)
+
+
+class ThresholdIn(_Wire):
+    exercise_id: str = Field(min_length=1, max_length=100)
+    rule_id: str = Field(min_length=1, max_length=100)
+    threshold: float | None  # None removes the override
+    note: str = Field("", max_length=2000)
+
+
+class NoteIn(_Wire):
+    note: str = Field(min_length=1, max_length=2000)
+
+
+class ErrorOut(_Wire):
+    detail: str
+    kind: Literal["input", "video", "store", "spec", "model", "error"] = "error"
