@@ -144,7 +144,8 @@ class PoseEstimator:
     def _detect(self, frame: Frame) -> PoseFrame:
         ts_ms = max(self._last_ts_ms + 1, int(round(frame.t_s * 1000.0)))  # strictly increasing per landmarker
         self._last_ts_ms = ts_ms
-        mp_image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=frame.rgb)
+        # mp.Image reads the buffer as packed rows: a strided view would be read as garbage.
+        mp_image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(frame.rgb))
         result = self._landmarker.detect_for_video(mp_image, ts_ms)
         w, h = frame.wh
         luma = float(frame.rgb[::LUMA_STRIDE_PX, ::LUMA_STRIDE_PX].mean())

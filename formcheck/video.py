@@ -146,7 +146,8 @@ def _decode(path: Path, stop: threading.Event, max_side_px: int | None = MAX_SID
                 w, h = _scaled_size(vf.width, vf.height, max_side_px)
                 rgb = vf.to_ndarray(format="rgb24", width=w, height=h) if (w, h) != (vf.width, vf.height) \
                     else vf.to_ndarray(format="rgb24")
-                yield Frame(t_s=t, rgb=_upright(rgb, int(rot) % 360))
+                # PyAV may hand back rows padded to its line size (a strided view); MediaPipe ignores strides.
+                yield Frame(t_s=t, rgb=np.ascontiguousarray(_upright(rgb, int(rot) % 360)))
                 n += 1
         except (av.error.FFmpegError, OSError) as exc:
             raise VideoError(f"{path}: video is truncated or corrupt after {n} frames ({_short(exc)})") from exc

@@ -61,7 +61,7 @@ def _one_euro(t: np.ndarray, raw: np.ndarray) -> np.ndarray:
 def _frame(t_s: float, xyz: np.ndarray, vis: float | np.ndarray = 0.9, world: np.ndarray | None = None) -> PoseFrame:
     visibility = np.broadcast_to(np.asarray(vis, dtype=float), (N_LANDMARKS,)).copy()
     return PoseFrame(t_s=t_s, frame_wh=(HEIGHT_PX, HEIGHT_PX), xyz_px=xyz, visibility=visibility,
-                     presence=visibility, world_m=world)
+                     presence=visibility, world_m=world, luma=80.0)
 
 
 def test_one_euro_at_rest_removes_most_jitter() -> None:
@@ -134,7 +134,8 @@ def test_smoother_returns_frames_and_keeps_undetected_frames() -> None:
         frame = PoseFrame.empty(i / 30, (HEIGHT_PX, HEIGHT_PX)) if i == 20 else _frame(i / 30, xyz, vis, world)
         out = smoother(frame)
         assert isinstance(out, PoseFrame)
-        assert out.t_s == frame.t_s
+        assert out.t_s == frame.t_s and out.luma == frame.luma
+        np.testing.assert_array_equal(out.visibility, frame.visibility)
         outs.append(out)
     assert not outs[20].detected and outs[20].world_m is None
     assert np.isnan(outs[30].xy_px[Lm.LEFT_ANKLE]).all()  # unseen stays unseen

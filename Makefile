@@ -1,0 +1,54 @@
+# Two commands do all set-up on a fresh machine:
+#   make run    - set up, then start the web app (http://127.0.0.1:8000)
+#   make test   - set up (incl. Chromium + PostgreSQL from Debian where missing), then run every test tier
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-16)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test test-fast setup system-deps model fixtures bench eval lint clean-venv
+
+run: setup
+	$(VENV)/bin/formcheck serve --host $(HOST) --port $(PORT)
+
+test: setup system-deps
+	$(PY) -m pytest -m "" -p no:cacheprovider
+
+# The default tier only (no MediaPipe runs over videos, no browser): a few minutes.
+test-fast: setup
+	$(PY) -m pytest -p no:cacheprovider
+
+setup: $(STAMP) model
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "formcheck needs Python >= 3.11")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -U pip
+	$(PY) -m pip install -q --disable-pip-version-check -e ".[test]"
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+# Builds (once) and verifies the pose model bundle from registry files; see models/models.toml.
+model: $(STAMP)
+	$(VENV)/bin/formcheck models
+
+system-deps:
+	bash scripts/system-deps.sh
+
+fixtures: $(STAMP)
+	$(PY) -m formcheck.synth
+
+bench: setup
+	$(PY) benchmarks/bench_pose.py
+	$(PY) benchmarks/bench_analysis.py
+
+eval: setup
+	$(VENV)/bin/formcheck eval ../shared/videos/manifest.json
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,334 @@
+"""Named, vectorised measures over pose arrays: what exercise files and rules refer to by name.
+
+Each measure maps (T, 33, ...) landmark arrays to a (T,) float64 series (NaN where its landmarks are unseen)
+and declares its unit, the landmarks it needs and the camera views in which it means what it says. 2D
+measures come from formcheck.geometry; the few "_3d_" measures use MediaPipe's world landmarks (view-
+independent angles; lengths are never taken from world metres, clinical.md §4.1) and fall back to the 2D
+angle where a frame has no world landmarks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+
+import numpy as np
+from numpy.typing import NDArray
+
+from formcheck import geometry as geo
+from formcheck.geometry import View
+from formcheck.landmarks import Lm, Side, sided
+from formcheck.types import PoseFrame, PoseSeq
+
+ALL_VIEWS = frozenset(View)
+FRONTAL = frozenset({View.FRONT, View.BACK})
+SAGITTAL = frozenset({View.SIDE})
+
+# The face counts as towards the camera (a front view of a lying person) at this mean nose/eye visibility
+# (same cut as geometry.FACE_VISIBLE_MIN would be too strict for lying people; judgement call).
+FACE_TOWARDS_CAMERA_MIN = 0.5
+
+
+@dataclasses.dataclass(frozen=True)
+class PoseArrays:
+    """The columns measures read: xy (T,33,2) px masked by visibility, xyz (T,33,3) px, world (T,33,3) m.
+
+    World landmarks are masked like xy (NaN where the 2D landmark is unseen), so a 3D measure never uses a
+    landmark the model itself is unsure of.
+    """
+
+    xy: NDArray
+    xyz: NDArray
+    world: NDArray
+    visibility: NDArray
+
+    @classmethod
+    def from_seq(cls, seq: PoseSeq) -> PoseArrays:
+        mask = np.isnan(seq.xy_px[..., :1])
+        world = np.where(mask, np.nan, seq.world_m)
+        return cls(xy=seq.xy_px, xyz=seq.xyz_px, world=world, visibility=seq.visibility)
+
+    @classmethod
+    def from_frame(cls, frame: PoseFrame) -> PoseArrays:
+        xy = frame.xy_px[None]
+        world = frame.world_m[None] if frame.world_m is not None else np.full((1, 33, 3), np.nan)
+        world = np.where(np.isnan(xy[..., :1]), np.nan, world)
+        return cls(xy=xy, xyz=frame.xyz_px[None], world=world, visibility=frame.visibility[None])
+
+    @classmethod
+    def stack(cls, parts: list[PoseArrays]) -> PoseArrays:
+        return cls(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in dataclasses.fields(cls)))
+
+    def __len__(self) -> int:
+        return len(self.xy)
+
+    def slice(self, i0: int, i1: int) -> PoseArrays:
+        return PoseArrays(self.xy[i0:i1], self.xyz[i0:i1], self.world[i0:i1], self.visibility[i0:i1])
+
+
+MeasureFn = Callable[[PoseArrays, Side | None], NDArray]
+
+
+@dataclasses.dataclass(frozen=True)
+class Measure:
+    """One named measure: `fn(arrays, side)` -> (T,) in `unit`; `sided` measures need a body side."""
+
+    name: str
+    unit: str
+    sided: bool
+    views: frozenset[View]
+    fn: MeasureFn
+    landmark_names: tuple[str, ...]  # "KNEE" (sided) or "LEFT_HIP"/"NOSE" (fixed)
+    doc: str
+
+    def landmarks(self, side: Side | None) -> tuple[Lm, ...]:
+        """The landmarks this measure reads for `side` (both sides for a sided measure without a side)."""
+        out: list[Lm] = []
+        for n in self.landmark_names:
+            if n in Lm.__members__:
+                out.append(Lm[n])
+            elif side is None:
+                out.extend(sided(s, n) for s in Side)
+            else:
+                out.append(sided(side, n))
+        return tuple(dict.fromkeys(out))
+
+    def __call__(self, arrays: PoseArrays, side: Side | None = None) -> NDArray:
+        if self.sided and side is None:
+            raise ValueError(f"measure {self.name} needs a side")
+        return np.asarray(self.fn(arrays, side), dtype=np.float64)
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def _p(a: NDArray, lm: Lm) -> NDArray:
+    return a[..., int(lm), :]
+
+
+def _mid(a: NDArray, x: Lm, y: Lm) -> NDArray:
+    return (_p(a, x) + _p(a, y)) / 2.0
+
+
+def _norm(v: NDArray) -> NDArray:
+    return np.sqrt(np.sum(v * v, axis=-1))
+
+
+def _angle3_deg(a: NDArray, b: NDArray, c: NDArray) -> NDArray:
+    """Angle ABC in degrees for (..., 3) points."""
+    u, v = a - b, c - b
+    cross = _norm(np.cross(u, v))
+    return np.degrees(np.arctan2(cross, np.sum(u * v, axis=-1)))
+
+
+def _torso_px(xy: NDArray) -> NDArray:
+    """Mid-shoulder to mid-hip length in px, or one side's when the other is unseen: the body's scale."""
+    both = _norm(_mid(xy, Lm.LEFT_SHOULDER, Lm.RIGHT_SHOULDER) - _mid(xy, Lm.LEFT_HIP, Lm.RIGHT_HIP))
+    left = _norm(_p(xy, Lm.LEFT_SHOULDER) - _p(xy, Lm.LEFT_HIP))
+    right = _norm(_p(xy, Lm.RIGHT_SHOULDER) - _p(xy, Lm.RIGHT_HIP))
+    one = np.where(np.isnan(left), right, np.where(np.isnan(right), left, (left + right) / 2))
+    return np.where(np.isnan(both), one, both)
+
+
+def _div(a: NDArray, b: NDArray) -> NDArray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = a / b
+    return np.where(np.isfinite(out), out, np.nan)
+
+
+def _nanmean2(a: NDArray, b: NDArray) -> NDArray:
+    return np.where(np.isnan(a), b, np.where(np.isnan(b), a, (a + b) / 2.0))
+
+
+def _body_axes(w: NDArray) -> tuple[NDArray, NDArray, NDArray]:
+    """Unit (left, up, forward) axes of the pelvis/trunk from world landmarks (right-handed frames)."""
+    lat = _p(w, Lm.LEFT_HIP) - _p(w, Lm.RIGHT_HIP)
+    lat = lat / _norm(lat)[..., None]
+    up = _mid(w, Lm.LEFT_SHOULDER, Lm.RIGHT_SHOULDER) - _mid(w, Lm.LEFT_HIP, Lm.RIGHT_HIP)
+    up = up - np.sum(up * lat, axis=-1, keepdims=True) * lat
+    up = up / _norm(up)[..., None]
+    # Facing direction f with left = up x f in a right-handed frame, so f = left x up.
+    fwd = np.cross(lat, up)
+    return lat, up, fwd
+
+
+# ---------------------------------------------------------------------------------------------- measures
+
+
+def _knee_flexion_3d(a: PoseArrays, side: Side | None) -> NDArray:
+    w = a.world
+    three = 180.0 - _angle3_deg(_p(w, sided(side, "HIP")), _p(w, sided(side, "KNEE")), _p(w, sided(side, "ANKLE")))
+    return np.where(np.isnan(three), geo.knee_flexion_deg(a.xy, side), three)
+
+
+def _hip_flexion_3d(a: PoseArrays, side: Side | None) -> NDArray:
+    """Thigh angle forward of the trunk line in the body's sagittal plane (0 = in line, + = flexed)."""
+    lat, up, fwd = _body_axes(a.world)
+    thigh = _p(a.world, sided(side, "KNEE")) - _p(a.world, sided(side, "HIP"))
+    return np.degrees(np.arctan2(np.sum(thigh * fwd, axis=-1), -np.sum(thigh * up, axis=-1)))
+
+
+def _leg_elevation(a: PoseArrays, side: Side | None) -> NDArray:
+    """Hip->ankle of `side` vs the body line (mid-shoulder->mid-hip, extended): 0 = leg in line with the body."""
+    xy = a.xy
+    body = _mid(xy, Lm.LEFT_HIP, Lm.RIGHT_HIP) - _mid(xy, Lm.LEFT_SHOULDER, Lm.RIGHT_SHOULDER)
+    leg = _p(xy, sided(side, "ANKLE")) - _p(xy, sided(side, "HIP"))
+    return geo._angle_between_deg(body, leg)
+
+
+def _trunk_side_length(a: PoseArrays, side: Side | None) -> NDArray:
+    """Shoulder-hip length on `side` / on the other side: drops when that side's pelvis hikes to the ribs."""
+    xy = a.xy
+    this = _norm(_p(xy, sided(side, "SHOULDER")) - _p(xy, sided(side, "HIP")))
+    other = _norm(_p(xy, sided(side.other, "SHOULDER")) - _p(xy, sided(side.other, "HIP")))
+    return _div(this, other)
+
+
+def _face_sign(a: PoseArrays) -> NDArray:
+    face = a.visibility[..., [int(Lm.NOSE), int(Lm.LEFT_EYE), int(Lm.RIGHT_EYE)]].mean(axis=-1)
+    return np.where(face >= FACE_TOWARDS_CAMERA_MIN, 1.0, -1.0)
+
+
+def _pelvis_roll_back(a: PoseArrays, side: Side | None) -> NDArray:
+    """Tilt of the hip line out of the image plane, + when the `side` (top) hip is further from a camera the
+    person faces (pelvis rolled back); from world landmarks, else MediaPipe's relative image depth."""
+    def roll(p: NDArray) -> NDArray:
+        d = _p(p, sided(side, "HIP")) - _p(p, sided(side.other, "HIP"))
+        return np.degrees(np.arctan2(d[..., 2], np.hypot(d[..., 0], d[..., 1])))
+
+    w = roll(a.world)
+    xyz = np.where(np.isnan(a.xy[..., :1]), np.nan, a.xyz)
+    return _face_sign(a) * np.where(np.isnan(w), roll(xyz), w)
+
+
+def _plank_hip(a: PoseArrays, side: Side | None) -> NDArray:
+    """Hip off the shoulder-ankle line, degrees at the hip, + = sagging towards the floor, - = piked."""
+    def one(s: Side) -> NDArray:
+        sh, hip, ank = (_p(a.xy, sided(s, n)) for n in ("SHOULDER", "HIP", "ANKLE"))
+        bend = 180.0 - geo.angle_at_deg(sh, hip, ank)
+        line = ank - sh
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t = np.sum((hip - sh) * line, axis=-1) / np.sum(line * line, axis=-1)
+        on_line_y = sh[..., 1] + t * line[..., 1]
+        return np.sign(hip[..., 1] - on_line_y) * bend
+    return _nanmean2(one(Side.LEFT), one(Side.RIGHT))
+
+
+def _body_incline(a: PoseArrays, side: Side | None) -> NDArray:
+    """Shoulder->ankle line vs the image horizontal (0 = lying level, 90 = standing), near side first."""
+    def one(s: Side) -> NDArray:
+        d = _p(a.xy, sided(s, "ANKLE")) - _p(a.xy, sided(s, "SHOULDER"))
+        return np.degrees(np.arctan2(np.abs(d[..., 1]), np.abs(d[..., 0])))
+    return _nanmean2(one(Side.LEFT), one(Side.RIGHT))
+
+
+def _bridge_hip_angle(a: PoseArrays, side: Side | None) -> NDArray:
+    """Shoulder-hip-knee angle: ~135 lying with knees bent, ~180 at full bridge extension (side view)."""
+    if side is not None:
+        return 180.0 - geo.hip_flexion_deg(a.xy, side)
+    return 180.0 - _nanmean2(geo.hip_flexion_deg(a.xy, Side.LEFT), geo.hip_flexion_deg(a.xy, Side.RIGHT))
+
+
+def _knee_height(a: PoseArrays, side: Side | None) -> NDArray:
+    """Knee height above the lower ankle per torso length: the front (working) knee of a lunge is the higher."""
+    low = np.fmax(_p(a.xy, Lm.LEFT_ANKLE)[..., 1], _p(a.xy, Lm.RIGHT_ANKLE)[..., 1])
+    return _div(low - _p(a.xy, sided(side, "KNEE"))[..., 1], _torso_px(a.xy))
+
+
+def _ankle_height(a: PoseArrays, side: Side | None) -> NDArray:
+    """Ankle height above the other ankle per torso length: + = this foot is higher (off the floor / on a step)."""
+    return _div(_p(a.xy, sided(side.other, "ANKLE"))[..., 1] - _p(a.xy, sided(side, "ANKLE"))[..., 1],
+                _torso_px(a.xy))
+
+
+def _stance_width(a: PoseArrays, side: Side | None) -> NDArray:
+    """Horizontal ankle separation / hip width: ~1 hip-width stance, << 1 "tightrope" lunge (front view)."""
+    ankles = np.abs(_p(a.xy, Lm.LEFT_ANKLE)[..., 0] - _p(a.xy, Lm.RIGHT_ANKLE)[..., 0])
+    hips = np.abs(_p(a.xy, Lm.LEFT_HIP)[..., 0] - _p(a.xy, Lm.RIGHT_HIP)[..., 0])
+    return _div(ankles, hips)
+
+
+def _hip_height(a: PoseArrays, side: Side | None) -> NDArray:
+    """Mid-hip height above the lower ankle per torso length: falls as the body lowers, in any view."""
+    low = np.fmax(_p(a.xy, Lm.LEFT_ANKLE)[..., 1], _p(a.xy, Lm.RIGHT_ANKLE)[..., 1])
+    hip = _nanmean2(_p(a.xy, Lm.LEFT_HIP)[..., 1], _p(a.xy, Lm.RIGHT_HIP)[..., 1])
+    return _div(low - hip, _torso_px(a.xy))
+
+
+def _geo_sided(f: Callable[[NDArray, Side], NDArray]) -> MeasureFn:
+    return lambda a, side: f(a.xy, side)
+
+
+def _geo_plain(f: Callable[[NDArray], NDArray]) -> MeasureFn:
+    return lambda a, side: f(a.xy)
+
+
+def _build() -> Mapping[str, Measure]:
+    m: list[Measure] = [
+        Measure("knee_flexion_deg", "deg", True, SAGITTAL, _geo_sided(geo.knee_flexion_deg),
+                ("HIP", "KNEE", "ANKLE"), "2D knee flexion, 0 = straight (side view)"),
+        Measure("knee_flexion_3d_deg", "deg", True, ALL_VIEWS, _knee_flexion_3d,
+                ("HIP", "KNEE", "ANKLE"), "knee flexion from world landmarks: depth in any view"),
+        Measure("hip_flexion_deg", "deg", True, SAGITTAL, _geo_sided(geo.hip_flexion_deg),
+                ("SHOULDER", "HIP", "KNEE"), "2D hip flexion, 0 = thigh in line with trunk (side view)"),
+        Measure("hip_flexion_3d_deg", "deg", True, ALL_VIEWS, _hip_flexion_3d,
+                ("LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_HIP", "RIGHT_HIP", "KNEE"),
+                "thigh forward of the trunk in the body's sagittal plane (world landmarks)"),
+        Measure("hip_abduction_deg", "deg", True, FRONTAL, _geo_sided(geo.hip_abduction_deg),
+                ("LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_HIP", "RIGHT_HIP", "KNEE"),
+                "thigh vs trunk axis, + lateral (front/back view)"),
+        Measure("fppa_deg", "deg", True, FRONTAL, _geo_sided(geo.fppa_deg),
+                ("LEFT_HIP", "RIGHT_HIP", "KNEE", "ANKLE"), "frontal plane projection angle, + valgus"),
+        Measure("knee_medial_offset_ratio", "ratio", True, FRONTAL, _geo_sided(geo.knee_medial_offset_ratio),
+                ("LEFT_HIP", "RIGHT_HIP", "KNEE", "ANKLE"), "knee medial of hip-ankle line per shank length"),
+        Measure("knee_ankle_width_ratio", "ratio", False, FRONTAL, _geo_plain(geo.knee_ankle_width_ratio),
+                ("LEFT_KNEE", "RIGHT_KNEE", "LEFT_ANKLE", "RIGHT_ANKLE"), "knee / ankle separation"),
+        Measure("pelvic_drop_deg", "deg", True, FRONTAL, _geo_sided(geo.pelvic_drop_deg),
+                ("LEFT_HIP", "RIGHT_HIP"), "hip line tilt, + when the hip opposite `side` (stance) is lower"),
+        Measure("pelvic_hike_deg", "deg", True, FRONTAL,
+                lambda a, side: -geo.pelvic_drop_deg(a.xy, side.other),
+                ("LEFT_HIP", "RIGHT_HIP"), "hip line tilt, + when the hip of `side` (moving leg) is higher"),
+        Measure("trunk_lateral_lean_deg", "deg", False, FRONTAL, _geo_plain(geo.trunk_lateral_lean_deg),
+                ("LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_HIP", "RIGHT_HIP"), "trunk vs vertical, + to the left"),
+        Measure("trunk_forward_lean_deg", "deg", False, SAGITTAL, _geo_plain(geo.trunk_forward_lean_deg),
+                ("SHOULDER", "HIP"), "trunk vs vertical (side view)"),
+        Measure("knee_past_toe_ratio", "ratio", True, SAGITTAL, _geo_sided(geo.knee_past_toe_ratio),
+                ("KNEE", "ANKLE", "HEEL", "FOOT_INDEX"), "knee ahead of the toe tip per shank length"),
+        Measure("leg_elevation_deg", "deg", True, ALL_VIEWS, _leg_elevation,
+                ("LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_HIP", "RIGHT_HIP", "ANKLE"),
+                "leg (hip->ankle) vs the body line: side-lying and straight leg raises"),
+        Measure("trunk_side_length_ratio", "ratio", True, FRONTAL, _trunk_side_length,
+                ("SHOULDER", "HIP"), "shoulder-hip length on this side / other side: hip hiking"),
+        Measure("pelvis_roll_back_deg", "deg", True, FRONTAL, _pelvis_roll_back,
+                ("LEFT_HIP", "RIGHT_HIP", "NOSE"), "top hip further back than the bottom hip (side-lying)"),
+        Measure("plank_hip_deg", "deg", False, SAGITTAL, _plank_hip,
+                ("SHOULDER", "HIP", "ANKLE"), "hip off the shoulder-ankle line, + sag, - pike"),
+        Measure("body_incline_deg", "deg", False, ALL_VIEWS, _body_incline,
+                ("SHOULDER", "ANKLE"), "shoulder-ankle line vs horizontal"),
+        Measure("bridge_hip_angle_deg", "deg", False, SAGITTAL, _bridge_hip_angle,
+                ("SHOULDER", "HIP", "KNEE"), "shoulder-hip-knee angle, 180 = full bridge"),
+        Measure("knee_height_ratio", "ratio", True, ALL_VIEWS, _knee_height,
+                ("KNEE", "ANKLE", "LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_HIP", "RIGHT_HIP"),
+                "knee above the lower ankle per torso length"),
+        Measure("ankle_height_ratio", "ratio", True, ALL_VIEWS, _ankle_height,
+                ("ANKLE", "LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_HIP", "RIGHT_HIP"),
+                "ankle above the other ankle per torso length"),
+        Measure("stance_width_ratio", "ratio", False, FRONTAL, _stance_width,
+                ("LEFT_ANKLE", "RIGHT_ANKLE", "LEFT_HIP", "RIGHT_HIP"), "ankle separation / hip width"),
+        Measure("hip_height_ratio", "ratio", False, ALL_VIEWS, _hip_height,
+                ("ANKLE", "LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_HIP", "RIGHT_HIP"),
+                "mid-hip above the lower ankle per torso length"),
+    ]
+    return MappingProxyType({x.name: x for x in m})
+
+
+MEASURES: Mapping[str, Measure] = _build()
+
+
+def get(name: str) -> Measure:
+    """The measure called `name` (KeyError lists the valid names)."""
+    try:
+        return MEASURES[name]
+    except KeyError:
+        raise KeyError(f"unknown measure {name!r}; valid: {', '.join(sorted(MEASURES))}") from None

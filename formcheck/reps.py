@@ -1,0 +1,200 @@
+"""Rep counting and hold timing: one RepSpec drives the streaming RepCounter and the offline segment_reps.
+
+The counter is a two-threshold hysteresis machine (clinical.md §3.10) on a signal oriented so that it rises
+into the rep. A rep is counted on the return to the start position (never on reaching the bottom), only if
+it went past `enter`, moved at least `min_range`, and lasted between `min_rep_s` and `max_rep_s`. A frame
+without the signal (NaN) is skipped; a gap longer than `max_gap_s` abandons the rep in progress, and the
+counter waits for the start position again, so a person leaving the frame never makes a ghost rep.
+segment_reps feeds the same machine the whole array, so live and offline counts agree by construction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+
+from formcheck.spec import HoldSpec, RepSpec
+
+# In a rep, the phase reads "up" once the signal has come back this share of the hysteresis gap from its peak.
+UP_PHASE_FRACTION = 0.5
+# A frame-to-frame step longer than this is not counted as hold time (a gap without a person).
+HOLD_MAX_STEP_S = 0.5
+
+
+class Phase(enum.StrEnum):
+    """Where the person is in the movement, for live feedback."""
+
+    SETUP = "setup"  # not yet seen in the start position
+    START = "start"  # in the start position
+    DOWN = "down"  # moving into the rep (or at its bottom)
+    UP = "up"  # returning to the start
+    HOLD = "hold"  # in a timed hold position
+    OUT = "out"  # out of the hold position
+
+
+@dataclasses.dataclass(frozen=True)
+class RepEvent:
+    """One counted rep's frame indices and times; values are in the measure's own orientation."""
+
+    start_i: int
+    peak_i: int
+    end_i: int
+    start_s: float
+    peak_s: float
+    end_s: float
+    start_value: float
+    peak_value: float
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+class RepCounter:
+    """Streaming hysteresis counter: call update(i, t_s, value) per frame; returns the RepEvent it completes."""
+
+    def __init__(self, spec: RepSpec) -> None:
+        self.spec = spec
+        self._sign = spec.sign()
+        self._enter = spec.enter * self._sign
+        self._exit = spec.exit * self._sign
+        self.phase = Phase.SETUP
+        self.count = 0
+        self._rest: tuple[int, float, float] | None = None  # last frame at the start position
+        self._start: tuple[int, float, float] | None = None
+        self._peak: tuple[int, float, float] | None = None
+        self._last_t = -math.inf  # last frame with a value
+        self.rejected = 0  # reps that crossed `enter` but failed duration/range checks
+
+    def reset(self) -> None:
+        self.__init__(self.spec)  # type: ignore[misc]
+
+    def update(self, i: int, t_s: float, value: float) -> RepEvent | None:
+        if value != value:  # NaN: no signal in this frame
+            if self.phase in (Phase.DOWN, Phase.UP) and t_s - self._last_t > self.spec.max_gap_s:
+                self.phase = Phase.SETUP
+                self._start = self._peak = None
+            return None
+        v = value * self._sign
+        gap = t_s - self._last_t
+        self._last_t = t_s
+        if self.phase is Phase.SETUP:
+            if v <= self._exit:
+                self.phase, self._rest = Phase.START, (i, t_s, v)
+            return None
+        if self.phase is Phase.START:
+            if gap > self.spec.max_gap_s and v > self._exit:
+                self.phase = Phase.SETUP  # the start position was not seen after the gap
+            elif v <= self._exit:
+                self._rest = (i, t_s, v)
+            elif v >= self._enter and self._rest is not None:
+                self._start, self._peak = self._rest, (i, t_s, v)
+                self.phase = Phase.DOWN
+            return None
+        # DOWN / UP: inside a rep
+        if gap > self.spec.max_gap_s:
+            self.phase, self._start, self._peak = Phase.SETUP, None, None
+            return self.update(i, t_s, value)
+        assert self._peak is not None and self._start is not None
+        if v > self._peak[2]:
+            self._peak = (i, t_s, v)
+            self.phase = Phase.DOWN
+        elif self._peak[2] - v >= UP_PHASE_FRACTION * (self._enter - self._exit):
+            self.phase = Phase.UP
+        if v > self._exit:
+            return None
+        start, peak = self._start, self._peak
+        self.phase, self._rest, self._start, self._peak = Phase.START, (i, t_s, v), None, None
+        duration_s = t_s - start[1]
+        if not (self.spec.min_rep_s <= duration_s <= self.spec.max_rep_s) or peak[2] - start[2] < self.spec.min_range:
+            self.rejected += 1
+            return None
+        self.count += 1
+        return RepEvent(start_i=start[0], peak_i=peak[0], end_i=i, start_s=start[1], peak_s=peak[1], end_s=t_s,
+                        start_value=start[2] * self._sign, peak_value=peak[2] * self._sign)
+
+    @property
+    def in_rep_since(self) -> int | None:
+        """Frame index where the rep in progress started (None outside a rep)."""
+        return self._start[0] if self._start is not None and self.phase in (Phase.DOWN, Phase.UP) else None
+
+
+def segment_reps(values: NDArray, t_s: NDArray, spec: RepSpec) -> list[RepEvent]:
+    """Offline segmentation of a whole (T,) signal with the same machine as the live counter."""
+    counter = RepCounter(spec)
+    out = []
+    for i, (t, v) in enumerate(zip(np.asarray(t_s, dtype=float).tolist(), np.asarray(values, dtype=float).tolist(),
+                                   strict=True)):
+        ev = counter.update(i, t, v)
+        if ev is not None:
+            out.append(ev)
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class HoldTotals:
+    in_position_s: float
+    good_form_s: float
+    longest_good_s: float
+    first_in_s: float | None
+
+
+class HoldTimer:
+    """Times a hold: in position with hysteresis on the hold signal; good-form time only while `good` is True."""
+
+    def __init__(self, spec: HoldSpec) -> None:
+        self.spec = spec
+        self._sign = spec.sign()
+        self._enter, self._exit = spec.enter * self._sign, spec.exit * self._sign
+        self.in_position = False
+        self.in_position_s = 0.0
+        self.good_form_s = 0.0
+        self.longest_good_s = 0.0
+        self._run_s = 0.0
+        self.first_in_s: float | None = None
+        self._last_t: float | None = None
+
+    @property
+    def phase(self) -> Phase:
+        return Phase.HOLD if self.in_position else Phase.OUT
+
+    def update(self, t_s: float, value: float, good: bool) -> None:
+        dt = 0.0 if self._last_t is None else t_s - self._last_t
+        self._last_t = t_s
+        if value != value:
+            self._run_s = 0.0
+            return
+        v = value * self._sign
+        was = self.in_position
+        if not was and v >= self._enter:
+            self.in_position = True
+            if self.first_in_s is None:
+                self.first_in_s = t_s
+        elif was and v <= self._exit:
+            self.in_position = False
+        if was and self.in_position and 0 < dt <= HOLD_MAX_STEP_S:
+            self.in_position_s += dt
+            if good:
+                self.good_form_s += dt
+                self._run_s += dt
+                self.longest_good_s = max(self.longest_good_s, self._run_s)
+            else:
+                self._run_s = 0.0
+        elif not self.in_position:
+            self._run_s = 0.0
+
+    def totals(self) -> HoldTotals:
+        return HoldTotals(self.in_position_s, self.good_form_s, self.longest_good_s, self.first_in_s)
+
+
+def time_hold(values: NDArray, t_s: NDArray, good: NDArray, spec: HoldSpec) -> HoldTotals:
+    """Offline hold timing with the same machine as the live timer."""
+    timer = HoldTimer(spec)
+    for t, v, g in zip(np.asarray(t_s, float).tolist(), np.asarray(values, float).tolist(),
+                       np.asarray(good, bool).tolist(), strict=True):
+        timer.update(t, v, g)
+    return timer.totals()

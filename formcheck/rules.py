@@ -1,0 +1,253 @@
+"""Rule evaluation: a closed set of operators over named measures in a rep (or hold) window -> a Check.
+
+A rule that cannot be judged says why ("unknown — turn side-on to the camera", "feet not visible: step
+back"), never a silent pass: wrong camera view (dominant view of the window), or too few frames in which
+its landmarks were seen.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Mapping
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from numpy.typing import NDArray
+
+from formcheck import measures
+from formcheck.geometry import View
+from formcheck.landmarks import Lm, Side
+from formcheck.measures import PoseArrays
+from formcheck.spec import REP_DURATION, ExerciseSpec, RuleSpec
+
+# A rule is judged only when its measure is finite in at least this share of its window's frames (else
+# "unknown"; judgement call).
+MIN_COVERAGE = 0.5
+# "at = peak" rules read the median of their measure within this many seconds either side of the rep's
+# deepest point (clinical.md §3.2: FPPA is taken at peak knee flexion; the median resists single-frame noise).
+PEAK_HALF_WINDOW_S = 0.1
+
+OPERATORS = ("above", "below", "outside", "abs_above")
+
+
+class Status(enum.StrEnum):
+    OK = "ok"
+    FAULT = "fault"
+    UNKNOWN = "unknown"
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    """The outcome of one rule on one rep or hold: status, the worst sustained value and the limit it met."""
+
+    rule: str
+    status: Status
+    value: float  # NaN when unknown
+    threshold: float
+    unit: str
+    severity: str
+    cue: str
+    reason: str = ""  # for unknown: what the person can do about it
+    side: str | None = None
+
+
+# Landmark groups, checked in this order, and what to tell the person when one is missing.
+_MISSING_REASONS: tuple[tuple[frozenset[Lm], str], ...] = (
+    (frozenset({Lm.LEFT_ANKLE, Lm.RIGHT_ANKLE, Lm.LEFT_HEEL, Lm.RIGHT_HEEL, Lm.LEFT_FOOT_INDEX,
+                Lm.RIGHT_FOOT_INDEX}), "feet not visible: step back"),
+    (frozenset({Lm.LEFT_KNEE, Lm.RIGHT_KNEE}), "knees not visible: step back"),
+    (frozenset({Lm.LEFT_HIP, Lm.RIGHT_HIP}), "hips not visible: step back"),
+    (frozenset({Lm.LEFT_SHOULDER, Lm.RIGHT_SHOULDER}), "shoulders not visible: step back"),
+    (frozenset({Lm.NOSE}), "face not visible"),
+)
+
+
+def view_reason(views: tuple[View, ...] | frozenset[View]) -> str:
+    """What to say when a rule needs another camera view."""
+    vs = set(views)
+    if vs and vs <= {View.SIDE}:
+        return "unknown — turn side-on to the camera"
+    if vs and vs <= {View.FRONT, View.BACK}:
+        return "unknown — face the camera"
+    return "unknown — camera view not suitable"
+
+
+def missing_reason(xy: NDArray, lms: tuple[Lm, ...]) -> str:
+    """Name the body part whose landmarks were unseen most of the window, as an instruction."""
+    if len(xy) == 0:
+        return "not visible: step into view"
+    seen = np.isfinite(xy[:, [int(m) for m in lms], 0]).mean(axis=0)
+    missing = {m for m, s in zip(lms, seen, strict=True) if s < MIN_COVERAGE}
+    if len(missing) == len(lms) and not np.isfinite(xy[..., 0]).any():
+        return "no person in view"
+    for group, text in _MISSING_REASONS:
+        if missing & group:
+            return text
+    return "body not fully visible: step back"
+
+
+class MeasureTable:
+    """Lazily computed measure series over one PoseArrays (a clip, or a live buffer), cached per (name, side)."""
+
+    def __init__(self, arrays: PoseArrays, t_s: NDArray) -> None:
+        self.arrays, self.t_s = arrays, np.asarray(t_s, dtype=float)
+        self._cache: dict[tuple[str, str | None], NDArray] = {}
+
+    def __len__(self) -> int:
+        return len(self.t_s)
+
+    def get(self, name: str, side: Side | str | None) -> NDArray:
+        """(T,) series of measure `name`; side None / "mean" / "max" / "min" combines both sides of a sided one."""
+        key = (name, None if side is None else str(side))
+        out = self._cache.get(key)
+        if out is None:
+            m = measures.get(name)
+            if not m.sided:
+                out = m(self.arrays)
+            elif side in ("left", "right"):
+                out = m(self.arrays, Side(side))
+            else:
+                left, right = self.get(name, Side.LEFT), self.get(name, Side.RIGHT)
+                out = _combine(left, right, "mean" if side is None else str(side))
+            self._cache[key] = out
+        return out
+
+
+def _combine(a: NDArray, b: NDArray, how: str) -> NDArray:
+    with np.errstate(invalid="ignore"):
+        if how == "max":
+            return np.fmax(a, b)
+        if how == "min":
+            return np.fmin(a, b)
+        return np.where(np.isnan(a), b, np.where(np.isnan(b), a, (a + b) / 2.0))
+
+
+@dataclasses.dataclass(frozen=True)
+class Window:
+    """Frames i0 <= i <= i1 of a rep (or hold), its deepest frame, side and camera view."""
+
+    i0: int
+    i1: int
+    peak_i: int
+    side: Side | None  # working side; None = bilateral
+    view: View
+    duration_s: float
+
+
+def _sustained(x: NDArray, k: int, worst: str) -> float:
+    """Worst value held for k consecutive frames: max of rolling min ("max") or min of rolling max ("min")."""
+    k = max(1, min(k, len(x)))
+    if worst == "max":
+        w = sliding_window_view(np.where(np.isnan(x), -np.inf, x), k)
+        v = float(np.max(np.min(w, axis=1)))
+    else:
+        w = sliding_window_view(np.where(np.isnan(x), np.inf, x), k)
+        v = float(np.min(np.max(w, axis=1)))
+    return v if np.isfinite(v) else float("nan")
+
+
+def _violates(op: str, value: float, lo: float, hi: float | None) -> bool:
+    if op == "above":
+        return value > lo
+    if op == "below":
+        return value < lo
+    if op == "abs_above":
+        return abs(value) > lo
+    assert hi is not None
+    return value < lo or value > hi
+
+
+def rule_sides(rule: RuleSpec, side: Side | None, combine: str) -> list[Side | str | None]:
+    """Which series a rule reads: one side, both sides (worst wins), or the bilateral combination."""
+    if rule.measure == REP_DURATION or not measures.MEASURES[rule.measure].sided:
+        return [None]
+    if rule.side == "both":
+        return [Side.LEFT, Side.RIGHT]
+    if side is None:  # bilateral exercise: "working" = both legs together
+        return [combine] if rule.side == "working" else [Side.LEFT, Side.RIGHT]
+    return [side if rule.side == "working" else side.other]
+
+
+def judge(rule: RuleSpec, table: MeasureTable, win: Window, *, baselines: Mapping[tuple[str, str | None], float],
+          combine: str = "mean", overrides: Mapping[str, float] | None = None) -> Check:
+    """Judge one rule on one window of `table` (see module docstring for "unknown")."""
+    limit = rule.limit_for(dict(overrides) if overrides else None)
+    hi = rule.limit_hi
+    if rule.op == "outside" and overrides and f"{rule.id}.hi" in overrides:
+        hi = float(overrides[f"{rule.id}.hi"])
+
+    def make(status: Status, value: float, reason: str = "", side: object = None) -> Check:
+        return Check(rule.id, status, value, limit, rule.unit, rule.severity, rule.cue, reason,
+                     None if side is None or side in ("mean", "max", "min") else str(side))
+
+    if rule.measure == REP_DURATION:
+        d = win.duration_s
+        return make(Status.FAULT if _violates(rule.op, d, limit, hi) else Status.OK, d)
+    if win.view not in rule.views:
+        return make(Status.UNKNOWN, float("nan"), view_reason(rule.views))
+    m = measures.MEASURES[rule.measure]
+    if rule.at == "peak":
+        t = table.t_s
+        half = max(PEAK_HALF_WINDOW_S, rule.min_duration_s / 2)
+        lo_i = int(np.searchsorted(t, t[win.peak_i] - half, side="left"))
+        hi_i = int(np.searchsorted(t, t[win.peak_i] + half, side="right")) - 1
+        i0, i1 = max(win.i0, lo_i), min(win.i1, hi_i)
+    else:
+        i0, i1 = win.i0, win.i1
+    fps = (i1 - i0) / max(table.t_s[i1] - table.t_s[i0], 1e-9) if i1 > i0 else 30.0
+    k = max(1, int(round(rule.min_duration_s * fps)))
+    best: tuple[float, float, object] | None = None  # (badness, value, side)
+    reason = ""
+    for s in rule_sides(rule, win.side, combine):
+        x = table.get(rule.measure, s)[i0:i1 + 1]
+        if rule.baseline:
+            b = baselines.get((rule.measure, None if s is None else str(s)), float("nan"))
+            if np.isfinite(b):
+                x = x - b
+        if np.isfinite(x).mean() < MIN_COVERAGE if len(x) else True:
+            side_for_lm = s if isinstance(s, Side) else None
+            reason = missing_reason(table.arrays.xy[i0:i1 + 1], m.landmarks(side_for_lm))
+            continue
+        if rule.at == "peak":
+            value = float(np.nanmedian(x))
+        elif rule.op == "above":
+            value = _sustained(x, k, "max")
+        elif rule.op == "below":
+            value = _sustained(x, k, "min")
+        elif rule.op == "abs_above":
+            value = _sustained(np.abs(x), k, "max")
+        else:
+            v_hi, v_lo = _sustained(x, k, "max"), _sustained(x, k, "min")
+            value = v_hi if (v_hi - hi) >= (limit - v_lo) else v_lo  # type: ignore[operator]
+        if not np.isfinite(value):
+            reason = reason or missing_reason(table.arrays.xy[i0:i1 + 1], m.landmarks(None))
+            continue
+        badness = _badness(rule.op, value, limit, hi)
+        if best is None or badness > best[0]:
+            best = (badness, value, s)
+    if best is None:
+        return make(Status.UNKNOWN, float("nan"), reason or "body not fully visible: step back")
+    _, value, s = best
+    return make(Status.FAULT if _violates(rule.op, value, limit, hi) else Status.OK, value, side=s)
+
+
+def _badness(op: str, value: float, lo: float, hi: float | None) -> float:
+    """How far past (positive) or inside (negative) the limit a value is, to pick the worse side."""
+    if op == "above":
+        return value - lo
+    if op == "below":
+        return lo - value
+    if op == "abs_above":
+        return abs(value) - lo
+    assert hi is not None
+    return max(value - hi, lo - value)
+
+
+def judge_all(spec: ExerciseSpec, table: MeasureTable, win: Window, *,
+              baselines: Mapping[tuple[str, str | None], float],
+              overrides: Mapping[str, float] | None = None, at: tuple[str, ...] = ("peak", "rep")) -> tuple[Check, ...]:
+    """Every rule of `spec` whose `at` is in `at`, judged on one window."""
+    combine = spec.rep.combine if spec.rep else spec.hold.combine  # type: ignore[union-attr]
+    return tuple(judge(r, table, win, baselines=baselines, combine=combine, overrides=overrides)
+                 for r in spec.rules if r.at in at)

@@ -1,0 +1,713 @@
+"""Live coaching: the /live page and its WebSocket (pose + analysis per connection, the latest frame wins).
+
+Wire protocol (ws://HOST/ws/live), version 1:
+
+client → server
+  * binary: one camera frame, either a bare JPEG, or FRAME_HEADER (b"FCF1", uint32 seq, float64 capture time in
+    ms, little-endian) followed by the JPEG. The client sends the next frame only when the reply to the previous
+    one arrives; the server also keeps only the newest unprocessed frame, so nothing stale is ever queued.
+  * text JSON: {"type": "start_set", "exercise": "squat", "side": "auto", "target_reps": 10, "session_id": 3,
+    "exercise_index": 0, "set_no": 1, "preview": false}; {"type": "end_set"}; {"type": "ping"}.
+    The query string may carry the same fields as start_set (exercise, side, target_reps, session_id, ...),
+    which starts a set at connect time.
+
+server → client (text JSON, one object per message, "type" first)
+  * hello: protocol, limits, the person's clip setting.
+  * frame: the reply to one frame: seq, t_s, wh, pose, landmarks (33 × [x, y, visibility], x/y normalised to
+    0..1, null where unknown), phase, rep_count, valid_rep_count, target_reps, cue (the one to show and speak),
+    cues, overlay (joints/segments at fault, lines), angles, placement (guidance codes + messages),
+    new_reps (reps counted on this frame: index, valid, reasons, side, times, stored), set_done, timing_ms.
+  * set_started / set_ended / pong.
+  * error: code (bad_frame, too_large, bad_message, flood, not_signed_in, bad_exercise, store_failed,
+    model_unavailable, internal) + a one-line message; seq when it answers a frame. The socket stays usable
+    after bad_frame / bad_message (up to MAX_CONSECUTIVE_ERRORS in a row); too_large, flood and not_signed_in
+    are followed by a close (1009 / 1008 / 1008).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import json
+import logging
+import math
+import struct
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from fastapi import APIRouter, HTTPException, Request, WebSocket
+from fastapi.responses import FileResponse, RedirectResponse
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from formcheck.errors import FormcheckError
+from formcheck.landmarks import Lm, Side
+from formcheck.types import PoseFrame
+from formcheck.webapp.deps import websocket_user
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["live"])
+
+PROTOCOL_VERSION = 1
+FRAME_MAGIC = b"FCF1"
+FRAME_HEADER = struct.Struct("<4sId")  # magic, seq (uint32), client capture time (ms, float64)
+JPEG_SOI = b"\xff\xd8"
+
+# Limits (judgement calls, sized for a webcam client; all bound memory and CPU per connection):
+MAX_FRAME_BYTES = 1_500_000  # a 640x480 q80 JPEG is ~20-60 kB; a 1080p q95 frame ~0.6 MB: 2.5x headroom
+MAX_TEXT_BYTES = 8_192  # control messages are < 300 B
+MAX_FRAME_SIDE_PX = 1920  # larger images cost CPU and buy nothing: the model resizes to 256 px
+FLOOD_RATE_PER_S = 60.0  # token bucket: a 30 fps camera with one frame in flight sends <= 30 msg/s
+FLOOD_BURST = 120  # ... allowing a 4-s burst at 30 fps above that rate
+MAX_PENDING_EVENTS = 16  # control messages / errors waiting for the processor
+MAX_CONSECUTIVE_ERRORS = 10  # bad frames or messages in a row before the socket is closed (1003)
+MAX_CLIENT_TIME_JUMP_S = 60.0  # a client clock that jumps further than this is replaced by the server clock
+CLIP_BUFFER_S = 15.0  # JPEG ring buffer for flagged-rep clips: longer than any single rep (reps.py max)
+CLIP_BUFFER_MAX_FRAMES = 450  # 15 s at 30 fps; bounds memory at ~450 x 40 kB = 18 MB worst case
+CLIP_PAD_S = 0.5  # clip context before the rep starts and after it ends
+MAX_PENDING_CLIPS = 2  # clip encodes in flight per connection; more flagged reps than that wait their turn
+LANDMARK_DECIMALS = 4  # 1e-4 of a 640 px frame = 0.06 px: plenty for drawing, keeps replies ~2 kB
+WS_CLOSE_UNSUPPORTED = 1003
+WS_CLOSE_POLICY = 1008
+WS_CLOSE_TOO_BIG = 1009
+WS_CLOSE_INTERNAL = 1011
+
+# Key angles shown on the overlay: (label, landmark the label sits at).
+ANGLE_LABELS: tuple[tuple[str, Lm, Lm, Lm], ...] = (
+    ("knee", Lm.LEFT_HIP, Lm.LEFT_KNEE, Lm.LEFT_ANKLE),
+    ("knee", Lm.RIGHT_HIP, Lm.RIGHT_KNEE, Lm.RIGHT_ANKLE),
+    ("hip", Lm.LEFT_SHOULDER, Lm.LEFT_HIP, Lm.LEFT_KNEE),
+    ("hip", Lm.RIGHT_SHOULDER, Lm.RIGHT_HIP, Lm.RIGHT_KNEE),
+)
+
+
+# ------------------------------------------------------------------------------------------------ page route
+
+@router.get("/live", include_in_schema=False)
+async def live_page(request: Request):
+    """The live coaching page (static HTML; everything else comes over the API and the WebSocket)."""
+    user = await websocket_user(request)
+    if user is None:
+        return RedirectResponse(f"/signin?next={request.url.path}", status_code=303)
+    page = request.app.state.settings.resolved_web_dir / "live.html"
+    if not page.is_file():
+        raise HTTPException(500, "web/live.html is missing from this installation")
+    return FileResponse(page, media_type="text/html", headers={"Cache-Control": "no-store"})
+
+
+# ------------------------------------------------------------------------------------------------ wire types
+
+@dataclasses.dataclass(frozen=True)
+class SetRequest:
+    """What the client asked to do: judge one set of one exercise (or only preview it while getting ready)."""
+
+    exercise_id: str
+    side: str = "auto"
+    target_reps: int | None = None
+    session_id: int | None = None
+    exercise_index: int | None = None
+    set_no: int | None = None
+    preview: bool = False
+
+    @classmethod
+    def from_mapping(cls, m: dict[str, Any]) -> SetRequest:
+        ex = m.get("exercise") or m.get("exercise_id")
+        if not isinstance(ex, str) or not ex or len(ex) > 64:
+            raise ValueError("start_set needs an exercise id")
+        side = str(m.get("side") or "auto")
+        if side not in ("auto", Side.LEFT.value, Side.RIGHT.value):
+            raise ValueError("side must be auto, left or right")
+        return cls(
+            exercise_id=ex, side=side, target_reps=_opt_int(m.get("target_reps"), 1, 500),
+            session_id=_opt_int(m.get("session_id"), 1, 2**62), exercise_index=_opt_int(m.get("exercise_index"), 0, 100),
+            set_no=_opt_int(m.get("set_no"), 1, 100), preview=_truthy(m.get("preview")),
+        )
+
+
+def _opt_int(v: Any, lo: int, hi: int) -> int | None:
+    if v is None or v == "":
+        return None
+    try:
+        i = int(v)
+    except (TypeError, ValueError):
+        raise ValueError(f"{v!r} is not a whole number") from None
+    if not lo <= i <= hi:
+        raise ValueError(f"{i} is outside {lo}..{hi}")
+    return i
+
+
+def _truthy(v: Any) -> bool:
+    return v is True or (isinstance(v, str) and v.lower() in ("1", "true", "yes")) or v == 1
+
+
+class ProtocolError(Exception):
+    """A message the client should not have sent: answered with an error reply, not a crash."""
+
+    def __init__(self, code: str, message: str, *, close: int | None = None, seq: int | None = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.close, self.seq = code, message, close, seq
+
+
+def split_frame(data: bytes, server_seq: int) -> tuple[int, float | None, bytes]:
+    """(seq, client time in ms or None, JPEG bytes) of a binary frame message; ProtocolError when it is not one."""
+    if data[:4] == FRAME_MAGIC:
+        if len(data) < FRAME_HEADER.size + 2:
+            raise ProtocolError("bad_frame", "frame header without an image")
+        _, seq, t_ms = FRAME_HEADER.unpack_from(data)
+        jpeg = data[FRAME_HEADER.size:]
+        t = float(t_ms) if math.isfinite(t_ms) else None
+    else:
+        seq, t, jpeg = server_seq, None, data
+    if jpeg[:2] != JPEG_SOI:
+        raise ProtocolError("bad_frame", "not a JPEG image", seq=seq)
+    return int(seq), t, jpeg
+
+
+def decode_jpeg(jpeg: bytes) -> np.ndarray:
+    """BGR image of a JPEG; ProtocolError for a corrupt or oversized image (runs in a worker thread)."""
+    import cv2
+
+    bgr = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None or bgr.ndim != 3 or bgr.shape[0] < 16 or bgr.shape[1] < 16:
+        raise ProtocolError("bad_frame", "the image could not be decoded")
+    if max(bgr.shape[:2]) > MAX_FRAME_SIDE_PX:
+        raise ProtocolError("bad_frame", f"image larger than {MAX_FRAME_SIDE_PX} px: send 640x480")
+    return bgr
+
+
+def _r(v: float, nd: int = 1) -> float | None:
+    return round(float(v), nd) if v is not None and math.isfinite(float(v)) else None
+
+
+def landmarks_json(pf: PoseFrame) -> list[list[float | None]] | None:
+    """33 x [x, y, visibility] with x, y normalised to the frame (null where unknown); None without a person."""
+    if not pf.detected:
+        return None
+    w, h = pf.frame_wh
+    xy = pf.xyz_px[:, :2] / np.array([w, h], dtype=np.float64)
+    out: list[list[float | None]] = []
+    for (x, y), vis in zip(xy, pf.visibility, strict=True):
+        ok = math.isfinite(x) and math.isfinite(y)
+        out.append([round(float(x), LANDMARK_DECIMALS) if ok else None,
+                    round(float(y), LANDMARK_DECIMALS) if ok else None, round(float(vis), 2)])
+    return out
+
+
+def key_angles(pf: PoseFrame) -> list[dict[str, Any]]:
+    """Knee and hip flexion (0 = straight) at visible joints, for the overlay's labels."""
+    from formcheck.geometry import angle_at_deg
+
+    if not pf.detected:
+        return []
+    xy = pf.xy_px
+    out = []
+    for label, a, b, c in ANGLE_LABELS:
+        deg = 180.0 - float(angle_at_deg(xy[a], xy[b], xy[c]))
+        if math.isfinite(deg):
+            out.append({"label": label, "at": int(b), "flexion_deg": round(deg)})
+    return out
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Dataclasses, enums, numpy values and tuples → plain JSON values (NaN → null)."""
+    if obj is None or isinstance(obj, bool | str):
+        return obj
+    if isinstance(obj, int | np.integer):
+        return int(obj)
+    if isinstance(obj, float | np.floating):
+        return _r(obj, 3)
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | set | frozenset):
+        return [to_jsonable(v) for v in obj]
+    if hasattr(obj, "value"):  # enums
+        return to_jsonable(obj.value)
+    return str(obj)
+
+
+# -------------------------------------------------------------------------------------------------- limiter
+
+class FloodGuard:
+    """Token bucket over incoming messages: True while the client stays within rate and burst."""
+
+    def __init__(self, rate_per_s: float = FLOOD_RATE_PER_S, burst: float = FLOOD_BURST,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate_per_s, self.burst, self._clock = rate_per_s, burst, clock
+        self._tokens = float(burst)
+        self._t = clock()
+
+    def allow(self) -> bool:
+        now = self._clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._t) * self.rate_per_s)
+        self._t = now
+        if self._tokens < 1.0:
+            return False
+        self._tokens -= 1.0
+        return True
+
+
+class ClipBuffer:
+    """The last CLIP_BUFFER_S seconds of JPEG frames (bounded by count too), for clips of flagged reps."""
+
+    def __init__(self, max_s: float = CLIP_BUFFER_S, max_frames: int = CLIP_BUFFER_MAX_FRAMES) -> None:
+        self.max_s = max_s
+        self._frames: collections.deque[tuple[float, bytes]] = collections.deque(maxlen=max_frames)
+
+    def add(self, t_s: float, jpeg: bytes) -> None:
+        self._frames.append((t_s, jpeg))
+        while self._frames and t_s - self._frames[0][0] > self.max_s:
+            self._frames.popleft()
+
+    def window(self, t0_s: float, t1_s: float) -> list[tuple[float, bytes]]:
+        return [(t, j) for t, j in self._frames if t0_s <= t <= t1_s]
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+
+def write_clip(frames: list[tuple[float, bytes]], out: Path) -> Path:
+    """Encode (t_s, JPEG) frames to a browser-playable H.264 MP4 (stack-recipes §1), atomically."""
+    from fractions import Fraction
+
+    import av
+    import cv2
+
+    if not frames:
+        raise ValueError("no frames for the clip")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.stem + ".part.mp4")
+    first = cv2.imdecode(np.frombuffer(frames[0][1], np.uint8), cv2.IMREAD_COLOR)
+    h, w = (first.shape[0] // 2) * 2, (first.shape[1] // 2) * 2  # libx264 + yuv420p need even sizes
+    t0 = frames[0][0]
+    with av.open(str(tmp), "w", options={"movflags": "+faststart"}) as c:
+        s = c.add_stream("libx264", rate=30)
+        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+        s.time_base = Fraction(1, 1000)
+        s.options = {"preset": "veryfast", "crf": "26"}
+        last_pts = -1
+        for t, jpeg in frames:
+            bgr = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+            if bgr is None:
+                continue
+            if bgr.shape[:2] != (h, w):
+                bgr = cv2.resize(bgr, (w, h))
+            vf = av.VideoFrame.from_ndarray(bgr, format="bgr24")
+            pts = max(last_pts + 1, int(round((t - t0) * 1000)))
+            vf.pts, vf.time_base, last_pts = pts, Fraction(1, 1000), pts
+            for p in s.encode(vf):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    tmp.replace(out)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ connection
+
+def _default_estimator_factory():
+    from formcheck.pose import PoseEstimator
+
+    return PoseEstimator()
+
+
+class LiveConnection:
+    """One WebSocket: its own pose estimator, analysis session, frame slot, clip buffer and counters."""
+
+    def __init__(self, ws: WebSocket, user: Any) -> None:
+        self.ws = ws
+        self.user = user
+        app = ws.app
+        self.settings = app.state.settings
+        self.store = app.state.store
+        # Tests and benchmarks may inject another estimator (same interface) through app.state.
+        self.estimator_factory = getattr(app.state, "pose_estimator_factory", None) or _default_estimator_factory
+        self.estimator: Any = None
+        self.analysis: Any = None
+        self.set_req: SetRequest | None = None
+        self.recorder: Any = None
+        self.store_clips = False
+        self.clips: ClipBuffer | None = None
+        self.clip_tasks: set[asyncio.Task] = set()
+        self.latest: bytes | None = None
+        self.events: collections.deque[tuple[str, Any]] = collections.deque()
+        self.wake = asyncio.Event()
+        self.closed = False
+        self.flood = FloodGuard()
+        self.server_seq = 0
+        self.errors_in_row = 0
+        self.t0_client_ms: float | None = None
+        self.t0_server = time.monotonic()
+        self.last_t_s = -math.inf
+        self.frames_in = 0
+        self.frames_done = 0
+
+    # ---- reader: drains the socket continuously; keeps only the newest frame
+    async def reader(self) -> None:
+        try:
+            while True:
+                msg = await self.ws.receive()
+                if msg["type"] == "websocket.disconnect":
+                    break
+                if not self.flood.allow():
+                    self._event("fatal", ProtocolError("flood", "too many messages: send one frame, then wait "
+                                                       "for its reply", close=WS_CLOSE_POLICY))
+                    return
+                data, text = msg.get("bytes"), msg.get("text")
+                if data is not None:
+                    if len(data) > MAX_FRAME_BYTES:
+                        self._event("fatal", ProtocolError(
+                            "too_large", f"frame of {len(data)} bytes is over the {MAX_FRAME_BYTES}-byte limit",
+                            close=WS_CLOSE_TOO_BIG))
+                        return
+                    self.frames_in += 1
+                    self.latest = data  # latest frame wins: an unprocessed older one is dropped here
+                    self.wake.set()
+                elif text is not None:
+                    self._event("text", text)
+        except WebSocketDisconnect:
+            pass
+        except RuntimeError as exc:  # receive after a close: nothing more to read
+            log.debug("live reader stopped: %s", exc)
+        finally:
+            self.closed = True
+            self.wake.set()
+
+    def _event(self, kind: str, payload: Any) -> None:
+        if kind != "fatal" and len(self.events) >= MAX_PENDING_EVENTS:
+            kind, payload = "fatal", ProtocolError("flood", "too many control messages", close=WS_CLOSE_POLICY)
+        self.events.append((kind, payload))
+        self.wake.set()
+
+    # ---- processor: one frame at a time, off the event loop
+    async def run(self) -> None:
+        reader = asyncio.create_task(self.reader())
+        try:
+            while True:
+                await self.wake.wait()
+                self.wake.clear()
+                while self.events:
+                    kind, payload = self.events.popleft()
+                    if kind == "fatal":
+                        await self.fail(payload)
+                        return
+                    await self.handle_text(payload)
+                    if self.ws.client_state is not WebSocketState.CONNECTED:
+                        return
+                frame, self.latest = self.latest, None
+                if frame is not None:
+                    await self.handle_frame(frame)
+                if self.closed and self.latest is None and not self.events:
+                    return
+        finally:
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+            if self.clip_tasks:
+                await asyncio.gather(*self.clip_tasks, return_exceptions=True)
+
+    async def send(self, obj: dict[str, Any]) -> None:
+        if self.ws.client_state is WebSocketState.CONNECTED and self.ws.application_state is WebSocketState.CONNECTED:
+            try:
+                await self.ws.send_text(json.dumps(obj, separators=(",", ":"), allow_nan=False))
+            except (WebSocketDisconnect, RuntimeError) as exc:
+                log.debug("live send failed: %s", exc)
+                self.closed = True
+
+    async def fail(self, err: ProtocolError) -> None:
+        """Answer with an error, and close the socket when the error says so (only this socket)."""
+        msg: dict[str, Any] = {"type": "error", "code": err.code, "message": err.message}
+        if err.seq is not None:
+            msg["seq"] = err.seq
+        await self.send(msg)
+        if err.close is not None:
+            await self.close(err.close, err.message)
+            return
+        self.errors_in_row += 1
+        if self.errors_in_row >= MAX_CONSECUTIVE_ERRORS:
+            await self.close(WS_CLOSE_UNSUPPORTED, "too many bad messages in a row")
+
+    async def close(self, code: int, reason: str) -> None:
+        self.closed = True
+        if self.ws.application_state is WebSocketState.CONNECTED:
+            try:
+                await self.ws.close(code=code, reason=reason[:120])
+            except RuntimeError:
+                pass
+
+    # ---- control messages
+    async def handle_text(self, text: str) -> None:
+        if len(text) > MAX_TEXT_BYTES:
+            await self.fail(ProtocolError("bad_message", f"text message over {MAX_TEXT_BYTES} bytes"))
+            return
+        try:
+            msg = json.loads(text)
+            if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
+                raise ValueError("a JSON object with a \"type\" is expected")
+        except ValueError as exc:
+            await self.fail(ProtocolError("bad_message", f"not a control message: {str(exc)[:100]}"))
+            return
+        kind = msg["type"]
+        if kind == "ping":
+            await self.send({"type": "pong", "frames_in": self.frames_in, "frames_done": self.frames_done})
+        elif kind == "start_set":
+            try:
+                req = SetRequest.from_mapping(msg)
+            except ValueError as exc:
+                await self.fail(ProtocolError("bad_message", str(exc)))
+                return
+            await self.start_set(req)
+        elif kind == "end_set":
+            await self.end_set()
+        else:
+            await self.fail(ProtocolError("bad_message", f"unknown message type {kind[:40]!r}"))
+            return
+        self.errors_in_row = 0
+
+    async def start_set(self, req: SetRequest) -> bool:
+        try:
+            analysis = await asyncio.to_thread(_new_live_session, req)
+        except FormcheckError as exc:
+            await self.fail(ProtocolError("bad_exercise", str(exc)))
+            return False
+        recorder = None
+        if req.session_id is not None and not req.preview:
+            try:
+                recorder = await asyncio.to_thread(SetRecorder.open, self.store, self.user, req)
+            except FormcheckError as exc:
+                await self.fail(ProtocolError("store_failed", str(exc)))
+                return False
+        self.analysis, self.set_req, self.recorder = analysis, req, recorder
+        await self.send({"type": "set_started", "exercise": req.exercise_id, "side": req.side,
+                         "target_reps": req.target_reps, "preview": req.preview, "session_id": req.session_id,
+                         "set_no": req.set_no, "recording": recorder is not None})
+        return True
+
+    async def end_set(self) -> None:
+        summary = None
+        if self.analysis is not None:
+            summary = await asyncio.to_thread(_result_summary, self.analysis)
+        req = self.set_req
+        self.analysis, self.set_req, self.recorder = None, None, None
+        await self.send({"type": "set_ended", "exercise": req.exercise_id if req else None, "summary": summary})
+
+    # ---- frames
+    def _frame_time_s(self, client_ms: float | None) -> float:
+        """Seconds since the first frame: the client's capture clock when sane, else the server's; increasing."""
+        server_s = time.monotonic() - self.t0_server
+        t = server_s
+        if client_ms is not None:
+            if self.t0_client_ms is None:
+                self.t0_client_ms = client_ms
+                self.t0_server = time.monotonic()
+            t = (client_ms - self.t0_client_ms) / 1000.0
+            if not (self.last_t_s - 1e-9 <= t <= max(self.last_t_s, 0.0) + MAX_CLIENT_TIME_JUMP_S):
+                t = server_s
+        t = max(t, self.last_t_s + 1e-3) if math.isfinite(self.last_t_s) else max(t, 0.0)
+        self.last_t_s = t
+        return t
+
+    async def handle_frame(self, data: bytes) -> None:
+        self.server_seq += 1
+        try:
+            seq, client_ms, jpeg = split_frame(data, self.server_seq)
+        except ProtocolError as err:
+            await self.fail(err)
+            return
+        t_s = self._frame_time_s(client_ms)
+        t_recv = time.perf_counter()
+        try:
+            reply, fb = await asyncio.to_thread(self._process, jpeg, t_s)
+        except ProtocolError as err:
+            err.seq = seq
+            await self.fail(err)
+            return
+        except FormcheckError as exc:
+            await self.fail(ProtocolError("bad_frame", str(exc), seq=seq))
+            return
+        self.errors_in_row = 0
+        self.frames_done += 1
+        if self.clips is not None:
+            self.clips.add(t_s, jpeg)
+        reply["seq"] = seq
+        reply["new_reps"] = await self._record_new_reps(fb)
+        reply["timing_ms"]["server"] = round((time.perf_counter() - t_recv) * 1000.0, 1)
+        await self.send(reply)
+
+    def _process(self, jpeg: bytes, t_s: float) -> tuple[dict[str, Any], Any]:
+        """Decode → pose → analysis → reply dict (all in a worker thread: nothing here touches the loop)."""
+        t0 = time.perf_counter()
+        bgr = decode_jpeg(jpeg)
+        t1 = time.perf_counter()
+        pf = self.estimator.process(bgr, t_s)
+        t2 = time.perf_counter()
+        fb = self.analysis.update(pf) if self.analysis is not None else None
+        t3 = time.perf_counter()
+        reply = {"type": "frame", "t_s": round(t_s, 3), "wh": list(pf.frame_wh), "pose": pf.detected,
+                 "landmarks": landmarks_json(pf), "angles": key_angles(pf),
+                 **feedback_json(fb, self.set_req),
+                 "timing_ms": {"decode": round((t1 - t0) * 1000, 1), "pose": round((t2 - t1) * 1000, 1),
+                               "analysis": round((t3 - t2) * 1000, 1)}}
+        return reply, fb
+
+    async def _record_new_reps(self, fb: Any) -> list[dict[str, Any]]:
+        reps = new_reps_of(fb)
+        out = []
+        for rep in reps:
+            item = rep_json(rep)
+            item["stored"] = False
+            if self.recorder is not None:
+                try:
+                    rep_id = await asyncio.to_thread(self.recorder.record, rep)
+                    item["stored"] = True
+                    item["rep_id"] = rep_id
+                    if self.store_clips and not item.get("valid", True):
+                        self._schedule_clip(rep, rep_id)
+                except FormcheckError as exc:
+                    log.error("could not store rep %s: %s", item.get("index"), exc)
+                    await self.send({"type": "error", "code": "store_failed",
+                                     "message": f"rep {item.get('index')} could not be saved: {exc}"})
+            out.append(item)
+        return out
+
+    def _schedule_clip(self, rep: Any, rep_id: Any) -> None:
+        if self.clips is None:
+            return
+        if len(self.clip_tasks) >= MAX_PENDING_CLIPS:
+            log.warning("clip of rep %s skipped: %d clips still encoding", rep_id, len(self.clip_tasks))
+            return
+        t0, t1 = rep_times(rep)
+        frames = self.clips.window(t0 - CLIP_PAD_S, t1 + CLIP_PAD_S)
+        if not frames:
+            return
+        out = clip_path(self.settings.data_dir, self.user.id, self.set_req, rep_id)
+        recorder = self.recorder
+
+        async def job() -> None:
+            try:
+                path = await asyncio.to_thread(write_clip, frames, out)
+                if recorder is not None:
+                    await asyncio.to_thread(recorder.attach_clip, rep_id, path)
+            except Exception:  # noqa: BLE001 - a failed clip must never end the live session
+                log.exception("clip for rep %s failed", rep_id)
+
+        task = asyncio.create_task(job())
+        self.clip_tasks.add(task)
+        task.add_done_callback(self.clip_tasks.discard)
+
+
+def clip_path(data_dir: Path, person_id: int, req: SetRequest | None, rep_id: Any) -> Path:
+    session = req.session_id if req and req.session_id is not None else 0
+    return Path(data_dir) / "clips" / f"person{int(person_id)}" / f"session{int(session)}_rep{rep_id}.mp4"
+
+
+# ------------------------------------------------------------------------------- analysis / store adapters
+
+def _new_live_session(req: SetRequest) -> Any:
+    from formcheck.analysis import LiveSession
+
+    return LiveSession(req.exercise_id, side=req.side)
+
+
+def _result_summary(analysis: Any) -> Any:
+    return to_jsonable(analysis.result())
+
+
+def new_reps_of(fb: Any) -> list[Any]:
+    if fb is None:
+        return []
+    rep = getattr(fb, "new_rep", None)
+    return [rep] if rep is not None else []
+
+
+def rep_times(rep: Any) -> tuple[float, float]:
+    return float(getattr(rep, "t_start_s", 0.0)), float(getattr(rep, "t_end_s", 0.0))
+
+
+def rep_json(rep: Any) -> dict[str, Any]:
+    return to_jsonable(rep)
+
+
+def feedback_json(fb: Any, req: SetRequest | None) -> dict[str, Any]:
+    if fb is None:
+        return {"phase": None, "rep_count": 0, "valid_rep_count": 0, "target_reps": None, "cue": None,
+                "cues": [], "overlay": None, "placement": [], "set_done": False}
+    cues = [str(c) for c in (getattr(fb, "active_cues", ()) or ())]
+    target = req.target_reps if req else None
+    valid = int(getattr(fb, "valid_rep_count", 0))
+    return {"phase": to_jsonable(getattr(fb, "phase", None)), "rep_count": int(getattr(fb, "rep_count", 0)),
+            "valid_rep_count": valid, "target_reps": target, "cue": cues[0] if cues else None, "cues": cues,
+            "overlay": to_jsonable(getattr(fb, "overlay", None)),
+            "placement": to_jsonable(getattr(fb, "placement", None) or []),
+            "set_done": bool(target is not None and not (req and req.preview) and valid >= target)}
+
+
+def person_stores_clips(store: Any, user: Any) -> bool:
+    """The person's `store_flagged_clips` setting (default off)."""
+    return False
+
+
+class SetRecorder:
+    """Stores each rep of one set as it is counted, through the programme's session service."""
+
+    def __init__(self, store: Any, user: Any, req: SetRequest) -> None:
+        self.store, self.user, self.req = store, user, req
+
+    @classmethod
+    def open(cls, store: Any, user: Any, req: SetRequest) -> SetRecorder:
+        return cls(store, user, req)
+
+    def record(self, rep: Any) -> Any:
+        raise NotImplementedError
+
+    def attach_clip(self, rep_id: Any, path: Path) -> None:
+        raise NotImplementedError
+
+
+# ------------------------------------------------------------------------------------------------ endpoint
+
+@router.websocket("/ws/live")
+async def live_socket(ws: WebSocket) -> None:
+    """Frames in, feedback out; see the module docstring for the protocol."""
+    await ws.accept()
+    user = await websocket_user(ws)
+    if user is None:
+        await ws.send_text(json.dumps({"type": "error", "code": "not_signed_in",
+                                       "message": "Sign in first, then reload this page"}))
+        await ws.close(code=WS_CLOSE_POLICY, reason="not signed in")
+        return
+    conn = LiveConnection(ws, user)
+    try:
+        conn.store_clips = await asyncio.to_thread(person_stores_clips, conn.store, user)
+        conn.clips = ClipBuffer() if conn.store_clips else None
+        await conn.send({"type": "hello", "protocol": PROTOCOL_VERSION, "max_frame_bytes": MAX_FRAME_BYTES,
+                         "max_frame_side_px": MAX_FRAME_SIDE_PX, "store_flagged_clips": conn.store_clips,
+                         "user": {"id": user.id, "name": user.name}})
+        try:
+            conn.estimator = await asyncio.to_thread(conn.estimator_factory)
+        except FormcheckError as exc:
+            await conn.fail(ProtocolError("model_unavailable", str(exc), close=WS_CLOSE_INTERNAL))
+            return
+        if "exercise" in ws.query_params:
+            try:
+                req = SetRequest.from_mapping(dict(ws.query_params))
+            except ValueError as exc:
+                await conn.fail(ProtocolError("bad_message", str(exc), close=WS_CLOSE_POLICY))
+                return
+            if not await conn.start_set(req):
+                await conn.close(WS_CLOSE_POLICY, "cannot start that set")
+                return
+        await conn.run()
+    except Exception:
+        log.exception("live socket failed")
+        await conn.send({"type": "error", "code": "internal", "message": "server error: reload the page"})
+        await conn.close(WS_CLOSE_INTERNAL, "server error")
+    finally:
+        if conn.estimator is not None:
+            await asyncio.to_thread(conn.estimator.close)

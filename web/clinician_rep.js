@@ -1,0 +1,52 @@
+"use strict";
+(async () => {
+  const { el, fmt } = fc;
+  await fc.header("queue");
+  const key = fc.pathId(2);
+  const rep = await fc.api(`/api/clinician/reps/${encodeURIComponent(key)}`);
+  document.getElementById("title").textContent = `${rep.person_name}: ${fmt.rule(rep.exercise_id)}, rep ${rep.index}`;
+  document.getElementById("subtitle").textContent = (rep.source === "upload" ? "Uploaded video" : "Live session") + " · " + fmt.date(rep.at) +
+    ` · ${fmt.num(rep.start_s)}–${fmt.num(rep.end_s)} s` + (rep.side ? ` · ${rep.side} side` : "");
+  document.getElementById("who").textContent = rep.person_name;
+  document.getElementById("strip").src = rep.strip_url;
+  if (rep.clip_url) {
+    const clip = document.getElementById("clip");
+    clip.classList.remove("hidden");
+    clip.src = rep.clip_url;
+    // play only this rep's window of the video, looping
+    clip.addEventListener("loadedmetadata", () => { clip.currentTime = rep.clip_start_s; });
+    clip.addEventListener("timeupdate", () => { if (clip.currentTime > rep.clip_end_s) clip.currentTime = rep.clip_start_s; });
+    document.getElementById("media-note").textContent = "The clip loops over this rep; the strip below shows frames from its start to its end.";
+  } else {
+    document.getElementById("media-note").textContent = "Frames from the start to the end of the rep.";
+  }
+  document.getElementById("faults").replaceChildren(...(rep.faults.length ? rep.faults.map((f) =>
+    el("div", { class: "fault" }, el("b", {}, fmt.rule(f.rule)), `: ${fmt.num(f.value)} ${f.unit}, limit ${fmt.num(f.threshold)} ${f.unit}`)) :
+    [el("p", {}, rep.reason || "Judged invalid")]));
+  const metrics = Object.entries(rep.metrics || {});
+  document.querySelector("#metrics tbody").replaceChildren(...(metrics.length ? metrics.map(([k, v]) =>
+    el("tr", {}, el("td", {}, fmt.rule(k)), el("td", { class: "num" }, typeof v === "number" ? fmt.num(v) : String(v)))) :
+    [el("tr", {}, el("td", { class: "muted" }, "No extra measurements stored for this rep."))]));
+
+  function showExisting(r) {
+    const box = document.getElementById("existing");
+    if (!r) { box.replaceChildren(); return; }
+    box.replaceChildren(el("div", { class: "note", "data-testid": "review" },
+      el("span", { class: r.agree ? "tag-agree" : "tag-disagree" }, r.agree ? "You agreed with the flag" : "You disagreed with the flag"),
+      r.note ? el("div", {}, r.note) : null, el("div", { class: "by" }, r.clinician_name + " · " + fmt.date(r.created_at))));
+    document.getElementById("note").value = r.note || "";
+  }
+  showExisting(rep.review);
+  async function send(agree) {
+    const saved = document.getElementById("saved");
+    saved.classList.add("hidden");
+    try {
+      const r = await fc.api(`/api/clinician/reps/${encodeURIComponent(key)}/review`, { method: "POST", json: { agree, note: document.getElementById("note").value } });
+      showExisting(r);
+      saved.textContent = "Saved. " + rep.person_name + " will see this on their pages.";
+      saved.classList.remove("hidden");
+    } catch (e) { fc.showError("error", e); }
+  }
+  document.getElementById("agree").addEventListener("click", () => send(true));
+  document.getElementById("disagree").addEventListener("click", () => send(false));
+})().catch((e) => fc.showError("error", e));

@@ -1,0 +1,92 @@
+"use strict";
+(async () => {
+  const { el, fmt } = fc;
+  await fc.header("upload");
+  const uploadId = fc.pathId(1);
+  const pollMs = 1000;
+
+  async function poll() {
+    const up = await fc.api(`/api/uploads/${uploadId}`);
+    document.getElementById("title").textContent = fmt.rule(up.exercise_id).replace(/^./, (c) => c.toUpperCase()) + " review";
+    document.getElementById("subtitle").textContent = up.filename + " · " + fmt.date(up.created_at);
+    const job = up.job;
+    const pct = Math.round((job ? job.progress_ratio : 0) * 100);
+    document.getElementById("bar").style.width = pct + "%";
+    document.getElementById("job-pct").textContent = pct + "%";
+    document.getElementById("job-status").textContent = job ? (job.message || job.status) : "queued";
+    if (job && job.status === "failed") {
+      document.getElementById("pending-title").textContent = "We could not analyse this video";
+      document.getElementById("pending-text").textContent = job.message || "The analysis failed.";
+      document.getElementById("bar").style.background = "var(--bad)";
+      return;
+    }
+    if (job && job.status === "done") { await showResult(); return; }
+    setTimeout(() => poll().catch((e) => fc.showError("error", e)), pollMs);
+  }
+
+  function faultText(f) {
+    const unit = f.unit === "deg" ? "°" : f.unit === "ratio" ? "" : " " + (f.unit || "");
+    return el("span", { class: "fault" }, el("b", {}, fmt.rule(f.rule)), ` ${fmt.num(f.value)}${unit} (limit ${fmt.num(f.threshold)}${unit})`);
+  }
+
+  async function showResult() {
+    const res = await fc.api(`/api/uploads/${uploadId}/result`);
+    const report = res.report, reps = report.reps || [];
+    document.getElementById("pending").classList.add("hidden");
+    document.getElementById("done").classList.remove("hidden");
+    const valid = report.summary ? report.summary.valid_reps : reps.filter((r) => r.valid).length;
+    const stats = [[reps.length, "reps"], [valid, "valid reps"], [reps.length - valid, "need work"], [report.view || "–", "camera view"]];
+    document.getElementById("stats").replaceChildren(...stats.map(([v, l]) => el("div", { class: "stat" }, el("div", { class: "value" }, String(v)), el("div", { class: "label" }, l))));
+
+    const player = document.getElementById("player");
+    player.src = res.upload.annotated_url || res.upload.video_url;
+    const tbody = document.querySelector("#reps tbody");
+    let selected = null;
+    function seek(rep, row) {
+      player.currentTime = Math.max(0, rep.start_s);
+      player.play().catch(() => {});
+      if (selected) selected.classList.remove("selected");
+      selected = row; row.classList.add("selected");
+    }
+    tbody.replaceChildren(...(reps.length ? reps.map((r) => {
+      const verdict = r.verdict || (r.valid ? "valid" : "invalid");
+      const cls = verdict === "valid" ? "valid" : verdict === "unknown" ? "unknown" : "invalid";
+      const row = el("tr", { class: "clickable", "data-rep": r.index, "data-start": r.start_s },
+        el("td", { class: "num" }, String(r.index)),
+        el("td", { class: "num" }, `${fmt.num(r.start_s)}–${fmt.num(r.end_s)} s`),
+        el("td", {}, r.side || "–"),
+        el("td", {}, el("span", { class: "pill " + cls }, verdict)),
+        el("td", {}, (r.faults || []).length ? (r.faults || []).map(faultText) : el("span", { class: "muted small" }, r.why || "Good rep")));
+      row.addEventListener("click", () => seek(r, row));
+      return row;
+    }) : [el("tr", {}, el("td", { colspan: 5, class: "empty" }, report.message || "No reps found in this video."))]));
+
+    const chart = res.chart, canvas = document.getElementById("chart");
+    const draw = (cursor) => {
+      if (!chart) { fc.lineChart(canvas, { series: [], empty: "No angle data in this report" }); return; }
+      fc.lineChart(canvas, {
+        series: [{ x: chart.t_s, y: chart.values, color: "#0f766e" }],
+        hlines: chart.lines.map((l) => ({ y: l.value, color: l.kind === "rep" ? "#64748b" : "#c2410c", label: l.label })),
+        bands: reps.map((r) => ({ x0: r.start_s, x1: r.end_s, color: r.valid ? "rgba(21,128,61,.08)" : "rgba(194,65,12,.10)" })),
+        xfmt: (v) => v.toFixed(0) + " s", cursor,
+        onClick: (t) => { player.currentTime = Math.max(0, t); },
+      });
+    };
+    if (chart) {
+      document.getElementById("chart-title").textContent = `${chart.label} over time (${chart.unit === "deg" ? "degrees" : chart.unit})`;
+      fc.legend(document.getElementById("legend"), [["#0f766e", chart.label], ...chart.lines.map((l) => [l.kind === "rep" ? "#64748b" : "#c2410c", l.label, true]),
+        ["rgba(21,128,61,.35)", "valid rep"], ["rgba(194,65,12,.4)", "rep with faults"]]);
+    }
+    draw();
+    player.addEventListener("timeupdate", () => draw(player.currentTime));
+    window.addEventListener("resize", () => draw(player.currentTime));
+
+    const notes = res.reviews || [];
+    document.getElementById("notes").replaceChildren(...(notes.length ? notes.map((n) => el("div", { class: "note" },
+      el("div", {}, el("span", { class: n.agree ? "tag-agree" : "tag-disagree" }, n.agree ? "Flag confirmed" : "Flag overruled"), " · ", n.rep_label),
+      n.note ? el("div", {}, n.note) : null, el("div", { class: "by" }, n.clinician_name + " · " + fmt.date(n.created_at)))) :
+      [el("p", { class: "muted small" }, "Your clinician hasn't reviewed this video yet.")]));
+  }
+
+  await poll();
+})().catch((e) => fc.showError("error", e));
