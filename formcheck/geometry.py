@@ -18,29 +18,31 @@ from formcheck.landmarks import Lm, Side, sided
 # away from the camera, so "ahead of the toes" has no horizontal direction (judgement call).
 FOOT_DIRECTION_MIN_RATIO = 0.5
 
-# ---- camera view thresholds (tuned on the labelled clips in ../shared/videos, see classify_view) ----
-# Shoulder width / torso length (mid-shoulder to mid-hip) at or above this reads as a frontal (front/back)
-# view: adults' shoulder-joint width is ~0.7-0.8 x their shoulder-to-hip-joint length face on (clinical.md
-# §4.4 [inference]: shoulder-width / torso-height ratio), and cos(35 deg) x 0.7 ~= 0.55 (judgement call).
+# ---- camera view thresholds. Cues from clinical.md §4.4 (shoulder-width / torso-height ratio, PoseFlow's
+# left/right visibility asymmetry and depth sign); numbers tuned on the 28 labelled clips of
+# ../shared/videos/manifest.json through MediaPipe pose_full (per-clip medians quoted below); judgement calls.
+# Frontal (front/back) needs the shoulder width / torso length (mid-shoulder to mid-hip) at or above this:
+# front clips' medians are 0.63-0.86, side clips' 0.03-0.30, obliques 0.45-0.63.
 FRONTAL_MIN_SHOULDER_RATIO = 0.55
-# Hip width / torso length at or above this also reads as frontal (hip joint centres ~0.45-0.5 x torso face
-# on; judgement call, same derivation as the shoulder ratio).
-FRONTAL_MIN_HIP_RATIO = 0.36
-# Shoulder width / torso length at or below this reads as a side view: the shoulder line is turned > ~70 deg
-# from the image plane (0.7 x cos 70 deg ~= 0.25; judgement call).
-SIDE_MAX_SHOULDER_RATIO = 0.3
-# Hip width / torso length at or below this reads as a side view (judgement call).
-SIDE_MAX_HIP_RATIO = 0.22
-# Shoulder-line yaw from MediaPipe's relative depth z (atan of |dz| / |dxy|): at or above this the shoulders
-# are turned side-on (PoseFlow's world-z cue, clinical.md §4.4; judgement call).
-SIDE_MIN_DEPTH_YAW_DEG = 55.0
-# Mean left-minus-right visibility of the shoulder/hip/knee/ankle landmarks beyond this says one side is
-# hidden behind the other: a side view (PoseFlow's visibility asymmetry, clinical.md §4.4; judgement call).
+# ... and the hip width / torso length at or above this: front clips' medians 0.39-0.53, side 0.05-0.20.
+FRONTAL_MIN_HIP_RATIO = 0.33
+# ... and, where z is given, the shoulder line's yaw from MediaPipe's relative depth (atan |dz| / |dxy|) at or
+# below this: front clips' medians 4-15 deg (90th percentile <= 43 deg while lunging), a 30 deg oblique
+# squat 56 deg, the other obliques 73-76 deg. MediaPipe's z exaggerates the turn, so it cannot alone
+# separate oblique from side, but it does separate front from oblique where the widths cannot.
+FRONTAL_MAX_DEPTH_YAW_DEG = 45.0
+# Side needs the shoulder width / torso length at or below this (side medians <= 0.30, lying bridges up to
+# 0.36 at the 90th percentile; obliques >= 0.45) ...
+SIDE_MAX_SHOULDER_RATIO = 0.4
+# ... and the hip width / torso length at or below this (side 90th percentiles <= 0.24; obliques 0.24-0.40) ...
+SIDE_MAX_HIP_RATIO = 0.25
+# ... and the shoulder line turned at least this far by depth (side clips' 10th percentiles 72-86 deg) ...
+SIDE_MIN_DEPTH_YAW_DEG = 65.0
+# ... or, without z, one side's visibility this much above the other's (mean over shoulder, hip, knee,
+# ankle). On real clips this cue is weak (side-view medians 0.02-0.30), so it only stands in for z.
 SIDE_MIN_VISIBILITY_ASYMMETRY = 0.3
-# Mean visibility of nose and eyes at or above this means the face is towards the camera (Pose Trainer's
-# keypoint visibility, clinical.md §4.4; judgement call).
-FACE_VISIBLE_MIN = 0.7
-# Mean visibility of nose and eyes below this means the face is turned away: a back view (judgement call).
+# Mean visibility of nose and eyes below this means the face is turned away: a back view. MediaPipe reports
+# ~1.0 for the face even from behind in these clips, so the left/right order of the shoulders decides.
 FACE_HIDDEN_MAX = 0.4
 # dominant_view: the winning view must cover at least this share of the frames with a decided view ...
 DOMINANT_MIN_SHARE = 0.6
@@ -247,19 +249,21 @@ def view_features(xy_or_xyz: NDArray, visibility: NDArray) -> dict[str, NDArray]
 
 
 def _view_codes(f: dict[str, NDArray]) -> NDArray:
-    """Integer view codes (indices into _VIEW_CODES) from the cues; ties and gaps -> UNKNOWN."""
+    """Integer view codes (indices into _VIEW_CODES) from the cues; anything undecided -> UNKNOWN."""
+    yaw, asym = f["depth_yaw_deg"], f["visibility_asymmetry"]
     with np.errstate(invalid="ignore"):
-        frontal = (f["shoulder_ratio"] >= FRONTAL_MIN_SHOULDER_RATIO) | (f["hip_ratio"] >= FRONTAL_MIN_HIP_RATIO)
+        no_depth = np.isnan(yaw)
+        frontal = ((f["shoulder_ratio"] >= FRONTAL_MIN_SHOULDER_RATIO) & (f["hip_ratio"] >= FRONTAL_MIN_HIP_RATIO)
+                   & (no_depth | (yaw <= FRONTAL_MAX_DEPTH_YAW_DEG)))
+        turned = np.where(no_depth, asym >= SIDE_MIN_VISIBILITY_ASYMMETRY, yaw >= SIDE_MIN_DEPTH_YAW_DEG)
         narrow = (f["shoulder_ratio"] <= SIDE_MAX_SHOULDER_RATIO) & (f["hip_ratio"] <= SIDE_MAX_HIP_RATIO)
-        turned = (f["depth_yaw_deg"] >= SIDE_MIN_DEPTH_YAW_DEG) | (
-            f["visibility_asymmetry"] >= SIDE_MIN_VISIBILITY_ASYMMETRY)
-        side = narrow | ((f["shoulder_ratio"] <= FRONTAL_MIN_SHOULDER_RATIO) & turned)
-        facing = (f["face_visibility"] >= FACE_VISIBLE_MIN) & (f["left_on_image_right"] > 0)
-        away = (f["face_visibility"] < FACE_HIDDEN_MAX) | (f["left_on_image_right"] < 0)
+        side = narrow & (turned | (no_depth & (f["shoulder_ratio"] <= SIDE_MAX_SHOULDER_RATIO / 2)))
+        away = (f["left_on_image_right"] < 0) | (f["face_visibility"] < FACE_HIDDEN_MAX)
+        facing = (f["left_on_image_right"] > 0) & ~away
     code = np.full(f["shoulder_ratio"].shape, 3, dtype=np.int8)
-    code[frontal & ~side & facing & ~away] = 0
-    code[frontal & ~side & away & ~facing] = 1
-    code[side & ~frontal] = 2
+    code[frontal & facing] = 0
+    code[frontal & away] = 1
+    code[side] = 2
     return code
 
 

@@ -326,6 +326,20 @@ def _build() -> Mapping[str, Measure]:
 MEASURES: Mapping[str, Measure] = _build()
 
 
+# Landmarks that move with the whole body, used to spot camera cuts (no face, hands or feet).
+_BODY_IDX = [int(m) for m in (Lm.LEFT_SHOULDER, Lm.RIGHT_SHOULDER, Lm.LEFT_HIP, Lm.RIGHT_HIP,
+                              Lm.LEFT_KNEE, Lm.RIGHT_KNEE)]
+
+
+def jump_ratio(prev_xy: NDArray, xy: NDArray) -> NDArray:
+    """Median frame-to-frame displacement of the shoulders, hips and knees, per torso length: far above any
+    body speed in these exercises when the video cuts to another shot (NaN if not computable)."""
+    d = _norm(xy[..., _BODY_IDX, :] - prev_xy[..., _BODY_IDX, :])
+    with np.errstate(invalid="ignore"):
+        med = np.nanmedian(np.where(np.isfinite(d), d, np.nan), axis=-1) if d.size else d
+    return _div(med, _torso_px(xy))
+
+
 def get(name: str) -> Measure:
     """The measure called `name` (KeyError lists the valid names)."""
     try:

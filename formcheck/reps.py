@@ -1,8 +1,11 @@
 """Rep counting and hold timing: one RepSpec drives the streaming RepCounter and the offline segment_reps.
 
 The counter is a two-threshold hysteresis machine (clinical.md §3.10) on a signal oriented so that it rises
-into the rep. A rep is counted on the return to the start position (never on reaching the bottom), only if
-it went past `enter`, moved at least `min_range`, and lasted between `min_rep_s` and `max_rep_s`. A frame
+into the rep. A rep starts from the start position (at or below `exit`, then the lowest value since) once the
+signal passes both `enter` and the start value + `min_range`; it is counted on the return to the start
+position (back below `exit`, or within `return_fraction` of the rep's range from its start, so people who do
+not fully straighten between reps still count), never on reaching the bottom; and only if it lasted between
+`min_rep_s` and `max_rep_s`. A frame
 without the signal (NaN) is skipped; a gap longer than `max_gap_s` abandons the rep in progress, and the
 counter waits for the start position again, so a person leaving the frame never makes a ghost rep.
 segment_reps feeds the same machine the whole array, so live and offline counts agree by construction.
@@ -21,6 +24,9 @@ from formcheck.spec import HoldSpec, RepSpec
 
 # In a rep, the phase reads "up" once the signal has come back this share of the hysteresis gap from its peak.
 UP_PHASE_FRACTION = 0.5
+# A frame within this share of min_range of the lowest value since the last rep is still "at the start":
+# the rep's start time is the last such frame (judgement call).
+REST_TOLERANCE_FRACTION = 0.25
 # A frame-to-frame step longer than this is not counted as hold time (a gap without a person).
 HOLD_MAX_STEP_S = 0.5
 
@@ -28,7 +34,7 @@ HOLD_MAX_STEP_S = 0.5
 class Phase(enum.StrEnum):
     """Where the person is in the movement, for live feedback."""
 
-    SETUP = "setup"  # not yet seen in the start position
+    SETUP = "setup"  # no signal yet (or since a gap or a cut)
     START = "start"  # in the start position
     DOWN = "down"  # moving into the rep (or at its bottom)
     UP = "up"  # returning to the start
@@ -67,11 +73,21 @@ class RepCounter:
         self._rest: tuple[int, float, float] | None = None  # last frame at the start position
         self._start: tuple[int, float, float] | None = None
         self._peak: tuple[int, float, float] | None = None
+        self._floor = math.inf  # lowest value since the last rep ended (the start position)
+        self._rest_tol = REST_TOLERANCE_FRACTION * spec.min_range
         self._last_t = -math.inf  # last frame with a value
         self.rejected = 0  # reps that crossed `enter` but failed duration/range checks
 
     def reset(self) -> None:
         self.__init__(self.spec)  # type: ignore[misc]
+
+    def cut(self) -> None:
+        """A camera cut (or the person jumping between frames): abandon any rep in progress and wait for the
+        start position again, so a cut mid-stretch is never read as a rep."""
+        if self.phase in (Phase.DOWN, Phase.UP):
+            self.phase, self._start, self._peak = Phase.SETUP, None, None
+        elif self.phase is Phase.START:
+            self.phase, self._rest = Phase.SETUP, None
 
     def update(self, i: int, t_s: float, value: float) -> RepEvent | None:
         if value != value:  # NaN: no signal in this frame
@@ -82,33 +98,39 @@ class RepCounter:
         v = value * self._sign
         gap = t_s - self._last_t
         self._last_t = t_s
+        if self.phase in (Phase.DOWN, Phase.UP) and gap > self.spec.max_gap_s:
+            self.phase, self._start, self._peak = Phase.SETUP, None, None
+        if self.phase is Phase.START and gap > self.spec.max_gap_s:
+            self.phase = Phase.SETUP  # the start position must be seen again after a gap
         if self.phase is Phase.SETUP:
-            if v <= self._exit:
-                self.phase, self._rest = Phase.START, (i, t_s, v)
+            # The first value after a start, gap or cut is taken as the start position: a clip that opens at
+            # the bottom can then never count its first half rep (it must rise min_range above it first), while
+            # one that opens partway down still counts the rep it is in.
+            self.phase, self._rest, self._floor = Phase.START, (i, t_s, v), v
             return None
         if self.phase is Phase.START:
-            if gap > self.spec.max_gap_s and v > self._exit:
-                self.phase = Phase.SETUP  # the start position was not seen after the gap
-            elif v <= self._exit:
+            assert self._rest is not None
+            if v < self._floor:
+                self._floor = v
+            if v <= self._floor + self._rest_tol:
                 self._rest = (i, t_s, v)
-            elif v >= self._enter and self._rest is not None:
+            elif v >= max(self._enter, self._floor + self.spec.min_range):
                 self._start, self._peak = self._rest, (i, t_s, v)
                 self.phase = Phase.DOWN
             return None
         # DOWN / UP: inside a rep
-        if gap > self.spec.max_gap_s:
-            self.phase, self._start, self._peak = Phase.SETUP, None, None
-            return self.update(i, t_s, value)
         assert self._peak is not None and self._start is not None
         if v > self._peak[2]:
             self._peak = (i, t_s, v)
             self.phase = Phase.DOWN
-        elif self._peak[2] - v >= UP_PHASE_FRACTION * (self._enter - self._exit):
-            self.phase = Phase.UP
-        if v > self._exit:
+        start_v, peak_v = self._start[2], self._peak[2]
+        back_at = max(self._exit, start_v + self.spec.return_fraction * (peak_v - start_v))
+        if v > back_at:
+            if peak_v - v >= UP_PHASE_FRACTION * (peak_v - back_at):
+                self.phase = Phase.UP
             return None
         start, peak = self._start, self._peak
-        self.phase, self._rest, self._start, self._peak = Phase.START, (i, t_s, v), None, None
+        self.phase, self._rest, self._floor, self._start, self._peak = Phase.START, (i, t_s, v), v, None, None
         duration_s = t_s - start[1]
         if not (self.spec.min_rep_s <= duration_s <= self.spec.max_rep_s) or peak[2] - start[2] < self.spec.min_range:
             self.rejected += 1
@@ -123,12 +145,18 @@ class RepCounter:
         return self._start[0] if self._start is not None and self.phase in (Phase.DOWN, Phase.UP) else None
 
 
-def segment_reps(values: NDArray, t_s: NDArray, spec: RepSpec) -> list[RepEvent]:
-    """Offline segmentation of a whole (T,) signal with the same machine as the live counter."""
+def segment_reps(values: NDArray, t_s: NDArray, spec: RepSpec, cuts: NDArray | None = None) -> list[RepEvent]:
+    """Offline segmentation of a whole (T,) signal with the same machine as the live counter.
+
+    `cuts` (T,) bool marks frames where the video cut to another shot (RepCounter.cut is called first).
+    """
     counter = RepCounter(spec)
     out = []
-    for i, (t, v) in enumerate(zip(np.asarray(t_s, dtype=float).tolist(), np.asarray(values, dtype=float).tolist(),
-                                   strict=True)):
+    cut_list = np.zeros(len(values), bool).tolist() if cuts is None else np.asarray(cuts, bool).tolist()
+    for i, (t, v, c) in enumerate(zip(np.asarray(t_s, dtype=float).tolist(), np.asarray(values, dtype=float).tolist(),
+                                      cut_list, strict=True)):
+        if c:
+            counter.cut()
         ev = counter.update(i, t, v)
         if ev is not None:
             out.append(ev)

@@ -61,6 +61,7 @@ class RepSpec(_Model):
     enter: float
     exit: float
     min_range: float = 0.0  # the peak must exceed the rep's start value by this (same unit)
+    return_fraction: float = 0.35  # back at the start within this share of the rep's range from its start
     min_rep_s: float = 0.4
     max_rep_s: float = 20.0
     max_gap_s: float = 1.0  # a gap without the signal longer than this abandons the rep in progress

@@ -71,7 +71,9 @@ def _short(exc: BaseException) -> str:
 
 
 def probe(path: str | Path) -> VideoInfo:
-    """Size (upright), nominal fps, duration and rotation of a video, without decoding it."""
+    """Size (upright, as decoded), nominal fps, duration and rotation of a video; decodes one frame at most."""
+    import av
+
     path = Path(path)
     container = _open(path)
     try:
@@ -79,28 +81,20 @@ def probe(path: str | Path) -> VideoInfo:
         rate = float(s.average_rate) if s.average_rate else 0.0
         dur = float(s.duration * s.time_base) if s.duration and s.time_base else (
             container.duration / 1e6 if container.duration else None)
-        rot = _stream_rotation(s)
-        w, h = s.codec_context.width, s.codec_context.height
+        rot = 0
+        try:
+            first = next(container.decode(s), None)
+        except (av.error.FFmpegError, OSError) as exc:
+            raise VideoError(f"{path}: no frame can be decoded ({_short(exc)})") from exc
+        if first is None:
+            raise VideoError(f"{path}: no frames could be decoded (truncated or not a video)")
+        rot = int(getattr(first, "rotation", 0) or 0) % 360
+        w, h = _scaled_size(first.width, first.height, MAX_SIDE_PX)
         if rot % 180:
             w, h = h, w
         return VideoInfo(width=w, height=h, fps=rate, duration_s=dur, frame_count=s.frames or None, rotation_deg=rot)
     finally:
         container.close()
-
-
-def _stream_rotation(stream) -> int:
-    """Display rotation in degrees (counter-clockwise, as FFmpeg's display matrix), from side data or tags."""
-    for attr in ("rotation",):
-        val = getattr(stream.codec_context, attr, None) or getattr(stream, attr, None)
-        if isinstance(val, (int, float)):
-            return int(round(val)) % 360
-    tag = stream.metadata.get("rotate") if stream.metadata else None
-    if tag:
-        try:
-            return (-int(tag)) % 360  # the legacy tag is clockwise
-        except ValueError:
-            pass
-    return 0
 
 
 def _upright(rgb: NDArray, rotation_deg: int) -> NDArray:
@@ -127,32 +121,41 @@ def _decode(path: Path, stop: threading.Event, max_side_px: int | None = MAX_SID
         tb = stream.time_base
         rate = float(stream.average_rate) if stream.average_rate else None
         last_t = -np.inf
+        packets = 0
         try:
-            for vf in container.decode(stream):
-                if stop.is_set():
-                    return
-                if vf.pts is not None and tb is not None:
-                    t = float(vf.pts * tb)
-                elif rate:
-                    t = n / rate
-                    if n == 0:
-                        log.warning("%s: frames carry no timestamps; using the stream's %.3f fps", path, rate)
-                else:
-                    raise VideoError(f"{path}: frames carry no timestamps and the stream has no frame rate")
-                if t <= last_t:  # duplicate or reordered pts: keep time strictly increasing
-                    t = last_t + 1e-3
-                last_t = t
-                rot = getattr(vf, "rotation", 0) or 0
-                w, h = _scaled_size(vf.width, vf.height, max_side_px)
-                rgb = vf.to_ndarray(format="rgb24", width=w, height=h) if (w, h) != (vf.width, vf.height) \
-                    else vf.to_ndarray(format="rgb24")
-                # PyAV may hand back rows padded to its line size (a strided view); MediaPipe ignores strides.
-                yield Frame(t_s=t, rgb=np.ascontiguousarray(_upright(rgb, int(rot) % 360)))
-                n += 1
+            for packet in container.demux(stream):
+                if packet.size:
+                    packets += 1
+                for vf in packet.decode():  # the final empty packet flushes the decoder
+                    if stop.is_set():
+                        return
+                    if vf.pts is not None and tb is not None:
+                        t = float(vf.pts * tb)
+                    elif rate:
+                        t = n / rate
+                        if n == 0:
+                            log.warning("%s: frames carry no timestamps; using the stream's %.3f fps", path, rate)
+                    else:
+                        raise VideoError(f"{path}: frames carry no timestamps and the stream has no frame rate")
+                    if t <= last_t:  # duplicate or reordered pts: keep time strictly increasing
+                        t = last_t + 1e-3
+                    last_t = t
+                    rot = getattr(vf, "rotation", 0) or 0
+                    w, h = _scaled_size(vf.width, vf.height, max_side_px)
+                    rgb = vf.to_ndarray(format="rgb24", width=w, height=h) if (w, h) != (vf.width, vf.height) \
+                        else vf.to_ndarray(format="rgb24")
+                    # PyAV may hand back rows padded to its line size (a strided view); MediaPipe ignores strides.
+                    yield Frame(t_s=t, rgb=np.ascontiguousarray(_upright(rgb, int(rot) % 360)))
+                    n += 1
         except (av.error.FFmpegError, OSError) as exc:
             raise VideoError(f"{path}: video is truncated or corrupt after {n} frames ({_short(exc)})") from exc
         if n == 0:
             raise VideoError(f"{path}: no frames could be decoded (truncated or not a video)")
+        # The container's index promises `stream.frames` samples; fewer on disk means the file was cut short.
+        # (Decoded frames can legitimately be fewer than samples: edit lists drop leading frames.)
+        expected = stream.frames or 0
+        if expected and packets < expected:
+            raise VideoError(f"{path}: video is truncated: {packets} of {expected} frames are in the file")
     finally:
         container.close()
 

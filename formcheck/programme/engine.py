@@ -21,6 +21,10 @@ from formcheck.programme.model import Programme, ReadinessStep, RuleValues
 PAIN_MIN = 0
 PAIN_MAX = 10
 BASELINE_OVERRIDE_KEY = "baseline_pain"  # clinician may set a person's usual pain level directly
+# Hard safety floor (issue 4): never advance anyone who reported pain >= 4/10 in the last 2 days. Not a programme
+# parameter, so neither a programme file nor a clinician threshold override can loosen it.
+NEVER_ADVANCE_PAIN = 4
+NEVER_ADVANCE_WINDOW_DAYS = 2
 
 
 class Action(enum.StrEnum):
@@ -296,9 +300,9 @@ class _Replay:
     def gate_blocks(self, d: date, rv: RuleValues, baseline: float) -> int | None:
         """The safety gate: the worst red pain in the no-advance window ending on d, or None."""
         worst = None
-        for k in range(rv.no_advance_window_days):
+        for k in range(max(rv.no_advance_window_days, NEVER_ADVANCE_WINDOW_DAYS)):
             p = self.day_max(d - timedelta(days=k))
-            if p is not None and (p >= rv.step_back_pain or self.is_red(p, rv, baseline)):
+            if p is not None and (p >= NEVER_ADVANCE_PAIN or self.is_red(p, rv, baseline)):
                 worst = p if worst is None else max(worst, p)
         return worst
 

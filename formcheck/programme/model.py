@@ -7,7 +7,7 @@ import tomllib
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -60,7 +60,7 @@ PARAM_RANGES: Mapping[str, tuple[float, float]] = {
     "min_target_completion_ratio": (0.0, 1.0),
     "next_day_pain_max": (0, 4),
     "step_back_days": (1, 7),
-    "no_advance_window_days": (1, 7),
+    "no_advance_window_days": (2, 7),
     "see_professional_after_regressions": (2, 10),
     "regression_window_days": (7, 90),
     "unsettled_pain_days": (2, 14),

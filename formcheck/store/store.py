@@ -164,6 +164,11 @@ class Store:
         return self._engine.dialect.name
 
     def _migrate(self) -> None:
+        # Read first: an up-to-date database needs no write lock just to be opened.
+        with self._tx(write=False) as conn:
+            found = migrations.current_version(conn)
+        if found == t.SCHEMA_VERSION:
+            return
         with self._tx(write=True) as conn:
             before = migrations.migrate(conn)
         if before != t.SCHEMA_VERSION:
@@ -322,6 +327,31 @@ class Store:
             )
             return self._session(conn, session_id)
 
+    def finish_session_with_pain(
+        self, session_id: int, *, pain_during: int, pain_after: int, day: date, at: datetime | None = None
+    ) -> SessionRow:
+        """Close a session and store its two pain answers in ONE transaction (all or nothing)."""
+        _check_pain(pain_during)
+        _check_pain(pain_after)
+        when = _to_db(at or _now())
+        with self._tx(write=True) as conn:
+            s = self._session(conn, session_id)
+            if s.status != SessionStatus.IN_PROGRESS:
+                raise InputError(f"session {session_id} is already {s.status.value}")
+            for kind, pain in (("during", pain_during), ("after", pain_after)):
+                conn.execute(t.pain_checkins.insert().values(
+                    person_id=s.person_id, session_id=session_id, day=day, kind=kind, pain=pain, created_at=when,
+                ))
+            conn.execute(
+                t.sets.update().where(t.sets.c.session_id == session_id, t.sets.c.ended_at.is_(None))
+                .values(ended_at=when)
+            )
+            conn.execute(
+                t.sessions.update().where(t.sessions.c.id == session_id)
+                .values(status=SessionStatus.FINISHED.value, finished_at=when)
+            )
+            return self._session(conn, session_id)
+
     def _session(self, conn: Connection, session_id: int) -> SessionRow:
         row = conn.execute(select(t.sessions).where(t.sessions.c.id == session_id)).first()
         if row is None:
@@ -389,18 +419,20 @@ class Store:
 
     def day_exercise_s(self, person_id: int, day: date, *, now: datetime | None = None) -> float:
         """Seconds of sets done on a day (an unfinished set counts up to `now`): the 15-minute budget's clock."""
-        now = now or _now()
         with self._tx(write=False) as conn:
-            rows = conn.execute(
-                select(t.sets.c.started_at, t.sets.c.ended_at)
-                .join(t.sessions, t.sessions.c.id == t.sets.c.session_id)
-                .where(t.sessions.c.person_id == person_id, t.sessions.c.day == day)
-            )
-            total = 0.0
-            for r in rows:
-                end = _from_db(r.ended_at) or now
-                total += max(0.0, (end - _from_db(r.started_at)).total_seconds())
-            return total
+            return self._day_exercise_s(conn, person_id, day, now or _now())
+
+    def _day_exercise_s(self, conn: Connection, person_id: int, day: date, now: datetime) -> float:
+        rows = conn.execute(
+            select(t.sets.c.started_at, t.sets.c.ended_at)
+            .join(t.sessions, t.sessions.c.id == t.sets.c.session_id)
+            .where(t.sessions.c.person_id == person_id, t.sessions.c.day == day)
+        )
+        total = 0.0
+        for r in rows:
+            end = _from_db(r.ended_at) or now
+            total += max(0.0, (end - _from_db(r.started_at)).total_seconds())
+        return total
 
     # ------------------------------------------------------------------------------------------ sets & reps
     def start_set(
@@ -465,14 +497,36 @@ class Store:
             s = self._set(conn, set_id)
             if s.ended_at is not None:
                 raise InputError(f"set {set_id} has ended: start a new set")
+            when = _to_db(at or _now())
             rid = conn.execute(
                 t.reps.insert().values(
                     set_id=set_id, idx=rep.idx, side=rep.side, start_s=float(rep.start_s), end_s=float(rep.end_s),
                     valid=rep.valid, verdict=rep.verdict, reason=rep.reason, metrics=dict(rep.metrics),
-                    faults=faults, created_at=_to_db(at or _now()),
+                    faults=faults, created_at=when,
                 )
             ).inserted_primary_key[0]
-            return _rep_row(conn.execute(select(t.reps).where(t.reps.c.id == rid)).one())
+        return RepRow(
+            id=rid, set_id=set_id, idx=rep.idx, side=rep.side, start_s=float(rep.start_s), end_s=float(rep.end_s),
+            valid=rep.valid, verdict=rep.verdict, reason=rep.reason, metrics=dict(rep.metrics),
+            faults=tuple(rep.faults), created_at=when,
+        )
+
+    def set_progress(self, set_id: int, *, now: datetime | None = None) -> tuple[int, int, float]:
+        """(valid reps so far, target reps, seconds of sets done that day by that person), in one read."""
+        valid_q = (
+            select(func.count()).select_from(t.reps)
+            .where(t.reps.c.set_id == set_id, t.reps.c.valid.is_(True)).scalar_subquery()
+        )
+        with self._tx(write=False) as conn:
+            row = conn.execute(
+                select(t.sets.c.target_reps, t.sessions.c.person_id, t.sessions.c.day, valid_q.label("valid"))
+                .join(t.sessions, t.sessions.c.id == t.sets.c.session_id)
+                .where(t.sets.c.id == set_id)
+            ).first()
+            if row is None:
+                raise InputError(f"no set with id {set_id}")
+            used = self._day_exercise_s(conn, row.person_id, row.day, now or _now())
+            return int(row.valid), int(row.target_reps), used
 
     def list_reps(self, *, set_id: int | None = None, session_id: int | None = None) -> list[RepRow]:
         q = select(t.reps).order_by(t.reps.c.id)

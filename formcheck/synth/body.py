@@ -9,6 +9,7 @@ Every angle is in degrees and signed as its field's comment says.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -269,11 +270,25 @@ def frontal_fppa_deg(hip: Vec, knee: Vec, ankle: Vec, body_frame: NDArray, side:
     return float(ang if side is Side.LEFT else -ang)
 
 
-def knee_swivel_for_fppa(body: Body, pose: Pose, side: Side, target_deg: float) -> float:
-    """Knee swivel (deg, + medial) of a planted leg giving a frontal FPPA of `target_deg` (bisection)."""
-    if abs(target_deg) < 1e-9:
-        return 0.0
-    sign = 1.0 if target_deg > 0 else -1.0
+def image_fppa_deg(hip: Vec, knee: Vec, ankle: Vec, other_hip: Vec) -> float:
+    """FPPA of 2D points (any orientation): 180° − angle(hip, knee, ankle), + when the knee lies on the
+    other hip's side of the hip–ankle line (medial: valgus). Same definition as formcheck.geometry.fppa_deg."""
+    v1, v2 = knee - hip, ankle - knee
+    cos = np.dot(-v1, v2) / (np.linalg.norm(v1) * np.linalg.norm(v2))
+    mag = 180.0 - np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+    line = ankle - hip
+    cross_k = line[0] * (knee - hip)[1] - line[1] * (knee - hip)[0]
+    cross_o = line[0] * (other_hip - hip)[1] - line[1] * (other_hip - hip)[0]
+    return float(mag if cross_k * cross_o > 0 else -mag)
+
+
+def knee_swivel_for_fppa(body: Body, pose: Pose, side: Side, target_deg: float,
+                         project: Callable[[NDArray], NDArray] | None = None) -> float:
+    """Knee swivel (deg, + medial) of a planted leg giving a frontal FPPA of `target_deg` (bisection).
+
+    With `project` (world (n, 3) -> image (n, 2) px) the FPPA is the one the camera sees; without it, the
+    orthographic frontal one. Solved for clean reps too (target 0): with the foot turned out and perspective,
+    a knee tracking over the toes would otherwise read a few degrees either way; clean fixtures read ~0."""
     rb = pose.body_frame()
 
     def fppa(sw: float) -> float:
@@ -282,14 +297,21 @@ def knee_swivel_for_fppa(body: Body, pose: Pose, side: Side, target_deg: float) 
         leg2 = dataclasses.replace(leg, knee_medial_deg=sw)
         p2 = dataclasses.replace(pose, **{f"{side}_leg": leg2})
         j = pose_skeleton(body, p2).joints
+        if project is not None:
+            h, k, a, o = project(np.stack([j[f"hip_{side}"], j[f"knee_{side}"], j[f"ankle_{side}"],
+                                           j[f"hip_{side.other}"]]))
+            return image_fppa_deg(h, k, a, o)
         return frontal_fppa_deg(j[f"hip_{side}"], j[f"knee_{side}"], j[f"ankle_{side}"], rb, side)
 
-    lo, hi = 0.0, 85.0 * sign
-    if sign * fppa(hi) < abs(target_deg):
+    # FPPA grows monotonically with the medial swivel over this range
+    lo, hi = -80.0, 80.0
+    if fppa(hi) < target_deg:
         return hi
-    for _ in range(40):
+    if fppa(lo) > target_deg:
+        return lo
+    for _ in range(32):
         mid = 0.5 * (lo + hi)
-        if sign * fppa(mid) < abs(target_deg):
+        if fppa(mid) < target_deg:
             lo = mid
         else:
             hi = mid

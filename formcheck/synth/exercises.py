@@ -24,7 +24,7 @@ from formcheck.synth.render import Box, Camera, Primitive
 
 # Fault ids, with what their size means (degrees, peak at the bottom of the rep).
 FAULTS: dict[str, str] = {
-    "knee_valgus": "frontal-plane projection angle of the working knee(s), + valgus (orthographic front view)",
+    "knee_valgus": "frontal-plane projection angle (FPPA) of the working knee(s) as the front camera sees it, + valgus",
     "pelvic_drop": "pelvic obliquity, the non-stance (free / rear) side lower",
     "trunk_lateral_lean": "trunk leaning sideways towards the stance side (the person's left when bilateral)",
     "trunk_forward_lean": "extra forward trunk lean on top of the clean motion",
@@ -70,12 +70,12 @@ class Rep:
 
 @dataclasses.dataclass(frozen=True)
 class Tempo:
-    lead_s: float = 0.6  # standing still before the first rep
-    down_s: float = 1.0
-    hold_s: float = 0.25
-    up_s: float = 1.0
-    rest_s: float = 0.45  # standing pause between reps
-    tail_s: float = 0.5
+    lead_s: float = 0.5  # standing still before the first rep
+    down_s: float = 0.9
+    hold_s: float = 0.2
+    up_s: float = 0.9
+    rest_s: float = 0.4  # standing pause between reps
+    tail_s: float = 0.4
 
 
 def schedule(n_reps: int, faults: Mapping[int, Mapping[str, float]], tempo: Tempo) -> tuple[list[Rep], float]:
@@ -117,11 +117,11 @@ def _drop_obliquity(stance: Side, drop_deg: float) -> float:
     return drop_deg if stance is Side.LEFT else -drop_deg
 
 
-def _with_valgus(body: Body, pose: Pose, sides: tuple[Side, ...], fppa_deg: float) -> Pose:
-    if fppa_deg == 0.0:
-        return pose
+def _with_valgus(body: Body, pose: Pose, sides: tuple[Side, ...], fppa_deg: float, cam: Camera | None) -> Pose:
+    """Swivel the planted knee(s) so the FPPA the camera sees (orthographic front if no camera) is fppa_deg."""
+    project = None if cam is None else (lambda pts: cam.project(pts)[0])
     for side in sides:
-        sw = knee_swivel_for_fppa(body, pose, side, fppa_deg)
+        sw = knee_swivel_for_fppa(body, pose, side, fppa_deg, project)
         leg = getattr(pose, f"{side}_leg")
         pose = dataclasses.replace(pose, **{f"{side}_leg": dataclasses.replace(leg, knee_medial_deg=sw)})
     return pose
@@ -131,7 +131,8 @@ def _with_valgus(body: Body, pose: Pose, sides: tuple[Side, ...], fppa_deg: floa
 # Exercises. Each: (body, s, faults-now, working side) -> Pose.
 
 
-def small_knee_bend(body: Body, s: float, f: Mapping[str, float], side: Side) -> Pose:
+def small_knee_bend(body: Body, s: float, f: Mapping[str, float], side: Side,
+                    cam: Camera | None = None) -> Pose:
     """Bilateral mini squat to ~45° knee flexion, feet hip-width, arms drifting forward for balance."""
     knee_deg = 4.0 + 41.0 * s
     legs = {}
@@ -147,10 +148,11 @@ def small_knee_bend(body: Body, s: float, f: Mapping[str, float], side: Side) ->
                 trunk_forward_deg=3.0 + 17.0 * s + f.get("trunk_forward_lean", 0.0),
                 trunk_lateral_deg=lean_lat, head_lateral_deg=-0.6 * lean_lat,
                 head_pitch_deg=0.5 * (17.0 * s), left_arm=arm, right_arm=arm)
-    return _with_valgus(body, pose, (Side.LEFT, Side.RIGHT), f.get("knee_valgus", 0.0))
+    return _with_valgus(body, pose, (Side.LEFT, Side.RIGHT), f.get("knee_valgus", 0.0), cam)
 
 
-def lunge(body: Body, s: float, f: Mapping[str, float], side: Side) -> Pose:
+def lunge(body: Body, s: float, f: Mapping[str, float], side: Side,
+                    cam: Camera | None = None) -> Pose:
     """Stationary (split-stance) forward lunge, `side` leg in front, rear heel up; front knee ~10° → ~90°."""
     front, rear = side, side.other
     fa = np.array([_sgn(front) * 0.11, body.ankle_height_m, 0.36])
@@ -166,10 +168,11 @@ def lunge(body: Body, s: float, f: Mapping[str, float], side: Side) -> Pose:
     pose = Pose(pelvis_m=tuple(pelvis), left_leg=legs[Side.LEFT], right_leg=legs[Side.RIGHT],
                 pelvis_obliquity_deg=obl, trunk_forward_deg=fwd, head_pitch_deg=0.6 * (fwd - 3.0),
                 trunk_lateral_deg=_sgn(front) * f.get("trunk_lateral_lean", 0.0), left_arm=arm, right_arm=arm)
-    return _with_valgus(body, pose, (front,), f.get("knee_valgus", 0.0))
+    return _with_valgus(body, pose, (front,), f.get("knee_valgus", 0.0), cam)
 
 
-def single_leg_squat(body: Body, s: float, f: Mapping[str, float], side: Side) -> Pose:
+def single_leg_squat(body: Body, s: float, f: Mapping[str, float], side: Side,
+                    cam: Camera | None = None) -> Pose:
     """Single-leg squat on `side` to ~55° knee flexion, the other leg held forward off the floor."""
     stance, free = side, side.other
     ankle = np.array([_sgn(stance) * 0.06, body.ankle_height_m, 0.0])
@@ -184,7 +187,7 @@ def single_leg_squat(body: Body, s: float, f: Mapping[str, float], side: Side) -
     pose = Pose(pelvis_m=tuple(pelvis), left_leg=legs[Side.LEFT], right_leg=legs[Side.RIGHT],
                 pelvis_obliquity_deg=obl, trunk_forward_deg=fwd, head_pitch_deg=0.5 * (fwd - 4.0),
                 trunk_lateral_deg=_sgn(stance) * f.get("trunk_lateral_lean", 0.0), left_arm=arm, right_arm=arm)
-    return _with_valgus(body, pose, (stance,), f.get("knee_valgus", 0.0))
+    return _with_valgus(body, pose, (stance,), f.get("knee_valgus", 0.0), cam)
 
 
 STEP_HEIGHT_M = 0.15
@@ -200,7 +203,8 @@ def step_box(side: Side) -> Box:
                rgb=(0.55, 0.40, 0.30))
 
 
-def step_down(body: Body, s: float, f: Mapping[str, float], side: Side) -> Pose:
+def step_down(body: Body, s: float, f: Mapping[str, float], side: Side,
+                    cam: Camera | None = None) -> Pose:
     """Forward step-down from a 15 cm step: stance `side` on the step, the other heel lowered in front of it."""
     stance, free = side, side.other
     ankle = np.array([_step_x(stance), STEP_HEIGHT_M + body.ankle_height_m, -0.03])
@@ -215,10 +219,11 @@ def step_down(body: Body, s: float, f: Mapping[str, float], side: Side) -> Pose:
     pose = Pose(pelvis_m=tuple(pelvis), left_leg=legs[Side.LEFT], right_leg=legs[Side.RIGHT],
                 pelvis_obliquity_deg=obl, trunk_forward_deg=fwd, head_pitch_deg=0.5 * (fwd - 4.0),
                 left_arm=arm, right_arm=arm)
-    return _with_valgus(body, pose, (stance,), f.get("knee_valgus", 0.0))
+    return _with_valgus(body, pose, (stance,), f.get("knee_valgus", 0.0), cam)
 
 
-def side_lying_leg_raise(body: Body, s: float, f: Mapping[str, float], side: Side) -> Pose:
+def side_lying_leg_raise(body: Body, s: float, f: Mapping[str, float], side: Side,
+                    cam: Camera | None = None) -> Pose:
     """Lying on the left side (head towards +x, facing the camera on +z), raising the top (right) leg to ~40°
     of abduction. Only ``side = right`` (top leg) is modelled."""
     if side is not Side.RIGHT:
@@ -237,7 +242,7 @@ def side_lying_leg_raise(body: Body, s: float, f: Mapping[str, float], side: Sid
 
 @dataclasses.dataclass(frozen=True)
 class ExerciseModel:
-    pose: Callable[[Body, float, Mapping[str, float], Side], Pose]
+    pose: Callable[..., Pose]  # (body, s, faults now, side, camera) -> Pose
     cameras: Mapping[str, Camera]  # by view
     props: Callable[[Side], tuple[Primitive, ...]] = lambda side: ()
     tempo: Tempo = Tempo()
@@ -249,11 +254,11 @@ _SIDE_LEFT = Camera((2.7, 0.95, -0.02), (0.0, 0.82, -0.02), 700.0, 480, 640)
 
 EXERCISES: dict[str, ExerciseModel] = {
     "small_knee_bend": ExerciseModel(small_knee_bend, {"front": _FRONT}, stance_side="none"),
-    "lunge": ExerciseModel(lunge, {"front": _FRONT, "side": _SIDE_LEFT}, tempo=Tempo(down_s=1.05, up_s=1.05)),
+    "lunge": ExerciseModel(lunge, {"front": _FRONT, "side": _SIDE_LEFT}, tempo=Tempo(down_s=1.0, up_s=1.0)),
     "single_leg_squat": ExerciseModel(single_leg_squat, {"front": _FRONT}),
     "step_down": ExerciseModel(step_down, {"front": Camera((0.0, 1.1, 2.8), (0.0, 0.95, 0.0), 700.0, 480, 640)},
                                props=lambda side: (step_box(side),)),
     "side_lying_leg_raise": ExerciseModel(
         side_lying_leg_raise, {"front": Camera((0.05, 0.45, 2.7), (0.05, 0.28, 0.0), 620.0, 640, 480)},
-        tempo=Tempo(down_s=1.1, hold_s=0.3, up_s=1.1)),
+        tempo=Tempo(down_s=1.0, hold_s=0.3, up_s=1.0)),
 }

@@ -25,8 +25,9 @@ class Outfit:
     lips: RGB = (0.62, 0.28, 0.28)
 
 
-def figure_primitives(sk: Skeleton, body: Body, outfit: Outfit = Outfit()) -> list[Primitive]:
+def figure_primitives(sk: Skeleton, body: Body, outfit: Outfit | None = None) -> list[Primitive]:
     """The primitives of one posed mannequin (order does not matter: the renderer z-buffers)."""
+    outfit = outfit or Outfit()
     j = sk.joints
     prims: list[Primitive] = []
     rp, rt, rh = sk.pelvis_frame, sk.trunk_frame, sk.head_frame

@@ -191,7 +191,8 @@ class Renderer:
     AMBIENT = 0.38  # judgement call: soft enough that shaded sides keep their clothing colour
     DIFFUSE = 0.62
 
-    def __init__(self, camera: Camera, room: Room = Room(), props: tuple[Primitive, ...] = ()) -> None:
+    def __init__(self, camera: Camera, room: Room | None = None, props: tuple[Primitive, ...] = ()) -> None:
+        room = room or Room()
         self.camera = camera
         self.origin = np.asarray(camera.position_m, float)
         self.rays = camera.rays()

@@ -20,6 +20,7 @@ from formcheck.errors import (
     StoreError,
     VideoError,
 )
+from formcheck.programme.model import load_programme
 from formcheck.webapp import repo
 from formcheck.webapp.auth import SessionCodec, load_or_create_secret
 from formcheck.webapp.jobs import JobRunner
@@ -45,13 +46,15 @@ def _wants_html(request: Request) -> bool:
 def _html_error(request: Request, status: int, detail: str) -> HTMLResponse:
     """Browsers get a small page (and a sign-in link on 401) instead of raw JSON; the status stays the same."""
     signin = "/clinician/signin" if "/clinician" in request.url.path else "/signin"
+    target = f"{signin}?next={html.escape(request.url.path)}"
     link = (
-        f'<p><a class="button" href="{signin}?next={html.escape(request.url.path)}">Sign in</a></p>'
+        f'<p><a class="button" href="{target}">Sign in</a></p>'
         if status == 401
         else '<p><a href="/">Back to the start page</a></p>'
     )
+    forward = f'<meta http-equiv="refresh" content="0;url={target}">' if status == 401 else ""
     body = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>formcheck</title>'
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>formcheck</title>{forward}'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         '<link rel="stylesheet" href="/static/app.css"></head><body class="error-page"><main class="card narrow">'
         f"<h1>{status}</h1><p>{html.escape(detail)}</p>{link}</main></body></html>"
@@ -121,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.store = store
     app.state.jobs = runner
+    app.state.programme = load_programme()
     secret = settings.secret_key or load_or_create_secret(settings.data_dir)
     app.state.session_codec = SessionCodec(
         secret, max_age_s=settings.session_max_age_s, secure=settings.secure_cookies

@@ -8,6 +8,11 @@
 urlencoded form). So every authenticated route is CSRF-checked without having to remember it.
 `ClinicianUser` additionally answers 403 unless the user is a clinician (single-user mode never applies).
 
+Pages: use `CurrentUser` too (not a redirect): an anonymous request gets 401 from every route (tests/test_web_access.py
+checks each route in app.routes), and the app's error handler turns a 401 for a browser (Accept: text/html,
+not /api/) into a small page that forwards to /signin?next=<path> (/clinician/signin under /clinician). Keep every
+route in the OpenAPI schema (no include_in_schema=False): the same test compares the schema with app.routes.
+
 WebSocket: the same aliases work in a WebSocket route because the dependencies take an `HTTPConnection`:
 
     @router.websocket("/ws/live")
@@ -26,6 +31,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, WebSocketException, status
 from starlette.requests import HTTPConnection, Request
 
+from formcheck.programme.service import ProgrammeService
 from formcheck.webapp import repo
 from formcheck.webapp.auth import (
     CSRF_FORM_FIELD,
@@ -59,7 +65,13 @@ def get_session(conn: HTTPConnection) -> SessionData | None:
     return conn.app.state.session_codec.read(conn)
 
 
+def get_service(conn: HTTPConnection) -> ProgrammeService:
+    """The programme's session service over this app's store (the programme file is loaded once per app)."""
+    return ProgrammeService(conn.app.state.store, conn.app.state.programme)
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+ServiceDep = Annotated[ProgrammeService, Depends(get_service)]
 StoreDep = Annotated[Any, Depends(get_store)]
 CodecDep = Annotated[SessionCodec, Depends(get_codec)]
 SessionDep = Annotated[SessionData | None, Depends(get_session)]

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any
 
 from formcheck.errors import FormcheckError
@@ -36,27 +37,79 @@ def load_analyzer(dotted: str) -> Callable[..., Any]:
     return getattr(importlib.import_module(module_name), attr)
 
 
-def report_as_json(report: Any) -> dict[str, Any]:
-    """The analysis report as the formcheck.report/1 dict (accepts a dict from fakes as is)."""
-    if isinstance(report, dict):
-        return report
-    from formcheck.report import report_to_json  # the analysis helper's serialiser
+MAX_CHART_POINTS = 600  # enough for a smooth line on any screen; keeps the stored result small
+LANDMARK_PROGRESS_RATIO = 0.75  # share of the progress bar for pose estimation (the slow part)
 
-    out = report_to_json(report)
-    return out if isinstance(out, dict) else dict(out)
+
+def angle_chart(seq: Any, exercise_id: str, side: str) -> dict[str, Any] | None:
+    """The exercise's main signal over time (the measure that drives rep counting or the hold) and its lines."""
+    import numpy as np
+
+    from formcheck.measures import PoseArrays
+    from formcheck.rules import MeasureTable
+    from formcheck.smoothing import smooth_seq
+    from formcheck.spec import load_exercise
+
+    spec = load_exercise(exercise_id)
+    main = spec.rep or spec.hold
+    if main is None or len(seq) == 0:
+        return None
+    smoothed = smooth_seq(seq)
+    table = MeasureTable(PoseArrays.from_seq(smoothed), smoothed.t_s)
+    values = table.get(main.measure, side if side in ("left", "right") else main.combine)
+    t_s = np.asarray(smoothed.t_s, dtype=float)
+    step = max(1, int(np.ceil(len(t_s) / MAX_CHART_POINTS)))
+    label = main.measure.removesuffix(f"_{main.unit}").replace("_", " ")
+    lines = [
+        {"value": float(main.enter), "label": "rep starts", "kind": "rep"},
+        {"value": float(main.exit), "label": "rep ends", "kind": "rep"},
+    ]
+    for rule in spec.rules:
+        if rule.measure == main.measure:
+            lines.append({"value": float(rule.limit), "label": rule.name, "kind": "rule"})
+    return {
+        "label": label[:1].upper() + label[1:],
+        "unit": main.unit,
+        "t_s": [round(float(x), 3) for x in t_s[::step]],
+        "values": [None if not np.isfinite(v) else round(float(v), 2) for v in values[::step]],
+        "lines": lines,
+    }
+
+
+def analyse_upload(
+    video: Path, exercise_id: str, side: str, *, overrides: dict[str, float] | None, annotate_path: Path,
+    landmarks_path: Path, progress: Callable[[float], None],
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The default job body: pose once (landmarks kept beside the upload), judge, render, chart.
+
+    Returns (report as formcheck.report/1 JSON, angle chart). Keeping the landmarks means rules can be re-run
+    after a threshold change without MediaPipe.
+    """
+    from formcheck.analysis import analyze_video
+    from formcheck.report import landmarks_for, report_to_json
+    from formcheck.types import PoseSeq
+
+    if landmarks_path.is_file():
+        seq = PoseSeq.load_npz(landmarks_path)
+    else:
+        seq, model_sha = landmarks_for(video, progress=lambda r: progress(r * LANDMARK_PROGRESS_RATIO))
+        seq.save_npz(landmarks_path, model_sha256=model_sha or "")
+    progress(LANDMARK_PROGRESS_RATIO)
+    report = analyze_video(video, exercise_id, side, overrides=overrides, annotate_path=annotate_path,
+                           landmarks_cache=landmarks_path)
+    return report_to_json(report), angle_chart(seq, exercise_id, side)
 
 
 class _Progress:
-    """Throttled progress writer; accepts progress(fraction) or progress(done, total)."""
+    """Throttled progress writer (fraction 0..1)."""
 
     def __init__(self, store: Any, job_id: int) -> None:
         self._store, self._job_id = store, job_id
         self._last_t_s = 0.0
         self._last_ratio = 0.0
 
-    def __call__(self, done: float, total: float | None = None) -> None:
-        ratio = float(done) / float(total) if total else float(done)
-        ratio = min(max(ratio, 0.0), 0.99)  # 1.0 only when the result is stored
+    def __call__(self, ratio: float) -> None:
+        ratio = min(max(float(ratio), 0.0), 0.99)  # 1.0 only when the result is stored
         now_s = time.monotonic()
         if now_s - self._last_t_s < PROGRESS_MIN_INTERVAL_S and ratio - self._last_ratio < PROGRESS_MIN_STEP_RATIO:
             return
@@ -82,26 +135,26 @@ def run_job(job_id: int, settings_json: str) -> str:
         annotate_path.parent.mkdir(parents=True, exist_ok=True)
         try:
             analyzer = load_analyzer(settings.analyzer)
-            report = analyzer(
+            report, chart = analyzer(
                 settings.data_dir / job.video_relpath,
                 job.exercise_id,
                 job.side,
                 overrides=job.overrides or None,
                 annotate_path=annotate_path,
+                landmarks_path=settings.data_dir / job.landmarks_relpath,
                 progress=_Progress(store, job_id),
             )
-            result = report_as_json(report)
         except FormcheckError as exc:
-            repo.update_job(store, job_id, status=JobStatus.FAILED, message=str(exc), finished=True)
+            repo.update_job(store, job_id, status=JobStatus.FAILED, message=str(exc))
             return JobStatus.FAILED
         except Exception as exc:  # noqa: BLE001 - a job must end with a stored reason, never silently
             log.exception("job %s crashed", job_id)
-            repo.update_job(
-                store, job_id, status=JobStatus.FAILED, message=f"Analysis failed: {type(exc).__name__}: {exc}",
-                finished=True,
-            )
+            repo.update_job(store, job_id, status=JobStatus.FAILED, message=f"Analysis failed: {type(exc).__name__}: {exc}")
             return JobStatus.FAILED
-        repo.store_job_result(store, job_id, result, annotated=annotate_path.exists())
+        report = dict(report)
+        report["video"] = job.display_name  # never the server's path
+        annotated = job.annotated_relpath if annotate_path.is_file() and annotate_path.stat().st_size > 0 else None
+        repo.store_job_result(store, job_id, {"report": report, "chart": chart}, annotated_relpath=annotated)
         return JobStatus.DONE
     finally:
         repo.close_store(store)
@@ -153,7 +206,7 @@ class JobRunner:
         else:
             repo.update_job(
                 self._store, job_id, status=JobStatus.FAILED,
-                message=f"The analysis worker stopped unexpectedly ({type(exc).__name__})", finished=True,
+                message=f"The analysis worker stopped unexpectedly ({type(exc).__name__})",
             )
 
     def recover(self, store: Any) -> list[int]:
@@ -164,7 +217,7 @@ class JobRunner:
             if status == JobStatus.RUNNING and attempts >= MAX_ATTEMPTS:
                 repo.update_job(
                     store, job_id, status=JobStatus.FAILED,
-                    message=f"{RESTART_REASON}, twice; please upload it again", finished=True,
+                    message=f"{RESTART_REASON}, twice; please upload it again",
                 )
                 continue
             if status == JobStatus.RUNNING:

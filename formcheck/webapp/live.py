@@ -34,19 +34,20 @@ import logging
 import math
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from fastapi import APIRouter, HTTPException, Request, WebSocket
 from fastapi.responses import FileResponse, RedirectResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from formcheck.errors import FormcheckError
+from formcheck.errors import FormcheckError, InputError
 from formcheck.landmarks import Lm, Side
 from formcheck.types import PoseFrame
-from formcheck.webapp.deps import websocket_user
+from formcheck.webapp.deps import CurrentUser, StoreDep, websocket_user
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,114 @@ async def live_page(request: Request):
     if not page.is_file():
         raise HTTPException(500, "web/live.html is missing from this installation")
     return FileResponse(page, media_type="text/html", headers={"Cache-Control": "no-store"})
+
+
+# ------------------------------------------------------------------------------------------- day-flow JSON API
+
+SKB_TEST_REPS = 5  # the Small Knee Bend Test is five shallow bends (programme readiness step text)
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReadinessIn(_Body):
+    massage_done: bool
+    vmo_done: bool
+    skbt_verdict: str | None = Field(None, pattern="^(valid|invalid|unknown)$")
+    skbt_pain: int = Field(ge=0, le=10)
+
+
+class PainIn(_Body):
+    pain_during: int = Field(ge=0, le=10)
+    pain_after: int = Field(ge=0, le=10)
+
+
+class LiveSettingsIn(_Body):
+    store_flagged_clips: bool
+
+
+def _exercise_info(exercise_id: str) -> dict[str, Any]:
+    from formcheck.spec import load_exercise
+
+    spec = load_exercise(exercise_id)
+    return {"id": spec.id, "name": spec.name, "instructions": spec.instructions,
+            "views": [str(v) for v in spec.views], "sided": str(spec.side_mode) != "bilateral",
+            "is_hold": spec.is_hold, "hold_s": spec.hold.target_s if spec.hold is not None else None}
+
+
+@router.get("/api/live/today")
+def live_today(request: Request, user: CurrentUser) -> dict[str, Any]:
+    """Today's flow for the live page: readiness steps, then the level's exercises in order (or a rest day)."""
+    svc = programme_service(request.app)
+    person = svc.store.get_person_by_id(user.id)
+    plan = svc.plan(person)
+    open_session = next((s.id for s in svc.store.list_sessions(user.id)
+                         if s.status.value == "in_progress" and s.day == plan.day), None)
+    exercises = []
+    for ex in plan.exercises:
+        info = _exercise_info(ex.exercise_id)
+        exercises.append({**info, "sets": ex.sets, "reps": ex.reps, "hold_s": ex.hold_s, "sides": ex.sides,
+                          "rest_s": ex.rest_s, "note": ex.note})
+    return {
+        "day": plan.day.isoformat(), "level": plan.level, "level_name": plan.level_name, "focus": plan.focus,
+        "rest_day": plan.kind != "exercise", "title": "Rest day" if plan.kind != "exercise" else plan.level_name,
+        "message": " ".join([plan.reason, *plan.messages]).strip(), "readiness_status": to_jsonable(plan.readiness),
+        "readiness": [{"id": r.id, "title": r.title, "instructions": r.instructions} for r in plan.readiness_steps],
+        "skb_reps": SKB_TEST_REPS, "exercises": exercises, "session_id": open_session,
+        "remaining_s": round(plan.remaining_s), "estimated_min": round(plan.estimated_min, 1),
+    }
+
+
+@router.get("/api/live/exercises")
+def live_exercises(user: CurrentUser) -> list[dict[str, Any]]:
+    """Every exercise the live coach can judge (for practice sets outside the programme)."""
+    from formcheck.spec import exercise_ids
+
+    return [_exercise_info(i) for i in exercise_ids()]
+
+
+@router.post("/api/live/sessions")
+def live_start_session(request: Request, user: CurrentUser) -> dict[str, Any]:
+    """Start (or resume) today's session; refused on a rest day with the reason."""
+    svc = programme_service(request.app)
+    row = svc.start_session(svc.store.get_person_by_id(user.id))
+    return {"session_id": row.id, "level": row.level, "day": row.day.isoformat()}
+
+
+@router.post("/api/live/sessions/{session_id}/readiness")
+def live_readiness(session_id: int, body: ReadinessIn, request: Request, user: CurrentUser) -> dict[str, Any]:
+    """The three readiness steps + the Small Knee Bend Test's camera verdict and pain: ready or not today."""
+    svc = programme_service(request.app)
+    own_session(svc, user, session_id)
+    status, reason = svc.record_readiness(session_id, massage_done=body.massage_done, vmo_done=body.vmo_done,
+                                          skbt_verdict=body.skbt_verdict, skbt_pain=body.skbt_pain)
+    titles = {"ready": "Ready — let's go", "not_ready": "Not today: your knee needs rest",
+              "retry": "Let's redo the test", "incomplete": "One step is missing"}
+    return {"ready": str(status) == "ready", "status": str(status), "title": titles.get(str(status), str(status)),
+            "message": reason[:1].upper() + reason[1:]}
+
+
+@router.post("/api/live/sessions/{session_id}/pain")
+def live_finish(session_id: int, body: PainIn, request: Request, user: CurrentUser) -> dict[str, Any]:
+    """Pain during and after: closes the session and returns the programme's decision in words."""
+    svc = programme_service(request.app)
+    own_session(svc, user, session_id)
+    d = svc.finish_session(session_id, pain_during=body.pain_during, pain_after=body.pain_after)
+    return {"action": str(d.action), "level": d.level, "message": d.reason[:1].upper() + d.reason[1:],
+            "flag_clinician": d.flag_clinician}
+
+
+@router.get("/api/live/settings")
+def live_settings(user: CurrentUser, store: StoreDep) -> dict[str, bool]:
+    return {CLIP_SETTING: person_stores_clips(store, user)}
+
+
+@router.put("/api/live/settings")
+def live_settings_put(body: LiveSettingsIn, user: CurrentUser, store: StoreDep) -> dict[str, bool]:
+    """Switch short clips of flagged reps on or off for this person (kept locally, shown to their clinician)."""
+    store.update_settings(user.id, {CLIP_SETTING: body.store_flagged_clips})
+    return {CLIP_SETTING: person_stores_clips(store, user)}
 
 
 # ------------------------------------------------------------------------------------------------ wire types
@@ -224,7 +333,7 @@ def to_jsonable(obj: Any) -> Any:
         return to_jsonable(obj.tolist())
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, dict):
+    if isinstance(obj, Mapping):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple | set | frozenset):
         return [to_jsonable(v) for v in obj]
@@ -471,22 +580,33 @@ class LiveConnection:
         self.errors_in_row = 0
 
     async def start_set(self, req: SetRequest) -> bool:
-        try:
-            analysis = await asyncio.to_thread(_new_live_session, req)
-        except FormcheckError as exc:
-            await self.fail(ProtocolError("bad_exercise", str(exc)))
-            return False
+        """A new set (or preview): a fresh analysis session; with a session id, a stored set and recorder."""
+        await self.close_recorder()
+        svc = programme_service(self.ws.app)
         recorder = None
+        overrides: dict[str, float] = {}
         if req.session_id is not None and not req.preview:
             try:
-                recorder = await asyncio.to_thread(SetRecorder.open, self.store, self.user, req)
+                recorder = await asyncio.to_thread(SetRecorder.open, svc, self.user, req)
+                overrides = await asyncio.to_thread(person_rule_overrides, svc, self.user)
             except FormcheckError as exc:
                 await self.fail(ProtocolError("store_failed", str(exc)))
                 return False
+        try:
+            analysis = await asyncio.to_thread(_new_live_session, req, overrides)
+        except FormcheckError as exc:
+            if recorder is not None:
+                await asyncio.to_thread(recorder.close)
+            await self.fail(ProtocolError("bad_exercise", str(exc)))
+            return False
+        target = req.target_reps or (recorder.target_reps if recorder else None)
+        if target != req.target_reps:
+            req = dataclasses.replace(req, target_reps=target)
         self.analysis, self.set_req, self.recorder = analysis, req, recorder
         await self.send({"type": "set_started", "exercise": req.exercise_id, "side": req.side,
                          "target_reps": req.target_reps, "preview": req.preview, "session_id": req.session_id,
-                         "set_no": req.set_no, "recording": recorder is not None})
+                         "set_no": req.set_no, "recording": recorder is not None,
+                         "set_id": recorder.set_id if recorder else None})
         return True
 
     async def end_set(self) -> None:
@@ -494,8 +614,18 @@ class LiveConnection:
         if self.analysis is not None:
             summary = await asyncio.to_thread(_result_summary, self.analysis)
         req = self.set_req
-        self.analysis, self.set_req, self.recorder = None, None, None
+        await self.close_recorder()
+        self.analysis, self.set_req = None, None
         await self.send({"type": "set_ended", "exercise": req.exercise_id if req else None, "summary": summary})
+
+    async def close_recorder(self) -> None:
+        """End the stored set (its reps are already committed one by one)."""
+        rec, self.recorder = self.recorder, None
+        if rec is not None:
+            try:
+                await asyncio.to_thread(rec.close)
+            except FormcheckError as exc:
+                log.warning("could not end set %s: %s", rec.set_id, exc)
 
     # ---- frames
     def _frame_time_s(self, client_ms: float | None) -> float:
@@ -609,10 +739,16 @@ def clip_path(data_dir: Path, person_id: int, req: SetRequest | None, rep_id: An
 
 # ------------------------------------------------------------------------------- analysis / store adapters
 
-def _new_live_session(req: SetRequest) -> Any:
+def _new_live_session(req: SetRequest, overrides: dict[str, float] | None = None) -> Any:
     from formcheck.analysis import LiveSession
 
-    return LiveSession(req.exercise_id, side=req.side)
+    return LiveSession(req.exercise_id, side=req.side, overrides=overrides or None)
+
+
+def person_rule_overrides(svc: Any, user: Any) -> dict[str, float]:
+    """The clinician's per-person analysis thresholds from today's plan ({rule id: limit})."""
+    person = svc.store.get_person_by_id(user.id)
+    return {k: float(v) for k, v in svc.plan(person).rule_overrides}
 
 
 def _result_summary(analysis: Any) -> Any:
@@ -620,54 +756,137 @@ def _result_summary(analysis: Any) -> Any:
 
 
 def new_reps_of(fb: Any) -> list[Any]:
-    if fb is None:
-        return []
-    rep = getattr(fb, "new_rep", None)
-    return [rep] if rep is not None else []
+    return [fb.new_rep] if fb is not None and fb.new_rep is not None else []
 
 
 def rep_times(rep: Any) -> tuple[float, float]:
-    return float(getattr(rep, "t_start_s", 0.0)), float(getattr(rep, "t_end_s", 0.0))
+    return float(rep.start_s), float(rep.end_s)
+
+
+def _finite_metrics(*maps: Any) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for m in maps:
+        for k, v in (m or {}).items():
+            if v is not None and math.isfinite(float(v)):
+                out[str(k)] = round(float(v), 3)
+    return out
 
 
 def rep_json(rep: Any) -> dict[str, Any]:
-    return to_jsonable(rep)
+    """A counted rep for the page: index (1-based), verdict and why, side, times, faults with their cues."""
+    return {"index": int(rep.index), "valid": bool(rep.valid), "verdict": str(rep.verdict), "why": rep.why,
+            "side": rep.side, "start_s": _r(rep.start_s, 3), "bottom_s": _r(rep.bottom_s, 3),
+            "end_s": _r(rep.end_s, 3), "view": str(rep.view),
+            "faults": [{"rule": f.rule, "value": _r(f.value, 2), "threshold": _r(f.threshold, 2), "unit": f.unit,
+                        "severity": f.severity, "cue": f.cue} for f in rep.faults],
+            "peak": _finite_metrics(rep.peak)}
+
+
+def rep_in(rep: Any) -> Any:
+    """The analysis Rep as the store's RepIn (what the session service records)."""
+    from formcheck.store import Fault, RepIn
+
+    verdict = str(rep.verdict)
+    reason = rep.why or ("" if rep.valid else "not judged")
+    faults = tuple(Fault(rule=f.rule, value=float(f.value), threshold=float(f.threshold), unit=f.unit)
+                   for f in rep.faults if math.isfinite(float(f.value)) and math.isfinite(float(f.threshold)))
+    metrics = _finite_metrics({f"peak_{k}": v for k, v in rep.peak.items()},
+                              {f"worst_{k}": v for k, v in rep.worst.items()},
+                              {"duration_s": rep.end_s - rep.start_s, "bottom_s": rep.bottom_s})
+    return RepIn(idx=int(rep.index), start_s=float(rep.start_s), end_s=float(rep.end_s), valid=bool(rep.valid),
+                 verdict=verdict, reason=reason, side=rep.side, metrics=metrics, faults=faults)
+
+
+def _guidance_key(text: str) -> str:
+    from formcheck.feedback import GUIDANCE_TEXT
+
+    for key, value in GUIDANCE_TEXT.items():
+        if value == text:
+            return key
+    return "guidance"
 
 
 def feedback_json(fb: Any, req: SetRequest | None) -> dict[str, Any]:
-    if fb is None:
-        return {"phase": None, "rep_count": 0, "valid_rep_count": 0, "target_reps": None, "cue": None,
-                "cues": [], "overlay": None, "placement": [], "set_done": False}
-    cues = [str(c) for c in (getattr(fb, "active_cues", ()) or ())]
+    """The analysis part of a frame reply: phase, counts, the one cue to show, overlay, placement, set_done."""
     target = req.target_reps if req else None
-    valid = int(getattr(fb, "valid_rep_count", 0))
-    return {"phase": to_jsonable(getattr(fb, "phase", None)), "rep_count": int(getattr(fb, "rep_count", 0)),
-            "valid_rep_count": valid, "target_reps": target, "cue": cues[0] if cues else None, "cues": cues,
-            "overlay": to_jsonable(getattr(fb, "overlay", None)),
-            "placement": to_jsonable(getattr(fb, "placement", None) or []),
-            "set_done": bool(target is not None and not (req and req.preview) and valid >= target)}
+    if fb is None:
+        return {"phase": None, "rep_count": 0, "valid_rep_count": 0, "target_reps": target, "cue": None,
+                "cues": [], "speak": [], "overlay": None, "placement": [], "view": None, "set_done": False}
+    cues = [str(c) for c in fb.cues]
+    out = {"phase": str(fb.phase), "rep_count": int(fb.rep_count), "valid_rep_count": int(fb.valid_rep_count),
+           "target_reps": target, "cue": cues[0] if cues else None, "cues": cues,
+           "speak": [str(c) for c in fb.new_cues][:1], "overlay": fb.overlay.to_json(),
+           "placement": [{"code": _guidance_key(g), "message": g} for g in fb.guidance], "view": fb.view}
+    done = False
+    if target is not None and req is not None and not req.preview:
+        if fb.hold_good_s is not None:
+            out["hold_good_s"] = _r(fb.hold_good_s, 1)
+            out["hold_in_position_s"] = _r(fb.hold_in_position_s, 1)
+        else:
+            done = fb.valid_rep_count >= target
+    out["set_done"] = done
+    return out
+
+
+CLIP_SETTING = "store_flagged_clips"  # people.settings key; default off (issue 5 item 5)
 
 
 def person_stores_clips(store: Any, user: Any) -> bool:
-    """The person's `store_flagged_clips` setting (default off)."""
-    return False
+    """The person's `store_flagged_clips` setting (default off: clips only with their consent)."""
+    try:
+        return bool(store.get_person_by_id(user.id).settings.get(CLIP_SETTING, False))
+    except FormcheckError:
+        return False
+
+
+def programme_service(app: Any) -> Any:
+    """The app's ProgrammeService (stateless over the store), made on first use and kept on app.state."""
+    svc = getattr(app.state, "programme_service", None)
+    if svc is None:
+        from formcheck.programme.service import ProgrammeService
+
+        svc = ProgrammeService(app.state.store)
+        app.state.programme_service = svc
+    return svc
+
+
+def own_session(svc: Any, user: Any, session_id: int) -> Any:
+    """The session row when it belongs to `user`; InputError (→ 400/404) otherwise, without saying whose it is."""
+    try:
+        session = svc.store.get_session(session_id)
+    except InputError:
+        session = None
+    if session is None or session.person_id != user.id:
+        raise HTTPException(404, "Not found")
+    return session
 
 
 class SetRecorder:
-    """Stores each rep of one set as it is counted, through the programme's session service."""
+    """Stores each rep of one set the moment it is counted, through the programme's session service."""
 
-    def __init__(self, store: Any, user: Any, req: SetRequest) -> None:
-        self.store, self.user, self.req = store, user, req
+    def __init__(self, svc: Any, set_id: int, target_reps: int) -> None:
+        self.svc, self.set_id, self.target_reps = svc, set_id, target_reps
+        self.closed = False
 
     @classmethod
-    def open(cls, store: Any, user: Any, req: SetRequest) -> SetRecorder:
-        return cls(store, user, req)
+    def open(cls, svc: Any, user: Any, req: SetRequest) -> SetRecorder:
+        session = svc.store.get_session(req.session_id)
+        if session.person_id != user.id:
+            raise InputError(f"no session with id {req.session_id}")
+        side = req.side if req.side in (Side.LEFT.value, Side.RIGHT.value) else None
+        row = svc.start_set(req.session_id, req.exercise_id, side)
+        return cls(svc, row.id, row.target_reps)
 
-    def record(self, rep: Any) -> Any:
-        raise NotImplementedError
+    def record(self, rep: Any) -> int:
+        return int(self.svc.record_rep(self.set_id, rep_in(rep)).rep.id)
 
-    def attach_clip(self, rep_id: Any, path: Path) -> None:
-        raise NotImplementedError
+    def attach_clip(self, rep_id: int, path: Path) -> None:
+        self.svc.store.add_rep_clip(int(rep_id), str(path))
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.svc.end_set(self.set_id)
 
 
 # ------------------------------------------------------------------------------------------------ endpoint
@@ -709,5 +928,6 @@ async def live_socket(ws: WebSocket) -> None:
         await conn.send({"type": "error", "code": "internal", "message": "server error: reload the page"})
         await conn.close(WS_CLOSE_INTERNAL, "server error")
     finally:
+        await conn.close_recorder()
         if conn.estimator is not None:
             await asyncio.to_thread(conn.estimator.close)

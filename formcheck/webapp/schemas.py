@@ -72,9 +72,27 @@ class UploadPublic(_Wire):
     result_url: str | None = None
 
 
+class ChartLine(_Wire):
+    value: float
+    label: str
+    kind: Literal["rep", "rule"]
+
+
+class AngleChart(_Wire):
+    """The main angle of the exercise over time, with the rep thresholds and the rule limits on it."""
+
+    label: str
+    unit: str
+    t_s: list[float]
+    values: list[float | None]
+    lines: list[ChartLine]
+
+
 class UploadResult(_Wire):
     upload: UploadPublic
     report: dict[str, Any]  # schema formcheck.report/1, as produced by formcheck.report
+    chart: AngleChart | None = None
+    reviews: list[ReviewPublic] = []
 
 
 class ExercisePublic(_Wire):
@@ -91,6 +109,7 @@ class VerdictIn(_Wire):
 class ReviewPublic(_Wire):
     id: int
     rep_key: str
+    rep_label: str
     agree: bool
     note: str
     clinician_name: str
@@ -130,3 +149,6 @@ class NoteIn(_Wire):
 class ErrorOut(_Wire):
     detail: str
     kind: Literal["input", "video", "store", "spec", "model", "error"] = "error"
+
+
+UploadResult.model_rebuild()

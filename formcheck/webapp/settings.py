@@ -49,8 +49,8 @@ class Settings(BaseModel):
     # "process": a ProcessPoolExecutor (the default; never the event loop). "thread": same job function in a
     # worker thread, for fast tests only.
     job_mode: Literal["process", "thread"] = "process"
-    # Dotted path of the analysis function a job calls; tests point it at a fake with the same signature.
-    analyzer: str = "formcheck.analysis:analyze_video"
+    # Dotted path of the function a job calls (see jobs.analyse_upload); tests point it at a fake.
+    analyzer: str = "formcheck.webapp.jobs:analyse_upload"
     single_user: bool = False  # only honoured when the server listens on a loopback address
     secret_key: str | None = None  # None: a random key kept in data_dir/web_secret.key
     cookie_secure: bool | None = None  # None: Secure unless serving on loopback over plain http

@@ -1,0 +1,236 @@
+"""`formcheck eval`: rep-count accuracy and per-rule precision/recall against a labelled manifest.
+
+Manifest format: ../shared/videos/manifest.json ({"videos": [{file, exercise, reps, rep_times, faults, ...}]}).
+Labelled faults are free text; FAULT_KEYWORDS maps them to rule ids (first match wins per text), and
+rep_of_fault reads which reps a text is about ("rep 2", "reps 1-3", "all reps", "both reps", or a time such
+as "(bottom ~1.2 s)"; with none of these, every rep). Texts saying "possible" or "uncertain" are "don't care":
+neither a hit nor a false alarm for that rule on those reps. Holds (reps null) are left out of the count
+metrics.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import re
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from formcheck.analysis import SetResult, analyze_seq
+from formcheck.errors import InputError
+from formcheck.types import PoseSeq
+
+log = logging.getLogger(__name__)
+
+SCHEMA = "formcheck.eval/1"
+
+# Free-text fault -> rule id (regular expressions, case-insensitive; first match wins).
+FAULT_KEYWORDS: tuple[tuple[str, str], ...] = (
+    ("knee_valgus", r"valgus|medial drift|knees? (moving|caving|collaps\w*) in|knee.*inside the feet"),
+    ("trunk_forward_lean", r"forward (trunk|torso) lean|hip hinge|leans? .*forward"),
+    ("trunk_lateral_lean", r"lateral trunk|trunk sway|lean(s|ing)? to the side|side lean"),
+    ("narrow_stance", r"tightrope|narrow.*stance|in[- ]line"),
+    ("insufficient_depth", r"shallow|not deep|partial depth"),
+    ("pelvic_drop", r"pelvic drop|hip drop"),
+    ("hip_hiking", r"hik(e|ing)|hitch"),
+    ("hip_flexion_drift", r"drift(s|ing)? forward|hip flexion drift"),
+    ("pelvic_roll_back", r"roll(s|ing)? back|rollback"),
+    ("plank_hip_sag", r"sag"),
+    ("plank_pike", r"pike"),
+    ("too_fast", r"too fast|rushed"),
+    ("knee_past_toe", r"past (the )?toes"),
+)
+UNCERTAIN = re.compile(r"\b(possible|uncertain|maybe)\b", re.I)
+# Rules that report the same clinical fault as a labelled rule (predictions are scored under the label's id).
+RULE_FAMILY = {"knees_caving_width": "knee_valgus"}
+
+
+def fault_rule(text: str) -> str | None:
+    """The rule id a labelled fault text is about (None: no rule covers it)."""
+    for rule, pattern in FAULT_KEYWORDS:
+        if re.search(pattern, text, re.I):
+            return rule
+    return None
+
+
+def rep_of_fault(text: str, rep_times: list[list[float]]) -> list[int]:
+    """0-based indices of the labelled reps a fault text refers to."""
+    n = len(rep_times)
+    m = re.search(r"\breps? (\d+)\s*(?:-|–|to)\s*(\d+)", text, re.I)
+    if m:
+        return [i for i in range(int(m.group(1)) - 1, int(m.group(2))) if 0 <= i < n]
+    m = re.search(r"\brep (\d+)", text, re.I)
+    if m:
+        return [int(m.group(1)) - 1] if 0 < int(m.group(1)) <= n else []
+    if re.search(r"\b(all|both|each|every) reps?\b", text, re.I):
+        return list(range(n))
+    times = [float(x) for x in re.findall(r"~?\s*(\d+(?:\.\d+)?)\s*(?:-\s*\d+(?:\.\d+)?\s*)?s\b", text)]
+    if times:
+        hit = [i for i, (a, b) in enumerate(rep_times) if any(a - 0.2 <= t <= b + 0.2 for t in times)]
+        if hit:
+            return hit
+    return list(range(n))
+
+
+@dataclasses.dataclass
+class RuleCounts:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+    @property
+    def precision(self) -> float | None:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else None
+
+    @property
+    def recall(self) -> float | None:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else None
+
+
+def _match(pred: list[tuple[float, float]], label: list[list[float]]) -> dict[int, int]:
+    """label index -> predicted index, greedily by overlap (each used once)."""
+    pairs = []
+    for li, (a, b) in enumerate(label):
+        for pi, (c, d) in enumerate(pred):
+            ov = min(b, d) - max(a, c)
+            if ov > 0:
+                pairs.append((ov / (max(b, d) - min(a, c)), li, pi))
+    out: dict[int, int] = {}
+    used: set[int] = set()
+    for _, li, pi in sorted(pairs, reverse=True):
+        if li not in out and pi not in used:
+            out[li] = pi
+            used.add(pi)
+    return out
+
+
+def _pred_rules(faults: Iterable[str]) -> set[str]:
+    return {RULE_FAMILY.get(f, f) for f in faults}
+
+
+def score_video(entry: dict, result: SetResult, rules: dict[str, RuleCounts]) -> dict:
+    """Score one video: count error, and update per-rule counts over matched reps."""
+    label_reps = entry.get("reps")
+    got = result.rep_count
+    row = {"file": entry["file"], "exercise": entry["exercise"], "label_reps": label_reps, "reps": got,
+           "valid_reps": result.valid_rep_count, "view": result.view,
+           "messages": [m.code for m in result.messages]}
+    if label_reps is None:
+        if result.hold is not None:
+            row["hold_good_s"] = round(result.hold.good_form_s, 2)
+        return row
+    row["error"] = got - label_reps
+    times = entry.get("rep_times") or []
+    want: list[set[str]] = [set() for _ in times]
+    dont_care: list[set[str]] = [set() for _ in times]
+    for text in entry.get("faults", []):
+        rule = fault_rule(text)
+        if rule is None:
+            continue
+        target = dont_care if UNCERTAIN.search(text) else want
+        for i in rep_of_fault(text, times):
+            target[i].add(rule)
+    pred = [(r.start_s, r.end_s) for r in result.reps]
+    match = _match(pred, times)
+    pred_sets = [_pred_rules(f.rule for f in r.faults) for r in result.reps]
+    matched_pred = set(match.values())
+    for li in range(len(times)):
+        p = pred_sets[match[li]] if li in match else set()
+        for rule in (p | want[li]) - (dont_care[li] - want[li]):
+            c = rules.setdefault(rule, RuleCounts())
+            if rule in p and rule in want[li]:
+                c.tp += 1
+            elif rule in p:
+                c.fp += 1
+            else:
+                c.fn += 1
+    for pi, p in enumerate(pred_sets):
+        if pi not in matched_pred:
+            for rule in p:
+                rules.setdefault(rule, RuleCounts()).fp += 1
+    return row
+
+
+def run_eval(manifest: str | Path, *, landmarks_dir: str | Path | None = None,
+             load: Callable[[Path], PoseSeq] | None = None, progress: Callable[[str], None] | None = None) -> dict:
+    """Analyse every video of a manifest (from landmark caches where given) and score it."""
+    mpath = Path(manifest)
+    try:
+        data = json.loads(mpath.read_text(encoding="utf-8"))
+        videos = data["videos"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise InputError(f"{mpath}: not a readable manifest ({e})") from None
+    rows = []
+    rules: dict[str, RuleCounts] = {}
+    for entry in videos:
+        if entry.get("person_visible") is False:
+            continue
+        video = mpath.parent / entry["file"]
+        if progress:
+            progress(entry["file"])
+        seq = _load(video, landmarks_dir, load)
+        result = analyze_seq(seq, entry["exercise"])
+        rows.append(score_video(entry, result, rules))
+    return summarise(rows, rules)
+
+
+def _load(video: Path, landmarks_dir: str | Path | None, load: Callable[[Path], PoseSeq] | None) -> PoseSeq:
+    if landmarks_dir is not None:
+        npz = Path(landmarks_dir) / f"{video.stem}.npz"
+        if npz.is_file():
+            return PoseSeq.load_npz(npz)
+    if load is not None:
+        return load(video)
+    from formcheck import pose
+
+    return pose.estimate_video(video, use_cache=True)
+
+
+def _rate(xs: list[bool]) -> float | None:
+    return round(sum(xs) / len(xs), 4) if xs else None
+
+
+def _mae(xs: list[int]) -> float | None:
+    return round(sum(abs(x) for x in xs) / len(xs), 4) if xs else None
+
+
+def summarise(rows: list[dict], rules: dict[str, RuleCounts]) -> dict:
+    counted = [r for r in rows if r["label_reps"] is not None]
+    per_ex: dict[str, dict] = {}
+    for ex in sorted({r["exercise"] for r in counted}):
+        errs = [r["error"] for r in counted if r["exercise"] == ex]
+        per_ex[ex] = {"videos": len(errs), "exact_rate": _rate([e == 0 for e in errs]), "mae": _mae(errs)}
+    errs = [r["error"] for r in counted]
+    return {
+        "schema": SCHEMA,
+        "overall": {"videos": len(errs), "exact_rate": _rate([e == 0 for e in errs]), "mae": _mae(errs)},
+        "per_exercise": per_ex,
+        "rules": {k: {"tp": c.tp, "fp": c.fp, "fn": c.fn,
+                      "precision": None if c.precision is None else round(c.precision, 4),
+                      "recall": None if c.recall is None else round(c.recall, 4)} for k, c in sorted(rules.items())},
+        "videos": rows,
+    }
+
+
+def _f(v: float | None) -> str:
+    return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.2f}"
+
+
+def render_eval(summary: dict) -> str:
+    """The eval figures as terminal tables."""
+    lines = [f"{'exercise':<26}{'videos':>7}{'exact':>8}{'MAE':>7}"]
+    for ex, d in summary["per_exercise"].items():
+        lines.append(f"{ex:<26}{d['videos']:>7}{_f(d['exact_rate']):>8}{_f(d['mae']):>7}")
+    o = summary["overall"]
+    lines.append(f"{'overall':<26}{o['videos']:>7}{_f(o['exact_rate']):>8}{_f(o['mae']):>7}")
+    lines.append("")
+    lines.append(f"{'rule':<26}{'TP':>4}{'FP':>4}{'FN':>4}{'precision':>11}{'recall':>8}")
+    for rule, d in summary["rules"].items():
+        lines.append(f"{rule:<26}{d['tp']:>4}{d['fp']:>4}{d['fn']:>4}{_f(d['precision']):>11}{_f(d['recall']):>8}")
+    lines.append("")
+    bad = [r for r in summary["videos"] if r.get("error")]
+    for r in bad:
+        lines.append(f"count off by {r['error']:+d}: {r['file']} (label {r['label_reps']}, got {r['reps']})")
+    return "\n".join(lines)

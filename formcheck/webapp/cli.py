@@ -1,0 +1,72 @@
+"""`formcheck serve` (the web app under uvicorn) and `formcheck set-password` (web sign-in for an account)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+
+from formcheck.errors import InputError
+from formcheck.webapp.settings import DEFAULT_HOST, DEFAULT_PORT, Settings, is_loopback
+
+MIN_PASSWORD_CHARS = 8  # judgement call (NIST SP 800-63B minimum for user-chosen secrets)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("serve", help=f"run the web app (default http://{DEFAULT_HOST}:{DEFAULT_PORT})")
+    p.add_argument("--host", default=None, help=f"address to listen on (default {DEFAULT_HOST}; FORMCHECK_HOST)")
+    p.add_argument("--port", type=int, default=None, help=f"port (default {DEFAULT_PORT}; FORMCHECK_PORT)")
+    p.add_argument("--data-dir", default=None,
+                   help="database, uploads and results (default FORMCHECK_DATA_DIR, else the per-user data dir)")
+    p.add_argument("--single-user", action="store_true", default=None,
+                   help="on 127.0.0.1 only: the one person on this machine needs no sign-in (clinicians always do)")
+    p.set_defaults(func=_serve)
+
+    p = subparsers.add_parser("set-password", help="set the web sign-in password of a person or clinician")
+    p.add_argument("name", help="the account's name (see `formcheck people list`)")
+    p.add_argument("--stdin", action="store_true", help="read the password from standard input (for scripts)")
+    p.add_argument("--data-dir", default=None, help="data directory (default FORMCHECK_DATA_DIR)")
+    p.set_defaults(func=_set_password)
+
+
+def _settings(args: argparse.Namespace, **extra: object) -> Settings:
+    overrides: dict[str, object] = dict(extra)
+    if args.data_dir:
+        overrides["data_dir"] = args.data_dir
+    return Settings.from_env(**overrides)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from formcheck.webapp.app import create_app
+
+    settings = _settings(args, host=args.host, port=args.port, single_user=args.single_user)
+    if args.single_user and not is_loopback(settings.host):
+        raise InputError("--single-user only works when serving on 127.0.0.1 (it would let anyone in)")
+    app = create_app(settings)
+    print(f"formcheck: serving on http://{settings.host}:{settings.port} (data in {settings.data_dir})", flush=True)  # noqa: T201
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    return 0
+
+
+def _set_password(args: argparse.Namespace) -> int:
+    from formcheck.webapp import repo
+    from formcheck.webapp.auth import hash_password
+
+    if args.stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("New password: ")
+        if getpass.getpass("Again: ") != password:
+            raise InputError("the two passwords differ")
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise InputError(f"a password needs at least {MIN_PASSWORD_CHARS} characters")
+    store = repo.open_store(_settings(args))
+    try:
+        person = store.get_person(args.name)
+        store.set_password_hash(person.id, hash_password(password))
+    finally:
+        store.close()
+    print(f"password set for {person.name} ({person.role})")  # noqa: T201
+    return 0

@@ -1,0 +1,305 @@
+"""Upload-for-review: stream a video to disk under a size limit, queue its analysis job, serve the result."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import shutil
+import unicodedata
+import uuid
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi.responses import FileResponse
+
+from formcheck.errors import InputError, VideoError
+from formcheck.webapp import repo
+from formcheck.webapp.deps import (
+    CurrentUser,
+    SettingsDep,
+    StoreDep,
+    require_person_visible,
+    visible_person_ids,
+)
+from formcheck.webapp.schemas import (
+    ExercisePublic,
+    JobPublic,
+    ReviewPublic,
+    UploadPublic,
+    UploadResult,
+    User,
+)
+from formcheck.webapp.settings import Settings
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["uploads"])
+
+VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".3gp")
+MAX_FILENAME_CHARS = 120
+DISK_RESERVE_BYTES = 512 * 1024 * 1024  # judgement call: refuse uploads that would leave less than this free
+MAGIC_BYTES_NEEDED = 12
+NOT_A_VIDEO = "This file is not a video (expected MP4, MOV, WebM, MKV or AVI)"
+EMPTY_FILE = "The file is empty"
+
+
+def too_large_message(settings: Settings) -> str:
+    return f"The video is larger than the {settings.max_upload_mb:g} MB limit"
+
+
+def safe_filename(raw: str) -> str:
+    """The name to show, never used as a path: last path component (either slash style), no control chars."""
+    name = PureWindowsPath(PurePosixPath(raw).name).name  # strips "../", "C:\\", "/etc/" ...
+    name = unicodedata.normalize("NFKC", name)
+    name = "".join(ch for ch in name if ch.isprintable() and ch not in '<>:"|?*\\/')
+    name = re.sub(r"\s+", " ", name).strip(" .")
+    if len(name) > MAX_FILENAME_CHARS:
+        stem, dot, ext = name.rpartition(".")
+        name = (stem[: MAX_FILENAME_CHARS - len(ext) - 1] + dot + ext) if dot else name[:MAX_FILENAME_CHARS]
+    return name
+
+
+def looks_like_video(head: bytes) -> bool:
+    """Container signatures: ISO-BMFF (MP4/MOV/3GP), Matroska/WebM, AVI."""
+    if len(head) >= 8 and head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip"):
+        return True
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return True
+    return head[:4] == b"RIFF" and head[8:12] == b"AVI "
+
+
+# ------------------------------------------------------------------------------------------------ exercises
+@router.get("/api/exercises", response_model=list[ExercisePublic])
+def list_exercises(user: CurrentUser) -> list[ExercisePublic]:
+    """The exercise library (what an upload can be judged as)."""
+    return repo.exercises()
+
+
+@router.get("/api/uploads/limits")
+def upload_limits(user: CurrentUser, settings: SettingsDep) -> dict[str, Any]:
+    return {
+        "max_upload_mb": settings.max_upload_mb,
+        "max_upload_bytes": settings.max_upload_bytes,
+        "extensions": list(VIDEO_EXTENSIONS),
+    }
+
+
+# ------------------------------------------------------------------------------------------------ upload
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "The raw video file as the request body (not multipart), streamed to disk.",
+        "content": {"video/*": {"schema": {"type": "string", "format": "binary"}},
+                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+@router.post(
+    "/api/uploads",
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=_UPLOAD_BODY,
+    responses={400: {"description": "empty file or bad parameters"}, 413: {"description": "over the size limit"},
+               415: {"description": "not a video"}, 422: {"description": "a video that cannot be decoded"},
+               507: {"description": "not enough disk space"}},
+)
+async def create_upload(
+    request: Request,
+    user: CurrentUser,
+    settings: SettingsDep,
+    store: StoreDep,
+    exercise: Annotated[str, Query(min_length=1, max_length=64)],
+    filename: Annotated[str, Query(min_length=1, max_length=1000)],
+    side: Literal["auto", "left", "right"] = "auto",
+) -> UploadPublic:
+    """Store one video (size limit enforced while reading) and queue its analysis."""
+    if user.role != "person":
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "Only a person can upload their own video")
+    known = repo.exercise_ids()
+    if exercise not in known:
+        raise InputError(f"Unknown exercise {exercise!r}; choose one of: {', '.join(known)}")
+    display = safe_filename(filename)
+    ext = Path(display).suffix.lower()
+    if not display or ext not in VIDEO_EXTENSIONS:
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, NOT_A_VIDEO)
+    limit = settings.max_upload_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            declared_bytes = int(declared)
+        except ValueError:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, "Bad Content-Length header") from None
+        if declared_bytes > limit:
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, too_large_message(settings))
+        if declared_bytes == 0:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, EMPTY_FILE)
+    free = shutil.disk_usage(settings.uploads_dir).free
+    if free - min(limit, int(declared or limit)) < DISK_RESERVE_BYTES:
+        raise HTTPException(507, "The server is low on disk space; try again later")
+
+    # Server-chosen names only: the client's filename never touches the filesystem.
+    rel = Path("uploads") / str(user.id) / f"{uuid.uuid4().hex}{ext}"
+    final = settings.data_dir / rel
+    final.parent.mkdir(parents=True, exist_ok=True)
+    part = final.with_suffix(final.suffix + ".part")
+    digest = hashlib.sha256()
+    size = 0
+    head = b""
+    try:
+        with part.open("wb") as out:
+            async for chunk in request.stream():
+                if not chunk:
+                    continue
+                size += len(chunk)
+                if size > limit:
+                    raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, too_large_message(settings))
+                if len(head) < MAGIC_BYTES_NEEDED:
+                    head += chunk[: MAGIC_BYTES_NEEDED - len(head)]
+                    if len(head) >= MAGIC_BYTES_NEEDED and not looks_like_video(head):
+                        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, NOT_A_VIDEO)
+                digest.update(chunk)
+                out.write(chunk)
+        if size == 0:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, EMPTY_FILE)
+        if not looks_like_video(head):
+            raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, NOT_A_VIDEO)
+        part.rename(final)
+        await _check_decodable(final, display)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        final.unlink(missing_ok=True)
+        raise
+    upload_id, job_id = repo.create_upload(
+        store,
+        owner_id=user.id,
+        filename=display,
+        stored_relpath=rel.as_posix(),
+        sha256=digest.hexdigest(),
+        size_bytes=size,
+        exercise_id=exercise,
+        side=side,
+    )
+    request.app.state.jobs.submit(job_id)
+    log.info("upload %s (%d bytes, %s) queued as job %s", upload_id, size, exercise, job_id)
+    return _upload_public(store, repo.get_upload(store, upload_id))
+
+
+async def _check_decodable(path: Path, display: str) -> None:
+    """Open the container off the event loop; a file with a video signature but no decodable stream is a 422."""
+    import asyncio
+
+    from formcheck.video import probe
+
+    try:
+        info = await asyncio.to_thread(probe, path)
+    except VideoError as exc:
+        detail = str(exc).replace(str(path), display)
+        raise VideoError(f"This file is not a playable video: {detail.split(': ', 1)[-1]}") from None
+    if info.width <= 0 or info.height <= 0:
+        raise VideoError("This file is not a playable video: no picture size")
+
+
+# ------------------------------------------------------------------------------------------------ reading
+def _job_public(job: Any) -> JobPublic:
+    message = job.error
+    if message is None and job.status == "queued":
+        message = "Waiting for a free worker"
+    return JobPublic(
+        id=job.id, upload_id=job.upload_id, status=job.status, progress_ratio=float(job.progress),
+        message=message, created_at=job.created_at, finished_at=job.updated_at if job.status in ("done", "failed") else None,
+    )
+
+
+def _upload_public(store: Any, up: Any) -> UploadPublic:
+    job = repo.latest_job(store, up.id)
+    annotated = job is not None and job.status == "done" and bool((job.result or {}).get("annotated"))
+    return UploadPublic(
+        id=up.id, person_id=up.owner_id, filename=up.original_filename, exercise_id=up.exercise_id,
+        side=up.side or "auto", size_bytes=up.size_bytes, created_at=up.created_at,
+        job=_job_public(job) if job else None,
+        annotated_url=f"/api/uploads/{up.id}/annotated" if annotated else None,
+        video_url=f"/api/uploads/{up.id}/video",
+        result_url=f"/uploads/{up.id}",
+    )
+
+
+def visible_upload(store: Any, user: User, upload_id: int) -> Any:
+    """The upload if this user may see it; 404 otherwise (same answer as for an id that does not exist)."""
+    up = repo.get_upload(store, upload_id)
+    if up is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Not found")
+    require_person_visible(store, user, up.owner_id)
+    return up
+
+
+@router.get("/api/uploads", response_model=list[UploadPublic])
+def list_uploads(user: CurrentUser, store: StoreDep, person_id: int | None = None) -> list[UploadPublic]:
+    """A person's own uploads; a clinician's people's uploads (optionally one person's)."""
+    ids = visible_person_ids(store, user)
+    if person_id is not None:
+        require_person_visible(store, user, person_id)
+        ids = {person_id}
+    return [_upload_public(store, up) for up in repo.list_uploads(store, ids)]
+
+
+@router.get("/api/uploads/{upload_id}", response_model=UploadPublic)
+def get_upload(upload_id: int, user: CurrentUser, store: StoreDep) -> UploadPublic:
+    return _upload_public(store, visible_upload(store, user, upload_id))
+
+
+@router.get("/api/uploads/{upload_id}/result", response_model=UploadResult)
+def get_upload_result(upload_id: int, user: CurrentUser, store: StoreDep) -> UploadResult:
+    """The stored report (formcheck.report/1), the angle chart data and the clinician's notes on its reps."""
+    up = visible_upload(store, user, upload_id)
+    job = repo.latest_job(store, upload_id)
+    if job is None or job.status != "done" or not job.result:
+        state = job.status if job else "queued"
+        raise HTTPException(status.HTTP_409_CONFLICT, f"The analysis is not finished (status: {state})")
+    return UploadResult(
+        upload=_upload_public(store, up),
+        report=job.result.get("report", {}),
+        chart=job.result.get("chart"),
+        reviews=repo.upload_reviews(store, upload_id),
+    )
+
+
+def _file(settings: Settings, rel: str) -> FileResponse:
+    path = (settings.data_dir / rel).resolve()
+    if settings.data_dir.resolve() not in path.parents or not path.is_file():
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "The video file is missing")
+    media = "video/mp4" if path.suffix in (".mp4", ".m4v", ".mov") else None
+    return FileResponse(path, media_type=media)  # Starlette answers Range requests, so the player can seek
+
+
+@router.get("/api/uploads/{upload_id}/video", response_class=FileResponse)
+def get_upload_video(upload_id: int, user: CurrentUser, store: StoreDep, settings: SettingsDep) -> FileResponse:
+    """The original video as uploaded."""
+    return _file(settings, visible_upload(store, user, upload_id).stored_path)
+
+
+@router.get("/api/uploads/{upload_id}/annotated", response_class=FileResponse)
+def get_upload_annotated(upload_id: int, user: CurrentUser, store: StoreDep, settings: SettingsDep) -> FileResponse:
+    """The annotated H.264 MP4 (skeleton, angles, rep counter, faults) rendered by the analysis job."""
+    visible_upload(store, user, upload_id)
+    job = repo.latest_job(store, upload_id)
+    if job is None or job.status != "done" or not (job.result or {}).get("annotated"):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "No annotated video for this upload")
+    return _file(settings, job.result["annotated"])
+
+
+@router.get("/api/jobs/{job_id}", response_model=JobPublic)
+def get_job(job_id: int, user: CurrentUser, store: StoreDep) -> JobPublic:
+    """Status and progress of one analysis job."""
+    job = repo.get_job(store, job_id)
+    if job is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Not found")
+    visible_upload(store, user, job.upload_id)
+    return _job_public(job)
+
+
+@router.get("/api/me/reviews", response_model=list[ReviewPublic])
+def my_reviews(user: CurrentUser, store: StoreDep) -> list[ReviewPublic]:
+    """Clinicians' verdicts and notes on this person's reps (live sessions and uploads), newest first."""
+    return repo.person_reviews(store, user.id)

@@ -1,0 +1,716 @@
+// formcheck live coach: webcam → WebSocket (one frame in flight) → overlay, rep counter, cues, the day's flow.
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const el = fc.el;
+
+  // ---------------------------------------------------------------- constants (judgement calls, tuned for 2-3 m)
+  const CAPTURE_W = 640, CAPTURE_H = 480;         // what the server expects (MediaPipe resizes anyway)
+  const JPEG_QUALITY = 0.8;                        // ~20-40 kB per frame at 640x480 (stack-recipes §2)
+  const MIN_FRAME_GAP_MS = 33;                     // never more than ~30 frames/s
+  const REPLY_TIMEOUT_MS = 4000;                   // a frame without a reply by then is given up
+  const RECONNECT_MS = 2000;
+  const CUE_MIN_SHOW_MS = 2500;                    // a shown cue stays at least this long (no flicker)
+  const CUE_REPEAT_SPEAK_MS = 8000;                // the same cue is spoken again only after this
+  const SPEAK_GAP_MS = 2500;                       // at most one utterance per this gap
+  const FLASH_MS = 1800;
+  const PLACEMENT_HOLD_MS = 1200;                  // guidance must persist this long before it shows
+  const LANDMARK_VIS_MIN = 0.5;                    // same cut-off as the server (types.VISIBILITY_MIN)
+  const SIDE_VIEW_SHOULDER_RATIO = 0.35;           // shoulder width / torso length below this → side view
+
+  // BlazePose landmark ids (formcheck.landmarks.Lm)
+  const LM = { NOSE: 0, L_EYE: 2, R_EYE: 5, L_EAR: 7, R_EAR: 8, L_SHOULDER: 11, R_SHOULDER: 12, L_ELBOW: 13, R_ELBOW: 14,
+    L_WRIST: 15, R_WRIST: 16, L_HIP: 23, R_HIP: 24, L_KNEE: 25, R_KNEE: 26, L_ANKLE: 27, R_ANKLE: 28, L_HEEL: 29,
+    R_HEEL: 30, L_FOOT: 31, R_FOOT: 32 };
+  const BONES = [[11, 12], [11, 13], [13, 15], [12, 14], [14, 16], [11, 23], [12, 24], [23, 24], [23, 25], [25, 27],
+    [27, 29], [29, 31], [27, 31], [24, 26], [26, 28], [28, 30], [30, 32], [28, 32], [0, 2], [0, 5], [2, 7], [5, 8]];
+  const JOINTS = [0, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32];
+  const COLORS = { bone: "rgba(94, 234, 212, .95)", joint: "#ffffff", fault: "#fb923c", faultGlow: "rgba(251, 146, 60, .35)",
+    left: "#5eead4", right: "#a5b4fc", line: "rgba(250, 204, 21, .95)", lineOk: "rgba(74, 222, 128, .95)" };
+
+  const PLACEMENT_TEXT = {
+    step_back: "Step back — your whole body must be in view",
+    body_not_visible: "Step back — your whole body must be in view",
+    not_visible: "Step back — your whole body must be in view",
+    feet_not_visible: "Step back — your feet are out of view",
+    turn_side_on: "Turn side-on to the camera",
+    turn_to_face: "Face the camera",
+    face_camera: "Face the camera",
+    wrong_view: "Turn so the camera sees the exercise",
+    too_dark: "Too dark — turn on a light",
+    two_people: "Only one person in view, please",
+    multiple_people: "Only one person in view, please",
+    no_person: "Step into view",
+    too_close: "Step back a little",
+  };
+
+  // ---------------------------------------------------------------- state (exposed for tests as window.fcLive)
+  const S = {
+    params: new URLSearchParams(location.search),
+    ws: null, wsReady: false, inFlight: false, seq: 0, sentAt: new Map(), lastSend: 0,
+    frames: 0, replies: 0, rtts: [], errors: [], cuesSeen: [], newReps: [],
+    repCount: 0, validCount: 0, target: null, phase: null, lastReply: null,
+    stream: null, cameraError: null, mirrored: true,
+    currentSet: null,          // {exercise, side, target, preview, session_id, exercise_index, set_no}
+    pendingSet: null,          // sent start_set, waiting for set_started
+    setDoneHandled: false,
+    speech: true, lastSpoken: new Map(), lastSpeakAt: 0,
+    cue: { text: null, since: 0 }, placementSince: new Map(),
+    plan: null, session_id: null, steps: [], stepIndex: -1, painChoice: null, readiness: { massage: false, vmo: false },
+    skbVerdict: null, setSummaries: [],
+  };
+  window.fcLive = S;
+
+  // ---------------------------------------------------------------- camera
+  async function startCamera() {
+    const msg = $("stage-message"), txt = $("stage-message-text");
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      return cameraFailed("This browser cannot use a camera on this page.",
+        "Open formcheck at http://127.0.0.1 (or over https) in a current Chrome, Edge or Firefox.");
+    }
+    try {
+      S.stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: CAPTURE_W }, height: { ideal: CAPTURE_H }, frameRate: { ideal: 30 } }, audio: false });
+    } catch (err) {
+      const name = err && err.name;
+      if (name === "NotAllowedError" || name === "SecurityError") {
+        return cameraFailed("Camera access was refused.",
+          "Allow the camera for this site (the camera icon in the address bar), then reload the page.");
+      }
+      if (name === "NotFoundError" || name === "OverconstrainedError" || name === "DevicesNotFoundError") {
+        return cameraFailed("No camera was found.", "Plug in a webcam (or close other apps using it), then reload the page.");
+      }
+      if (name === "NotReadableError" || name === "AbortError") {
+        return cameraFailed("The camera is busy.", "Close other apps or tabs that use the camera, then reload the page.");
+      }
+      return cameraFailed("The camera could not be started.", String((err && err.message) || err));
+    }
+    const video = $("video");
+    video.srcObject = S.stream;
+    await new Promise((res) => { if (video.readyState >= 2) res(); else video.onloadeddata = () => res(); });
+    try { await video.play(); } catch (e) { /* autoplay of a muted stream is allowed */ }
+    msg.classList.add("hidden");
+    txt.textContent = "";
+    const track = S.stream.getVideoTracks()[0];
+    if (track) track.onended = () => cameraFailed("The camera was disconnected.", "Reconnect it, then reload the page.");
+    return true;
+  }
+
+  function cameraFailed(title, detail) {
+    S.cameraError = title;
+    const msg = $("stage-message");
+    msg.classList.remove("hidden");
+    msg.classList.add("error");
+    $("stage-message-text").replaceChildren(title, el("small", {}, detail));
+    setCue("Camera needed", false);
+    return false;
+  }
+
+  // ---------------------------------------------------------------- WebSocket
+  function connect() {
+    const proto = location.protocol === "https:" ? "wss:" : "ws:";
+    const ws = new WebSocket(`${proto}//${location.host}/ws/live`);
+    ws.binaryType = "arraybuffer";
+    S.ws = ws; S.wsReady = false; S.inFlight = false;
+    status("connecting…");
+    ws.onmessage = (ev) => {
+      let msg;
+      try { msg = JSON.parse(ev.data); } catch (e) { return; }
+      onMessage(msg);
+    };
+    ws.onclose = (ev) => {
+      S.wsReady = false; S.inFlight = false;
+      if (ev.code === 1008 && /sign/i.test(ev.reason || "")) { status("not signed in"); return; }
+      status(`reconnecting… (${ev.code})`);
+      setTimeout(() => { if (S.ws === ws) connect(); }, RECONNECT_MS);
+    };
+    ws.onerror = () => status("connection problem");
+  }
+
+  function sendJSON(obj) {
+    if (S.ws && S.ws.readyState === WebSocket.OPEN) S.ws.send(JSON.stringify(obj));
+  }
+
+  function onMessage(msg) {
+    switch (msg.type) {
+      case "hello":
+        S.wsReady = true;
+        status("connected");
+        if (S.currentSet) startSet(S.currentSet);   // after a reconnect, resume the set (server counts afresh)
+        pump();
+        break;
+      case "frame": onFrame(msg); break;
+      case "set_started":
+        S.pendingSet = null; S.setDoneHandled = false;
+        S.repCount = 0; S.validCount = 0;
+        renderCounter();
+        break;
+      case "set_ended":
+        if (msg.summary) S.setSummaries.push(msg.summary);
+        break;
+      case "error":
+        S.errors.push(msg);
+        if (msg.seq !== undefined) { S.inFlight = false; schedulePump(); }
+        if (msg.code === "store_failed") showFlowError(msg.message);
+        else if (msg.code === "bad_exercise") showFlowError(msg.message);
+        else if (msg.code === "not_signed_in") cameraFailed("Please sign in again.", msg.message);
+        else if (msg.code === "model_unavailable") cameraFailed("The pose model is not available on the server.", msg.message);
+        break;
+      case "pong": break;
+      default: break;
+    }
+  }
+
+  // One frame in flight: the next one goes only when the reply to this one has arrived (or timed out).
+  const capture = document.createElement("canvas");
+  capture.width = CAPTURE_W; capture.height = CAPTURE_H;
+  const cctx = capture.getContext("2d", { alpha: false });
+
+  function schedulePump() {
+    const wait = Math.max(0, MIN_FRAME_GAP_MS - (performance.now() - S.lastSend));
+    setTimeout(pump, wait);
+  }
+
+  async function pump() {
+    const video = $("video");
+    if (!S.wsReady || S.inFlight || !S.stream || video.readyState < 2) return;
+    if (S.ws.readyState !== WebSocket.OPEN) return;
+    S.inFlight = true;
+    const seq = (S.seq = (S.seq + 1) >>> 0);
+    const t = performance.now();
+    // letterbox the camera image into 640x480 so aspect ratio is kept
+    const vw = video.videoWidth || CAPTURE_W, vh = video.videoHeight || CAPTURE_H;
+    const scale = Math.min(CAPTURE_W / vw, CAPTURE_H / vh);
+    const dw = vw * scale, dh = vh * scale;
+    cctx.fillStyle = "#808080"; cctx.fillRect(0, 0, CAPTURE_W, CAPTURE_H);
+    cctx.drawImage(video, (CAPTURE_W - dw) / 2, (CAPTURE_H - dh) / 2, dw, dh);
+    S.captureRect = { x: (CAPTURE_W - dw) / 2 / CAPTURE_W, y: (CAPTURE_H - dh) / 2 / CAPTURE_H, w: dw / CAPTURE_W, h: dh / CAPTURE_H };
+    const blob = await new Promise((res) => capture.toBlob(res, "image/jpeg", JPEG_QUALITY));
+    if (!blob || !S.ws || S.ws.readyState !== WebSocket.OPEN) { S.inFlight = false; return; }
+    const jpeg = new Uint8Array(await blob.arrayBuffer());
+    const msg = new Uint8Array(16 + jpeg.length);
+    const dv = new DataView(msg.buffer);
+    msg.set([0x46, 0x43, 0x46, 0x31], 0);          // "FCF1"
+    dv.setUint32(4, seq, true);
+    dv.setFloat64(8, t, true);
+    msg.set(jpeg, 16);
+    S.sentAt.set(seq, t);
+    if (S.sentAt.size > 50) S.sentAt.delete(S.sentAt.keys().next().value);
+    S.ws.send(msg.buffer);
+    S.lastSend = t; S.frames++;
+    const mySeq = seq;
+    setTimeout(() => { if (S.inFlight && S.seq === mySeq) { S.inFlight = false; pump(); } }, REPLY_TIMEOUT_MS);
+  }
+
+  function onFrame(msg) {
+    S.inFlight = false;
+    S.replies++;
+    const sent = S.sentAt.get(msg.seq);
+    if (sent !== undefined) { S.rtts.push(performance.now() - sent); if (S.rtts.length > 300) S.rtts.shift(); S.sentAt.delete(msg.seq); }
+    S.lastReply = msg;
+    schedulePump();
+    draw(msg);
+    if (S.currentSet && !S.pendingSet) {
+      S.repCount = msg.rep_count || 0;
+      S.validCount = msg.valid_rep_count || 0;
+      S.phase = msg.phase;
+    }
+    renderCounter();
+    $("phase").textContent = S.currentSet && !S.currentSet.preview && msg.phase ? String(msg.phase).replace(/_/g, " ") : "";
+    showPlacement(msg);
+    if (msg.cue) { setCue(msg.cue, true); if (!S.cuesSeen.includes(msg.cue)) S.cuesSeen.push(msg.cue); }
+    else maybeClearCue();
+    for (const rep of msg.new_reps || []) onRep(rep);
+    if (msg.set_done && S.currentSet && !S.currentSet.preview && !S.setDoneHandled) {
+      S.setDoneHandled = true;
+      onSetDone();
+    }
+    if (S.rtts.length && S.replies % 15 === 0) {
+      const sorted = [...S.rtts].sort((a, b) => a - b);
+      const med = sorted[Math.floor(sorted.length / 2)];
+      status(`${(1000 / Math.max(med, MIN_FRAME_GAP_MS)).toFixed(0)} fps · ${med.toFixed(0)} ms`);
+    }
+  }
+
+  function status(text) { $("status").textContent = text; }
+
+  // ---------------------------------------------------------------- overlay drawing
+  function faultSets(overlay) {
+    const joints = new Set(), segs = new Set();
+    if (!overlay || typeof overlay !== "object") return { joints, segs };
+    for (const key of ["joints", "fault_joints", "highlight_joints", "highlight"]) {
+      const v = overlay[key];
+      if (Array.isArray(v)) v.forEach((j) => { if (Number.isInteger(j)) joints.add(j); else if (j && Number.isInteger(j.id)) joints.add(j.id); });
+    }
+    for (const key of ["segments", "fault_segments", "highlight_segments"]) {
+      const v = overlay[key];
+      if (Array.isArray(v)) v.forEach((s) => { if (Array.isArray(s) && s.length >= 2) { segs.add(`${s[0]}-${s[1]}`); segs.add(`${s[1]}-${s[0]}`); joints.add(s[0]); joints.add(s[1]); } });
+    }
+    return { joints, segs };
+  }
+
+  function draw(msg) {
+    const canvas = $("overlay"), stage = $("stage");
+    const W = stage.clientWidth, H = stage.clientHeight, dpr = window.devicePixelRatio || 1;
+    if (canvas.width !== Math.round(W * dpr) || canvas.height !== Math.round(H * dpr)) {
+      canvas.width = Math.round(W * dpr); canvas.height = Math.round(H * dpr);
+    }
+    const g = canvas.getContext("2d");
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.clearRect(0, 0, W, H);
+    const lms = msg.landmarks;
+    if (!lms) return;
+    // where the video is drawn inside the stage (object-fit: contain), then where the camera image sits in
+    // the 640x480 frame that was sent (letterbox)
+    const video = $("video");
+    const va = (video.videoWidth || 4) / (video.videoHeight || 3);
+    let vw = W, vh = W / va;
+    if (vh > H) { vh = H; vw = H * va; }
+    const vx = (W - vw) / 2, vy = (H - vh) / 2;
+    const cr = S.captureRect || { x: 0, y: 0, w: 1, h: 1 };
+    const P = (i) => {
+      const p = lms[i];
+      if (!p || p[0] === null || p[1] === null || p[2] < LANDMARK_VIS_MIN) return null;
+      let x = (p[0] - cr.x) / cr.w, y = (p[1] - cr.y) / cr.h;
+      if (S.mirrored) x = 1 - x;
+      return [vx + x * vw, vy + y * vh];
+    };
+    const { joints, segs } = faultSets(msg.overlay);
+    const lw = Math.max(3, W / 220);
+
+    // reference lines first (under the skeleton)
+    drawReferenceLines(g, P, lms, lw, msg);
+
+    for (const [a, b] of BONES) {
+      const pa = P(a), pb = P(b);
+      if (!pa || !pb) continue;
+      const bad = segs.has(`${a}-${b}`);
+      if (bad) { g.strokeStyle = COLORS.faultGlow; g.lineWidth = lw * 4; line(g, pa, pb); }
+      g.strokeStyle = bad ? COLORS.fault : COLORS.bone;
+      g.lineWidth = bad ? lw * 1.8 : lw;
+      line(g, pa, pb);
+    }
+    for (const j of JOINTS) {
+      const p = P(j);
+      if (!p) continue;
+      const bad = joints.has(j);
+      g.beginPath();
+      g.arc(p[0], p[1], bad ? lw * 2.6 : lw * 1.5, 0, Math.PI * 2);
+      g.fillStyle = bad ? COLORS.fault : COLORS.joint;
+      g.fill();
+      if (bad) { g.lineWidth = lw; g.strokeStyle = "#fff"; g.stroke(); }
+    }
+    // key angles
+    g.font = `700 ${Math.max(16, W / 45)}px system-ui, sans-serif`;
+    g.textBaseline = "middle";
+    for (const a of msg.angles || []) {
+      const p = P(a.at);
+      if (!p) continue;
+      const text = `${a.label} ${a.flexion_deg}°`;
+      const bad = joints.has(a.at);
+      const tw = g.measureText(text).width;
+      const side = (a.at % 2 === 1) !== S.mirrored ? 1 : -1;   // label away from the body's midline
+      const x = side > 0 ? p[0] + lw * 4 : p[0] - lw * 4 - tw - 12;
+      g.fillStyle = bad ? "rgba(154, 52, 18, .9)" : "rgba(8, 15, 20, .72)";
+      roundRect(g, x, p[1] - 16, tw + 12, 32, 8);
+      g.fillStyle = "#fff";
+      g.fillText(text, x + 6, p[1]);
+    }
+  }
+
+  function drawReferenceLines(g, P, lms, lw, msg) {
+    const ls = P(LM.L_SHOULDER), rs = P(LM.R_SHOULDER), lh = P(LM.L_HIP), rh = P(LM.R_HIP);
+    let sideView = false;
+    if (ls && rs && lh && rh) {
+      const shoulderW = Math.hypot(ls[0] - rs[0], ls[1] - rs[1]);
+      const torso = Math.hypot((ls[0] + rs[0]) / 2 - (lh[0] + rh[0]) / 2, (ls[1] + rs[1]) / 2 - (lh[1] + rh[1]) / 2);
+      sideView = torso > 0 && shoulderW / torso < SIDE_VIEW_SHOULDER_RATIO;
+    } else if ((ls || rs) && (lh || rh) && !(ls && rs)) {
+      sideView = true;
+    }
+    const faults = faultSets(msg.overlay).joints;
+    g.save();
+    g.setLineDash([lw * 3, lw * 2]);
+    g.lineWidth = lw;
+    if (lh && rh && !sideView) {
+      // hip-level line through both hips, extended, with a horizontal reference
+      const dx = rh[0] - lh[0], dy = rh[1] - lh[1], n = Math.hypot(dx, dy) || 1, ext = n * 0.9;
+      const bad = faults.has(LM.L_HIP) || faults.has(LM.R_HIP);
+      g.strokeStyle = bad ? COLORS.fault : COLORS.line;
+      line(g, [lh[0] - (dx / n) * ext, lh[1] - (dy / n) * ext], [rh[0] + (dx / n) * ext, rh[1] + (dy / n) * ext]);
+      g.strokeStyle = "rgba(255,255,255,.35)";
+      const my = (lh[1] + rh[1]) / 2;
+      line(g, [Math.min(lh[0], rh[0]) - ext, my], [Math.max(lh[0], rh[0]) + ext, my]);
+    }
+    // knee-over-toe: a vertical line up from the toes of each visible leg (side view), or from the 2nd toe
+    // through the knee's ideal path (front view)
+    for (const [knee, toe] of [[LM.L_KNEE, LM.L_FOOT], [LM.R_KNEE, LM.R_FOOT]]) {
+      const pk = P(knee), pt = P(toe);
+      if (!pk || !pt) continue;
+      const bad = faults.has(knee);
+      g.strokeStyle = bad ? COLORS.fault : COLORS.lineOk;
+      if (sideView) line(g, [pt[0], pt[1]], [pt[0], pk[1] - (pt[1] - pk[1]) * 0.25]);
+      else line(g, [pt[0], pt[1]], [pt[0], pk[1] - (pt[1] - pk[1]) * 0.15]);
+    }
+    g.restore();
+  }
+
+  function line(g, a, b) { g.beginPath(); g.moveTo(a[0], a[1]); g.lineTo(b[0], b[1]); g.stroke(); }
+  function roundRect(g, x, y, w, h, r) {
+    g.beginPath(); g.moveTo(x + r, y); g.arcTo(x + w, y, x + w, y + h, r); g.arcTo(x + w, y + h, x, y + h, r);
+    g.arcTo(x, y + h, x, y, r); g.arcTo(x, y, x + w, y, r); g.closePath(); g.fill();
+  }
+
+  // ---------------------------------------------------------------- counter, flash, cues, placement, speech
+  function renderCounter() {
+    const set = S.currentSet;
+    const counting = set && !set.preview;
+    $("rep-count").textContent = counting ? String(S.validCount) : "0";
+    $("rep-target").textContent = counting && set.target ? String(set.target) : "–";
+    const invalid = counting ? S.repCount - S.validCount : 0;
+    $("attempts").textContent = invalid > 0 ? `· ${invalid} not counted` : "";
+    $("counter").classList.toggle("done", Boolean(counting && set.target && S.validCount >= set.target));
+  }
+
+  let flashTimer = null;
+  function onRep(rep) {
+    if (!S.currentSet || S.currentSet.preview) return;
+    S.newReps.push(rep);
+    const valid = repValid(rep);
+    const reasons = repReasons(rep);
+    const box = $("flash"), stage = $("stage"), counter = $("counter");
+    box.className = "flash " + (valid === true ? "valid" : valid === false ? "invalid" : "unknown");
+    const n = (rep.index ?? S.newReps.length - 1) + 1;
+    if (valid === true) box.replaceChildren(`✓ Rep ${n} — good`);
+    else if (valid === false) box.replaceChildren(`✗ Rep ${n} not counted`, el("small", {}, reasons[0] || "form fault"));
+    else box.replaceChildren(`? Rep ${n} could not be judged`, el("small", {}, reasons[0] || "move so the camera sees you fully"));
+    stage.classList.remove("flash-valid", "flash-invalid");
+    counter.classList.remove("bump-valid", "bump-invalid");
+    void stage.offsetWidth;
+    stage.classList.add(valid === true ? "flash-valid" : "flash-invalid");
+    counter.classList.add(valid === true ? "bump-valid" : "bump-invalid");
+    clearTimeout(flashTimer);
+    flashTimer = setTimeout(() => {
+      box.classList.add("hidden"); stage.classList.remove("flash-valid", "flash-invalid");
+      counter.classList.remove("bump-valid", "bump-invalid");
+    }, FLASH_MS);
+    if (valid === false && reasons[0]) speak(reasons[0], true);
+  }
+
+  function repValid(rep) {
+    if (typeof rep.valid === "boolean") return rep.valid;
+    const v = String(rep.verdict || "").toLowerCase();
+    if (v === "good" || v === "valid") return true;
+    if (v === "flagged" || v === "invalid" || v === "bad") return false;
+    return null;
+  }
+
+  function repReasons(rep) {
+    const out = [];
+    if (typeof rep.reason === "string" && rep.reason) out.push(rep.reason);
+    for (const key of ["reasons", "cues"]) if (Array.isArray(rep[key])) rep[key].forEach((r) => out.push(String(r)));
+    for (const f of rep.faults || rep.findings || []) {
+      if (typeof f === "string") out.push(f);
+      else if (f && (f.cue || f.message || f.rule || f.rule_id)) out.push(String(f.cue || f.message || fc.fmt.rule(f.rule || f.rule_id)));
+    }
+    return out;
+  }
+
+  function setCue(text, fault) {
+    const now = performance.now();
+    if (S.cue.text === text) return;
+    if (S.cue.text && now - S.cue.since < CUE_MIN_SHOW_MS && fault) return;   // let the shown cue be read
+    S.cue = { text, since: now };
+    const c = $("cue");
+    c.textContent = text;
+    c.classList.toggle("fault", Boolean(fault));
+    if (fault) speak(text);
+  }
+
+  function maybeClearCue() {
+    if (!S.cue.text || performance.now() - S.cue.since < CUE_MIN_SHOW_MS) return;
+    const set = S.currentSet;
+    const idle = !set ? "Get ready" : set.preview ? "Get into position" : "Good — keep going";
+    if (S.cue.text !== idle) { S.cue = { text: idle, since: performance.now() }; $("cue").textContent = idle; $("cue").classList.remove("fault"); }
+  }
+
+  function placementItems(msg) {
+    const out = [];
+    for (const p of msg.placement || []) {
+      if (typeof p === "string") out.push({ code: p, text: PLACEMENT_TEXT[p] || p });
+      else if (p && (p.code || p.message)) out.push({ code: p.code || p.message, text: p.message || PLACEMENT_TEXT[p.code] || p.code });
+    }
+    if (!msg.pose && !out.length) out.push({ code: "no_person", text: PLACEMENT_TEXT.no_person });
+    return out;
+  }
+
+  function showPlacement(msg) {
+    const items = placementItems(msg);
+    const now = performance.now();
+    const seen = new Set(items.map((i) => i.code));
+    for (const k of [...S.placementSince.keys()]) if (!seen.has(k)) S.placementSince.delete(k);
+    for (const i of items) if (!S.placementSince.has(i.code)) S.placementSince.set(i.code, now);
+    const shown = items.find((i) => now - S.placementSince.get(i.code) >= PLACEMENT_HOLD_MS);
+    const box = $("placement");
+    S.placement = shown ? shown.code : null;
+    if (shown) {
+      box.textContent = shown.text; box.classList.remove("hidden", "ok");
+      if (S.currentSet && !S.currentSet.preview) speak(shown.text);
+    } else if (S.currentSet && S.currentSet.preview && msg.pose) {
+      box.textContent = "✓ Good position"; box.classList.remove("hidden"); box.classList.add("ok");
+    } else {
+      box.classList.add("hidden");
+    }
+  }
+
+  function speak(text, urgent) {
+    if (!S.speech || !("speechSynthesis" in window) || !text) return;
+    const now = performance.now();
+    const last = S.lastSpoken.get(text);
+    if (last !== undefined && now - last < CUE_REPEAT_SPEAK_MS) return;
+    if (!urgent && now - S.lastSpeakAt < SPEAK_GAP_MS) return;
+    if (window.speechSynthesis.speaking && !urgent) return;
+    S.lastSpoken.set(text, now); S.lastSpeakAt = now;
+    try {
+      if (urgent) window.speechSynthesis.cancel();
+      const u = new SpeechSynthesisUtterance(text);
+      u.rate = 1.0; u.lang = document.documentElement.lang || "en";
+      window.speechSynthesis.speak(u);
+    } catch (e) { /* speech is a nicety */ }
+  }
+
+  // ---------------------------------------------------------------- sets over the socket
+  function startSet(set) {
+    S.currentSet = set; S.pendingSet = set; S.setDoneHandled = false;
+    S.repCount = 0; S.validCount = 0; S.newReps = [];
+    renderCounter();
+    sendJSON({ type: "start_set", exercise: set.exercise, side: set.side || "auto", target_reps: set.target || null,
+      session_id: set.session_id || null, exercise_index: set.exercise_index ?? null, set_no: set.set_no ?? null,
+      preview: Boolean(set.preview) });
+    $("exercise-name").textContent = set.name || prettyExercise(set.exercise);
+    $("set-info").textContent = set.info || "";
+    setCue(set.preview ? "Get into position" : "Go!", false);
+    if (!set.preview) speak(set.preview ? "" : "Go", true);
+  }
+
+  function endSet() {
+    if (S.currentSet) sendJSON({ type: "end_set" });
+    S.currentSet = null;
+    renderCounter();
+  }
+
+  function prettyExercise(id) { const s = String(id || "").replace(/_/g, " "); return s.charAt(0).toUpperCase() + s.slice(1); }
+
+  // ---------------------------------------------------------------- the day's flow
+  function showFlowError(text) { const b = $("flow-error"); b.textContent = text; b.classList.remove("hidden"); }
+  function clearFlowError() { $("flow-error").classList.add("hidden"); }
+
+  function buildSteps(plan) {
+    const steps = [];
+    for (const r of plan.readiness || []) {
+      if (r.id === "small_knee_bend") steps.push({ kind: "skb", title: r.title, text: r.instructions, target: plan.skb_reps || 5 });
+      else steps.push({ kind: "info", id: r.id, title: r.title, text: r.instructions });
+    }
+    (plan.exercises || []).forEach((ex, i) => {
+      const sides = ex.sides === 2 ? ["left", "right"] : [ex.side || "auto"];
+      steps.push({ kind: "intro", exercise: ex.id, exercise_index: i, name: ex.name, title: ex.name || prettyExercise(ex.id), text: ex.instructions || "",
+        dose: doseText(ex), view: ex.view });
+      for (let s = 1; s <= ex.sets; s++) {
+        for (const side of sides) {
+          steps.push({ kind: "set", exercise: ex.id, exercise_index: i, name: ex.name, set_no: s, side, target: ex.reps, hold_s: ex.hold_s,
+            sets: ex.sets, title: `${ex.name || prettyExercise(ex.id)} — set ${s} of ${ex.sets}${side !== "auto" ? ` (${side} leg)` : ""}` });
+          const last = s === ex.sets && side === sides[sides.length - 1];
+          if (!last && ex.rest_s > 0) steps.push({ kind: "rest", seconds: ex.rest_s, title: "Rest" });
+        }
+      }
+    });
+    steps.push({ kind: "pain_end", title: "How is your knee?", text: "Rate any knee pain you feel now, from 0 (none) to 10 (worst imaginable)." });
+    steps.push({ kind: "done", title: "Session complete" });
+    return steps;
+  }
+
+  function doseText(ex) {
+    const per = ex.hold_s ? `${ex.reps} × ${ex.hold_s} s hold` : `${ex.reps} reps`;
+    return `${ex.sets} sets × ${per}${ex.sides === 2 ? " per leg" : ""}${ex.rest_s ? `, ${ex.rest_s} s rest` : ""}`;
+  }
+
+  function renderSteps() {
+    const list = $("steps");
+    const seen = new Set();
+    const items = [];
+    S.steps.forEach((st, i) => {
+      if (st.kind === "rest" || st.kind === "done") return;
+      const key = st.kind === "set" || st.kind === "intro" ? `ex${st.exercise_index}` : st.kind + (st.id || "");
+      if (seen.has(key)) return;
+      seen.add(key);
+      const group = S.steps.map((x, j) => [x, j]).filter(([x]) => (x.kind === "set" || x.kind === "intro" ? `ex${x.exercise_index}` : x.kind + (x.id || "")) === key);
+      const first = group[0][1], last = group[group.length - 1][1];
+      const cls = S.stepIndex > last ? "done" : S.stepIndex >= first ? "current" : "";
+      const label = st.kind === "intro" ? `${st.title} · ${st.dose}` : st.title;
+      items.push(el("li", { class: cls }, label));
+    });
+    list.replaceChildren(...items);
+  }
+
+  function setStepCard(kicker, title, text) {
+    $("step-kicker").textContent = kicker;
+    $("step-title").textContent = title;
+    $("step-text").textContent = text || "";
+    $("pain-scale").classList.add("hidden");
+    $("step-actions").replaceChildren();
+    clearFlowError();
+  }
+
+  function actions(...buttons) { $("step-actions").replaceChildren(...buttons); }
+  function button(label, onclick, cls = "", testid = null) { return el("button", { class: cls, onclick, "data-testid": testid }, label); }
+
+  function painScale(onChoose) {
+    const box = $("pain-scale");
+    S.painChoice = null;
+    const zone = (n) => (n <= 2 ? "green" : n <= 4 ? "amber" : "red");
+    const btns = [];
+    for (let n = 0; n <= 10; n++) {
+      btns.push(el("button", { type: "button", "data-zone": zone(n), "data-testid": `pain-${n}`, onclick: (ev) => {
+        S.painChoice = n;
+        box.querySelectorAll("button").forEach((b) => b.classList.remove("chosen"));
+        ev.currentTarget.classList.add("chosen");
+        onChoose(n);
+      } }, String(n)));
+    }
+    box.replaceChildren(...btns, el("div", { class: "pain-legend" }, el("span", {}, "0 no pain"), el("span", {}, "10 worst")));
+    box.classList.remove("hidden");
+  }
+
+  async function goto(i) {
+    S.stepIndex = i;
+    renderSteps();
+    const st = S.steps[i];
+    if (!st) return;
+    const kicker = st.kind === "info" || st.kind === "skb" ? "Get ready" : st.kind === "pain_end" || st.kind === "done" ? "Finish" : "Exercise";
+    if (st.kind === "info") {
+      if (S.currentSet) endSet();
+      setStepCard(kicker, st.title, st.text);
+      $("exercise-name").textContent = st.title; $("set-info").textContent = "Before you start";
+      actions(button("Done — next", () => { S.readiness[st.id] = true; goto(i + 1); }, "", "step-next"));
+    } else if (st.kind === "skb") {
+      setStepCard(kicker, st.title, st.text);
+      startSet({ exercise: "small_knee_bend", target: st.target, preview: false, session_id: S.session_id, exercise_index: -1, set_no: 1,
+        name: st.title, info: `Face the camera · ${st.target} shallow bends` });
+      const finish = () => {
+        const judged = S.newReps.filter((r) => repValid(r) !== null);
+        S.skbVerdict = !judged.length ? "unknown" : judged.every((r) => repValid(r)) ? "valid" : "invalid";
+        endSet();
+        setStepCard(kicker, "Any knee pain during the test?", "Rate the pain you felt during the small knee bends, from 0 (none) to 10 (worst).");
+        painScale(async (n) => {
+          try {
+            const res = await fc.api(`/api/live/sessions/${S.session_id}/readiness`, { method: "POST",
+              json: { massage_done: Boolean(S.readiness.massage), vmo_done: Boolean(S.readiness.vmo), skbt_verdict: S.skbVerdict, skbt_pain: n } });
+            if (res.ready) { goto(i + 1); return; }
+            setStepCard("Not today", res.title || "Your knee is not ready today", res.message || "");
+            actions(el("a", { class: "button", href: "/" }, "Back to today"));
+          } catch (e) { showFlowError(e.message); }
+        });
+      };
+      S.onSetDone = finish;
+      actions(button("I've finished the bends", finish, "secondary", "skb-done"));
+    } else if (st.kind === "intro") {
+      setStepCard(kicker, st.title, st.text);
+      $("step-text").append(el("br"), el("strong", {}, st.dose));
+      startSet({ exercise: st.exercise, preview: true, name: st.title, info: st.dose, side: "auto" });
+      actions(button("Start set 1", () => goto(i + 1), "", "start-set"));
+    } else if (st.kind === "set") {
+      setStepCard(kicker, st.title, st.hold_s ? `Hold for ${st.hold_s} s, ${st.target} times.` : `${st.target} good reps. Only reps with good form count.`);
+      startSet({ exercise: st.exercise, side: st.side, target: st.target, preview: false, session_id: S.session_id,
+        exercise_index: st.exercise_index, set_no: st.set_no, name: st.name || prettyExercise(st.exercise),
+        info: `Set ${st.set_no} of ${st.sets}${st.side !== "auto" ? ` · ${st.side} leg` : ""}` });
+      S.onSetDone = () => { endSet(); speak("Set complete", true); goto(i + 1); };
+      actions(button("End set", () => S.onSetDone(), "secondary", "end-set"));
+    } else if (st.kind === "rest") {
+      if (S.currentSet) endSet();
+      setStepCard("Rest", "Rest", "");
+      let left = st.seconds;
+      const t = el("div", { class: "rest-timer" }, `${left} s`);
+      $("step-text").replaceChildren(t);
+      const timer = setInterval(() => { left -= 1; t.textContent = `${Math.max(0, left)} s`; if (left <= 0) { clearInterval(timer); goto(i + 1); } }, 1000);
+      actions(button("Skip rest", () => { clearInterval(timer); goto(i + 1); }, "secondary"));
+      setCue("Rest", false);
+    } else if (st.kind === "pain_end") {
+      if (S.currentSet) endSet();
+      setStepCard(kicker, st.title, st.text);
+      painScale(async (n) => {
+        try {
+          const res = await fc.api(`/api/live/sessions/${S.session_id}/pain`, { method: "POST", json: { pain: n } });
+          S.finalDecision = res;
+          goto(i + 1);
+        } catch (e) { showFlowError(e.message); }
+      });
+    } else if (st.kind === "done") {
+      setStepCard("Finish", "Well done — session saved", (S.finalDecision && S.finalDecision.message) || "");
+      actions(el("a", { class: "button", href: "/" }, "Back to today"));
+      setCue("Session complete", false);
+    }
+  }
+
+  function onSetDone() { if (typeof S.onSetDone === "function") S.onSetDone(); }
+
+  async function startFlow() {
+    const ex = S.params.get("exercise");
+    if (ex) return startPractice(ex);
+    let plan;
+    try {
+      plan = await fc.api("/api/live/today");
+    } catch (e) {
+      setStepCard("Today", "Today's plan is not available", e.message);
+      actions(el("a", { class: "button secondary", href: "/live?exercise=squat&target=10" }, "Practise squats instead"));
+      return;
+    }
+    S.plan = plan;
+    if (plan.rest_day || !(plan.exercises || []).length) {
+      setStepCard("Today", plan.title || "Rest day", plan.message || "No exercises today.");
+      actions(el("a", { class: "button secondary", href: "/" }, "Back"));
+      return;
+    }
+    setStepCard("Today", `Level ${plan.level}${plan.level_name ? " — " + plan.level_name : ""}`, plan.message || plan.focus || "");
+    S.steps = buildSteps(plan);
+    renderSteps();
+    actions(button("Start today's session", async () => {
+      try {
+        const s = await fc.api("/api/live/sessions", { method: "POST", json: {} });
+        S.session_id = s.session_id;
+        goto(0);
+      } catch (e) { showFlowError(e.message); }
+    }, "", "start-session"));
+  }
+
+  function startPractice(exercise) {
+    const target = parseInt(S.params.get("target") || "10", 10) || 10;
+    const side = S.params.get("side") || "auto";
+    S.steps = [{ kind: "set", exercise, exercise_index: 0, set_no: 1, sets: 1, side, target, title: `${prettyExercise(exercise)} — practice` }];
+    renderSteps();
+    setStepCard("Practice", `${prettyExercise(exercise)} — practice`, `${target} good reps. Practice sets are not saved.`);
+    startSet({ exercise, side, target, preview: false, name: prettyExercise(exercise), info: `Practice · ${target} reps` });
+    S.onSetDone = () => { speak("Set complete", true); setCue("Set complete — well done", false); };
+    actions(button("Restart", () => startSet(S.currentSet || { exercise, side, target }), "secondary", "restart-set"));
+  }
+
+  // ---------------------------------------------------------------- wiring
+  $("speech-toggle").addEventListener("change", (e) => {
+    S.speech = e.target.checked;
+    if (!S.speech && "speechSynthesis" in window) window.speechSynthesis.cancel();
+  });
+  $("mirror-toggle").addEventListener("change", (e) => {
+    S.mirrored = e.target.checked;
+    $("stage").classList.toggle("mirrored", S.mirrored);
+    if (S.lastReply) draw(S.lastReply);
+  });
+  $("stage").classList.toggle("mirrored", S.mirrored);
+  window.addEventListener("resize", () => { if (S.lastReply) draw(S.lastReply); });
+
+  (async () => {
+    try { await fc.header("live"); } catch (e) { /* the page still works without the top bar */ }
+    const ok = await startCamera();
+    connect();
+    startFlow();
+    if (!ok) return;
+  })();
+})();
