@@ -44,6 +44,8 @@ MAX_MULTI_PERSON_RATIO = 0.2
 MAX_MISSING_RATIO = 0.5
 # Live: rules over the rep so far are re-judged this often, to drive cues (cheaper than every frame).
 CUE_EVAL_INTERVAL_S = 0.25
+# Live: the camera view is re-classified every this many frames (it changes slowly; saves ~0.4 ms a frame).
+VIEW_EVERY_N_FRAMES = 3
 # Live: frames kept beyond the longest possible rep (baseline + peak window margins).
 BUFFER_MARGIN_S = 3.0
 # A frame whose body landmarks moved more than this many torso lengths since the previous (raw) frame is a
@@ -180,7 +182,9 @@ def _signal_side(spec: ExerciseSpec, fixed: Side | None) -> Side | str | None:
     assert s is not None
     if not MEASURES[s.measure].sided:
         return None
-    return fixed if fixed is not None else s.combine
+    if fixed is not None:
+        return fixed
+    return spec.rep.combine_key() if spec.rep is not None else s.combine
 
 
 def _needed_landmarks(spec: ExerciseSpec) -> tuple[Lm, ...]:
@@ -205,7 +209,7 @@ def _baselines(spec: ExerciseSpec, table: MeasureTable, idx: NDArray) -> dict[tu
     out: dict[tuple[str, str | None], float] = {}
     if len(idx) == 0:
         return out
-    combine = spec.rep.combine if spec.rep else "mean"
+    combine = spec.rep.combine_key() if spec.rep else "mean"
     for r in spec.rules:
         if not r.baseline or r.measure == REP_DURATION:
             continue
@@ -506,6 +510,7 @@ class LiveSession:
         self._last_t = 0.0
         self._wh = (0, 0)
         self._prev_raw: NDArray | None = None
+        self._last_view: View | None = None
 
     # -- helpers
     def _table(self, g0: int, g1: int) -> MeasureTable:
@@ -542,7 +547,12 @@ class LiveSession:
         self._last_t, self._wh = t, frame.frame_wh
         arr = PoseArrays.from_frame(frame)
         detected = frame.detected
-        view = View(classify_view(frame.xyz_px, frame.visibility)) if detected else View.UNKNOWN
+        if not detected:
+            view = View.UNKNOWN
+        elif i % VIEW_EVERY_N_FRAMES == 0 or self._last_view is None:
+            view = self._last_view = View(classify_view(frame.xyz_px, frame.visibility))
+        else:
+            view = self._last_view
         one = MeasureTable(arr, np.array([t]))
         sig = float(one.get(self._sig_measure.name, self._sig_side)[0])
         self._frames.append(arr)
@@ -626,7 +636,7 @@ class LiveSession:
         ev = RepEvent(0, peak, n, table.t_s[0], table.t_s[peak], table.t_s[n], float("nan"), float("nan"))
         side = _rep_side(self.spec, table, ev, self._fixed)
         win = Window(0, n, peak, side, dominant_view(views), float(table.t_s[n] - table.t_s[0]))
-        combine = self.spec.rep.combine if self.spec.rep else "mean"
+        combine = self.spec.rep.combine_key() if self.spec.rep else "mean"
         out = []
         for r in self.spec.rules:
             if r.at != "rep" or r.measure == REP_DURATION:

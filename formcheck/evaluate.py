@@ -134,7 +134,7 @@ def score_video(entry: dict, result: SetResult, rules: dict[str, RuleCounts]) ->
             target[i].add(rule)
     pred = [(r.start_s, r.end_s) for r in result.reps]
     match = _match(pred, times)
-    pred_sets = [_pred_rules(f.rule for f in r.faults) for r in result.reps]
+    pred_sets = [_pred_rules(f.rule for f in r.faults if f.severity == "fault") for r in result.reps]
     matched_pred = set(match.values())
     for li in range(len(times)):
         p = pred_sets[match[li]] if li in match else set()

@@ -24,8 +24,9 @@ FOOT_DIRECTION_MIN_RATIO = 0.5
 # Frontal (front/back) needs the shoulder width / torso length (mid-shoulder to mid-hip) at or above this:
 # front clips' medians are 0.63-0.86, side clips' 0.03-0.30, obliques 0.45-0.63.
 FRONTAL_MIN_SHOULDER_RATIO = 0.55
-# ... and the hip width / torso length at or above this: front clips' medians 0.39-0.53, side 0.05-0.20.
-FRONTAL_MIN_HIP_RATIO = 0.33
+# ... and the hip width / torso length at or above this: front clips' 10th percentiles 0.36-0.41 (dipping to
+# 0.30 while a leg swings out in the back-view leg-raise clip), side medians 0.05-0.20.
+FRONTAL_MIN_HIP_RATIO = 0.30
 # ... and, where z is given, the shoulder line's yaw from MediaPipe's relative depth (atan |dz| / |dxy|) at or
 # below this: front clips' medians 4-15 deg (90th percentile <= 43 deg while lunging), a 30 deg oblique
 # squat 56 deg, the other obliques 73-76 deg. MediaPipe's z exaggerates the turn, so it cannot alone
@@ -39,10 +40,17 @@ SIDE_MAX_HIP_RATIO = 0.25
 # ... and the shoulder line turned at least this far by depth (side clips' 10th percentiles 72-86 deg) ...
 SIDE_MIN_DEPTH_YAW_DEG = 65.0
 # ... or, without z, one side's visibility this much above the other's (mean over shoulder, hip, knee,
-# ankle). On real clips this cue is weak (side-view medians 0.02-0.30), so it only stands in for z.
+# ankle). On real clips this cue is weak (side-view medians 0.02-0.30), so it only stands in for z ...
 SIDE_MIN_VISIBILITY_ASYMMETRY = 0.3
-# Mean visibility of nose and eyes below this means the face is turned away: a back view. MediaPipe reports
-# ~1.0 for the face even from behind in these clips, so the left/right order of the shoulders decides.
+# ... or, without z, shoulders this narrow on their own (standing side clips' medians 0.03-0.17).
+SIDE_MAX_SHOULDER_RATIO_NO_DEPTH = 0.2
+# Front vs back: the person's left shoulder is on the image right in a front view, on the image left in a back
+# view (MediaPipe got this right throughout the back/front/back leg-raise clip). Where z is given, the nose must
+# also be in front of (front view) or behind (back view) the shoulders' midpoint by at least this many torso
+# lengths: front clips' 90th percentiles <= -0.84, back view +1.5 (median), side views -0.2 to +0.1.
+NOSE_DEPTH_MIN_RATIO = 0.3
+# Mean visibility of nose and eyes below this means the face is turned away, which rules out a front view.
+# MediaPipe reports ~1.0 for the face even from behind in every labelled clip, so this rarely decides.
 FACE_HIDDEN_MAX = 0.4
 # dominant_view: the winning view must cover at least this share of the frames with a decided view ...
 DOMINANT_MIN_SHARE = 0.6
@@ -82,9 +90,13 @@ def _norm(u: NDArray) -> NDArray:
     return np.hypot(u[..., 0], u[..., 1])
 
 
-def _angle_between_deg(u: NDArray, v: NDArray) -> NDArray:
-    """Unsigned angle between two vectors in [0, 180]; atan2 keeps it accurate near 0 and 180."""
+def angle_between_deg(u: ArrayLike, v: ArrayLike) -> NDArray:
+    """Unsigned angle between (..., 2) vectors in [0, 180]; atan2 keeps it accurate near 0 and 180."""
+    u, v = np.asarray(u, dtype=np.float64), np.asarray(v, dtype=np.float64)
     return np.degrees(np.arctan2(np.abs(_cross(u, v)), np.sum(u * v, axis=-1)))
+
+
+_angle_between_deg = angle_between_deg  # old private name, still used by measures.py
 
 
 def _sign_towards(line: NDArray, offset: NDArray, reference: NDArray) -> NDArray:
@@ -95,7 +107,7 @@ def _sign_towards(line: NDArray, offset: NDArray, reference: NDArray) -> NDArray
 def angle_at_deg(a: ArrayLike, b: ArrayLike, c: ArrayLike) -> NDArray:
     """Angle ABC in [0, 180] degrees for (..., 2) points: the building block of every joint angle."""
     a, b, c = (np.asarray(p, dtype=np.float64) for p in (a, b, c))
-    return _angle_between_deg(a - b, c - b)
+    return angle_between_deg(a - b, c - b)
 
 
 # ---------------------------------------------------------------------------------------------- joint angles
@@ -121,7 +133,7 @@ def hip_abduction_deg(xy: NDArray, side: Side | str) -> NDArray:
     axis = _mid(xy, Lm.LEFT_HIP, Lm.RIGHT_HIP) - _mid(xy, Lm.LEFT_SHOULDER, Lm.RIGHT_SHOULDER)
     thigh = knee - hip
     lateral = -_sign_towards(axis, thigh, other_hip - hip)
-    return lateral * _angle_between_deg(axis, thigh)
+    return lateral * angle_between_deg(axis, thigh)
 
 
 def _knee_offset_px(xy: NDArray, side: Side) -> tuple[NDArray, NDArray]:
@@ -206,7 +218,8 @@ def facing_sign(xy: NDArray) -> NDArray:
     """
     votes = [np.sign(_pt(xy, sided(s, "FOOT_INDEX"))[..., 0] - _pt(xy, sided(s, "HEEL"))[..., 0]) for s in Side]
     left_ear, right_ear = _pt(xy, Lm.LEFT_EAR)[..., 0], _pt(xy, Lm.RIGHT_EAR)[..., 0]
-    ear_x = np.where(np.isnan(left_ear), right_ear, np.where(np.isnan(right_ear), left_ear, (left_ear + right_ear) / 2))
+    ear_x = np.where(np.isnan(left_ear), right_ear,
+                     np.where(np.isnan(right_ear), left_ear, (left_ear + right_ear) / 2))
     votes.append(np.sign(_pt(xy, Lm.NOSE)[..., 0] - ear_x))
     total = np.nansum(np.stack(votes, axis=-1), axis=-1)
     return np.where(total == 0, np.nan, np.sign(total))
@@ -214,9 +227,9 @@ def facing_sign(xy: NDArray) -> NDArray:
 
 # ---------------------------------------------------------------------------------------------- camera view
 
-_LEFT_BODY = [Lm.LEFT_SHOULDER, Lm.LEFT_HIP, Lm.LEFT_KNEE, Lm.LEFT_ANKLE]
-_RIGHT_BODY = [Lm.RIGHT_SHOULDER, Lm.RIGHT_HIP, Lm.RIGHT_KNEE, Lm.RIGHT_ANKLE]
-_FACE = [Lm.NOSE, Lm.LEFT_EYE, Lm.RIGHT_EYE]
+_LEFT_BODY = np.array([Lm.LEFT_SHOULDER, Lm.LEFT_HIP, Lm.LEFT_KNEE, Lm.LEFT_ANKLE])
+_RIGHT_BODY = np.array([Lm.RIGHT_SHOULDER, Lm.RIGHT_HIP, Lm.RIGHT_KNEE, Lm.RIGHT_ANKLE])
+_FACE = np.array([Lm.NOSE, Lm.LEFT_EYE, Lm.RIGHT_EYE])
 _VIEW_CODES = np.array([View.FRONT, View.BACK, View.SIDE, View.UNKNOWN], dtype=object)
 
 
@@ -235,17 +248,19 @@ def view_features(xy_or_xyz: NDArray, visibility: NDArray) -> dict[str, NDArray]
         shoulder_ratio = _norm(sh) / torso
         hip_ratio = _norm(hips) / torso
     if p.shape[-1] >= 3:
-        dz = p[..., int(Lm.LEFT_SHOULDER), 2] - p[..., int(Lm.RIGHT_SHOULDER), 2]
-        depth_yaw_deg = np.degrees(np.arctan2(np.abs(dz), _norm(sh)))
+        z_l, z_r = p[..., int(Lm.LEFT_SHOULDER), 2], p[..., int(Lm.RIGHT_SHOULDER), 2]
+        depth_yaw_deg = np.degrees(np.arctan2(np.abs(z_l - z_r), _norm(sh)))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            nose_depth_ratio = (p[..., int(Lm.NOSE), 2] - (z_l + z_r) / 2) / torso
     else:
-        depth_yaw_deg = np.full(shoulder_ratio.shape, np.nan)
-    vis_lr = vis[..., [int(i) for i in _LEFT_BODY]].mean(axis=-1) - vis[..., [int(i) for i in _RIGHT_BODY]].mean(axis=-1)
-    face_vis = vis[..., [int(i) for i in _FACE]].mean(axis=-1)
+        depth_yaw_deg = nose_depth_ratio = np.full(shoulder_ratio.shape, np.nan)
+    vis_lr = vis[..., _LEFT_BODY].mean(axis=-1) - vis[..., _RIGHT_BODY].mean(axis=-1)
+    face_vis = vis[..., _FACE].mean(axis=-1)
     # In a front view the person's left shoulder is on the image right (+x); in a back view on the image left.
     left_on_image_right = np.sign(sh[..., 0])
     return {"shoulder_ratio": shoulder_ratio, "hip_ratio": hip_ratio, "depth_yaw_deg": depth_yaw_deg,
-            "visibility_asymmetry": np.abs(vis_lr), "face_visibility": face_vis,
-            "left_on_image_right": left_on_image_right}
+            "nose_depth_ratio": nose_depth_ratio, "visibility_asymmetry": np.abs(vis_lr),
+            "face_visibility": face_vis, "left_on_image_right": left_on_image_right}
 
 
 def _view_codes(f: dict[str, NDArray]) -> NDArray:
@@ -257,9 +272,11 @@ def _view_codes(f: dict[str, NDArray]) -> NDArray:
                    & (no_depth | (yaw <= FRONTAL_MAX_DEPTH_YAW_DEG)))
         turned = np.where(no_depth, asym >= SIDE_MIN_VISIBILITY_ASYMMETRY, yaw >= SIDE_MIN_DEPTH_YAW_DEG)
         narrow = (f["shoulder_ratio"] <= SIDE_MAX_SHOULDER_RATIO) & (f["hip_ratio"] <= SIDE_MAX_HIP_RATIO)
-        side = narrow & (turned | (no_depth & (f["shoulder_ratio"] <= SIDE_MAX_SHOULDER_RATIO / 2)))
-        away = (f["left_on_image_right"] < 0) | (f["face_visibility"] < FACE_HIDDEN_MAX)
-        facing = (f["left_on_image_right"] > 0) & ~away
+        side = narrow & (turned | (no_depth & (f["shoulder_ratio"] <= SIDE_MAX_SHOULDER_RATIO_NO_DEPTH)))
+        nose = f["nose_depth_ratio"]
+        facing = ((f["left_on_image_right"] > 0) & (no_depth | (nose <= -NOSE_DEPTH_MIN_RATIO))
+                  & ~(f["face_visibility"] < FACE_HIDDEN_MAX))
+        away = (f["left_on_image_right"] < 0) & (no_depth | (nose >= NOSE_DEPTH_MIN_RATIO))
     code = np.full(f["shoulder_ratio"].shape, 3, dtype=np.int8)
     code[frontal & facing] = 0
     code[frontal & away] = 1
@@ -271,7 +288,10 @@ def classify_view(xy_or_xyz: NDArray, visibility: NDArray) -> View | NDArray:
     """FRONT / BACK / SIDE / UNKNOWN per frame, so rules refuse a view they are not valid in (clinical.md §4.4).
 
     Takes (..., 33, 2|3) positions and (..., 33) visibility; one frame gives a View, more give an object
-    array of View with the leading shape.
+    array of View with the leading shape. Pass the raw xyz_px (with z): on the 28 labelled clips the
+    dominant view matched the label 26/28 times (obliques -> UNKNOWN; the two misses, a "front" and a "side"
+    clip filmed ~45-60 deg off-axis, came out UNKNOWN, never a wrong view); with x, y only, 22/28
+    (30-45 deg obliques then read as FRONT).
     """
     codes = _view_codes(view_features(xy_or_xyz, visibility))
     if codes.ndim == 0:
@@ -281,12 +301,10 @@ def classify_view(xy_or_xyz: NDArray, visibility: NDArray) -> View | NDArray:
 
 def dominant_view(views: ArrayLike) -> View:
     """The view a window was filmed from: the clear majority of its decided frames, else UNKNOWN."""
-    arr = np.asarray(views, dtype=object).ravel()
-    if arr.size == 0:
+    labels = np.asarray(views, dtype=object).ravel().astype(str)
+    decided = labels[labels != View.UNKNOWN.value]
+    if decided.size == 0 or decided.size < DOMINANT_MIN_DECIDED * labels.size:
         return View.UNKNOWN
-    decided = [View(v) for v in arr if View(v) is not View.UNKNOWN]
-    if len(decided) < DOMINANT_MIN_DECIDED * arr.size or not decided:
-        return View.UNKNOWN
-    values, counts = np.unique(np.array([str(v) for v in decided]), return_counts=True)
+    values, counts = np.unique(decided, return_counts=True)
     best = int(np.argmax(counts))
-    return View(str(values[best])) if counts[best] >= DOMINANT_MIN_SHARE * len(decided) else View.UNKNOWN
+    return View(str(values[best])) if counts[best] >= DOMINANT_MIN_SHARE * decided.size else View.UNKNOWN

@@ -25,6 +25,13 @@ ALL_VIEWS = frozenset(View)
 FRONTAL = frozenset({View.FRONT, View.BACK})
 SAGITTAL = frozenset({View.SIDE})
 
+# A landmark the model places inside the frame with at least this presence is used by the few measures that
+# need occluded feet (a rear foot hidden right behind the front one is the "tightrope" lunge itself).
+PRESENCE_MIN = 0.5
+# Side-raise hip hiking is read only while the leg is abducted at most this much: the quadratus lumborum
+# substitutes early, below ~20 deg (clinical.md §3.6), while big kicks tilt the pelvis by necessity.
+HIKE_MAX_ABDUCTION_DEG = 30.0
+
 # The face counts as towards the camera (a front view of a lying person) at this mean nose/eye visibility
 # (same cut as geometry.FACE_VISIBLE_MIN would be too strict for lying people; judgement call).
 FACE_TOWARDS_CAMERA_MIN = 0.5
@@ -42,19 +49,21 @@ class PoseArrays:
     xyz: NDArray
     world: NDArray
     visibility: NDArray
+    presence: NDArray
 
     @classmethod
     def from_seq(cls, seq: PoseSeq) -> PoseArrays:
         mask = np.isnan(seq.xy_px[..., :1])
         world = np.where(mask, np.nan, seq.world_m)
-        return cls(xy=seq.xy_px, xyz=seq.xyz_px, world=world, visibility=seq.visibility)
+        return cls(xy=seq.xy_px, xyz=seq.xyz_px, world=world, visibility=seq.visibility, presence=seq.presence)
 
     @classmethod
     def from_frame(cls, frame: PoseFrame) -> PoseArrays:
         xy = frame.xy_px[None]
         world = frame.world_m[None] if frame.world_m is not None else np.full((1, 33, 3), np.nan)
         world = np.where(np.isnan(xy[..., :1]), np.nan, world)
-        return cls(xy=xy, xyz=frame.xyz_px[None], world=world, visibility=frame.visibility[None])
+        return cls(xy=xy, xyz=frame.xyz_px[None], world=world, visibility=frame.visibility[None],
+                   presence=frame.presence[None])
 
     @classmethod
     def stack(cls, parts: list[PoseArrays]) -> PoseArrays:
@@ -64,7 +73,7 @@ class PoseArrays:
         return len(self.xy)
 
     def slice(self, i0: int, i1: int) -> PoseArrays:
-        return PoseArrays(self.xy[i0:i1], self.xyz[i0:i1], self.world[i0:i1], self.visibility[i0:i1])
+        return PoseArrays(*(getattr(self, f.name)[i0:i1] for f in dataclasses.fields(self)))
 
 
 MeasureFn = Callable[[PoseArrays, Side | None], NDArray]
@@ -118,8 +127,10 @@ def _norm(v: NDArray) -> NDArray:
 def _angle3_deg(a: NDArray, b: NDArray, c: NDArray) -> NDArray:
     """Angle ABC in degrees for (..., 3) points."""
     u, v = a - b, c - b
-    cross = _norm(np.cross(u, v))
-    return np.degrees(np.arctan2(cross, np.sum(u * v, axis=-1)))
+    ux, uy, uz = u[..., 0], u[..., 1], u[..., 2]
+    vx, vy, vz = v[..., 0], v[..., 1], v[..., 2]
+    cross = np.sqrt((uy * vz - uz * vy) ** 2 + (uz * vx - ux * vz) ** 2 + (ux * vy - uy * vx) ** 2)
+    return np.degrees(np.arctan2(cross, ux * vx + uy * vy + uz * vz))
 
 
 def _torso_px(xy: NDArray) -> NDArray:
@@ -159,7 +170,10 @@ def _body_axes(w: NDArray) -> tuple[NDArray, NDArray, NDArray]:
 def _knee_flexion_3d(a: PoseArrays, side: Side | None) -> NDArray:
     w = a.world
     three = 180.0 - _angle3_deg(_p(w, sided(side, "HIP")), _p(w, sided(side, "KNEE")), _p(w, sided(side, "ANKLE")))
-    return np.where(np.isnan(three), geo.knee_flexion_deg(a.xy, side), three)
+    gaps = np.isnan(three)
+    if not gaps.any():
+        return three
+    return np.where(gaps, geo.knee_flexion_deg(a.xy, side), three)
 
 
 def _hip_flexion_3d(a: PoseArrays, side: Side | None) -> NDArray:
@@ -243,10 +257,32 @@ def _ankle_height(a: PoseArrays, side: Side | None) -> NDArray:
 
 
 def _stance_width(a: PoseArrays, side: Side | None) -> NDArray:
-    """Horizontal ankle separation / hip width: ~1 hip-width stance, << 1 "tightrope" lunge (front view)."""
-    ankles = np.abs(_p(a.xy, Lm.LEFT_ANKLE)[..., 0] - _p(a.xy, Lm.RIGHT_ANKLE)[..., 0])
+    """Horizontal heel separation / hip width: ~1 hip-width stance, << 1 "tightrope" lunge (front view).
+
+    Heels are taken where the model places them in the frame (presence), even when occluded: a rear heel
+    hidden behind the front foot is the narrow stance this measures.
+    """
+    placed = np.where((a.presence >= PRESENCE_MIN)[..., None], a.xyz[..., :2], np.nan)
+    heels = np.abs(_p(placed, Lm.LEFT_HEEL)[..., 0] - _p(placed, Lm.RIGHT_HEEL)[..., 0])
     hips = np.abs(_p(a.xy, Lm.LEFT_HIP)[..., 0] - _p(a.xy, Lm.RIGHT_HIP)[..., 0])
-    return _div(ankles, hips)
+    return _div(heels, hips)
+
+
+def _knee_medial_of_foot(a: PoseArrays, side: Side | None) -> NDArray:
+    """Knee's horizontal offset from the centre of its foot (ankle-toe midpoint), + medial, per shank length:
+    the clinical "knee over the second toe" check (clinical.md §3.2), valid at any squat depth, front view."""
+    knee, ankle, toe = (_p(a.xy, sided(side, n)) for n in ("KNEE", "ANKLE", "FOOT_INDEX"))
+    medial = np.sign(_p(a.xy, sided(side.other, "HIP"))[..., 0] - _p(a.xy, sided(side, "HIP"))[..., 0])
+    foot_x = (ankle[..., 0] + toe[..., 0]) / 2.0
+    return _div((knee[..., 0] - foot_x) * medial, _norm(knee - ankle))
+
+
+def _pelvic_hike_low(a: PoseArrays, side: Side | None) -> NDArray:
+    """Pelvic hike on the moving side while that leg is abducted <= HIKE_MAX_ABDUCTION_DEG (else NaN)."""
+    hike = -geo.pelvic_drop_deg(a.xy, side.other)
+    abd = geo.hip_abduction_deg(a.xy, side)
+    with np.errstate(invalid="ignore"):
+        return np.where(abd <= HIKE_MAX_ABDUCTION_DEG, hike, np.nan)
 
 
 def _hip_height(a: PoseArrays, side: Side | None) -> NDArray:
@@ -315,7 +351,13 @@ def _build() -> Mapping[str, Measure]:
                 ("ANKLE", "LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_HIP", "RIGHT_HIP"),
                 "ankle above the other ankle per torso length"),
         Measure("stance_width_ratio", "ratio", False, FRONTAL, _stance_width,
-                ("LEFT_ANKLE", "RIGHT_ANKLE", "LEFT_HIP", "RIGHT_HIP"), "ankle separation / hip width"),
+                ("LEFT_HIP", "RIGHT_HIP"), "heel separation / hip width (heels may be occluded)"),
+        Measure("knee_medial_of_foot_ratio", "ratio", True, FRONTAL, _knee_medial_of_foot,
+                ("LEFT_HIP", "RIGHT_HIP", "KNEE", "ANKLE", "FOOT_INDEX"),
+                "knee medial of the foot centre per shank length (+ = caving in)"),
+        Measure("pelvic_hike_low_abduction_deg", "deg", True, FRONTAL, _pelvic_hike_low,
+                ("LEFT_HIP", "RIGHT_HIP", "LEFT_SHOULDER", "RIGHT_SHOULDER", "KNEE"),
+                "pelvic hike on the moving side while the leg is abducted <= 30 deg"),
         Measure("hip_height_ratio", "ratio", False, ALL_VIEWS, _hip_height,
                 ("ANKLE", "LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_HIP", "RIGHT_HIP"),
                 "mid-hip above the lower ankle per torso length"),
@@ -335,8 +377,10 @@ def jump_ratio(prev_xy: NDArray, xy: NDArray) -> NDArray:
     """Median frame-to-frame displacement of the shoulders, hips and knees, per torso length: far above any
     body speed in these exercises when the video cuts to another shot (NaN if not computable)."""
     d = _norm(xy[..., _BODY_IDX, :] - prev_xy[..., _BODY_IDX, :])
-    with np.errstate(invalid="ignore"):
-        med = np.nanmedian(np.where(np.isfinite(d), d, np.nan), axis=-1) if d.size else d
+    n = np.isfinite(d).sum(axis=-1)
+    srt = np.sort(np.where(np.isfinite(d), d, np.inf), axis=-1)  # NaN sorted last, as +inf
+    mid = np.take_along_axis(srt, np.maximum(n - 1, 0)[..., None] // 2, axis=-1)[..., 0]
+    med = np.where(n > 0, mid, np.nan)
     return _div(med, _torso_px(xy))
 
 

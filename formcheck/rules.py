@@ -21,8 +21,8 @@ from formcheck.landmarks import Lm, Side
 from formcheck.measures import PoseArrays
 from formcheck.spec import REP_DURATION, ExerciseSpec, RuleSpec
 
-# A rule is judged only when its measure is finite in at least this share of its window's frames (else
-# "unknown"; judgement call).
+# missing_reason names a landmark as unseen when it is missing in more than this share of the window (the
+# per-rule share of frames that must have a value is RuleSpec.min_coverage; judgement call).
 MIN_COVERAGE = 0.5
 # "at = peak" rules read the median of their measure within this many seconds either side of the rep's
 # deepest point (clinical.md §3.2: FPPA is taken at peak knee flexion; the median resists single-frame noise).
@@ -98,7 +98,9 @@ class MeasureTable:
         return len(self.t_s)
 
     def get(self, name: str, side: Side | str | None) -> NDArray:
-        """(T,) series of measure `name`; side None / "mean" / "max" / "min" combines both sides of a sided one."""
+        """(T,) series of measure `name`. For a sided measure, side None / "mean" / "max" / "min" combines both
+        sides, and "side_by:<measure>:<max|min>" takes, frame by frame, the side that measure picks (e.g. the
+        stance leg = the lower ankle)."""
         key = (name, None if side is None else str(side))
         out = self._cache.get(key)
         if out is None:
@@ -107,6 +109,14 @@ class MeasureTable:
                 out = m(self.arrays)
             elif side in ("left", "right"):
                 out = m(self.arrays, Side(side))
+            elif isinstance(side, str) and side.startswith("side_by:"):
+                _, by, pick = side.split(":")
+                left, right = self.get(name, Side.LEFT), self.get(name, Side.RIGHT)
+                bl, br = self.get(by, Side.LEFT), self.get(by, Side.RIGHT)
+                with np.errstate(invalid="ignore"):
+                    use_left = (bl >= br) if pick == "max" else (bl <= br)
+                use_left = np.where(np.isnan(br), True, np.where(np.isnan(bl), False, use_left))
+                out = np.where(use_left, left, right)
             else:
                 left, right = self.get(name, Side.LEFT), self.get(name, Side.RIGHT)
                 out = _combine(left, right, "mean" if side is None else str(side))
@@ -205,7 +215,7 @@ def judge(rule: RuleSpec, table: MeasureTable, win: Window, *, baselines: Mappin
             b = baselines.get((rule.measure, None if s is None else str(s)), float("nan"))
             if np.isfinite(b):
                 x = x - b
-        if np.isfinite(x).mean() < MIN_COVERAGE if len(x) else True:
+        if np.isfinite(x).mean() < rule.min_coverage if len(x) else True:
             side_for_lm = s if isinstance(s, Side) else None
             reason = missing_reason(table.arrays.xy[i0:i1 + 1], m.landmarks(side_for_lm))
             continue
@@ -248,6 +258,6 @@ def judge_all(spec: ExerciseSpec, table: MeasureTable, win: Window, *,
               baselines: Mapping[tuple[str, str | None], float],
               overrides: Mapping[str, float] | None = None, at: tuple[str, ...] = ("peak", "rep")) -> tuple[Check, ...]:
     """Every rule of `spec` whose `at` is in `at`, judged on one window."""
-    combine = spec.rep.combine if spec.rep else spec.hold.combine  # type: ignore[union-attr]
+    combine = spec.rep.combine_key() if spec.rep else spec.hold.combine  # type: ignore[union-attr]
     return tuple(judge(r, table, win, baselines=baselines, combine=combine, overrides=overrides)
                  for r in spec.rules if r.at in at)

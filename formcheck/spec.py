@@ -32,7 +32,7 @@ Op = Literal["above", "below", "outside", "abs_above"]
 RuleSide = Literal["working", "other", "both", "none"]
 At = Literal["peak", "rep", "hold"]
 Severity = Literal["fault", "advisory"]
-Combine = Literal["mean", "max", "min"]
+Combine = Literal["mean", "max", "min", "side_by"]
 
 _SIDED_LANDMARK_NAMES = {m.name.split("_", 1)[1] for m in Lm if m.name.startswith(("LEFT_", "RIGHT_"))}
 
@@ -56,7 +56,8 @@ class RepSpec(_Model):
 
     measure: str
     unit: str
-    combine: Combine = "max"  # left/right combination when the working side is not fixed
+    combine: Combine = "max"  # left/right combination when the working side is not fixed ("side_by": per frame,
+    # the side that side_by/side_pick name, e.g. the stance leg)
     direction: Literal["increase", "decrease"] = "increase"  # does the signal rise into the rep?
     enter: float
     exit: float
@@ -92,10 +93,16 @@ class RepSpec(_Model):
             raise ValueError("enter must be past exit in the rep direction (hysteresis)")
         if not 0 < self.min_rep_s < self.max_rep_s:
             raise ValueError("need 0 < min_rep_s < max_rep_s")
+        if self.combine == "side_by" and self.side_by is None:
+            raise ValueError("combine = 'side_by' needs side_by")
         return self
 
     def sign(self) -> float:
         return 1.0 if self.direction == "increase" else -1.0
+
+    def combine_key(self) -> str:
+        """The MeasureTable side key of the rep signal when no side is fixed."""
+        return f"side_by:{self.side_by}:{self.side_pick}" if self.combine == "side_by" else self.combine
 
 
 class HoldSpec(_Model):
@@ -146,6 +153,7 @@ class RuleSpec(_Model):
     baseline: bool = False  # compare with the person's own standing start (clinical.md §3.2/§3.3)
     views: tuple[View, ...] = tuple(View)
     min_duration_s: float = 0.1  # debounce: the value must persist this long
+    min_coverage: float = 0.5  # share of the window's frames in which the measure must be defined
     severity: Severity = "fault"
     cue: str
     source: str

@@ -259,8 +259,9 @@ def test_vectorised_over_leading_axes(lead: tuple[int, ...]) -> None:
 # ---------------------------------------------------------------------------------------------- camera view
 
 # A standing person as (lateral, image y, forward) in px; lateral + = the person's left, forward + = facing.
+# The face sits well in front of the shoulders, as in MediaPipe's exaggerated z (about one torso length).
 _BODY = {
-    Lm.NOSE: (0, 100, 15), Lm.LEFT_EYE: (8, 92, 12), Lm.RIGHT_EYE: (-8, 92, 12),
+    Lm.NOSE: (0, 100, 150), Lm.LEFT_EYE: (8, 92, 140), Lm.RIGHT_EYE: (-8, 92, 140),
     Lm.LEFT_EAR: (15, 95, 0), Lm.RIGHT_EAR: (-15, 95, 0),
     Lm.LEFT_SHOULDER: (65, 150, 0), Lm.RIGHT_SHOULDER: (-65, 150, 0),
     Lm.LEFT_HIP: (45, 350, 0), Lm.RIGHT_HIP: (-45, 350, 0),
@@ -320,3 +321,24 @@ def test_classify_view_vectorised_and_undetected() -> None:
 ])
 def test_dominant_view(views: list, expected: View) -> None:
     assert g.dominant_view(views) is expected
+
+
+def test_classify_view_conflicting_cues_are_unknown() -> None:
+    xyz, vis = _turned(0)
+    behind = xyz.copy()
+    behind[[Lm.NOSE, Lm.LEFT_EYE, Lm.RIGHT_EYE], 2] = 400.0  # face behind the shoulders, but left on image right
+    assert g.classify_view(behind, vis) is View.UNKNOWN
+    hidden_face = vis.copy()
+    hidden_face[[Lm.NOSE, Lm.LEFT_EYE, Lm.RIGHT_EYE]] = 0.1
+    assert g.classify_view(xyz[:, :2], hidden_face) is View.UNKNOWN
+    assert g.classify_view(_mirror_x(xyz[:, :2]), hidden_face) is View.BACK
+
+
+def test_view_features_of_a_front_view() -> None:
+    xyz, vis = _turned(0)
+    f = g.view_features(xyz, vis)
+    assert f["shoulder_ratio"] == pytest.approx(130 / 200)
+    assert f["hip_ratio"] == pytest.approx(90 / 200)
+    assert f["depth_yaw_deg"] == pytest.approx(0.0, abs=1e-9)
+    assert f["nose_depth_ratio"] == pytest.approx(-150 / 200)
+    assert f["left_on_image_right"] == 1.0

@@ -295,12 +295,11 @@ def test_fixture_faults_show_in_the_ground_truth(name: str) -> None:
 
 
 def test_committed_sidecar_is_what_the_generator_makes_now() -> None:
-    """Regeneration is deterministic and the committed fixtures are current (checked on the cheapest one)."""
+    """Regeneration is deterministic (the committed file came from another process) and the committed fixtures
+    are current; checked on the cheapest one."""
     name = "small_knee_bend_front_clean"
-    doc1 = build(FIXTURES_BY_NAME[name])["sidecar"]
-    doc2 = build(FIXTURES_BY_NAME[name])["sidecar"]
-    assert dumps_sidecar(doc1) == dumps_sidecar(doc2)
-    assert dumps_sidecar(doc1) == (FIXTURE_DIR / f"{name}.json").read_text(), (
+    doc = build(FIXTURES_BY_NAME[name])["sidecar"]
+    assert dumps_sidecar(doc) == (FIXTURE_DIR / f"{name}.json").read_text(), (
         "fixtures are stale: run `python -m formcheck.synth`")
 
 

@@ -11,13 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi.routing import APIRoute, APIWebSocketRoute
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from formcheck.webapp import repo
 from formcheck.webapp.app import create_app
-from formcheck.webapp.demo import Clinic, seed_clinic
+from formcheck.webapp.demo import DEMO_PASSWORD, Clinic, seed_clinic
 from formcheck.webapp.settings import Settings
 
 # Reachable without signing in: the sign-in pages and calls, and FastAPI's own docs.
@@ -49,6 +50,10 @@ def ws_routes(app) -> list[str]:
     return [r.path for r in flat_routes(app.routes) if isinstance(r, APIWebSocketRoute)]
 
 
+# A cheap argon2 hash of the demo password: verification cost comes from the hash's own parameters.
+FAST_HASH = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(DEMO_PASSWORD)
+
+
 def make_settings(tmp_path: Path, **kw: object) -> Settings:
     base = dict(data_dir=tmp_path, job_mode="thread", secret_key="test-secret-" + "x" * 40)
     base.update(kw)
@@ -59,7 +64,7 @@ def make_settings(tmp_path: Path, **kw: object) -> Settings:
 def env(tmp_path: Path) -> Iterator[tuple[TestClient, Clinic, dict[str, str]]]:
     settings = make_settings(tmp_path)
     store = repo.open_store(settings)
-    clinic = seed_clinic(store)
+    clinic = seed_clinic(store, password_hash=FAST_HASH)
     # one upload + job of alex's, so upload/job routes have a real id to point at
     up_id, job_id = repo.create_upload(store, owner_id=clinic.alex_id, filename="a.mp4", stored_relpath="uploads/x.mp4",
                                        sha256="0" * 64, size_bytes=1, exercise_id="squat", side="auto")

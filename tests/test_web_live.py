@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import struct
 import time
@@ -81,7 +82,7 @@ def sidecar_frames(name: str) -> tuple[list[PoseFrame], dict]:
     wh = tuple(doc["frame_wh"])
     frames = []
     for f in doc["frames"]:
-        xyz = np.concatenate([np.array(f["landmarks_px"]), np.zeros((33, 1))], axis=1)
+        xyz = np.concatenate([np.array(f["landmarks_px"]), np.full((33, 1), np.nan)], axis=1)  # no depth known
         frames.append(PoseFrame(t_s=f["t_s"], frame_wh=wh, xyz_px=xyz, visibility=np.ones(33), presence=np.ones(33),
                                 world_m=np.array(f["landmarks_m"])))
     return frames, doc
@@ -96,9 +97,14 @@ def make_app(tmp_path: Path, estimator_factory=EmptyEstimator):
     return app
 
 
+@functools.cache
+def password_hash() -> str:
+    return hash_password(PASSWORD)  # argon2 is slow on purpose: hash once per test run
+
+
 def add_person(app, name: str = "ana", **settings) -> int:
     store = app.state.store
-    return store.add_person(name, role="person", password_hash=hash_password(PASSWORD), settings=settings).id
+    return store.add_person(name, role="person", password_hash=password_hash(), settings=settings).id
 
 
 def sign_in(client: TestClient, name: str = "ana") -> str:

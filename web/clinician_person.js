@@ -19,17 +19,18 @@
     const lastPain = d.pain.length ? d.pain[d.pain.length - 1].pain : null;
     document.getElementById("stats").replaceChildren(...[[d.level ?? "–", "level"], [d.sessions.length, "sessions"], [total ? fmt.pct(totalValid / total) : "–", "valid reps"], [lastPain ?? "–", "last pain"], [d.flagged_open, "reps to review"]]
       .map(([v, l]) => el("div", { class: "stat" }, el("div", { class: "value" }, String(v)), el("div", { class: "label" }, l))));
-    const dayX = (iso) => new Date(iso + "T12:00:00").getTime() / 86400000;
-    const xfmt = (v) => new Date(v * 86400000).toLocaleDateString([], { day: "numeric", month: "short" });
+    const dayX = (iso) => Math.round(new Date(iso + "T00:00:00Z").getTime() / 86400000);
+    const xfmt = (v) => new Date(Math.round(v) * 86400000).toLocaleDateString([], { day: "numeric", month: "short", timeZone: "UTC" });
+    const days = { xstep: 1, xpad: 0.5, xfmt };
     const ss = d.sessions;
-    fc.lineChart(document.getElementById("chart-level"), { series: [{ x: ss.map((s) => dayX(s.day)), y: ss.map((s) => s.level), color: "#0f766e", points: true }], ymin: 0, ymax: Math.max(8, ...ss.map((s) => s.level)), xfmt, empty: "No sessions yet" });
+    fc.lineChart(document.getElementById("chart-level"), { series: [{ x: ss.map((s) => dayX(s.day)), y: ss.map((s) => s.level), color: "#0f766e", points: true }], ymin: 0, ymax: Math.max(d.max_level || 6, ...ss.map((s) => s.level)), ...days, empty: "No sessions yet" });
     const during = d.pain.filter((p) => p.kind === "during"), after = d.pain.filter((p) => p.kind !== "during");
     fc.lineChart(document.getElementById("chart-pain"), {
       series: [{ x: during.map((p) => dayX(p.day)), y: during.map((p) => p.pain), color: "#c2410c", points: true },
         { x: after.map((p) => dayX(p.day)), y: after.map((p) => p.pain), color: "#b45309", points: true, width: 1 }],
-      hlines: [{ y: 4, color: "#c2410c", label: "step back ≥ 4" }], ymin: 0, ymax: 10, xfmt, empty: "No pain check-ins yet" });
+      hlines: [{ y: 4, color: "#c2410c", label: "step back ≥ 4" }], ymin: 0, ymax: 10, ...days, empty: "No pain check-ins yet" });
     fc.legend(document.getElementById("legend-pain"), [["#c2410c", "during"], ["#b45309", "after / next day"]]);
-    fc.lineChart(document.getElementById("chart-valid"), { series: [{ x: finished.map((s) => dayX(s.day)), y: finished.map((s) => s.valid_reps / s.total_reps), color: "#15803d", points: true }], ymin: 0, ymax: 1, xfmt, empty: "No reps yet" });
+    fc.lineChart(document.getElementById("chart-valid"), { series: [{ x: finished.map((s) => dayX(s.day)), y: finished.map((s) => s.valid_reps / s.total_reps), color: "#15803d", points: true }], ymin: 0, ymax: 1, ...days, empty: "No reps yet" });
 
     document.querySelector("#sessions tbody").replaceChildren(...(ss.length ? ss.slice().reverse().map((s) => el("tr", {},
       el("td", {}, fmt.day(s.day)), el("td", { class: "num" }, String(s.level)), el("td", {}, s.status.replace(/_/g, " ")),
@@ -47,7 +48,7 @@
     const syncThreshold = () => { const r = d.rules.find((x) => `${x.exercise_id}:${x.rule_id}` === sel.value); document.getElementById("threshold").value = r ? (r.override ?? "") : ""; };
     sel.onchange = syncThreshold; syncThreshold();
     document.getElementById("actions").replaceChildren(...(d.actions.length ? d.actions.slice(0, 8).map((a) =>
-      el("li", {}, el("span", {}, el("strong", {}, a.kind.replace(/_/g, " ")), " ", a.summary), el("span", { class: "muted" }, a.actor_name + " · " + fmt.day(a.day)))) :
+      el("li", {}, el("span", {}, el("strong", {}, a.kind.replace(/_/g, " ")), " ", a.summary), el("span", { class: "muted nowrap" }, a.actor_name + " · " + fmt.day(a.day)))) :
       [el("li", { class: "muted" }, "No changes yet.")]));
   }
 

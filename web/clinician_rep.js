@@ -12,7 +12,7 @@
   if (rep.clip_url) {
     const clip = document.getElementById("clip");
     clip.classList.remove("hidden");
-    clip.src = rep.clip_url;
+    clip.src = `${rep.clip_url}#t=${rep.clip_start_s.toFixed(2)}`;
     // play only this rep's window of the video, looping
     clip.addEventListener("loadedmetadata", () => { clip.currentTime = rep.clip_start_s; });
     clip.addEventListener("timeupdate", () => { if (clip.currentTime > rep.clip_end_s) clip.currentTime = rep.clip_start_s; });
@@ -21,11 +21,19 @@
     document.getElementById("media-note").textContent = "Frames from the start to the end of the rep.";
   }
   document.getElementById("faults").replaceChildren(...(rep.faults.length ? rep.faults.map((f) =>
-    el("div", { class: "fault" }, el("b", {}, fmt.rule(f.rule)), `: ${fmt.num(f.value)} ${f.unit}, limit ${fmt.num(f.threshold)} ${f.unit}`)) :
+    el("div", { class: "fault" }, el("b", {}, fmt.rule(f.rule)), `: ${fmt.measure(f.value, f.unit)}, limit ${fmt.measure(f.threshold, f.unit)}`)) :
     [el("p", {}, rep.reason || "Judged invalid")]));
-  const metrics = Object.entries(rep.metrics || {});
-  document.querySelector("#metrics tbody").replaceChildren(...(metrics.length ? metrics.map(([k, v]) =>
-    el("tr", {}, el("td", {}, fmt.rule(k)), el("td", { class: "num" }, typeof v === "number" ? fmt.num(v) : String(v)))) :
+  // every rule's check on this rep (value against limit), then the rep's peak measurements
+  const unitOf = (k) => (k.endsWith("_deg") ? "deg" : k.endsWith("_s") ? "s" : "");
+  const label = (k) => fmt.rule(k.replace(/_(deg|s|ratio)$/, ""));
+  const rows = (rep.checks || []).map((c) => el("tr", {},
+    el("td", {}, fmt.rule(c.rule)), el("td", { class: "num" }, fmt.measure(c.value, c.unit)),
+    el("td", { class: "num muted" }, "limit " + fmt.measure(c.threshold, c.unit)),
+    el("td", {}, el("span", { class: "pill " + (c.status === "ok" ? "valid" : c.status === "fault" ? "invalid" : "unknown") }, c.status))));
+  for (const [k, v] of Object.entries(rep.metrics || {})) {
+    rows.push(el("tr", {}, el("td", {}, label(k)), el("td", { class: "num" }, typeof v === "number" ? fmt.measure(v, unitOf(k)) : String(v)), el("td", {}), el("td", {})));
+  }
+  document.querySelector("#metrics tbody").replaceChildren(...(rows.length ? rows :
     [el("tr", {}, el("td", { class: "muted" }, "No extra measurements stored for this rep."))]));
 
   function showExisting(r) {

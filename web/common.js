@@ -98,6 +98,8 @@ const fc = (() => {
     date: (iso) => (iso ? new Date(iso).toLocaleString([], { dateStyle: "medium", timeStyle: "short" }) : "–"),
     day: (iso) => (iso ? new Date(iso).toLocaleDateString([], { day: "numeric", month: "short" }) : "–"),
     pct: (v) => (v === null || v === undefined ? "–" : Math.round(v * 100) + "%"),
+    unit: (u) => (u === "deg" ? "°" : u === "ratio" || !u ? "" : " " + u),
+    measure: (v, u) => (v === null || v === undefined ? "–" : Number(v).toFixed(1) + (u === "deg" ? "°" : u === "ratio" || !u ? "" : " " + u)),
     rule: (id) => String(id || "").replace(/_/g, " "),
   };
 
@@ -121,25 +123,29 @@ const fc = (() => {
     }
     let x0 = opts.xmin ?? Math.min(...xs), x1 = opts.xmax ?? Math.max(...xs);
     let y0 = opts.ymin ?? Math.min(...ys), y1 = opts.ymax ?? Math.max(...ys);
-    if (x1 === x0) { x0 -= 1; x1 += 1; }
+    if (x1 === x0) { x0 -= opts.xstep || 1; x1 += opts.xstep || 1; }
     if (y1 === y0) { y0 -= 1; y1 += 1; }
-    const ypad = (y1 - y0) * 0.08; if (opts.ymin === undefined) y0 -= ypad; if (opts.ymax === undefined) y1 += ypad;
+    const ystep = niceStep((y1 - y0) / 5);
+    if (opts.ymin === undefined) y0 = Math.floor(y0 / ystep) * ystep;
+    if (opts.ymax === undefined) y1 = Math.ceil(y1 / ystep) * ystep;
+    if (opts.xpad) { x0 -= opts.xpad; x1 += opts.xpad; }
     const X = (v) => pad.l + ((v - x0) / (x1 - x0)) * (W - pad.l - pad.r);
     const Y = (v) => H - pad.b - ((v - y0) / (y1 - y0)) * (H - pad.t - pad.b);
     for (const b of opts.bands || []) {
       g.fillStyle = b.color; g.fillRect(X(b.x0), pad.t, Math.max(1, X(b.x1) - X(b.x0)), H - pad.t - pad.b);
     }
     g.strokeStyle = "#e3e8ee"; g.lineWidth = 1; g.fillStyle = "#5d6b78"; g.font = "11px system-ui, sans-serif";
-    const ticks = 5;
-    for (let i = 0; i <= ticks; i++) {
-      const v = y0 + ((y1 - y0) * i) / ticks, y = Y(v);
+    const decimals = ystep < 1 ? Math.ceil(-Math.log10(ystep)) : 0;
+    for (let v = Math.ceil(y0 / ystep) * ystep; v <= y1 + 1e-9; v += ystep) {
+      const y = Y(v);
       g.beginPath(); g.moveTo(pad.l, y); g.lineTo(W - pad.r, y); g.stroke();
-      g.textAlign = "right"; g.fillText(v.toFixed(Math.abs(y1 - y0) < 5 ? 1 : 0), pad.l - 6, y + 4);
+      g.textAlign = "right"; g.fillText(v.toFixed(decimals), pad.l - 6, y + 4);
     }
     g.textAlign = "center";
-    for (let i = 0; i <= ticks; i++) {
-      const v = x0 + ((x1 - x0) * i) / ticks;
-      g.fillText(opts.xfmt ? opts.xfmt(v) : v.toFixed(1), X(v), H - 8);
+    const maxTicks = Math.max(2, Math.floor((W - pad.l - pad.r) / 70));
+    const xstep = Math.max(opts.xstep || 0, niceStep((x1 - x0) / maxTicks));
+    for (let v = Math.ceil(x0 / xstep) * xstep; v <= x1 + 1e-9; v += xstep) {
+      g.fillText(opts.xfmt ? opts.xfmt(v) : String(+v.toFixed(2)), X(v), H - 8);
     }
     for (const h of opts.hlines || []) {
       if (!Number.isFinite(h.y)) continue;
@@ -165,6 +171,14 @@ const fc = (() => {
       const r = canvas.getBoundingClientRect();
       opts.onClick(x0 + ((ev.clientX - r.left - pad.l) / (W - pad.l - pad.r)) * (x1 - x0));
     } : null;
+  }
+
+  // 1, 2, 5 x 10^k: axis steps people read at a glance
+  function niceStep(raw) {
+    if (!(raw > 0)) return 1;
+    const p = Math.pow(10, Math.floor(Math.log10(raw)));
+    const m = raw / p;
+    return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p;
   }
 
   function legend(host, items) {

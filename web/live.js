@@ -49,7 +49,7 @@
   const S = {
     params: new URLSearchParams(location.search),
     ws: null, wsReady: false, inFlight: false, seq: 0, sentAt: new Map(), lastSend: 0,
-    frames: 0, replies: 0, rtts: [], errors: [], cuesSeen: [], newReps: [],
+    frames: 0, replies: 0, rtts: [], clientGaps: [], encodeMs: [], lastReplyAt: 0, errors: [], cuesSeen: [], newReps: [],
     repCount: 0, validCount: 0, target: null, phase: null, lastReply: null,
     stream: null, cameraError: null, mirrored: true,
     currentSet: null,          // {exercise, side, target, preview, session_id, exercise_index, set_no}
@@ -85,6 +85,7 @@
       }
       return cameraFailed("The camera could not be started.", String((err && err.message) || err));
     }
+    S.cameraStartedAt = performance.now();
     const video = $("video");
     video.srcObject = S.stream;
     await new Promise((res) => { if (video.readyState >= 2) res(); else video.onloadeddata = () => res(); });
@@ -197,6 +198,9 @@
     S.sentAt.set(seq, t);
     if (S.sentAt.size > 50) S.sentAt.delete(S.sentAt.keys().next().value);
     S.ws.send(msg.buffer);
+    const now = performance.now();
+    if (S.lastReplyAt) { S.clientGaps.push(now - S.lastReplyAt); if (S.clientGaps.length > 300) S.clientGaps.shift(); }
+    S.encodeMs.push(now - t); if (S.encodeMs.length > 300) S.encodeMs.shift();
     S.lastSend = t; S.frames++;
     const mySeq = seq;
     setTimeout(() => { if (S.inFlight && S.seq === mySeq) { S.inFlight = false; pump(); } }, REPLY_TIMEOUT_MS);
@@ -204,6 +208,7 @@
 
   function onFrame(msg) {
     S.inFlight = false;
+    S.lastReplyAt = performance.now();
     S.replies++;
     const sent = S.sentAt.get(msg.seq);
     if (sent !== undefined) { S.rtts.push(performance.now() - sent); if (S.rtts.length > 300) S.rtts.shift(); S.sentAt.delete(msg.seq); }
@@ -365,6 +370,15 @@
   function renderCounter() {
     const set = S.currentSet;
     const counting = set && !set.preview;
+    const m = S.lastReply;
+    if (counting && set.hold_s && m && m.hold_good_s !== undefined && m.hold_good_s !== null) {
+      const target = Math.round(set.hold_s * (set.target || 1));
+      $("rep-count").textContent = String(Math.floor(m.hold_good_s));
+      $("rep-target").textContent = `${target}s`;
+      $("attempts").textContent = "· seconds held in good form";
+      $("counter").classList.toggle("done", m.hold_good_s >= target);
+      return;
+    }
     $("rep-count").textContent = counting ? String(S.validCount) : "0";
     $("rep-target").textContent = counting && set.target ? String(set.target) : "–";
     const invalid = counting ? S.repCount - S.validCount : 0;
@@ -485,6 +499,7 @@
     S.repCount = 0; S.validCount = 0; S.newReps = [];
     renderCounter();
     sendJSON({ type: "start_set", exercise: set.exercise, side: set.side || "auto", target_reps: set.target || null,
+      hold_s: set.hold_s || null,
       session_id: set.session_id || null, exercise_index: set.exercise_index ?? null, set_no: set.set_no ?? null,
       preview: Boolean(set.preview) });
     $("exercise-name").textContent = set.name || prettyExercise(set.exercise);
@@ -520,11 +535,11 @@
           steps.push({ kind: "set", exercise: ex.id, exercise_index: i, name: ex.name, set_no: s, side, target: ex.reps, hold_s: ex.hold_s,
             sets: ex.sets, title: `${ex.name || prettyExercise(ex.id)} — set ${s} of ${ex.sets}${side !== "auto" ? ` (${side} leg)` : ""}` });
           const last = s === ex.sets && side === sides[sides.length - 1];
-          if (!last && ex.rest_s > 0) steps.push({ kind: "rest", seconds: ex.rest_s, title: "Rest" });
+          if (!last && ex.rest_s > 0) steps.push({ kind: "rest", exercise_index: i, seconds: ex.rest_s, title: "Rest" });
         }
       }
     });
-    steps.push({ kind: "pain_end", title: "How is your knee?", text: "Rate any knee pain you feel now, from 0 (none) to 10 (worst imaginable)." });
+    steps.push({ kind: "pain_end", title: "How is your knee?" });
     steps.push({ kind: "done", title: "Session complete" });
     return steps;
   }
@@ -606,7 +621,18 @@
             const res = await fc.api(`/api/live/sessions/${S.session_id}/readiness`, { method: "POST",
               json: { massage_done: Boolean(S.readiness.massage), vmo_done: Boolean(S.readiness.vmo), skbt_verdict: S.skbVerdict, skbt_pain: n } });
             if (res.ready) { goto(i + 1); return; }
+            if (res.status === "retry") {
+              setStepCard("Small Knee Bend Test", res.title, res.message);
+              actions(button("Redo the test", () => goto(i), "", "skb-redo"));
+              return;
+            }
+            if (res.status === "incomplete") {
+              setStepCard("Get ready", res.title, res.message);
+              actions(button("Back to the first step", () => goto(0), "", "readiness-restart"));
+              return;
+            }
             setStepCard("Not today", res.title || "Your knee is not ready today", res.message || "");
+            speak(res.title || "Not today", true);
             actions(el("a", { class: "button", href: "/" }, "Back to today"));
           } catch (e) { showFlowError(e.message); }
         });
@@ -617,14 +643,14 @@
       setStepCard(kicker, st.title, st.text);
       $("step-text").append(el("br"), el("strong", {}, st.dose));
       startSet({ exercise: st.exercise, preview: true, name: st.title, info: st.dose, side: "auto" });
-      actions(button("Start set 1", () => goto(i + 1), "", "start-set"));
+      actions(button("Start set 1", () => goto(i + 1), "", "start-set"), skipButton(i));
     } else if (st.kind === "set") {
       setStepCard(kicker, st.title, st.hold_s ? `Hold for ${st.hold_s} s, ${st.target} times.` : `${st.target} good reps. Only reps with good form count.`);
-      startSet({ exercise: st.exercise, side: st.side, target: st.target, preview: false, session_id: S.session_id,
+      startSet({ exercise: st.exercise, side: st.side, target: st.target, hold_s: st.hold_s, preview: false, session_id: S.session_id,
         exercise_index: st.exercise_index, set_no: st.set_no, name: st.name || prettyExercise(st.exercise),
         info: `Set ${st.set_no} of ${st.sets}${st.side !== "auto" ? ` · ${st.side} leg` : ""}` });
       S.onSetDone = () => { endSet(); speak("Set complete", true); goto(i + 1); };
-      actions(button("End set", () => S.onSetDone(), "secondary", "end-set"));
+      actions(button("End set", () => S.onSetDone(), "secondary", "end-set"), skipButton(i));
     } else if (st.kind === "rest") {
       if (S.currentSet) endSet();
       setStepCard("Rest", "Rest", "");
@@ -636,19 +662,34 @@
       setCue("Rest", false);
     } else if (st.kind === "pain_end") {
       if (S.currentSet) endSet();
-      setStepCard(kicker, st.title, st.text);
-      painScale(async (n) => {
-        try {
-          const res = await fc.api(`/api/live/sessions/${S.session_id}/pain`, { method: "POST", json: { pain: n } });
-          S.finalDecision = res;
-          goto(i + 1);
-        } catch (e) { showFlowError(e.message); }
+      setStepCard(kicker, "Knee pain during the exercises?", "From 0 (none) to 10 (worst imaginable): the most you felt during today's exercises.");
+      painScale((during) => {
+        setStepCard(kicker, "And right now?", "Rate the knee pain you feel now, from 0 (none) to 10 (worst imaginable).");
+        painScale(async (after) => {
+          try {
+            S.finalDecision = await fc.api(`/api/live/sessions/${S.session_id}/pain`, { method: "POST",
+              json: { pain_during: during, pain_after: after } });
+            goto(i + 1);
+          } catch (e) { showFlowError(e.message); }
+        });
       });
     } else if (st.kind === "done") {
       setStepCard("Finish", "Well done — session saved", (S.finalDecision && S.finalDecision.message) || "");
       actions(el("a", { class: "button", href: "/" }, "Back to today"));
       setCue("Session complete", false);
     }
+  }
+
+  // Skip the rest of this exercise (all its remaining sets and rests): e.g. it hurts, or no room for it today.
+  function skipButton(i) {
+    const ex = S.steps[i].exercise_index;
+    return button("Skip this exercise", () => {
+      if (S.currentSet) endSet();
+      let j = i;
+      while (j < S.steps.length && S.steps[j].exercise_index === ex && S.steps[j].kind !== "pain_end") j++;
+      while (j < S.steps.length && S.steps[j].kind === "rest") j++;
+      goto(j);
+    }, "link", "skip-exercise");
   }
 
   function onSetDone() { if (typeof S.onSetDone === "function") S.onSetDone(); }

@@ -25,8 +25,7 @@
   }
 
   function faultText(f) {
-    const unit = f.unit === "deg" ? "°" : f.unit === "ratio" ? "" : " " + (f.unit || "");
-    return el("span", { class: "fault" }, el("b", {}, fmt.rule(f.rule)), ` ${fmt.num(f.value)}${unit} (limit ${fmt.num(f.threshold)}${unit})`);
+    return el("span", { class: "fault" }, el("b", {}, fmt.rule(f.rule)), ` ${fmt.measure(f.value, f.unit)} (limit ${fmt.measure(f.threshold, f.unit)})`);
   }
 
   async function showResult() {
@@ -53,7 +52,7 @@
       const cls = verdict === "valid" ? "valid" : verdict === "unknown" ? "unknown" : "invalid";
       const row = el("tr", { class: "clickable", "data-rep": r.index, "data-start": r.start_s },
         el("td", { class: "num" }, String(r.index)),
-        el("td", { class: "num" }, `${fmt.num(r.start_s)}–${fmt.num(r.end_s)} s`),
+        el("td", { class: "num nowrap" }, `${fmt.num(r.start_s)}–${fmt.num(r.end_s)} s`),
         el("td", {}, r.side || "–"),
         el("td", {}, el("span", { class: "pill " + cls }, verdict)),
         el("td", {}, (r.faults || []).length ? (r.faults || []).map(faultText) : el("span", { class: "muted small" }, r.why || "Good rep")));
@@ -68,7 +67,7 @@
         series: [{ x: chart.t_s, y: chart.values, color: "#0f766e" }],
         hlines: chart.lines.map((l) => ({ y: l.value, color: l.kind === "rep" ? "#64748b" : "#c2410c", label: l.label })),
         bands: reps.map((r) => ({ x0: r.start_s, x1: r.end_s, color: r.valid ? "rgba(21,128,61,.08)" : "rgba(194,65,12,.10)" })),
-        xfmt: (v) => v.toFixed(0) + " s", cursor,
+        xfmt: (v) => +v.toFixed(1) + " s", cursor,
         onClick: (t) => { player.currentTime = Math.max(0, t); },
       });
     };

@@ -249,6 +249,7 @@ class _Replay:
     def __init__(self, programme: Programme, history: History) -> None:
         self.p = programme
         self.h = history
+        self._rules_cache: dict[tuple[tuple[str, float], ...], RuleValues] = {}
         self.pain_by_day: dict[date, list[tuple[datetime, int]]] = defaultdict(list)
         for pr in history.pains:
             self.pain_by_day[pr.day].append((pr.at, pr.pain))
@@ -278,7 +279,9 @@ class _Replay:
 
     # -- helpers
     def rules(self, st: _State) -> RuleValues:
-        return self.p.rule_values(dict(st.overrides))
+        if st.overrides not in self._rules_cache:  # per-replay memo: overrides rarely change
+            self._rules_cache[st.overrides] = self.p.rule_values(dict(st.overrides))
+        return self._rules_cache[st.overrides]
 
     def baseline(self, st: _State, rv: RuleValues) -> float:
         over = dict(st.overrides)
@@ -318,11 +321,13 @@ class _Replay:
             return False
         if s.pain_during > rv.green_pain_max or s.pain_after > rv.green_pain_max:
             return False
-        if s.total_reps <= 0 or s.target_reps <= 0:
+        # The day's target comes from the programme, so doing only the first set cannot qualify.
+        target = max(s.target_reps, self.p.target_reps(s.level))
+        if s.total_reps <= 0 or target <= 0:
             return False
         if s.valid_reps / s.total_reps < rv.min_valid_rep_ratio:
             return False
-        if s.valid_reps / s.target_reps < rv.min_target_completion_ratio:
+        if s.valid_reps / target < rv.min_target_completion_ratio:
             return False
         nxt = self.next_report(s, until)
         if nxt is None:
@@ -376,7 +381,7 @@ class _Replay:
                 f" or {rv.baseline_rise_pain:g} above your usual {base:g}/10)"
             )
             if unsettled or len(regressions) >= rv.see_professional_after_regressions:
-                flag = True
+                flag = st.flagged_since is None  # tell the clinician once, not every painful day
                 new_level = max(1, level - 1)
                 if unsettled:
                     why = f"pain has not settled: at step-back level on each of the last {rv.unsettled_pain_days} days"
@@ -384,7 +389,8 @@ class _Replay:
                     why = f"{len(regressions)} step-backs in {rv.regression_window_days} days"
                 st = replace(
                     st, level=new_level, level_since=tomorrow if new_level != level else st.level_since,
-                    step_back_return=None, step_back_since=None, regressions=regressions, flagged_since=d,
+                    step_back_return=None, step_back_since=None, regressions=regressions,
+                    flagged_since=st.flagged_since or d,
                 )
                 return st, out(
                     Action.SEE_PROFESSIONAL, new_level,
@@ -551,8 +557,8 @@ def plan_today(programme: Programme, history: History, today: date) -> DayPlan:
         kind, reason = "rest", f"knee pain {pmax}/10 today: no exercises today; rest and check in tomorrow"
     elif ready is not None and ready[0] == Readiness.NOT_READY:
         kind, reason = "rest", ready[1]
-    elif used_s >= programme.day_budget_s:
-        kind, reason = "rest", f"today's {programme.day_budget_min:g} minutes are done"
+    elif programme.day_budget_s - used_s < min((ex.set_s for ex in exercises), default=0.0):
+        kind, reason = "rest", f"today's {programme.day_budget_min:g} minutes are done"  # not even one set fits
     return DayPlan(
         day=today, level=lv.number, level_name=lv.name, focus=lv.focus, kind=kind,
         readiness_steps=programme.readiness, readiness=ready[0] if ready else None,

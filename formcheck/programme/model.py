@@ -189,6 +189,10 @@ class Programme(_Frozen):
     def day_budget_s(self) -> float:
         return self.day_budget_min * SECONDS_PER_MINUTE
 
+    def target_reps(self, number: int) -> int:
+        """Valid reps (or holds) the whole day asks for at this level: sets x sides x reps summed."""
+        return sum(ex.sets * ex.sides * ex.reps for ex in self.level(number).exercises)
+
     def readiness_exercise_s(self) -> float:
         return sum(s.minutes for s in self.readiness if s.counts_as_exercise) * SECONDS_PER_MINUTE
 
@@ -244,9 +248,10 @@ def library_exercise_ids(library_dir: Path | None = None) -> frozenset[str]:
 
 def _one_line(err: ValidationError) -> str:
     first = err.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "file"
+    where = ".".join(str(p) for p in first["loc"])
+    msg = first["msg"].removeprefix("Value error, ")
     more = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
-    return f"{where}: {first['msg']}{more}"
+    return f"{where}: {msg}{more}" if where else f"{msg}{more}"
 
 
 def parse_programme(

@@ -141,13 +141,13 @@ def seed_demo(store: Store, programme: Programme, person: Person, *, end_day: da
                         valid = rng.random() < day.valid_ratio
                         valid_count += valid
                         faults = () if valid else (Fault("knee_valgus", 14.0 + rng.random() * 4, 12.0, "deg"),)
-                        svc.record_rep(the_set.id, RepIn(
+                        store.add_rep(the_set.id, RepIn(
                             idx=k + 1, start_s=k * rep_s, end_s=(k + 1) * rep_s, valid=valid,
                             verdict="valid" if valid else "invalid",
                             reason="" if valid else "knee moved inwards (keep it over your second toe)",
                             side=side, metrics={"knee_flexion_peak_deg": 40.0 + rng.random() * 10},
                             faults=faults,
-                        ))
+                        ), at=clock.now)
                         k += 1
                     svc.end_set(the_set.id)
                     clock.advance(ex.rest_s)

@@ -39,7 +39,7 @@ frame is one line)::
                         faults_now {fault: size at this instant},
                         landmarks_px  33×[x, y]  projected ground truth, px, y down, pixel centres at +0.5,
                                       i.e. the same convention as MediaPipe's normalised coords × frame size,
-                        landmarks_m   33×[x, y, z] world ground truth, metres,
+                        landmarks_m   33×[x, y, z] world ground truth, metres (mm precision),
                         measures      formcheck.geometry on landmarks_px: knee_flexion_deg, hip_flexion_deg,
                                       hip_abduction_deg, fppa_deg, knee_medial_offset_ratio,
                                       knee_past_toe_ratio (each {left, right}); pelvic_drop_deg (for

@@ -160,11 +160,26 @@ def _knee_ik(hip: Vec, ankle: Vec, thigh_m: float, shank_m: float, pole: Vec, me
     return hip + a * u + r * (np.cos(phi) * p + np.sin(phi) * q)
 
 
+def _leg_frame(pose: Pose) -> NDArray:
+    """Frame the legs are posed in: the body frame turned with the pelvis, but not tilted with it."""
+    return pose.body_frame() @ rot(_Y, pose.pelvis_rotation_deg)
+
+
+def _planted_foot_frame(rleg: NDArray, side: Side, leg: PlantedLeg) -> NDArray:
+    return rleg @ rot(_Y, _sgn(side) * leg.toe_out_deg) @ rot(_X, leg.heel_lift_deg)
+
+
+def _planted_pole_medial(pose: Pose, side: Side, leg: PlantedLeg) -> tuple[Vec, Vec]:
+    """The knee points where the foot points (pole); medial is towards the body's midline."""
+    rleg = _leg_frame(pose)
+    return _planted_foot_frame(rleg, side, leg) @ _Z, rleg @ (-_sgn(side) * _X)
+
+
 def pose_skeleton(body: Body, pose: Pose) -> Skeleton:
     """Forward/inverse kinematics: the joint centres for `pose`."""
     rb = pose.body_frame()
     rp = rb @ rot(_Y, pose.pelvis_rotation_deg) @ rot(_Z, pose.pelvis_obliquity_deg)
-    rleg = rb @ rot(_Y, pose.pelvis_rotation_deg)  # legs follow the pelvis turn, not its obliquity
+    rleg = _leg_frame(pose)  # legs follow the pelvis turn, not its obliquity
     rt = (rb @ rot(_Y, pose.trunk_rotation_deg) @ rot(_Z, -pose.trunk_lateral_deg)
           @ rot(_X, pose.trunk_forward_deg))
     pelvis = np.asarray(pose.pelvis_m, dtype=np.float64)
@@ -174,10 +189,10 @@ def pose_skeleton(body: Body, pose: Pose) -> Skeleton:
         s = _sgn(side)
         hip = pelvis + rp @ (s * body.hip_half_width_m * _X)
         if isinstance(leg, PlantedLeg):
-            rf = rleg @ rot(_Y, s * leg.toe_out_deg) @ rot(_X, leg.heel_lift_deg)
+            rf = _planted_foot_frame(rleg, side, leg)
             ankle = np.asarray(leg.ankle_m, dtype=np.float64)
-            medial = rleg @ (-s * _X)
-            knee = _knee_ik(hip, ankle, body.thigh_m, body.shank_m, rf @ _Z, medial, leg.knee_medial_deg)
+            pole, medial = _planted_pole_medial(pose, side, leg)
+            knee = _knee_ik(hip, ankle, body.thigh_m, body.shank_m, pole, medial, leg.knee_medial_deg)
         else:
             rh = rleg @ rot(_X, -leg.hip_flexion_deg) @ rot(_Z, s * leg.hip_abduction_deg)
             knee = hip + body.thigh_m * (rh @ -_Y)
@@ -290,18 +305,20 @@ def knee_swivel_for_fppa(body: Body, pose: Pose, side: Side, target_deg: float,
     orthographic frontal one. Solved for clean reps too (target 0): with the foot turned out and perspective,
     a knee tracking over the toes would otherwise read a few degrees either way; clean fixtures read ~0."""
     rb = pose.body_frame()
+    j0 = pose_skeleton(body, pose).joints
+    hip, ankle, other_hip = j0[f"hip_{side}"], j0[f"ankle_{side}"], j0[f"hip_{side.other}"]
+    leg = pose.left_leg if side is Side.LEFT else pose.right_leg
+    if not isinstance(leg, PlantedLeg):
+        raise ValueError(f"the {side} leg is not planted")
+    pole, medial = _planted_pole_medial(pose, side, leg)
+    fixed = None if project is None else project(np.stack([hip, ankle, other_hip]))
 
     def fppa(sw: float) -> float:
-        leg = pose.left_leg if side is Side.LEFT else pose.right_leg
-        assert isinstance(leg, PlantedLeg)
-        leg2 = dataclasses.replace(leg, knee_medial_deg=sw)
-        p2 = dataclasses.replace(pose, **{f"{side}_leg": leg2})
-        j = pose_skeleton(body, p2).joints
-        if project is not None:
-            h, k, a, o = project(np.stack([j[f"hip_{side}"], j[f"knee_{side}"], j[f"ankle_{side}"],
-                                           j[f"hip_{side.other}"]]))
-            return image_fppa_deg(h, k, a, o)
-        return frontal_fppa_deg(j[f"hip_{side}"], j[f"knee_{side}"], j[f"ankle_{side}"], rb, side)
+        knee = _knee_ik(hip, ankle, body.thigh_m, body.shank_m, pole, medial, sw)
+        if fixed is not None:
+            k = project(knee[None])[0]
+            return image_fppa_deg(fixed[0], k, fixed[1], fixed[2])
+        return frontal_fppa_deg(hip, knee, ankle, rb, side)
 
     # FPPA grows monotonically with the medial swivel over this range
     lo, hi = -80.0, 80.0

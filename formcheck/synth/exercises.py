@@ -156,7 +156,7 @@ def lunge(body: Body, s: float, f: Mapping[str, float], side: Side,
     """Stationary (split-stance) forward lunge, `side` leg in front, rear heel up; front knee ~10° → ~90°."""
     front, rear = side, side.other
     fa = np.array([_sgn(front) * 0.11, body.ankle_height_m, 0.36])
-    ra = np.array([_sgn(rear) * 0.11, 0.14, -0.40])
+    ra = np.array([_sgn(rear) * 0.11, 0.165, -0.40])
     pelvis = np.array([0.0, 0.83 - 0.27 * s, 0.0])
     obl = _drop_obliquity(front, f.get("pelvic_drop", 0.0))
     stance_hip = pelvis + np.array([_sgn(front) * body.hip_half_width_m, 0.0, 0.0])
@@ -260,5 +260,5 @@ EXERCISES: dict[str, ExerciseModel] = {
                                props=lambda side: (step_box(side),)),
     "side_lying_leg_raise": ExerciseModel(
         side_lying_leg_raise, {"front": Camera((0.05, 0.45, 2.7), (0.05, 0.28, 0.0), 620.0, 640, 480)},
-        tempo=Tempo(down_s=1.0, hold_s=0.3, up_s=1.0)),
+        tempo=Tempo(down_s=0.95, hold_s=0.25, up_s=0.95)),
 }

@@ -187,7 +187,7 @@ def build(fx: Fixture, body: Body | None = None) -> dict:
             "i": i, "t_s": round(t, 6), "rep": rep.index if rep else None, "phase": round(s, 4),
             "faults_now": {k: round(v, 3) for k, v in now.items()},
             "landmarks_px": np.round(uv, 2).tolist(),
-            "landmarks_m": np.round(lm3, 4).tolist(),
+            "landmarks_m": np.round(lm3, 3).tolist(),
             "measures": frame_measures(uv, stance, fx.side),
             "truth_3d": pose_truth(pose, body, sk.joints, fx.side),
         })

@@ -18,7 +18,15 @@ from pydantic import BaseModel
 from formcheck.errors import FormcheckError, InputError, SpecError
 from formcheck.store import Person, RepRow, Store
 from formcheck.webapp import repo
-from formcheck.webapp.deps import ClinicianUser, ServiceDep, SettingsDep, StoreDep, require_person_visible
+from formcheck.webapp.deps import (
+    ClinicianPerson,
+    ClinicianRepOwner,
+    ClinicianUser,
+    ServiceDep,
+    SettingsDep,
+    StoreDep,
+    require_person_visible,
+)
 from formcheck.webapp.media import placeholder_svg, rep_strip_jpeg
 from formcheck.webapp.schemas import (
     HoldIn,
@@ -27,7 +35,6 @@ from formcheck.webapp.schemas import (
     PersonPublic,
     ReviewPublic,
     ThresholdIn,
-    User,
     VerdictIn,
 )
 from formcheck.webapp.settings import Settings
@@ -47,6 +54,15 @@ class FaultOut(BaseModel):
     unit: str
 
 
+class CheckOut(BaseModel):
+    rule: str
+    status: str  # ok | fault | advisory | unknown
+    value: float | None
+    threshold: float | None
+    unit: str
+    reason: str = ""
+
+
 class QueueItem(BaseModel):
     key: str
     source: Literal["live", "upload"]
@@ -60,6 +76,7 @@ class QueueItem(BaseModel):
     verdict: str
     reason: str
     faults: list[FaultOut]
+    checks: list[CheckOut] = []
     metrics: dict[str, Any]
     at: datetime | None
     strip_url: str
@@ -107,6 +124,7 @@ class RuleOut(BaseModel):
 class PersonDetail(BaseModel):
     person: PersonPublic
     level: int | None
+    max_level: int
     held: bool
     flagged_open: int
     sessions: list[SessionPoint]
@@ -116,11 +134,6 @@ class PersonDetail(BaseModel):
 
 
 # ------------------------------------------------------------------------------------------------ helpers
-def _person(store: Store, user: User, person_id: int) -> Person:
-    require_person_visible(store, user, person_id)
-    return store.get_person_by_id(person_id)
-
-
 def _held(store: Store, person_id: int) -> bool:
     held = False
     for a in store.list_clinician_actions(person_id):
@@ -172,13 +185,16 @@ def _upload_items(store: Store, person: Person, reviews: dict[str, ReviewPublic]
             if r.get("valid", True):
                 continue
             key = repo.upload_rep_key(up.id, int(r["index"]))
-            metrics = {k: v for k, v in r.items() if isinstance(v, int | float) and k not in ("index", "start_s", "end_s")}
-            metrics.update(r.get("metrics") or {})
+            metrics = {k: v for k, v in (r.get("peak") or {}).items() if isinstance(v, int | float)}
+            checks = [CheckOut(rule=str(c.get("rule")), status=str(c.get("status")), value=_num(c.get("value")),
+                               threshold=_num(c.get("threshold")), unit=str(c.get("unit") or ""),
+                               reason=str(c.get("reason") or ""))
+                      for c in r.get("checks") or ()]
             items.append(QueueItem(
                 key=key, source="upload", person_id=person.id, person_name=person.display_name or person.name,
                 exercise_id=up.exercise_id, side=r.get("side"), index=int(r["index"]), start_s=float(r["start_s"]),
                 end_s=float(r["end_s"]), verdict=str(r.get("verdict") or "invalid"), reason=str(r.get("why") or ""),
-                faults=_faults(r.get("faults")), metrics=metrics, at=up.created_at,
+                faults=_faults(r.get("faults")), checks=checks, metrics=metrics, at=up.created_at,
                 strip_url=f"/api/clinician/reps/{key}/strip", clip_url=f"/api/uploads/{up.id}/video",
                 clip_start_s=max(0.0, float(r["start_s"]) - CLIP_MARGIN_S),
                 clip_end_s=float(r["end_s"]) + CLIP_MARGIN_S, review=reviews.get(key),
@@ -208,25 +224,8 @@ def queue_items(store: Store, people: list[Person], *, open_only: bool) -> list[
     return items
 
 
-def rep_owner(store: Store, key: str) -> int | None:
-    """The person a rep key belongs to (None when it does not exist)."""
-    try:
-        source, ident, _ = repo.parse_rep_key(key)
-        if source == "live":
-            rep = store.get_rep(ident)
-            return store.get_session(store.get_set(rep.set_id).session_id).person_id
-        up = repo.get_upload(store, ident)
-        return up.owner_id if up else None
-    except InputError:
-        return None
-
-
-def _rep_item(store: Store, user: User, key: str) -> QueueItem:
-    owner = rep_owner(store, key)
-    if owner is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "Not found")
-    person = _person(store, user, owner)
-    for item in queue_items(store, [person], open_only=False):
+def _rep_item(store: Store, owner_id: int, key: str) -> QueueItem:
+    for item in queue_items(store, [store.get_person_by_id(owner_id)], open_only=False):
         if item.key == key:
             return item
     raise HTTPException(status.HTTP_404_NOT_FOUND, "Not found")
@@ -251,9 +250,8 @@ def list_people(user: ClinicianUser, store: StoreDep, service: ServiceDep) -> li
 
 
 @router.get("/api/clinician/people/{person_id}", response_model=PersonDetail)
-def person_detail(person_id: int, user: ClinicianUser, store: StoreDep, service: ServiceDep) -> PersonDetail:
+def person_detail(p: ClinicianPerson, store: StoreDep, service: ServiceDep) -> PersonDetail:
     """One person's timeline (sessions, level, pain, valid-rep ratio), controls state and recent changes."""
-    p = _person(store, user, person_id)
     summaries = store.session_summaries(p.id)
     level = service.plan(p).level
     flagged_open = len(queue_items(store, [p], open_only=True))
@@ -269,13 +267,14 @@ def person_detail(person_id: int, user: ClinicianUser, store: StoreDep, service:
         person=PersonPublic(id=p.id, name=p.display_name or p.name, level=level, held=_held(store, p.id),
                             flagged_open=flagged_open,
                             last_session_at=max((s.session.started_at for s in summaries), default=None)),
-        level=level, held=_held(store, p.id), flagged_open=flagged_open,
+        level=level, max_level=service.programme.max_level, held=_held(store, p.id), flagged_open=flagged_open,
         sessions=[SessionPoint(session_id=s.session.id, day=s.session.day, level=s.session.level,
                                status=str(s.session.status), valid_reps=s.valid_reps, total_reps=s.total_reps,
                                pain_during=s.pain_during, pain_after=s.pain_after, exercise_s=s.exercise_s)
                   for s in sorted(summaries, key=lambda s: s.session.started_at)],
         pain=[PainPoint(day=x.day, kind=x.kind, pain=x.pain) for x in store.list_pain(p.id)],
-        actions=[ActionOut(kind=a.kind, day=a.day, actor_name=a.actor_name, summary=_summary(a.kind, a.payload))
+        actions=[ActionOut(kind="rep_review" if repo.REP_REVIEW in a.payload else a.kind, day=a.day,
+                           actor_name=repo.display_name(store, a.actor_id), summary=_summary(a.kind, a.payload))
                  for a in reversed(store.list_clinician_actions(p.id))],
         rules=rules,
     )
@@ -297,17 +296,15 @@ def _summary(kind: str, payload: dict[str, Any]) -> str:
 
 # ------------------------------------------------------------------------------------------------ controls
 @router.post("/api/clinician/people/{person_id}/level")
-def set_level(person_id: int, body: LevelIn, user: ClinicianUser, store: StoreDep, service: ServiceDep) -> dict[str, Any]:
+def set_level(p: ClinicianPerson, body: LevelIn, user: ClinicianUser, store: StoreDep, service: ServiceDep) -> dict[str, Any]:
     """Set the person's programme level (recorded with who and when; the engine plans from it)."""
-    p = _person(store, user, person_id)
     service.set_level(p, store.get_person_by_id(user.id), body.level, body.note)
     return {"level": service.plan(p).level}
 
 
 @router.post("/api/clinician/people/{person_id}/hold")
-def set_hold(person_id: int, body: HoldIn, user: ClinicianUser, store: StoreDep, service: ServiceDep) -> dict[str, Any]:
+def set_hold(p: ClinicianPerson, body: HoldIn, user: ClinicianUser, store: StoreDep, service: ServiceDep) -> dict[str, Any]:
     """Hold progression at the current level, or release the hold."""
-    p = _person(store, user, person_id)
     me = store.get_person_by_id(user.id)
     if body.hold:
         service.hold(p, me, body.note)
@@ -317,11 +314,10 @@ def set_hold(person_id: int, body: HoldIn, user: ClinicianUser, store: StoreDep,
 
 
 @router.post("/api/clinician/people/{person_id}/thresholds")
-def set_threshold(person_id: int, body: ThresholdIn, user: ClinicianUser, store: StoreDep, service: ServiceDep) -> dict[str, Any]:
+def set_threshold(p: ClinicianPerson, body: ThresholdIn, user: ClinicianUser, store: StoreDep, service: ServiceDep) -> dict[str, Any]:
     """A per-person limit for one analysis rule (e.g. allow more knee valgus early on)."""
     from formcheck.spec import load_exercise
 
-    p = _person(store, user, person_id)
     spec = load_exercise(body.exercise_id) if body.exercise_id in repo.exercise_ids() else None
     if spec is None or body.rule_id not in {r.id for r in spec.rules}:
         raise InputError(f"unknown rule {body.rule_id!r} for exercise {body.exercise_id!r}")
@@ -333,8 +329,7 @@ def set_threshold(person_id: int, body: ThresholdIn, user: ClinicianUser, store:
 
 
 @router.post("/api/clinician/people/{person_id}/notes")
-def add_note(person_id: int, body: NoteIn, user: ClinicianUser, store: StoreDep, service: ServiceDep) -> dict[str, Any]:
-    p = _person(store, user, person_id)
+def add_note(p: ClinicianPerson, body: NoteIn, user: ClinicianUser, store: StoreDep, service: ServiceDep) -> dict[str, Any]:
     service.add_note(p, store.get_person_by_id(user.id), body.note)
     return {"ok": True}
 
@@ -355,15 +350,15 @@ def queue(
 
 
 @router.get("/api/clinician/reps/{rep_key}", response_model=QueueItem)
-def rep_detail(rep_key: str, user: ClinicianUser, store: StoreDep) -> QueueItem:
-    return _rep_item(store, user, rep_key)
+def rep_detail(rep_key: str, owner: ClinicianRepOwner, store: StoreDep) -> QueueItem:
+    return _rep_item(store, owner, rep_key)
 
 
 @router.get("/api/clinician/reps/{rep_key}/strip", response_class=Response,
             responses={200: {"content": {"image/jpeg": {}, "image/svg+xml": {}}}})
-def rep_strip(rep_key: str, user: ClinicianUser, store: StoreDep, settings: SettingsDep) -> Response:
+def rep_strip(rep_key: str, owner: ClinicianRepOwner, store: StoreDep, settings: SettingsDep) -> Response:
     """Frames from the rep's start to its end (from the uploaded video or the stored clip), as one JPEG."""
-    item = _rep_item(store, user, rep_key)
+    item = _rep_item(store, owner, rep_key)
     cache = settings.data_dir / "cache" / "strips" / f"{rep_key}.jpg"
     if cache.exists():
         return Response(cache.read_bytes(), media_type="image/jpeg")
@@ -400,9 +395,9 @@ def _inside(settings: Settings, rel: str) -> Path | None:
 
 
 @router.get("/api/clinician/reps/{rep_key}/clip", response_class=FileResponse)
-def rep_clip(rep_key: str, user: ClinicianUser, store: StoreDep, settings: SettingsDep) -> FileResponse:
+def rep_clip(rep_key: str, owner: ClinicianRepOwner, store: StoreDep, settings: SettingsDep) -> FileResponse:
     """The short clip stored for a live-session rep (only where the person switched clips on)."""
-    item = _rep_item(store, user, rep_key)
+    item = _rep_item(store, owner, rep_key)
     source, ident, _ = repo.parse_rep_key(item.key)
     clips = store.list_rep_clips(ident) if source == "live" else []
     path = _inside(settings, clips[-1].path) if clips else None
@@ -412,9 +407,11 @@ def rep_clip(rep_key: str, user: ClinicianUser, store: StoreDep, settings: Setti
 
 
 @router.post("/api/clinician/reps/{rep_key}/review", response_model=ReviewPublic)
-def review_rep(rep_key: str, body: VerdictIn, user: ClinicianUser, store: StoreDep, service: ServiceDep) -> ReviewPublic:
+def review_rep(
+    rep_key: str, owner: ClinicianRepOwner, body: VerdictIn, user: ClinicianUser, store: StoreDep, service: ServiceDep
+) -> ReviewPublic:
     """Agree or disagree with a flag, with a note the person sees on their pages."""
-    item = _rep_item(store, user, rep_key)
+    item = _rep_item(store, owner, rep_key)
     source, ident, index = repo.parse_rep_key(rep_key)
     note = body.note.strip()
     if source == "live":
@@ -462,9 +459,8 @@ def report_rows(store: Store, p: Person) -> list[dict[str, Any]]:
 
 @router.get("/api/clinician/people/{person_id}/report.csv", response_class=Response,
             responses={200: {"content": {"text/csv": {}}}})
-def report_csv(person_id: int, user: ClinicianUser, store: StoreDep) -> Response:
+def report_csv(p: ClinicianPerson, store: StoreDep) -> Response:
     """One row per live session and per uploaded video: level, reps, valid-rep ratio, pain."""
-    p = _person(store, user, person_id)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
@@ -475,16 +471,16 @@ def report_csv(person_id: int, user: ClinicianUser, store: StoreDep) -> Response
 
 
 @router.get("/clinician/people/{person_id}/report", response_class=HTMLResponse)
-def report_html(person_id: int, user: ClinicianUser, store: StoreDep, service: ServiceDep) -> HTMLResponse:
+def report_html(p: ClinicianPerson, user: ClinicianUser, store: StoreDep, service: ServiceDep) -> HTMLResponse:
     """The same report as a printable page (print to PDF from the browser)."""
-    p = _person(store, user, person_id)
     rows = report_rows(store, p)
     esc = html.escape
     head = "".join(f"<th>{esc(c.replace('_', ' '))}</th>" for c in CSV_COLUMNS)
     body = "".join("<tr>" + "".join(f"<td>{esc(str(r[c]))}</td>" for c in CSV_COLUMNS) + "</tr>" for r in rows)
     actions = "".join(
-        f"<li><strong>{esc(a.kind.replace('_', ' '))}</strong> {esc(_summary(a.kind, a.payload))}"
-        f" <span class='muted'>({esc(a.actor_name)}, {a.day.isoformat()})</span></li>"
+        f"<li><strong>{esc(('rep review' if repo.REP_REVIEW in a.payload else a.kind).replace('_', ' '))}</strong>"
+        f" {esc(_summary(a.kind, a.payload))}"
+        f" <span class='muted'>({esc(repo.display_name(store, a.actor_id))}, {a.day.isoformat()})</span></li>"
         for a in store.list_clinician_actions(p.id)
     ) or "<li class='muted'>None</li>"
     chart = _ratio_svg(rows)

@@ -47,9 +47,12 @@ def _rep(idx: int, valid: bool, start_s: float) -> RepIn:
     )
 
 
-def seed_clinic(store: Store, *, today: date | None = None, password: str = DEMO_PASSWORD) -> Clinic:
+def seed_clinic(
+    store: Store, *, today: date | None = None, password: str = DEMO_PASSWORD, password_hash: str | None = None
+) -> Clinic:
+    """Seed the demo clinic; `password_hash` (of `password`) lets tests pass a cheap argon2 hash."""
     today = today or datetime.now(UTC).date()
-    pw = hash_password(password)
+    pw = password_hash or hash_password(password)
     lee = store.add_person("dr_lee", role="clinician", display_name="Dr Lee", password_hash=pw)
     park = store.add_person("dr_park", role="clinician", display_name="Dr Park", password_hash=pw)
     alex = store.add_person("alex", display_name="Alex", clinician_id=lee.id, password_hash=pw)

@@ -155,3 +155,30 @@ def require_person_visible(store: Any, user: User, person_id: int) -> None:
     """404 (not 403, so ids of other people's data are not confirmed to exist) unless `user` may see the person."""
     if person_id not in visible_person_ids(store, user):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Not found")
+
+
+# Access to a path's object as a dependency, so it is decided before the request body is even validated.
+def _clinicians_person(person_id: int, user: ClinicianUser, store: StoreDep) -> Any:
+    require_person_visible(store, user, person_id)
+    return store.get_person_by_id(person_id)
+
+
+def _visible_upload(upload_id: int, user: CurrentUser, store: StoreDep) -> Any:
+    up = repo.get_upload(store, upload_id)
+    if up is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Not found")
+    require_person_visible(store, user, up.owner_id)
+    return up
+
+
+def _clinicians_rep_owner(rep_key: str, user: ClinicianUser, store: StoreDep) -> int:
+    owner = repo.rep_owner(store, rep_key)
+    if owner is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Not found")
+    require_person_visible(store, user, owner)
+    return owner
+
+
+ClinicianPerson = Annotated[Any, Depends(_clinicians_person)]  # a store Person under this clinician's care
+VisibleUpload = Annotated[Any, Depends(_visible_upload)]  # an UploadRow this user may see
+ClinicianRepOwner = Annotated[int, Depends(_clinicians_rep_owner)]  # person id owning a rep key of this clinician's

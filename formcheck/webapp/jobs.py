@@ -59,7 +59,7 @@ def angle_chart(seq: Any, exercise_id: str, side: str) -> dict[str, Any] | None:
     values = table.get(main.measure, side if side in ("left", "right") else main.combine)
     t_s = np.asarray(smoothed.t_s, dtype=float)
     step = max(1, int(np.ceil(len(t_s) / MAX_CHART_POINTS)))
-    label = main.measure.removesuffix(f"_{main.unit}").replace("_", " ")
+    label = main.measure.removesuffix(f"_{main.unit}").replace("_3d", " (3D)").replace("_", " ")
     lines = [
         {"value": float(main.enter), "label": "rep starts", "kind": "rep"},
         {"value": float(main.exit), "label": "rep ends", "kind": "rep"},

@@ -62,8 +62,10 @@ JPEG_SOI = b"\xff\xd8"
 MAX_FRAME_BYTES = 1_500_000  # a 640x480 q80 JPEG is ~20-60 kB; a 1080p q95 frame ~0.6 MB: 2.5x headroom
 MAX_TEXT_BYTES = 8_192  # control messages are < 300 B
 MAX_FRAME_SIDE_PX = 1920  # larger images cost CPU and buy nothing: the model resizes to 256 px
-FLOOD_RATE_PER_S = 60.0  # token bucket: a 30 fps camera with one frame in flight sends <= 30 msg/s
-FLOOD_BURST = 120  # ... allowing a 4-s burst at 30 fps above that rate
+# Token bucket over frames sent while another was still waiting (dropped unprocessed) and control messages;
+# a client that keeps one frame in flight never spends a token on frames.
+FLOOD_RATE_PER_S = 60.0
+FLOOD_BURST = 120
 MAX_PENDING_EVENTS = 16  # control messages / errors waiting for the processor
 MAX_CONSECUTIVE_ERRORS = 10  # bad frames or messages in a row before the socket is closed (1003)
 MAX_CLIENT_TIME_JUMP_S = 60.0  # a client clock that jumps further than this is replaced by the server clock
@@ -221,6 +223,7 @@ class SetRequest:
     exercise_index: int | None = None
     set_no: int | None = None
     preview: bool = False
+    hold_s: float | None = None  # holds: seconds per hold; the set is done after target_reps x hold_s in good form
 
     @classmethod
     def from_mapping(cls, m: dict[str, Any]) -> SetRequest:
@@ -234,6 +237,7 @@ class SetRequest:
             exercise_id=ex, side=side, target_reps=_opt_int(m.get("target_reps"), 1, 500),
             session_id=_opt_int(m.get("session_id"), 1, 2**62), exercise_index=_opt_int(m.get("exercise_index"), 0, 100),
             set_no=_opt_int(m.get("set_no"), 1, 100), preview=_truthy(m.get("preview")),
+            hold_s=_opt_float(m.get("hold_s"), 0.5, 600.0),
         )
 
 
@@ -247,6 +251,18 @@ def _opt_int(v: Any, lo: int, hi: int) -> int | None:
     if not lo <= i <= hi:
         raise ValueError(f"{i} is outside {lo}..{hi}")
     return i
+
+
+def _opt_float(v: Any, lo: float, hi: float) -> float | None:
+    if v is None or v == "":
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        raise ValueError(f"{v!r} is not a number") from None
+    if not (math.isfinite(f) and lo <= f <= hi):
+        raise ValueError(f"{v!r} is outside {lo}..{hi}")
+    return f
 
 
 def _truthy(v: Any) -> bool:
@@ -465,11 +481,14 @@ class LiveConnection:
                 msg = await self.ws.receive()
                 if msg["type"] == "websocket.disconnect":
                     break
-                if not self.flood.allow():
+                data, text = msg.get("bytes"), msg.get("text")
+                # Only what breaks "one frame in flight" is charged: a frame that overwrites one still waiting,
+                # and every control message. A ping-pong client never drops a frame, however fast it is.
+                charged = text is not None or self.latest is not None
+                if charged and not self.flood.allow():
                     self._event("fatal", ProtocolError("flood", "too many messages: send one frame, then wait "
                                                        "for its reply", close=WS_CLOSE_POLICY))
                     return
-                data, text = msg.get("bytes"), msg.get("text")
                 if data is not None:
                     if len(data) > MAX_FRAME_BYTES:
                         self._event("fatal", ProtocolError(
@@ -600,11 +619,13 @@ class LiveConnection:
             await self.fail(ProtocolError("bad_exercise", str(exc)))
             return False
         target = req.target_reps or (recorder.target_reps if recorder else None)
-        if target != req.target_reps:
-            req = dataclasses.replace(req, target_reps=target)
+        hold_s = req.hold_s or (recorder.target_hold_s if recorder else None)
+        if (target, hold_s) != (req.target_reps, req.hold_s):
+            req = dataclasses.replace(req, target_reps=target, hold_s=hold_s)
         self.analysis, self.set_req, self.recorder = analysis, req, recorder
         await self.send({"type": "set_started", "exercise": req.exercise_id, "side": req.side,
-                         "target_reps": req.target_reps, "preview": req.preview, "session_id": req.session_id,
+                         "target_reps": req.target_reps, "hold_s": req.hold_s, "preview": req.preview,
+                         "session_id": req.session_id,
                          "set_no": req.set_no, "recording": recorder is not None,
                          "set_id": recorder.set_id if recorder else None})
         return True
@@ -822,6 +843,9 @@ def feedback_json(fb: Any, req: SetRequest | None) -> dict[str, Any]:
         if fb.hold_good_s is not None:
             out["hold_good_s"] = _r(fb.hold_good_s, 1)
             out["hold_in_position_s"] = _r(fb.hold_in_position_s, 1)
+            if req.hold_s:
+                out["hold_target_s"] = round(req.hold_s * target, 1)
+                done = fb.hold_good_s >= req.hold_s * target
         else:
             done = fb.valid_rep_count >= target
     out["set_done"] = done
@@ -864,8 +888,8 @@ def own_session(svc: Any, user: Any, session_id: int) -> Any:
 class SetRecorder:
     """Stores each rep of one set the moment it is counted, through the programme's session service."""
 
-    def __init__(self, svc: Any, set_id: int, target_reps: int) -> None:
-        self.svc, self.set_id, self.target_reps = svc, set_id, target_reps
+    def __init__(self, svc: Any, set_id: int, target_reps: int, target_hold_s: float | None = None) -> None:
+        self.svc, self.set_id, self.target_reps, self.target_hold_s = svc, set_id, target_reps, target_hold_s
         self.closed = False
 
     @classmethod
@@ -875,7 +899,7 @@ class SetRecorder:
             raise InputError(f"no session with id {req.session_id}")
         side = req.side if req.side in (Side.LEFT.value, Side.RIGHT.value) else None
         row = svc.start_set(req.session_id, req.exercise_id, side)
-        return cls(svc, row.id, row.target_reps)
+        return cls(svc, row.id, row.target_reps, row.target_hold_s)
 
     def record(self, rep: Any) -> int:
         return int(self.svc.record_rep(self.set_id, rep_in(rep)).rep.id)

@@ -85,9 +85,13 @@ def placeholder_svg(message: str) -> str:
     """Shown instead of a strip when no video or clip was kept for a rep (clips are off by default)."""
     from html import escape
 
+    head, _, rest = message.partition(" (")
+    second = f"({rest}" if rest else ""
     return (
-        '<svg xmlns="http://www.w3.org/2000/svg" width="960" height="180" viewBox="0 0 960 180">'
-        '<rect width="960" height="180" rx="10" fill="#1c2630"/>'
-        '<text x="480" y="98" fill="#b8c4cf" font-family="system-ui, sans-serif" font-size="22" text-anchor="middle">'
-        f"{escape(message)}</text></svg>"
+        '<svg xmlns="http://www.w3.org/2000/svg" width="480" height="150" viewBox="0 0 480 150">'
+        '<rect width="480" height="150" rx="10" fill="#1c2630"/>'
+        '<text x="240" y="70" fill="#d6dee6" font-family="system-ui, sans-serif" font-size="24" text-anchor="middle">'
+        f"{escape(head)}</text>"
+        '<text x="240" y="102" fill="#8b99a6" font-family="system-ui, sans-serif" font-size="18" text-anchor="middle">'
+        f"{escape(second)}</text></svg>"
     )

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, status
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from formcheck.webapp.deps import (
+    ClinicianPerson,
+    ClinicianRepOwner,
     ClinicianUser,
     CurrentUser,
     SettingsDep,
-    StoreDep,
-    require_person_visible,
+    VisibleUpload,
 )
 from formcheck.webapp.schemas import Role
 from formcheck.webapp.settings import Settings
-from formcheck.webapp.uploads import visible_upload
 
 router = APIRouter(tags=["pages"], default_response_class=HTMLResponse)
 
@@ -47,8 +47,7 @@ def upload_page(user: CurrentUser, settings: SettingsDep) -> FileResponse:
 
 
 @router.get("/uploads/{upload_id}", response_class=FileResponse)
-def result_page(upload_id: int, user: CurrentUser, store: StoreDep, settings: SettingsDep) -> FileResponse:
-    visible_upload(store, user, upload_id)
+def result_page(upload: VisibleUpload, settings: SettingsDep) -> FileResponse:
     return _page(settings, "result.html")
 
 
@@ -63,19 +62,12 @@ def clinician_queue_page(user: ClinicianUser, settings: SettingsDep) -> FileResp
 
 
 @router.get("/clinician/people/{person_id}", response_class=FileResponse)
-def clinician_person_page(person_id: int, user: ClinicianUser, store: StoreDep, settings: SettingsDep) -> FileResponse:
-    require_person_visible(store, user, person_id)
+def clinician_person_page(person: ClinicianPerson, settings: SettingsDep) -> FileResponse:
     return _page(settings, "clinician_person.html")
 
 
 @router.get("/clinician/reps/{rep_key}", response_class=FileResponse)
-def clinician_rep_page(rep_key: str, user: ClinicianUser, store: StoreDep, settings: SettingsDep) -> FileResponse:
-    from formcheck.webapp.clinician import rep_owner
-
-    owner = rep_owner(store, rep_key)
-    if owner is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "Not found")
-    require_person_visible(store, user, owner)
+def clinician_rep_page(owner: ClinicianRepOwner, settings: SettingsDep) -> FileResponse:
     return _page(settings, "clinician_rep.html")
 
 

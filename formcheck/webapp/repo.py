@@ -239,17 +239,34 @@ def parse_rep_key(key: str) -> tuple[str, int, int]:
     raise InputError(f"not a rep id: {key!r}")
 
 
+def rep_owner(store: Store, key: str) -> int | None:
+    """The person a rep key belongs to (None when it does not exist or is malformed)."""
+    try:
+        source, ident, _ = parse_rep_key(key)
+        if source == "live":
+            rep = store.get_rep(ident)
+            return store.get_session(store.get_set(rep.set_id).session_id).person_id
+        up = get_upload(store, ident)
+        return up.owner_id if up else None
+    except InputError:
+        return None
+
+
 def _review_public(*, rid: int, key: str, label: str, agree: bool, note: str, clinician: str, at: datetime | None) -> ReviewPublic:
     return ReviewPublic(id=rid, rep_key=key, rep_label=label, agree=agree, note=note, clinician_name=clinician, created_at=at)
 
 
+def display_name(store: Store, person_id: int) -> str:
+    try:
+        p = store.get_person_by_id(person_id)
+    except InputError:
+        return "clinician"
+    return p.display_name or p.name
+
+
 def _name(store: Store, person_id: int, cache: dict[int, str]) -> str:
     if person_id not in cache:
-        try:
-            p = store.get_person_by_id(person_id)
-            cache[person_id] = p.display_name or p.name
-        except InputError:
-            cache[person_id] = "clinician"
+        cache[person_id] = display_name(store, person_id)
     return cache[person_id]
 
 
@@ -269,8 +286,9 @@ def person_reviews(store: Store, person_id: int) -> list[ReviewPublic]:
         if a.kind == "note" and isinstance(rv, dict):
             key = upload_rep_key(int(rv["upload_id"]), int(rv["rep_index"]))
             label = f"{rv.get('filename', 'uploaded video')}, rep {rv['rep_index']}"
-            out.append(_review_public(rid=a.id, key=key, label=label, agree=bool(rv["agree"]), note=str(a.payload.get("note", "")),
-                                      clinician=a.actor_name, at=a.created_at))
+            out.append(_review_public(rid=a.id, key=key, label=label, agree=bool(rv["agree"]),
+                                      note=str(a.payload.get("note", "")), clinician=_name(store, a.actor_id, names),
+                                      at=a.created_at))
     for session in store.list_sessions(person_id):
         sets = {s.id: s for s in store.list_sets(session.id)}
         for rep in store.list_reps(session_id=session.id):

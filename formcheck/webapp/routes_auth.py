@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from formcheck.webapp import repo
@@ -12,8 +14,12 @@ from formcheck.webapp.schemas import SignIn, UserPublic
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 WRONG_CREDENTIALS = "Wrong name or password"
-# Verifying against a fixed hash when the name is unknown keeps sign-in time the same for both failures.
-_DUMMY_HASH = hash_password("formcheck-no-such-user")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verifying against a fixed hash when the name is unknown keeps sign-in time the same for both failures."""
+    return hash_password("formcheck-no-such-user")
 
 
 @router.get("/csrf")
@@ -33,7 +39,7 @@ def sign_in(
     if not csrf_matches(session, request.headers.get(CSRF_HEADER)):
         raise HTTPException(status.HTTP_403_FORBIDDEN, CSRF_FAILED)
     found = repo.find_login(store, body.name.strip())
-    password_hash = found[1] if found else _DUMMY_HASH
+    password_hash = found[1] if found else _dummy_hash()
     ok = verify_password(password_hash, body.password)
     if not found or not ok:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, WRONG_CREDENTIALS)

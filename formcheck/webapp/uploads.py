@@ -20,6 +20,7 @@ from formcheck.webapp.deps import (
     CurrentUser,
     SettingsDep,
     StoreDep,
+    VisibleUpload,
     require_person_visible,
     visible_person_ids,
 )
@@ -29,7 +30,6 @@ from formcheck.webapp.schemas import (
     ReviewPublic,
     UploadPublic,
     UploadResult,
-    User,
 )
 from formcheck.webapp.settings import Settings
 
@@ -195,8 +195,8 @@ async def _check_decodable(path: Path, display: str) -> None:
     try:
         info = await asyncio.to_thread(probe, path)
     except VideoError as exc:
-        detail = str(exc).replace(str(path), display)
-        raise VideoError(f"This file is not a playable video: {detail.split(': ', 1)[-1]}") from None
+        log.info("upload %r rejected: %s", display, exc)  # the decoder's words name server paths: log only
+        raise VideoError("This file is not a playable video: its picture could not be decoded") from None
     if info.width <= 0 or info.height <= 0:
         raise VideoError("This file is not a playable video: no picture size")
 
@@ -225,15 +225,6 @@ def _upload_public(store: Any, up: Any) -> UploadPublic:
     )
 
 
-def visible_upload(store: Any, user: User, upload_id: int) -> Any:
-    """The upload if this user may see it; 404 otherwise (same answer as for an id that does not exist)."""
-    up = repo.get_upload(store, upload_id)
-    if up is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "Not found")
-    require_person_visible(store, user, up.owner_id)
-    return up
-
-
 @router.get("/api/uploads", response_model=list[UploadPublic])
 def list_uploads(user: CurrentUser, store: StoreDep, person_id: int | None = None) -> list[UploadPublic]:
     """A person's own uploads; a clinician's people's uploads (optionally one person's)."""
@@ -245,15 +236,14 @@ def list_uploads(user: CurrentUser, store: StoreDep, person_id: int | None = Non
 
 
 @router.get("/api/uploads/{upload_id}", response_model=UploadPublic)
-def get_upload(upload_id: int, user: CurrentUser, store: StoreDep) -> UploadPublic:
-    return _upload_public(store, visible_upload(store, user, upload_id))
+def get_upload(up: VisibleUpload, store: StoreDep) -> UploadPublic:
+    return _upload_public(store, up)
 
 
 @router.get("/api/uploads/{upload_id}/result", response_model=UploadResult)
-def get_upload_result(upload_id: int, user: CurrentUser, store: StoreDep) -> UploadResult:
+def get_upload_result(up: VisibleUpload, store: StoreDep) -> UploadResult:
     """The stored report (formcheck.report/1), the angle chart data and the clinician's notes on its reps."""
-    up = visible_upload(store, user, upload_id)
-    job = repo.latest_job(store, upload_id)
+    job = repo.latest_job(store, up.id)
     if job is None or job.status != "done" or not job.result:
         state = job.status if job else "queued"
         raise HTTPException(status.HTTP_409_CONFLICT, f"The analysis is not finished (status: {state})")
@@ -261,7 +251,7 @@ def get_upload_result(upload_id: int, user: CurrentUser, store: StoreDep) -> Upl
         upload=_upload_public(store, up),
         report=job.result.get("report", {}),
         chart=job.result.get("chart"),
-        reviews=repo.upload_reviews(store, upload_id),
+        reviews=repo.upload_reviews(store, up.id),
     )
 
 
@@ -274,16 +264,15 @@ def _file(settings: Settings, rel: str) -> FileResponse:
 
 
 @router.get("/api/uploads/{upload_id}/video", response_class=FileResponse)
-def get_upload_video(upload_id: int, user: CurrentUser, store: StoreDep, settings: SettingsDep) -> FileResponse:
+def get_upload_video(up: VisibleUpload, settings: SettingsDep) -> FileResponse:
     """The original video as uploaded."""
-    return _file(settings, visible_upload(store, user, upload_id).stored_path)
+    return _file(settings, up.stored_path)
 
 
 @router.get("/api/uploads/{upload_id}/annotated", response_class=FileResponse)
-def get_upload_annotated(upload_id: int, user: CurrentUser, store: StoreDep, settings: SettingsDep) -> FileResponse:
+def get_upload_annotated(up: VisibleUpload, store: StoreDep, settings: SettingsDep) -> FileResponse:
     """The annotated H.264 MP4 (skeleton, angles, rep counter, faults) rendered by the analysis job."""
-    visible_upload(store, user, upload_id)
-    job = repo.latest_job(store, upload_id)
+    job = repo.latest_job(store, up.id)
     if job is None or job.status != "done" or not (job.result or {}).get("annotated"):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "No annotated video for this upload")
     return _file(settings, job.result["annotated"])
@@ -295,7 +284,10 @@ def get_job(job_id: int, user: CurrentUser, store: StoreDep) -> JobPublic:
     job = repo.get_job(store, job_id)
     if job is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Not found")
-    visible_upload(store, user, job.upload_id)
+    up = repo.get_upload(store, job.upload_id)
+    if up is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Not found")
+    require_person_visible(store, user, up.owner_id)
     return _job_public(job)
 
 

@@ -1,0 +1,124 @@
+"""The live coach in Debian's Chromium: a real exercise video plays as the webcam; reps are counted and cued."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+# A front-view squat clip with a clear label: 7 reps, knees caving in on reps 1-3 (so there are real cues to show),
+# a portrait phone video that fits the 640x480 camera frame with grey bars. Alternatives with labels that also
+# count right at browser frame rates: squat_side_lowcam_yuyoujiang.mp4 (3 reps, side view).
+CLIP = "squat_front_valgus_vs_good_ranfit.mp4"
+EXERCISE = "squat"
+LEAD_S = 3.0  # first frame held still: the page connects and the model warms up before the movement starts
+TAIL_S = 5.0  # last frame held still: the final rep completes, and the looping camera does not restart the clip
+PASSWORD = "live page test password"
+REP_TOLERANCE = 1  # issue 5: within ±1 of the label
+
+
+def _make_person(data_dir: Path, name: str) -> None:
+    from formcheck.store import Store
+    from formcheck.webapp.auth import hash_password
+    from formcheck.webapp.repo import DB_FILENAME
+
+    with Store.open(f"sqlite:///{data_dir / DB_FILENAME}") as store:
+        store.add_person(name, role="person", password_hash=hash_password(PASSWORD))
+
+
+def _sign_in(page, base_url: str, name: str) -> None:
+    csrf = page.request.get(f"{base_url}/api/auth/csrf").json()["csrf_token"]
+    r = page.request.post(f"{base_url}/api/auth/signin", data={"name": name, "password": PASSWORD},
+                          headers={"X-CSRF-Token": csrf})
+    assert r.ok, r.text()
+
+
+@pytest.fixture(scope="module")
+def server(start_server):
+    srv = start_server()
+    _make_person(srv.data_dir, "livetester")
+    return srv
+
+
+def test_live_page_counts_real_video_reps_and_cues(server, launch_chromium, fake_camera, shared_videos,
+                                                   shared_manifest, save_screenshot):
+    entry = shared_manifest(CLIP)
+    assert entry["exercise"] == EXERCISE and entry["camera_view"] in ("front", "side") and entry["reps"]
+    cam = fake_camera(shared_videos(CLIP), lead_s=LEAD_S, tail_s=TAIL_S)
+    browser = launch_chromium(fake_camera=cam)
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = ctx.new_page()
+    console: list[str] = []
+    page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+    foreign: list[str] = []
+    page.on("request", lambda r: foreign.append(r.url) if not r.url.startswith((server.base_url, "ws://127.0.0.1",
+                                                                                   "data:", "blob:")) else None)
+    try:
+        _sign_in(page, server.base_url, "livetester")
+        page.goto(f"{server.base_url}/live?exercise={EXERCISE}&target={entry['reps']}")
+        page.wait_for_function("window.fcLive && window.fcLive.cameraStartedAt !== undefined", timeout=20000)
+        page.wait_for_function("window.fcLive.replies > 0", timeout=30000)
+        play_s = LEAD_S + entry["duration_s"] + TAIL_S * 0.6  # one pass of the looping fake camera
+        shot_mid = None
+        while True:
+            elapsed_s = page.evaluate("(performance.now() - window.fcLive.cameraStartedAt) / 1000")
+            if elapsed_s >= play_s:
+                break
+            if shot_mid is None and elapsed_s >= LEAD_S + entry["rep_times"][0][0] + 0.8:
+                shot_mid = save_screenshot(page, "live_page_mid_rep", full_page=False)
+            time.sleep(0.25)
+        state = page.evaluate("""() => ({reps: fcLive.repCount, valid: fcLive.validCount, replies: fcLive.replies,
+            frames: fcLive.frames, cues: fcLive.cuesSeen, newReps: fcLive.newReps.length, errors: fcLive.errors,
+            rtts: fcLive.rtts.slice().sort((a, b) => a - b), cameraError: fcLive.cameraError,
+            gaps: fcLive.clientGaps.slice().sort((a, b) => a - b), enc: fcLive.encodeMs.slice().sort((a, b) => a - b)})""")
+        shown_count = page.inner_text("[data-testid=rep-count]")
+        shown_target = page.inner_text("[data-testid=rep-target]")
+        cue_text = page.inner_text("[data-testid=cue]")
+        shot_end = save_screenshot(page, "live_page_end", full_page=False)
+    finally:
+        ctx.close()
+    fps = state["replies"] / (play_s - LEAD_S + 2.0)
+    med_rtt = state["rtts"][len(state["rtts"]) // 2] if state["rtts"] else None
+    info = (f"label {entry['reps']}, counted {state['reps']} ({state['valid']} valid), {state['replies']} replies"
+            f" (~{fps:.1f}/s, median RTT {med_rtt and round(med_rtt)} ms), cues {state['cues']},"
+            f" client gap median {state['gaps'] and round(state['gaps'][len(state['gaps']) // 2])} ms,"
+            f" encode median {state['enc'] and round(state['enc'][len(state['enc']) // 2])} ms,"
+            f" errors {state['errors']}, screenshots {shot_mid} {shot_end}\n" + "\n".join(console[-20:]))
+    assert state["cameraError"] is None, info
+    assert abs(state["reps"] - entry["reps"]) <= REP_TOLERANCE, info
+    assert state["newReps"] == state["reps"], info  # every counted rep was flashed
+    assert shown_count == str(state["valid"]) and shown_target == str(entry["reps"]), info
+    assert state["cues"], f"no coaching cue was shown: {info}"
+    assert cue_text.strip(), info
+    assert state["errors"] == [], info
+    assert foreign == [], f"the page fetched from other origins (must work offline): {foreign}"
+    assert shot_mid is not None and shot_mid.stat().st_size > 10_000
+
+
+def test_refused_camera_shows_a_clear_message(server, launch_chromium, save_screenshot):
+    # No fake-UI flag: Chromium's headless permission prompt is dismissed, so getUserMedia is refused.
+    browser = launch_chromium(extra_args=("--use-fake-device-for-media-stream", "--deny-permission-prompts"))
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = ctx.new_page()
+    try:
+        _sign_in(page, server.base_url, "livetester")
+        page.goto(f"{server.base_url}/live?exercise=squat&target=5")
+        page.wait_for_function("window.fcLive && window.fcLive.cameraError !== null", timeout=20000)
+        msg = page.inner_text("[data-testid=camera-message]")
+        shot = save_screenshot(page, "live_page_camera_refused", full_page=False)
+    finally:
+        ctx.close()
+    assert "Camera access was refused." in msg
+    assert "Allow the camera" in msg
+    assert shot.exists()
+
+
+def test_live_page_redirects_to_sign_in_when_anonymous(server, browser):
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    try:
+        page.goto(f"{server.base_url}/live")
+        assert "/signin" in page.url
+    finally:
+        ctx.close()
