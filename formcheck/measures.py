@@ -41,8 +41,9 @@ FACE_TOWARDS_CAMERA_MIN = 0.5
 class PoseArrays:
     """The columns measures read: xy (T,33,2) px masked by visibility, xyz (T,33,3) px, world (T,33,3) m.
 
-    World landmarks are masked like xy (NaN where the 2D landmark is unseen), so a 3D measure never uses a
-    landmark the model itself is unsure of.
+    World landmarks are masked by presence (the landmark is in the frame), not visibility: they come from the
+    model's 3D body fit, so a joint hidden behind the other leg (the back leg of a lunge seen from the front)
+    still has a consistent 3D angle, whereas its 2D image position is not trusted (xy is NaN there).
     """
 
     xy: NDArray
@@ -53,7 +54,7 @@ class PoseArrays:
 
     @classmethod
     def from_seq(cls, seq: PoseSeq) -> PoseArrays:
-        mask = np.isnan(seq.xy_px[..., :1])
+        mask = (seq.presence < PRESENCE_MIN)[..., None]
         world = np.where(mask, np.nan, seq.world_m)
         return cls(xy=seq.xy_px, xyz=seq.xyz_px, world=world, visibility=seq.visibility, presence=seq.presence)
 
@@ -61,7 +62,7 @@ class PoseArrays:
     def from_frame(cls, frame: PoseFrame) -> PoseArrays:
         xy = frame.xy_px[None]
         world = frame.world_m[None] if frame.world_m is not None else np.full((1, 33, 3), np.nan)
-        world = np.where(np.isnan(xy[..., :1]), np.nan, world)
+        world = np.where((frame.presence < PRESENCE_MIN)[None, :, None], np.nan, world)
         return cls(xy=xy, xyz=frame.xyz_px[None], world=world, visibility=frame.visibility[None],
                    presence=frame.presence[None])
 

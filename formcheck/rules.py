@@ -174,6 +174,8 @@ def rule_sides(rule: RuleSpec, side: Side | None, combine: str) -> list[Side | s
         return [None]
     if rule.side == "both":
         return [Side.LEFT, Side.RIGHT]
+    if rule.side == "signal":  # the series that counted the rep (e.g. the more bent knee of a lunge)
+        return [combine]
     if side is None:  # bilateral exercise: "working" = both legs together
         return [combine] if rule.side == "working" else [Side.LEFT, Side.RIGHT]
     return [side if rule.side == "working" else side.other]

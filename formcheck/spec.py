@@ -29,7 +29,7 @@ REP_DURATION = "rep_duration_s"
 
 SideMode = Literal["bilateral", "one_sided", "alternating"]
 Op = Literal["above", "below", "outside", "abs_above"]
-RuleSide = Literal["working", "other", "both", "none"]
+RuleSide = Literal["working", "other", "both", "none", "signal"]  # "signal": the rep signal's own series
 At = Literal["peak", "rep", "hold"]
 Severity = Literal["fault", "advisory"]
 Combine = Literal["mean", "max", "min", "side_by"]
@@ -184,7 +184,7 @@ class RuleSpec(_Model):
         if self.measure != REP_DURATION:
             sided = measures.MEASURES[self.measure].sided
             if sided and self.side == "none":
-                raise ValueError(f"measure {self.measure} is sided: side must be working, other or both")
+                raise ValueError(f"measure {self.measure} is sided: side must be working, other, both or signal")
             if not sided and self.side != "none":
                 raise ValueError(f"measure {self.measure} is not sided: side must be none")
         if self.min_duration_s < 0:

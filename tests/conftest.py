@@ -24,3 +24,7 @@ def shared_manifest() -> list[dict]:
 @pytest.fixture
 def manifest() -> list[dict]:
     return shared_manifest()
+
+
+# A throwaway PostgreSQL cluster, started once per session only by tests that ask for it.
+from tests.pg_fixture import pg_server, pg_url, store_url  # noqa: E402,F401

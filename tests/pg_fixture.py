@@ -26,7 +26,9 @@ PG_START_TIMEOUT_S = 30
 
 
 def _initdb() -> Path | None:
-    found = sorted(glob.glob(INITDB_GLOB), key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0)
+    found = sorted(
+        glob.glob(INITDB_GLOB), key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0
+    )
     return Path(found[-1]) if found else None
 
 
@@ -64,13 +66,32 @@ def pg_server() -> Iterator[str]:
     data, log, port = base / "data", base / "log", _free_port()
     try:
         subprocess.run(
-            _as_postgres([str(initdb), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8"]),
-            check=True, capture_output=True, timeout=PG_START_TIMEOUT_S,
+            _as_postgres(
+                [
+                    str(initdb),
+                    "-D",
+                    str(data),
+                    "-U",
+                    "postgres",
+                    "-A",
+                    "trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+            timeout=PG_START_TIMEOUT_S,
         )
         opts = f"-c listen_addresses=127.0.0.1 -p {port} -k {base} -c fsync=off -c synchronous_commit=off"
         subprocess.run(
-            _as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", opts, "-w", "start"]),
-            check=True, capture_output=True, timeout=PG_START_TIMEOUT_S,
+            _as_postgres(
+                [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", opts, "-w", "start"]
+            ),
+            check=True,
+            capture_output=True,
+            timeout=PG_START_TIMEOUT_S,
         )
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
         tail = log.read_text()[-500:] if log.exists() else ""
@@ -81,7 +102,8 @@ def pg_server() -> Iterator[str]:
     finally:
         subprocess.run(
             _as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-            capture_output=True, timeout=PG_START_TIMEOUT_S,
+            capture_output=True,
+            timeout=PG_START_TIMEOUT_S,
         )
         shutil.rmtree(base, ignore_errors=True)
 

@@ -155,11 +155,13 @@ def to_seq(poses: list[Pose], view: str = "front", fps: float = 30.0, *, present
         img[:, :2] += rng.normal(0.0, noise_px, (33, 2)) if noise_px else 0.0
         hip_mid = (wm[Lm.LEFT_HIP] + wm[Lm.RIGHT_HIP]) / 2
         xyz[i], world[i], vis[i] = img, wm - hip_mid, v
-        vis[i, [int(m) for m in hidden]] = 0.1
+        vis[i, [int(m) for m in hidden]] = 0.1  # out of frame: low visibility and presence
     t = np.arange(n) / fps
     people = None if n_people is None else np.full(n, float(n_people))
     lum = None if luma is None else np.full(n, float(luma))
-    return PoseSeq(t_s=t, frame_wh=FRAME_WH, xyz_px=xyz, visibility=vis, presence=(vis > 0).astype(float),
+    presence = (vis > 0).astype(float)
+    presence[:, [int(m) for m in hidden]] = 0.1
+    return PoseSeq(t_s=t, frame_wh=FRAME_WH, xyz_px=xyz, visibility=vis, presence=presence,
                    world_m=world, n_people=people, luma=lum)
 
 

@@ -7,10 +7,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from pg_fixture import pg_server, pg_url, store_url  # noqa: F401
 
 from formcheck.errors import FormcheckError, InputError, SpecError
-from formcheck.programme import Action, PainKind, Readiness, load_programme
+from formcheck.programme import Action, Readiness, load_programme
 from formcheck.programme import cli as pcli
 from formcheck.programme.service import ProgrammeService
 from formcheck.store import Fault, RepIn, Role, SessionStatus, Store
@@ -33,17 +32,26 @@ class Clock:
 def _rep(i: int, valid: bool = True) -> RepIn:
     if valid:
         return RepIn(i, i * 3.0, i * 3.0 + 3.0, True, "valid", metrics={"hip_abduction_peak_deg": 31.0})
-    return RepIn(i, i * 3.0, i * 3.0 + 3.0, False, "invalid", "leg drifted forward",
-                 faults=(Fault("hip_flexion_drift", 24.0, 15.0, "deg"),))
+    return RepIn(
+        i,
+        i * 3.0,
+        i * 3.0 + 3.0,
+        False,
+        "invalid",
+        "leg drifted forward",
+        faults=(Fault("hip_flexion_drift", 24.0, 15.0, "deg"),),
+    )
 
 
 def _ready(svc: ProgrammeService, session_id: int, pain: object = 0) -> tuple[Readiness, str]:
-    return svc.record_readiness(session_id, massage_done=True, vmo_done=True, skbt_verdict="valid", skbt_pain=pain)
+    return svc.record_readiness(
+        session_id, massage_done=True, vmo_done=True, skbt_verdict="valid", skbt_pain=pain
+    )
 
 
-def test_day_flow_reps_stored_as_counted_and_decision_recorded(store_url: str) -> None:  # noqa: F811
+def test_day_flow_reps_stored_as_counted_and_decision_recorded(tmp_path: Path) -> None:
     clock = Clock(T0)
-    with Store.open(store_url) as store:
+    with Store.open(str(tmp_path / "f.db")) as store:
         svc = ProgrammeService(store, PROG, clock=clock, tz=UTC)
         ann = store.add_person("ann")
         session = svc.start_session(ann)
@@ -66,37 +74,50 @@ def test_day_flow_reps_stored_as_counted_and_decision_recorded(store_url: str) -
         assert progress.remaining_s == 900 - 36
         invalid = [r for r in store.list_reps(set_id=the_set.id) if not r.valid]
         assert [(r.idx, r.reason, r.faults[0].rule) for r in invalid] == [
-            (4, "leg drifted forward", "hip_flexion_drift"), (9, "leg drifted forward", "hip_flexion_drift")]
+            (4, "leg drifted forward", "hip_flexion_drift"),
+            (9, "leg drifted forward", "hip_flexion_drift"),
+        ]
         svc.end_set(the_set.id)
         clock.tick(60)
         decision = svc.finish_session(session.id, pain_during=1, pain_after="0")
         assert (decision.action, decision.level) == (Action.HOLD, 1)
-        assert decision.reason == "0 of 5 qualifying sessions at level 1: keep going"  # 10 of the day's 120 reps
+        assert (
+            decision.reason == "0 of 5 qualifying sessions at level 1: keep going"
+        )  # 10 of the day's 120 reps
         (event,) = store.list_level_events(ann.id)
         assert (event.action, event.level, event.session_id) == ("hold", 1, session.id)
         (summary,) = store.session_summaries(ann.id)
         assert (summary.valid_reps, summary.total_reps, summary.target_reps) == (10, 12, 10)
         with pytest.raises(InputError, match="is finished: start a new session"):
-            svc.record_readiness(session.id, massage_done=True, vmo_done=True, skbt_verdict="valid", skbt_pain=0)
+            svc.record_readiness(
+                session.id, massage_done=True, vmo_done=True, skbt_verdict="valid", skbt_pain=0
+            )
 
 
 def test_time_budget_is_never_exceeded(tmp_path: Path) -> None:
     clock = Clock(T0)
     with Store.open(str(tmp_path / "f.db")) as store:
         svc = ProgrammeService(store, PROG, clock=clock, tz=UTC)
+        doc = store.add_person("doc", role=Role.CLINICIAN)
         ann = store.add_person("ann")
+        svc.set_level(ann, doc, 4)  # squat sets take 30 s, plank sets 2 x 20-s holds = 40 s
         session = svc.start_session(ann)
         _ready(svc, session.id)
-        first = svc.start_set(session.id, "glute_bridge")
-        clock.tick(14 * 60 + 40)  # a very slow set: 20 s of the 15 minutes are left
-        assert svc.remaining_s(ann) == 20.0
+        first = svc.start_set(session.id, "squat")
+        clock.tick(14 * 60 + 25)  # a very slow set: 35 s of the 15 minutes are left
+        assert svc.remaining_s(ann) == 35.0
         svc.end_set(first.id)
-        with pytest.raises(InputError, match="20 s left, this set needs about 30 s - stop here for today"):
-            svc.start_set(session.id, "glute_bridge")
-        assert len(store.list_sets(session.id)) == 1
+        with pytest.raises(InputError, match="35 s left, this set needs about 40 s - stop here for today"):
+            svc.start_set(session.id, "plank")
+        second = svc.start_set(session.id, "squat")  # a 30-s set still fits
+        clock.tick(35)
+        svc.end_set(second.id)
+        assert svc.remaining_s(ann) == 0.0
+        with pytest.raises(InputError, match="no more exercise today: today's 15 minutes are done"):
+            svc.start_set(session.id, "squat")
+        assert len(store.list_sets(session.id)) == 2
         svc.finish_session(session.id, pain_during=0, pain_after=0)
-        clock.tick(3600)
-        assert svc.plan(ann).kind == "rest" and svc.plan(ann).reason == "today's 15 minutes are done"
+        assert svc.plan(ann).kind == "rest"
         with pytest.raises(InputError, match="no exercises today: today's 15 minutes are done"):
             svc.start_session(ann)
 
@@ -132,7 +153,11 @@ def test_checkins_step_back_and_flag_the_clinician(tmp_path: Path) -> None:
         assert result.outcome_action == Action.SEE_PROFESSIONAL
         (alert,) = store.list_alerts(clinician_id=doc.id)
         assert alert.kind == "see_professional" and "pain has not settled" in alert.message
-        assert [e.action for e in store.list_level_events(ann.id)] == ["step_back", "step_back", "see_professional"]
+        assert [e.action for e in store.list_level_events(ann.id)] == [
+            "step_back",
+            "step_back",
+            "see_professional",
+        ]
         svc.release(ann, doc, note="seen in clinic, fine to continue")
         assert store.list_alerts(clinician_id=doc.id) == []
 
@@ -151,7 +176,11 @@ def test_clinician_controls_are_audited_and_checked(tmp_path: Path) -> None:
         svc.add_note(ann, doc, "watch the left knee")
         actions = store.list_clinician_actions(ann.id)
         assert [(a.kind, a.actor_name) for a in actions] == [
-            ("set_level", "doc"), ("hold", "doc"), ("thresholds", "doc"), ("note", "doc")]
+            ("set_level", "doc"),
+            ("hold", "doc"),
+            ("thresholds", "doc"),
+            ("note", "doc"),
+        ]
         assert actions[0].created_at == T0 and actions[1].created_at == T0 + timedelta(seconds=60)
         assert actions[2].payload["thresholds"] == {"knee_valgus": 15.0, "advance_after_sessions": 3.0}
         plan = svc.plan(ann)
@@ -191,14 +220,18 @@ def test_cli_people_today_checkin(data_dir: Path, capsys: pytest.CaptureFixture[
     capsys.readouterr()
     assert _run(["today"]) == 0  # the only person is the default
     out = capsys.readouterr().out
-    assert 'ann - ' in out and 'level 1 "Wake up"' in out and "3. Small Knee Bend Test (~0.5 min)" in out
+    assert "ann - " in out and 'level 1 "Wake up"' in out and "3. Small Knee Bend Test (~0.5 min)" in out
     assert "1. straight leg raise: 3 x 10 reps each side, rest 20 s between sets" in out
+    assert "  Readiness today: not done yet today" in out
     assert "Exercises (about 10.7 min; at most 15 min a day, 15.0 min left today)" in out
     assert _run(["checkin", "--pain", "2"]) == 0
     assert "Recorded knee pain 2/10 (next_day) for ann." in capsys.readouterr().out
     assert _run(["people", "list"]) == 0
     listing = capsys.readouterr().out.splitlines()
-    assert listing[1].split() == ["ann", "person", "doc", "1"] and listing[2].split()[:2] == ["doc", "clinician"]
+    assert listing[1].split() == ["ann", "person", "doc", "1"] and listing[2].split()[:2] == [
+        "doc",
+        "clinician",
+    ]
     with Store.open(None) as store:
         assert [p.pain for p in store.list_pain(store.get_person("ann").id)] == [2]
 
@@ -214,8 +247,16 @@ def test_cli_people_today_checkin(data_dir: Path, capsys: pytest.CaptureFixture[
         (["today"], "several people: choose one with --person (ann, bob)"),
         (["history", "--person", "zed"], "unknown person 'zed'"),
         (["people", "add", "ann"], "a person named 'ann' already exists"),
-        (["people", "add", "cat", "--role", "wizard"], "unknown role 'wizard' (choose from person, clinician, admin)"),
+        (
+            ["people", "add", "cat", "--role", "wizard"],
+            "unknown role 'wizard' (choose from person, clinician, admin)",
+        ),
         (["people", "add", "cat", "--clinician", "bob"], "'bob' is not a clinician"),
+        (
+            ["history", "--person", "ann", "--days", "x"],
+            "--days must be a whole number from 1 to 3660, got 'x'",
+        ),
+        (["people", "seed-demo", "--weeks", "13"], "--weeks must be from 1 to 12, got 13"),
     ],
 )
 def test_cli_bad_input_is_one_line_and_writes_nothing(data_dir: Path, argv: list[str], message: str) -> None:
@@ -252,3 +293,15 @@ def test_cli_seed_demo_and_history_table_with_sparklines(
 def test_sparkline_scales_and_gaps() -> None:
     assert pcli.sparkline([0, 5, 10, None, 2.5], 0, 10) == "▁▅█ ▃"
     assert pcli.sparkline([1, 6], 1, 6) == "▁█"
+
+
+def test_formcheck_main_prints_one_line_and_exits_2(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from formcheck.cli import main
+
+    assert main(["people", "add", "ann"]) == 0
+    capsys.readouterr()
+    assert main(["checkin", "--pain", "abc"]) == 2
+    err = capsys.readouterr().err
+    assert err == "formcheck: error: pain must be a whole number from 0 to 10, got 'abc'\n"

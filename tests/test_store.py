@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from pg_fixture import pg_server, pg_url, store_url  # noqa: F401
+
 from sqlalchemy import create_engine, inspect, text
 
 from formcheck.errors import InputError, StoreError
@@ -26,9 +26,9 @@ from formcheck.store import (
     SessionStatus,
     Store,
     data_dir,
+    migrations,
     resolve_url,
 )
-from formcheck.store import migrations
 from formcheck.store import schema as t
 
 DAY = date(2026, 3, 2)
@@ -79,13 +79,20 @@ def test_people_sessions_reps_round_trip(store_url: str) -> None:  # noqa: F811
             store.get_person("zed")
         assert [p.name for p in store.list_people(role="person")] == ["ann"]
         assert [p.name for p in store.list_people(clinician_id=doc.id)] == ["ann"]
-        assert store.update_settings(ann.id, {"store_flagged_clips": True}).settings["store_flagged_clips"] is True
+        assert (
+            store.update_settings(ann.id, {"store_flagged_clips": True}).settings["store_flagged_clips"]
+            is True
+        )
 
         sess = store.start_session(ann.id, DAY, 2, at=AT)
         st = store.start_set(sess.id, "squat", side=None, set_index=1, target_reps=10, at=AT)
         fault = Fault("knee_valgus", 16.5, 12.0, "deg")
-        store.add_rep(st.id, RepIn(1, 0.0, 2.5, True, "valid", metrics={"knee_flexion_peak_deg": 41.0}), at=AT)
-        bad = store.add_rep(st.id, RepIn(2, 2.5, 5.0, False, "invalid", "knee caved in", faults=(fault,)), at=AT)
+        store.add_rep(
+            st.id, RepIn(1, 0.0, 2.5, True, "valid", metrics={"knee_flexion_peak_deg": 41.0}), at=AT
+        )
+        bad = store.add_rep(
+            st.id, RepIn(2, 2.5, 5.0, False, "invalid", "knee caved in", faults=(fault,)), at=AT
+        )
         assert bad.faults == (fault,) and bad.reason == "knee caved in"
         assert store.list_reps(session_id=sess.id)[0].metrics == {"knee_flexion_peak_deg": 41.0}
         assert store.set_progress(st.id, now=AT.replace(minute=1))[:2] == (1, 10)
@@ -114,8 +121,14 @@ def test_uploads_jobs_actions_alerts(store_url: str) -> None:  # noqa: F811
         doc = store.add_person("doc", role="clinician")
         ann = store.add_person("ann", clinician_id=doc.id)
         up = store.add_upload(
-            ann.id, original_filename="squat.mp4", stored_path="uploads/1.mp4", sha256="ab" * 32,
-            size_bytes=1234, exercise_id="squat", side="left", at=AT,
+            ann.id,
+            original_filename="squat.mp4",
+            stored_path="uploads/1.mp4",
+            sha256="ab" * 32,
+            size_bytes=1234,
+            exercise_id="squat",
+            side="left",
+            at=AT,
         )
         assert store.get_upload(up.id) == up and store.list_uploads(ann.id) == [up]
         job = store.create_job(up.id, at=AT)
@@ -132,8 +145,15 @@ def test_uploads_jobs_actions_alerts(store_url: str) -> None:  # noqa: F811
         done = store.update_job(store.create_job(up.id).id, status="done", progress=1.0, result={"reps": 5})
         assert done.result == {"reps": 5}
 
-        act = store.add_clinician_action(ann.id, doc.id, "thresholds", {"thresholds": {"knee_valgus": 15.0}}, day=DAY, at=AT)
-        assert (act.actor_name, act.kind, act.payload, act.created_at) == ("doc", "thresholds", {"thresholds": {"knee_valgus": 15.0}}, AT)
+        act = store.add_clinician_action(
+            ann.id, doc.id, "thresholds", {"thresholds": {"knee_valgus": 15.0}}, day=DAY, at=AT
+        )
+        assert (act.actor_name, act.kind, act.payload, act.created_at) == (
+            "doc",
+            "thresholds",
+            {"thresholds": {"knee_valgus": 15.0}},
+            AT,
+        )
         with pytest.raises(InputError, match="is not a clinician"):
             store.add_clinician_action(ann.id, ann.id, "note", {"note": "x"}, day=DAY)
         a1 = store.add_alert(ann.id, DAY, "see_professional", "pain not settling")
@@ -180,26 +200,46 @@ def test_upgrade_v1_database_with_data(store_url: str) -> None:  # noqa: F811
     store = Store.open(store_url, migrate=False)
     with store._tx(write=True) as conn:
         migrations.migrate(conn, target=1)
-        pid = conn.execute(text(
-            "INSERT INTO people (name, role, created_at) VALUES ('old', 'person', :at) RETURNING id"), {"at": AT}
+        pid = conn.execute(
+            text("INSERT INTO people (name, role, created_at) VALUES ('old', 'person', :at) RETURNING id"),
+            {"at": AT},
         ).scalar_one()
-        sid = conn.execute(text(
-            "INSERT INTO sessions (person_id, day, level, status, started_at, finished_at)"
-            " VALUES (:p, :day, 2, 'finished', :at, :at) RETURNING id"), {"p": pid, "day": DAY, "at": AT}
+        sid = conn.execute(
+            text(
+                "INSERT INTO sessions (person_id, day, level, status, started_at, finished_at)"
+                " VALUES (:p, :day, 2, 'finished', :at, :at) RETURNING id"
+            ),
+            {"p": pid, "day": DAY, "at": AT},
         ).scalar_one()
-        set_id = conn.execute(text(
-            "INSERT INTO sets (session_id, exercise_id, side, set_index, target_reps, started_at, ended_at)"
-            " VALUES (:s, 'squat', NULL, 1, 10, :at, :at) RETURNING id"), {"s": sid, "at": AT}
+        set_id = conn.execute(
+            text(
+                "INSERT INTO sets (session_id, exercise_id, side, set_index, target_reps, started_at, ended_at)"
+                " VALUES (:s, 'squat', NULL, 1, 10, :at, :at) RETURNING id"
+            ),
+            {"s": sid, "at": AT},
         ).scalar_one()
         for i, valid in ((1, True), (2, False)):
-            conn.execute(text(
-                "INSERT INTO reps (set_id, idx, side, start_s, end_s, valid, verdict, reason, created_at)"
-                " VALUES (:set, :i, NULL, 0, 1, :v, :verdict, :reason, :at)"),
-                {"set": set_id, "i": i, "v": valid, "verdict": "valid" if valid else "invalid",
-                 "reason": "" if valid else "shallow", "at": AT})
-        conn.execute(text(
-            "INSERT INTO pain_checkins (person_id, session_id, day, kind, pain, created_at)"
-            " VALUES (:p, :s, :day, 'after', 3, :at)"), {"p": pid, "s": sid, "day": DAY, "at": AT})
+            conn.execute(
+                text(
+                    "INSERT INTO reps (set_id, idx, side, start_s, end_s, valid, verdict, reason, created_at)"
+                    " VALUES (:set, :i, NULL, 0, 1, :v, :verdict, :reason, :at)"
+                ),
+                {
+                    "set": set_id,
+                    "i": i,
+                    "v": valid,
+                    "verdict": "valid" if valid else "invalid",
+                    "reason": "" if valid else "shallow",
+                    "at": AT,
+                },
+            )
+        conn.execute(
+            text(
+                "INSERT INTO pain_checkins (person_id, session_id, day, kind, pain, created_at)"
+                " VALUES (:p, :s, :day, 'after', 3, :at)"
+            ),
+            {"p": pid, "s": sid, "day": DAY, "at": AT},
+        )
     assert store.schema_version() == 1
     store.close()
     assert "settings" not in _columns(store_url)["people"]
@@ -209,16 +249,54 @@ def test_upgrade_v1_database_with_data(store_url: str) -> None:  # noqa: F811
         old = store.get_person("old")
         assert old.settings == {"store_flagged_clips": False} and old.clinician_id is None
         (summary,) = store.session_summaries(old.id)
-        assert (summary.valid_reps, summary.total_reps, summary.pain_after, summary.session.level) == (1, 2, 3, 2)
+        assert (summary.valid_reps, summary.total_reps, summary.pain_after, summary.session.level) == (
+            1,
+            2,
+            3,
+            2,
+        )
         reps = store.list_reps(session_id=summary.session.id)
         assert [(r.idx, r.valid, r.reason, r.faults, r.metrics) for r in reps] == [
-            (1, True, "", (), {}), (2, False, "shallow", (), {})]
+            (1, True, "", (), {}),
+            (2, False, "shallow", (), {}),
+        ]
         doc = store.add_person("doc", role="clinician")
         assert store.assign_clinician(old.id, doc.id).clinician_id == doc.id
-        assert store.add_upload(old.id, original_filename="a.mp4", stored_path="u/a.mp4", sha256="0" * 64,
-                                size_bytes=1, exercise_id="squat").owner_id == old.id
+        assert (
+            store.add_upload(
+                old.id,
+                original_filename="a.mp4",
+                stored_path="u/a.mp4",
+                sha256="0" * 64,
+                size_bytes=1,
+                exercise_id="squat",
+            ).owner_id
+            == old.id
+        )
     expected = {name: {c.name for c in table.columns} for name, table in t.metadata.tables.items()}
     assert _columns(store_url) == expected
+
+
+def test_failed_migration_step_rolls_back_completely(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    store = Store.open(store_url, migrate=False)
+    with store._tx(write=True) as conn:
+        migrations.migrate(conn, target=1)
+    store.close()
+
+    def half_done(conn) -> None:
+        migrations._step_2(conn)  # all of step 2's DDL and updates ...
+        raise RuntimeError("disk full")  # ... then a crash before the version row is written
+
+    monkeypatch.setattr(migrations, "STEPS", (migrations._step_1, half_done))
+    with pytest.raises(RuntimeError, match="disk full"):
+        Store.open(store_url)
+    cols = _columns(store_url)
+    assert (
+        "settings" not in cols["people"] and "jobs" not in cols
+    )  # DDL rolled back too (SQLite and PostgreSQL)
+    monkeypatch.undo()
+    with Store.open(store_url) as store:
+        assert store.schema_version() == SCHEMA_VERSION
 
 
 def test_newer_schema_refused_and_untouched(store_url: str) -> None:  # noqa: F811
@@ -227,7 +305,9 @@ def test_newer_schema_refused_and_untouched(store_url: str) -> None:  # noqa: F8
     with eng.begin() as conn:
         conn.execute(text("UPDATE schema_version SET version = 99"))
     eng.dispose()
-    with pytest.raises(StoreError, match=r"schema version 99 is newer than this formcheck understands \(2\)") as ei:
+    with pytest.raises(
+        StoreError, match=r"schema version 99 is newer than this formcheck understands \(2\)"
+    ) as ei:
         Store.open(store_url)
     assert "\n" not in str(ei.value)
     eng = create_engine(store_url)
@@ -309,7 +389,11 @@ WRITER = textwrap.dedent(
 def test_kill_9_mid_session_loses_at_most_the_rep_in_progress(store_url: str) -> None:  # noqa: F811
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
-        [sys.executable, "-c", WRITER, store_url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        [sys.executable, "-c", WRITER, store_url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     reported = 0
     set_id = None

@@ -260,3 +260,40 @@ def test_openapi_lists_every_route(env) -> None:
     assert set(http_routes(client.app)) - docs_routes == documented
     body = spec["paths"]["/api/uploads"]["post"]["requestBody"]["content"]
     assert body["application/octet-stream"]["schema"]["format"] == "binary"
+
+
+def test_repeated_wrong_passwords_lock_the_name_for_a_while(env) -> None:
+    client, clinic, _ = env
+    token = client.get("/api/auth/csrf").json()["csrf_token"]
+
+    def attempt(password: str) -> int:
+        return client.post("/api/auth/signin", json={"name": "alex", "password": password},
+                           headers={"X-CSRF-Token": token}).status_code
+
+    assert [attempt("wrong") for _ in range(5)] == [401] * 5
+    assert attempt(clinic.password) == 429  # even the right password, until the window passes
+    r = client.post("/api/auth/signin", json={"name": "kim", "password": clinic.password},
+                    headers={"X-CSRF-Token": token})
+    assert r.status_code == 200  # other names are unaffected
+
+
+def test_sign_in_throttle_window() -> None:
+    from formcheck.webapp.auth import SignInThrottle
+
+    now = [0.0]
+    t = SignInThrottle(max_failures=2, window_s=60.0, clock=lambda: now[0])
+    t.failed("Alex")
+    assert not t.locked("alex")
+    t.failed("alex")
+    assert t.locked("ALEX")
+    now[0] = 61.0
+    assert not t.locked("alex")
+    t.failed("alex")
+    t.succeeded("alex")
+    assert not t.locked("alex")
+
+
+def test_security_headers(env) -> None:
+    client, _, _ = env
+    r = client.get("/signin")
+    assert (r.headers["x-content-type-options"], r.headers["x-frame-options"]) == ("nosniff", "DENY")

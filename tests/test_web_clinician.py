@@ -192,3 +192,21 @@ def test_pages_are_served(env: Env) -> None:
         r = env.client.get(url)
         assert r.status_code == 200 and "<title>" in r.text, url
     assert env.client.get("/", follow_redirects=False).headers["location"] == "/clinician"
+
+
+def test_live_rep_with_a_stored_clip_has_a_strip_and_the_clip(env: Env) -> None:
+    from test_web_upload import write_video
+
+    rel = "clips/rep.mp4"
+    (env.settings.data_dir / "clips").mkdir(parents=True, exist_ok=True)
+    write_video(env.settings.data_dir / rel, n_frames=30, wh=(96, 64))
+    store = repo.open_store(env.settings)
+    store.add_rep_clip(env.clinic.alex_flagged_rep_id, rel)
+    store.close()
+    key = repo.live_rep_key(env.clinic.alex_flagged_rep_id)
+    item = env.client.get(f"/api/clinician/reps/{key}").json()
+    assert item["clip_url"] == f"/api/clinician/reps/{key}/clip"
+    strip = env.client.get(item["strip_url"])
+    assert strip.headers["content-type"] == "image/jpeg" and strip.content[:2] == b"\xff\xd8"
+    clip = env.client.get(item["clip_url"])
+    assert clip.status_code == 200 and clip.content == (env.settings.data_dir / rel).read_bytes()

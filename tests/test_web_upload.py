@@ -54,6 +54,17 @@ def crashing_analyse(video, exercise_id, side, **kw):
     raise RuntimeError("boom")
 
 
+def dying_analyse(video, exercise_id, side, **kw):
+    import os
+
+    os._exit(3)  # the worker process dies (killed, out of memory...)
+
+
+def stuck_analyse(video, exercise_id, side, **kw):
+    kw["progress"](0.2)
+    time.sleep(60)  # still busy when the server stops
+
+
 def slow_analyse(video, exercise_id, side, **kw):
     kw["progress"](0.3)
     time.sleep(0.6)
@@ -327,3 +338,45 @@ def test_per_person_thresholds_reach_the_job(tmp_path: Path, tiny_video: bytes) 
         assert wait_job(client, up["id"])["status"] == "done"
         report = client.get(f"/api/uploads/{up['id']}/result").json()["report"]
         assert report["overrides"] == {rule["rule_id"]: rule["limit"] + 3}
+
+
+def test_a_dying_worker_is_retried_once_then_failed_with_a_reason(tmp_path: Path, tiny_video: bytes) -> None:
+    settings = make_settings(tmp_path, job_mode="process", analyzer=f"{__name__}:dying_analyse")
+    seeded(settings)
+    with TestClient(create_app(settings)) as client:
+        token = sign_in(client, "alex")
+        up = post_video(client, token, tiny_video).json()
+        job = wait_job(client, up["id"], timeout_s=PROCESS_JOB_TIMEOUT_S)
+        assert job["status"] == "failed"
+        assert job["message"] == "The analysis worker stopped unexpectedly (BrokenProcessPool)"
+        store = repo.open_store(settings)
+        assert store.get_job(job["id"]).result["attempts"] == 2
+        store.close()
+        # the server keeps serving, and a new pool takes the next job
+        assert client.get("/api/uploads").status_code == 200
+
+
+def test_server_stopped_mid_job_resumes_it_on_the_next_start(tmp_path: Path, tiny_video: bytes) -> None:
+    """A real restart: the busy worker is terminated with the server; the next server finishes the job."""
+    settings = make_settings(tmp_path, job_mode="process", analyzer=f"{__name__}:stuck_analyse")
+    seeded(settings)
+    with TestClient(create_app(settings)) as client:
+        token = sign_in(client, "alex")
+        up = post_video(client, token, tiny_video).json()
+        deadline = time.monotonic() + PROCESS_JOB_TIMEOUT_S
+        while client.get(f"/api/uploads/{up['id']}").json()["job"]["progress_ratio"] < 0.2:
+            assert time.monotonic() < deadline, "the job never started"
+            time.sleep(0.1)
+    t_stop = time.monotonic()
+    store = repo.open_store(settings)
+    job = store.get_job(up["job"]["id"])
+    store.close()
+    assert job.status == "running" and time.monotonic() - t_stop < 5  # nothing waited for the 60 s job
+    restarted = settings.model_copy(update={"analyzer": f"{__name__}:fake_analyse"})
+    with TestClient(create_app(restarted)) as client:
+        sign_in(client, "alex")
+        job = wait_job(client, up["id"], timeout_s=PROCESS_JOB_TIMEOUT_S)
+        assert job["status"] == "done"
+    store = repo.open_store(settings)
+    assert store.get_job(job["id"]).result["attempts"] == 2
+    store.close()

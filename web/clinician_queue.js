@@ -18,6 +18,7 @@
         r.review ? el("div", { class: "small" }, el("span", { class: r.review.agree ? "tag-agree" : "tag-disagree" }, r.review.agree ? "Agreed" : "Disagreed"), r.review.note ? " — " + r.review.note : "") : null),
       el("a", { class: "button" + (r.review ? " secondary" : ""), href: `/clinician/reps/${encodeURIComponent(r.key)}` }, r.review ? "View" : "Review")))
       : [el("p", { class: "empty" }, filter.value === "open" ? "Nothing waiting: every flagged rep has been reviewed." : "No flagged reps yet.")]));
+    box.dataset.loaded = "1";
   }
   filter.addEventListener("change", () => load().catch((e) => fc.showError("error", e)));
   await load();

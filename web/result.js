@@ -82,7 +82,7 @@
 
     const notes = res.reviews || [];
     document.getElementById("notes").replaceChildren(...(notes.length ? notes.map((n) => el("div", { class: "note" },
-      el("div", {}, el("span", { class: n.agree ? "tag-agree" : "tag-disagree" }, n.agree ? "Flag confirmed" : "Flag overruled"), " · ", n.rep_label),
+      el("div", {}, el("span", { class: n.agree ? "tag-disagree" : "tag-agree" }, n.agree ? "Worth fixing" : "Your clinician says this rep was fine"), " · ", n.rep_label),
       n.note ? el("div", {}, n.note) : null, el("div", { class: "by" }, n.clinician_name + " · " + fmt.date(n.created_at)))) :
       [el("p", { class: "muted small" }, "Your clinician hasn't reviewed this video yet.")]));
   }

@@ -6,7 +6,7 @@
   const sel = document.getElementById("exercise");
   sel.replaceChildren(...exercises.map((x) => el("option", { value: x.id }, x.name)));
   const pre = fc.param("exercise");
-  if (pre) sel.value = pre;
+  sel.value = pre && exercises.some((x) => x.id === pre) ? pre : exercises.some((x) => x.id === "squat") ? "squat" : exercises[0].id;
   document.getElementById("limit").textContent = Math.round(limits.max_upload_mb);
 
   const fileInput = document.getElementById("file");

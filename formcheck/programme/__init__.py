@@ -1,9 +1,9 @@
 """Runner's-knee programme: the programme data file, the pure decision core and the session service.
 
-    programme = load_programme()                                  # data/runners_knee_v1.toml, validated
-    plan = plan_today(programme, history, today)                  # readiness first, level, exercises, or rest
-    decision = decide_after_session(programme, history)           # hold | advance | step_back | see_professional | rest
-    svc = ProgrammeService(store, programme)                      # the day's flow over formcheck.store.Store
+programme = load_programme()                                  # data/runners_knee_v1.toml, validated
+plan = plan_today(programme, history, today)                  # readiness first, level, exercises, or rest
+decision = decide_after_session(programme, history)           # hold | advance | step_back | see_professional | rest
+svc = ProgrammeService(store, programme)                      # the day's flow over formcheck.store.Store
 """
 
 from formcheck.programme.engine import (

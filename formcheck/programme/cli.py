@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 
 from formcheck.errors import InputError
-from formcheck.programme.engine import PAIN_MAX, DayOutcome, DayPlan, PainKind, parse_pain
+from formcheck.programme.engine import PAIN_MAX, DayOutcome, DayPlan, PainKind, Readiness, parse_pain
 from formcheck.programme.model import load_programme
 from formcheck.programme.service import ProgrammeService
 from formcheck.store import Person, Role, Store
@@ -17,6 +17,13 @@ SPARK_CHARS = "▁▂▃▄▅▆▇█"
 HISTORY_DAYS_DEFAULT = 42
 DEMO_PERSON = "demo"
 DEMO_CLINICIAN = "demo-clinician"
+READINESS_WORDS = {
+    None: "not done yet today",
+    Readiness.READY: "passed - go ahead",
+    Readiness.NOT_READY: "not ready - rest or tissue work today",
+    Readiness.RETRY: "the camera could not judge the test - redo it",
+    Readiness.INCOMPLETE: "started, not finished",
+}
 WHEN_CHOICES = tuple(k.value for k in (PainKind.DURING, PainKind.AFTER, PainKind.NEXT_DAY))
 
 
@@ -33,12 +40,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("checkin", help="report knee pain 0-10 (default: pain over the last 24 hours)")
     p.add_argument("--pain", required=True, help="knee pain from 0 (none) to 10 (worst)")
     p.add_argument("--person", help="who is checking in (default: the only person)")
-    p.add_argument("--when", default=PainKind.NEXT_DAY.value, help=f"one of {', '.join(WHEN_CHOICES)} (default next_day)")
+    p.add_argument(
+        "--when", default=PainKind.NEXT_DAY.value, help=f"one of {', '.join(WHEN_CHOICES)} (default next_day)"
+    )
     p.set_defaults(func=cmd_checkin)
 
     p = subparsers.add_parser("history", help="levels, sessions, pain and valid-rep ratio over time")
     p.add_argument("--person", help="whose history (default: the only person)")
-    p.add_argument("--days", type=int, default=HISTORY_DAYS_DEFAULT, help="how many days back (default %(default)s)")
+    p.add_argument(
+        "--days", default=str(HISTORY_DAYS_DEFAULT), help="how many days back (default %(default)s)"
+    )
     p.set_defaults(func=cmd_history)
 
     people = subparsers.add_parser("people", help="add or list people and clinicians")
@@ -53,11 +64,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_people_list)
     p = sub.add_parser("seed-demo", help="add a demo person with a few weeks of simulated history")
     p.add_argument("--name", default=DEMO_PERSON)
-    p.add_argument("--weeks", type=int, default=4)
+    p.add_argument("--weeks", default="4", help="weeks of simulated history, 1-12 (default %(default)s)")
     p.set_defaults(func=cmd_people_seed_demo)
 
 
 # ---------------------------------------------------------------------------------------------- helpers
+def _int_in(raw: str, option: str, lo: int, hi: int) -> int:
+    """Whole-number options parsed here, so a bad value is one line (argparse would print usage too)."""
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        raise InputError(f"{option} must be a whole number from {lo} to {hi}, got '{raw}'") from None
+    if not lo <= value <= hi:
+        raise InputError(f"{option} must be from {lo} to {hi}, got {value}")
+    return value
+
+
 def _with_service(args: argparse.Namespace, body: Callable[[ProgrammeService], int]) -> int:
     with Store.open(getattr(args, "db", None)) as store:
         return body(ProgrammeService(store, load_programme()))
@@ -76,7 +98,10 @@ def resolve_person(store: Store, name: str | None) -> Person:
 
 
 def format_plan(plan: DayPlan, person: Person) -> list[str]:
-    lines = [f"{person.display_name} - {plan.day.isoformat()}: level {plan.level} \"{plan.level_name}\"", f"  {plan.focus}"]
+    lines = [
+        f'{person.display_name} - {plan.day.isoformat()}: level {plan.level} "{plan.level_name}"',
+        f"  {plan.focus}",
+    ]
     lines += [f"  ! {m}" for m in plan.messages]
     if plan.kind == "rest":
         lines += ["", f"Rest day: {plan.reason}"]
@@ -84,17 +109,25 @@ def format_plan(plan: DayPlan, person: Person) -> list[str]:
     lines += ["", "Before you start (readiness):"]
     for i, step in enumerate(plan.readiness_steps, 1):
         lines.append(f"  {i}. {step.title} (~{step.minutes:g} min): {step.instructions}")
-    status = {None: "not done yet today"}.get(plan.readiness, plan.readiness.value if plan.readiness else "")
+    status = READINESS_WORDS[plan.readiness]
     lines.append(f"  Readiness today: {status}")
-    lines += ["", f"Exercises (about {plan.estimated_min:.1f} min; at most {plan.budget_s / 60:g} min a day,"
-              f" {plan.remaining_s / 60:.1f} min left today):"]
+    lines += [
+        "",
+        f"Exercises (about {plan.estimated_min:.1f} min; at most {plan.budget_s / 60:g} min a day,"
+        f" {plan.remaining_s / 60:.1f} min left today):",
+    ]
     for i, ex in enumerate(plan.exercises, 1):
         dose = f"{ex.sets} x {ex.reps}" + (f" holds of {ex.hold_s:g} s" if ex.hold_s else " reps")
         side = " each side" if ex.sides == 2 else ""
-        lines.append(f"  {i}. {ex.exercise_id.replace('_', ' ')}: {dose}{side}, rest {ex.rest_s:g} s between sets")
-    lines += ["", "Only reps the camera judges valid count towards the target.",
-              "Stop and check in (`formcheck checkin --pain N --when during`) if your knee hurts.",
-              f"Why this level: {plan.reason}"]
+        lines.append(
+            f"  {i}. {ex.exercise_id.replace('_', ' ')}: {dose}{side}, rest {ex.rest_s:g} s between sets"
+        )
+    lines += [
+        "",
+        "Only reps the camera judges valid count towards the target.",
+        "Stop and check in (`formcheck checkin --pain N --when during`) if your knee hurts.",
+        f"Why this level: {plan.reason}",
+    ]
     return lines
 
 
@@ -178,12 +211,11 @@ def cmd_checkin(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    if args.days < 1:
-        raise InputError(f"--days must be at least 1, got {args.days}")
+    days = _int_in(args.days, "--days", 1, 3660)
 
     def body(svc: ProgrammeService) -> int:
         person = resolve_person(svc.store, args.person)
-        for line in format_history(svc, person, args.days):
+        for line in format_history(svc, person, days):
             _say(line)
         return 0
 
@@ -200,7 +232,9 @@ def cmd_people_add(args: argparse.Namespace) -> int:
             clinician_id = clinician.id
         if args.clinician and args.role != Role.PERSON.value:
             raise InputError("--clinician is only for people with role person")
-        person = store.add_person(args.name, role=args.role, display_name=args.display_name, clinician_id=clinician_id)
+        person = store.add_person(
+            args.name, role=args.role, display_name=args.display_name, clinician_id=clinician_id
+        )
         _say(f"Added {person.role.value} '{person.name}' (id {person.id}).")
     return 0
 
@@ -215,7 +249,9 @@ def cmd_people_list(args: argparse.Namespace) -> int:
         _say(f"{'name':<20} {'role':<10} {'clinician':<20} level")
         for p in people:
             level = str(svc.plan(p).level) if p.role == Role.PERSON else "-"
-            _say(f"{p.name:<20} {p.role.value:<10} {names.get(p.clinician_id, '-') if p.clinician_id else '-':<20} {level}")
+            _say(
+                f"{p.name:<20} {p.role.value:<10} {names.get(p.clinician_id, '-') if p.clinician_id else '-':<20} {level}"
+            )
         return 0
 
     return _with_service(args, body)
@@ -224,8 +260,7 @@ def cmd_people_list(args: argparse.Namespace) -> int:
 def cmd_people_seed_demo(args: argparse.Namespace) -> int:
     from formcheck.programme.simulate import seed_demo
 
-    if not 1 <= args.weeks <= 12:
-        raise InputError(f"--weeks must be 1..12, got {args.weeks}")
+    weeks = _int_in(args.weeks, "--weeks", 1, 12)
 
     def body(svc: ProgrammeService) -> int:
         existing = {p.name for p in svc.store.list_people()}
@@ -234,9 +269,13 @@ def cmd_people_seed_demo(args: argparse.Namespace) -> int:
         if DEMO_CLINICIAN in existing:
             clinician = svc.store.get_person(DEMO_CLINICIAN)
         else:
-            clinician = svc.store.add_person(DEMO_CLINICIAN, role=Role.CLINICIAN, display_name="Demo Clinician")
+            clinician = svc.store.add_person(
+                DEMO_CLINICIAN, role=Role.CLINICIAN, display_name="Demo Clinician"
+            )
         person = svc.store.add_person(args.name, display_name="Demo Runner", clinician_id=clinician.id)
-        days = seed_demo(svc.store, svc.programme, person, end_day=svc.today() - timedelta(days=1), weeks=args.weeks)
+        days = seed_demo(
+            svc.store, svc.programme, person, end_day=svc.today() - timedelta(days=1), weeks=weeks
+        )
         _say(f"Seeded '{person.name}' (clinician '{clinician.name}') with {days} days of history.")
         _say(f"Show it with: formcheck history --person {person.name}")
         return 0

@@ -12,7 +12,7 @@ import enum
 import statistics
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from formcheck.errors import InputError
@@ -115,7 +115,9 @@ class ReadinessFact:
     at: datetime
     massage_done: bool
     vmo_done: bool
-    skbt_verdict: str | None  # analysis verdict "valid" | "invalid" | "unknown", or "self" when judged without camera
+    skbt_verdict: (
+        str | None
+    )  # analysis verdict "valid" | "invalid" | "unknown", or "self" when judged without camera
     skbt_pain: int | None
 
 
@@ -225,7 +227,10 @@ def judge_readiness(rules: RuleValues, fact: ReadinessFact) -> tuple[Readiness, 
         return Readiness.READY, f"Small Knee Bend Test passed (pain {fact.skbt_pain}/10)"
     if fact.skbt_verdict == "invalid":
         return Readiness.RETRY, "the camera did not see a clean small knee bend: redo the test slowly"
-    return Readiness.RETRY, "the camera could not judge the test: face it with your whole body in view and redo it"
+    return (
+        Readiness.RETRY,
+        "the camera could not judge the test: face it with your whole body in view and redo it",
+    )
 
 
 # --------------------------------------------------------------------------------------------- replay
@@ -240,7 +245,6 @@ class _State:
     flagged_since: date | None = None
     overrides: tuple[tuple[str, float], ...] = ()
     rest_day: date | None = None
-    notes: tuple[str, ...] = field(default=())
 
 
 class _Replay:
@@ -344,8 +348,13 @@ class _Replay:
             if a.kind == ClinicianKind.SET_LEVEL and a.level is not None:
                 lvl = min(max(a.level, 1), self.p.max_level)
                 st = replace(
-                    st, level=lvl, level_since=d, step_back_return=None, step_back_since=None,
-                    flagged_since=None, rest_day=None,
+                    st,
+                    level=lvl,
+                    level_since=d,
+                    step_back_return=None,
+                    step_back_since=None,
+                    flagged_since=None,
+                    rest_day=None,
                 )
             elif a.kind == ClinicianKind.HOLD:
                 st = replace(st, held_by=a.actor)
@@ -374,7 +383,8 @@ class _Replay:
             window_start = d - timedelta(days=rv.regression_window_days - 1)
             regressions = tuple(x for x in st.regressions if x >= window_start) + (d,)
             unsettled = all(
-                self.is_red(self.day_max(d - timedelta(days=k)), rv, base) for k in range(rv.unsettled_pain_days)
+                self.is_red(self.day_max(d - timedelta(days=k)), rv, base)
+                for k in range(rv.unsettled_pain_days)
             )
             why_pain = (
                 f"knee pain {pmax}/10 today (step back at {rv.step_back_pain:g}/10"
@@ -388,25 +398,43 @@ class _Replay:
                 else:
                     why = f"{len(regressions)} step-backs in {rv.regression_window_days} days"
                 st = replace(
-                    st, level=new_level, level_since=tomorrow if new_level != level else st.level_since,
-                    step_back_return=None, step_back_since=None, regressions=regressions,
+                    st,
+                    level=new_level,
+                    level_since=tomorrow if new_level != level else st.level_since,
+                    step_back_return=None,
+                    step_back_since=None,
+                    regressions=regressions,
                     flagged_since=st.flagged_since or d,
                 )
                 return st, out(
-                    Action.SEE_PROFESSIONAL, new_level,
+                    Action.SEE_PROFESSIONAL,
+                    new_level,
                     f"{why_pain}; {why}: please see a physiotherapist or doctor. Your clinician has been told; "
                     f"progression is paused at level {new_level} until they review it",
                 )
             if level == 1:
-                st = replace(st, regressions=regressions, rest_day=tomorrow, level_since=tomorrow,
-                             step_back_return=None, step_back_since=None)
-                return st, out(Action.REST, 1, f"{why_pain} at the easiest level: rest tomorrow, then re-test")
+                st = replace(
+                    st,
+                    regressions=regressions,
+                    rest_day=tomorrow,
+                    level_since=tomorrow,
+                    step_back_return=None,
+                    step_back_since=None,
+                )
+                return st, out(
+                    Action.REST, 1, f"{why_pain} at the easiest level: rest tomorrow, then re-test"
+                )
             st = replace(
-                st, level=level - 1, level_since=tomorrow, step_back_return=level, step_back_since=d,
+                st,
+                level=level - 1,
+                level_since=tomorrow,
+                step_back_return=level,
+                step_back_since=d,
                 regressions=regressions,
             )
             return st, out(
-                Action.STEP_BACK, level - 1,
+                Action.STEP_BACK,
+                level - 1,
                 f"{why_pain}: back to level {level - 1} for {rv.step_back_days} days, then return when pain-free",
             )
 
@@ -415,7 +443,8 @@ class _Replay:
             if ready is not None and ready[0] == Readiness.NOT_READY and not sessions:
                 return st, out(Action.REST, level, ready[1])
             return st, out(
-                Action.HOLD, level,
+                Action.HOLD,
+                level,
                 f"knee pain {pmax}/10 is above the comfortable {rv.green_pain_max:g}/10: stay at level {level}"
                 " and re-test tomorrow",
             )
@@ -423,7 +452,8 @@ class _Replay:
             return st, out(Action.REST, level, ready[1])
         if st.flagged_since is not None:
             return st, out(
-                Action.HOLD, level,
+                Action.HOLD,
+                level,
                 f"progression paused since {st.flagged_since.isoformat()} until your clinician reviews the"
                 " recommendation to see a professional",
             )
@@ -434,12 +464,17 @@ class _Replay:
         if st.step_back_return is not None and st.step_back_since is not None:
             since = st.step_back_since
             elapsed = (d - since).days
-            green = [s for s in self.sessions_in(since + timedelta(days=1), d) if self.is_green_session(s, rv)]
+            green = [
+                s for s in self.sessions_in(since + timedelta(days=1), d) if self.is_green_session(s, rv)
+            ]
             if elapsed >= rv.step_back_days and green and gate is None:
                 target = st.step_back_return
-                st = replace(st, level=target, level_since=tomorrow, step_back_return=None, step_back_since=None)
+                st = replace(
+                    st, level=target, level_since=tomorrow, step_back_return=None, step_back_since=None
+                )
                 return st, out(
-                    Action.ADVANCE, target,
+                    Action.ADVANCE,
+                    target,
                     f"{elapsed} days at the easier level and no pain above {rv.green_pain_max:g}/10: back to"
                     f" level {target}",
                 )
@@ -448,28 +483,39 @@ class _Replay:
             else:
                 why = f"{elapsed} of {rv.step_back_days} days done"
             return st, out(
-                Action.HOLD, level,
+                Action.HOLD,
+                level,
                 f"stepped back on {since.isoformat()}: staying at level {level} before returning to level"
                 f" {st.step_back_return} ({why})",
             )
 
         if level >= self.p.max_level:
             return st, out(Action.HOLD, level, f"top level {level}: keep going, every day, within 15 minutes")
-        days = sorted({s.day for s in self.sessions_in(st.level_since, d)
-                       if s.level == level and self.qualifies(s, rv, d)})
+        days = sorted(
+            {
+                s.day
+                for s in self.sessions_in(st.level_since, d)
+                if s.level == level and self.qualifies(s, rv, d)
+            }
+        )
         need = rv.advance_after_sessions
         if len(days) >= need and gate is None:
             st = replace(st, level=level + 1, level_since=tomorrow)
             return st, out(
-                Action.ADVANCE, level + 1,
+                Action.ADVANCE,
+                level + 1,
                 f"{len(days)} sessions on separate days at level {level} with at least"
                 f" {rv.min_valid_rep_ratio:.0%} valid reps, pain at most {rv.green_pain_max:g}/10 and not worse"
                 f" the next day: moving up to level {level + 1}",
             )
         if not sessions and pmax is None and ready is None:
-            return st, out(Action.HOLD, level, f"no session today ({len(days)} of {need} qualifying at level {level})")
+            return st, out(
+                Action.HOLD, level, f"no session today ({len(days)} of {need} qualifying at level {level})"
+            )
         return st, out(
-            Action.HOLD, level, f"{len(days)} of {need} qualifying sessions at level {level}: keep going",
+            Action.HOLD,
+            level,
+            f"{len(days)} of {need} qualifying sessions at level {level}: keep going",
         )
 
     def sessions_in(self, first: date, last: date) -> list[SessionFact]:
@@ -516,7 +562,9 @@ def decide_after_session(programme: Programme, history: History) -> Decision:
         day = max(s.day for s in history.sessions)
     _, outcomes = _Replay(programme, history).replay(day)
     o = outcomes[-1]
-    return Decision(day=o.day, action=o.action, level=o.next_level, reason=o.reason, flag_clinician=o.flag_clinician)
+    return Decision(
+        day=o.day, action=o.action, level=o.next_level, reason=o.reason, flag_clinician=o.flag_clinician
+    )
 
 
 def plan_today(programme: Programme, history: History, today: date) -> DayPlan:
@@ -536,15 +584,24 @@ def plan_today(programme: Programme, history: History, today: date) -> DayPlan:
             " Your clinician has been told."
         )
     if st.step_back_return is not None:
-        messages.append(f"You stepped back a level; you return to level {st.step_back_return} once it is pain-free.")
+        messages.append(
+            f"You stepped back a level; you return to level {st.step_back_return} once it is pain-free."
+        )
     if st.held_by is not None:
         messages.append(f"Your clinician {st.held_by} is holding your level for now.")
     last_reason = outcomes[-1].reason if outcomes else "first day of the programme"
     overrides = tuple((k, v) for k, v in st.overrides if k not in _programme_keys(programme))
     exercises = tuple(
         PlannedExercise(
-            exercise_id=ex.id, sets=ex.sets, reps=ex.reps, hold_s=ex.hold_s, sides=ex.sides, rest_s=ex.rest_s,
-            set_s=ex.set_s(programme.default_rep_s), estimated_s=programme.exercise_s(ex), note=ex.note,
+            exercise_id=ex.id,
+            sets=ex.sets,
+            reps=ex.reps,
+            hold_s=ex.hold_s,
+            sides=ex.sides,
+            rest_s=ex.rest_s,
+            set_s=ex.set_s(programme.default_rep_s),
+            estimated_s=programme.exercise_s(ex),
+            note=ex.note,
         )
         for ex in lv.exercises
     )
@@ -558,13 +615,26 @@ def plan_today(programme: Programme, history: History, today: date) -> DayPlan:
     elif ready is not None and ready[0] == Readiness.NOT_READY:
         kind, reason = "rest", ready[1]
     elif programme.day_budget_s - used_s < min((ex.set_s for ex in exercises), default=0.0):
-        kind, reason = "rest", f"today's {programme.day_budget_min:g} minutes are done"  # not even one set fits
+        kind, reason = (
+            "rest",
+            f"today's {programme.day_budget_min:g} minutes are done",
+        )  # not even one set fits
     return DayPlan(
-        day=today, level=lv.number, level_name=lv.name, focus=lv.focus, kind=kind,
-        readiness_steps=programme.readiness, readiness=ready[0] if ready else None,
-        exercises=exercises if kind == "exercise" else (), estimated_min=programme.day_minutes(lv.number),
-        budget_s=programme.day_budget_s, used_s=used_s, reason=reason, messages=tuple(messages),
-        rule_overrides=overrides, flag_clinician=flag,
+        day=today,
+        level=lv.number,
+        level_name=lv.name,
+        focus=lv.focus,
+        kind=kind,
+        readiness_steps=programme.readiness,
+        readiness=ready[0] if ready else None,
+        exercises=exercises if kind == "exercise" else (),
+        estimated_min=programme.day_minutes(lv.number),
+        budget_s=programme.day_budget_s,
+        used_s=used_s,
+        reason=reason,
+        messages=tuple(messages),
+        rule_overrides=overrides,
+        flag_clinician=flag,
     )
 
 

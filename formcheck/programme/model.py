@@ -283,11 +283,15 @@ def parse_programme(
     return prog
 
 
-def load_programme(path: Path | str | None = None, *, exercise_ids: frozenset[str] | None = None) -> Programme:
+def load_programme(
+    path: Path | str | None = None, *, exercise_ids: frozenset[str] | None = None
+) -> Programme:
     """Load a programme file (default: the packaged runner's-knee programme)."""
     if path is None:
         ref = resources.files("formcheck.programme").joinpath("data", DEFAULT_PROGRAMME_FILE)
-        return parse_programme(ref.read_text(encoding="utf-8"), origin=DEFAULT_PROGRAMME_FILE, exercise_ids=exercise_ids)
+        return parse_programme(
+            ref.read_text(encoding="utf-8"), origin=DEFAULT_PROGRAMME_FILE, exercise_ids=exercise_ids
+        )
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")

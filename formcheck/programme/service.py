@@ -17,6 +17,7 @@ from formcheck.programme.engine import (
     Action,
     ClinicianFact,
     ClinicianKind,
+    DayOutcome,
     DayPlan,
     Decision,
     History,
@@ -49,10 +50,17 @@ def build_history(store: Store, person: Person) -> History:
     """The engine's immutable view of one person, built from stored rows only."""
     sessions = tuple(
         SessionFact(
-            id=s.session.id, day=s.session.day, started_at=s.session.started_at,
+            id=s.session.id,
+            day=s.session.day,
+            started_at=s.session.started_at,
             ended_at=s.session.finished_at if s.session.status == SessionStatus.FINISHED else None,
-            level=s.session.level, valid_reps=s.valid_reps, total_reps=s.total_reps, target_reps=s.target_reps,
-            pain_during=s.pain_during, pain_after=s.pain_after, exercise_s=s.exercise_s,
+            level=s.session.level,
+            valid_reps=s.valid_reps,
+            total_reps=s.total_reps,
+            target_reps=s.target_reps,
+            pain_during=s.pain_during,
+            pain_after=s.pain_after,
+            exercise_s=s.exercise_s,
         )
         for s in store.session_summaries(person.id)
     )
@@ -62,14 +70,21 @@ def build_history(store: Store, person: Person) -> History:
     )
     readiness = tuple(
         ReadinessFact(
-            day=r.day, at=r.created_at, massage_done=r.massage_done, vmo_done=r.vmo_done,
-            skbt_verdict=r.skbt_verdict, skbt_pain=r.skbt_pain,
+            day=r.day,
+            at=r.created_at,
+            massage_done=r.massage_done,
+            vmo_done=r.vmo_done,
+            skbt_verdict=r.skbt_verdict,
+            skbt_pain=r.skbt_pain,
         )
         for r in store.list_readiness(person.id)
     )
     actions = tuple(
         ClinicianFact(
-            day=a.day, at=a.created_at, kind=ClinicianKind(a.kind), actor=a.actor_name,
+            day=a.day,
+            at=a.created_at,
+            kind=ClinicianKind(a.kind),
+            actor=a.actor_name,
             level=a.payload.get("level"),
             thresholds=tuple(sorted((k, float(v)) for k, v in a.payload.get("thresholds", {}).items())),
             note=a.payload.get("note", ""),
@@ -131,7 +146,7 @@ class ProgrammeService:
     def plan(self, person: Person, day: date | None = None) -> DayPlan:
         return plan_today(self.programme, self.history(person), day or self.today())
 
-    def outcomes(self, person: Person, until: date | None = None) -> tuple:
+    def outcomes(self, person: Person, until: date | None = None) -> tuple[DayOutcome, ...]:
         return replay(self.programme, self.history(person), until or self.today())
 
     def remaining_s(self, person: Person) -> float:
@@ -155,21 +170,37 @@ class ProgrammeService:
         return self.store.start_session(person.id, today, plan.level, at=self.now())
 
     def record_readiness(
-        self, session_id: int, *, massage_done: bool, vmo_done: bool, skbt_verdict: str | None, skbt_pain: object
+        self,
+        session_id: int,
+        *,
+        massage_done: bool,
+        vmo_done: bool,
+        skbt_verdict: str | None,
+        skbt_pain: object,
     ) -> tuple[Readiness, str]:
         """Store the three readiness steps; a painful Small Knee Bend Test closes the session as 'not ready'."""
         pain = None if skbt_pain is None else parse_pain(skbt_pain)
         session = self._open_session(session_id)
         fact = ReadinessFact(
-            day=session.day, at=self.now(), massage_done=massage_done, vmo_done=vmo_done,
-            skbt_verdict=skbt_verdict, skbt_pain=pain,
+            day=session.day,
+            at=self.now(),
+            massage_done=massage_done,
+            vmo_done=vmo_done,
+            skbt_verdict=skbt_verdict,
+            skbt_pain=pain,
         )
         person = self.store.get_person_by_id(session.person_id)
         rules = self.programme.rule_values(self._overrides(person))
         result = judge_readiness(rules, fact)
         self.store.add_readiness(
-            session.person_id, session.day, massage_done=massage_done, vmo_done=vmo_done,
-            skbt_verdict=skbt_verdict, skbt_pain=pain, session_id=session.id, at=fact.at,
+            session.person_id,
+            session.day,
+            massage_done=massage_done,
+            vmo_done=vmo_done,
+            skbt_verdict=skbt_verdict,
+            skbt_pain=pain,
+            session_id=session.id,
+            at=fact.at,
         )
         if result[0] == Readiness.NOT_READY:
             self.store.finish_session(session.id, SessionStatus.NOT_READY, at=self.now())
@@ -180,6 +211,8 @@ class ProgrammeService:
         session = self._open_session(session_id)
         person = self.store.get_person_by_id(session.person_id)
         plan = self.plan(person, session.day)
+        if plan.kind != "exercise":
+            raise InputError(f"no more exercise today: {plan.reason}")
         if plan.readiness != Readiness.READY:
             raise InputError("do the readiness steps and a pain-free Small Knee Bend Test first")
         planned = self._planned(plan, exercise_id)
@@ -187,7 +220,9 @@ class ProgrammeService:
             raise InputError(f"{exercise_id} is done per side: choose left or right")
         if planned.sides == 1:
             side = None
-        existing = [s for s in self.store.list_sets(session.id) if s.exercise_id == exercise_id and s.side == side]
+        existing = [
+            s for s in self.store.list_sets(session.id) if s.exercise_id == exercise_id and s.side == side
+        ]
         if any(s.ended_at is None for s in self.store.list_sets(session.id)):
             raise InputError("finish the current set first")
         if len(existing) >= planned.sets:
@@ -199,8 +234,13 @@ class ProgrammeService:
                 f" this set needs about {planned.set_s:.0f} s - stop here for today"
             )
         return self.store.start_set(
-            session.id, exercise_id, side=side, set_index=len(existing) + 1, target_reps=planned.reps,
-            target_hold_s=planned.hold_s, at=self.now(),
+            session.id,
+            exercise_id,
+            side=side,
+            set_index=len(existing) + 1,
+            target_reps=planned.reps,
+            target_hold_s=planned.hold_s,
+            at=self.now(),
         )
 
     def record_rep(self, set_id: int, rep: RepIn) -> RepProgress:
@@ -208,7 +248,10 @@ class ProgrammeService:
         row = self.store.add_rep(set_id, rep, at=self.now())
         valid, target, used = self.store.set_progress(set_id, now=self.now())
         return RepProgress(
-            rep=row, valid_count=valid, target=target, remaining_s=max(0.0, self.programme.day_budget_s - used)
+            rep=row,
+            valid_count=valid,
+            target=target,
+            remaining_s=max(0.0, self.programme.day_budget_s - used),
         )
 
     def end_set(self, set_id: int) -> SetRow:
@@ -226,7 +269,9 @@ class ProgrammeService:
         self._record_decision(person, decision, session_id=session.id)
         return decision
 
-    def checkin(self, person: Person, pain: object, kind: PainKind | str = PainKind.NEXT_DAY) -> CheckinResult:
+    def checkin(
+        self, person: Person, pain: object, kind: PainKind | str = PainKind.NEXT_DAY
+    ) -> CheckinResult:
         """A pain report outside the session flow (next-day by default); returns the day's decision so far."""
         value = parse_pain(pain)
         try:
@@ -240,7 +285,9 @@ class ProgrammeService:
             session_id = todays[-1].id if todays else None
         self.store.add_pain(person.id, today, kind.value, value, session_id=session_id, at=self.now())
         outcome = replay(self.programme, self.history(person), today)[-1]
-        decision = Decision(outcome.day, outcome.action, outcome.next_level, outcome.reason, outcome.flag_clinician)
+        decision = Decision(
+            outcome.day, outcome.action, outcome.next_level, outcome.reason, outcome.flag_clinician
+        )
         if decision.action != Action.HOLD:
             self._record_decision(person, decision, session_id=None)
         return CheckinResult(value, kind, outcome.action, outcome.reason, outcome.next_level)
@@ -250,16 +297,22 @@ class ProgrammeService:
         if not 1 <= level <= self.programme.max_level:
             raise InputError(f"level must be 1..{self.programme.max_level}, got {level}")
         self._clinician_action(person, clinician, ClinicianKind.SET_LEVEL, {"level": level, "note": note})
+        self._resolve_alerts(person, clinician)  # a level set by the clinician answers any open flag
 
     def hold(self, person: Person, clinician: Person, note: str = "") -> None:
         self._clinician_action(person, clinician, ClinicianKind.HOLD, {"note": note})
 
     def release(self, person: Person, clinician: Person, note: str = "") -> None:
         self._clinician_action(person, clinician, ClinicianKind.RELEASE, {"note": note})
+        self._resolve_alerts(person, clinician)
+
+    def _resolve_alerts(self, person: Person, clinician: Person) -> None:
         for alert in self.store.list_alerts(person_id=person.id):
             self.store.resolve_alert(alert.id, clinician.id, at=self.now())
 
-    def set_thresholds(self, person: Person, clinician: Person, limits: Mapping[str, float], note: str = "") -> None:
+    def set_thresholds(
+        self, person: Person, clinician: Person, limits: Mapping[str, float], note: str = ""
+    ) -> None:
         """Per-person {rule_id: limit}: programme rule names change the engine, others go to the analysis rules."""
         clean: dict[str, float] = {}
         for name, value in limits.items():
@@ -275,7 +328,9 @@ class ProgrammeService:
             clean[name] = number
         if not clean:
             raise InputError("give at least one threshold to change")
-        self._clinician_action(person, clinician, ClinicianKind.THRESHOLDS, {"thresholds": clean, "note": note})
+        self._clinician_action(
+            person, clinician, ClinicianKind.THRESHOLDS, {"thresholds": clean, "note": note}
+        )
 
     def add_note(self, person: Person, clinician: Person, note: str) -> None:
         if not note.strip():
@@ -283,20 +338,31 @@ class ProgrammeService:
         self._clinician_action(person, clinician, ClinicianKind.NOTE, {"note": note.strip()})
 
     # ------------------------------------------------------------------------------------------ internals
-    def _clinician_action(self, person: Person, clinician: Person, kind: ClinicianKind, payload: dict) -> None:
+    def _clinician_action(
+        self, person: Person, clinician: Person, kind: ClinicianKind, payload: dict
+    ) -> None:
         if clinician.role not in (Role.CLINICIAN, Role.ADMIN):
             raise InputError(f"'{clinician.name}' is not a clinician")
         if clinician.role != Role.ADMIN and person.clinician_id not in (None, clinician.id):
             raise InputError(f"'{person.name}' is not under the care of '{clinician.name}'")
-        self.store.add_clinician_action(person.id, clinician.id, kind.value, payload, day=self.today(), at=self.now())
+        self.store.add_clinician_action(
+            person.id, clinician.id, kind.value, payload, day=self.today(), at=self.now()
+        )
 
     def _record_decision(self, person: Person, decision: Decision, *, session_id: int | None) -> None:
         self.store.add_level_event(
-            person.id, decision.day, decision.level, decision.action.value, decision.reason,
-            session_id=session_id, at=self.now(),
+            person.id,
+            decision.day,
+            decision.level,
+            decision.action.value,
+            decision.reason,
+            session_id=session_id,
+            at=self.now(),
         )
         if decision.flag_clinician:
-            self.store.add_alert(person.id, decision.day, ALERT_SEE_PROFESSIONAL, decision.reason, at=self.now())
+            self.store.add_alert(
+                person.id, decision.day, ALERT_SEE_PROFESSIONAL, decision.reason, at=self.now()
+            )
 
     def _open_session(self, session_id: int) -> SessionRow:
         session = self.store.get_session(session_id)

@@ -51,7 +51,12 @@ def simulate(programme: Programme, start: date, days: Sequence[DayScript]) -> tu
         if script.skip or plan.kind != "exercise":
             continue
         fact = ReadinessFact(
-            day=d, at=_at(d, 9), massage_done=True, vmo_done=True, skbt_verdict="valid", skbt_pain=script.skbt_pain
+            day=d,
+            at=_at(d, 9),
+            massage_done=True,
+            vmo_done=True,
+            skbt_verdict="valid",
+            skbt_pain=script.skbt_pain,
         )
         history = replace(history, readiness=history.readiness + (fact,))
         if plan_today(programme, history, d).kind != "exercise":
@@ -62,9 +67,17 @@ def simulate(programme: Programme, start: date, days: Sequence[DayScript]) -> tu
         total = round(target / script.valid_ratio) if script.valid_ratio > 0 else target
         ended = _at(d, 9, 5) + timedelta(seconds=plan.estimated_min * 60)
         session = SessionFact(
-            id=len(history.sessions) + 1, day=d, started_at=_at(d, 9, 5), ended_at=ended, level=plan.level,
-            valid_reps=valid, total_reps=total, target_reps=target, pain_during=script.pain_during,
-            pain_after=script.pain_after, exercise_s=plan.estimated_min * 60,
+            id=len(history.sessions) + 1,
+            day=d,
+            started_at=_at(d, 9, 5),
+            ended_at=ended,
+            level=plan.level,
+            valid_reps=valid,
+            total_reps=total,
+            target_reps=target,
+            pain_during=script.pain_during,
+            pain_after=script.pain_after,
+            exercise_s=plan.estimated_min * 60,
         )
         pains = (
             PainReport(ended, d, script.pain_during, PainKind.DURING, session.id),
@@ -86,11 +99,15 @@ def demo_script(weeks: int = 4, seed: int = 7) -> list[DayScript]:
         elif i == 16:
             days.append(DayScript(morning_pain=2, skbt_pain=1, pain_during=2, pain_after=1, valid_ratio=0.85))
         else:
-            days.append(DayScript(
-                morning_pain=rng.choice((0, 0, 1, 1, 2)), skbt_pain=rng.choice((0, 1)),
-                pain_during=rng.choice((0, 1, 1, 2)), pain_after=rng.choice((0, 1)),
-                valid_ratio=rng.choice((0.85, 0.9, 0.95, 1.0)),
-            ))
+            days.append(
+                DayScript(
+                    morning_pain=rng.choice((0, 0, 1, 1, 2)),
+                    skbt_pain=rng.choice((0, 1)),
+                    pain_during=rng.choice((0, 1, 1, 2)),
+                    pain_after=rng.choice((0, 1)),
+                    valid_ratio=rng.choice((0.85, 0.9, 0.95, 1.0)),
+                )
+            )
     return days
 
 
@@ -107,7 +124,9 @@ class _ManualClock:
         self.now += timedelta(seconds=seconds)
 
 
-def seed_demo(store: Store, programme: Programme, person: Person, *, end_day: date, weeks: int = 4, seed: int = 7) -> int:
+def seed_demo(
+    store: Store, programme: Programme, person: Person, *, end_day: date, weeks: int = 4, seed: int = 7
+) -> int:
     """Replay `demo_script` through the real session service (every rep stored one by one); returns days seeded."""
     script = demo_script(weeks, seed)
     start = end_day - timedelta(days=len(script) - 1)
@@ -132,7 +151,7 @@ def seed_demo(store: Store, programme: Programme, person: Person, *, end_day: da
             continue
         plan = svc.plan(person, d)
         for ex in plan.exercises:
-            for side in (("left", "right") if ex.sides == 2 else (None,)):
+            for side in ("left", "right") if ex.sides == 2 else (None,):
                 for _ in range(ex.sets):
                     the_set = svc.start_set(session.id, ex.exercise_id, side)
                     rep_s, k, valid_count = ex.set_s / ex.reps, 0, 0
@@ -140,14 +159,24 @@ def seed_demo(store: Store, programme: Programme, person: Person, *, end_day: da
                         clock.advance(rep_s)
                         valid = rng.random() < day.valid_ratio
                         valid_count += valid
-                        faults = () if valid else (Fault("knee_valgus", 14.0 + rng.random() * 4, 12.0, "deg"),)
-                        store.add_rep(the_set.id, RepIn(
-                            idx=k + 1, start_s=k * rep_s, end_s=(k + 1) * rep_s, valid=valid,
-                            verdict="valid" if valid else "invalid",
-                            reason="" if valid else "knee moved inwards (keep it over your second toe)",
-                            side=side, metrics={"knee_flexion_peak_deg": 40.0 + rng.random() * 10},
-                            faults=faults,
-                        ), at=clock.now)
+                        faults = (
+                            () if valid else (Fault("knee_valgus", 14.0 + rng.random() * 4, 12.0, "deg"),)
+                        )
+                        store.add_rep(
+                            the_set.id,
+                            RepIn(
+                                idx=k + 1,
+                                start_s=k * rep_s,
+                                end_s=(k + 1) * rep_s,
+                                valid=valid,
+                                verdict="valid" if valid else "invalid",
+                                reason="" if valid else "knee moved inwards (keep it over your second toe)",
+                                side=side,
+                                metrics={"knee_flexion_peak_deg": 40.0 + rng.random() * 10},
+                                faults=faults,
+                            ),
+                            at=clock.now,
+                        )
                         k += 1
                     svc.end_set(the_set.id)
                     clock.advance(ex.rest_s)

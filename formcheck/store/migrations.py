@@ -43,14 +43,16 @@ def _v1_tables() -> MetaData:
     md = MetaData()
     Table("schema_version", md, Column("version", Integer, nullable=False))
     Table(
-        "people", md,
+        "people",
+        md,
         Column("id", Integer, primary_key=True),
         Column("name", String(80), nullable=False, unique=True),
         Column("role", String(16), nullable=False),
         Column("created_at", DateTime(timezone=True), nullable=False),
     )
     Table(
-        "sessions", md,
+        "sessions",
+        md,
         Column("id", Integer, primary_key=True),
         Column("person_id", Integer, ForeignKey("people.id"), nullable=False),
         Column("day", Date, nullable=False),
@@ -61,7 +63,8 @@ def _v1_tables() -> MetaData:
         Index("ix_sessions_person_day", "person_id", "day"),
     )
     Table(
-        "sets", md,
+        "sets",
+        md,
         Column("id", Integer, primary_key=True),
         Column("session_id", Integer, ForeignKey("sessions.id"), nullable=False),
         Column("exercise_id", String(64), nullable=False),
@@ -73,7 +76,8 @@ def _v1_tables() -> MetaData:
         Column("ended_at", DateTime(timezone=True)),
     )
     Table(
-        "reps", md,
+        "reps",
+        md,
         Column("id", Integer, primary_key=True),
         Column("set_id", Integer, ForeignKey("sets.id"), nullable=False),
         Column("idx", Integer, nullable=False),
@@ -87,7 +91,8 @@ def _v1_tables() -> MetaData:
         UniqueConstraint("set_id", "idx", name="uq_reps_set_idx"),
     )
     Table(
-        "pain_checkins", md,
+        "pain_checkins",
+        md,
         Column("id", Integer, primary_key=True),
         Column("person_id", Integer, ForeignKey("people.id"), nullable=False),
         Column("session_id", Integer, ForeignKey("sessions.id")),
@@ -136,7 +141,9 @@ def current_version(conn: Connection) -> int:
     names = set(inspect(conn).get_table_names())
     if "schema_version" not in names:
         if names & {"people", "sessions", "reps"}:
-            raise StoreError("database has formcheck-like tables but no schema_version: not a formcheck database")
+            raise StoreError(
+                "database has formcheck-like tables but no schema_version: not a formcheck database"
+            )
         return 0
     row = conn.execute(select(schema.schema_version.c.version)).first()
     return int(row[0]) if row else 0

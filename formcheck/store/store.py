@@ -128,7 +128,9 @@ class Store:
                 raise StoreError(f"cannot create data directory {db.parent}: {e.strerror or e}") from None
             # Checked on the mode bits, not os.access: root can write a 0444 file, and we must not.
             if db.exists() and not db.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
-                raise StoreError(f"database {db} is read-only: make it writable or choose another data directory")
+                raise StoreError(
+                    f"database {db} is read-only: make it writable or choose another data directory"
+                )
             if db.exists() and not db.is_file():
                 raise StoreError(f"database path {db} is not a file")
         engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False})
@@ -146,7 +148,9 @@ class Store:
         @event.listens_for(engine, "begin")
         def _begin(conn: Connection) -> None:
             # IMMEDIATE takes the write lock up front, so a writer never dies half-way on a busy upgrade.
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("fc_write") else "BEGIN")
+            conn.exec_driver_sql(
+                "BEGIN IMMEDIATE" if conn.get_execution_options().get("fc_write") else "BEGIN"
+            )
 
         return engine
 
@@ -188,7 +192,9 @@ class Store:
                 with conn.begin():
                     yield conn
         except IntegrityError as e:
-            raise StoreError(f"database {self.where}: refused a write that breaks a rule: {_first_line(e)}") from None
+            raise StoreError(
+                f"database {self.where}: refused a write that breaks a rule: {_first_line(e)}"
+            ) from None
         except DBAPIError as e:
             raise self._error(e) from None
 
@@ -198,7 +204,9 @@ class Store:
         if "locked" in low or "busy" in low:
             return StoreError(f"database {self.where} is locked by another program: close it or try again")
         if "readonly" in low or "read-only" in low:
-            return StoreError(f"database {self.where} is read-only: make it writable or choose another data directory")
+            return StoreError(
+                f"database {self.where} is read-only: make it writable or choose another data directory"
+            )
         if "not a database" in low or "malformed" in low:
             return StoreError(f"{self.where} is not a formcheck database (or it is damaged): {line}")
         if "unable to open" in low:
@@ -225,7 +233,9 @@ class Store:
         try:
             role = Role(role)
         except ValueError:
-            raise InputError(f"unknown role '{role}' (choose from {', '.join(r.value for r in Role)})") from None
+            raise InputError(
+                f"unknown role '{role}' (choose from {', '.join(r.value for r in Role)})"
+            ) from None
         merged = dict(migrations.DEFAULT_PERSON_SETTINGS)
         merged.update(settings or {})
         with self._tx(write=True) as conn:
@@ -235,14 +245,21 @@ class Store:
                 self._require_clinician(conn, clinician_id)
             pid = conn.execute(
                 t.people.insert().values(
-                    name=name, role=role.value, display_name=display_name or name, clinician_id=clinician_id,
-                    password_hash=password_hash, settings=merged, created_at=_to_db(at or _now()),
+                    name=name,
+                    role=role.value,
+                    display_name=display_name or name,
+                    clinician_id=clinician_id,
+                    password_hash=password_hash,
+                    settings=merged,
+                    created_at=_to_db(at or _now()),
                 )
             ).inserted_primary_key[0]
             return self._person(conn, pid)
 
     def _require_clinician(self, conn: Connection, clinician_id: int) -> None:
-        row = conn.execute(select(t.people.c.role, t.people.c.name).where(t.people.c.id == clinician_id)).first()
+        row = conn.execute(
+            select(t.people.c.role, t.people.c.name).where(t.people.c.id == clinician_id)
+        ).first()
         if row is None:
             raise InputError(f"no clinician with id {clinician_id}")
         if row.role not in (Role.CLINICIAN, Role.ADMIN):
@@ -260,7 +277,11 @@ class Store:
             row = conn.execute(select(t.people).where(t.people.c.name == name.strip())).first()
             if row is None:
                 known = [r[0] for r in conn.execute(select(t.people.c.name).order_by(t.people.c.name))]
-                hint = f" (known: {', '.join(known)})" if known else " (no people yet: add one with `formcheck people add NAME`)"
+                hint = (
+                    f" (known: {', '.join(known)})"
+                    if known
+                    else " (no people yet: add one with `formcheck people add NAME`)"
+                )
                 raise InputError(f"unknown person '{name}'{hint}")
             return _person_row(row)
 
@@ -280,7 +301,9 @@ class Store:
     def set_password_hash(self, person_id: int, password_hash: str | None) -> Person:
         with self._tx(write=True) as conn:
             self._person(conn, person_id)
-            conn.execute(t.people.update().where(t.people.c.id == person_id).values(password_hash=password_hash))
+            conn.execute(
+                t.people.update().where(t.people.c.id == person_id).values(password_hash=password_hash)
+            )
             return self._person(conn, person_id)
 
     def assign_clinician(self, person_id: int, clinician_id: int | None) -> Person:
@@ -288,7 +311,9 @@ class Store:
             self._person(conn, person_id)
             if clinician_id is not None:
                 self._require_clinician(conn, clinician_id)
-            conn.execute(t.people.update().where(t.people.c.id == person_id).values(clinician_id=clinician_id))
+            conn.execute(
+                t.people.update().where(t.people.c.id == person_id).values(clinician_id=clinician_id)
+            )
             return self._person(conn, person_id)
 
     def update_settings(self, person_id: int, changes: Mapping[str, Any]) -> Person:
@@ -300,29 +325,40 @@ class Store:
             return self._person(conn, person_id)
 
     # ------------------------------------------------------------------------------------------ sessions
-    def start_session(self, person_id: int, day: date, level: int, *, at: datetime | None = None) -> SessionRow:
+    def start_session(
+        self, person_id: int, day: date, level: int, *, at: datetime | None = None
+    ) -> SessionRow:
         with self._tx(write=True) as conn:
             self._person(conn, person_id)
             sid = conn.execute(
                 t.sessions.insert().values(
-                    person_id=person_id, day=day, level=level, status=SessionStatus.IN_PROGRESS.value,
+                    person_id=person_id,
+                    day=day,
+                    level=level,
+                    status=SessionStatus.IN_PROGRESS.value,
                     started_at=_to_db(at or _now()),
                 )
             ).inserted_primary_key[0]
             return self._session(conn, sid)
 
     def finish_session(
-        self, session_id: int, status: SessionStatus | str = SessionStatus.FINISHED, *, at: datetime | None = None
+        self,
+        session_id: int,
+        status: SessionStatus | str = SessionStatus.FINISHED,
+        *,
+        at: datetime | None = None,
     ) -> SessionRow:
         status = SessionStatus(status)
         with self._tx(write=True) as conn:
             self._session(conn, session_id)
             conn.execute(
-                t.sessions.update().where(t.sessions.c.id == session_id)
+                t.sessions.update()
+                .where(t.sessions.c.id == session_id)
                 .values(status=status.value, finished_at=_to_db(at or _now()))
             )
             conn.execute(
-                t.sets.update().where(t.sets.c.session_id == session_id, t.sets.c.ended_at.is_(None))
+                t.sets.update()
+                .where(t.sets.c.session_id == session_id, t.sets.c.ended_at.is_(None))
                 .values(ended_at=_to_db(at or _now()))
             )
             return self._session(conn, session_id)
@@ -339,15 +375,24 @@ class Store:
             if s.status != SessionStatus.IN_PROGRESS:
                 raise InputError(f"session {session_id} is already {s.status.value}")
             for kind, pain in (("during", pain_during), ("after", pain_after)):
-                conn.execute(t.pain_checkins.insert().values(
-                    person_id=s.person_id, session_id=session_id, day=day, kind=kind, pain=pain, created_at=when,
-                ))
+                conn.execute(
+                    t.pain_checkins.insert().values(
+                        person_id=s.person_id,
+                        session_id=session_id,
+                        day=day,
+                        kind=kind,
+                        pain=pain,
+                        created_at=when,
+                    )
+                )
             conn.execute(
-                t.sets.update().where(t.sets.c.session_id == session_id, t.sets.c.ended_at.is_(None))
+                t.sets.update()
+                .where(t.sets.c.session_id == session_id, t.sets.c.ended_at.is_(None))
                 .values(ended_at=when)
             )
             conn.execute(
-                t.sessions.update().where(t.sessions.c.id == session_id)
+                t.sessions.update()
+                .where(t.sessions.c.id == session_id)
                 .values(status=SessionStatus.FINISHED.value, finished_at=when)
             )
             return self._session(conn, session_id)
@@ -364,15 +409,24 @@ class Store:
 
     def list_sessions(self, person_id: int) -> list[SessionRow]:
         with self._tx(write=False) as conn:
-            q = select(t.sessions).where(t.sessions.c.person_id == person_id).order_by(t.sessions.c.started_at)
+            q = (
+                select(t.sessions)
+                .where(t.sessions.c.person_id == person_id)
+                .order_by(t.sessions.c.started_at)
+            )
             return [_session_row(r) for r in conn.execute(q)]
 
     def session_summaries(self, person_id: int) -> list[SessionSummary]:
         """Every session of a person with valid/total/target reps, exercise seconds and pain answers."""
         with self._tx(write=False) as conn:
-            srows = [_session_row(r) for r in conn.execute(
-                select(t.sessions).where(t.sessions.c.person_id == person_id).order_by(t.sessions.c.started_at)
-            )]
+            srows = [
+                _session_row(r)
+                for r in conn.execute(
+                    select(t.sessions)
+                    .where(t.sessions.c.person_id == person_id)
+                    .order_by(t.sessions.c.started_at)
+                )
+            ]
             ids = [s.id for s in srows]
             if not ids:
                 return []
@@ -390,11 +444,16 @@ class Store:
                     .group_by(t.reps.c.set_id)
                 )
             }
-            pains = list(conn.execute(
-                select(t.pain_checkins.c.session_id, t.pain_checkins.c.kind, t.pain_checkins.c.pain)
-                .where(t.pain_checkins.c.session_id.in_(ids)).order_by(t.pain_checkins.c.created_at)
-            ))
-        per: dict[int, dict[str, float]] = defaultdict(lambda: {"valid": 0, "total": 0, "target": 0, "secs": 0.0})
+            pains = list(
+                conn.execute(
+                    select(t.pain_checkins.c.session_id, t.pain_checkins.c.kind, t.pain_checkins.c.pain)
+                    .where(t.pain_checkins.c.session_id.in_(ids))
+                    .order_by(t.pain_checkins.c.created_at)
+                )
+            )
+        per: dict[int, dict[str, float]] = defaultdict(
+            lambda: {"valid": 0, "total": 0, "target": 0, "secs": 0.0}
+        )
         for s in set_rows:
             agg = per[s.session_id]
             valid, total = rep_counts.get(s.id, (0, 0))
@@ -410,11 +469,17 @@ class Store:
         out = []
         for s in srows:
             agg = per[s.id]
-            out.append(SessionSummary(
-                session=s, valid_reps=int(agg["valid"]), total_reps=int(agg["total"]),
-                target_reps=int(agg["target"]), exercise_s=float(agg["secs"]),
-                pain_during=pain_of.get((s.id, "during")), pain_after=pain_of.get((s.id, "after")),
-            ))
+            out.append(
+                SessionSummary(
+                    session=s,
+                    valid_reps=int(agg["valid"]),
+                    total_reps=int(agg["total"]),
+                    target_reps=int(agg["target"]),
+                    exercise_s=float(agg["secs"]),
+                    pain_during=pain_of.get((s.id, "during")),
+                    pain_after=pain_of.get((s.id, "after")),
+                )
+            )
         return out
 
     def day_exercise_s(self, person_id: int, day: date, *, now: datetime | None = None) -> float:
@@ -436,8 +501,15 @@ class Store:
 
     # ------------------------------------------------------------------------------------------ sets & reps
     def start_set(
-        self, session_id: int, exercise_id: str, *, side: str | None, set_index: int, target_reps: int,
-        target_hold_s: float | None = None, at: datetime | None = None,
+        self,
+        session_id: int,
+        exercise_id: str,
+        *,
+        side: str | None,
+        set_index: int,
+        target_reps: int,
+        target_hold_s: float | None = None,
+        at: datetime | None = None,
     ) -> SetRow:
         with self._tx(write=True) as conn:
             s = self._session(conn, session_id)
@@ -445,8 +517,13 @@ class Store:
                 raise InputError(f"session {session_id} is {s.status.value}: start a new session")
             set_id = conn.execute(
                 t.sets.insert().values(
-                    session_id=session_id, exercise_id=exercise_id, side=side, set_index=set_index,
-                    target_reps=target_reps, target_hold_s=target_hold_s, started_at=_to_db(at or _now()),
+                    session_id=session_id,
+                    exercise_id=exercise_id,
+                    side=side,
+                    set_index=set_index,
+                    target_reps=target_reps,
+                    target_hold_s=target_hold_s,
+                    started_at=_to_db(at or _now()),
                 )
             ).inserted_primary_key[0]
             return self._set(conn, set_id)
@@ -455,7 +532,8 @@ class Store:
         with self._tx(write=True) as conn:
             self._set(conn, set_id)
             conn.execute(
-                t.sets.update().where(t.sets.c.id == set_id, t.sets.c.ended_at.is_(None))
+                t.sets.update()
+                .where(t.sets.c.id == set_id, t.sets.c.ended_at.is_(None))
                 .values(ended_at=_to_db(at or _now()))
             )
             return self._set(conn, set_id)
@@ -465,9 +543,15 @@ class Store:
         if row is None:
             raise InputError(f"no set with id {set_id}")
         return SetRow(
-            id=row.id, session_id=row.session_id, exercise_id=row.exercise_id, side=row.side,
-            set_index=row.set_index, target_reps=row.target_reps, target_hold_s=row.target_hold_s,
-            started_at=_from_db(row.started_at), ended_at=_from_db(row.ended_at),
+            id=row.id,
+            session_id=row.session_id,
+            exercise_id=row.exercise_id,
+            side=row.side,
+            set_index=row.set_index,
+            target_reps=row.target_reps,
+            target_hold_s=row.target_hold_s,
+            started_at=_from_db(row.started_at),
+            ended_at=_from_db(row.ended_at),
         )
 
     def get_set(self, set_id: int) -> SetRow:
@@ -476,9 +560,12 @@ class Store:
 
     def list_sets(self, session_id: int) -> list[SetRow]:
         with self._tx(write=False) as conn:
-            ids = [r[0] for r in conn.execute(
-                select(t.sets.c.id).where(t.sets.c.session_id == session_id).order_by(t.sets.c.id)
-            )]
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    select(t.sets.c.id).where(t.sets.c.session_id == session_id).order_by(t.sets.c.id)
+                )
+            ]
             return [self._set(conn, i) for i in ids]
 
     def add_rep(self, set_id: int, rep: RepIn, *, at: datetime | None = None) -> RepRow:
@@ -500,22 +587,41 @@ class Store:
             when = _to_db(at or _now())
             rid = conn.execute(
                 t.reps.insert().values(
-                    set_id=set_id, idx=rep.idx, side=rep.side, start_s=float(rep.start_s), end_s=float(rep.end_s),
-                    valid=rep.valid, verdict=rep.verdict, reason=rep.reason, metrics=dict(rep.metrics),
-                    faults=faults, created_at=when,
+                    set_id=set_id,
+                    idx=rep.idx,
+                    side=rep.side,
+                    start_s=float(rep.start_s),
+                    end_s=float(rep.end_s),
+                    valid=rep.valid,
+                    verdict=rep.verdict,
+                    reason=rep.reason,
+                    metrics=dict(rep.metrics),
+                    faults=faults,
+                    created_at=when,
                 )
             ).inserted_primary_key[0]
         return RepRow(
-            id=rid, set_id=set_id, idx=rep.idx, side=rep.side, start_s=float(rep.start_s), end_s=float(rep.end_s),
-            valid=rep.valid, verdict=rep.verdict, reason=rep.reason, metrics=dict(rep.metrics),
-            faults=tuple(rep.faults), created_at=when,
+            id=rid,
+            set_id=set_id,
+            idx=rep.idx,
+            side=rep.side,
+            start_s=float(rep.start_s),
+            end_s=float(rep.end_s),
+            valid=rep.valid,
+            verdict=rep.verdict,
+            reason=rep.reason,
+            metrics=dict(rep.metrics),
+            faults=tuple(rep.faults),
+            created_at=when,
         )
 
     def set_progress(self, set_id: int, *, now: datetime | None = None) -> tuple[int, int, float]:
         """(valid reps so far, target reps, seconds of sets done that day by that person), in one read."""
         valid_q = (
-            select(func.count()).select_from(t.reps)
-            .where(t.reps.c.set_id == set_id, t.reps.c.valid.is_(True)).scalar_subquery()
+            select(func.count())
+            .select_from(t.reps)
+            .where(t.reps.c.set_id == set_id, t.reps.c.valid.is_(True))
+            .scalar_subquery()
         )
         with self._tx(write=False) as conn:
             row = conn.execute(
@@ -544,7 +650,9 @@ class Store:
                 raise InputError(f"no rep with id {rep_id}")
             return _rep_row(row)
 
-    def flagged_reps(self, *, clinician_id: int | None = None, unreviewed_only: bool = True) -> list[tuple[Person, RepRow]]:
+    def flagged_reps(
+        self, *, clinician_id: int | None = None, unreviewed_only: bool = True
+    ) -> list[tuple[Person, RepRow]]:
         """Reps with faults (or not valid), optionally only for one clinician's people and not yet reviewed."""
         q = (
             select(t.reps, t.people.c.id.label("pid"))
@@ -565,7 +673,13 @@ class Store:
 
     # ------------------------------------------------------------------------------------------ pain & readiness
     def add_pain(
-        self, person_id: int, day: date, kind: str, pain: int, *, session_id: int | None = None,
+        self,
+        person_id: int,
+        day: date,
+        kind: str,
+        pain: int,
+        *,
+        session_id: int | None = None,
         at: datetime | None = None,
     ) -> PainRow:
         _check_pain(pain)
@@ -577,7 +691,11 @@ class Store:
                 self._session(conn, session_id)
             pid = conn.execute(
                 t.pain_checkins.insert().values(
-                    person_id=person_id, session_id=session_id, day=day, kind=kind, pain=pain,
+                    person_id=person_id,
+                    session_id=session_id,
+                    day=day,
+                    kind=kind,
+                    pain=pain,
                     created_at=_to_db(at or _now()),
                 )
             ).inserted_primary_key[0]
@@ -590,23 +708,40 @@ class Store:
             return [_pain_row(r) for r in conn.execute(q.order_by(t.pain_checkins.c.created_at))]
 
     def add_readiness(
-        self, person_id: int, day: date, *, massage_done: bool, vmo_done: bool, skbt_verdict: str | None,
-        skbt_pain: int | None, session_id: int | None = None, at: datetime | None = None,
+        self,
+        person_id: int,
+        day: date,
+        *,
+        massage_done: bool,
+        vmo_done: bool,
+        skbt_verdict: str | None,
+        skbt_pain: int | None,
+        session_id: int | None = None,
+        at: datetime | None = None,
     ) -> ReadinessRow:
         if skbt_pain is not None:
             _check_pain(skbt_pain)
         if skbt_verdict not in (None, "valid", "invalid", "unknown", "self"):
-            raise InputError(f"Small Knee Bend Test verdict must be valid/invalid/unknown/self, got {skbt_verdict!r}")
+            raise InputError(
+                f"Small Knee Bend Test verdict must be valid/invalid/unknown/self, got {skbt_verdict!r}"
+            )
         with self._tx(write=True) as conn:
             self._person(conn, person_id)
             rid = conn.execute(
                 t.readiness_checks.insert().values(
-                    person_id=person_id, session_id=session_id, day=day, massage_done=massage_done,
-                    vmo_done=vmo_done, skbt_verdict=skbt_verdict, skbt_pain=skbt_pain,
+                    person_id=person_id,
+                    session_id=session_id,
+                    day=day,
+                    massage_done=massage_done,
+                    vmo_done=vmo_done,
+                    skbt_verdict=skbt_verdict,
+                    skbt_pain=skbt_pain,
                     created_at=_to_db(at or _now()),
                 )
             ).inserted_primary_key[0]
-            return _readiness_row(conn.execute(select(t.readiness_checks).where(t.readiness_checks.c.id == rid)).one())
+            return _readiness_row(
+                conn.execute(select(t.readiness_checks).where(t.readiness_checks.c.id == rid)).one()
+            )
 
     def list_readiness(self, person_id: int) -> list[ReadinessRow]:
         with self._tx(write=False) as conn:
@@ -615,7 +750,13 @@ class Store:
 
     # ------------------------------------------------------------------------------------------ clinician
     def add_clinician_action(
-        self, person_id: int, actor_id: int, kind: str, payload: Mapping[str, Any], *, day: date,
+        self,
+        person_id: int,
+        actor_id: int,
+        kind: str,
+        payload: Mapping[str, Any],
+        *,
+        day: date,
         at: datetime | None = None,
     ) -> ClinicianActionRow:
         """An audited clinician control (set_level, hold, release, thresholds, note): who, when, what."""
@@ -626,7 +767,11 @@ class Store:
             self._require_clinician(conn, actor_id)
             aid = conn.execute(
                 t.clinician_actions.insert().values(
-                    person_id=person_id, actor_id=actor_id, kind=kind, day=day, payload=dict(payload),
+                    person_id=person_id,
+                    actor_id=actor_id,
+                    kind=kind,
+                    day=day,
+                    payload=dict(payload),
                     created_at=_to_db(at or _now()),
                 )
             ).inserted_primary_key[0]
@@ -646,22 +791,42 @@ class Store:
         )
         return [
             ClinicianActionRow(
-                id=r.id, person_id=r.person_id, actor_id=r.actor_id, actor_name=r.actor_name, kind=r.kind,
-                day=r.day, payload=dict(r.payload or {}), created_at=_from_db(r.created_at),
+                id=r.id,
+                person_id=r.person_id,
+                actor_id=r.actor_id,
+                actor_name=r.actor_name,
+                kind=r.kind,
+                day=r.day,
+                payload=dict(r.payload or {}),
+                created_at=_from_db(r.created_at),
             )
             for r in conn.execute(q)
         ]
 
     def add_level_event(
-        self, person_id: int, day: date, level: int, action: str, reason: str, *, session_id: int | None = None,
-        actor_id: int | None = None, at: datetime | None = None,
+        self,
+        person_id: int,
+        day: date,
+        level: int,
+        action: str,
+        reason: str,
+        *,
+        session_id: int | None = None,
+        actor_id: int | None = None,
+        at: datetime | None = None,
     ) -> LevelEventRow:
         """Audit of a decision shown to the person; the engine re-derives levels and never reads these."""
         with self._tx(write=True) as conn:
             eid = conn.execute(
                 t.level_events.insert().values(
-                    person_id=person_id, day=day, level=level, action=action, reason=reason,
-                    session_id=session_id, actor_id=actor_id, created_at=_to_db(at or _now()),
+                    person_id=person_id,
+                    day=day,
+                    level=level,
+                    action=action,
+                    reason=reason,
+                    session_id=session_id,
+                    actor_id=actor_id,
+                    created_at=_to_db(at or _now()),
                 )
             ).inserted_primary_key[0]
             return _level_row(conn.execute(select(t.level_events).where(t.level_events.c.id == eid)).one())
@@ -669,7 +834,10 @@ class Store:
     def list_level_events(self, person_id: int) -> list[LevelEventRow]:
         with self._tx(write=False) as conn:
             q = select(t.level_events).where(t.level_events.c.person_id == person_id)
-            return [_level_row(r) for r in conn.execute(q.order_by(t.level_events.c.created_at, t.level_events.c.id))]
+            return [
+                _level_row(r)
+                for r in conn.execute(q.order_by(t.level_events.c.created_at, t.level_events.c.id))
+            ]
 
     def add_alert(
         self, person_id: int, day: date, kind: str, message: str, *, at: datetime | None = None
@@ -678,13 +846,19 @@ class Store:
         with self._tx(write=True) as conn:
             person = self._person(conn, person_id)
             existing = conn.execute(
-                select(t.alerts).where(t.alerts.c.person_id == person_id, t.alerts.c.day == day, t.alerts.c.kind == kind)
+                select(t.alerts).where(
+                    t.alerts.c.person_id == person_id, t.alerts.c.day == day, t.alerts.c.kind == kind
+                )
             ).first()
             if existing is not None:
                 return _alert_row(existing)
             aid = conn.execute(
                 t.alerts.insert().values(
-                    person_id=person_id, clinician_id=person.clinician_id, day=day, kind=kind, message=message,
+                    person_id=person_id,
+                    clinician_id=person.clinician_id,
+                    day=day,
+                    kind=kind,
+                    message=message,
                     created_at=_to_db(at or _now()),
                 )
             ).inserted_primary_key[0]
@@ -707,7 +881,8 @@ class Store:
         with self._tx(write=True) as conn:
             self._require_clinician(conn, clinician_id)
             conn.execute(
-                t.alerts.update().where(t.alerts.c.id == alert_id)
+                t.alerts.update()
+                .where(t.alerts.c.id == alert_id)
                 .values(resolved_at=_to_db(at or _now()), resolved_by=clinician_id)
             )
             row = conn.execute(select(t.alerts).where(t.alerts.c.id == alert_id)).first()
@@ -733,20 +908,35 @@ class Store:
     def list_rep_reviews(self, rep_id: int) -> list[RepReviewRow]:
         with self._tx(write=False) as conn:
             q = select(t.rep_reviews).where(t.rep_reviews.c.rep_id == rep_id).order_by(t.rep_reviews.c.at)
-            return [RepReviewRow(r.id, r.rep_id, r.clinician_id, bool(r.agree), r.note, _from_db(r.at))
-                    for r in conn.execute(q)]
+            return [
+                RepReviewRow(r.id, r.rep_id, r.clinician_id, bool(r.agree), r.note, _from_db(r.at))
+                for r in conn.execute(q)
+            ]
 
     # ------------------------------------------------------------------------------------------ uploads & jobs
     def add_upload(
-        self, owner_id: int, *, original_filename: str, stored_path: str, sha256: str, size_bytes: int,
-        exercise_id: str, side: str | None = None, at: datetime | None = None,
+        self,
+        owner_id: int,
+        *,
+        original_filename: str,
+        stored_path: str,
+        sha256: str,
+        size_bytes: int,
+        exercise_id: str,
+        side: str | None = None,
+        at: datetime | None = None,
     ) -> UploadRow:
         with self._tx(write=True) as conn:
             self._person(conn, owner_id)
             uid = conn.execute(
                 t.uploads.insert().values(
-                    owner_id=owner_id, original_filename=original_filename, stored_path=stored_path,
-                    sha256=sha256, size_bytes=size_bytes, exercise_id=exercise_id, side=side,
+                    owner_id=owner_id,
+                    original_filename=original_filename,
+                    stored_path=stored_path,
+                    sha256=sha256,
+                    size_bytes=size_bytes,
+                    exercise_id=exercise_id,
+                    side=side,
                     created_at=_to_db(at or _now()),
                 )
             ).inserted_primary_key[0]
@@ -773,7 +963,11 @@ class Store:
                 raise InputError(f"no upload with id {upload_id}")
             jid = conn.execute(
                 t.jobs.insert().values(
-                    upload_id=upload_id, status=JobStatus.QUEUED.value, progress=0.0, created_at=now, updated_at=now
+                    upload_id=upload_id,
+                    status=JobStatus.QUEUED.value,
+                    progress=0.0,
+                    created_at=now,
+                    updated_at=now,
                 )
             ).inserted_primary_key[0]
             return self._job(conn, jid)
@@ -783,8 +977,13 @@ class Store:
         if row is None:
             raise InputError(f"no job with id {job_id}")
         return JobRow(
-            id=row.id, upload_id=row.upload_id, status=JobStatus(row.status), progress=float(row.progress),
-            error=row.error, result=row.result, created_at=_from_db(row.created_at),
+            id=row.id,
+            upload_id=row.upload_id,
+            status=JobStatus(row.status),
+            progress=float(row.progress),
+            error=row.error,
+            result=row.result,
+            created_at=_from_db(row.created_at),
             updated_at=_from_db(row.updated_at),
         )
 
@@ -792,7 +991,9 @@ class Store:
         with self._tx(write=False) as conn:
             return self._job(conn, job_id)
 
-    def list_jobs(self, *, status: JobStatus | str | None = None, upload_id: int | None = None) -> list[JobRow]:
+    def list_jobs(
+        self, *, status: JobStatus | str | None = None, upload_id: int | None = None
+    ) -> list[JobRow]:
         q = select(t.jobs.c.id).order_by(t.jobs.c.id)
         if status is not None:
             q = q.where(t.jobs.c.status == JobStatus(status).value)
@@ -802,8 +1003,14 @@ class Store:
             return [self._job(conn, r[0]) for r in conn.execute(q)]
 
     def update_job(
-        self, job_id: int, *, status: JobStatus | str | None = None, progress: float | None = None,
-        error: str | None = None, result: Mapping[str, Any] | None = None, at: datetime | None = None,
+        self,
+        job_id: int,
+        *,
+        status: JobStatus | str | None = None,
+        progress: float | None = None,
+        error: str | None = None,
+        result: Mapping[str, Any] | None = None,
+        at: datetime | None = None,
     ) -> JobRow:
         values: dict[str, Any] = {"updated_at": _to_db(at or _now())}
         if status is not None:
@@ -825,12 +1032,16 @@ class Store:
         """Atomically move the oldest queued job to running and return it (None when the queue is empty)."""
         with self._tx(write=True) as conn:
             row = conn.execute(
-                select(t.jobs.c.id).where(t.jobs.c.status == JobStatus.QUEUED.value).order_by(t.jobs.c.id).limit(1)
+                select(t.jobs.c.id)
+                .where(t.jobs.c.status == JobStatus.QUEUED.value)
+                .order_by(t.jobs.c.id)
+                .limit(1)
             ).first()
             if row is None:
                 return None
             res = conn.execute(
-                t.jobs.update().where(t.jobs.c.id == row.id, t.jobs.c.status == JobStatus.QUEUED.value)
+                t.jobs.update()
+                .where(t.jobs.c.id == row.id, t.jobs.c.status == JobStatus.QUEUED.value)
                 .values(status=JobStatus.RUNNING.value, updated_at=_to_db(at or _now()))
             )
             return self._job(conn, row.id) if res.rowcount == 1 else None
@@ -839,7 +1050,8 @@ class Store:
         """At start-up: jobs left 'running' by a dead process become failed with a reason (never lost silently)."""
         with self._tx(write=True) as conn:
             res = conn.execute(
-                t.jobs.update().where(t.jobs.c.status == JobStatus.RUNNING.value)
+                t.jobs.update()
+                .where(t.jobs.c.status == JobStatus.RUNNING.value)
                 .values(status=JobStatus.FAILED.value, error=reason, updated_at=_to_db(_now()))
             )
             return int(res.rowcount or 0)
@@ -876,23 +1088,42 @@ def _person_row(r: Any) -> Person:
     settings = dict(migrations.DEFAULT_PERSON_SETTINGS)
     settings.update(r.settings or {})
     return Person(
-        id=r.id, name=r.name, role=Role(r.role), display_name=r.display_name or r.name, clinician_id=r.clinician_id,
-        password_hash=r.password_hash, settings=settings, created_at=_from_db(r.created_at),
+        id=r.id,
+        name=r.name,
+        role=Role(r.role),
+        display_name=r.display_name or r.name,
+        clinician_id=r.clinician_id,
+        password_hash=r.password_hash,
+        settings=settings,
+        created_at=_from_db(r.created_at),
     )
 
 
 def _session_row(r: Any) -> SessionRow:
     return SessionRow(
-        id=r.id, person_id=r.person_id, day=r.day, level=r.level, status=SessionStatus(r.status),
-        started_at=_from_db(r.started_at), finished_at=_from_db(r.finished_at),
+        id=r.id,
+        person_id=r.person_id,
+        day=r.day,
+        level=r.level,
+        status=SessionStatus(r.status),
+        started_at=_from_db(r.started_at),
+        finished_at=_from_db(r.finished_at),
     )
 
 
 def _rep_row(r: Any) -> RepRow:
     faults: Sequence[Mapping[str, Any]] = r.faults or []
     return RepRow(
-        id=r.id, set_id=r.set_id, idx=r.idx, side=r.side, start_s=r.start_s, end_s=r.end_s, valid=bool(r.valid),
-        verdict=r.verdict, reason=r.reason, metrics=dict(r.metrics or {}),
+        id=r.id,
+        set_id=r.set_id,
+        idx=r.idx,
+        side=r.side,
+        start_s=r.start_s,
+        end_s=r.end_s,
+        valid=bool(r.valid),
+        verdict=r.verdict,
+        reason=r.reason,
+        metrics=dict(r.metrics or {}),
         faults=tuple(Fault(f["rule"], float(f["value"]), float(f["threshold"]), f["unit"]) for f in faults),
         created_at=_from_db(r.created_at),
     )
@@ -904,26 +1135,55 @@ def _pain_row(r: Any) -> PainRow:
 
 def _readiness_row(r: Any) -> ReadinessRow:
     return ReadinessRow(
-        r.id, r.person_id, r.session_id, r.day, bool(r.massage_done), bool(r.vmo_done), r.skbt_verdict, r.skbt_pain,
+        r.id,
+        r.person_id,
+        r.session_id,
+        r.day,
+        bool(r.massage_done),
+        bool(r.vmo_done),
+        r.skbt_verdict,
+        r.skbt_pain,
         _from_db(r.created_at),
     )
 
 
 def _level_row(r: Any) -> LevelEventRow:
     return LevelEventRow(
-        r.id, r.person_id, r.day, r.level, r.action, r.reason, r.session_id, r.actor_id, _from_db(r.created_at)
+        r.id,
+        r.person_id,
+        r.day,
+        r.level,
+        r.action,
+        r.reason,
+        r.session_id,
+        r.actor_id,
+        _from_db(r.created_at),
     )
 
 
 def _alert_row(r: Any) -> AlertRow:
     return AlertRow(
-        r.id, r.person_id, r.clinician_id, r.day, r.kind, r.message, _from_db(r.created_at),
-        _from_db(r.resolved_at), r.resolved_by,
+        r.id,
+        r.person_id,
+        r.clinician_id,
+        r.day,
+        r.kind,
+        r.message,
+        _from_db(r.created_at),
+        _from_db(r.resolved_at),
+        r.resolved_by,
     )
 
 
 def _upload_row(r: Any) -> UploadRow:
     return UploadRow(
-        r.id, r.owner_id, r.original_filename, r.stored_path, r.sha256, r.size_bytes, r.exercise_id, r.side,
+        r.id,
+        r.owner_id,
+        r.original_filename,
+        r.stored_path,
+        r.sha256,
+        r.size_bytes,
+        r.exercise_id,
+        r.side,
         _from_db(r.created_at),
     )

@@ -6,9 +6,10 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+from numpy.typing import NDArray
 
 from formcheck.landmarks import Lm, Side
-from formcheck.synth.body import Body, Skeleton, face_points_m
+from formcheck.synth.body import Body, Skeleton, face_points_m, rot
 from formcheck.synth.render import Capsule, Ellipsoid, Primitive, sphere
 
 RGB = tuple[float, float, float]
@@ -23,6 +24,17 @@ class Outfit:
     hair: RGB = (0.22, 0.14, 0.09)
     eyes: RGB = (0.08, 0.06, 0.05)
     lips: RGB = (0.62, 0.28, 0.28)
+    belt: RGB = (0.10, 0.08, 0.07)
+
+
+def blend_frames(ra: NDArray, rb: NDArray, w: float) -> NDArray:
+    """The rotation a fraction `w` of the way from frame ra to frame rb (axis-angle interpolation)."""
+    rel = ra.T @ rb
+    angle = np.degrees(np.arccos(np.clip((np.trace(rel) - 1.0) / 2.0, -1.0, 1.0)))
+    if angle < 1e-6:
+        return ra.copy()
+    axis = np.array([rel[2, 1] - rel[1, 2], rel[0, 2] - rel[2, 0], rel[1, 0] - rel[0, 1]])
+    return ra @ rot(axis, w * angle)
 
 
 def figure_primitives(sk: Skeleton, body: Body, outfit: Outfit | None = None) -> list[Primitive]:
@@ -32,10 +44,15 @@ def figure_primitives(sk: Skeleton, body: Body, outfit: Outfit | None = None) ->
     prims: list[Primitive] = []
     rp, rt, rh = sk.pelvis_frame, sk.trunk_frame, sk.head_frame
     up_t = rt[:, 1]
-    # pelvis / hips (trousers) and trunk (shirt)
-    prims.append(Ellipsoid(j["pelvis"] + rp @ np.array([0.0, 0.05, -0.01]), rp, (0.175, 0.13, 0.115),
+    # pelvis / hips (trousers) with a belt, and the trunk (shirt): the abdomen sits in a frame between the
+    # pelvis and the chest (the lumbar spine bends), so a pelvic drop tilts the waist as it does on a person
+    # and is not hidden under a level shirt.
+    rl = blend_frames(rp, rt, 0.4)
+    prims.append(Ellipsoid(j["pelvis"] + rp @ np.array([0.0, 0.03, -0.01]), rp, (0.18, 0.14, 0.115),
                            outfit.trousers))
-    prims.append(Ellipsoid(j["pelvis"] + rt @ np.array([0.0, 0.22, 0.0]), rt, (0.155, 0.16, 0.105), outfit.shirt))
+    prims.append(Ellipsoid(j["pelvis"] + rp @ np.array([0.0, 0.125, -0.005]), rp, (0.163, 0.024, 0.113),
+                           outfit.belt))
+    prims.append(Ellipsoid(j["pelvis"] + rl @ np.array([0.0, 0.22, 0.0]), rl, (0.152, 0.15, 0.103), outfit.shirt))
     prims.append(Ellipsoid(j["pelvis"] + rt @ np.array([0.0, 0.40, 0.0]), rt, (0.175, 0.15, 0.115), outfit.shirt))
     prims.append(Capsule(j["shoulder_left"] - 0.02 * up_t, j["shoulder_right"] - 0.02 * up_t, 0.06, outfit.shirt))
     # neck and head

@@ -11,6 +11,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from formcheck.errors import (
     FormcheckError,
@@ -22,7 +23,7 @@ from formcheck.errors import (
 )
 from formcheck.programme.model import load_programme
 from formcheck.webapp import repo
-from formcheck.webapp.auth import SessionCodec, load_or_create_secret
+from formcheck.webapp.auth import SessionCodec, SignInThrottle, load_or_create_secret
 from formcheck.webapp.jobs import JobRunner
 from formcheck.webapp.settings import Settings
 
@@ -95,6 +96,32 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error)
 
 
+SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+)
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware (streams untouched, WebSockets passed through): a few headers on every response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the web app. Nothing is opened until here: tests pass `Settings(data_dir=tmp_path)`."""
     from formcheck.webapp import clinician, pages, routes_auth, uploads
@@ -129,7 +156,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.session_codec = SessionCodec(
         secret, max_age_s=settings.session_max_age_s, secure=settings.secure_cookies
     )
+    app.state.signin_failures = SignInThrottle()
     _install_error_handlers(app)
+    app.add_middleware(SecurityHeaders)
 
     app.include_router(routes_auth.router)
     app.include_router(uploads.router)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,6 +107,35 @@ class SessionCodec:
 def new_session(user_id: int | None) -> SessionData:
     """A fresh session; a new CSRF token on every sign-in/out so a token seen before sign-in is useless after."""
     return SessionData(user_id=user_id, csrf=secrets.token_urlsafe(32))
+
+
+MAX_FAILED_SIGNINS = 5  # judgement call (OWASP: lock out after a handful of failures, for a while)
+SIGNIN_LOCKOUT_S = 15 * 60
+
+
+class SignInThrottle:
+    """Failed sign-ins per account name (one per app, in memory): after MAX_FAILED_SIGNINS within
+    SIGNIN_LOCKOUT_S, that name is refused until the window passes, so passwords cannot be guessed at speed."""
+
+    def __init__(self, *, max_failures: int = MAX_FAILED_SIGNINS, window_s: float = SIGNIN_LOCKOUT_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._failures: dict[str, list[float]] = {}
+        self._max, self._window_s, self._clock = max_failures, window_s, clock
+
+    def _recent(self, name: str) -> list[float]:
+        now = self._clock()
+        recent = [t for t in self._failures.get(name.casefold(), []) if now - t < self._window_s]
+        self._failures[name.casefold()] = recent
+        return recent
+
+    def locked(self, name: str) -> bool:
+        return len(self._recent(name)) >= self._max
+
+    def failed(self, name: str) -> None:
+        self._recent(name).append(self._clock())
+
+    def succeeded(self, name: str) -> None:
+        self._failures.pop(name.casefold(), None)
 
 
 def csrf_matches(session: SessionData | None, supplied: str | None) -> bool:

@@ -229,6 +229,16 @@ class JobRunner:
         return resumed
 
     def shutdown(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
+        """Stop now: queued futures are cancelled and busy workers terminated; their jobs stay queued/running
+        in the store, and `recover` on the next start resumes them (or fails them with the reason)."""
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        self._store = None  # so the done-callbacks of terminated workers record nothing
+        workers = list((getattr(executor, "_processes", None) or {}).values())
+        executor.shutdown(wait=False, cancel_futures=True)
+        for proc in workers:
+            if proc.is_alive():
+                proc.terminate()
+        for proc in workers:
+            proc.join(timeout=5)

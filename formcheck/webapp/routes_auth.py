@@ -14,6 +14,7 @@ from formcheck.webapp.schemas import SignIn, UserPublic
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 WRONG_CREDENTIALS = "Wrong name or password"
+TOO_MANY_FAILURES = "Too many wrong passwords for this name: wait 15 minutes and try again"
 
 
 @functools.cache
@@ -31,18 +32,24 @@ def csrf_token(response: Response, codec: CodecDep, session: SessionDep) -> dict
     return {"csrf_token": session.csrf}
 
 
-@router.post("/signin", responses={401: {"description": WRONG_CREDENTIALS}})
+@router.post("/signin", responses={401: {"description": WRONG_CREDENTIALS}, 429: {"description": TOO_MANY_FAILURES}})
 def sign_in(
     body: SignIn, request: Request, response: Response, store: StoreDep, codec: CodecDep, session: SessionDep
 ) -> UserPublic:
     """Check name + password; on success a new session (and a new CSRF token) replaces the anonymous one."""
     if not csrf_matches(session, request.headers.get(CSRF_HEADER)):
         raise HTTPException(status.HTTP_403_FORBIDDEN, CSRF_FAILED)
-    found = repo.find_login(store, body.name.strip())
+    name = body.name.strip()
+    throttle = request.app.state.signin_failures
+    if throttle.locked(name):
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, TOO_MANY_FAILURES)
+    found = repo.find_login(store, name)
     password_hash = found[1] if found else _dummy_hash()
     ok = verify_password(password_hash, body.password)
     if not found or not ok:
+        throttle.failed(name)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, WRONG_CREDENTIALS)
+    throttle.succeeded(name)
     user = found[0]
     fresh = new_session(user.id)
     codec.write(response, fresh)

@@ -203,9 +203,11 @@ async def _check_decodable(path: Path, display: str) -> None:
 
 # ------------------------------------------------------------------------------------------------ reading
 def _job_public(job: Any) -> JobPublic:
-    message = job.error
+    message = job.error or None
     if message is None and job.status == "queued":
         message = "Waiting for a free worker"
+    elif message is None and job.status == "running":
+        message = "Finding you in each frame and judging every rep"
     return JobPublic(
         id=job.id, upload_id=job.upload_id, status=job.status, progress_ratio=float(job.progress),
         message=message, created_at=job.created_at, finished_at=job.updated_at if job.status in ("done", "failed") else None,

@@ -49,6 +49,12 @@ def test_upload_shows_the_per_rep_table(clinic_server, page, shared_videos, shar
 
     page.click("text=Upload a video")
     page.wait_for_selector("#exercise option[value=squat]", state="attached", timeout=UI_TIMEOUT_MS)
+    # a file that is not a video: a clear message on the page, and the person stays on the form
+    page.set_input_files("#file", files=[{"name": "notes.mp4", "mimeType": "video/mp4", "buffer": b"just some text" * 50}])
+    page.click("#submit")
+    page.wait_for_selector("#error:not(.hidden)", timeout=UI_TIMEOUT_MS)
+    assert "not a video" in page.locator("#error").inner_text()
+    save_screenshot(page, "web_upload_not_a_video")
     page.set_input_files("#file", str(video))
     page.select_option("#exercise", "squat")
     save_screenshot(page, "web_upload_form")
@@ -85,7 +91,7 @@ def test_clinician_reviews_a_flagged_rep(clinic_server, browser, save_screenshot
         save_screenshot(page, "web_clinician_people")
 
         page.click("text=Review flagged reps")
-        page.wait_for_selector(".queue-item", timeout=UI_TIMEOUT_MS)
+        page.wait_for_selector("#queue[data-loaded] .queue-item", timeout=UI_TIMEOUT_MS)
         page.wait_for_function("[...document.querySelectorAll('.queue-item img')].slice(0, 3).every(i => i.complete)",
                                timeout=UI_TIMEOUT_MS)
         n_open = page.locator(".queue-item").count()
@@ -103,7 +109,7 @@ def test_clinician_reviews_a_flagged_rep(clinic_server, browser, save_screenshot
         save_screenshot(page, "web_clinician_rep")
 
         page.goto(f"{srv.base_url}/clinician/queue")
-        page.wait_for_selector(".queue-item, .empty", timeout=UI_TIMEOUT_MS)
+        page.wait_for_selector("#queue[data-loaded]", timeout=UI_TIMEOUT_MS)
         assert page.locator(".queue-item").count() == n_open - 1
 
         page.goto(f"{srv.base_url}/clinician/people/{clinic.alex_id}")
