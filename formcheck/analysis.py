@@ -22,7 +22,7 @@ from formcheck.errors import InputError
 from formcheck.geometry import View, classify_view, dominant_view
 from formcheck.landmarks import MIRROR_INDEX, Lm, Side, sided
 from formcheck.measures import MEASURES, PoseArrays, jump_ratio
-from formcheck.reps import HoldTimer, Phase, RepCounter, RepEvent, segment_reps
+from formcheck.reps import REST_TOLERANCE_FRACTION, HoldTimer, Phase, RepCounter, RepEvent, segment_reps
 from formcheck.rules import Check, MeasureTable, Status, Window, judge, judge_all, missing_reason, view_reason
 from formcheck.smoothing import OneEuroSmoother, smooth_seq
 from formcheck.spec import REP_DURATION, ExerciseSpec, RuleSpec, load_exercise
@@ -51,6 +51,8 @@ BUFFER_MARGIN_S = 3.0
 # A frame whose body landmarks moved more than this many torso lengths since the previous (raw) frame is a
 # camera cut: a rep in progress is abandoned (edited tutorials; judgement call, > 10x rehab movement speed).
 CUT_JUMP_RATIO = 0.35
+# A trunk more than this far from the image vertical is a lying body: turned upright before classifying the view.
+LYING_TRUNK_MIN_DEG = 45.0
 # Side detection reads the side_by measure's median within this many seconds of the rep's peak.
 SIDE_HALF_WINDOW_S = 0.15
 
@@ -200,8 +202,15 @@ def _baseline_idx(signal: NDArray, t_s: NDArray, spec: ExerciseSpec, start_i: in
     if rep is None or start_i <= 0:
         return np.zeros(0, dtype=int)
     i = np.arange(start_i + 1)
-    at_rest = signal[: start_i + 1] * rep.sign() <= rep.exit * rep.sign()
     recent = t_s[: start_i + 1] >= t_s[start_i] - spec.baseline_s
+    oriented = signal[: start_i + 1] * rep.sign()
+    if rep.exit is not None:
+        rest_level = rep.exit * rep.sign()
+    else:  # no absolute level: near the lowest value before the rep (the start position)
+        low = oriented[recent]
+        rest_level = (np.nanmin(low) if np.isfinite(low).any() else np.inf) + REST_TOLERANCE_FRACTION * rep.min_range
+    with np.errstate(invalid="ignore"):
+        at_rest = oriented <= rest_level
     return i[at_rest & recent]
 
 
@@ -324,6 +333,25 @@ def _hold_rule_values(spec: ExerciseSpec, table: MeasureTable) -> dict[str, NDAr
     return out
 
 
+def upright_views(xyz: NDArray, visibility: NDArray) -> NDArray:
+    """classify_view per frame, after turning lying bodies upright in the image (trunk axis pointing up), so a
+    person lying on their side facing the camera reads as a front view. Standing frames (trunk within 45 deg
+    of vertical) are classified as they are."""
+    p = np.array(xyz, dtype=np.float64, copy=True)
+    hip = (p[..., int(Lm.LEFT_HIP), :2] + p[..., int(Lm.RIGHT_HIP), :2]) / 2
+    sh = (p[..., int(Lm.LEFT_SHOULDER), :2] + p[..., int(Lm.RIGHT_SHOULDER), :2]) / 2
+    d = sh - hip
+    theta = np.arctan2(d[..., 0], -d[..., 1])  # 0 when the trunk points up the image
+    with np.errstate(invalid="ignore"):
+        lying = np.abs(theta) > np.radians(LYING_TRUNK_MIN_DEG)
+    if np.any(lying):
+        c, s_ = np.cos(-theta)[..., None], np.sin(-theta)[..., None]
+        rel = p[..., :2] - hip[..., None, :]
+        rot = np.stack([rel[..., 0] * c - rel[..., 1] * s_, rel[..., 0] * s_ + rel[..., 1] * c], axis=-1)
+        p[..., :2] = np.where(lying[..., None, None], rot + hip[..., None, :], p[..., :2])
+    return np.atleast_1d(classify_view(p, visibility))
+
+
 def _pair_seen(seen: NDArray) -> NDArray:
     """Per landmark, the better-seen of it and its mirror: in a side view the far leg is hidden, and the
     near one is enough for the measures (they combine or pick the seen side)."""
@@ -389,8 +417,7 @@ def analyze_seq(seq: PoseSeq, exercise_id: str, side: str = "auto", overrides: M
         seq = smooth_seq(seq)
     t = seq.t_s
     table = MeasureTable(PoseArrays.from_seq(seq), t)
-    views = classify_view(seq.xyz_px, seq.visibility) if len(seq) else np.zeros(0, dtype=object)
-    views = np.atleast_1d(views)
+    views = upright_views(seq.xyz_px, seq.visibility) if len(seq) else np.zeros(0, dtype=object)
     reps: tuple[Rep, ...] = ()
     hold = None
     if spec.rep is not None:
@@ -550,7 +577,7 @@ class LiveSession:
         if not detected:
             view = View.UNKNOWN
         elif i % VIEW_EVERY_N_FRAMES == 0 or self._last_view is None:
-            view = self._last_view = View(classify_view(frame.xyz_px, frame.visibility))
+            view = self._last_view = View(upright_views(frame.xyz_px[None], frame.visibility[None])[0])
         else:
             view = self._last_view
         one = MeasureTable(arr, np.array([t]))

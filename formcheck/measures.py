@@ -200,6 +200,17 @@ def _trunk_side_length(a: PoseArrays, side: Side | None) -> NDArray:
     return _div(this, other)
 
 
+def _pelvis_trunk_hike(a: PoseArrays, side: Side | None) -> NDArray:
+    """Hip line vs shoulder line in the image, + when the `side` hip is drawn towards the head (hip hiking with
+    the camera facing the person's front or back; works lying or standing)."""
+    xy = a.xy
+    u = _p(xy, sided(side, "SHOULDER")) - _p(xy, sided(side.other, "SHOULDER"))
+    v = _p(xy, sided(side, "HIP")) - _p(xy, sided(side.other, "HIP"))
+    c = _mid(xy, Lm.LEFT_SHOULDER, Lm.RIGHT_SHOULDER) - _mid(xy, Lm.LEFT_HIP, Lm.RIGHT_HIP)
+    ang = np.degrees(np.arctan2(geo._cross(u, v), np.sum(u * v, axis=-1)))
+    return np.sign(geo._cross(u, c)) * ang
+
+
 def _face_sign(a: PoseArrays) -> NDArray:
     face = a.visibility[..., [int(Lm.NOSE), int(Lm.LEFT_EYE), int(Lm.RIGHT_EYE)]].mean(axis=-1)
     return np.where(face >= FACE_TOWARDS_CAMERA_MIN, 1.0, -1.0)
@@ -293,6 +304,13 @@ def _hip_height(a: PoseArrays, side: Side | None) -> NDArray:
     return _div(low - hip, _torso_px(a.xy))
 
 
+def _hip_above_ankle(a: PoseArrays, side: Side | None) -> NDArray:
+    """Mid-hip height above this side's ankle per torso length: falls as the stance leg bends, in any view
+    (2D, so it still reads depth from the front, where MediaPipe's knee angles are least reliable, §4.1)."""
+    hip = _nanmean2(_p(a.xy, Lm.LEFT_HIP)[..., 1], _p(a.xy, Lm.RIGHT_HIP)[..., 1])
+    return _div(_p(a.xy, sided(side, "ANKLE"))[..., 1] - hip, _torso_px(a.xy))
+
+
 def _geo_sided(f: Callable[[NDArray, Side], NDArray]) -> MeasureFn:
     return lambda a, side: f(a.xy, side)
 
@@ -337,6 +355,8 @@ def _build() -> Mapping[str, Measure]:
                 "leg (hip->ankle) vs the body line: side-lying and straight leg raises"),
         Measure("trunk_side_length_ratio", "ratio", True, FRONTAL, _trunk_side_length,
                 ("SHOULDER", "HIP"), "shoulder-hip length on this side / other side: hip hiking"),
+        Measure("pelvis_trunk_hike_deg", "deg", True, FRONTAL, _pelvis_trunk_hike,
+                ("SHOULDER", "HIP"), "hip line vs shoulder line, + when this side's hip is drawn to the head"),
         Measure("pelvis_roll_back_deg", "deg", True, FRONTAL, _pelvis_roll_back,
                 ("LEFT_HIP", "RIGHT_HIP", "NOSE"), "top hip further back than the bottom hip (side-lying)"),
         Measure("plank_hip_deg", "deg", False, SAGITTAL, _plank_hip,
@@ -359,6 +379,9 @@ def _build() -> Mapping[str, Measure]:
         Measure("pelvic_hike_low_abduction_deg", "deg", True, FRONTAL, _pelvic_hike_low,
                 ("LEFT_HIP", "RIGHT_HIP", "LEFT_SHOULDER", "RIGHT_SHOULDER", "KNEE"),
                 "pelvic hike on the moving side while the leg is abducted <= 30 deg"),
+        Measure("hip_above_ankle_ratio", "ratio", True, ALL_VIEWS, _hip_above_ankle,
+                ("LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_HIP", "RIGHT_HIP", "ANKLE"),
+                "mid-hip above this side's ankle per torso length"),
         Measure("hip_height_ratio", "ratio", False, ALL_VIEWS, _hip_height,
                 ("ANKLE", "LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_HIP", "RIGHT_HIP"),
                 "mid-hip above the lower ankle per torso length"),

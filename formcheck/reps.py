@@ -66,8 +66,8 @@ class RepCounter:
     def __init__(self, spec: RepSpec) -> None:
         self.spec = spec
         self._sign = spec.sign()
-        self._enter = spec.enter * self._sign
-        self._exit = spec.exit * self._sign
+        self._enter = -math.inf if spec.enter is None else spec.enter * self._sign
+        self._exit = -math.inf if spec.exit is None else spec.exit * self._sign
         self.phase = Phase.SETUP
         self.count = 0
         self._rest: tuple[int, float, float] | None = None  # last frame at the start position

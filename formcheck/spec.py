@@ -59,8 +59,8 @@ class RepSpec(_Model):
     combine: Combine = "max"  # left/right combination when the working side is not fixed ("side_by": per frame,
     # the side that side_by/side_pick name, e.g. the stance leg)
     direction: Literal["increase", "decrease"] = "increase"  # does the signal rise into the rep?
-    enter: float
-    exit: float
+    enter: float | None = None  # None: no absolute level, only min_range above the start (2D ratios differ per person)
+    exit: float | None = None  # None: back at the start only by return_fraction
     min_range: float = 0.0  # the peak must exceed the rep's start value by this (same unit)
     return_fraction: float = 0.35  # back at the start within this share of the rep's range from its start
     min_rep_s: float = 0.4
@@ -89,8 +89,11 @@ class RepSpec(_Model):
         if self.unit != _unit_of(self.measure):
             raise ValueError(f"unit {self.unit!r} does not match measure {self.measure} ({_unit_of(self.measure)})")
         inc = self.direction == "increase"
-        if (self.enter <= self.exit) if inc else (self.enter >= self.exit):
+        if self.enter is not None and self.exit is not None and (
+                (self.enter <= self.exit) if inc else (self.enter >= self.exit)):
             raise ValueError("enter must be past exit in the rep direction (hysteresis)")
+        if self.enter is None and self.min_range <= 0:
+            raise ValueError("without an enter level, min_range must be > 0")
         if not 0 < self.min_rep_s < self.max_rep_s:
             raise ValueError("need 0 < min_rep_s < max_rep_s")
         if self.combine == "side_by" and self.side_by is None:

@@ -48,7 +48,9 @@ def ground_truth_seq(side: dict) -> PoseSeq:
     r = _camera_rotation(cam)
     pc = (m - np.array(cam["position_m"], float)) @ r.T
     hip_c = (pc[:, 23] + pc[:, 24]) / 2
-    z_px = (pc[..., 2] - hip_c[:, None, 2]) * cam["focal_px"] / hip_c[:, None, 2]
+    # MediaPipe's image z is a learned, exaggerated relative depth that the ground truth cannot reproduce: leave it
+    # undefined (NaN), so view classification uses the 2D cues and 3D angles use the world landmarks.
+    z_px = np.full(px.shape[:2], np.nan)
     world = pc - hip_c[:, None, :]
     n = len(frames)
     return PoseSeq(t_s=np.array([f["t_s"] for f in frames], float), frame_wh=tuple(side["frame_wh"]),

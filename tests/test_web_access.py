@@ -228,6 +228,15 @@ def test_session_cookie_is_httponly_signed_and_tamper_proof(env) -> None:
     assert client.get("/api/auth/me").status_code == 401
 
 
+def test_changing_the_password_signs_out_existing_sessions(env) -> None:
+    client, clinic, _ = env
+    sign_in(client, "alex", clinic.password)
+    assert client.get("/api/auth/me").status_code == 200
+    store = client.app.state.store
+    store.set_password_hash(clinic.alex_id, PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash("new one!"))
+    assert client.get("/api/auth/me").status_code == 401
+
+
 def test_browser_gets_a_sign_in_page_on_401(env) -> None:
     client, _, _ = env
     r = client.get("/clinician/queue", headers={"Accept": "text/html"})

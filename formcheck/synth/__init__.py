@@ -53,11 +53,15 @@ frame is one line)::
                                       is posed by FK (else null)}]
 
 Fault ids and sizes (degrees, peaking at each faulty rep's bottom, scaled by the phase elsewhere):
-knee_valgus (the FPPA of the working knee as the fixture's front camera sees it, both knees for the bilateral
-mini squat; clean reps are solved to read 0), pelvic_drop
-(non-stance side lower), trunk_lateral_lean (towards the stance side; left when bilateral),
-trunk_forward_lean (extra forward lean), hip_hiking, hip_flexion_drift, pelvic_rollback (side-lying). A fault's
-``measure`` names the key of ``measures`` (2D) or ``truth_3d`` that shows it.
+- knee_valgus: the FPPA of the working knee as the fixture's front camera sees it (both knees for the
+  bilateral mini squat); clean reps are solved to read 0.
+- pelvic_drop: pelvic obliquity, non-stance side lower, pivoting on the stance hip. The trunk follows 60% of
+  it towards the free side (an uncompensated drop), because MediaPipe's hips track the trunk far more than
+  the pelvis outline: on this figure a pure 14° drop under a level trunk reads ~3°.
+- trunk_lateral_lean: towards the stance side (the person's left when bilateral); trunk_forward_lean: extra
+  forward lean (side view).
+- hip_hiking, hip_flexion_drift, pelvic_rollback: side-lying compensations (see FAULTS in exercises.py).
+A fault's ``measure`` names the key of ``measures`` (2D) or ``truth_3d`` that shows it.
 """
 
 from formcheck.synth.fixtures import FIXTURES, FIXTURES_BY_NAME, FORMAT, Fixture, load_sidecar, write_fixture

@@ -25,7 +25,8 @@ from formcheck.synth.render import Box, Camera, Primitive
 # Fault ids, with what their size means (degrees, peak at the bottom of the rep).
 FAULTS: dict[str, str] = {
     "knee_valgus": "frontal-plane projection angle (FPPA) of the working knee(s) as the front camera sees it, + valgus",
-    "pelvic_drop": "pelvic obliquity, the non-stance (free / rear) side lower",
+    "pelvic_drop": "pelvic obliquity, the non-stance (free / rear) side lower; the trunk tilts with it by 0.6 × "
+                   "the size towards that side, as in an uncompensated drop (see truth_3d.trunk_lateral_3d_deg)",
     "trunk_lateral_lean": "trunk leaning sideways towards the stance side (the person's left when bilateral)",
     "trunk_forward_lean": "extra forward trunk lean on top of the clean motion",
     "hip_hiking": "pelvic obliquity, the top (working) hip drawn towards the ribs",
@@ -117,6 +118,18 @@ def _drop_obliquity(stance: Side, drop_deg: float) -> float:
     return drop_deg if stance is Side.LEFT else -drop_deg
 
 
+# In an uncompensated pelvic drop the trunk rides on the pelvis and tilts with it (the lumbar spine takes up
+# the rest). MediaPipe's hip landmarks follow the trunk far more than the pelvis outline: on this figure a
+# pure 14° drop under a level trunk reads ~3°, so the trunk follows this share of the drop (judgement call).
+DROP_TRUNK_FOLLOW = 0.6
+
+
+def _trunk_lateral(stance: Side, f: Mapping[str, float]) -> float:
+    """Trunk lateral lean (+ left): an injected lean towards the stance side, minus the share of a pelvic drop
+    the trunk follows (towards the free side)."""
+    return _sgn(stance) * (f.get("trunk_lateral_lean", 0.0) - DROP_TRUNK_FOLLOW * f.get("pelvic_drop", 0.0))
+
+
 def _with_valgus(body: Body, pose: Pose, sides: tuple[Side, ...], fppa_deg: float, cam: Camera | None) -> Pose:
     """Swivel the planted knee(s) so the FPPA the camera sees (orthographic front if no camera) is fppa_deg."""
     project = None if cam is None else (lambda pts: cam.project(pts)[0])
@@ -167,7 +180,7 @@ def lunge(body: Body, s: float, f: Mapping[str, float], side: Side,
     fwd = 3.0 + 4.0 * s + f.get("trunk_forward_lean", 0.0)
     pose = Pose(pelvis_m=tuple(pelvis), left_leg=legs[Side.LEFT], right_leg=legs[Side.RIGHT],
                 pelvis_obliquity_deg=obl, trunk_forward_deg=fwd, head_pitch_deg=0.6 * (fwd - 3.0),
-                trunk_lateral_deg=_sgn(front) * f.get("trunk_lateral_lean", 0.0), left_arm=arm, right_arm=arm)
+                trunk_lateral_deg=_trunk_lateral(front, f), left_arm=arm, right_arm=arm)
     return _with_valgus(body, pose, (front,), f.get("knee_valgus", 0.0), cam)
 
 
@@ -186,7 +199,7 @@ def single_leg_squat(body: Body, s: float, f: Mapping[str, float], side: Side,
     fwd = 4.0 + 18.0 * s + f.get("trunk_forward_lean", 0.0)
     pose = Pose(pelvis_m=tuple(pelvis), left_leg=legs[Side.LEFT], right_leg=legs[Side.RIGHT],
                 pelvis_obliquity_deg=obl, trunk_forward_deg=fwd, head_pitch_deg=0.5 * (fwd - 4.0),
-                trunk_lateral_deg=_sgn(stance) * f.get("trunk_lateral_lean", 0.0), left_arm=arm, right_arm=arm)
+                trunk_lateral_deg=_trunk_lateral(stance, f), left_arm=arm, right_arm=arm)
     return _with_valgus(body, pose, (stance,), f.get("knee_valgus", 0.0), cam)
 
 
@@ -218,7 +231,7 @@ def step_down(body: Body, s: float, f: Mapping[str, float], side: Side,
     fwd = 4.0 + 14.0 * s + f.get("trunk_forward_lean", 0.0)
     pose = Pose(pelvis_m=tuple(pelvis), left_leg=legs[Side.LEFT], right_leg=legs[Side.RIGHT],
                 pelvis_obliquity_deg=obl, trunk_forward_deg=fwd, head_pitch_deg=0.5 * (fwd - 4.0),
-                left_arm=arm, right_arm=arm)
+                trunk_lateral_deg=_trunk_lateral(stance, f), left_arm=arm, right_arm=arm)
     return _with_valgus(body, pose, (stance,), f.get("knee_valgus", 0.0), cam)
 
 

@@ -47,11 +47,14 @@ def figure_primitives(sk: Skeleton, body: Body, outfit: Outfit | None = None) ->
     # pelvis / hips (trousers) with a belt, and the trunk (shirt): the abdomen sits in a frame between the
     # pelvis and the chest (the lumbar spine bends), so a pelvic drop tilts the waist as it does on a person
     # and is not hidden under a level shirt.
-    rl = blend_frames(rp, rt, 0.4)
+    rl = blend_frames(rp, rt, 0.15)
     prims.append(Ellipsoid(j["pelvis"] + rp @ np.array([0.0, 0.03, -0.01]), rp, (0.18, 0.14, 0.115),
                            outfit.trousers))
     prims.append(Ellipsoid(j["pelvis"] + rp @ np.array([0.0, 0.125, -0.005]), rp, (0.163, 0.024, 0.113),
                            outfit.belt))
+    for s in (1.0, -1.0):  # the hips' lateral bulge (greater trochanter and gluteus medius)
+        prims.append(Ellipsoid(j["pelvis"] + rp @ np.array([s * 0.125, 0.0, -0.01]), rp, (0.07, 0.11, 0.1),
+                               outfit.trousers))
     prims.append(Ellipsoid(j["pelvis"] + rl @ np.array([0.0, 0.22, 0.0]), rl, (0.152, 0.15, 0.103), outfit.shirt))
     prims.append(Ellipsoid(j["pelvis"] + rt @ np.array([0.0, 0.40, 0.0]), rt, (0.175, 0.15, 0.115), outfit.shirt))
     prims.append(Capsule(j["shoulder_left"] - 0.02 * up_t, j["shoulder_right"] - 0.02 * up_t, 0.06, outfit.shirt))

@@ -32,7 +32,7 @@ MAX_FILE_BYTES = 2_000_000
 # Fault sizes, chosen clearly above the clinical.md thresholds so a "faulty" rep is unambiguous:
 VALGUS_BILATERAL_DEG = 18.0  # FPPA; §3.2 flags ~12-15° (and KASR < 0.7, which 18° per knee gives)
 VALGUS_SINGLE_DEG = 20.0  # FPPA; §3.2 single-leg PFP means 15-17°, threshold ~12-15°
-PELVIC_DROP_DEG = 14.0  # §3.3 PFP mean 10.3°, judgement-call threshold ~8-10°
+PELVIC_DROP_DEG = 16.0  # §3.3 PFP mean 10.3°, judgement-call threshold ~8-10°
 TRUNK_LATERAL_DEG = 16.0  # §3.4 PFP ipsilateral lean 9.3°
 TRUNK_FORWARD_EXTRA_DEG = 40.0  # §3.4: clean lunge ~7°, this makes ~47° at the bottom
 HIP_HIKING_DEG = 15.0  # §3.6: no published number; judgement call, well above noise

@@ -141,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             runner.shutdown()
+            store.close()
 
     app = FastAPI(
         title="formcheck",

@@ -8,6 +8,7 @@ the signed session: another site can make the browser send the cookie, but canno
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 import secrets
@@ -66,6 +67,7 @@ class SessionData:
 
     user_id: int | None
     csrf: str
+    password_tag: str = ""  # of the password hash at sign-in: a password change signs out every session
 
 
 class SessionCodec:
@@ -87,10 +89,12 @@ class SessionCodec:
         if not isinstance(data, dict) or not isinstance(data.get("csrf"), str):
             return None
         uid = data.get("uid")
-        return SessionData(user_id=uid if isinstance(uid, int) else None, csrf=data["csrf"])
+        tag = data.get("pw")
+        return SessionData(user_id=uid if isinstance(uid, int) else None, csrf=data["csrf"],
+                           password_tag=tag if isinstance(tag, str) else "")
 
     def write(self, response: Response, session: SessionData) -> None:
-        token = self._serializer.dumps({"uid": session.user_id, "csrf": session.csrf})
+        token = self._serializer.dumps({"uid": session.user_id, "csrf": session.csrf, "pw": session.password_tag})
         response.set_cookie(
             SESSION_COOKIE, token, max_age=self.max_age_s, httponly=True, secure=self.secure, samesite="lax", path="/"
         )
@@ -104,13 +108,20 @@ class SessionCodec:
         response.delete_cookie(CSRF_COOKIE, path="/")
 
 
-def new_session(user_id: int | None) -> SessionData:
+def password_tag(password_hash: str | None) -> str:
+    """A short fingerprint of the stored hash (not of the password) to bind sessions to the current password."""
+    return hashlib.sha256((password_hash or "").encode()).hexdigest()[:16]
+
+
+def new_session(user_id: int | None, password_hash: str | None = None) -> SessionData:
     """A fresh session; a new CSRF token on every sign-in/out so a token seen before sign-in is useless after."""
-    return SessionData(user_id=user_id, csrf=secrets.token_urlsafe(32))
+    return SessionData(user_id=user_id, csrf=secrets.token_urlsafe(32),
+                       password_tag=password_tag(password_hash) if user_id is not None else "")
 
 
 MAX_FAILED_SIGNINS = 5  # judgement call (OWASP: lock out after a handful of failures, for a while)
 SIGNIN_LOCKOUT_S = 15 * 60
+MAX_TRACKED_NAMES = 10_000
 
 
 class SignInThrottle:
@@ -133,6 +144,10 @@ class SignInThrottle:
 
     def failed(self, name: str) -> None:
         self._recent(name).append(self._clock())
+        if len(self._failures) > MAX_TRACKED_NAMES:  # bounded memory under a flood of made-up names
+            for key in list(self._failures):
+                if not self._recent(key):
+                    del self._failures[key]
 
     def succeeded(self, name: str) -> None:
         self._failures.pop(name.casefold(), None)

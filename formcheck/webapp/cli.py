@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import logging
 import sys
 
 from formcheck.errors import InputError
 from formcheck.webapp.settings import DEFAULT_HOST, DEFAULT_PORT, Settings, is_loopback
+
+log = logging.getLogger(__name__)
 
 MIN_PASSWORD_CHARS = 8  # judgement call (NIST SP 800-63B minimum for user-chosen secrets)
 
@@ -45,7 +48,9 @@ def _serve(args: argparse.Namespace) -> int:
     if args.single_user and not is_loopback(settings.host):
         raise InputError("--single-user only works when serving on 127.0.0.1 (it would let anyone in)")
     app = create_app(settings)
-    print(f"formcheck: serving on http://{settings.host}:{settings.port} (data in {settings.data_dir})", flush=True)  # noqa: T201
+    if settings.secure_cookies:
+        log.warning("serving on %s: sign-in cookies are Secure, so put HTTPS (a reverse proxy) in front", settings.host)
+    print(f"formcheck: serving on http://{settings.host}:{settings.port} (data in {settings.data_dir})", flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
     return 0
 
@@ -68,5 +73,5 @@ def _set_password(args: argparse.Namespace) -> int:
         store.set_password_hash(person.id, hash_password(password))
     finally:
         store.close()
-    print(f"password set for {person.name} ({person.role})")  # noqa: T201
+    print(f"password set for {person.name} ({person.role})")
     return 0

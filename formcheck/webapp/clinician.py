@@ -255,7 +255,7 @@ def person_detail(p: ClinicianPerson, store: StoreDep, service: ServiceDep) -> P
     summaries = store.session_summaries(p.id)
     level = service.plan(p).level
     flagged_open = len(queue_items(store, [p], open_only=True))
-    overrides = service._overrides(p) if hasattr(service, "_overrides") else {}
+    overrides = repo.all_threshold_overrides(store, p.id)
     from formcheck.spec import load_all
 
     rules = [
@@ -491,7 +491,7 @@ def report_html(p: ClinicianPerson, user: ClinicianUser, store: StoreDep, servic
 prepared {datetime.now(UTC).date().isoformat()} by {esc(user.name)}</p></div>
 <div class="actions noprint"><button onclick="window.print()">Print / save as PDF</button></div></div>
 <section class="card"><h2>Valid-rep ratio</h2>{chart}</section>
-<section class="card"><h2>Sessions and uploads</h2><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></section>
+<section class="card"><h2>Sessions and uploads</h2><table class="report"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></section>
 <section class="card"><h2>Clinician changes and notes</h2><ul>{actions}</ul></section></main></body></html>"""
     return HTMLResponse(page)
 

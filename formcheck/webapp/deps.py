@@ -26,11 +26,13 @@ is involved. Call `websocket_user(ws)` directly if you prefer to accept first an
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, WebSocketException, status
 from starlette.requests import HTTPConnection, Request
 
+from formcheck.errors import InputError
 from formcheck.programme.service import ProgrammeService
 from formcheck.webapp import repo
 from formcheck.webapp.auth import (
@@ -40,6 +42,7 @@ from formcheck.webapp.auth import (
     SessionCodec,
     SessionData,
     csrf_matches,
+    password_tag,
 )
 from formcheck.webapp.schemas import Role, User
 from formcheck.webapp.settings import Settings, is_loopback
@@ -87,9 +90,9 @@ def _same_origin(conn: HTTPConnection) -> bool:
 
 def _resolve_user(conn: HTTPConnection, settings: Settings, store: Any, session: SessionData | None) -> User | None:
     if session is not None and session.user_id is not None:
-        user = repo.get_user(store, session.user_id)
-        if user is not None:
-            return user
+        found = repo.get_user_and_hash(store, session.user_id)
+        if found is not None and hmac.compare_digest(session.password_tag, password_tag(found[1])):
+            return found[0]
     client_host = conn.client.host if conn.client else ""
     if settings.single_user_active and is_loopback(client_host):
         return repo.single_user_person(store)
@@ -179,6 +182,17 @@ def _clinicians_rep_owner(rep_key: str, user: ClinicianUser, store: StoreDep) ->
     return owner
 
 
+def _own_session(session_id: int, user: CurrentUser, store: StoreDep) -> Any:
+    try:
+        row = store.get_session(session_id)
+    except InputError:
+        row = None
+    if row is None or row.person_id != user.id:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Not found")
+    return row
+
+
 ClinicianPerson = Annotated[Any, Depends(_clinicians_person)]  # a store Person under this clinician's care
 VisibleUpload = Annotated[Any, Depends(_visible_upload)]  # an UploadRow this user may see
 ClinicianRepOwner = Annotated[int, Depends(_clinicians_rep_owner)]  # person id owning a rep key of this clinician's
+OwnSession = Annotated[Any, Depends(_own_session)]  # a programme session (SessionRow) of the signed-in person

@@ -29,6 +29,8 @@ MAX_ATTEMPTS = 2  # judgement call: one retry after a crash/restart, then fail w
 PROGRESS_MIN_INTERVAL_S = 0.5  # don't write progress to the database more often than this
 PROGRESS_MIN_STEP_RATIO = 0.02
 RESTART_REASON = "The server stopped while this video was being analysed"
+MAX_CHART_POINTS = 600  # enough for a smooth line on any screen; keeps the stored result small
+LANDMARK_PROGRESS_RATIO = 0.75  # share of the progress bar for pose estimation (the slow part)
 
 
 def load_analyzer(dotted: str) -> Callable[..., Any]:
@@ -36,9 +38,6 @@ def load_analyzer(dotted: str) -> Callable[..., Any]:
     module_name, _, attr = dotted.partition(":")
     return getattr(importlib.import_module(module_name), attr)
 
-
-MAX_CHART_POINTS = 600  # enough for a smooth line on any screen; keeps the stored result small
-LANDMARK_PROGRESS_RATIO = 0.75  # share of the progress bar for pose estimation (the slow part)
 
 
 def angle_chart(seq: Any, exercise_id: str, side: str) -> dict[str, Any] | None:

@@ -52,10 +52,17 @@ def _user(p: Any) -> User | None:
 
 
 def get_user(store: Store, user_id: int) -> User | None:
+    found = get_user_and_hash(store, user_id)
+    return found[0] if found else None
+
+
+def get_user_and_hash(store: Store, user_id: int) -> tuple[User, str | None] | None:
     try:
-        return _user(store.get_person_by_id(user_id))
+        p = store.get_person_by_id(user_id)
     except InputError:
         return None
+    user = _user(p)
+    return (user, p.password_hash) if user else None
 
 
 def find_login(store: Store, name: str) -> tuple[User, str] | None:
@@ -78,10 +85,6 @@ def single_user_person(store: Store) -> User | None:
 
 def people_of_clinician(store: Store, clinician_id: int) -> list[int]:
     return [p.id for p in store.list_people(role=StoreRole.PERSON, clinician_id=clinician_id)]
-
-
-def person(store: Store, person_id: int) -> Any:
-    return store.get_person_by_id(person_id)
 
 
 # ------------------------------------------------------------------------------------------------ exercises
@@ -209,16 +212,21 @@ def unfinished_jobs(store: Store) -> list[tuple[int, str, int]]:
 
 
 # ------------------------------------------------------------------------------------------------ thresholds
-def threshold_overrides(store: Store, person_id: int, exercise_id: str) -> dict[str, float]:
-    """The clinician's per-person limits ({rule_id: limit}, latest wins) for the rules this exercise has."""
-    from formcheck.spec import load_exercise
-
-    rule_ids = {r.id for r in load_exercise(exercise_id).rules}
+def all_threshold_overrides(store: Store, person_id: int) -> dict[str, float]:
+    """The clinician's per-person limits as {rule_id: limit}, latest wins (the programme service's format)."""
     merged: dict[str, float] = {}
     for action in store.list_clinician_actions(person_id):
         if action.kind == "thresholds":
             merged.update({k: float(v) for k, v in (action.payload.get("thresholds") or {}).items()})
-    return {k: v for k, v in merged.items() if k in rule_ids}
+    return merged
+
+
+def threshold_overrides(store: Store, person_id: int, exercise_id: str) -> dict[str, float]:
+    """The per-person limits for the rules this exercise has (what its analysis job is given)."""
+    from formcheck.spec import load_exercise
+
+    rule_ids = {r.id for r in load_exercise(exercise_id).rules}
+    return {k: v for k, v in all_threshold_overrides(store, person_id).items() if k in rule_ids}
 
 
 # ------------------------------------------------------------------------------------------------ reviews

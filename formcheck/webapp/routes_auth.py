@@ -50,8 +50,8 @@ def sign_in(
         throttle.failed(name)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, WRONG_CREDENTIALS)
     throttle.succeeded(name)
-    user = found[0]
-    fresh = new_session(user.id)
+    user, stored_hash = found
+    fresh = new_session(user.id, stored_hash)
     codec.write(response, fresh)
     return UserPublic(id=user.id, name=user.name, role=user.role, csrf_token=fresh.csrf)
 

@@ -18,12 +18,10 @@ DEFAULT_SESSION_MAX_AGE_S = 14 * 24 * 3600  # judgement call: sign in again ever
 
 
 def default_data_dir() -> Path:
-    """FORMCHECK_DATA_DIR, else the per-user XDG data directory."""
-    env = os.environ.get("FORMCHECK_DATA_DIR")
-    if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "formcheck"
+    """FORMCHECK_DATA_DIR, else the per-user data directory (the store's rule, so both agree)."""
+    from formcheck.store.paths import data_dir
+
+    return data_dir()
 
 
 def is_loopback(host: str) -> bool:

@@ -42,8 +42,14 @@ def test_upload_shows_the_per_rep_table(clinic_server, page, shared_videos, shar
     srv, clinic = clinic_server
     video: Path = shared_videos(CLIP)
     label = shared_manifest(CLIP)
-    sign_in(page, srv.base_url, "/signin", "alex", clinic.password)
-    page.wait_for_url(f"{srv.base_url}/", timeout=UI_TIMEOUT_MS)
+    # anonymous: the page answers 401 and forwards the browser to sign-in, which returns to the page after
+    page.goto(f"{srv.base_url}/upload")
+    page.wait_for_url(f"{srv.base_url}/signin?next=/upload", timeout=UI_TIMEOUT_MS)
+    page.fill("#name", "alex")
+    page.fill("#password", clinic.password)
+    page.click("#submit")
+    page.wait_for_url(f"{srv.base_url}/upload", timeout=UI_TIMEOUT_MS)
+    page.goto(f"{srv.base_url}/")
     page.wait_for_selector("#uploads li", timeout=UI_TIMEOUT_MS)
     save_screenshot(page, "web_home_person")
 
@@ -116,6 +122,11 @@ def test_clinician_reviews_a_flagged_rep(clinic_server, browser, save_screenshot
         page.wait_for_selector("#sessions tbody tr", timeout=UI_TIMEOUT_MS)
         page.wait_for_timeout(300)
         save_screenshot(page, "web_clinician_person")
+
+        page.goto(f"{srv.base_url}/clinician/people/{clinic.alex_id}/report")
+        assert "Progress report: Alex" in page.locator("h1").inner_text()
+        assert page.locator("tbody tr").count() >= 4  # 3 live sessions + the uploaded video
+        save_screenshot(page, "web_clinician_report")
     finally:
         ctx.close()
 
