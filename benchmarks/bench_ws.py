@@ -75,6 +75,12 @@ def free_port() -> int:
 
 
 def start_server(data_dir: Path) -> tuple[subprocess.Popen, str, Path]:
+    """`formcheck serve` in single-user mode with one person, so the socket needs no sign-in."""
+    from formcheck.store import Store
+    from formcheck.webapp.repo import DB_FILENAME
+
+    with Store.open(f"sqlite:///{data_dir / DB_FILENAME}") as store:
+        store.add_person("bench", role="person")
     port = free_port()
     env = dict(os.environ, FORMCHECK_DATA_DIR=str(data_dir), FORMCHECK_SINGLE_USER="1", PYTHONUNBUFFERED="1")
     log_path = data_dir / "server.log"

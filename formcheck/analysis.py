@@ -10,9 +10,9 @@ from __future__ import annotations
 import dataclasses
 import enum
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -51,10 +51,10 @@ BUFFER_MARGIN_S = 3.0
 # A frame whose body landmarks moved more than this many torso lengths since the previous (raw) frame is a
 # camera cut: a rep in progress is abandoned (edited tutorials; judgement call, > 10x rehab movement speed).
 CUT_JUMP_RATIO = 0.35
+# _view_of_counts samples at most this many frames (shares are what dominant_view decides on).
+VIEW_SHARE_SAMPLES = 1000
 # A trunk more than this far from the image vertical is a lying body: turned upright before classifying the view.
 LYING_TRUNK_MIN_DEG = 45.0
-# Side detection reads the side_by measure's median within this many seconds of the rep's peak.
-SIDE_HALF_WINDOW_S = 0.15
 
 
 class Verdict(enum.StrEnum):
@@ -165,6 +165,7 @@ class LiveFeedback:
     view: str
     hold_good_s: float | None = None
     hold_in_position_s: float | None = None
+    guidance_keys: tuple[str, ...] = ()  # the same as `guidance`, as stable codes (feedback.GUIDANCE_TEXT keys)
 
 
 # ------------------------------------------------------------------------------------------- shared pieces
@@ -230,24 +231,19 @@ def _baselines(spec: ExerciseSpec, table: MeasureTable, idx: NDArray) -> dict[tu
     return out
 
 
-def _median_near(x: NDArray, t_s: NDArray, t: float, half_s: float, i0: int, i1: int) -> float:
-    lo = max(i0, int(np.searchsorted(t_s, t - half_s, side="left")))
-    hi = min(i1, int(np.searchsorted(t_s, t + half_s, side="right")) - 1)
-    seg = x[lo:hi + 1]
-    return float(np.nanmedian(seg)) if np.isfinite(seg).any() else float("nan")
-
-
 def _rep_side(spec: ExerciseSpec, table: MeasureTable, ev: RepEvent, fixed: Side | None) -> Side | None:
-    """The working side of a rep: the override, else the side_by measure's pick at the peak."""
+    """The working side of a rep: the override, else the side_by measure's pick over the rep (its median, so
+    a moment where the feet or knees cross at the bottom does not flip it)."""
     if fixed is not None:
         return fixed
     rep = spec.rep
     assert rep is not None
     if spec.side_mode == "bilateral" or rep.side_by is None:
         return None
-    t = table.t_s
-    vals = {s: _median_near(table.get(rep.side_by, s), t, t[ev.peak_i], SIDE_HALF_WINDOW_S, ev.start_i, ev.end_i)
-            for s in Side}
+    vals = {}
+    for s in Side:
+        x = table.get(rep.side_by, s)[ev.start_i:ev.end_i + 1]
+        vals[s] = float(np.nanmedian(x)) if np.isfinite(x).any() else float("nan")
     if not all(np.isfinite(v) for v in vals.values()):
         finite = [s for s, v in vals.items() if np.isfinite(v)]
         return finite[0] if finite else None
@@ -269,12 +265,46 @@ def _verdict(spec: ExerciseSpec, checks: tuple[Check, ...], view: View) -> tuple
     return Verdict.VALID, ("advice: " + "; ".join(advisory)) if advisory else ""
 
 
+def _view_of_counts(counts: Mapping[View, int]) -> View:
+    """dominant_view of frames given as per-view counts (scaled down: the rule depends only on the shares)."""
+    total = sum(counts.values())
+    if total == 0:
+        return View.UNKNOWN
+    scale = min(1.0, VIEW_SHARE_SAMPLES / total)
+    reps = [max(0, int(round(n * scale))) for n in counts.values()]
+    return dominant_view(np.repeat(np.array(list(counts), dtype=object), reps))
+
+
+def _side_of_sums(spec: ExerciseSpec, sum_left: float, sum_right: float, n: int) -> Side | None:
+    """The working side of a one-sided set from its side_by sums so far (None: not one-sided or no data)."""
+    rep = spec.rep
+    if spec.side_mode != "one_sided" or rep is None or rep.side_by is None or n == 0 or sum_left == sum_right:
+        return None
+    left_wins = sum_left > sum_right if rep.side_pick == "max" else sum_left < sum_right
+    return Side.LEFT if left_wins else Side.RIGHT
+
+
+def _side_by_pair(spec: ExerciseSpec, table: MeasureTable) -> tuple[NDArray, NDArray, NDArray] | None:
+    """(left, right, both-finite mask) of the side_by measure, for one-sided sets."""
+    rep = spec.rep
+    if spec.side_mode != "one_sided" or rep is None or rep.side_by is None:
+        return None
+    left, right = table.get(rep.side_by, Side.LEFT), table.get(rep.side_by, Side.RIGHT)
+    ok = np.isfinite(left) & np.isfinite(right)
+    return np.where(ok, left, 0.0), np.where(ok, right, 0.0), ok
+
+
 def _build_rep(spec: ExerciseSpec, table: MeasureTable, views: NDArray, ev: RepEvent, index: int,
                fixed: Side | None, baselines: Mapping[tuple[str, str | None], float],
-               overrides: Mapping[str, float] | None) -> Rep:
-    """Judge one completed rep window (indices into `table`)."""
-    side = _rep_side(spec, table, ev, fixed)
+               overrides: Mapping[str, float] | None, fallback_view: Callable[[], View] | None = None,
+               set_side: Side | None = None) -> Rep:
+    """Judge one completed rep window (indices into `table`). A rep whose own frames leave the view undecided
+    takes `fallback_view()`, the view of the set so far (the camera rarely moves between reps). One-sided
+    exercises take `set_side`, the working side read over the whole set so far, when given."""
+    side = fixed or set_side or _rep_side(spec, table, ev, fixed)
     view = dominant_view(views[ev.start_i:ev.end_i + 1])
+    if view is View.UNKNOWN and fallback_view is not None:
+        view = fallback_view()
     win = Window(ev.start_i, ev.end_i, ev.peak_i, side, view, ev.duration_s)
     checks = judge_all(spec, table, win, baselines=baselines, overrides=overrides)
     faults = tuple(Fault(c.rule, c.value, c.threshold, c.unit, c.severity, c.cue)
@@ -335,8 +365,8 @@ def _hold_rule_values(spec: ExerciseSpec, table: MeasureTable) -> dict[str, NDAr
 
 def upright_views(xyz: NDArray, visibility: NDArray) -> NDArray:
     """classify_view per frame, after turning lying bodies upright in the image (trunk axis pointing up), so a
-    person lying on their side facing the camera reads as a front view. Standing frames (trunk within 45 deg
-    of vertical) are classified as they are."""
+    person lying on their side facing the camera reads as a front view; for lying frames the depth cue is
+    dropped. Standing frames (trunk within 45 deg of vertical) are classified as they are."""
     p = np.array(xyz, dtype=np.float64, copy=True)
     hip = (p[..., int(Lm.LEFT_HIP), :2] + p[..., int(Lm.RIGHT_HIP), :2]) / 2
     sh = (p[..., int(Lm.LEFT_SHOULDER), :2] + p[..., int(Lm.RIGHT_SHOULDER), :2]) / 2
@@ -349,6 +379,8 @@ def upright_views(xyz: NDArray, visibility: NDArray) -> NDArray:
         rel = p[..., :2] - hip[..., None, :]
         rot = np.stack([rel[..., 0] * c - rel[..., 1] * s_, rel[..., 0] * s_ + rel[..., 1] * c], axis=-1)
         p[..., :2] = np.where(lying[..., None, None], rot + hip[..., None, :], p[..., :2])
+        if p.shape[-1] > 2:  # MediaPipe's relative depth degrades for lying bodies (clinical.md §4.1): 2D cues only
+            p[..., 2] = np.where(lying[..., None], np.nan, p[..., 2])
     return np.atleast_1d(classify_view(p, visibility))
 
 
@@ -424,7 +456,13 @@ def analyze_seq(seq: PoseSeq, exercise_id: str, side: str = "auto", overrides: M
         signal = table.get(spec.rep.measure, _signal_side(spec, fixed))
         events = segment_reps(signal, t, spec.rep, cuts)
         baselines = _baselines(spec, table, _baseline_idx(signal, t, spec, events[0].start_i)) if events else {}
-        reps = tuple(_build_rep(spec, table, views, ev, k + 1, fixed, baselines, overrides)
+        codes = {v: np.cumsum(views == v) for v in View}
+        pair = _side_by_pair(spec, table)
+        sums = None if pair is None else (np.cumsum(pair[0]), np.cumsum(pair[1]), np.cumsum(pair[2]))
+        reps = tuple(_build_rep(spec, table, views, ev, k + 1, fixed, baselines, overrides,
+                                lambda ev=ev: _view_of_counts({v: int(c[ev.end_i]) for v, c in codes.items()}),
+                                None if sums is None else _side_of_sums(
+                                    spec, float(sums[0][ev.end_i]), float(sums[1][ev.end_i]), int(sums[2][ev.end_i])))
                      for k, ev in enumerate(events))
     else:
         hold = _offline_hold(spec, table, views, fixed, overrides)
@@ -528,7 +566,7 @@ class LiveSession:
         self._failing: list[RuleSpec] = []
         self._rep_cues: tuple[str, ...] = ()
         self._hold_in: list[int] = []
-        self._all_views: list[View] = []
+        self._view_counts: dict[View, int] = {}  # bounded: counts, not a per-frame list
         self._detected = 0
         self._seen = np.zeros(33)
         self._people: list[int] = []
@@ -538,6 +576,7 @@ class LiveSession:
         self._wh = (0, 0)
         self._prev_raw: NDArray | None = None
         self._last_view: View | None = None
+        self._side_sums: tuple[float, float, int] = (0.0, 0.0, 0)  # one-sided sets: side_by sums so far
 
     # -- helpers
     def _table(self, g0: int, g1: int) -> MeasureTable:
@@ -582,11 +621,15 @@ class LiveSession:
             view = self._last_view
         one = MeasureTable(arr, np.array([t]))
         sig = float(one.get(self._sig_measure.name, self._sig_side)[0])
+        pair = _side_by_pair(self.spec, one)
+        if pair is not None and pair[2][0]:
+            sl, sr, n = self._side_sums
+            self._side_sums = (sl + float(pair[0][0]), sr + float(pair[1][0]), n + 1)
         self._frames.append(arr)
         self._t.append(t)
         self._sig.append(sig)
         self._views.append(view)
-        self._all_views.append(view)
+        self._view_counts[view] = self._view_counts.get(view, 0) + 1
         if detected:
             self._detected += 1
             self._seen += np.isfinite(frame.xy_px[:, 0])
@@ -630,14 +673,15 @@ class LiveSession:
         cues, new_cues = self._cues.update(t, failing_now)
         conds = fb.placement_conditions(self.spec, frame.xy_px, detected, view, frame.n_people, frame.luma,
                                         self._needed)
-        guidance = tuple(fb.GUIDANCE_TEXT[k] for k in self._guide.update(t, conds))
+        guidance_keys = self._guide.update(t, conds)
+        guidance = tuple(fb.GUIDANCE_TEXT[k] for k in guidance_keys)
         overlay = self._overlay(frame, sig, cues)
         self._trim()
         return LiveFeedback(
             t_s=t, phase=str(phase), rep_count=len(self._reps), valid_rep_count=sum(r.valid for r in self._reps),
             cues=cues, new_cues=new_cues, guidance=guidance, new_rep=new_rep, overlay=overlay, view=str(view),
             hold_good_s=self._timer.good_form_s if self._timer else None,
-            hold_in_position_s=self._timer.in_position_s if self._timer else None)
+            hold_in_position_s=self._timer.in_position_s if self._timer else None, guidance_keys=guidance_keys)
 
     def _make_baselines(self, start_g: int) -> dict[tuple[str, str | None], float]:
         g0 = self._i0
@@ -651,7 +695,8 @@ class LiveSession:
         local = dataclasses.replace(ev, start_i=0, peak_i=ev.peak_i - g0, end_i=ev.end_i - g0)
         views = np.array(self._views[g0 - self._i0: ev.end_i - self._i0 + 1], dtype=object)
         return _build_rep(self.spec, table, views, local, len(self._reps) + 1, self._fixed, self._baselines or {},
-                          self.overrides)
+                          self.overrides, lambda: _view_of_counts(self._view_counts),
+                          _side_of_sums(self.spec, *self._side_sums))
 
     def _live_rule_failures(self, start_g: int, now_g: int) -> list[RuleSpec]:
         """Rules over the rep so far (at = rep), for cues while the person is still moving."""
@@ -707,13 +752,15 @@ class LiveSession:
             assert hs is not None
             hold = HoldResult(tot.in_position_s, tot.good_form_s, tot.longest_good_s, hs.target_s, hs.min_s, checks)
         msgs = self._live_messages(len(reps))
-        det = [v for v in self._all_views]
-        view = dominant_view(np.array(det, dtype=object)) if det else View.UNKNOWN
+        view = self._dominant_view()
         return SetResult(exercise_id=self.spec.id, exercise_name=self.spec.name,
                          side=_set_side(self.spec, reps, self._fixed), view=str(view), reps=reps, hold=hold,
                          messages=tuple(msgs), spec_sha256=self.spec.sha256, algo_version=ALGO_VERSION,
                          n_frames=self._n, duration_s=(self._last_t - self._first_t) if self._first_t is not None else 0.0,
                          detected_ratio=self._detected / self._n if self._n else 0.0)
+
+    def _dominant_view(self) -> View:
+        return _view_of_counts(self._view_counts)
 
     def _live_messages(self, n_reps: int) -> list[Message]:
         msgs: list[Message] = []
@@ -726,8 +773,7 @@ class LiveSession:
         seen = _pair_seen(self._seen / self._detected)[[int(m) for m in self._needed]]
         if (seen < 1 - MAX_MISSING_RATIO).any():
             msgs.append(Message("half_out_of_frame", "Body partly out of frame: step back"))
-        views = np.array([v for v in self._all_views], dtype=object)
-        view = dominant_view(views)
+        view = self._dominant_view()
         if view not in self.spec.views:
             msgs.append(Message("wrong_view", fb.GUIDANCE_TEXT[fb.wrong_view_key(self.spec.views)]))
         if self.spec.rep is not None and n_reps == 0:

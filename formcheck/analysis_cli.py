@@ -49,7 +49,8 @@ def _check_exercise(exercise_id: str) -> None:
         raise InputError(f"unknown exercise {exercise_id!r}; valid: {', '.join(ids)}")
 
 
-def _progress(stream=sys.stderr):
+def _progress():
+    stream = sys.stderr
     if not stream.isatty():
         return None
 

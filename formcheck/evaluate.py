@@ -4,7 +4,9 @@ Manifest format: ../shared/videos/manifest.json ({"videos": [{file, exercise, re
 Labelled faults are free text; FAULT_KEYWORDS maps them to rule ids (first match wins per text), and
 rep_of_fault reads which reps a text is about ("rep 2", "reps 1-3", "all reps", "both reps", or a time such
 as "(bottom ~1.2 s)"; with none of these, every rep). Texts saying "possible" or "uncertain" are "don't care":
-neither a hit nor a false alarm for that rule on those reps. Holds (reps null) are left out of the count
+neither a hit nor a false alarm for that rule on those reps. Advisory rules (severity "advisory", e.g. knee
+past toes) are cues, not faults, and are not scored. Predicted reps are matched to labelled reps by time
+overlap; faults on unmatched predicted reps count as false alarms. Holds (reps null) are left out of the count
 metrics.
 """
 

@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from formcheck import geometry as geo
 from formcheck.geometry import View
-from formcheck.landmarks import Lm, Side, sided
+from formcheck.landmarks import Lm, Side
 from formcheck.types import PoseFrame, PoseSeq
 
 ALL_VIEWS = frozenset(View)
@@ -99,9 +99,9 @@ class Measure:
             if n in Lm.__members__:
                 out.append(Lm[n])
             elif side is None:
-                out.extend(sided(s, n) for s in Side)
+                out.extend(_sided(s, n) for s in Side)
             else:
-                out.append(sided(side, n))
+                out.append(_sided(side, n))
         return tuple(dict.fromkeys(out))
 
     def __call__(self, arrays: PoseArrays, side: Side | None = None) -> NDArray:
@@ -115,6 +115,16 @@ class Measure:
 
 def _p(a: NDArray, lm: Lm) -> NDArray:
     return a[..., int(lm), :]
+
+
+# (side, name) -> Lm, built once: `sided` parses an enum name per call, and live frames call it thousands of times.
+_SIDED: Mapping[tuple[Side, str], Lm] = MappingProxyType(
+    {(s, m.name.split("_", 1)[1]): m for s in Side for m in Lm if m.name.startswith(s.name + "_")})
+
+
+def _sided(side: Side | str, name: str) -> Lm:
+    """formcheck.landmarks.sided from a lookup table (Side is a StrEnum, so "left" and Side.LEFT hash alike)."""
+    return _SIDED[(side, name)]
 
 
 def _mid(a: NDArray, x: Lm, y: Lm) -> NDArray:
@@ -170,7 +180,7 @@ def _body_axes(w: NDArray) -> tuple[NDArray, NDArray, NDArray]:
 
 def _knee_flexion_3d(a: PoseArrays, side: Side | None) -> NDArray:
     w = a.world
-    three = 180.0 - _angle3_deg(_p(w, sided(side, "HIP")), _p(w, sided(side, "KNEE")), _p(w, sided(side, "ANKLE")))
+    three = 180.0 - _angle3_deg(_p(w, _sided(side, "HIP")), _p(w, _sided(side, "KNEE")), _p(w, _sided(side, "ANKLE")))
     gaps = np.isnan(three)
     if not gaps.any():
         return three
@@ -180,7 +190,7 @@ def _knee_flexion_3d(a: PoseArrays, side: Side | None) -> NDArray:
 def _hip_flexion_3d(a: PoseArrays, side: Side | None) -> NDArray:
     """Thigh angle forward of the trunk line in the body's sagittal plane (0 = in line, + = flexed)."""
     lat, up, fwd = _body_axes(a.world)
-    thigh = _p(a.world, sided(side, "KNEE")) - _p(a.world, sided(side, "HIP"))
+    thigh = _p(a.world, _sided(side, "KNEE")) - _p(a.world, _sided(side, "HIP"))
     return np.degrees(np.arctan2(np.sum(thigh * fwd, axis=-1), -np.sum(thigh * up, axis=-1)))
 
 
@@ -188,15 +198,15 @@ def _leg_elevation(a: PoseArrays, side: Side | None) -> NDArray:
     """Hip->ankle of `side` vs the body line (mid-shoulder->mid-hip, extended): 0 = leg in line with the body."""
     xy = a.xy
     body = _mid(xy, Lm.LEFT_HIP, Lm.RIGHT_HIP) - _mid(xy, Lm.LEFT_SHOULDER, Lm.RIGHT_SHOULDER)
-    leg = _p(xy, sided(side, "ANKLE")) - _p(xy, sided(side, "HIP"))
+    leg = _p(xy, _sided(side, "ANKLE")) - _p(xy, _sided(side, "HIP"))
     return geo._angle_between_deg(body, leg)
 
 
 def _trunk_side_length(a: PoseArrays, side: Side | None) -> NDArray:
     """Shoulder-hip length on `side` / on the other side: drops when that side's pelvis hikes to the ribs."""
     xy = a.xy
-    this = _norm(_p(xy, sided(side, "SHOULDER")) - _p(xy, sided(side, "HIP")))
-    other = _norm(_p(xy, sided(side.other, "SHOULDER")) - _p(xy, sided(side.other, "HIP")))
+    this = _norm(_p(xy, _sided(side, "SHOULDER")) - _p(xy, _sided(side, "HIP")))
+    other = _norm(_p(xy, _sided(side.other, "SHOULDER")) - _p(xy, _sided(side.other, "HIP")))
     return _div(this, other)
 
 
@@ -204,8 +214,8 @@ def _pelvis_trunk_hike(a: PoseArrays, side: Side | None) -> NDArray:
     """Hip line vs shoulder line in the image, + when the `side` hip is drawn towards the head (hip hiking with
     the camera facing the person's front or back; works lying or standing)."""
     xy = a.xy
-    u = _p(xy, sided(side, "SHOULDER")) - _p(xy, sided(side.other, "SHOULDER"))
-    v = _p(xy, sided(side, "HIP")) - _p(xy, sided(side.other, "HIP"))
+    u = _p(xy, _sided(side, "SHOULDER")) - _p(xy, _sided(side.other, "SHOULDER"))
+    v = _p(xy, _sided(side, "HIP")) - _p(xy, _sided(side.other, "HIP"))
     c = _mid(xy, Lm.LEFT_SHOULDER, Lm.RIGHT_SHOULDER) - _mid(xy, Lm.LEFT_HIP, Lm.RIGHT_HIP)
     ang = np.degrees(np.arctan2(geo._cross(u, v), np.sum(u * v, axis=-1)))
     return np.sign(geo._cross(u, c)) * ang
@@ -220,7 +230,7 @@ def _pelvis_roll_back(a: PoseArrays, side: Side | None) -> NDArray:
     """Tilt of the hip line out of the image plane, + when the `side` (top) hip is further from a camera the
     person faces (pelvis rolled back); from world landmarks, else MediaPipe's relative image depth."""
     def roll(p: NDArray) -> NDArray:
-        d = _p(p, sided(side, "HIP")) - _p(p, sided(side.other, "HIP"))
+        d = _p(p, _sided(side, "HIP")) - _p(p, _sided(side.other, "HIP"))
         return np.degrees(np.arctan2(d[..., 2], np.hypot(d[..., 0], d[..., 1])))
 
     w = roll(a.world)
@@ -231,7 +241,7 @@ def _pelvis_roll_back(a: PoseArrays, side: Side | None) -> NDArray:
 def _plank_hip(a: PoseArrays, side: Side | None) -> NDArray:
     """Hip off the shoulder-ankle line, degrees at the hip, + = sagging towards the floor, - = piked."""
     def one(s: Side) -> NDArray:
-        sh, hip, ank = (_p(a.xy, sided(s, n)) for n in ("SHOULDER", "HIP", "ANKLE"))
+        sh, hip, ank = (_p(a.xy, _sided(s, n)) for n in ("SHOULDER", "HIP", "ANKLE"))
         bend = 180.0 - geo.angle_at_deg(sh, hip, ank)
         line = ank - sh
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -244,7 +254,7 @@ def _plank_hip(a: PoseArrays, side: Side | None) -> NDArray:
 def _body_incline(a: PoseArrays, side: Side | None) -> NDArray:
     """Shoulder->ankle line vs the image horizontal (0 = lying level, 90 = standing), near side first."""
     def one(s: Side) -> NDArray:
-        d = _p(a.xy, sided(s, "ANKLE")) - _p(a.xy, sided(s, "SHOULDER"))
+        d = _p(a.xy, _sided(s, "ANKLE")) - _p(a.xy, _sided(s, "SHOULDER"))
         return np.degrees(np.arctan2(np.abs(d[..., 1]), np.abs(d[..., 0])))
     return _nanmean2(one(Side.LEFT), one(Side.RIGHT))
 
@@ -259,12 +269,12 @@ def _bridge_hip_angle(a: PoseArrays, side: Side | None) -> NDArray:
 def _knee_height(a: PoseArrays, side: Side | None) -> NDArray:
     """Knee height above the lower ankle per torso length: the front (working) knee of a lunge is the higher."""
     low = np.fmax(_p(a.xy, Lm.LEFT_ANKLE)[..., 1], _p(a.xy, Lm.RIGHT_ANKLE)[..., 1])
-    return _div(low - _p(a.xy, sided(side, "KNEE"))[..., 1], _torso_px(a.xy))
+    return _div(low - _p(a.xy, _sided(side, "KNEE"))[..., 1], _torso_px(a.xy))
 
 
 def _ankle_height(a: PoseArrays, side: Side | None) -> NDArray:
     """Ankle height above the other ankle per torso length: + = this foot is higher (off the floor / on a step)."""
-    return _div(_p(a.xy, sided(side.other, "ANKLE"))[..., 1] - _p(a.xy, sided(side, "ANKLE"))[..., 1],
+    return _div(_p(a.xy, _sided(side.other, "ANKLE"))[..., 1] - _p(a.xy, _sided(side, "ANKLE"))[..., 1],
                 _torso_px(a.xy))
 
 
@@ -283,8 +293,8 @@ def _stance_width(a: PoseArrays, side: Side | None) -> NDArray:
 def _knee_medial_of_foot(a: PoseArrays, side: Side | None) -> NDArray:
     """Knee's horizontal offset from the centre of its foot (ankle-toe midpoint), + medial, per shank length:
     the clinical "knee over the second toe" check (clinical.md §3.2), valid at any squat depth, front view."""
-    knee, ankle, toe = (_p(a.xy, sided(side, n)) for n in ("KNEE", "ANKLE", "FOOT_INDEX"))
-    medial = np.sign(_p(a.xy, sided(side.other, "HIP"))[..., 0] - _p(a.xy, sided(side, "HIP"))[..., 0])
+    knee, ankle, toe = (_p(a.xy, _sided(side, n)) for n in ("KNEE", "ANKLE", "FOOT_INDEX"))
+    medial = np.sign(_p(a.xy, _sided(side.other, "HIP"))[..., 0] - _p(a.xy, _sided(side, "HIP"))[..., 0])
     foot_x = (ankle[..., 0] + toe[..., 0]) / 2.0
     return _div((knee[..., 0] - foot_x) * medial, _norm(knee - ankle))
 
@@ -308,7 +318,7 @@ def _hip_above_ankle(a: PoseArrays, side: Side | None) -> NDArray:
     """Mid-hip height above this side's ankle per torso length: falls as the stance leg bends, in any view
     (2D, so it still reads depth from the front, where MediaPipe's knee angles are least reliable, §4.1)."""
     hip = _nanmean2(_p(a.xy, Lm.LEFT_HIP)[..., 1], _p(a.xy, Lm.RIGHT_HIP)[..., 1])
-    return _div(_p(a.xy, sided(side, "ANKLE"))[..., 1] - hip, _torso_px(a.xy))
+    return _div(_p(a.xy, _sided(side, "ANKLE"))[..., 1] - hip, _torso_px(a.xy))
 
 
 def _geo_sided(f: Callable[[NDArray, Side], NDArray]) -> MeasureFn:
@@ -397,15 +407,21 @@ _BODY_IDX = [int(m) for m in (Lm.LEFT_SHOULDER, Lm.RIGHT_SHOULDER, Lm.LEFT_HIP, 
                               Lm.LEFT_KNEE, Lm.RIGHT_KNEE)]
 
 
+_TORSO_IDX = [int(m) for m in (Lm.LEFT_SHOULDER, Lm.RIGHT_SHOULDER, Lm.LEFT_HIP, Lm.RIGHT_HIP)]
+
+
 def jump_ratio(prev_xy: NDArray, xy: NDArray) -> NDArray:
     """Median frame-to-frame displacement of the shoulders, hips and knees, per torso length: far above any
     body speed in these exercises when the video cuts to another shot (NaN if not computable)."""
-    d = _norm(xy[..., _BODY_IDX, :] - prev_xy[..., _BODY_IDX, :])
-    n = np.isfinite(d).sum(axis=-1)
-    srt = np.sort(np.where(np.isfinite(d), d, np.inf), axis=-1)  # NaN sorted last, as +inf
+    diff = xy[..., _BODY_IDX, :] - prev_xy[..., _BODY_IDX, :]
+    d = np.sqrt(diff[..., 0] ** 2 + diff[..., 1] ** 2)
+    finite = d == d
+    n = finite.sum(axis=-1)
+    srt = np.sort(np.where(finite, d, np.inf), axis=-1)  # NaN sorted last, as +inf
     mid = np.take_along_axis(srt, np.maximum(n - 1, 0)[..., None] // 2, axis=-1)[..., 0]
     med = np.where(n > 0, mid, np.nan)
-    return _div(med, _torso_px(xy))
+    t = (xy[..., _TORSO_IDX[0], :] + xy[..., _TORSO_IDX[1], :] - xy[..., _TORSO_IDX[2], :] - xy[..., _TORSO_IDX[3], :]) / 2
+    return _div(med, np.sqrt(t[..., 0] ** 2 + t[..., 1] ** 2))
 
 
 def get(name: str) -> Measure:

@@ -17,7 +17,7 @@ from formcheck.analysis import Rep, SetResult
 from formcheck.errors import VideoError
 from formcheck.feedback import rule_landmarks
 from formcheck.landmarks import CONNECTIONS, Side, sided
-from formcheck.measures import PoseArrays
+from formcheck.measures import MEASURES, PoseArrays
 from formcheck.rules import MeasureTable
 from formcheck.spec import load_exercise
 from formcheck.types import PoseSeq
@@ -101,7 +101,7 @@ def annotate_video(video: str | Path, seq: PoseSeq, result: SetResult, out_path:
     assert s is not None
     table = MeasureTable(PoseArrays.from_seq(seq), seq.t_s)
     side_key = s.combine if not spec.rep else spec.rep.combine_key()
-    signal = table.get(s.measure, side_key if table_sided(s.measure) else None)
+    signal = table.get(s.measure, side_key if MEASURES[s.measure].sided else None)
     joint = int(sided(Side.LEFT, "KNEE") if "knee" in s.measure else sided(Side.LEFT, "HIP"))
     label = s.measure.removesuffix("_deg").replace("_3d", "").replace("_", " ")
     fault_sets = [_fault_landmarks(result, r) for r in result.reps]
@@ -147,8 +147,3 @@ def annotate_video(video: str | Path, seq: PoseSeq, result: SetResult, out_path:
         raise VideoError(f"{video}: no frames to annotate")
     return out_path
 
-
-def table_sided(measure: str) -> bool:
-    from formcheck.measures import MEASURES
-
-    return MEASURES[measure].sided

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from formcheck.analysis import Rep, SetResult
+from formcheck.analysis import LiveFeedback, Rep, SetResult
 from formcheck.types import PoseSeq
 
 SCHEMA = "formcheck.report/1"
@@ -143,3 +143,22 @@ def render_table(obj: Report | SetResult) -> str:
             lines.append(f"{'':>5}  {f.rule}: {f.value:.2f} {f.unit} (limit {f.threshold:g} {f.unit}, {f.severity})")
     lines.append(f"reps: {res.rep_count}, valid: {res.valid_rep_count}")
     return "\n".join(lines)
+
+
+def live_feedback_to_json(fb: LiveFeedback) -> dict:
+    """One LiveFeedback as plain JSON data for the live page's WebSocket."""
+    return {
+        "t_s": _num(fb.t_s, 3),
+        "phase": fb.phase,
+        "rep_count": fb.rep_count,
+        "valid_rep_count": fb.valid_rep_count,
+        "cues": list(fb.cues),
+        "new_cues": list(fb.new_cues),
+        "guidance": list(fb.guidance),
+        "guidance_keys": list(fb.guidance_keys),
+        "view": fb.view,
+        "new_rep": None if fb.new_rep is None else _rep_json(fb.new_rep),
+        "overlay": fb.overlay.to_json(),
+        "hold_good_s": _num(fb.hold_good_s),
+        "hold_in_position_s": _num(fb.hold_in_position_s),
+    }

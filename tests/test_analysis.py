@@ -146,6 +146,7 @@ def test_no_person_two_people_dark_and_half_out_of_frame() -> None:
     lres, fb = live(empty, "squat")
     assert lres.messages[0].code == "no_person"
     assert "Step into view of the camera" in fb[-1].guidance and "Step into view of the camera" not in fb[10].guidance
+    assert fb[-1].guidance_keys == ("no_person",)
     two = analyze_seq(to_seq(squats(2), "front", n_people=2), "squat")
     assert "two_people" in [m.code for m in two.messages]
     dark = analyze_seq(to_seq(squats(2), "front", luma=12.0), "squat")

@@ -53,3 +53,18 @@ def test_hold_report() -> None:
     data = report_to_json(res)
     assert data["summary"]["hold"]["good_form_s"] > 12.0 and data["summary"]["hold"]["met"] is True
     assert "hold:" in render_table(res)
+
+
+def test_live_feedback_json() -> None:
+    from formcheck.analysis import LiveSession
+    from formcheck.report import live_feedback_to_json
+
+    s = LiveSession("squat")
+    seq = to_seq(squats(2, valgus_on=(1,)), "front")
+    out = [live_feedback_to_json(s.update(f)) for f in seq.frames()]
+    json.dumps(out)
+    reps = [o["new_rep"] for o in out if o["new_rep"]]
+    assert [r["index"] for r in reps] == [1, 2] and reps[1]["verdict"] == "invalid"
+    assert out[-1]["rep_count"] == 2 and out[-1]["valid_rep_count"] == 1
+    flagged = [o for o in out if o["overlay"]["fault_landmarks"]]
+    assert flagged and any(ln["kind"] == "knee_over_toe" for o in flagged for ln in o["overlay"]["lines"])

@@ -43,6 +43,8 @@
     multiple_people: "Only one person in view, please",
     no_person: "Step into view",
     too_close: "Step back a little",
+    turn_side: "Turn side-on to the camera",
+    one_person: "Only one person in view, please",
   };
 
   // ---------------------------------------------------------------- state (exposed for tests as window.fcLive)
@@ -225,6 +227,7 @@
     showPlacement(msg);
     if (msg.cue) { setCue(msg.cue, true); if (!S.cuesSeen.includes(msg.cue)) S.cuesSeen.push(msg.cue); }
     else maybeClearCue();
+    for (const text of msg.speak || []) speak(text);
     for (const rep of msg.new_reps || []) onRep(rep);
     if (msg.set_done && S.currentSet && !S.currentSet.preview && !S.setDoneHandled) {
       S.setDoneHandled = true;
@@ -243,11 +246,11 @@
   function faultSets(overlay) {
     const joints = new Set(), segs = new Set();
     if (!overlay || typeof overlay !== "object") return { joints, segs };
-    for (const key of ["joints", "fault_joints", "highlight_joints", "highlight"]) {
+    for (const key of ["fault_landmarks", "joints", "fault_joints", "highlight_joints"]) {
       const v = overlay[key];
       if (Array.isArray(v)) v.forEach((j) => { if (Number.isInteger(j)) joints.add(j); else if (j && Number.isInteger(j.id)) joints.add(j.id); });
     }
-    for (const key of ["segments", "fault_segments", "highlight_segments"]) {
+    for (const key of ["fault_segments", "segments", "highlight_segments"]) {
       const v = overlay[key];
       if (Array.isArray(v)) v.forEach((s) => { if (Array.isArray(s) && s.length >= 2) { segs.add(`${s[0]}-${s[1]}`); segs.add(`${s[1]}-${s[0]}`); joints.add(s[0]); joints.add(s[1]); } });
     }
@@ -273,12 +276,16 @@
     if (vh > H) { vh = H; vw = H * va; }
     const vx = (W - vw) / 2, vy = (H - vh) / 2;
     const cr = S.captureRect || { x: 0, y: 0, w: 1, h: 1 };
+    S.toStage = (nx, ny) => {
+      let x = (nx - cr.x) / cr.w;
+      const y = (ny - cr.y) / cr.h;
+      if (S.mirrored) x = 1 - x;
+      return [vx + x * vw, vy + y * vh];
+    };
     const P = (i) => {
       const p = lms[i];
       if (!p || p[0] === null || p[1] === null || p[2] < LANDMARK_VIS_MIN) return null;
-      let x = (p[0] - cr.x) / cr.w, y = (p[1] - cr.y) / cr.h;
-      if (S.mirrored) x = 1 - x;
-      return [vx + x * vw, vy + y * vh];
+      return S.toStage(p[0], p[1]);
     };
     const { joints, segs } = faultSets(msg.overlay);
     const lw = Math.max(3, W / 220);
@@ -308,10 +315,18 @@
     // key angles
     g.font = `700 ${Math.max(16, W / 45)}px system-ui, sans-serif`;
     g.textBaseline = "middle";
-    for (const a of msg.angles || []) {
+    const labels = [];
+    const taken = new Set();
+    for (const a of (msg.overlay && msg.overlay.angles) || []) {
+      if (a.value === null || a.value === undefined) continue;
+      labels.push({ at: a.landmark, text: `${a.label} ${Math.round(a.value)}${a.unit === "deg" ? "°" : " " + a.unit}` });
+      taken.add(a.landmark);
+    }
+    for (const a of msg.angles || []) if (!taken.has(a.at)) labels.push({ at: a.at, text: `${a.label} ${a.flexion_deg}°` });
+    for (const a of labels) {
       const p = P(a.at);
       if (!p) continue;
-      const text = `${a.label} ${a.flexion_deg}°`;
+      const text = a.text;
       const bad = joints.has(a.at);
       const tw = g.measureText(text).width;
       const side = (a.at % 2 === 1) !== S.mirrored ? 1 : -1;   // label away from the body's midline
@@ -323,7 +338,26 @@
     }
   }
 
+  // The analysis' own reference lines (image px of the frame sent), else lines from the landmarks.
   function drawReferenceLines(g, P, lms, lw, msg) {
+    const lines = msg.overlay && Array.isArray(msg.overlay.lines) ? msg.overlay.lines : [];
+    if (lines.length && msg.wh) {
+      const faults = faultSets(msg.overlay).joints;
+      g.save(); g.setLineDash([lw * 3, lw * 2]); g.lineWidth = lw;
+      for (const ln of lines) {
+        const a = S.toStage(ln.x0 / msg.wh[0], ln.y0 / msg.wh[1]), b = S.toStage(ln.x1 / msg.wh[0], ln.y1 / msg.wh[1]);
+        const hipBad = faults.has(LM.L_HIP) || faults.has(LM.R_HIP), kneeBad = faults.has(LM.L_KNEE) || faults.has(LM.R_KNEE);
+        const bad = ln.kind === "hip_level" ? hipBad : kneeBad;
+        g.strokeStyle = bad ? COLORS.fault : ln.kind === "hip_level" ? COLORS.line : COLORS.lineOk;
+        line(g, a, b);
+      }
+      g.restore();
+      return;
+    }
+    drawFallbackLines(g, P, lw, msg);
+  }
+
+  function drawFallbackLines(g, P, lw, msg) {
     const ls = P(LM.L_SHOULDER), rs = P(LM.R_SHOULDER), lh = P(LM.L_HIP), rh = P(LM.R_HIP);
     let sideView = false;
     if (ls && rs && lh && rh) {
@@ -394,7 +428,7 @@
     const reasons = repReasons(rep);
     const box = $("flash"), stage = $("stage"), counter = $("counter");
     box.className = "flash " + (valid === true ? "valid" : valid === false ? "invalid" : "unknown");
-    const n = (rep.index ?? S.newReps.length - 1) + 1;
+    const n = rep.index ?? S.newReps.length;
     if (valid === true) box.replaceChildren(`✓ Rep ${n} — good`);
     else if (valid === false) box.replaceChildren(`✗ Rep ${n} not counted`, el("small", {}, reasons[0] || "form fault"));
     else box.replaceChildren(`? Rep ${n} could not be judged`, el("small", {}, reasons[0] || "move so the camera sees you fully"));
@@ -421,6 +455,8 @@
 
   function repReasons(rep) {
     const out = [];
+    for (const f of rep.faults || []) if (f && f.cue) out.push(String(f.cue));
+    if (typeof rep.why === "string" && rep.why) out.push(rep.why.replace(/^unknown\s*[—-]\s*/i, ""));
     if (typeof rep.reason === "string" && rep.reason) out.push(rep.reason);
     for (const key of ["reasons", "cues"]) if (Array.isArray(rep[key])) rep[key].forEach((r) => out.push(String(r)));
     for (const f of rep.faults || rep.findings || []) {
@@ -438,7 +474,7 @@
     const c = $("cue");
     c.textContent = text;
     c.classList.toggle("fault", Boolean(fault));
-    if (fault) speak(text);
+    c.parentElement.classList.toggle("fault", Boolean(fault));
   }
 
   function maybeClearCue() {
@@ -609,7 +645,8 @@
       actions(button("Done — next", () => { S.readiness[st.id] = true; goto(i + 1); }, "", "step-next"));
     } else if (st.kind === "skb") {
       setStepCard(kicker, st.title, st.text);
-      startSet({ exercise: "small_knee_bend", target: st.target, preview: false, session_id: S.session_id, exercise_index: -1, set_no: 1,
+      // judged live but not stored as a set: the readiness record keeps the test's verdict and pain
+      startSet({ exercise: "small_knee_bend", target: st.target, preview: false, session_id: null, set_no: 1,
         name: st.title, info: `Face the camera · ${st.target} shallow bends` });
       const finish = () => {
         const judged = S.newReps.filter((r) => repValid(r) !== null);

@@ -32,7 +32,7 @@ MAX_FILE_BYTES = 2_000_000
 # Fault sizes, chosen clearly above the clinical.md thresholds so a "faulty" rep is unambiguous:
 VALGUS_BILATERAL_DEG = 18.0  # FPPA; §3.2 flags ~12-15° (and KASR < 0.7, which 18° per knee gives)
 VALGUS_SINGLE_DEG = 20.0  # FPPA; §3.2 single-leg PFP means 15-17°, threshold ~12-15°
-PELVIC_DROP_DEG = 16.0  # §3.3 PFP mean 10.3°, judgement-call threshold ~8-10°
+PELVIC_DROP_DEG = 20.0  # §3.3 PFP mean 10.3°, threshold ~8-10°; MediaPipe reads ~55% of it (see exercises.py)
 TRUNK_LATERAL_DEG = 16.0  # §3.4 PFP ipsilateral lean 9.3°
 TRUNK_FORWARD_EXTRA_DEG = 40.0  # §3.4: clean lunge ~7°, this makes ~47° at the bottom
 HIP_HIKING_DEG = 15.0  # §3.6: no published number; judgement call, well above noise
@@ -136,7 +136,7 @@ def frame_measures(xy: NDArray, stance: Side | None, pelvic_side: Side) -> dict:
     }
 
 
-def pose_truth(pose: Pose, body: Body, sk_joints: dict, side: Side) -> dict:
+def pose_truth(pose: Pose, sk_joints: dict, side: Side) -> dict:
     """The generator's own 3D parameters for a frame (what was injected, before any projection)."""
     rb = pose.body_frame()
     fp = {}
@@ -189,7 +189,7 @@ def build(fx: Fixture, body: Body | None = None) -> dict:
             "landmarks_px": np.round(uv, 2).tolist(),
             "landmarks_m": np.round(lm3, 3).tolist(),
             "measures": frame_measures(uv, stance, fx.side),
-            "truth_3d": pose_truth(pose, body, sk.joints, fx.side),
+            "truth_3d": pose_truth(pose, sk.joints, fx.side),
         })
     rep_docs = []
     for rep in reps:
@@ -244,17 +244,21 @@ def write_fixture(fx: Fixture, out_dir: Path, body: Body | None = None) -> tuple
     renderer = Renderer(cam, props=model.props(fx.side))
     mp4 = out_dir / f"{fx.name}.mp4"
     tmp = out_dir / f".{fx.name}.tmp.mp4"
-    with av.open(str(tmp), "w", options={"movflags": "+faststart"}) as c:
-        st = c.add_stream("libx264", rate=FPS)
-        st.width, st.height, st.pix_fmt = cam.width_px, cam.height_px, "yuv420p"
-        # threads=1 keeps the bitstream identical from machine to machine (x264 output depends on thread count)
-        st.options = {"preset": "veryfast", "crf": str(CRF), "threads": "1"}
-        for pose in built["poses"]:
-            rgb = renderer.render(figure_primitives(pose_skeleton(body, pose), body))
-            for p in st.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+    try:
+        with av.open(str(tmp), "w", options={"movflags": "+faststart"}) as c:
+            st = c.add_stream("libx264", rate=FPS)
+            st.width, st.height, st.pix_fmt = cam.width_px, cam.height_px, "yuv420p"
+            # threads=1 keeps the bitstream identical from machine to machine (x264 output depends on threads)
+            st.options = {"preset": "veryfast", "crf": str(CRF), "threads": "1"}
+            for pose in built["poses"]:
+                rgb = renderer.render(figure_primitives(pose_skeleton(body, pose), body))
+                for p in st.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                    c.mux(p)
+            for p in st.encode():
                 c.mux(p)
-        for p in st.encode():
-            c.mux(p)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # never leave a half-written video behind (e.g. on Ctrl-C)
+        raise
     tmp.replace(mp4)
     js = out_dir / f"{fx.name}.json"
     js.write_text(dumps_sidecar(built["sidecar"]))

@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import dataclasses
+import functools
 import json
 import logging
 import math
@@ -455,6 +457,9 @@ class LiveConnection:
         # Tests and benchmarks may inject another estimator (same interface) through app.state.
         self.estimator_factory = getattr(app.state, "pose_estimator_factory", None) or _default_estimator_factory
         self.estimator: Any = None
+        # One worker thread per connection runs the estimator and the analysis, in order: creation, every frame
+        # and the final close are serial, so the native landmarker is never closed under a running frame.
+        self.pose_thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="live-pose")
         self.analysis: Any = None
         self.set_req: SetRequest | None = None
         self.recorder: Any = None
@@ -473,6 +478,15 @@ class LiveConnection:
         self.last_t_s = -math.inf
         self.frames_in = 0
         self.frames_done = 0
+
+    async def in_pose_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.pose_thread, functools.partial(fn, *args))
+
+    def shutdown(self) -> None:
+        """Close the estimator after any frame still running, without waiting (safe from a cancelled task)."""
+        if self.estimator is not None:
+            self.pose_thread.submit(self.estimator.close)
+        self.pose_thread.shutdown(wait=False)
 
     # ---- reader: drains the socket continuously; keeps only the newest frame
     async def reader(self) -> None:
@@ -537,8 +551,7 @@ class LiveConnection:
         finally:
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
-            if self.clip_tasks:
-                await asyncio.gather(*self.clip_tasks, return_exceptions=True)
+            await self.drain_clips()
 
     async def send(self, obj: dict[str, Any]) -> None:
         if self.ws.client_state is WebSocketState.CONNECTED and self.ws.application_state is WebSocketState.CONNECTED:
@@ -600,6 +613,7 @@ class LiveConnection:
 
     async def start_set(self, req: SetRequest) -> bool:
         """A new set (or preview): a fresh analysis session; with a session id, a stored set and recorder."""
+        await self.drain_clips()
         await self.close_recorder()
         svc = programme_service(self.ws.app)
         recorder = None
@@ -633,11 +647,20 @@ class LiveConnection:
     async def end_set(self) -> None:
         summary = None
         if self.analysis is not None:
-            summary = await asyncio.to_thread(_result_summary, self.analysis)
+            summary = await self.in_pose_thread(_result_summary, self.analysis)
         req = self.set_req
+        await self.drain_clips()  # the set's clips are stored before "set_ended" goes out
         await self.close_recorder()
         self.analysis, self.set_req = None, None
         await self.send({"type": "set_ended", "exercise": req.exercise_id if req else None, "summary": summary})
+
+    async def finish(self) -> None:
+        await self.drain_clips()
+        await self.close_recorder()
+
+    async def drain_clips(self) -> None:
+        if self.clip_tasks:
+            await asyncio.gather(*list(self.clip_tasks), return_exceptions=True)
 
     async def close_recorder(self) -> None:
         """End the stored set (its reps are already committed one by one)."""
@@ -674,7 +697,7 @@ class LiveConnection:
         t_s = self._frame_time_s(client_ms)
         t_recv = time.perf_counter()
         try:
-            reply, fb = await asyncio.to_thread(self._process, jpeg, t_s)
+            reply, fb = await self.in_pose_thread(self._process, jpeg, t_s)
         except ProtocolError as err:
             err.seq = seq
             await self.fail(err)
@@ -898,6 +921,9 @@ class SetRecorder:
         if session.person_id != user.id:
             raise InputError(f"no session with id {req.session_id}")
         side = req.side if req.side in (Side.LEFT.value, Side.RIGHT.value) else None
+        for left_open in svc.store.list_sets(session.id):
+            if left_open.ended_at is None:  # a tab closed mid-set (its reps are stored): that set is over
+                svc.end_set(left_open.id)
         row = svc.start_set(req.session_id, req.exercise_id, side)
         return cls(svc, row.id, row.target_reps, row.target_hold_s)
 
@@ -933,7 +959,7 @@ async def live_socket(ws: WebSocket) -> None:
                          "max_frame_side_px": MAX_FRAME_SIDE_PX, "store_flagged_clips": conn.store_clips,
                          "user": {"id": user.id, "name": user.name}})
         try:
-            conn.estimator = await asyncio.to_thread(conn.estimator_factory)
+            conn.estimator = await conn.in_pose_thread(conn.estimator_factory)
         except FormcheckError as exc:
             await conn.fail(ProtocolError("model_unavailable", str(exc), close=WS_CLOSE_INTERNAL))
             return
@@ -952,6 +978,6 @@ async def live_socket(ws: WebSocket) -> None:
         await conn.send({"type": "error", "code": "internal", "message": "server error: reload the page"})
         await conn.close(WS_CLOSE_INTERNAL, "server error")
     finally:
-        await conn.close_recorder()
-        if conn.estimator is not None:
-            await asyncio.to_thread(conn.estimator.close)
+        conn.shutdown()
+        # shielded: even if the server cancels this handler, the open set is ended and pending clips are kept
+        await asyncio.shield(conn.finish())

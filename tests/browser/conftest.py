@@ -273,12 +273,14 @@ def _fit_letterbox(bgr: np.ndarray, wh: tuple[int, int]) -> np.ndarray:
 
 
 def make_fake_camera(src: Path, out: Path, *, lead_s: float = 0.0, tail_s: float = 0.0,
-                     start_s: float = 0.0, end_s: float | None = None, fmt: str = "mjpeg") -> Path:
+                     start_s: float = 0.0, end_s: float | None = None, speed: float = 1.0,
+                     fmt: str = "mjpeg") -> Path:
     """Convert a video into a 640×480, 30 fps fake-camera file for Chromium (no ffmpeg needed).
 
     Frames are resampled by their decoder timestamps (each output tick shows the latest source frame);
     `lead_s` / `tail_s` hold the first / last frame still so a page has time to connect before the
     movement starts and a looping camera does not restart the clip before a test reads its result.
+    `speed` < 1 plays the movement slower (0.5 = half speed), > 1 faster.
     `fmt` is "mjpeg" (concatenated JPEGs, small) or "y4m" (raw I420, large).
     """
     import av
@@ -298,8 +300,10 @@ def make_fake_camera(src: Path, out: Path, *, lead_s: float = 0.0, tail_s: float
             src_frames.append((t - start_s, _fit_letterbox(frame.to_ndarray(format="bgr24"), FAKE_CAMERA_WH)))
     if not src_frames:
         raise ValueError(f"{src}: no frames decoded between {start_s} s and {end_s} s")
+    if not speed > 0:
+        raise ValueError(f"speed must be > 0, not {speed}")
     t0 = src_frames[0][0]
-    times = np.array([t - t0 for t, _ in src_frames])
+    times = np.array([(t - t0) / speed for t, _ in src_frames])
     duration_s = float(times[-1]) + 1.0 / FAKE_CAMERA_FPS
     n_lead = round(lead_s * FAKE_CAMERA_FPS)
     n_body = max(1, round(duration_s * FAKE_CAMERA_FPS))

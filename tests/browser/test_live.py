@@ -122,3 +122,66 @@ def test_live_page_redirects_to_sign_in_when_anonymous(server, browser):
         assert "/signin" in page.url
     finally:
         ctx.close()
+
+
+MANNEQUIN_SKB = Path(__file__).resolve().parents[2] / "fixtures" / "videos" / "small_knee_bend_front_clean.mp4"
+
+
+def test_day_flow_readiness_knee_bend_test_sets_and_pain(start_server, launch_chromium, fake_camera,
+                                                         save_screenshot):
+    """The day's flow: massage → VMO → Small Knee Bend Test (camera + pain) → exercises → pain → stored."""
+    if not MANNEQUIN_SKB.exists():
+        pytest.skip(f"{MANNEQUIN_SKB} not generated yet (python -m formcheck.synth)")
+    from formcheck.store import Store
+    from formcheck.webapp.repo import DB_FILENAME
+
+    srv = start_server()
+    _make_person(srv.data_dir, "flowtester")
+    cam = fake_camera(MANNEQUIN_SKB, lead_s=2.0, tail_s=30.0)
+    browser = launch_chromium(fake_camera=cam)
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = ctx.new_page()
+    shots = []
+    try:
+        _sign_in(page, srv.base_url, "flowtester")
+        page.goto(f"{srv.base_url}/live")
+        page.get_by_test_id("start-session").click(timeout=20000)
+        assert page.inner_text("#step-title") == "Massage the tight muscles"
+        shots.append(save_screenshot(page, "live_flow_1_massage", full_page=False))
+        page.get_by_test_id("step-next").click()
+        assert "VMO" in page.inner_text("#step-title")
+        page.get_by_test_id("step-next").click()
+        assert page.inner_text("#step-title") == "Small Knee Bend Test"
+        page.wait_for_function("window.fcLive.newReps.length >= 2", timeout=60000)
+        shots.append(save_screenshot(page, "live_flow_2_knee_bend_test", full_page=False))
+        page.get_by_test_id("skb-done").click()
+        page.get_by_test_id("pain-0").click()
+        page.wait_for_function("document.getElementById('step-kicker').textContent === 'Exercise'", timeout=20000)
+        first_title = page.inner_text("#step-title")
+        shots.append(save_screenshot(page, "live_flow_3_exercise_intro", full_page=False))
+        page.get_by_test_id("start-set").click()
+        page.wait_for_function("window.fcLive.currentSet && !window.fcLive.pendingSet", timeout=20000)
+        assert page.inner_text("[data-testid=rep-target]") != "–"
+        shots.append(save_screenshot(page, "live_flow_4_set", full_page=False))
+        for _ in range(10):  # skip the remaining exercises to reach the end of the day
+            if page.inner_text("#step-kicker") == "Finish":
+                break
+            page.get_by_test_id("skip-exercise").click()
+        page.get_by_test_id("pain-1").click()
+        page.get_by_test_id("pain-0").click()
+        page.wait_for_function("document.getElementById('step-title').textContent.startsWith('Well done')",
+                               timeout=20000)
+        shots.append(save_screenshot(page, "live_flow_5_done", full_page=False))
+    finally:
+        ctx.close()
+    with Store.open(f"sqlite:///{srv.data_dir / DB_FILENAME}") as store:
+        person = store.get_person("flowtester")
+        sessions = store.list_sessions(person.id)
+        readiness = store.list_readiness(person.id)
+        pains = {p.kind: p.pain for p in store.list_pain(person.id)}
+        sets = store.list_sets(sessions[0].id)
+    assert [str(s.status) for s in sessions] == ["finished"]
+    assert [(r.massage_done, r.vmo_done, r.skbt_verdict, r.skbt_pain) for r in readiness] == [(True, True, "valid", 0)]
+    assert pains == {"during": 1, "after": 0}
+    assert len(sets) == 1 and sets[0].ended_at is not None and first_title.startswith(sets[0].exercise_id.split("_")[0].capitalize())
+    assert all(p.stat().st_size > 10_000 for p in shots)
