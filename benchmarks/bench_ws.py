@@ -122,7 +122,7 @@ def main() -> int:
 
     from formcheck.pose import bare_inference_ms
 
-    jpegs, rgbs, _ = load_frames(args.video, args.frames)
+    jpegs, rgbs, times_s = load_frames(args.video, args.frames)
     print(f"video: {args.video.name}, {len(jpegs)} frames at {FRAME_WH[0]}x{FRAME_WH[1]}, JPEG q{JPEG_QUALITY}: "
           f"median {statistics.median(len(j) for j in jpegs) / 1024:.1f} kB")
 
@@ -148,13 +148,14 @@ def main() -> int:
                 if msg["type"] == "error":
                     raise SystemExit(f"server refused: {msg}")
                 started = msg["type"] == "set_started"
-            t_client0 = time.perf_counter()
             for b0 in range(0, len(jpegs), BLOCK):
                 block = range(b0, min(b0 + BLOCK, len(jpegs)))
                 tb = time.perf_counter()
                 for i in block:
                     t = time.perf_counter()
-                    ws.send(FRAME_HEADER.pack(b"FCF1", i, (t - t_client0) * 1000.0) + jpegs[i])
+                    # the capture time is the video's own: the analysis sees the real movement speed even
+                    # though the bare-inference blocks pause the stream now and then
+                    ws.send(FRAME_HEADER.pack(b"FCF1", i, times_s[i] * 1000.0) + jpegs[i])
                     while True:
                         msg = json.loads(ws.recv(timeout=30))
                         if msg["type"] in ("frame", "error"):

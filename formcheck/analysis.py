@@ -365,8 +365,8 @@ def _hold_rule_values(spec: ExerciseSpec, table: MeasureTable) -> dict[str, NDAr
 
 def upright_views(xyz: NDArray, visibility: NDArray) -> NDArray:
     """classify_view per frame, after turning lying bodies upright in the image (trunk axis pointing up), so a
-    person lying on their side facing the camera reads as a front view; for lying frames the depth cue is
-    dropped. Standing frames (trunk within 45 deg of vertical) are classified as they are."""
+    person lying on their side facing the camera reads as a front view (from 2D cues alone where the depth cue
+    leaves a lying frame undecided). Standing frames (trunk within 45 deg of vertical) are classified as is."""
     p = np.array(xyz, dtype=np.float64, copy=True)
     hip = (p[..., int(Lm.LEFT_HIP), :2] + p[..., int(Lm.RIGHT_HIP), :2]) / 2
     sh = (p[..., int(Lm.LEFT_SHOULDER), :2] + p[..., int(Lm.RIGHT_SHOULDER), :2]) / 2
@@ -379,9 +379,15 @@ def upright_views(xyz: NDArray, visibility: NDArray) -> NDArray:
         rel = p[..., :2] - hip[..., None, :]
         rot = np.stack([rel[..., 0] * c - rel[..., 1] * s_, rel[..., 0] * s_ + rel[..., 1] * c], axis=-1)
         p[..., :2] = np.where(lying[..., None, None], rot + hip[..., None, :], p[..., :2])
-        if p.shape[-1] > 2:  # MediaPipe's relative depth degrades for lying bodies (clinical.md §4.1): 2D cues only
-            p[..., 2] = np.where(lying[..., None], np.nan, p[..., 2])
-    return np.atleast_1d(classify_view(p, visibility))
+    views = np.atleast_1d(classify_view(p, visibility))
+    if np.any(lying) and p.shape[-1] > 2:
+        # MediaPipe's relative depth degrades for lying bodies (clinical.md §4.1): where it leaves a lying frame
+        # undecided, decide from the 2D cues alone.
+        flat = p.copy()
+        flat[..., 2] = np.nan
+        views_2d = np.atleast_1d(classify_view(flat, visibility))
+        views = np.where(np.atleast_1d(lying) & (views == View.UNKNOWN), views_2d, views)
+    return views
 
 
 def _pair_seen(seen: NDArray) -> NDArray:

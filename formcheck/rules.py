@@ -70,6 +70,8 @@ def view_reason(views: tuple[View, ...] | frozenset[View]) -> str:
         return "unknown — turn side-on to the camera"
     if vs and vs <= {View.FRONT, View.BACK}:
         return "unknown — face the camera"
+    if View.SIDE in vs and vs & {View.FRONT, View.BACK}:
+        return "unknown — face the camera or turn side-on"
     return "unknown — camera view not suitable"
 
 

@@ -53,7 +53,8 @@ def test_wrong_view_is_unknown_with_a_reason() -> None:
     side_rule = rule(measure="trunk_forward_lean_deg", op="above", limit=50.0, views=("side",))
     c = judge(side_rule, t, window(t, View.FRONT), baselines={})
     assert c.reason == "unknown — turn side-on to the camera"
-    assert view_reason((View.FRONT, View.SIDE)) == "unknown — camera view not suitable"
+    assert view_reason((View.FRONT, View.SIDE)) == "unknown — face the camera or turn side-on"
+    assert view_reason((View.UNKNOWN,)) == "unknown — camera view not suitable"
 
 
 def test_hidden_feet_is_unknown_step_back() -> None:

@@ -494,6 +494,25 @@ def test_clip_setting_defaults_off_and_can_be_switched(client):
         assert recv(ws)["store_flagged_clips"] is True
 
 
+def test_clip_setting_change_reaches_an_open_socket(client):
+    with client.websocket_connect("/ws/live") as ws:
+        assert recv(ws)["store_flagged_clips"] is False
+        csrf = {"X-CSRF-Token": client.cookies.get("fc_csrf")}
+        client.put("/api/live/settings", json={"store_flagged_clips": True}, headers=csrf)
+        ws.send_text(json.dumps({"type": "reload_settings"}))
+        assert recv(ws) == {"type": "settings", "store_flagged_clips": True}
+
+
+def test_hold_exercise_reports_seconds_in_good_form(client):
+    with client.websocket_connect("/ws/live?exercise=plank&target_reps=2&hold_s=20") as ws:
+        recv_until(ws, "set_started")
+        for i in range(5):
+            ws.send_bytes(framed(i, i * 100.0, jpeg()))
+            msg = recv_until(ws, "frame")
+        assert msg["hold_good_s"] == 0.0 and msg["hold_target_s"] == 40.0 and msg["set_done"] is False
+        assert msg["placement"] == [] or all(p["code"] for p in msg["placement"])
+
+
 def test_day_flow_api_needs_sign_in(app):
     with TestClient(app) as c:
         assert c.get("/api/live/today").status_code == 401

@@ -209,6 +209,7 @@
   }
 
   function onFrame(msg) {
+    if (S.flashAt && performance.now() - S.flashAt > FLASH_MS) hideFlash();   // in case a timer was throttled
     S.inFlight = false;
     S.lastReplyAt = performance.now();
     S.replies++;
@@ -316,13 +317,12 @@
     g.font = `700 ${Math.max(16, W / 45)}px system-ui, sans-serif`;
     g.textBaseline = "middle";
     const labels = [];
-    const taken = new Set();
     for (const a of (msg.overlay && msg.overlay.angles) || []) {
       if (a.value === null || a.value === undefined) continue;
       labels.push({ at: a.landmark, text: `${a.label} ${Math.round(a.value)}${a.unit === "deg" ? "°" : " " + a.unit}` });
-      taken.add(a.landmark);
     }
-    for (const a of msg.angles || []) if (!taken.has(a.at)) labels.push({ at: a.at, text: `${a.label} ${a.flexion_deg}°` });
+    // the analysis' own angle (3D where it has it) is what the rules judge; 2D joint angles only without it
+    if (!labels.length) for (const a of msg.angles || []) labels.push({ at: a.at, text: `${a.label} ${a.flexion_deg}°` });
     for (const a of labels) {
       const p = P(a.at);
       if (!p) continue;
@@ -418,6 +418,7 @@
     const invalid = counting ? S.repCount - S.validCount : 0;
     $("attempts").textContent = invalid > 0 ? `· ${invalid} not counted` : "";
     $("counter").classList.toggle("done", Boolean(counting && set.target && S.validCount >= set.target));
+    $("counter").classList.toggle("idle", !counting);
   }
 
   let flashTimer = null;
@@ -437,12 +438,17 @@
     void stage.offsetWidth;
     stage.classList.add(valid === true ? "flash-valid" : "flash-invalid");
     counter.classList.add(valid === true ? "bump-valid" : "bump-invalid");
+    S.flashAt = performance.now();
     clearTimeout(flashTimer);
-    flashTimer = setTimeout(() => {
-      box.classList.add("hidden"); stage.classList.remove("flash-valid", "flash-invalid");
-      counter.classList.remove("bump-valid", "bump-invalid");
-    }, FLASH_MS);
+    flashTimer = setTimeout(hideFlash, FLASH_MS);
     if (valid === false && reasons[0]) speak(reasons[0], true);
+  }
+
+  function hideFlash() {
+    S.flashAt = null;
+    $("flash").classList.add("hidden");
+    $("stage").classList.remove("flash-valid", "flash-invalid");
+    $("counter").classList.remove("bump-valid", "bump-invalid");
   }
 
   function repValid(rep) {
@@ -481,7 +487,10 @@
     if (!S.cue.text || performance.now() - S.cue.since < CUE_MIN_SHOW_MS) return;
     const set = S.currentSet;
     const idle = !set ? "Get ready" : set.preview ? "Get into position" : "Good — keep going";
-    if (S.cue.text !== idle) { S.cue = { text: idle, since: performance.now() }; $("cue").textContent = idle; $("cue").classList.remove("fault"); }
+    if (S.cue.text !== idle) {
+      S.cue = { text: idle, since: performance.now() };
+      $("cue").textContent = idle; $("cue").classList.remove("fault"); $("cue").parentElement.classList.remove("fault");
+    }
   }
 
   function placementItems(msg) {
@@ -699,6 +708,7 @@
       setCue("Rest", false);
     } else if (st.kind === "pain_end") {
       if (S.currentSet) endSet();
+      $("exercise-name").textContent = "Last step"; $("set-info").textContent = "Your knee after today's session";
       setStepCard(kicker, "Knee pain during the exercises?", "From 0 (none) to 10 (worst imaginable): the most you felt during today's exercises.");
       painScale((during) => {
         setStepCard(kicker, "And right now?", "Rate the knee pain you feel now, from 0 (none) to 10 (worst imaginable).");
@@ -711,6 +721,7 @@
         });
       });
     } else if (st.kind === "done") {
+      $("exercise-name").textContent = "Done for today"; $("set-info").textContent = "";
       setStepCard("Finish", "Well done — session saved", (S.finalDecision && S.finalDecision.message) || "");
       actions(el("a", { class: "button", href: "/" }, "Back to today"));
       setCue("Session complete", false);
@@ -782,13 +793,28 @@
     if (S.lastReply) draw(S.lastReply);
   });
   $("stage").classList.toggle("mirrored", S.mirrored);
+  // Clips of flagged reps are stored only when the person switches this on (off by default).
+  const clips = $("clips-toggle");
+  fc.api("/api/live/settings").then((st) => { clips.checked = Boolean(st.store_flagged_clips); }).catch(() => {});
+  clips.addEventListener("change", async () => {
+    try {
+      const st = await fc.api("/api/live/settings", { method: "PUT", json: { store_flagged_clips: clips.checked } });
+      clips.checked = Boolean(st.store_flagged_clips);
+      sendJSON({ type: "reload_settings" });   // the server re-reads it for this connection
+    } catch (e) { clips.checked = !clips.checked; showFlowError(e.message); }
+  });
   window.addEventListener("resize", () => { if (S.lastReply) draw(S.lastReply); });
 
   (async () => {
     try { await fc.header("live"); } catch (e) { /* the page still works without the top bar */ }
     const ok = await startCamera();
+    if (!ok) {
+      setStepCard("Camera", "The live coach needs a camera", "You can still upload a recorded set for a full review.");
+      actions(el("a", { class: "button", href: "/upload" }, "Upload a video instead"));
+      $("exercise-name").textContent = "Live coach"; $("set-info").textContent = "No camera";
+      return;
+    }
     connect();
     startFlow();
-    if (!ok) return;
   })();
 })();

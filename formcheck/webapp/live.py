@@ -7,7 +7,8 @@ client → server
     ms, little-endian) followed by the JPEG. The client sends the next frame only when the reply to the previous
     one arrives; the server also keeps only the newest unprocessed frame, so nothing stale is ever queued.
   * text JSON: {"type": "start_set", "exercise": "squat", "side": "auto", "target_reps": 10, "session_id": 3,
-    "exercise_index": 0, "set_no": 1, "preview": false}; {"type": "end_set"}; {"type": "ping"}.
+    "exercise_index": 0, "set_no": 1, "hold_s": null, "preview": false}; {"type": "end_set"}; {"type": "ping"};
+    {"type": "reload_settings"} (after the person switched clips of flagged reps on or off).
     The query string may carry the same fields as start_set (exercise, side, target_reps, session_id, ...),
     which starts a set at connect time.
 
@@ -17,7 +18,7 @@ server → client (text JSON, one object per message, "type" first)
     0..1, null where unknown), phase, rep_count, valid_rep_count, target_reps, cue (the one to show and speak),
     cues, overlay (joints/segments at fault, lines), angles, placement (guidance codes + messages),
     new_reps (reps counted on this frame: index, valid, reasons, side, times, stored), set_done, timing_ms.
-  * set_started / set_ended / pong.
+  * set_started / set_ended / pong / settings.
   * error: code (bad_frame, too_large, bad_message, flood, not_signed_in, bad_exercise, store_failed,
     model_unavailable, internal) + a one-line message; seq when it answers a frame. The socket stays usable
     after bad_frame / bad_message (up to MAX_CONSECUTIVE_ERRORS in a row); too_large, flood and not_signed_in
@@ -606,6 +607,13 @@ class LiveConnection:
             await self.start_set(req)
         elif kind == "end_set":
             await self.end_set()
+        elif kind == "reload_settings":
+            self.store_clips = await asyncio.to_thread(person_stores_clips, self.store, self.user)
+            if self.store_clips and self.clips is None:
+                self.clips = ClipBuffer()
+            elif not self.store_clips:
+                self.clips = None
+            await self.send({"type": "settings", "store_flagged_clips": self.store_clips})
         else:
             await self.fail(ProtocolError("bad_message", f"unknown message type {kind[:40]!r}"))
             return

@@ -60,13 +60,15 @@ def test_live_page_counts_real_video_reps_and_cues(server, launch_chromium, fake
         page.wait_for_function("window.fcLive && window.fcLive.cameraStartedAt !== undefined", timeout=20000)
         page.wait_for_function("window.fcLive.replies > 0", timeout=30000)
         play_s = LEAD_S + entry["duration_s"] + TAIL_S * 0.6  # one pass of the looping fake camera
-        shot_mid = None
+        shot_cue = shot_flash = None
         while True:
             elapsed_s = page.evaluate("(performance.now() - window.fcLive.cameraStartedAt) / 1000")
             if elapsed_s >= play_s:
                 break
-            if shot_mid is None and elapsed_s >= LEAD_S + entry["rep_times"][0][0] + 0.8:
-                shot_mid = save_screenshot(page, "live_page_mid_rep", full_page=False)
+            if shot_cue is None and page.evaluate("document.getElementById('cue').classList.contains('fault')"):
+                shot_cue = save_screenshot(page, "live_page_cue", full_page=False)
+            if shot_flash is None and page.evaluate("!document.getElementById('flash').classList.contains('hidden')"):
+                shot_flash = save_screenshot(page, "live_page_rep_flash", full_page=False)
             time.sleep(0.25)
         state = page.evaluate("""() => ({reps: fcLive.repCount, valid: fcLive.validCount, replies: fcLive.replies,
             frames: fcLive.frames, cues: fcLive.cuesSeen, newReps: fcLive.newReps.length, errors: fcLive.errors,
@@ -84,7 +86,7 @@ def test_live_page_counts_real_video_reps_and_cues(server, launch_chromium, fake
             f" (~{fps:.1f}/s, median RTT {med_rtt and round(med_rtt)} ms), cues {state['cues']},"
             f" client gap median {state['gaps'] and round(state['gaps'][len(state['gaps']) // 2])} ms,"
             f" encode median {state['enc'] and round(state['enc'][len(state['enc']) // 2])} ms,"
-            f" errors {state['errors']}, screenshots {shot_mid} {shot_end}\n" + "\n".join(console[-20:]))
+            f" errors {state['errors']}, screenshots {shot_cue} {shot_flash} {shot_end}\n" + "\n".join(console[-20:]))
     assert state["cameraError"] is None, info
     assert abs(state["reps"] - entry["reps"]) <= REP_TOLERANCE, info
     assert state["newReps"] == state["reps"], info  # every counted rep was flashed
@@ -93,7 +95,8 @@ def test_live_page_counts_real_video_reps_and_cues(server, launch_chromium, fake
     assert cue_text.strip(), info
     assert state["errors"] == [], info
     assert foreign == [], f"the page fetched from other origins (must work offline): {foreign}"
-    assert shot_mid is not None and shot_mid.stat().st_size > 10_000
+    assert shot_cue is not None and shot_flash is not None and shot_end.stat().st_size > 10_000, info
+    print(info.splitlines()[0])
 
 
 def test_refused_camera_shows_a_clear_message(server, launch_chromium, save_screenshot):
@@ -130,6 +133,8 @@ MANNEQUIN_SKB = Path(__file__).resolve().parents[2] / "fixtures" / "videos" / "s
 def test_day_flow_readiness_knee_bend_test_sets_and_pain(start_server, launch_chromium, fake_camera,
                                                          save_screenshot):
     """The day's flow: massage → VMO → Small Knee Bend Test (camera + pain) → exercises → pain → stored."""
+    from playwright.sync_api import expect
+
     if not MANNEQUIN_SKB.exists():
         pytest.skip(f"{MANNEQUIN_SKB} not generated yet (python -m formcheck.synth)")
     from formcheck.store import Store
@@ -146,17 +151,18 @@ def test_day_flow_readiness_knee_bend_test_sets_and_pain(start_server, launch_ch
         _sign_in(page, srv.base_url, "flowtester")
         page.goto(f"{srv.base_url}/live")
         page.get_by_test_id("start-session").click(timeout=20000)
-        assert page.inner_text("#step-title") == "Massage the tight muscles"
+        expect(page.locator("#step-title")).to_have_text("Massage the tight muscles")
         shots.append(save_screenshot(page, "live_flow_1_massage", full_page=False))
         page.get_by_test_id("step-next").click()
-        assert "VMO" in page.inner_text("#step-title")
+        expect(page.locator("#step-title")).to_contain_text("VMO")
         page.get_by_test_id("step-next").click()
-        assert page.inner_text("#step-title") == "Small Knee Bend Test"
+        expect(page.locator("#step-title")).to_have_text("Small Knee Bend Test")
         page.wait_for_function("window.fcLive.newReps.length >= 2", timeout=60000)
         shots.append(save_screenshot(page, "live_flow_2_knee_bend_test", full_page=False))
         page.get_by_test_id("skb-done").click()
+        expect(page.locator("#step-title")).to_have_text("Any knee pain during the test?")
         page.get_by_test_id("pain-0").click()
-        page.wait_for_function("document.getElementById('step-kicker').textContent === 'Exercise'", timeout=20000)
+        expect(page.locator("#step-kicker")).to_have_text("Exercise", ignore_case=True, timeout=20000)
         first_title = page.inner_text("#step-title")
         shots.append(save_screenshot(page, "live_flow_3_exercise_intro", full_page=False))
         page.get_by_test_id("start-set").click()
@@ -164,14 +170,19 @@ def test_day_flow_readiness_knee_bend_test_sets_and_pain(start_server, launch_ch
         assert page.inner_text("[data-testid=rep-target]") != "–"
         shots.append(save_screenshot(page, "live_flow_4_set", full_page=False))
         for _ in range(10):  # skip the remaining exercises to reach the end of the day
-            if page.inner_text("#step-kicker") == "Finish":
+            if page.text_content("#step-kicker") == "Finish":
                 break
             page.get_by_test_id("skip-exercise").click()
+        expect(page.locator("#step-title")).to_have_text("Knee pain during the exercises?")
         page.get_by_test_id("pain-1").click()
+        expect(page.locator("#step-title")).to_have_text("And right now?")
         page.get_by_test_id("pain-0").click()
         page.wait_for_function("document.getElementById('step-title').textContent.startsWith('Well done')",
                                timeout=20000)
         shots.append(save_screenshot(page, "live_flow_5_done", full_page=False))
+    except Exception:
+        save_screenshot(page, "live_flow_failed", full_page=True)
+        raise
     finally:
         ctx.close()
     with Store.open(f"sqlite:///{srv.data_dir / DB_FILENAME}") as store:
