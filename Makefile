@@ -11,7 +11,7 @@ PORT ?= 8000
 .PHONY: run test test-fast setup system-deps model fixtures bench eval lint clean-venv
 
 run: setup
-	$(VENV)/bin/formcheck serve --host $(HOST) --port $(PORT)
+	$(VENV)/bin/formcheck serve --host $(HOST) --port $(PORT) --single-user
 
 test: setup system-deps
 	$(PY) -m pytest -m "" -p no:cacheprovider

@@ -316,6 +316,41 @@ def test_stale_frames_are_dropped_not_queued(tmp_path):
             assert len(seqs) < 10, f"processed {len(seqs)} of 20 frames: stale frames were queued"
 
 
+def test_pose_work_never_blocks_the_event_loop(tmp_path):
+    app = make_app(tmp_path, estimator_factory=lambda: EmptyEstimator(delay_s=1.0))
+    add_person(app)
+    with TestClient(app) as c:  # one portal: HTTP and the socket share the server's event loop
+        sign_in(c)
+        with c.websocket_connect("/ws/live") as ws:
+            recv(ws)
+            ws.send_bytes(framed(1, 0.0, jpeg()))
+            time.sleep(0.1)  # the frame is now inside the 1-s pose call
+            t0 = time.perf_counter()
+            assert c.get("/api/live/settings").status_code == 200
+            http_s = time.perf_counter() - t0
+            assert recv(ws)["seq"] == 1
+    assert http_s < 0.5, f"an HTTP request waited {http_s:.2f} s behind a pose call"
+
+
+def test_missing_pose_model_is_a_clear_error_not_a_crash(tmp_path):
+    from formcheck.errors import PoseModelError
+
+    def broken():
+        raise PoseModelError("pose model models/pose_full.task could not be loaded (test)")
+
+    app = make_app(tmp_path, estimator_factory=broken)
+    add_person(app)
+    with TestClient(app) as c:
+        sign_in(c)
+        with c.websocket_connect("/ws/live") as ws:
+            assert recv(ws)["type"] == "hello"
+            err = recv(ws)
+            assert err["code"] == "model_unavailable" and "could not be loaded" in err["message"]
+            with pytest.raises(WebSocketDisconnect) as e:
+                ws.receive_text()
+            assert e.value.code == live.WS_CLOSE_INTERNAL
+
+
 def test_client_timestamps_become_strictly_increasing_seconds(tmp_path):
     est = EmptyEstimator()
     app = make_app(tmp_path, estimator_factory=lambda: est)
@@ -408,7 +443,7 @@ def test_reps_are_stored_as_counted_and_clips_only_when_switched_on(tmp_path, cl
         with c.websocket_connect("/ws/live") as ws:
             assert recv(ws)["store_flagged_clips"] is clips_on
             ws.send_text(json.dumps({"type": "start_set", "exercise": "small_knee_bend", "session_id": sid,
-                                     "exercise_index": 3, "set_no": 1}))
+                                     "set_no": 1}))
             started = recv_until(ws, "set_started")
             assert started["recording"] is True and started["target_reps"] == 10
             for i, pf in enumerate(frames):

@@ -47,6 +47,10 @@
     one_person: "Only one person in view, please",
   };
 
+  // The big words of each placement problem (the full sentence goes underneath).
+  const PLACEMENT_HEAD = { step_back: "Step back", turn_side: "Turn side-on", face_camera: "Face the camera",
+    too_dark: "Too dark", one_person: "One person only", no_person: "Step into view" };
+
   // ---------------------------------------------------------------- state (exposed for tests as window.fcLive)
   const S = {
     params: new URLSearchParams(location.search),
@@ -513,7 +517,10 @@
     const box = $("placement");
     S.placement = shown ? shown.code : null;
     if (shown) {
-      box.textContent = shown.text; box.classList.remove("hidden", "ok");
+      const head = PLACEMENT_HEAD[shown.code];
+      if (head && head !== shown.text) box.replaceChildren(head, el("small", {}, shown.text));
+      else box.textContent = shown.text;
+      box.classList.remove("hidden", "ok");
       if (S.currentSet && !S.currentSet.preview) speak(shown.text);
     } else if (S.currentSet && S.currentSet.preview && msg.pose) {
       box.textContent = "✓ Good position"; box.classList.remove("hidden"); box.classList.add("ok");
@@ -540,12 +547,15 @@
 
   // ---------------------------------------------------------------- sets over the socket
   function startSet(set) {
+    hideFlash();
+    $("placement").classList.add("hidden");
+    S.placementSince.clear();
     S.currentSet = set; S.pendingSet = set; S.setDoneHandled = false;
     S.repCount = 0; S.validCount = 0; S.newReps = [];
     renderCounter();
     sendJSON({ type: "start_set", exercise: set.exercise, side: set.side || "auto", target_reps: set.target || null,
       hold_s: set.hold_s || null,
-      session_id: set.session_id || null, exercise_index: set.exercise_index ?? null, set_no: set.set_no ?? null,
+      session_id: set.session_id || null, set_no: set.set_no ?? null,
       preview: Boolean(set.preview) });
     $("exercise-name").textContent = set.name || prettyExercise(set.exercise);
     $("set-info").textContent = set.info || "";
@@ -750,7 +760,7 @@
       plan = await fc.api("/api/live/today");
     } catch (e) {
       setStepCard("Today", "Today's plan is not available", e.message);
-      actions(el("a", { class: "button secondary", href: "/live?exercise=squat&target=10" }, "Practise squats instead"));
+      practicePicker();
       return;
     }
     S.plan = plan;
@@ -769,6 +779,16 @@
         goto(0);
       } catch (e) { showFlowError(e.message); }
     }, "", "start-session"));
+  }
+
+  // A practice set of any exercise outside the programme (not saved), e.g. when today's plan is unavailable.
+  async function practicePicker() {
+    let list = [];
+    try { list = await fc.api("/api/live/exercises"); } catch (e) { return; }
+    const sel = el("select", { id: "practice-exercise", "aria-label": "Exercise" },
+      list.map((x) => el("option", { value: x.id }, x.name)));
+    const go = button("Practise", () => { location.href = `/live?exercise=${encodeURIComponent(sel.value)}&target=10`; }, "secondary", "practise");
+    $("step-actions").replaceChildren(sel, go);
   }
 
   function startPractice(exercise) {

@@ -47,12 +47,31 @@ def _serve(args: argparse.Namespace) -> int:
     settings = _settings(args, host=args.host, port=args.port, single_user=args.single_user)
     if args.single_user and not is_loopback(settings.host):
         raise InputError("--single-user only works when serving on 127.0.0.1 (it would let anyone in)")
+    if settings.single_user_active:
+        _ensure_single_person(settings)
     app = create_app(settings)
     if settings.secure_cookies:
         log.warning("serving on %s: sign-in cookies are Secure, so put HTTPS (a reverse proxy) in front", settings.host)
     print(f"formcheck: serving on http://{settings.host}:{settings.port} (data in {settings.data_dir})", flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
     return 0
+
+
+SINGLE_USER_NAME = "me"  # the person created on first run in single-user mode (rename with `formcheck people`)
+
+
+def _ensure_single_person(settings: Settings) -> None:
+    """First run on a laptop: single-user mode needs exactly one person, so create one if there is none."""
+    from formcheck.store import Role
+    from formcheck.webapp import repo
+
+    store = repo.open_store(settings)
+    try:
+        if not store.list_people(role=Role.PERSON):
+            store.add_person(SINGLE_USER_NAME, role=Role.PERSON, display_name="You")
+            print(f"formcheck: created the person '{SINGLE_USER_NAME}' for single-user mode", flush=True)
+    finally:
+        store.close()
 
 
 def _set_password(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ client → server
     ms, little-endian) followed by the JPEG. The client sends the next frame only when the reply to the previous
     one arrives; the server also keeps only the newest unprocessed frame, so nothing stale is ever queued.
   * text JSON: {"type": "start_set", "exercise": "squat", "side": "auto", "target_reps": 10, "session_id": 3,
-    "exercise_index": 0, "set_no": 1, "hold_s": null, "preview": false}; {"type": "end_set"}; {"type": "ping"};
+    "set_no": 1, "hold_s": null, "preview": false}; {"type": "end_set"}; {"type": "ping"};
     {"type": "reload_settings"} (after the person switched clips of flagged reps on or off).
     The query string may carry the same fields as start_set (exercise, side, target_reps, session_id, ...),
     which starts a set at connect time.
@@ -15,9 +15,11 @@ client → server
 server → client (text JSON, one object per message, "type" first)
   * hello: protocol, limits, the person's clip setting.
   * frame: the reply to one frame: seq, t_s, wh, pose, landmarks (33 × [x, y, visibility], x/y normalised to
-    0..1, null where unknown), phase, rep_count, valid_rep_count, target_reps, cue (the one to show and speak),
-    cues, overlay (joints/segments at fault, lines), angles, placement (guidance codes + messages),
-    new_reps (reps counted on this frame: index, valid, reasons, side, times, stored), set_done, timing_ms.
+    0..1, null where unknown), angles (2D knee/hip flexion at visible joints), phase, view, rep_count,
+    valid_rep_count, target_reps, cue (the one to show), cues (all active, debounced), speak (newly announced),
+    overlay (fault_landmarks, fault_segments, lines in frame px, angles), placement ([{code, message}] that
+    persisted), new_reps (counted on this frame: index, valid, verdict, why, side, times, faults, stored,
+    rep_id), hold_good_s / hold_target_s for holds, set_done, timing_ms (decode, pose, analysis, server).
   * set_started / set_ended / pong / settings.
   * error: code (bad_frame, too_large, bad_message, flood, not_signed_in, bad_exercise, store_failed,
     model_unavailable, internal) + a one-line message; seq when it answers a frame. The socket stays usable
@@ -223,7 +225,6 @@ class SetRequest:
     side: str = "auto"
     target_reps: int | None = None
     session_id: int | None = None
-    exercise_index: int | None = None
     set_no: int | None = None
     preview: bool = False
     hold_s: float | None = None  # holds: seconds per hold; the set is done after target_reps x hold_s in good form
@@ -238,7 +239,7 @@ class SetRequest:
             raise ValueError("side must be auto, left or right")
         return cls(
             exercise_id=ex, side=side, target_reps=_opt_int(m.get("target_reps"), 1, 500),
-            session_id=_opt_int(m.get("session_id"), 1, 2**62), exercise_index=_opt_int(m.get("exercise_index"), 0, 100),
+            session_id=_opt_int(m.get("session_id"), 1, 2**62),
             set_no=_opt_int(m.get("set_no"), 1, 100), preview=_truthy(m.get("preview")),
             hold_s=_opt_float(m.get("hold_s"), 0.5, 600.0),
         )

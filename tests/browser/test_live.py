@@ -196,3 +196,24 @@ def test_day_flow_readiness_knee_bend_test_sets_and_pain(start_server, launch_ch
     assert pains == {"during": 1, "after": 0}
     assert len(sets) == 1 and sets[0].ended_at is not None and first_title.startswith(sets[0].exercise_id.split("_")[0].capitalize())
     assert all(p.stat().st_size > 10_000 for p in shots)
+
+
+def test_placement_guidance_when_the_body_is_cut_off(server, launch_chromium, fake_camera, shared_videos,
+                                                     save_screenshot):
+    """A low camera that cuts off the head: the page shows "Step back" over the camera image."""
+    cam = fake_camera(shared_videos("squat_side_lowcam_yuyoujiang.mp4"), lead_s=1.0, tail_s=1.0, end_s=8.0)
+    browser = launch_chromium(fake_camera=cam)
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = ctx.new_page()
+    try:
+        _sign_in(page, server.base_url, "livetester")
+        page.goto(f"{server.base_url}/live?exercise=squat&target=3")
+        page.wait_for_function(
+            "!document.getElementById('placement').classList.contains('hidden')"
+            " && document.getElementById('placement').textContent.startsWith('Step back')", timeout=30000)
+        shot = save_screenshot(page, "live_page_placement", full_page=False)
+        text = page.inner_text("[data-testid=placement]")
+    finally:
+        ctx.close()
+    assert text.startswith("Step back") and "whole body" in text
+    assert shot.stat().st_size > 10_000
