@@ -48,9 +48,12 @@ CUE_EVAL_INTERVAL_S = 0.25
 VIEW_EVERY_N_FRAMES = 3
 # Live: frames kept beyond the longest possible rep (baseline + peak window margins).
 BUFFER_MARGIN_S = 3.0
-# A frame whose body landmarks moved more than this many torso lengths since the previous (raw) frame is a
-# camera cut: a rep in progress is abandoned (edited tutorials; judgement call, > 10x rehab movement speed).
-CUT_JUMP_RATIO = 0.35
+# Body landmarks moving faster than this (torso lengths per second, median over shoulders, hips, knees,
+# between consecutive raw frames) mean a camera cut: a rep in progress is abandoned (edited tutorials).
+# A cut moves the body ~0.35 torso lengths in one 30 fps frame (~10/s); rehab movement stays below ~2/s.
+# A speed, not a per-frame distance, so live frames arriving at 6-15 fps are judged like 30 fps video.
+# Judgement call.
+CUT_SPEED_TORSO_PER_S = 10.0
 # _view_of_counts samples at most this many frames (shares are what dominant_view decides on).
 VIEW_SHARE_SAMPLES = 1000
 # A trunk more than this far from the image vertical is a lying body: turned upright before classifying the view.
@@ -450,7 +453,8 @@ def analyze_seq(seq: PoseSeq, exercise_id: str, side: str = "auto", overrides: M
     cuts = np.zeros(len(seq), bool)
     if len(seq) > 1:
         with np.errstate(invalid="ignore"):
-            cuts[1:] = jump_ratio(seq.xy_px[:-1], seq.xy_px[1:]) > CUT_JUMP_RATIO
+            speed = jump_ratio(seq.xy_px[:-1], seq.xy_px[1:]) / np.diff(seq.t_s)
+            cuts[1:] = speed > CUT_SPEED_TORSO_PER_S
     if not smoothed:
         seq = smooth_seq(seq)
     t = seq.t_s
@@ -581,6 +585,7 @@ class LiveSession:
         self._last_t = 0.0
         self._wh = (0, 0)
         self._prev_raw: NDArray | None = None
+        self._prev_raw_t = -np.inf
         self._last_view: View | None = None
         self._side_sums: tuple[float, float, int] = (0.0, 0.0, 0)  # one-sided sets: side_by sums so far
 
@@ -606,10 +611,11 @@ class LiveSession:
     def update(self, frame: PoseFrame) -> LiveFeedback:
         raw_xy = frame.xy_px
         cut = False
-        if self._prev_raw is not None:
+        if self._prev_raw is not None and frame.t_s > self._prev_raw_t:
             with np.errstate(invalid="ignore"):
-                cut = bool(jump_ratio(self._prev_raw, raw_xy) > CUT_JUMP_RATIO)
-        self._prev_raw = raw_xy
+                speed = jump_ratio(self._prev_raw, raw_xy) / (frame.t_s - self._prev_raw_t)
+                cut = bool(speed > CUT_SPEED_TORSO_PER_S)
+        self._prev_raw, self._prev_raw_t = raw_xy, frame.t_s
         if self._smoother is not None:
             frame = self._smoother(frame)
         i = self._n

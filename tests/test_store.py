@@ -13,7 +13,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-
 from sqlalchemy import create_engine, inspect, text
 
 from formcheck.errors import InputError, StoreError

@@ -11,8 +11,9 @@ import numpy as np
 def write_video(path: Path, frames: list[np.ndarray], pts_s: list[float] | None = None, fps: int = 30,
                 faststart: bool = True) -> Path:
     """Write RGB frames as H.264 MP4; pts_s gives each frame's presentation time (variable frame rate)."""
-    import av
     from fractions import Fraction
+
+    import av
 
     h, w = frames[0].shape[:2]
     options = {"movflags": "+faststart"} if faststart else {}

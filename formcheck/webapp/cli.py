@@ -12,6 +12,7 @@ from formcheck.webapp.settings import DEFAULT_HOST, DEFAULT_PORT, Settings, is_l
 
 log = logging.getLogger(__name__)
 
+WS_SLACK_BYTES = 64 * 1024  # JSON control messages and the frame header on top of the largest JPEG
 MIN_PASSWORD_CHARS = 8  # judgement call (NIST SP 800-63B minimum for user-chosen secrets)
 
 
@@ -53,7 +54,11 @@ def _serve(args: argparse.Namespace) -> int:
     if settings.secure_cookies:
         log.warning("serving on %s: sign-in cookies are Secure, so put HTTPS (a reverse proxy) in front", settings.host)
     print(f"formcheck: serving on http://{settings.host}:{settings.port} (data in {settings.data_dir})", flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    from formcheck.webapp.live import MAX_FRAME_BYTES
+
+    # uvicorn would accept 16 MB WebSocket messages before the live route's own size check runs.
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
+                ws_max_size=MAX_FRAME_BYTES + WS_SLACK_BYTES)
     return 0
 
 
