@@ -9,13 +9,13 @@ from __future__ import annotations
 import logging
 import stat
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, Integer, cast, create_engine, event, func, select
+from sqlalchemy import Connection, Engine, Integer, Table, cast, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 
@@ -46,6 +46,7 @@ from formcheck.store.records import (
 )
 
 log = logging.getLogger(__name__)
+R = TypeVar("R")
 
 DEFAULT_BUSY_TIMEOUT_MS = 5000  # wait this long for another writer before reporting "locked"; judgement call
 PAIN_KINDS = frozenset({"readiness", "during", "after", "next_day"})
@@ -72,6 +73,26 @@ def _check_pain(pain: object) -> int:
     if isinstance(pain, bool) or not isinstance(pain, int) or not 0 <= pain <= 10:
         raise InputError(f"pain must be a whole number from 0 to 10, got {pain!r}")
     return pain
+
+
+def _insert_row(conn: Connection, table: Table, to_record: Callable[[Any], R], /, **values: Any) -> R:
+    """Insert one row and return it as a record, read back inside the same transaction."""
+    row_id = conn.execute(table.insert().values(**values)).inserted_primary_key[0]
+    return to_record(conn.execute(select(table).where(table.c.id == row_id)).one())
+
+
+def _get_row(conn: Connection, table: Table, row_id: int, what: str, to_record: Callable[[Any], R]) -> R:
+    """The row with this id as a record; InputError "no WHAT with id N" when there is none."""
+    row = conn.execute(select(table).where(table.c.id == row_id)).first()
+    if row is None:
+        raise InputError(f"no {what} with id {row_id}")
+    return to_record(row)
+
+
+def _require_id(conn: Connection, table: Table, row_id: int, what: str) -> None:
+    """InputError "no WHAT with id N" unless the row exists (reads the id column only)."""
+    if conn.execute(select(table.c.id).where(table.c.id == row_id)).first() is None:
+        raise InputError(f"no {what} with id {row_id}")
 
 
 class Store:
@@ -243,18 +264,18 @@ class Store:
                 raise InputError(f"a person named '{name}' already exists")
             if clinician_id is not None:
                 self._require_clinician(conn, clinician_id)
-            pid = conn.execute(
-                t.people.insert().values(
-                    name=name,
-                    role=role.value,
-                    display_name=display_name or name,
-                    clinician_id=clinician_id,
-                    password_hash=password_hash,
-                    settings=merged,
-                    created_at=_to_db(at or _now()),
-                )
-            ).inserted_primary_key[0]
-            return self._person(conn, pid)
+            return _insert_row(
+                conn,
+                t.people,
+                _person_row,
+                name=name,
+                role=role.value,
+                display_name=display_name or name,
+                clinician_id=clinician_id,
+                password_hash=password_hash,
+                settings=merged,
+                created_at=_to_db(at or _now()),
+            )
 
     def _require_clinician(self, conn: Connection, clinician_id: int) -> None:
         row = conn.execute(
@@ -266,10 +287,7 @@ class Store:
             raise InputError(f"'{row.name}' is not a clinician")
 
     def _person(self, conn: Connection, person_id: int) -> Person:
-        row = conn.execute(select(t.people).where(t.people.c.id == person_id)).first()
-        if row is None:
-            raise InputError(f"no person with id {person_id}")
-        return _person_row(row)
+        return _get_row(conn, t.people, person_id, "person", _person_row)
 
     def get_person(self, name: str) -> Person:
         """By unique name; InputError naming the known people when there is no such person."""
@@ -330,16 +348,16 @@ class Store:
     ) -> SessionRow:
         with self._tx(write=True) as conn:
             self._person(conn, person_id)
-            sid = conn.execute(
-                t.sessions.insert().values(
-                    person_id=person_id,
-                    day=day,
-                    level=level,
-                    status=SessionStatus.IN_PROGRESS.value,
-                    started_at=_to_db(at or _now()),
-                )
-            ).inserted_primary_key[0]
-            return self._session(conn, sid)
+            return _insert_row(
+                conn,
+                t.sessions,
+                _session_row,
+                person_id=person_id,
+                day=day,
+                level=level,
+                status=SessionStatus.IN_PROGRESS.value,
+                started_at=_to_db(at or _now()),
+            )
 
     def finish_session(
         self,
@@ -398,10 +416,7 @@ class Store:
             return self._session(conn, session_id)
 
     def _session(self, conn: Connection, session_id: int) -> SessionRow:
-        row = conn.execute(select(t.sessions).where(t.sessions.c.id == session_id)).first()
-        if row is None:
-            raise InputError(f"no session with id {session_id}")
-        return _session_row(row)
+        return _get_row(conn, t.sessions, session_id, "session", _session_row)
 
     def get_session(self, session_id: int) -> SessionRow:
         with self._tx(write=False) as conn:
@@ -515,18 +530,18 @@ class Store:
             s = self._session(conn, session_id)
             if s.status != SessionStatus.IN_PROGRESS:
                 raise InputError(f"session {session_id} is {s.status.value}: start a new session")
-            set_id = conn.execute(
-                t.sets.insert().values(
-                    session_id=session_id,
-                    exercise_id=exercise_id,
-                    side=side,
-                    set_index=set_index,
-                    target_reps=target_reps,
-                    target_hold_s=target_hold_s,
-                    started_at=_to_db(at or _now()),
-                )
-            ).inserted_primary_key[0]
-            return self._set(conn, set_id)
+            return _insert_row(
+                conn,
+                t.sets,
+                _set_row,
+                session_id=session_id,
+                exercise_id=exercise_id,
+                side=side,
+                set_index=set_index,
+                target_reps=target_reps,
+                target_hold_s=target_hold_s,
+                started_at=_to_db(at or _now()),
+            )
 
     def end_set(self, set_id: int, *, at: datetime | None = None) -> SetRow:
         with self._tx(write=True) as conn:
@@ -539,20 +554,7 @@ class Store:
             return self._set(conn, set_id)
 
     def _set(self, conn: Connection, set_id: int) -> SetRow:
-        row = conn.execute(select(t.sets).where(t.sets.c.id == set_id)).first()
-        if row is None:
-            raise InputError(f"no set with id {set_id}")
-        return SetRow(
-            id=row.id,
-            session_id=row.session_id,
-            exercise_id=row.exercise_id,
-            side=row.side,
-            set_index=row.set_index,
-            target_reps=row.target_reps,
-            target_hold_s=row.target_hold_s,
-            started_at=_from_db(row.started_at),
-            ended_at=_from_db(row.ended_at),
-        )
+        return _get_row(conn, t.sets, set_id, "set", _set_row)
 
     def get_set(self, set_id: int) -> SetRow:
         with self._tx(write=False) as conn:
@@ -645,10 +647,7 @@ class Store:
 
     def get_rep(self, rep_id: int) -> RepRow:
         with self._tx(write=False) as conn:
-            row = conn.execute(select(t.reps).where(t.reps.c.id == rep_id)).first()
-            if row is None:
-                raise InputError(f"no rep with id {rep_id}")
-            return _rep_row(row)
+            return _get_row(conn, t.reps, rep_id, "rep", _rep_row)
 
     def flagged_reps(
         self, *, clinician_id: int | None = None, unreviewed_only: bool = True
@@ -689,18 +688,17 @@ class Store:
             self._person(conn, person_id)
             if session_id is not None:
                 self._session(conn, session_id)
-            pid = conn.execute(
-                t.pain_checkins.insert().values(
-                    person_id=person_id,
-                    session_id=session_id,
-                    day=day,
-                    kind=kind,
-                    pain=pain,
-                    created_at=_to_db(at or _now()),
-                )
-            ).inserted_primary_key[0]
-            row = conn.execute(select(t.pain_checkins).where(t.pain_checkins.c.id == pid)).one()
-            return _pain_row(row)
+            return _insert_row(
+                conn,
+                t.pain_checkins,
+                _pain_row,
+                person_id=person_id,
+                session_id=session_id,
+                day=day,
+                kind=kind,
+                pain=pain,
+                created_at=_to_db(at or _now()),
+            )
 
     def list_pain(self, person_id: int) -> list[PainRow]:
         with self._tx(write=False) as conn:
@@ -727,20 +725,18 @@ class Store:
             )
         with self._tx(write=True) as conn:
             self._person(conn, person_id)
-            rid = conn.execute(
-                t.readiness_checks.insert().values(
-                    person_id=person_id,
-                    session_id=session_id,
-                    day=day,
-                    massage_done=massage_done,
-                    vmo_done=vmo_done,
-                    skbt_verdict=skbt_verdict,
-                    skbt_pain=skbt_pain,
-                    created_at=_to_db(at or _now()),
-                )
-            ).inserted_primary_key[0]
-            return _readiness_row(
-                conn.execute(select(t.readiness_checks).where(t.readiness_checks.c.id == rid)).one()
+            return _insert_row(
+                conn,
+                t.readiness_checks,
+                _readiness_row,
+                person_id=person_id,
+                session_id=session_id,
+                day=day,
+                massage_done=massage_done,
+                vmo_done=vmo_done,
+                skbt_verdict=skbt_verdict,
+                skbt_pain=skbt_pain,
+                created_at=_to_db(at or _now()),
             )
 
     def list_readiness(self, person_id: int) -> list[ReadinessRow]:
@@ -817,19 +813,19 @@ class Store:
     ) -> LevelEventRow:
         """Audit of a decision shown to the person; the engine re-derives levels and never reads these."""
         with self._tx(write=True) as conn:
-            eid = conn.execute(
-                t.level_events.insert().values(
-                    person_id=person_id,
-                    day=day,
-                    level=level,
-                    action=action,
-                    reason=reason,
-                    session_id=session_id,
-                    actor_id=actor_id,
-                    created_at=_to_db(at or _now()),
-                )
-            ).inserted_primary_key[0]
-            return _level_row(conn.execute(select(t.level_events).where(t.level_events.c.id == eid)).one())
+            return _insert_row(
+                conn,
+                t.level_events,
+                _level_row,
+                person_id=person_id,
+                day=day,
+                level=level,
+                action=action,
+                reason=reason,
+                session_id=session_id,
+                actor_id=actor_id,
+                created_at=_to_db(at or _now()),
+            )
 
     def list_level_events(self, person_id: int) -> list[LevelEventRow]:
         with self._tx(write=False) as conn:
@@ -852,17 +848,17 @@ class Store:
             ).first()
             if existing is not None:
                 return _alert_row(existing)
-            aid = conn.execute(
-                t.alerts.insert().values(
-                    person_id=person_id,
-                    clinician_id=person.clinician_id,
-                    day=day,
-                    kind=kind,
-                    message=message,
-                    created_at=_to_db(at or _now()),
-                )
-            ).inserted_primary_key[0]
-            return _alert_row(conn.execute(select(t.alerts).where(t.alerts.c.id == aid)).one())
+            return _insert_row(
+                conn,
+                t.alerts,
+                _alert_row,
+                person_id=person_id,
+                clinician_id=person.clinician_id,
+                day=day,
+                kind=kind,
+                message=message,
+                created_at=_to_db(at or _now()),
+            )
 
     def list_alerts(
         self, *, clinician_id: int | None = None, person_id: int | None = None, open_only: bool = True
@@ -885,33 +881,29 @@ class Store:
                 .where(t.alerts.c.id == alert_id)
                 .values(resolved_at=_to_db(at or _now()), resolved_by=clinician_id)
             )
-            row = conn.execute(select(t.alerts).where(t.alerts.c.id == alert_id)).first()
-            if row is None:
-                raise InputError(f"no alert with id {alert_id}")
-            return _alert_row(row)
+            return _get_row(conn, t.alerts, alert_id, "alert", _alert_row)
 
     def add_rep_review(
         self, rep_id: int, clinician_id: int, *, agree: bool, note: str = "", at: datetime | None = None
     ) -> RepReviewRow:
         with self._tx(write=True) as conn:
             self._require_clinician(conn, clinician_id)
-            if conn.execute(select(t.reps.c.id).where(t.reps.c.id == rep_id)).first() is None:
-                raise InputError(f"no rep with id {rep_id}")
-            rid = conn.execute(
-                t.rep_reviews.insert().values(
-                    rep_id=rep_id, clinician_id=clinician_id, agree=agree, note=note, at=_to_db(at or _now())
-                )
-            ).inserted_primary_key[0]
-            r = conn.execute(select(t.rep_reviews).where(t.rep_reviews.c.id == rid)).one()
-            return RepReviewRow(r.id, r.rep_id, r.clinician_id, bool(r.agree), r.note, _from_db(r.at))
+            _require_id(conn, t.reps, rep_id, "rep")
+            return _insert_row(
+                conn,
+                t.rep_reviews,
+                _review_row,
+                rep_id=rep_id,
+                clinician_id=clinician_id,
+                agree=agree,
+                note=note,
+                at=_to_db(at or _now()),
+            )
 
     def list_rep_reviews(self, rep_id: int) -> list[RepReviewRow]:
         with self._tx(write=False) as conn:
             q = select(t.rep_reviews).where(t.rep_reviews.c.rep_id == rep_id).order_by(t.rep_reviews.c.at)
-            return [
-                RepReviewRow(r.id, r.rep_id, r.clinician_id, bool(r.agree), r.note, _from_db(r.at))
-                for r in conn.execute(q)
-            ]
+            return [_review_row(r) for r in conn.execute(q)]
 
     # ------------------------------------------------------------------------------------------ uploads & jobs
     def add_upload(
@@ -928,26 +920,23 @@ class Store:
     ) -> UploadRow:
         with self._tx(write=True) as conn:
             self._person(conn, owner_id)
-            uid = conn.execute(
-                t.uploads.insert().values(
-                    owner_id=owner_id,
-                    original_filename=original_filename,
-                    stored_path=stored_path,
-                    sha256=sha256,
-                    size_bytes=size_bytes,
-                    exercise_id=exercise_id,
-                    side=side,
-                    created_at=_to_db(at or _now()),
-                )
-            ).inserted_primary_key[0]
-            return _upload_row(conn.execute(select(t.uploads).where(t.uploads.c.id == uid)).one())
+            return _insert_row(
+                conn,
+                t.uploads,
+                _upload_row,
+                owner_id=owner_id,
+                original_filename=original_filename,
+                stored_path=stored_path,
+                sha256=sha256,
+                size_bytes=size_bytes,
+                exercise_id=exercise_id,
+                side=side,
+                created_at=_to_db(at or _now()),
+            )
 
     def get_upload(self, upload_id: int) -> UploadRow:
         with self._tx(write=False) as conn:
-            row = conn.execute(select(t.uploads).where(t.uploads.c.id == upload_id)).first()
-            if row is None:
-                raise InputError(f"no upload with id {upload_id}")
-            return _upload_row(row)
+            return _get_row(conn, t.uploads, upload_id, "upload", _upload_row)
 
     def list_uploads(self, owner_id: int | None = None) -> list[UploadRow]:
         q = select(t.uploads).order_by(t.uploads.c.created_at.desc(), t.uploads.c.id.desc())
@@ -959,33 +948,20 @@ class Store:
     def create_job(self, upload_id: int, *, at: datetime | None = None) -> JobRow:
         now = _to_db(at or _now())
         with self._tx(write=True) as conn:
-            if conn.execute(select(t.uploads.c.id).where(t.uploads.c.id == upload_id)).first() is None:
-                raise InputError(f"no upload with id {upload_id}")
-            jid = conn.execute(
-                t.jobs.insert().values(
-                    upload_id=upload_id,
-                    status=JobStatus.QUEUED.value,
-                    progress=0.0,
-                    created_at=now,
-                    updated_at=now,
-                )
-            ).inserted_primary_key[0]
-            return self._job(conn, jid)
+            _require_id(conn, t.uploads, upload_id, "upload")
+            return _insert_row(
+                conn,
+                t.jobs,
+                _job_row,
+                upload_id=upload_id,
+                status=JobStatus.QUEUED.value,
+                progress=0.0,
+                created_at=now,
+                updated_at=now,
+            )
 
     def _job(self, conn: Connection, job_id: int) -> JobRow:
-        row = conn.execute(select(t.jobs).where(t.jobs.c.id == job_id)).first()
-        if row is None:
-            raise InputError(f"no job with id {job_id}")
-        return JobRow(
-            id=row.id,
-            upload_id=row.upload_id,
-            status=JobStatus(row.status),
-            progress=float(row.progress),
-            error=row.error,
-            result=row.result,
-            created_at=_from_db(row.created_at),
-            updated_at=_from_db(row.updated_at),
-        )
+        return _get_row(conn, t.jobs, job_id, "job", _job_row)
 
     def get_job(self, job_id: int) -> JobRow:
         with self._tx(write=False) as conn:
@@ -1058,18 +1034,15 @@ class Store:
 
     def add_rep_clip(self, rep_id: int, path: str, *, at: datetime | None = None) -> RepClipRow:
         with self._tx(write=True) as conn:
-            if conn.execute(select(t.reps.c.id).where(t.reps.c.id == rep_id)).first() is None:
-                raise InputError(f"no rep with id {rep_id}")
-            cid = conn.execute(
-                t.rep_clips.insert().values(rep_id=rep_id, path=path, created_at=_to_db(at or _now()))
-            ).inserted_primary_key[0]
-            r = conn.execute(select(t.rep_clips).where(t.rep_clips.c.id == cid)).one()
-            return RepClipRow(r.id, r.rep_id, r.path, _from_db(r.created_at))
+            _require_id(conn, t.reps, rep_id, "rep")
+            return _insert_row(
+                conn, t.rep_clips, _clip_row, rep_id=rep_id, path=path, created_at=_to_db(at or _now())
+            )
 
     def list_rep_clips(self, rep_id: int) -> list[RepClipRow]:
         with self._tx(write=False) as conn:
             q = select(t.rep_clips).where(t.rep_clips.c.rep_id == rep_id).order_by(t.rep_clips.c.id)
-            return [RepClipRow(r.id, r.rep_id, r.path, _from_db(r.created_at)) for r in conn.execute(q)]
+            return [_clip_row(r) for r in conn.execute(q)]
 
     def count_rows(self, table: str) -> int:
         """Row count of one table (tests and diagnostics)."""
@@ -1108,6 +1081,20 @@ def _session_row(r: Any) -> SessionRow:
         status=SessionStatus(r.status),
         started_at=_from_db(r.started_at),
         finished_at=_from_db(r.finished_at),
+    )
+
+
+def _set_row(r: Any) -> SetRow:
+    return SetRow(
+        id=r.id,
+        session_id=r.session_id,
+        exercise_id=r.exercise_id,
+        side=r.side,
+        set_index=r.set_index,
+        target_reps=r.target_reps,
+        target_hold_s=r.target_hold_s,
+        started_at=_from_db(r.started_at),
+        ended_at=_from_db(r.ended_at),
     )
 
 
@@ -1186,4 +1173,25 @@ def _upload_row(r: Any) -> UploadRow:
         r.exercise_id,
         r.side,
         _from_db(r.created_at),
+    )
+
+
+def _review_row(r: Any) -> RepReviewRow:
+    return RepReviewRow(r.id, r.rep_id, r.clinician_id, bool(r.agree), r.note, _from_db(r.at))
+
+
+def _clip_row(r: Any) -> RepClipRow:
+    return RepClipRow(r.id, r.rep_id, r.path, _from_db(r.created_at))
+
+
+def _job_row(r: Any) -> JobRow:
+    return JobRow(
+        id=r.id,
+        upload_id=r.upload_id,
+        status=JobStatus(r.status),
+        progress=float(r.progress),
+        error=r.error,
+        result=r.result,
+        created_at=_from_db(r.created_at),
+        updated_at=_from_db(r.updated_at),
     )
