@@ -45,14 +45,14 @@ from typing import Any
 
 import numpy as np
 from fastapi import APIRouter, HTTPException, Request, WebSocket
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from formcheck.errors import FormcheckError, InputError
 from formcheck.landmarks import Lm, Side
 from formcheck.types import PoseFrame
-from formcheck.webapp.deps import CurrentUser, StoreDep, websocket_user
+from formcheck.webapp.deps import CurrentUser, OwnSession, StoreDep, websocket_user
 
 log = logging.getLogger(__name__)
 
@@ -95,12 +95,12 @@ ANGLE_LABELS: tuple[tuple[str, Lm, Lm, Lm], ...] = (
 
 # ------------------------------------------------------------------------------------------------ page route
 
-@router.get("/live", include_in_schema=False)
-async def live_page(request: Request):
-    """The live coaching page (static HTML; everything else comes over the API and the WebSocket)."""
-    user = await websocket_user(request)
-    if user is None:
-        return RedirectResponse(f"/signin?next={request.url.path}", status_code=303)
+@router.get("/live", response_class=FileResponse, tags=["pages"])
+def live_page(request: Request, user: CurrentUser) -> FileResponse:
+    """The live coaching page (static HTML; everything else comes over the API and the WebSocket).
+
+    Anonymous browsers get the app's 401 page, which forwards to sign-in and back here.
+    """
     page = request.app.state.settings.resolved_web_dir / "live.html"
     if not page.is_file():
         raise HTTPException(500, "web/live.html is missing from this installation")
@@ -181,10 +181,9 @@ def live_start_session(request: Request, user: CurrentUser) -> dict[str, Any]:
 
 
 @router.post("/api/live/sessions/{session_id}/readiness")
-def live_readiness(session_id: int, body: ReadinessIn, request: Request, user: CurrentUser) -> dict[str, Any]:
+def live_readiness(session_id: int, session: OwnSession, body: ReadinessIn, request: Request) -> dict[str, Any]:
     """The three readiness steps + the Small Knee Bend Test's camera verdict and pain: ready or not today."""
     svc = programme_service(request.app)
-    own_session(svc, user, session_id)
     status, reason = svc.record_readiness(session_id, massage_done=body.massage_done, vmo_done=body.vmo_done,
                                           skbt_verdict=body.skbt_verdict, skbt_pain=body.skbt_pain)
     titles = {"ready": "Ready — let's go", "not_ready": "Not today: your knee needs rest",
@@ -194,10 +193,9 @@ def live_readiness(session_id: int, body: ReadinessIn, request: Request, user: C
 
 
 @router.post("/api/live/sessions/{session_id}/pain")
-def live_finish(session_id: int, body: PainIn, request: Request, user: CurrentUser) -> dict[str, Any]:
+def live_finish(session_id: int, session: OwnSession, body: PainIn, request: Request) -> dict[str, Any]:
     """Pain during and after: closes the session and returns the programme's decision in words."""
     svc = programme_service(request.app)
-    own_session(svc, user, session_id)
     d = svc.finish_session(session_id, pain_during=body.pain_during, pain_after=body.pain_after)
     return {"action": str(d.action), "level": d.level, "message": d.reason[:1].upper() + d.reason[1:],
             "flag_clinician": d.flag_clinician}
@@ -904,17 +902,6 @@ def programme_service(app: Any) -> Any:
         svc = ProgrammeService(app.state.store)
         app.state.programme_service = svc
     return svc
-
-
-def own_session(svc: Any, user: Any, session_id: int) -> Any:
-    """The session row when it belongs to `user`; InputError (→ 400/404) otherwise, without saying whose it is."""
-    try:
-        session = svc.store.get_session(session_id)
-    except InputError:
-        session = None
-    if session is None or session.person_id != user.id:
-        raise HTTPException(404, "Not found")
-    return session
 
 
 class SetRecorder:

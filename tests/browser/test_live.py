@@ -122,7 +122,8 @@ def test_live_page_redirects_to_sign_in_when_anonymous(server, browser):
     page = ctx.new_page()
     try:
         page.goto(f"{server.base_url}/live")
-        assert "/signin" in page.url
+        page.wait_for_url("**/signin**", timeout=10_000)  # the 401 page forwards to sign-in
+        assert "next=" in page.url and "live" in page.url
     finally:
         ctx.close()
 

