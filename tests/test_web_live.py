@@ -590,3 +590,17 @@ def test_mannequin_video_through_real_pose_model_counts_reps(tmp_path):
 def test_frame_header_is_16_bytes_little_endian():
     assert live.FRAME_HEADER.size == 16
     assert struct.unpack("<4sId", framed(1, 2.0, b""))[0] == b"FCF1"
+
+
+@pytest.mark.parametrize("held_s, hold_s, target, due", [
+    (0.0, 10.0, 4, 0), (9.99, 10.0, 4, 0), (10.0, 10.0, 4, 1), (35.0, 10.0, 4, 3), (95.0, 10.0, 4, 4),
+    (95.0, 10.0, None, 9),
+])
+def test_holds_due_counts_whole_holds_up_to_the_target(held_s, hold_s, target, due):
+    assert live.holds_due(held_s, hold_s, target) == due
+
+
+def test_a_completed_hold_is_stored_as_one_valid_rep():
+    rep = live.hold_rep_in(2, 31.5, 10.0, "auto")
+    assert (rep.idx, rep.start_s, rep.end_s, rep.valid, rep.verdict) == (2, 21.5, 31.5, True, "valid")
+    assert rep.side is None and rep.metrics == {"hold_s": 10.0} and "10 s in good form" in rep.reason

@@ -463,6 +463,7 @@ class LiveConnection:
         self.analysis: Any = None
         self.set_req: SetRequest | None = None
         self.recorder: Any = None
+        self.holds_stored = 0  # holds of the current set already stored as "reps" (one per hold_s in good form)
         self.store_clips = False
         self.clips: ClipBuffer | None = None
         self.clip_tasks: set[asyncio.Task] = set()
@@ -644,6 +645,7 @@ class LiveConnection:
         if (target, hold_s) != (req.target_reps, req.hold_s):
             req = dataclasses.replace(req, target_reps=target, hold_s=hold_s)
         self.analysis, self.set_req, self.recorder = analysis, req, recorder
+        self.holds_stored = 0
         await self.send({"type": "set_started", "exercise": req.exercise_id, "side": req.side,
                          "target_reps": req.target_reps, "hold_s": req.hold_s, "preview": req.preview,
                          "session_id": req.session_id,
@@ -717,7 +719,7 @@ class LiveConnection:
         if self.clips is not None:
             self.clips.add(t_s, jpeg)
         reply["seq"] = seq
-        reply["new_reps"] = await self._record_new_reps(fb)
+        reply["new_reps"] = await self._record_new_reps(fb) + await self._record_completed_holds(fb)
         reply["timing_ms"]["server"] = round((time.perf_counter() - t_recv) * 1000.0, 1)
         await self.send(reply)
 
@@ -754,6 +756,29 @@ class LiveConnection:
                     log.error("could not store rep %s: %s", item.get("index"), exc)
                     await self.send({"type": "error", "code": "store_failed",
                                      "message": f"rep {item.get('index')} could not be saved: {exc}"})
+            out.append(item)
+        return out
+
+    async def _record_completed_holds(self, fb: Any) -> list[dict[str, Any]]:
+        """Holds (wall sit, plank): each `hold_s` held in good form is stored as one valid rep the moment it
+        completes, so the programme counts held sets toward the day's target like counted reps."""
+        req = self.set_req
+        if fb is None or req is None or not req.hold_s or fb.hold_good_s is None or self.recorder is None:
+            return []
+        due = holds_due(fb.hold_good_s, req.hold_s, req.target_reps)
+        out = []
+        while self.holds_stored < due:
+            self.holds_stored += 1
+            rep = hold_rep_in(self.holds_stored, fb.t_s, req.hold_s, req.side)
+            item = {"index": rep.idx, "valid": True, "verdict": rep.verdict, "why": rep.reason, "side": rep.side,
+                    "start_s": rep.start_s, "end_s": rep.end_s, "faults": [], "stored": False, "hold": True}
+            try:
+                item["rep_id"] = await asyncio.to_thread(self.recorder.record_in, rep)
+                item["stored"] = True
+            except FormcheckError as exc:
+                log.error("could not store hold %s: %s", rep.idx, exc)
+                await self.send({"type": "error", "code": "store_failed",
+                                 "message": f"hold {rep.idx} could not be saved: {exc}"})
             out.append(item)
         return out
 
@@ -848,6 +873,21 @@ def rep_in(rep: Any) -> Any:
                  verdict=verdict, reason=reason, side=rep.side, metrics=metrics, faults=faults)
 
 
+def holds_due(hold_good_s: float, hold_s: float, target: int | None) -> int:
+    """How many holds of `hold_s` seconds the time held in good form amounts to (at most the target)."""
+    done = int(math.floor(max(0.0, hold_good_s) / hold_s + 1e-9))
+    return min(done, target) if target else done
+
+
+def hold_rep_in(index: int, t_s: float, hold_s: float, side: str | None) -> Any:
+    """One completed hold as the store's RepIn: valid, since hold time only accrues while the form is good."""
+    from formcheck.store import RepIn
+
+    return RepIn(idx=index, start_s=max(0.0, t_s - hold_s), end_s=t_s, valid=True, verdict="valid",
+                 reason=f"held {hold_s:g} s in good form", side=side if side in ("left", "right") else None,
+                 metrics={"hold_s": float(hold_s)})
+
+
 def _guidance_key(text: str) -> str:
     from formcheck.feedback import GUIDANCE_TEXT
 
@@ -924,7 +964,10 @@ class SetRecorder:
         return cls(svc, row.id, row.target_reps, row.target_hold_s)
 
     def record(self, rep: Any) -> int:
-        return int(self.svc.record_rep(self.set_id, rep_in(rep)).rep.id)
+        return self.record_in(rep_in(rep))
+
+    def record_in(self, rep: Any) -> int:
+        return int(self.svc.record_rep(self.set_id, rep).rep.id)
 
     def attach_clip(self, rep_id: int, path: Path) -> None:
         self.svc.store.add_rep_clip(int(rep_id), str(path))
