@@ -133,16 +133,42 @@ def butter2_lowpass(cutoff_hz: float, fs_hz: float) -> tuple[NDArray, NDArray]:
     return b, a
 
 
+# The 2nd-order filter's impulse response is cut where it has decayed below this (relative): the FIR form then
+# equals the recursion to ~1e-12 and can run as one FFT convolution over all channels at once.
+IMPULSE_TAIL_REL = 1e-12
+IMPULSE_MAX_LEN = 20_000
+
+
+def _impulse_response(b: NDArray, a: NDArray) -> NDArray:
+    """h[n] of the recursive filter (a[0] = 1), long enough that the rest is below IMPULSE_TAIL_REL."""
+    h = []
+    x1 = x2 = y1 = y2 = 0.0
+    peak = 0.0
+    for n in range(IMPULSE_MAX_LEN):
+        x0 = 1.0 if n == 0 else 0.0
+        y0 = b[0] * x0 + b[1] * x1 + b[2] * x2 - a[1] * y1 - a[2] * y2
+        h.append(y0)
+        peak = max(peak, abs(y0))
+        x2, x1, y2, y1 = x1, x0, y1, y0
+        if n > 8 and abs(y0) < IMPULSE_TAIL_REL * peak and abs(y2) < IMPULSE_TAIL_REL * peak:
+            break
+    return np.array(h)
+
+
 def _lfilter_steady(b: NDArray, a: NDArray, x: NDArray) -> NDArray:
-    """Direct-form-II-transposed filter along axis 0, started in steady state at x[0] (no start-up step)."""
-    z1 = (b[1] - a[1] + b[2] - a[2]) * x[0]
-    z2 = (b[2] - a[2]) * x[0]
-    y = np.empty_like(x)
-    for i in range(len(x)):  # the recursion is sequential in time; every channel is filtered at once
-        y[i] = b[0] * x[i] + z1
-        z1 = b[1] * x[i] - a[1] * y[i] + z2
-        z2 = b[2] * x[i] - a[2] * y[i]
-    return y
+    """The filter along axis 0 of x (T, C), started in steady state at x[0] (no start-up step).
+
+    Computed as a convolution with the truncated impulse response, over a prefix holding x[0] (which is what
+    "steady state" means), by FFT for every channel at once: the same numbers as the recursion to ~1e-12,
+    without a Python loop over time.
+    """
+    h = _impulse_response(b, a)
+    n_h, n_x = len(h), len(x)
+    x2 = np.asarray(x, dtype=np.float64).reshape(n_x, -1)
+    ext = np.concatenate([np.repeat(x2[:1], n_h, axis=0), x2])
+    size = 1 << int(np.ceil(np.log2(len(ext) + n_h - 1)))
+    y = np.fft.irfft(np.fft.rfft(ext, size, axis=0) * np.fft.rfft(h, size)[:, None], size, axis=0)
+    return y[n_h:n_h + n_x].reshape(x.shape)
 
 
 def filtfilt(x: NDArray, cutoff_hz: float, fs_hz: float) -> NDArray:
@@ -169,9 +195,11 @@ def filtfilt_gaps(x: NDArray, cutoff_hz: float, fs_hz: float) -> NDArray:
     flat = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
     out = np.full_like(flat, np.nan)
     finite = np.isfinite(flat)
-    patterns, group = np.unique(finite.T, axis=0, return_inverse=True)
-    for g, pattern in enumerate(patterns):  # channels sharing a gap pattern (usually all) go together
-        cols = np.flatnonzero(group.ravel() == g)
+    groups: dict[bytes, list[int]] = {}
+    for col, key in enumerate(np.packbits(finite, axis=0).T):  # a channel's gap pattern, packed 8 frames a byte
+        groups.setdefault(key.tobytes(), []).append(col)
+    for cols in groups.values():  # channels sharing a gap pattern (usually all) are filtered together
+        pattern = finite[:, cols[0]]
         for start, stop in _finite_runs(pattern):
             out[start:stop, cols] = filtfilt(flat[start:stop, cols], cutoff_hz, fs_hz)
     return out.reshape(x.shape)
