@@ -58,10 +58,13 @@ def main() -> int:
     print(f"video {video.name}: {len(frames)} frames {w}x{h}, model {model.variant} {model.sha256[:12]}")
     bare, pipe = [], []
     for r in range(args.rounds):
-        ms = bare_inference_ms(frames, model)
-        bare.append(1000.0 * len(ms) / sum(ms))
-        fps, n = pipeline_fps(video, model)
-        pipe.append(fps)
+        for which in (("bare", "pipe") if r % 2 == 0 else ("pipe", "bare")):  # alternate the order: drift cancels
+            if which == "bare":
+                ms = bare_inference_ms(frames, model)
+                bare.append(1000.0 * len(ms) / sum(ms))
+            else:
+                fps, n = pipeline_fps(video, model)
+                pipe.append(fps)
         print(f"round {r + 1}: bare inference {bare[-1]:.1f} frames/s "
               f"(median {np.median(ms):.1f} ms/frame), pipeline {pipe[-1]:.1f} frames/s")
     b, p = statistics.median(bare), statistics.median(pipe)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import queue
 import threading
 import time
@@ -17,10 +18,11 @@ from formcheck.errors import VideoError
 
 log = logging.getLogger(__name__)
 
+DECODE_NICE = 10  # niceness of the decode thread: it has slack (decodes 3-10x faster than inference needs)
 READ_AHEAD_FRAMES = 8  # decoded frames buffered ahead of inference: enough to hide decode jitter, small in memory
 # Frames are scaled down (in the decoder's own scaler) so their longer side is at most this: the pose model works
 # at 256x256 anyway, and converting full-HD frames to RGB costs more than the whole inference on small ones.
-MAX_SIDE_PX = 1280
+MAX_SIDE_PX = 960
 CAMERA_OPEN_TIMEOUT_S = 5.0
 
 
@@ -160,6 +162,15 @@ def _decode(path: Path, stop: threading.Event, max_side_px: int | None = MAX_SID
         container.close()
 
 
+def _lower_thread_priority() -> None:
+    """Decoding runs ahead in the background: let it yield the CPU to the pose model (Linux: per-thread nice;
+    the decoder's own worker threads, created from this thread, inherit it)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), DECODE_NICE)
+    except (AttributeError, OSError, PermissionError):  # not Linux, or not allowed: decoding still works
+        pass
+
+
 def read_video(path: str | Path, *, read_ahead: int = READ_AHEAD_FRAMES,
                max_side_px: int | None = MAX_SIDE_PX) -> Iterator[Frame]:
     """Decode `path` on a background thread so decoding overlaps the consumer's work; errors re-raised here."""
@@ -170,6 +181,7 @@ def read_video(path: str | Path, *, read_ahead: int = READ_AHEAD_FRAMES,
     done = object()
 
     def work() -> None:
+        _lower_thread_priority()
         try:
             for frame in _decode(path, stop, max_side_px):
                 while not stop.is_set():

@@ -78,11 +78,17 @@ def _worse(new: dict, old: dict) -> list[str]:
         n = new["per_exercise"].get(ex)
         if n is None or n["exact_rate"] < d["exact_rate"] or n["mae"] > d["mae"]:
             bad.append(f"{ex} count")
-    for rule, d in old["rules"].items():
-        n = new["rules"].get(rule, {"precision": None, "recall": None})
-        for k in ("precision", "recall"):
-            if d[k] is not None and (n[k] is None or n[k] < d[k] - 1e-9):
-                bad.append(f"{rule} {k}")
+    # Per rule, by counts: fewer hits, more false alarms or more misses is worse. (Precision alone can't say it:
+    # a rule that stops raising its one false alarm has no precision at all, which is better, not worse.)
+    none = {"tp": 0, "fp": 0, "fn": 0}
+    for rule in sorted(set(old["rules"]) | set(new["rules"])):
+        o, n = old["rules"].get(rule, none), new["rules"].get(rule, none)
+        if n["tp"] < o["tp"]:
+            bad.append(f"{rule} hits")
+        if n["fp"] > o["fp"]:
+            bad.append(f"{rule} false alarms")
+        if n["fn"] > o["fn"]:
+            bad.append(f"{rule} misses")
     return bad
 
 

@@ -39,8 +39,8 @@ def test_frames_keep_their_size_and_order(tmp_path):
 def test_large_frames_are_scaled_down_keeping_aspect(tmp_path):
     path = write_video(tmp_path / "big.mp4", _frames(2, 1920, 1080))
     frame = next(iter(read_video(path)))
-    assert frame.wh == (1280, 720)
-    assert probe(path).width == 1280
+    assert frame.wh == (960, 540)
+    assert probe(path).width == 960
 
 
 def test_phone_rotation_metadata_comes_out_upright(tmp_path):
