@@ -116,7 +116,8 @@ def stance_side(fx: Fixture) -> Side | None:
 
 def _r(x: float, nd: int) -> float | None:
     x = float(x)
-    return None if not math.isfinite(x) else round(x, nd)
+    # "+ 0.0" turns -0.0 into 0.0: which of the two a rounding gives differs between CPUs.
+    return None if not math.isfinite(x) else round(x, nd) + 0.0
 
 
 def frame_measures(xy: NDArray, stance: Side | None, pelvic_side: Side) -> dict:
@@ -186,8 +187,8 @@ def build(fx: Fixture, body: Body | None = None) -> dict:
         frames.append({
             "i": i, "t_s": round(t, 6), "rep": rep.index if rep else None, "phase": round(s, 4),
             "faults_now": {k: round(v, 3) for k, v in now.items()},
-            "landmarks_px": np.round(uv, 2).tolist(),
-            "landmarks_m": np.round(lm3, 3).tolist(),
+            "landmarks_px": (np.round(uv, 2) + 0.0).tolist(),
+            "landmarks_m": (np.round(lm3, 3) + 0.0).tolist(),
             "measures": frame_measures(uv, stance, fx.side),
             "truth_3d": pose_truth(pose, sk.joints, fx.side),
         })
