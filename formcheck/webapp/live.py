@@ -10,7 +10,10 @@ client → server
     "set_no": 1, "hold_s": null, "preview": false}; {"type": "end_set"}; {"type": "ping"};
     {"type": "reload_settings"} (after the person switched clips of flagged reps on or off).
     The query string may carry the same fields as start_set (exercise, side, target_reps, session_id, ...),
-    which starts a set at connect time.
+    which starts a set at connect time; `pose=browser` says the page runs pose itself (no server model is
+    loaded until a JPEG arrives).
+  * text JSON {"type": "landmarks", ...}: one frame's pose computed in the browser (see landmark_msgs.py);
+    latest wins like JPEG frames, answered with the same "frame" reply (pose_source "browser").
 
 server → client (text JSON, one object per message, "type" first)
   * hello: protocol, limits, the person's clip setting.
@@ -21,8 +24,8 @@ server → client (text JSON, one object per message, "type" first)
     persisted), new_reps (counted on this frame: index, valid, verdict, why, side, times, faults, stored,
     rep_id), hold_good_s / hold_target_s for holds, set_done, timing_ms (decode, pose, analysis, server).
   * set_started / set_ended / pong / settings.
-  * error: code (bad_frame, too_large, bad_message, flood, not_signed_in, bad_exercise, store_failed,
-    model_unavailable, internal) + a one-line message; seq when it answers a frame. The socket stays usable
+  * error: code (bad_frame, too_large, bad_message, bad_landmarks, flood, not_signed_in, bad_exercise,
+    store_failed, model_unavailable, internal) + a one-line message; seq when it answers a frame. The socket stays usable
     after bad_frame / bad_message (up to MAX_CONSECUTIVE_ERRORS in a row); too_large, flood and not_signed_in
     are followed by a close (1009 / 1008 / 1008).
 """
@@ -52,6 +55,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from formcheck.errors import FormcheckError, InputError
 from formcheck.landmarks import Lm, Side
 from formcheck.types import PoseFrame
+from formcheck.webapp import landmark_msgs as lmsg
 from formcheck.webapp.deps import CurrentUser, OwnSession, StoreDep, websocket_user
 
 log = logging.getLogger(__name__)
@@ -79,6 +83,8 @@ CLIP_BUFFER_MAX_FRAMES = 450  # 15 s at 30 fps; bounds memory at ~450 x 40 kB = 
 CLIP_PAD_S = 0.5  # clip context before the rep starts and after it ends
 MAX_PENDING_CLIPS = 2  # clip encodes in flight per connection; more flagged reps than that wait their turn
 LANDMARK_DECIMALS = 4  # 1e-4 of a 640 px frame = 0.06 px: plenty for drawing, keeps replies ~2 kB
+POSE_SERVER, POSE_BROWSER = "server", "browser"  # where a frame's pose ran (reply field pose_source)
+POSE_SOURCE_METRIC = "pose_source"  # stored in the rep's metrics, so the clinician sees it
 WS_CLOSE_UNSUPPORTED = 1003
 WS_CLOSE_POLICY = 1008
 WS_CLOSE_TOO_BIG = 1009
@@ -468,6 +474,10 @@ class LiveConnection:
         self.clips: ClipBuffer | None = None
         self.clip_tasks: set[asyncio.Task] = set()
         self.latest: bytes | None = None
+        # browser pose (issue 12): the newest landmark message and when it arrived; its own rate limit
+        self.latest_lm: tuple[str, float] | None = None
+        self.lm_intake = lmsg.LandmarkIntake()
+        self.lm_rate = lmsg.RateGuard()
         self.events: collections.deque[tuple[str, Any]] = collections.deque()
         self.wake = asyncio.Event()
         self.closed = False
@@ -497,6 +507,10 @@ class LiveConnection:
                 if msg["type"] == "websocket.disconnect":
                     break
                 data, text = msg.get("bytes"), msg.get("text")
+                if text is not None and lmsg.looks_like_landmarks(text):
+                    if not self._take_landmarks(text):
+                        return
+                    continue
                 # Only what breaks "one frame in flight" is charged: a frame that overwrites one still waiting,
                 # and every control message. A ping-pong client never drops a frame, however fast it is.
                 charged = text is not None or self.latest is not None
@@ -523,6 +537,21 @@ class LiveConnection:
             self.closed = True
             self.wake.set()
 
+    def _take_landmarks(self, text: str) -> bool:
+        """Keep the newest landmark message (latest wins); False after a fatal flood / size error."""
+        if not self.lm_rate.allow():
+            self._event("fatal", ProtocolError("flood", "too many landmark messages: at most "
+                                               f"{lmsg.LANDMARK_RATE_PER_S:g} a second", close=WS_CLOSE_POLICY))
+            return False
+        if len(text) > lmsg.MAX_LANDMARK_MSG_BYTES:
+            self._event("fatal", ProtocolError("too_large", f"landmark message over {lmsg.MAX_LANDMARK_MSG_BYTES} "
+                                               "bytes", close=WS_CLOSE_TOO_BIG))
+            return False
+        self.frames_in += 1
+        self.latest_lm = (text, time.perf_counter())
+        self.wake.set()
+        return True
+
     def _event(self, kind: str, payload: Any) -> None:
         if kind != "fatal" and len(self.events) >= MAX_PENDING_EVENTS:
             kind, payload = "fatal", ProtocolError("flood", "too many control messages", close=WS_CLOSE_POLICY)
@@ -547,7 +576,10 @@ class LiveConnection:
                 frame, self.latest = self.latest, None
                 if frame is not None:
                     await self.handle_frame(frame)
-                if self.closed and self.latest is None and not self.events:
+                lm, self.latest_lm = self.latest_lm, None
+                if lm is not None:
+                    await self.handle_landmarks(*lm)
+                if self.closed and self.latest is None and self.latest_lm is None and not self.events:
                     return
         finally:
             reader.cancel()
@@ -607,6 +639,9 @@ class LiveConnection:
             await self.start_set(req)
         elif kind == "end_set":
             await self.end_set()
+        elif kind == "landmarks":  # not routed by the reader (unusual spacing): same handling, in order
+            await self.handle_landmarks(text, time.perf_counter())
+            return
         elif kind == "reload_settings":
             self.store_clips = await asyncio.to_thread(person_stores_clips, self.store, self.user)
             if self.store_clips and self.clips is None:
@@ -705,6 +740,8 @@ class LiveConnection:
             return
         t_s = self._frame_time_s(client_ms)
         t_recv = time.perf_counter()
+        if self.estimator is None and not await self._ensure_estimator():
+            return
         try:
             reply, fb = await self.in_pose_thread(self._process, jpeg, t_s)
         except ProtocolError as err:
@@ -719,9 +756,52 @@ class LiveConnection:
         if self.clips is not None:
             self.clips.add(t_s, jpeg)
         reply["seq"] = seq
-        reply["new_reps"] = await self._record_new_reps(fb) + await self._record_completed_holds(fb)
+        reply["pose_source"] = POSE_SERVER
+        reply["new_reps"] = await self._record_new_reps(fb, POSE_SERVER) + await self._record_completed_holds(fb)
         reply["timing_ms"]["server"] = round((time.perf_counter() - t_recv) * 1000.0, 1)
         await self.send(reply)
+
+    async def _ensure_estimator(self) -> bool:
+        """The server's pose model, loaded on the first JPEG of a page that started in browser-pose mode."""
+        try:
+            self.estimator = await self.in_pose_thread(self.estimator_factory)
+            return True
+        except FormcheckError as exc:
+            await self.fail(ProtocolError("model_unavailable", str(exc), close=WS_CLOSE_INTERNAL))
+            return False
+
+    async def handle_landmarks(self, text: str, t_arrived: float) -> None:
+        """Pose from the browser: validate, build a PoseFrame, run the same LiveSession; errors stay on this
+        socket (bad_landmarks keeps it open, up to MAX_CONSECUTIVE_ERRORS in a row)."""
+        try:
+            reply, fb = await self.in_pose_thread(self._process_landmarks, text)
+        except lmsg.LandmarkError as err:
+            close = WS_CLOSE_TOO_BIG if err.code == "too_large" else WS_CLOSE_POLICY
+            await self.fail(ProtocolError(err.code, err.message, seq=err.seq, close=close if err.close else None))
+            return
+        except FormcheckError as exc:
+            await self.fail(ProtocolError("bad_landmarks", str(exc)))
+            return
+        self.errors_in_row = 0
+        self.frames_done += 1
+        reply["new_reps"] = await self._record_new_reps(fb, POSE_BROWSER) + await self._record_completed_holds(fb)
+        reply["timing_ms"]["server"] = round((time.perf_counter() - t_arrived) * 1000.0, 1)
+        await self.send(reply)
+
+    def _process_landmarks(self, text: str) -> tuple[dict[str, Any], Any]:
+        """Parse → PoseFrame → analysis → reply dict (worker thread, like `_process`)."""
+        t0 = time.perf_counter()
+        msg = self.lm_intake.accept(text)
+        pf = lmsg.to_pose_frame(msg, self._frame_time_s(msg.t_ms))
+        t1 = time.perf_counter()
+        fb = self.analysis.update(pf) if self.analysis is not None else None
+        t2 = time.perf_counter()
+        reply = {"type": "frame", "seq": msg.seq, "pose_source": POSE_BROWSER, "t_s": round(pf.t_s, 3),
+                 "wh": list(pf.frame_wh), "pose": pf.detected, "landmarks": landmarks_json(pf),
+                 "angles": key_angles(pf), **feedback_json(fb, self.set_req),
+                 "timing_ms": {"parse": round((t1 - t0) * 1000, 2), "pose": None, "client_pose": msg.pose_ms,
+                               "analysis": round((t2 - t1) * 1000, 2)}}
+        return reply, fb
 
     def _process(self, jpeg: bytes, t_s: float) -> tuple[dict[str, Any], Any]:
         """Decode → pose → analysis → reply dict (all in a worker thread: nothing here touches the loop)."""
@@ -739,15 +819,16 @@ class LiveConnection:
                                "analysis": round((t3 - t2) * 1000, 1)}}
         return reply, fb
 
-    async def _record_new_reps(self, fb: Any) -> list[dict[str, Any]]:
+    async def _record_new_reps(self, fb: Any, pose_source: str = "server") -> list[dict[str, Any]]:
         reps = new_reps_of(fb)
         out = []
         for rep in reps:
             item = rep_json(rep)
             item["stored"] = False
+            item["pose_source"] = pose_source
             if self.recorder is not None:
                 try:
-                    rep_id = await asyncio.to_thread(self.recorder.record, rep)
+                    rep_id = await asyncio.to_thread(self.recorder.record, rep, pose_source)
                     item["stored"] = True
                     item["rep_id"] = rep_id
                     if self.store_clips and not item.get("valid", True):
@@ -963,8 +1044,11 @@ class SetRecorder:
         row = svc.start_set(req.session_id, req.exercise_id, side)
         return cls(svc, row.id, row.target_reps, row.target_hold_s)
 
-    def record(self, rep: Any) -> int:
-        return self.record_in(rep_in(rep))
+    def record(self, rep: Any, pose_source: str | None = None) -> int:
+        rin = rep_in(rep)
+        if pose_source is not None:  # which path produced the landmarks: shown to the clinician with the rep
+            rin = dataclasses.replace(rin, metrics={**rin.metrics, POSE_SOURCE_METRIC: pose_source})
+        return self.record_in(rin)
 
     def record_in(self, rep: Any) -> int:
         return int(self.svc.record_rep(self.set_id, rep).rep.id)
@@ -997,11 +1081,12 @@ async def live_socket(ws: WebSocket) -> None:
         await conn.send({"type": "hello", "protocol": PROTOCOL_VERSION, "max_frame_bytes": MAX_FRAME_BYTES,
                          "max_frame_side_px": MAX_FRAME_SIDE_PX, "store_flagged_clips": conn.store_clips,
                          "user": {"id": user.id, "name": user.name}})
-        try:
-            conn.estimator = await conn.in_pose_thread(conn.estimator_factory)
-        except FormcheckError as exc:
-            await conn.fail(ProtocolError("model_unavailable", str(exc), close=WS_CLOSE_INTERNAL))
-            return
+        if ws.query_params.get("pose") != POSE_BROWSER:  # browser pose: the model loads on a first JPEG only
+            try:
+                conn.estimator = await conn.in_pose_thread(conn.estimator_factory)
+            except FormcheckError as exc:
+                await conn.fail(ProtocolError("model_unavailable", str(exc), close=WS_CLOSE_INTERNAL))
+                return
         if "exercise" in ws.query_params:
             try:
                 req = SetRequest.from_mapping(dict(ws.query_params))
