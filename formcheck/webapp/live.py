@@ -84,7 +84,8 @@ CLIP_PAD_S = 0.5  # clip context before the rep starts and after it ends
 MAX_PENDING_CLIPS = 2  # clip encodes in flight per connection; more flagged reps than that wait their turn
 LANDMARK_DECIMALS = 4  # 1e-4 of a 640 px frame = 0.06 px: plenty for drawing, keeps replies ~2 kB
 POSE_SERVER, POSE_BROWSER = "server", "browser"  # where a frame's pose ran (reply field pose_source)
-POSE_SOURCE_METRIC = "pose_source"  # stored in the rep's metrics, so the clinician sees it
+POSE_SOURCE_METRIC = "pose_source"
+LANDMARKS_ON_LOOP = True  # see LiveConnection.handle_landmarks  # stored in the rep's metrics, so the clinician sees it
 WS_CLOSE_UNSUPPORTED = 1003
 WS_CLOSE_POLICY = 1008
 WS_CLOSE_TOO_BIG = 1009
@@ -772,9 +773,16 @@ class LiveConnection:
 
     async def handle_landmarks(self, text: str, t_arrived: float) -> None:
         """Pose from the browser: validate, build a PoseFrame, run the same LiveSession; errors stay on this
-        socket (bad_landmarks keeps it open, up to MAX_CONSECUTIVE_ERRORS in a row)."""
+        socket (bad_landmarks keeps it open, up to MAX_CONSECUTIVE_ERRORS in a row).
+
+        Runs on the event loop, not the per-socket thread: it is ~0.5-1 ms of pure Python (no native call that
+        releases the GIL), and a thread hop per message with one thread per socket made p95 worse under load
+        (GIL hand-offs; benchmarks/bench_capacity.py)."""
         try:
-            reply, fb = await self.in_pose_thread(self._process_landmarks, text)
+            if LANDMARKS_ON_LOOP:
+                reply, fb = self._process_landmarks(text)
+            else:
+                reply, fb = await self.in_pose_thread(self._process_landmarks, text)
         except lmsg.LandmarkError as err:
             close = WS_CLOSE_TOO_BIG if err.code == "too_large" else WS_CLOSE_POLICY
             await self.fail(ProtocolError(err.code, err.message, seq=err.seq, close=close if err.close else None))
@@ -797,7 +805,7 @@ class LiveConnection:
         fb = self.analysis.update(pf) if self.analysis is not None else None
         t2 = time.perf_counter()
         reply = {"type": "frame", "seq": msg.seq, "pose_source": POSE_BROWSER, "t_s": round(pf.t_s, 3),
-                 "wh": list(pf.frame_wh), "pose": pf.detected, "landmarks": landmarks_json(pf),
+                 "wh": list(pf.frame_wh), "pose": pf.detected, "landmarks": None,  # the page has its own
                  "angles": key_angles(pf), **feedback_json(fb, self.set_req),
                  "timing_ms": {"parse": round((t1 - t0) * 1000, 2), "pose": None, "client_pose": msg.pose_ms,
                                "analysis": round((t2 - t1) * 1000, 2)}}
