@@ -1,7 +1,7 @@
 """Background analysis jobs: a job is its id plus stored inputs; `run_job` reads them and stores the result.
 
-`run_job(job_id, settings_json)` is a plain top-level function with picklable arguments, so the same call can be
-made by a ProcessPoolExecutor worker (the default here), or by a Celery task later (`@app.task` wrapping it):
+`run_job(job_id, settings_json)` is a plain top-level function with picklable arguments, so the same call is
+made by a ProcessPoolExecutor worker (the default here), or by a Celery task (celery_app.py, FORMCHECK_BROKER_URL):
 nothing is passed in memory except the id. Progress and the outcome live in the jobs table, so a page can poll
 it from any server process, and a restart finds every unfinished job there (`JobRunner.recover`).
 """
@@ -59,10 +59,9 @@ def angle_chart(seq: Any, exercise_id: str, side: str) -> dict[str, Any] | None:
     t_s = np.asarray(smoothed.t_s, dtype=float)
     step = max(1, int(np.ceil(len(t_s) / MAX_CHART_POINTS)))
     label = main.measure.removesuffix(f"_{main.unit}").replace("_3d", " (3D)").replace("_", " ")
-    lines = [
-        {"value": float(main.enter), "label": "rep starts", "kind": "rep"},
-        {"value": float(main.exit), "label": "rep ends", "kind": "rep"},
-    ]
+    # exercises whose rep thresholds adapt to the person's own range (enter/exit None) draw no fixed lines
+    lines = [{"value": float(v), "label": label, "kind": "rep"}
+             for v, label in ((main.enter, "rep starts"), (main.exit, "rep ends")) if v is not None]
     for rule in spec.rules:
         if rule.measure == main.measure:
             lines.append({"value": float(rule.limit), "label": rule.name, "kind": "rule"})
@@ -167,9 +166,16 @@ class JobRunner:
         self._settings_json = settings.model_dump_json()
         self._executor: Executor | None = None
         self._store: Any = None
+        self._remote: Any = None  # broker mode (FORMCHECK_BROKER_URL): celery_app.CeleryDispatcher
 
     def start(self, store: Any = None) -> None:
         self._store = store
+        if self._settings.broker_url:
+            from formcheck.webapp.celery_app import CeleryDispatcher
+
+            self._remote = CeleryDispatcher(self._settings.broker_url)
+            self._remote.start(store)
+            return
         self._executor = self._new_executor()
 
     def _new_executor(self) -> Executor:
@@ -179,7 +185,10 @@ class JobRunner:
         # spawn, not fork: the server has threads (uvicorn, SQLAlchemy pool) that a fork would copy mid-state.
         return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
 
-    def submit(self, job_id: int) -> Future[str]:
+    def submit(self, job_id: int) -> Future[str] | None:
+        """Run the job in the pool (a Future), or send it to the broker (None; BrokerUnavailable when down)."""
+        if self._remote is not None:
+            return self._remote.submit(job_id)
         if self._executor is None:
             raise RuntimeError("JobRunner.start() was not called")
         try:
@@ -211,6 +220,8 @@ class JobRunner:
     def recover(self, store: Any) -> list[int]:
         """On startup: resume queued jobs; retry or fail jobs that were running when the server stopped."""
         self._store = store
+        if self._remote is not None:  # workers are other processes: only queued jobs are sent again
+            return self._remote.recover(store)
         resumed: list[int] = []
         for job_id, status, attempts in repo.unfinished_jobs(store):
             if status == JobStatus.RUNNING and attempts >= MAX_ATTEMPTS:
@@ -230,6 +241,9 @@ class JobRunner:
     def shutdown(self) -> None:
         """Stop now: queued futures are cancelled and busy workers terminated; their jobs stay queued/running
         in the store, and `recover` on the next start resumes them (or fails them with the reason)."""
+        remote, self._remote = self._remote, None
+        if remote is not None:
+            remote.shutdown()
         executor, self._executor = self._executor, None
         if executor is None:
             return

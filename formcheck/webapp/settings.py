@@ -54,6 +54,12 @@ class Settings(BaseModel):
     cookie_secure: bool | None = None  # None: Secure unless serving on loopback over plain http
     session_max_age_s: int = Field(DEFAULT_SESSION_MAX_AGE_S, gt=0)
     web_dir: Path | None = None  # None: the repository's top-level web/ directory
+    # Review jobs: None runs them in the embedded process pool; a Celery broker URL (redis://host:6379/0) sends
+    # them to `formcheck worker` processes (any machine with the same database URL and data directory).
+    broker_url: str | None = None
+    # Live pose: "auto" lets a capable browser run MediaPipe itself (landmarks over the socket, no video leaves
+    # the device); "server" makes every page send JPEGs for server-side pose.
+    live_pose: Literal["auto", "server"] = "auto"
 
     @property
     def max_upload_bytes(self) -> int:
@@ -86,6 +92,8 @@ class Settings(BaseModel):
             ("FORMCHECK_DATABASE_URL", "database_url"),
             ("FORMCHECK_HOST", "host"),
             ("FORMCHECK_SECRET_KEY", "secret_key"),
+            ("FORMCHECK_BROKER_URL", "broker_url"),
+            ("FORMCHECK_LIVE_POSE", "live_pose"),
         ):
             if env.get(name):
                 values[key] = env[name]

@@ -1,0 +1,230 @@
+"""Review jobs on Celery + Redis, behind the same `run_job(job_id, settings_json)` boundary as the process pool.
+
+Set FORMCHECK_BROKER_URL (e.g. redis://127.0.0.1:6379/0) on the web app and on every `formcheck worker`: the app
+then sends only the job id; a worker (any machine with the same FORMCHECK_DATABASE_URL and FORMCHECK_DATA_DIR)
+claims the job in the database (job_lease), runs `run_job`, and acknowledges the message only afterwards
+(`acks_late`), so a worker killed mid-job leaves its message to be redelivered, and the claim makes sure a
+redelivered job is never run twice. No result backend: the outcome lives in the jobs table, as for the pool.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from functools import cache
+from typing import Any
+
+from formcheck.errors import FormcheckError, StoreError
+
+log = logging.getLogger(__name__)
+
+TASK_NAME = "formcheck.run_job"
+QUEUE = "formcheck"
+ENV_VISIBILITY_S = "FORMCHECK_BROKER_VISIBILITY_S"
+# Redis redelivers an unacknowledged message after this long, which is how the job of a killed worker comes
+# back. kombu's default is 1 h; 5 min brings a dead worker's job back sooner, and a copy delivered while the
+# first worker is still alive finds the job claimed (job_lease) and waits (judgement call).
+DEFAULT_VISIBILITY_S = 300.0
+# How often a worker looks for messages past their visibility timeout (kombu: every 10 s x 10 calls = ~100 s).
+RESTORE_INTERVAL_S = 5
+BUSY_RETRY_S = 30.0  # a delivery of a job another live worker holds: look again this much later
+SEND_TIMEOUT_S = 5.0  # how long an upload waits for an unreachable broker before saying so
+SEND_RETRIES = 1
+RESEND_INTERVAL_S = 10.0  # jobs that could not be sent are tried again this often (judgement call)
+ENV_RESEND_S = "FORMCHECK_BROKER_RESEND_S"
+
+
+def _resend_interval_s() -> float:
+    raw = os.environ.get(ENV_RESEND_S)
+    try:
+        return max(0.2, float(raw)) if raw else RESEND_INTERVAL_S
+    except ValueError:
+        return RESEND_INTERVAL_S
+
+
+class BrokerUnavailable(StoreError):
+    """The job queue (broker) cannot be reached (HTTP 503); the job stays queued in the database, sent later."""
+
+
+def _visibility_s() -> float:
+    raw = os.environ.get(ENV_VISIBILITY_S)
+    try:
+        return float(raw) if raw else DEFAULT_VISIBILITY_S
+    except ValueError:
+        raise FormcheckError(f"{ENV_VISIBILITY_S}={raw!r} is not a number of seconds") from None
+
+
+@cache
+def celery_app(broker_url: str) -> Any:
+    """The Celery app for one broker (made once per process; the task is registered on it)."""
+    from celery import Celery
+
+    app = Celery("formcheck", broker=broker_url, set_as_current=False)
+    app.conf.update(
+        task_acks_late=True,  # ack after the job: a killed worker's job is redelivered, not lost
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,  # one job reserved per worker process: others stay for idle workers
+        task_default_queue=QUEUE,
+        task_ignore_result=True,  # the outcome is in the jobs table
+        broker_transport_options={"visibility_timeout": _visibility_s(),
+                                  "unacked_restore_interval": RESTORE_INTERVAL_S, "unacked_restore_throttle": 1},
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=SEND_TIMEOUT_S,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        task_serializer="json",
+        accept_content=["json"],
+    )
+    app.task(name=TASK_NAME, bind=True, max_retries=None)(_run_job_task)
+    return app
+
+
+def _run_job_task(task: Any, job_id: int) -> str:
+    """Worker side: claim the job, run it with a heartbeat, or leave it to its live holder (retry later)."""
+    from formcheck.webapp import repo
+    from formcheck.webapp.job_lease import Heartbeat, claim_job, holder_id
+    from formcheck.webapp.jobs import MAX_ATTEMPTS, run_job
+    from formcheck.webapp.schemas import JobStatus
+    from formcheck.webapp.settings import Settings
+
+    settings = Settings.from_env()
+    store = repo.open_store(settings)
+    try:
+        claim = claim_job(store, int(job_id), holder_id())
+        if not claim.won:
+            if claim.status == JobStatus.RUNNING:  # a live worker holds it: check again later, never drop it
+                log.info("job %s is running on %s; looking again in %gs", job_id, claim.held_by, BUSY_RETRY_S)
+                raise task.retry(countdown=BUSY_RETRY_S)
+            log.info("job %s is %s: nothing to do", job_id, claim.status)
+            return str(claim.status)
+        if claim.takeover and repo.job_attempts(store, job_id) >= MAX_ATTEMPTS:
+            repo.update_job(store, job_id, status=JobStatus.FAILED,
+                            message="The analysis worker stopped twice on this video; please upload it again")
+            return JobStatus.FAILED
+        if claim.takeover:
+            log.warning("job %s: its worker stopped mid-job; running it again", job_id)
+        with Heartbeat(store, int(job_id)):
+            return run_job(int(job_id), settings.model_dump_json())
+    finally:
+        repo.close_store(store)
+
+
+def send_job(broker_url: str, job_id: int) -> None:
+    """App side: put one job id on the queue; BrokerUnavailable (one line) when the broker is down."""
+    from kombu.exceptions import OperationalError
+
+    app = celery_app(broker_url)
+    try:
+        app.send_task(TASK_NAME, args=[int(job_id)], queue=QUEUE, retry=True,
+                      retry_policy={"max_retries": SEND_RETRIES, "interval_start": 0.5, "interval_step": 0.5,
+                                    "interval_max": 1.0})
+    except (OperationalError, OSError, ConnectionError) as exc:
+        raise BrokerUnavailable(f"the analysis queue at {_safe_url(broker_url)} is unreachable ({exc})") from None
+
+
+def _safe_url(url: str) -> str:
+    """The broker URL without a password (it goes into messages and logs)."""
+    from kombu.utils.url import maybe_sanitize_url
+
+    return maybe_sanitize_url(url)
+
+
+def run_worker(broker_url: str, *, concurrency: int = 1, loglevel: str = "INFO", hostname: str | None = None) -> None:
+    """`formcheck worker`: one Celery worker consuming formcheck jobs (solo pool for one job at a time: the
+    pose model uses a core by itself; run more workers for more cores or machines)."""
+    app = celery_app(broker_url)
+    argv = ["worker", f"--loglevel={loglevel}", "-Q", QUEUE, "--without-gossip", "--without-mingle",
+            "--without-heartbeat"]
+    if concurrency <= 1:
+        argv += ["--pool=solo"]
+    else:
+        argv += ["--pool=prefork", f"--concurrency={concurrency}"]
+    if hostname:
+        argv += [f"--hostname={hostname}"]
+    app.worker_main(argv)
+
+
+class CeleryDispatcher:
+    """App side of JobRunner in broker mode: sends job ids; jobs the broker refused are re-sent every
+    RESEND_INTERVAL_S until it is back (the job row stays `queued` meanwhile, so nothing is lost)."""
+
+    def __init__(self, broker_url: str) -> None:
+        self._url = broker_url
+        self._store: Any = None
+        self._pending: set[int] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._interval_s = _resend_interval_s()
+
+    def start(self, store: Any) -> None:
+        self._store = store
+        self._thread = threading.Thread(target=self._resend_loop, name="formcheck-job-resend", daemon=True)
+        self._thread.start()
+
+    def submit(self, job_id: int) -> None:
+        try:
+            send_job(self._url, job_id)
+        except BrokerUnavailable as exc:
+            with self._lock:
+                self._pending.add(int(job_id))
+            log.error("job %s not sent: %s", job_id, exc)
+            message = (f"Your video is saved, but {exc}; it is tried again every {self._interval_s:g} s and "
+                       "analysed when the queue is back (no need to upload again)")
+            self._note(job_id, message)
+            raise BrokerUnavailable(message) from None
+
+    def pending(self) -> set[int]:
+        with self._lock:
+            return set(self._pending)
+
+    def _note(self, job_id: int, message: str) -> None:
+        if self._store is None:
+            return
+        from formcheck.webapp import repo
+
+        try:
+            repo.update_job(self._store, job_id, message=message)
+        except FormcheckError as exc:
+            log.warning("job %s: could not note the broker state: %s", job_id, exc)
+
+    def resend_pending(self) -> int:
+        """Try every job the broker refused once more; returns how many were sent."""
+        sent = 0
+        for job_id in sorted(self.pending()):
+            try:
+                send_job(self._url, job_id)
+            except BrokerUnavailable:
+                return sent  # still down: the rest waits for the next round
+            with self._lock:
+                self._pending.discard(job_id)
+            self._note(job_id, "Queued for analysis")
+            sent += 1
+        return sent
+
+    def _resend_loop(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            if self.pending():
+                n = self.resend_pending()
+                if n:
+                    log.info("sent %d job(s) after the broker came back", n)
+
+    def recover(self, store: Any) -> list[int]:
+        """On app start: send every queued job again (a copy still in the broker is harmless: the claim runs a
+        job once). Running jobs belong to workers; a dead worker's job comes back through the broker."""
+        from formcheck.webapp import repo
+
+        self._store = store
+        queued = [job_id for job_id, status, _ in repo.unfinished_jobs(store) if status == "queued"]
+        for job_id in queued:
+            try:
+                self.submit(job_id)
+            except BrokerUnavailable:
+                pass  # noted on the job and retried by the resend loop
+        return queued
+
+    def shutdown(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self._interval_s + 1)
