@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-16)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast setup system-deps model fixtures bench eval lint clean-venv
+.PHONY: run test test-fast setup web-deps system-deps model fixtures bench eval lint clean-venv
 
 run: setup
 	$(VENV)/bin/formcheck serve --host $(HOST) --port $(PORT) --single-user
@@ -20,7 +20,19 @@ test: setup system-deps
 test-fast: setup
 	$(PY) -m pytest -p no:cacheprovider
 
-setup: $(STAMP) model
+setup: $(STAMP) model web-deps
+
+# Browser packages (package.json, served by the app, never from a CDN): MediaPipe tasks-vision for pose in the
+# browser. Without npm the live coach says so and runs pose on the server.
+NPM_STAMP := node_modules/.installed-$(shell cat package.json | sha256sum | cut -c1-16)
+web-deps:
+	@if ! command -v npm >/dev/null 2>&1; then \
+	  echo "formcheck: npm not found: pose in the browser is off, the live coach runs pose on the server (install npm to turn it on)"; \
+	elif [ ! -f $(NPM_STAMP) ]; then \
+	  if npm install --no-audit --no-fund --no-package-lock --loglevel=error; then \
+	    rm -f node_modules/.installed-*; touch $(NPM_STAMP); \
+	  else echo "formcheck: npm install failed: pose in the browser is off until it succeeds (server pose is used)"; fi; \
+	fi
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "formcheck needs Python >= 3.11")'

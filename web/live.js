@@ -65,6 +65,7 @@
     cue: { text: null, since: 0 }, placementSince: new Map(),
     plan: null, session_id: null, steps: [], stepIndex: -1, painChoice: null, readiness: { massage: false, vmo: false },
     skbVerdict: null, setSummaries: [],
+    localLandmarks: new Map(), landmarkFrames: 0,   // browser pose (web/browser-pose.js)
   };
   window.fcLive = S;
 
@@ -116,7 +117,8 @@
   // ---------------------------------------------------------------- WebSocket
   function connect() {
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
-    const ws = new WebSocket(`${proto}//${location.host}/ws/live`);
+    const browserPose = window.fcPose && window.fcPose.mode === "browser";   // web/browser-pose.js (issue 12)
+    const ws = new WebSocket(`${proto}//${location.host}/ws/live${browserPose ? "?pose=browser" : ""}`);
     ws.binaryType = "arraybuffer";
     S.ws = ws; S.wsReady = false; S.inFlight = false;
     status("connecting…");
@@ -192,6 +194,7 @@
     cctx.fillStyle = "#808080"; cctx.fillRect(0, 0, CAPTURE_W, CAPTURE_H);
     cctx.drawImage(video, (CAPTURE_W - dw) / 2, (CAPTURE_H - dh) / 2, dw, dh);
     S.captureRect = { x: (CAPTURE_W - dw) / 2 / CAPTURE_W, y: (CAPTURE_H - dh) / 2 / CAPTURE_H, w: dw / CAPTURE_W, h: dh / CAPTURE_H };
+    if (window.fcPose && window.fcPose.mode === "browser") return pumpLandmarks(seq, t);
     const blob = await new Promise((res) => capture.toBlob(res, "image/jpeg", JPEG_QUALITY));
     if (!blob || !S.ws || S.ws.readyState !== WebSocket.OPEN) { S.inFlight = false; return; }
     const jpeg = new Uint8Array(await blob.arrayBuffer());
@@ -212,7 +215,27 @@
     setTimeout(() => { if (S.inFlight && S.seq === mySeq) { S.inFlight = false; pump(); } }, REPLY_TIMEOUT_MS);
   }
 
+  // Browser pose: the worker finds the landmarks on the same letterboxed 640x480 frame; only they are sent.
+  async function pumpLandmarks(seq, t) {
+    let r;
+    try { r = await window.fcPose.detect(capture, seq, t); } catch (e) { S.inFlight = false; schedulePump(); return; }
+    if (!S.ws || S.ws.readyState !== WebSocket.OPEN) { S.inFlight = false; return; }
+    S.localLandmarks.set(seq, r.image);
+    if (S.localLandmarks.size > 50) S.localLandmarks.delete(S.localLandmarks.keys().next().value);
+    S.ws.send(JSON.stringify(window.fcPose.message(r, [CAPTURE_W, CAPTURE_H])));
+    S.sentAt.set(seq, t);
+    if (S.sentAt.size > 50) S.sentAt.delete(S.sentAt.keys().next().value);
+    S.lastSend = t; S.frames++; S.landmarkFrames++;
+    const mySeq = seq;
+    setTimeout(() => { if (S.inFlight && S.seq === mySeq) { S.inFlight = false; pump(); } }, REPLY_TIMEOUT_MS);
+  }
+
   function onFrame(msg) {
+    if (msg.pose_source === "browser" && !msg.landmarks) {   // the server does not echo the page's own landmarks
+      const img = S.localLandmarks.get(msg.seq);
+      msg.landmarks = img ? img.map((p) => [p[0], p[1], p[3]]) : null;
+      S.localLandmarks.delete(msg.seq);
+    }
     if (S.flashAt && performance.now() - S.flashAt > FLASH_MS) hideFlash();   // in case a timer was throttled
     S.inFlight = false;
     S.lastReplyAt = performance.now();
@@ -834,6 +857,7 @@
       $("exercise-name").textContent = "Live coach"; $("set-info").textContent = "No camera";
       return;
     }
+    if (window.fcPose) await window.fcPose.ready;   // browser or server pose: decided before connecting
     connect();
     startFlow();
   })();

@@ -124,7 +124,7 @@ class SecurityHeaders:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the web app. Nothing is opened until here: tests pass `Settings(data_dir=tmp_path)`."""
-    from formcheck.webapp import clinician, pages, routes_auth, uploads
+    from formcheck.webapp import browser_pose, clinician, pages, routes_auth, uploads
     from formcheck.webapp.live import router as live_router
 
     settings = settings or Settings.from_env()
@@ -166,5 +166,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(clinician.router)
     app.include_router(pages.router)
     app.include_router(live_router)
+    browser_pose.install(app)  # /api/live/pose-config, /models/pose.task, /vendor/tasks-vision (issue 12)
     app.mount("/static", StaticFiles(directory=settings.resolved_web_dir), name="static")
     return app

@@ -1,0 +1,109 @@
+"""Pose in the browser: serves MediaPipe's tasks-vision (npm, WASM) and the server's own .task bundle locally.
+
+The live page asks GET /api/live/pose-config which path to use. Browser pose needs the npm package installed
+by `make run` / `make test` (top-level package.json) and the setting FORMCHECK_LIVE_POSE=auto (the default);
+otherwise, or when the browser cannot run it (no WebAssembly, worker failed, too slow), the page sends JPEGs
+and the server runs pose. Nothing comes from a CDN: /vendor/tasks-vision/ is node_modules/@mediapipe/tasks-vision
+and /models/pose.task is the bundle `formcheck models` built (same bytes as the server's, sha256 given).
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from formcheck.errors import FormcheckError
+from formcheck.webapp.deps import CurrentUser
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["live"])
+
+TASKS_VISION_PACKAGE = Path("node_modules") / "@mediapipe" / "tasks-vision"
+TASKS_VISION_FILES = ("vision_bundle.mjs", "wasm/vision_wasm_module_internal.js",
+                      "wasm/vision_wasm_module_internal.wasm")
+VENDOR_URL = "/vendor/tasks-vision"
+MODEL_URL = "/models/pose.task"
+MODEL_CACHE_S = 3600  # the bundle changes only with a new build; its sha256 is in the config for checking
+# A page whose own pose takes longer than this per frame (median over SLOW_WINDOW frames) switches to server
+# pose: below ~6 fps a rep's bottom is easily missed (judgement call; the CPU-only worst case measured in
+# headless Chromium on 2 shared cores is ~90 ms, stack-recipes §4).
+SLOW_POSE_MS = 160.0
+SLOW_WINDOW = 30
+
+
+def tasks_vision_dir(settings: Any) -> Path:
+    """node_modules/@mediapipe/tasks-vision beside web/ (the repository root)."""
+    return settings.resolved_web_dir.parent / TASKS_VISION_PACKAGE
+
+
+def vendor_missing(settings: Any) -> str | None:
+    """Why browser pose cannot be offered (None when the npm files are there)."""
+    root = tasks_vision_dir(settings)
+    missing = [f for f in TASKS_VISION_FILES if not (root / f).is_file()]
+    if missing:
+        return ("the @mediapipe/tasks-vision npm package is not installed (run `make run`, which uses npm); "
+                "pose runs on the server")
+    return None
+
+
+def install(app: FastAPI) -> None:
+    """Mount the vendor files (when present) and the config/model routes."""
+    settings = app.state.settings
+    mimetypes.add_type("text/javascript", ".mjs")
+    mimetypes.add_type("application/wasm", ".wasm")
+    root = tasks_vision_dir(settings)
+    if vendor_missing(settings) is None:
+        app.mount(VENDOR_URL, StaticFiles(directory=root), name="tasks-vision")
+    else:
+        log.warning("browser pose unavailable: %s", vendor_missing(settings))
+    app.include_router(router)
+
+
+def _model(request: Request) -> Any:
+    """The server's pose bundle (ModelInfo), resolved once per app (hashing 9 MB per request would be waste)."""
+    info = getattr(request.app.state, "browser_pose_model", None)
+    if info is None:
+        from formcheck.models import ensure_model
+
+        info = ensure_model(build=False)
+        request.app.state.browser_pose_model = info
+    return info
+
+
+@router.get("/api/live/pose-config")
+def pose_config(request: Request, user: CurrentUser) -> dict[str, Any]:
+    """Which pose path the live page should use, and where its files are."""
+    settings = request.app.state.settings
+    reason = None
+    if settings.live_pose == "server":
+        reason = "this server is set to run pose itself (FORMCHECK_LIVE_POSE=server)"
+    else:
+        reason = vendor_missing(settings)
+    model = None
+    if reason is None:
+        try:
+            model = _model(request)
+        except FormcheckError as exc:
+            reason = f"the pose model is not available: {exc}"
+    return {"browser": reason is None, "reason": reason, "vendor_url": VENDOR_URL,
+            "bundle_url": f"{VENDOR_URL}/vision_bundle.mjs", "wasm_url": f"{VENDOR_URL}/wasm",
+            "model_url": MODEL_URL, "model_sha256": model.sha256 if model else None,
+            "slow_pose_ms": SLOW_POSE_MS, "slow_window": SLOW_WINDOW}
+
+
+@router.get(MODEL_URL, include_in_schema=False)
+def pose_model(request: Request, user: CurrentUser) -> FileResponse:
+    """The same .task bundle the server runs (so browser and server pose agree)."""
+    try:
+        info = _model(request)
+    except FormcheckError as exc:
+        raise HTTPException(503, f"the pose model is not available: {exc}") from None
+    return FileResponse(info.path, media_type="application/octet-stream",
+                        headers={"Cache-Control": f"private, max-age={MODEL_CACHE_S}", "ETag": f'"{info.sha256}"'})
