@@ -21,6 +21,7 @@ from tests.test_web_live import (
     framed,
     jpeg,
     make_app,
+    password_hash,
     recv,
     recv_until,
     sidecar_frames,
@@ -220,6 +221,17 @@ def test_stored_reps_record_the_pose_path_for_the_clinician(tmp_path):
     rows = app.state.store.list_reps(session_id=sid)
     assert len(rows) == len(doc["reps"])
     assert {r.metrics.get("pose_source") for r in rows} == {"browser"}
+    # ... and the clinician's view of the rep shows it
+    from formcheck.webapp import repo
+
+    store = app.state.store
+    dr = store.get_person("dr_lee")
+    store.set_password_hash(dr.id, password_hash())
+    with TestClient(app) as c:
+        sign_in(c, "dr_lee")
+        item = c.get(f"/api/clinician/reps/{repo.live_rep_key(rows[0].id)}")
+        assert item.status_code == 200, item.text
+        assert item.json()["metrics"]["pose_source"] == "browser"
 
 
 def test_each_bad_landmark_message_gets_an_error_and_no_made_up_rep(tmp_path):

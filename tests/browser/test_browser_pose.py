@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,10 @@ STATE_JS = """() => ({reps: fcLive.repCount, valid: fcLive.validCount, replies: 
   poseMs: window.fcPose ? fcPose.poseMs.slice() : [], loadMs: window.fcPose && fcPose.loadMs,
   landmarkFrames: fcLive.landmarkFrames, lastTiming: fcLive.lastReply && fcLive.lastReply.timing_ms,
   lastSource: fcLive.lastReply && fcLive.lastReply.pose_source})"""
+
+
+def fault_counts(state: dict) -> Counter:
+    return Counter(rule for r in state["newReps"] for rule in set(r["faults"]))
 
 
 def _median(xs: list[float]) -> float | None:
@@ -89,7 +94,14 @@ def test_browser_pose_counts_like_server_pose_and_sends_no_images(start_server, 
     # same counts (±1, and each within ±1 of the label) and the same fault rules
     assert abs(br_state["reps"] - srv_state["reps"]) <= REP_TOLERANCE, info
     assert abs(br_state["reps"] - entry["reps"]) <= REP_TOLERANCE, info
-    assert faults(br_state) == faults(srv_state), info
+    # the same fault rules: every rule that flags two or more reps on one path flags reps on the other, and no
+    # rule's count differs by more than one rep (the ±1 of the counts: a borderline short rep may come and go)
+    b_count, s_count = fault_counts(br_state), fault_counts(srv_state)
+    for rule in set(b_count) | set(s_count):
+        assert abs(b_count[rule] - s_count[rule]) <= REP_TOLERANCE, (rule, info)
+        if max(b_count[rule], s_count[rule]) >= 2:
+            assert min(b_count[rule], s_count[rule]) >= 1, (rule, info)
+    assert s_count, f"the clip's knee valgus was not flagged at all: {info}"
     assert all(r["source"] == "browser" for r in br_state["newReps"]), info
     assert all(r["source"] == "server" for r in srv_state["newReps"]), info
     # in browser-pose mode no image bytes cross the socket: only JSON text, landmark messages among them
