@@ -98,7 +98,7 @@ def pose_config(request: Request, user: CurrentUser) -> dict[str, Any]:
             "slow_pose_ms": SLOW_POSE_MS, "slow_window": SLOW_WINDOW}
 
 
-@router.get(MODEL_URL, include_in_schema=False)
+@router.get(MODEL_URL, response_class=FileResponse)
 def pose_model(request: Request, user: CurrentUser) -> FileResponse:
     """The same .task bundle the server runs (so browser and server pose agree)."""
     try:
