@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from formcheck.landmarks import N_LANDMARKS
 from formcheck.types import PoseFrame
@@ -65,6 +65,16 @@ class LandmarkMsg(BaseModel):
     world: Annotated[list[Point3], Field(min_length=N_LANDMARKS, max_length=N_LANDMARKS)] | None = None
     pose_ms: float | None = Field(None, ge=0.0, le=MAX_POSE_MS)
     luma: float | None = Field(None, ge=0.0, le=255.0)
+    # the arrays `check_values` built, reused by `to_pose_frame` (one list -> array conversion per message)
+    _img: np.ndarray | None = PrivateAttr(None)
+    _world: np.ndarray | None = PrivateAttr(None)
+
+    def arrays(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(image (33, 5), world (33, 3) or None) as float64 arrays."""
+        if self._img is None and self.image is not None:
+            self._img = np.asarray(self.image, dtype=np.float64)
+            self._world = np.asarray(self.world, dtype=np.float64) if self.world is not None else None
+        return self._img, self._world
 
 
 class LandmarkError(ValueError):
@@ -106,7 +116,7 @@ def check_values(msg: LandmarkMsg) -> None:
         if msg.world is not None:
             raise LandmarkError("bad_landmarks", "world landmarks without image landmarks", seq=msg.seq)
         return
-    img = np.asarray(msg.image, dtype=np.float64)
+    img, world = msg.arrays()
     if not np.isfinite(img).all():  # pydantic already refuses NaN/inf; this guards the arithmetic below
         raise LandmarkError("bad_landmarks", "landmarks must be finite numbers", seq=msg.seq)
     xy, z, scores = img[:, :2], img[:, 2], img[:, 3:]
@@ -117,8 +127,7 @@ def check_values(msg: LandmarkMsg) -> None:
         raise LandmarkError("bad_landmarks", f"image z must be within ±{IMAGE_Z_ABS_MAX}", seq=msg.seq)
     if scores.min() < 0.0 or scores.max() > 1.0:
         raise LandmarkError("bad_landmarks", "visibility and presence must be within 0..1", seq=msg.seq)
-    if msg.world is not None:
-        world = np.asarray(msg.world, dtype=np.float64)
+    if world is not None:
         if not np.isfinite(world).all() or np.abs(world).max() > WORLD_ABS_MAX_M:
             raise LandmarkError("bad_landmarks", f"world landmarks must be within ±{WORLD_ABS_MAX_M} m of the hips",
                                 seq=msg.seq)
@@ -129,9 +138,8 @@ def to_pose_frame(msg: LandmarkMsg, t_s: float) -> PoseFrame:
     w, h = msg.wh
     if msg.image is None:
         return PoseFrame.empty(t_s, (w, h), luma=msg.luma)
-    img = np.asarray(msg.image, dtype=np.float64)
+    img, world = msg.arrays()
     xyz = img[:, :3] * np.array([w, h, w], dtype=np.float64)  # normalised -> px (z on the x scale), as pose.py
-    world = np.asarray(msg.world, dtype=np.float64) if msg.world is not None else None
     return PoseFrame(t_s=t_s, frame_wh=(w, h), xyz_px=xyz, visibility=img[:, 3], presence=img[:, 4],
                      world_m=world, luma=msg.luma)
 
