@@ -455,10 +455,11 @@ def analyze_seq(seq: PoseSeq, exercise_id: str, side: str = "auto", overrides: M
         with np.errstate(invalid="ignore"):
             speed = jump_ratio(seq.xy_px[:-1], seq.xy_px[1:]) / np.diff(seq.t_s)
             cuts[1:] = speed > CUT_SPEED_TORSO_PER_S
+    raw = None if smoothed else PoseArrays.from_seq(seq)
     if not smoothed:
         seq = smooth_seq(seq)
     t = seq.t_s
-    table = MeasureTable(PoseArrays.from_seq(seq), t)
+    table = MeasureTable(PoseArrays.from_seq(seq), t, raw)
     views = upright_views(seq.xyz_px, seq.visibility) if len(seq) else np.zeros(0, dtype=object)
     reps: tuple[Rep, ...] = ()
     hold = None
@@ -563,6 +564,7 @@ class LiveSession:
         max_rep_s = self.spec.rep.max_rep_s if self.spec.rep else 0.0
         self._keep_s = max_rep_s + self.spec.baseline_s + BUFFER_MARGIN_S
         self._frames: list[PoseArrays] = []
+        self._raw_frames: list[PoseArrays] = []  # the same frames before smoothing (empty when given smoothed)
         self._t: list[float] = []
         self._sig: list[float] = []
         self._views: list[View] = []
@@ -593,7 +595,8 @@ class LiveSession:
     def _table(self, g0: int, g1: int) -> MeasureTable:
         """A measure table over global frames g0..g1 (inclusive) of the buffer."""
         a, b = g0 - self._i0, g1 - self._i0 + 1
-        return MeasureTable(PoseArrays.stack(self._frames[a:b]), np.array(self._t[a:b]))
+        raw = PoseArrays.stack(self._raw_frames[a:b]) if self._raw_frames else None
+        return MeasureTable(PoseArrays.stack(self._frames[a:b]), np.array(self._t[a:b]), raw)
 
     def _trim(self) -> None:
         if not self._t or self._t[-1] - self._t[0] <= 2 * self._keep_s:
@@ -606,6 +609,8 @@ class LiveSession:
             cut = min(cut, self._hold_in[0] - self._i0)
         if cut > 0:
             del self._frames[:cut], self._t[:cut], self._sig[:cut], self._views[:cut]
+            if self._raw_frames:
+                del self._raw_frames[:cut]
             self._i0 += cut
 
     def update(self, frame: PoseFrame) -> LiveFeedback:
@@ -617,6 +622,7 @@ class LiveSession:
                 cut = bool(speed > CUT_SPEED_TORSO_PER_S)
         self._prev_raw, self._prev_raw_t = raw_xy, frame.t_s
         if self._smoother is not None:
+            self._raw_frames.append(PoseArrays.from_frame(frame))
             frame = self._smoother(frame)
         i = self._n
         self._n += 1

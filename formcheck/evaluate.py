@@ -22,11 +22,13 @@ import json
 import logging
 import math
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from formcheck.analysis import SetResult, analyze_seq
-from formcheck.errors import InputError
+from formcheck.errors import InputError, SpecError
+from formcheck.spec import load_exercise
 from formcheck.types import PoseSeq
 
 log = logging.getLogger(__name__)
@@ -119,6 +121,16 @@ def _pred_rules(faults: Iterable[str]) -> set[str]:
     return {RULE_FAMILY.get(f, f) for f in faults}
 
 
+def _unscored_rules(exercise_id: str) -> frozenset[str]:
+    """Rules a label may name that this exercise does not judge as faults (advisory there, or absent)."""
+    try:
+        spec = load_exercise(exercise_id)
+    except SpecError:
+        return frozenset()
+    scored = {RULE_FAMILY.get(r.id, r.id) for r in spec.rules if r.severity == "fault"}
+    return frozenset(rule for rule, _ in FAULT_KEYWORDS if rule not in scored)
+
+
 def score_video(entry: dict, result: SetResult, rules: dict[str, RuleCounts]) -> dict:
     """Score one video: count error, and update per-rule counts over matched reps."""
     label_reps = entry.get("reps")
@@ -136,9 +148,14 @@ def score_video(entry: dict, result: SetResult, rules: dict[str, RuleCounts]) ->
     times = entry.get("rep_times") or []
     want: list[set[str]] = [set() for _ in times]
     dont_care: list[set[str]] = [set() for _ in times]
+    unscored = _unscored_rules(entry["exercise"])
+    row["unscored_labels"] = []
     for text in entry.get("faults", []):
         rule = fault_rule(text)
         if rule is None:
+            continue
+        if rule in unscored:
+            row["unscored_labels"].append(rule)
             continue
         target = dont_care if UNCERTAIN.search(text) else want
         for i in rep_of_fault(text, times):
@@ -259,6 +276,7 @@ def summarise(rows: list[dict], rules: dict[str, RuleCounts]) -> dict:
         "per_exercise": per_ex,
         "per_view": per_view,
         "rules": _rule_figures(rules),
+        "unscored_labels": dict(sorted(Counter(x for r in rows for x in r.get("unscored_labels", [])).items())),
         "videos": rows,
     }
 
@@ -294,6 +312,9 @@ def render_eval(summary: dict) -> str:
         if d["rules"]:
             cells = ", ".join(f"{k} {c['tp']}/{c['fp']}/{c['fn']}" for k, c in d["rules"].items())
             lines.append(f"  {v} (TP/FP/FN): {cells}")
+    if summary.get("unscored_labels"):
+        cells = ", ".join(f"{k} x{n}" for k, n in summary["unscored_labels"].items())
+        lines.append(f"  labelled but not scored (advisory or not judged for that exercise): {cells}")
     lines.append("")
     bad = [r for r in summary["videos"] if r.get("error")]
     for r in bad:
