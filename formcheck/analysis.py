@@ -22,6 +22,7 @@ from formcheck.errors import InputError
 from formcheck.geometry import View, classify_view, dominant_view
 from formcheck.landmarks import MIRROR_INDEX, Lm, Side, sided
 from formcheck.measures import MEASURES, PoseArrays, jump_ratio
+from formcheck.posture import wrong_posture
 from formcheck.reps import REST_TOLERANCE_FRACTION, HoldTimer, Phase, RepCounter, RepEvent, segment_reps
 from formcheck.rules import Check, MeasureTable, Status, Window, judge, judge_all, missing_reason, view_reason
 from formcheck.smoothing import OneEuroSmoother, smooth_seq
@@ -58,6 +59,9 @@ CUT_SPEED_TORSO_PER_S = 10.0
 VIEW_SHARE_SAMPLES = 1000
 # A trunk more than this far from the image vertical is a lying body: turned upright before classifying the view.
 LYING_TRUNK_MIN_DEG = 45.0
+# More than this share of the frames with a person in another posture than the exercise's -> say so (the gate
+# itself acts frame by frame; judgement call).
+MAX_WRONG_POSTURE_RATIO = 0.5
 
 
 class Verdict(enum.StrEnum):
@@ -124,7 +128,7 @@ class HoldResult:
 class Message:
     """A set-level problem with the input, in words a person can act on."""
 
-    code: str  # no_person | half_out_of_frame | wrong_view | two_people | too_dark | no_reps
+    code: str  # no_person | wrong_posture | half_out_of_frame | wrong_view | two_people | too_dark | no_reps
     text: str
 
 
@@ -393,6 +397,18 @@ def upright_views(xyz: NDArray, visibility: NDArray) -> NDArray:
     return views
 
 
+_POSTURE_WORDS = {"standing": "standing", "sitting": "sitting against a wall", "side_lying": "lying on your side",
+                  "supine": "lying on your back", "prone": "face down on the floor"}
+_OTHER_POSTURE_WORDS = {"standing": "lying down", "sitting": "lying down", "side_lying": "upright",
+                        "supine": "upright", "prone": "upright"}
+
+
+def _posture_gated(spec: ExerciseSpec, signal: NDArray, xy: NDArray) -> NDArray:
+    """The rep or hold signal with frames in another posture blanked (NaN): they count nothing."""
+    wrong = wrong_posture(xy, spec.posture)
+    return np.where(wrong, np.nan, signal) if wrong.any() else signal
+
+
 def _pair_seen(seen: NDArray) -> NDArray:
     """Per landmark, the better-seen of it and its mirror: in a side view the far leg is hidden, and the
     near one is enough for the measures (they combine or pick the seen side)."""
@@ -414,6 +430,10 @@ def _set_messages(spec: ExerciseSpec, seq: PoseSeq, views: NDArray, n_reps: int)
     luma = seq.luma[np.isfinite(seq.luma)]
     if len(luma) and float(np.median(luma)) < fb.TOO_DARK_LUMA:
         msgs.append(Message("too_dark", "The video is too dark: add light or face a window"))
+    if float(wrong_posture(seq.xy_px[det], spec.posture).mean()) > MAX_WRONG_POSTURE_RATIO:
+        msgs.append(Message("wrong_posture", f"{spec.name} is done {_POSTURE_WORDS[spec.posture]}, but the person "
+                                             f"is mostly {_OTHER_POSTURE_WORDS[spec.posture]}: nothing there counts. "
+                                             f"{fb.GUIDANCE_TEXT[fb.posture_key(spec.posture)]}."))
     needed = _needed_landmarks(spec)
     xy = seq.xy_px[det]
     seen = _pair_seen(np.isfinite(xy[..., 0]).mean(axis=0))[[int(m) for m in needed]]
@@ -464,7 +484,7 @@ def analyze_seq(seq: PoseSeq, exercise_id: str, side: str = "auto", overrides: M
     reps: tuple[Rep, ...] = ()
     hold = None
     if spec.rep is not None:
-        signal = table.get(spec.rep.measure, _signal_side(spec, fixed))
+        signal = _posture_gated(spec, table.get(spec.rep.measure, _signal_side(spec, fixed)), seq.xy_px)
         events = segment_reps(signal, t, spec.rep, cuts)
         baselines = _baselines(spec, table, _baseline_idx(signal, t, spec, events[0].start_i)) if events else {}
         codes = {v: np.cumsum(views == v) for v in View}
@@ -488,7 +508,7 @@ def _offline_hold(spec: ExerciseSpec, table: MeasureTable, views: NDArray, fixed
                   overrides: Mapping[str, float] | None) -> HoldResult:
     hs = spec.hold
     assert hs is not None
-    signal = table.get(hs.measure, _signal_side(spec, fixed))
+    signal = _posture_gated(spec, table.get(hs.measure, _signal_side(spec, fixed)), table.arrays.xy)
     values = _hold_rule_values(spec, table)
     judge_ = _HoldJudge(spec, overrides)
     timer = HoldTimer(hs)
@@ -590,6 +610,7 @@ class LiveSession:
         self._prev_raw_t = -np.inf
         self._last_view: View | None = None
         self._side_sums: tuple[float, float, int] = (0.0, 0.0, 0)  # one-sided sets: side_by sums so far
+        self._wrong_posture = 0  # frames with a person in another posture than the exercise's
 
     # -- helpers
     def _table(self, g0: int, g1: int) -> MeasureTable:
@@ -639,6 +660,9 @@ class LiveSession:
             view = self._last_view
         one = MeasureTable(arr, np.array([t]))
         sig = float(one.get(self._sig_measure.name, self._sig_side)[0])
+        if detected and bool(wrong_posture(arr.xy, self.spec.posture)[0]):
+            self._wrong_posture += 1
+            sig = float("nan")  # the posture gate: this frame counts nothing
         pair = _side_by_pair(self.spec, one)
         if pair is not None and pair[2][0]:
             sl, sr, n = self._side_sums
@@ -788,6 +812,9 @@ class LiveSession:
             msgs.append(Message("two_people", "More than one person in view: only one person should be in frame"))
         if self._luma and float(np.median(self._luma)) < fb.TOO_DARK_LUMA:
             msgs.append(Message("too_dark", "Too dark: add light or face a window"))
+        if self._wrong_posture / self._detected > MAX_WRONG_POSTURE_RATIO:
+            msgs.append(Message("wrong_posture", f"{self.spec.name} is done {_POSTURE_WORDS[self.spec.posture]}: "
+                                                 f"{fb.GUIDANCE_TEXT[fb.posture_key(self.spec.posture)].lower()}"))
         seen = _pair_seen(self._seen / self._detected)[[int(m) for m in self._needed]]
         if (seen < 1 - MAX_MISSING_RATIO).any():
             msgs.append(Message("half_out_of_frame", "Body partly out of frame: step back"))

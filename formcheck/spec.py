@@ -28,6 +28,7 @@ EXERCISE_IDS = (
 REP_DURATION = "rep_duration_s"
 
 SideMode = Literal["bilateral", "one_sided", "alternating"]
+PostureName = Literal["standing", "sitting", "side_lying", "supine", "prone"]
 Op = Literal["above", "below", "outside", "abs_above"]
 RuleSide = Literal["working", "other", "both", "none", "signal"]  # "signal": the rep signal's own series
 At = Literal["peak", "rep", "hold"]
@@ -209,6 +210,7 @@ class ExerciseSpec(_Model):
     instructions: str
     views: tuple[View, ...]
     side_mode: SideMode
+    posture: PostureName  # frames in another posture count nothing and say so (formcheck/posture.py)
     baseline_s: float = 1.5  # the standing start read as the person's baseline
     rep: RepSpec | None = None
     hold: HoldSpec | None = None
