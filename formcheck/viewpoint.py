@@ -28,6 +28,14 @@ length (which gives |cos yaw| without any depth), the nose's image depth agrees 
 more visible body side agrees on which side faces the camera. Frames without world landmarks fall back to
 the image landmarks' own (x, z) (MediaPipe's relative depth, which exaggerates turns) at reduced confidence;
 frames without a person give NaN angles and confidence 0.
+
+Accuracy (MediaPipe pose_full; benchmarks/view_sweep.md has the full table, from `formcheck sweep`): on exact
+landmarks the yaw is exact (tests/test_viewpoint.py). Through MediaPipe, the world landmarks shrink small
+turns (a 15 deg camera reads 2-10 deg, 30 deg reads 18-29 deg) and read a square-on camera as -2 to -5 deg
+(the labelled real front clips read -1 to -6 deg too); from 45 deg to side-on the error is a few degrees.
+Elevation carries MediaPipe's depth bias: facing the camera, the shoulders sit too near it, reading
++10 to +20 deg too high; side-on the bias is small. Use elevation for "the camera is low / high", not for
+degrees.
 """
 
 from __future__ import annotations
@@ -232,3 +240,21 @@ def estimate_viewpoint(world_m: NDArray | None, xyz_px: NDArray, visibility: NDA
 def estimate_seq(seq) -> Viewpoint:
     """estimate_viewpoint for a formcheck.types.PoseSeq."""
     return estimate_viewpoint(seq.world_m, seq.xyz_px, seq.visibility)
+
+
+def turn_to_window_deg(yaw_signed_deg: NDArray | float, lo_deg: float, hi_deg: float) -> NDArray:
+    """How far the person should turn (+ = to their left, - = to their right, 0 = already inside) so that the
+    camera's |yaw| lands in [lo_deg, hi_deg], by the smallest turn.
+
+    A person turning to their left by d moves the camera's signed yaw from y to y - d (the camera on their
+    left, y = +30, is faced after a 30 deg turn to the left); the target is the nearest yaw of +-[lo, hi].
+    """
+    if not 0.0 <= lo_deg <= hi_deg <= 180.0:
+        raise ValueError("need 0 <= lo_deg <= hi_deg <= 180")
+    y = np.asarray(yaw_signed_deg, dtype=np.float64)
+    cands = []
+    for sign in (1.0, -1.0):
+        t = np.clip(sign * y, lo_deg, hi_deg) * sign  # the nearest point of this half-window
+        cands.append(_wrap_deg(y - t))
+    a, b = cands
+    return np.where(np.abs(a) <= np.abs(b), a, b) + 0.0

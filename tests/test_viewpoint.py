@@ -145,3 +145,18 @@ def test_real_clips_yaw_by_labelled_view():
     assert ((side >= 60) & (side <= 120)).sum() >= len(side) - 2 and (side > 25).all(), side
     assert ((oblique >= 15) & (oblique <= 75)).all(), oblique
     assert (back >= 120).all(), back
+
+
+def test_turn_to_window_is_the_smallest_turn_with_its_direction():
+    # camera on the person's left at 30 deg: a frontal window [0, 10] needs a 20 deg turn to the left
+    assert vp.turn_to_window_deg(30.0, 0.0, 10.0) == pytest.approx(20.0)
+    assert vp.turn_to_window_deg(-30.0, 0.0, 10.0) == pytest.approx(-20.0)
+    # side-on window [70, 110] from facing (yaw 5, camera slightly left): turn right by 65 -> yaw 70
+    assert vp.turn_to_window_deg(5.0, 70.0, 110.0) == pytest.approx(-65.0)
+    assert vp.turn_to_window_deg(80.0, 70.0, 110.0) == 0.0
+    # behind (170): a frontal window is 160 away either way round the nearer side
+    assert abs(vp.turn_to_window_deg(170.0, 0.0, 10.0)) == pytest.approx(160.0)
+    got = vp.turn_to_window_deg(np.array([np.nan, -100.0]), 0.0, 45.0)
+    assert np.isnan(got[0]) and got[1] == pytest.approx(-55.0)
+    with pytest.raises(ValueError):
+        vp.turn_to_window_deg(0.0, 50.0, 10.0)
