@@ -20,6 +20,7 @@ from formcheck.geometry import View
 from formcheck.landmarks import Lm, Side
 from formcheck.measures import PoseArrays
 from formcheck.spec import REP_DURATION, ExerciseSpec, RuleSpec
+from formcheck.viewpoint import turn_to_window_deg
 
 # missing_reason names a landmark as unseen when it is missing in more than this share of the window (the
 # per-rule share of frames that must have a value is RuleSpec.min_coverage; judgement call).
@@ -83,6 +84,37 @@ def view_reason(views: tuple[View, ...] | frozenset[View]) -> str:
     if View.SIDE in vs and vs & {View.FRONT, View.BACK}:
         return "unknown — face the camera or turn side-on"
     return "unknown — camera view not suitable"
+
+
+# A turn smaller than this is "a little" (judgement call: about the width of a foot's angle).
+SMALL_TURN_DEG = 25.0
+
+
+def turn_reason(yaw_signed_deg: float, lo_deg: float, hi_deg: float) -> str:
+    """What to say when the camera is outside a rule's yaw window [lo, hi] (folded: 0 = front or back,
+    90 = side-on): the smallest turn that brings it in, in the person's own left/right."""
+    turns = [float(turn_to_window_deg(yaw_signed_deg, a, b)) for a, b in ((lo_deg, hi_deg),
+                                                                         (180.0 - hi_deg, 180.0 - lo_deg))]
+    d = min(turns, key=abs)
+    if not np.isfinite(d) or d == 0:
+        return "unknown — camera angle unclear"
+    way = "left" if d > 0 else "right"
+    if abs(d) < SMALL_TURN_DEG:
+        return f"unknown — turn a little to your {way}"
+    return f"unknown — turn about {int(round(abs(d) / 5.0) * 5)}° to your {way}"
+
+
+def view_check(rule: RuleSpec, win: Window) -> str | None:
+    """None when the camera lets this rule be judged in this window, else what to tell the person.
+
+    A rule with a measured yaw window (benchmarks/view_sweep.md) is judged only inside it; without one, or
+    where the window's yaw is unknown, the coarse view must be one of the rule's views."""
+    if rule.measure == REP_DURATION:
+        return None
+    if rule.yaw_window_deg is not None and np.isfinite(win.yaw_deg):
+        lo, hi = rule.yaw_window_deg
+        return None if lo <= win.yaw_deg <= hi else turn_reason(win.yaw_signed_deg, lo, hi)
+    return None if win.view in rule.views else view_reason(rule.views)
 
 
 def missing_reason(xy: NDArray, lms: tuple[Lm, ...]) -> str:
@@ -165,6 +197,8 @@ class Window:
     side: Side | None  # working side; None = bilateral
     view: View
     duration_s: float
+    yaw_deg: float = float("nan")  # camera yaw folded to [0, 90] (0 = square to the front or back, 90 = side-on)
+    yaw_signed_deg: float = float("nan")  # (-180, 180], + = the person's left side towards the camera
 
 
 def _sustained(x: NDArray, k: int, worst: str) -> float:
@@ -218,8 +252,9 @@ def judge(rule: RuleSpec, table: MeasureTable, win: Window, *, baselines: Mappin
     if rule.measure == REP_DURATION:
         d = win.duration_s
         return make(Status.FAULT if _violates(rule.op, d, limit, hi) else Status.OK, d)
-    if win.view not in rule.views:
-        return make(Status.UNKNOWN, float("nan"), view_reason(rule.views))
+    blocked = view_check(rule, win)
+    if blocked is not None:
+        return make(Status.UNKNOWN, float("nan"), blocked)
     m = measures.MEASURES[rule.measure]
     if rule.at == "peak":
         t = table.t_s
