@@ -351,7 +351,8 @@ def _build_rep(spec: ExerciseSpec, table: MeasureTable, views: NDArray, ev: RepE
     if not np.isfinite(yaw[0]) and fallback_yaw is not None:
         yaw = fallback_yaw()
     view = view_of_yaw(yaw)
-    win = Window(ev.start_i, ev.end_i, ev.peak_i, side, view, ev.duration_s, yaw[0], yaw[1])
+    tempo_s = ev.tempo_s if np.isfinite(ev.tempo_s) else ev.duration_s
+    win = Window(ev.start_i, ev.end_i, ev.peak_i, side, view, tempo_s, yaw[0], yaw[1])
     checks = judge_all(spec, table, win, baselines=baselines, overrides=overrides)
     faults = tuple(Fault(c.rule, c.value, c.threshold, c.unit, c.severity, c.cue)
                    for c in checks if c.status is Status.FAULT)

@@ -196,7 +196,7 @@ class Window:
     peak_i: int
     side: Side | None  # working side; None = bilateral
     view: View
-    duration_s: float
+    duration_s: float  # for tempo rules: reps.RepEvent.tempo_s (twice the time past half the rep's range)
     yaw_deg: float = float("nan")  # camera yaw folded to [0, 90] (0 = square to the front or back, 90 = side-on)
     yaw_signed_deg: float = float("nan")  # (-180, 180], + = the person's left side towards the camera
 
