@@ -101,7 +101,12 @@ def turn_reason(yaw_signed_deg: float, lo_deg: float, hi_deg: float) -> str:
     way = "left" if d > 0 else "right"
     if abs(d) < SMALL_TURN_DEG:
         return f"unknown — turn a little to your {way}"
-    return f"unknown — turn about {int(round(abs(d) / 5.0) * 5)}° to your {way}"
+    turn = f"turn about {int(round(abs(d) / 5.0) * 5)}° to your {way}"
+    if lo_deg == 0.0:
+        return f"unknown — face the camera: {turn}"
+    if hi_deg == 90.0:
+        return f"unknown — turn side-on to the camera: {turn}"
+    return f"unknown — {turn}"
 
 
 def view_check(rule: RuleSpec, win: Window) -> str | None:
