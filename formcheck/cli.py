@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "formcheck.programme.cli",
     "formcheck.webapp.cli",
     "formcheck.webapp.worker_cli",
+    "formcheck.sweep_cli",
 )
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 ENV_DEBUG = "FORMCHECK_DEBUG"  # "1": show the full traceback of an unexpected error
