@@ -227,9 +227,11 @@ def test_stored_reps_record_the_pose_path_for_the_clinician(tmp_path):
     store = app.state.store
     dr = store.get_person("dr_lee")
     store.set_password_hash(dr.id, password_hash())
+    flagged = [r for r in rows if not r.valid]
+    assert flagged, "the valgus fixture has flagged reps"
     with TestClient(app) as c:
         sign_in(c, "dr_lee")
-        item = c.get(f"/api/clinician/reps/{repo.live_rep_key(rows[0].id)}")
+        item = c.get(f"/api/clinician/reps/{repo.live_rep_key(flagged[0].id)}")  # the clinician sees flagged reps
         assert item.status_code == 200, item.text
         assert item.json()["metrics"]["pose_source"] == "browser"
 
