@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 
 from formcheck.webapp import repo
 from formcheck.webapp.app import create_app
-from formcheck.webapp.job_lease import claim_job
+from formcheck.webapp.job_lease import claim_job, renew
 from formcheck.webapp.settings import Settings
 from tests.test_web_upload import post_video, seeded, sign_in, wait_job
 
@@ -264,7 +264,8 @@ def test_claim_is_taken_once_and_a_stale_lease_is_taken_over(tmp_path: Path):
         again = claim_job(store, job_id, "h:2:b", lease=60, now=now + timedelta(seconds=5))
         assert first.won and not first.takeover
         assert not again.won and again.status == "running" and again.held_by == "h:1:a"
-        store.update_job(job_id, at=now + timedelta(seconds=10))  # a heartbeat
+        assert renew(store, job_id, "h:1:a", lease=60, now=now + timedelta(seconds=10))  # a heartbeat
+        assert not renew(store, job_id, "h:2:b", lease=60, now=now + timedelta(seconds=11))  # not its holder
         assert not claim_job(store, job_id, "h:2:b", lease=60, now=now + timedelta(seconds=65)).won
         stale = claim_job(store, job_id, "h:2:b", lease=60, now=now + timedelta(seconds=71))
         assert stale.won and stale.takeover

@@ -9,6 +9,7 @@ redelivered job is never run twice. No result backend: the outcome lives in the 
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import threading
@@ -91,7 +92,8 @@ def _run_job_task(task: Any, job_id: int) -> str:
     settings = Settings.from_env()
     store = repo.open_store(settings)
     try:
-        claim = claim_job(store, int(job_id), holder_id())
+        holder = holder_id()
+        claim = claim_job(store, int(job_id), holder)
         if not claim.won:
             if claim.status == JobStatus.RUNNING:  # a live worker holds it: check again later, never drop it
                 log.info("job %s is running on %s; looking again in %gs", job_id, claim.held_by, BUSY_RETRY_S)
@@ -104,8 +106,10 @@ def _run_job_task(task: Any, job_id: int) -> str:
             return JobStatus.FAILED
         if claim.takeover:
             log.warning("job %s: its worker stopped mid-job; running it again", job_id)
-        with Heartbeat(store, int(job_id)):
-            return run_job(int(job_id), settings.model_dump_json())
+        # with store-kept leases run_job fences its writes by the holder (a run taken over cannot overwrite)
+        fenced = {"lease_owner": holder} if "lease_owner" in inspect.signature(run_job).parameters else {}
+        with Heartbeat(store, int(job_id), holder):
+            return run_job(int(job_id), settings.model_dump_json(), **fenced)
     finally:
         repo.close_store(store)
 

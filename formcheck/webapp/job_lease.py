@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from formcheck.errors import FormcheckError
 from formcheck.store import schema as t
 from formcheck.webapp.schemas import JobStatus
 
@@ -61,11 +62,46 @@ def _naive_utc(dt: datetime) -> datetime:
     return dt.astimezone(UTC).replace(tzinfo=None) if dt.tzinfo else dt
 
 
+def store_has_leases(store: Any) -> bool:
+    """True when the store keeps job leases itself (Store.claim_job / renew_lease, lease_owner-fenced writes):
+    then those are used, so the web app's supervisor and Celery workers share one lease."""
+    return callable(getattr(store, "claim_job", None)) and callable(getattr(store, "renew_lease", None))
+
+
+def _claim_with_store_lease(store: Any, job_id: int, holder: str, lease: float, now: datetime) -> Claim:
+    try:
+        before = store.get_job(job_id)
+    except FormcheckError:
+        return Claim(False, None)
+    row = store.claim_job(job_id, holder, lease, at=now)
+    if row is None:
+        return Claim(False, str(before.status), held_by=getattr(before, "lease_owner", None))
+    takeover = before.status == JobStatus.RUNNING
+    result = dict(row.result or {})
+    result["lease"] = {"holder": holder, "claimed_at": now.isoformat(), "takeover": takeover}
+    store.update_job(job_id, result=result, lease_owner=holder)
+    return Claim(True, JobStatus.RUNNING, holder, takeover)
+
+
+def renew(store: Any, job_id: int, holder: str, *, lease: float | None = None, now: datetime | None = None) -> bool:
+    """One heartbeat: extend `holder`'s lease; False when the job is no longer running under it."""
+    lease = lease_s() if lease is None else lease
+    if store_has_leases(store):
+        return bool(store.renew_lease(job_id, holder, lease, at=now))
+    job = store.get_job(job_id)
+    if job.status != JobStatus.RUNNING or ((job.result or {}).get("lease") or {}).get("holder") != holder:
+        return False
+    store.update_job(job_id, at=now)  # only updated_at: the heartbeat
+    return True
+
+
 def claim_job(store: Any, job_id: int, holder: str, *, lease: float | None = None,
               now: datetime | None = None) -> Claim:
     """Claim job `job_id` for `holder` (see the module docstring); one transaction, never blocks a winner."""
     now = now or datetime.now(UTC)
     lease = lease_s() if lease is None else lease
+    if store_has_leases(store):
+        return _claim_with_store_lease(store, job_id, holder, lease, now)
     with store._tx(write=True) as conn:  # the store's own transaction (BEGIN IMMEDIATE on SQLite)
         row = conn.execute(select(t.jobs.c.status, t.jobs.c.updated_at, t.jobs.c.result)
                            .where(t.jobs.c.id == job_id)).first()
@@ -93,10 +129,10 @@ def claim_job(store: Any, job_id: int, holder: str, *, lease: float | None = Non
 
 
 class Heartbeat:
-    """Touches the job's `updated_at` several times per lease while the job runs, so its lease stays fresh."""
+    """Renews the holder's lease several times per lease while the job runs, so it is never taken over."""
 
-    def __init__(self, store: Any, job_id: int, interval_s: float | None = None) -> None:
-        self._store, self._job_id = store, job_id
+    def __init__(self, store: Any, job_id: int, holder: str, interval_s: float | None = None) -> None:
+        self._store, self._job_id, self._holder = store, job_id, holder
         self._interval_s = interval_s if interval_s is not None else lease_s() / HEARTBEATS_PER_LEASE
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"job{job_id}-heartbeat", daemon=True)
@@ -104,10 +140,8 @@ class Heartbeat:
     def _run(self) -> None:
         while not self._stop.wait(self._interval_s):
             try:
-                job = self._store.get_job(self._job_id)
-                if job.status != JobStatus.RUNNING:
+                if not renew(self._store, self._job_id, self._holder):
                     return
-                self._store.update_job(self._job_id)  # only updated_at
             except Exception as exc:  # noqa: BLE001 - a missed beat is retried; the job itself goes on
                 log.warning("job %s heartbeat failed: %s", self._job_id, exc)
 
