@@ -24,17 +24,21 @@ import json
 import os
 import random
 import resource
+import secrets
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_ws import FRAME_HEADER, load_frames, start_server  # noqa: E402
+from bench_ws import FRAME_HEADER, free_port, load_frames  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "videos"
@@ -102,6 +106,48 @@ class Step:
                 f"  -> {'pass' if self.passed else 'FAIL'}")
 
 
+def start_server(data_dir: Path, n_people: int) -> tuple[subprocess.Popen, str, list[str]]:
+    """`formcheck serve` with `n_people` people, each with a signed session cookie (one person per simulated
+    client, as in a clinic: live-session caps are per person). Connection caps are raised so the benchmark
+    measures where latency breaks, not where a cap refuses (the caps protect a real server)."""
+    from starlette.responses import Response
+
+    from formcheck.store import Store
+    from formcheck.webapp.auth import SESSION_COOKIE, SessionCodec, new_session
+    from formcheck.webapp.repo import DB_FILENAME
+
+    secret = secrets.token_urlsafe(48)
+    codec = SessionCodec(secret, max_age_s=24 * 3600, secure=False)
+    cookies = []
+    with Store.open(f"sqlite:///{data_dir / DB_FILENAME}") as store:
+        for i in range(n_people):
+            uid = store.add_person(f"bench{i}", role="person").id
+            resp = Response()
+            codec.write(resp, new_session(uid, None))
+            raw = next(v for k, v in resp.raw_headers if k == b"set-cookie" and v.startswith(SESSION_COOKIE.encode()))
+            cookies.append(raw.decode().split(";", 1)[0])
+    port = free_port()
+    env = dict(os.environ, FORMCHECK_DATA_DIR=str(data_dir), FORMCHECK_SECRET_KEY=secret, PYTHONUNBUFFERED="1",
+               FORMCHECK_MAX_LIVE_CONNECTIONS="256", FORMCHECK_MAX_BROWSER_POSE_CONNECTIONS="2000")
+    log = open(data_dir / "server.log", "wb")  # noqa: SIM115 - lives as long as the server
+    proc = subprocess.Popen([sys.executable, "-m", "formcheck", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited:\n{(data_dir / 'server.log').read_text()[-3000:]}")
+        try:
+            urllib.request.urlopen(url + "/", timeout=2)
+            return proc, url, cookies
+        except urllib.error.HTTPError:
+            return proc, url, cookies
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("server did not start")
+
+
 def clip_paths(n: int) -> list[Path]:
     """Real squat clips from ../shared/videos (else the fixture videos): their landmarks drive the clients."""
     if (SHARED / "manifest.json").is_file():
@@ -144,11 +190,13 @@ def own_cpu_s() -> float:
     return r.ru_utime + r.ru_stime
 
 
-async def run_step(ws_url: str, server_pid: int, kind: str, n: int, clips: list[list], step_s: float) -> Step:
+async def run_step(ws_url: str, server_pid: int, kind: str, n: int, clips: list[list], step_s: float,
+                   cookies: list[str]) -> Step:
     step = Step(kind, n)
     ready = asyncio.Barrier(n + 1)
     box: dict = {"go": asyncio.Event()}  # the measurement window, set once every client is connected
-    tasks = [asyncio.create_task(_client_with_window(ws_url, kind, clips[k % len(clips)], step, box, ready))
+    tasks = [asyncio.create_task(_client_with_window(ws_url, kind, clips[k % len(clips)], step, box, ready,
+                                                     cookies[k]))
              for k in range(n)]
     await ready.wait()  # every client connected and its set started
     now = time.perf_counter()
@@ -169,12 +217,13 @@ async def run_step(ws_url: str, server_pid: int, kind: str, n: int, clips: list[
     return step
 
 
-async def _client_with_window(ws_url, kind, frames, step, box, ready) -> None:
+async def _client_with_window(ws_url, kind, frames, step, box, ready, cookie: str) -> None:
     """run_client, reading the measurement window from `box` once every client is connected."""
     from websockets.asyncio.client import connect
 
     query = f"?exercise={EXERCISE}" + ("&pose=browser" if kind == "landmark" else "")
-    async with connect(ws_url + query, max_size=2**22, open_timeout=120, ping_interval=None) as ws:
+    async with connect(ws_url + query, max_size=2**22, open_timeout=120, ping_interval=None,
+                       additional_headers={"Cookie": cookie}) as ws:
         while json.loads(await ws.recv())["type"] != "set_started":
             pass
         await ready.wait()
@@ -232,7 +281,7 @@ def largest_pass(steps: list[Step]) -> Step | None:
 
 
 async def sweep(ws_url: str, pid: int, lm_clips: list[list], jpeg_clips: list[list], step_s: float,
-                max_lm: int, max_jpeg: int) -> tuple[list[Step], list[Step]]:
+                max_lm: int, max_jpeg: int, cookies: list[str]) -> tuple[list[Step], list[Step]]:
     lm_steps = [n for n in LANDMARK_STEPS if n <= max_lm]
     jp_steps = [n for n in JPEG_STEPS if n <= max_jpeg]
     lm_out: list[Step] = []
@@ -241,13 +290,13 @@ async def sweep(ws_url: str, pid: int, lm_clips: list[list], jpeg_clips: list[li
     while (lm_steps and lm_failed < 2) or (jp_steps and jp_failed < 2):
         # alternate: one landmark step, one JPEG step (same run, same drift)
         if lm_steps and lm_failed < 2:
-            s = await run_step(ws_url, pid, "landmark", lm_steps.pop(0), lm_clips, step_s)
+            s = await run_step(ws_url, pid, "landmark", lm_steps.pop(0), lm_clips, step_s, cookies)
             print(s.line(), flush=True)
             lm_out.append(s)
             lm_failed += not s.passed
             await asyncio.sleep(1.0)
         if jp_steps and jp_failed < 2:
-            s = await run_step(ws_url, pid, "jpeg", jp_steps.pop(0), jpeg_clips, step_s)
+            s = await run_step(ws_url, pid, "jpeg", jp_steps.pop(0), jpeg_clips, step_s, cookies)
             print(s.line(), flush=True)
             jp_out.append(s)
             jp_failed += not s.passed
@@ -305,11 +354,12 @@ def main() -> int:
     lm_clips = landmark_bodies(paths)
     jpeg_clips = [load_frames(p, JPEG_FRAMES)[0] for p in paths]
     with tempfile.TemporaryDirectory(prefix="bench_capacity_") as tmp:
-        proc, url, log_path = start_server(Path(tmp))
+        n_people = max([n for n in LANDMARK_STEPS if n <= args.max_landmark] + [args.max_jpeg, 1])
+        proc, url, cookies = start_server(Path(tmp), n_people)
         try:
             ws_url = url.replace("http", "ws", 1) + "/ws/live"
             lm, jp = asyncio.run(sweep(ws_url, proc.pid, lm_clips, jpeg_clips, args.step_s, args.max_landmark,
-                                       args.max_jpeg))
+                                       args.max_jpeg, cookies))
         finally:
             proc.terminate()
             proc.wait(timeout=20)
