@@ -39,6 +39,13 @@ WORKER_START_TIMEOUT_S = 60.0
 pytestmark = pytest.mark.video  # real MediaPipe over videos, in separate worker processes
 
 
+def settings_for(data_dir: Path, **kw) -> Settings:
+    """Test settings (TestClient's host name allowed where the app checks Host headers)."""
+    if "allowed_hosts" in Settings.model_fields:
+        kw.setdefault("allowed_hosts", ("testserver",))
+    return Settings(data_dir=data_dir, secret_key="s" * 48, **kw)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -143,7 +150,7 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
 
 def reference_report(tmp_path: Path, body: bytes) -> dict:
     """The same clip through the embedded process pool (the default of `make run`)."""
-    settings = Settings(data_dir=tmp_path / "pool", secret_key="s" * 48)
+    settings = settings_for(tmp_path / "pool")
     seeded(settings)
     with TestClient(create_app(settings)) as client:
         token = sign_in(client, "alex")
@@ -158,7 +165,7 @@ def test_two_workers_one_killed_mid_job_every_job_done_once(tmp_path: Path, redi
     data_dir = tmp_path / "data"
     logs = tmp_path / "logs"
     logs.mkdir()
-    settings = Settings(data_dir=data_dir, secret_key="s" * 48, broker_url=redis_url)
+    settings = settings_for(data_dir, broker_url=redis_url)
     seeded(settings)
     names = ["w1", "w2"]
     workers = [start_worker(redis_url, data_dir, n, logs, tmp_path / f"cache_{n}") for n in names]
@@ -218,7 +225,7 @@ def test_broker_down_fails_the_upload_clearly_then_the_job_runs(tmp_path: Path, 
     data_dir = tmp_path / "data"
     logs = tmp_path / "logs"
     logs.mkdir()
-    settings = Settings(data_dir=data_dir, secret_key="s" * 48, broker_url=url)
+    settings = settings_for(data_dir, broker_url=url)
     seeded(settings)
     redis_proc = worker = None
     try:
@@ -252,7 +259,7 @@ def test_broker_down_fails_the_upload_clearly_then_the_job_runs(tmp_path: Path, 
 def test_claim_is_taken_once_and_a_stale_lease_is_taken_over(tmp_path: Path):
     from datetime import UTC, datetime, timedelta
 
-    settings = Settings(data_dir=tmp_path / "data", secret_key="s" * 48)
+    settings = settings_for(tmp_path / "data")
     clinic = seeded(settings)
     store = repo.open_store(settings)
     try:

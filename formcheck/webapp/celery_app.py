@@ -93,7 +93,8 @@ def _run_job_task(task: Any, job_id: int) -> str:
     store = repo.open_store(settings)
     try:
         holder = holder_id()
-        claim = claim_job(store, int(job_id), holder)
+        lease = getattr(settings, "job_lease_s", None)  # the app's own lease length where it has one
+        claim = claim_job(store, int(job_id), holder, lease=lease)
         if not claim.won:
             if claim.status == JobStatus.RUNNING:  # a live worker holds it: check again later, never drop it
                 log.info("job %s is running on %s; looking again in %gs", job_id, claim.held_by, BUSY_RETRY_S)
@@ -108,7 +109,7 @@ def _run_job_task(task: Any, job_id: int) -> str:
             log.warning("job %s: its worker stopped mid-job; running it again", job_id)
         # with store-kept leases run_job fences its writes by the holder (a run taken over cannot overwrite)
         fenced = {"lease_owner": holder} if "lease_owner" in inspect.signature(run_job).parameters else {}
-        with Heartbeat(store, int(job_id), holder):
+        with Heartbeat(store, int(job_id), holder, lease=lease):
             return run_job(int(job_id), settings.model_dump_json(), **fenced)
     finally:
         repo.close_store(store)

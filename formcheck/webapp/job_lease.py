@@ -131,16 +131,17 @@ def claim_job(store: Any, job_id: int, holder: str, *, lease: float | None = Non
 class Heartbeat:
     """Renews the holder's lease several times per lease while the job runs, so it is never taken over."""
 
-    def __init__(self, store: Any, job_id: int, holder: str, interval_s: float | None = None) -> None:
+    def __init__(self, store: Any, job_id: int, holder: str, *, lease: float | None = None) -> None:
         self._store, self._job_id, self._holder = store, job_id, holder
-        self._interval_s = interval_s if interval_s is not None else lease_s() / HEARTBEATS_PER_LEASE
+        self._lease = lease_s() if lease is None else lease
+        self._interval_s = self._lease / HEARTBEATS_PER_LEASE
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"job{job_id}-heartbeat", daemon=True)
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval_s):
             try:
-                if not renew(self._store, self._job_id, self._holder):
+                if not renew(self._store, self._job_id, self._holder, lease=self._lease):
                     return
             except Exception as exc:  # noqa: BLE001 - a missed beat is retried; the job itself goes on
                 log.warning("job %s heartbeat failed: %s", self._job_id, exc)
