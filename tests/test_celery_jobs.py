@@ -43,6 +43,8 @@ def settings_for(data_dir: Path, **kw) -> Settings:
     """Test settings (TestClient's host name allowed where the app checks Host headers)."""
     if "allowed_hosts" in Settings.model_fields:
         kw.setdefault("allowed_hosts", ("testserver",))
+    if "max_pending_jobs_per_person" in Settings.model_fields:  # one person uploads all N_UPLOADS here
+        kw.setdefault("max_pending_jobs_per_person", N_UPLOADS)
     return Settings(data_dir=data_dir, secret_key="s" * 48, **kw)
 
 
