@@ -7,14 +7,21 @@ import functools
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from formcheck.webapp import repo
-from formcheck.webapp.auth import CSRF_HEADER, csrf_matches, hash_password, new_session, verify_password
+from formcheck.webapp.auth import (
+    CSRF_HEADER,
+    TOO_MANY_FAILURES,
+    SignInRefused,
+    csrf_matches,
+    hash_password,
+    new_session,
+    verify_password,
+)
 from formcheck.webapp.deps import CSRF_FAILED, CodecDep, CurrentUser, SessionDep, StoreDep
 from formcheck.webapp.schemas import SignIn, UserPublic
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 WRONG_CREDENTIALS = "Wrong name or password"
-TOO_MANY_FAILURES = "Too many wrong passwords for this name: wait 15 minutes and try again"
 
 
 @functools.cache
@@ -40,24 +47,32 @@ def sign_in(
     if not csrf_matches(session, request.headers.get(CSRF_HEADER)):
         raise HTTPException(status.HTTP_403_FORBIDDEN, CSRF_FAILED)
     name = body.name.strip()
-    throttle = request.app.state.signin_failures
-    if throttle.locked(name):
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, TOO_MANY_FAILURES)
-    found = repo.find_login(store, name)
-    password_hash = found[1] if found else _dummy_hash()
-    ok = verify_password(password_hash, body.password)
+    gate = request.app.state.signin_gate
+    client = request.client.host if request.client else ""
+    try:
+        gate.admit(client, name)
+        with gate.verifying():
+            found = repo.find_login(store, name)
+            ok = verify_password(found[1] if found else _dummy_hash(), body.password)
+    except SignInRefused as refused:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, refused.message,
+                            headers={"Retry-After": str(max(1, round(refused.retry_after_s)))}) from None
     if not found or not ok:
-        throttle.failed(name)
+        gate.failed(client, name)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, WRONG_CREDENTIALS)
-    throttle.succeeded(name)
-    user, stored_hash = found
-    fresh = new_session(user.id, stored_hash)
+    gate.succeeded(client, name)
+    user, _, binding = found
+    fresh = new_session(user.id, binding)
     codec.write(response, fresh)
     return UserPublic(id=user.id, name=user.name, role=user.role, csrf_token=fresh.csrf)
 
 
 @router.post("/signout")
-def sign_out(user: CurrentUser, response: Response, codec: CodecDep) -> dict[str, bool]:
+def sign_out(user: CurrentUser, response: Response, codec: CodecDep, store: StoreDep,
+             session: SessionDep) -> dict[str, bool]:
+    """Sign out everywhere: the server-side session generation moves on, so a copied cookie is dead too."""
+    if session is not None and session.user_id == user.id:
+        repo.revoke_sessions(store, user.id)
     codec.clear(response)
     return {"signed_out": True}
 
