@@ -45,10 +45,12 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from formcheck.webapp.app import create_app
-    from formcheck.webapp.privacy import restrict_umask
+    from formcheck.webapp.privacy import private_tree, restrict_umask
 
     restrict_umask()  # database, uploads, clips: 0600 / 0700 for this process and its workers
     settings = _settings(args, host=args.host, port=args.port, single_user=args.single_user)
+    if settings.data_dir.is_dir():
+        private_tree(settings.data_dir)  # what an older version left 0755 / 0644
     if args.single_user and not is_loopback(settings.host):
         raise InputError("--single-user only works when serving on 127.0.0.1 (it would let anyone in)")
     if settings.single_user_active:
