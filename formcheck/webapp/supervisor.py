@@ -41,8 +41,12 @@ PR_SET_PDEATHSIG = 1  # linux/prctl.h
 SIGKILL = 9
 RESTART_REASON = "The server stopped while this video was being analysed"
 CRASH_REASON = "The analysis worker stopped unexpectedly"
-TIMEOUT_REASON = "The analysis took longer than {min:g} min and was stopped: upload a shorter video"
+TIMEOUT_REASON = "The analysis took longer than {limit} and was stopped: upload a shorter video"
 LEFTOVER_SUFFIXES = (".part", ".part.mp4")
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
 
 
 # ------------------------------------------------------------------------------------------------ worker side
@@ -180,7 +184,7 @@ class JobRunner:
                 self._reap(run)
             elif now_s - run.started_s > self._settings.job_timeout_s:
                 self._stop_worker(run)
-                self._finish(run, JobStatus.FAILED, TIMEOUT_REASON.format(min=self._settings.job_timeout_s / 60))
+                self._finish(run, JobStatus.FAILED, TIMEOUT_REASON.format(limit=_duration(self._settings.job_timeout_s)))
                 log.warning("job %s stopped after %.0f s", run.job_id, now_s - run.started_s)
             elif now_s - run.renewed_s > self._settings.job_lease_s * RENEW_FRACTION:
                 if self._store.renew_lease(run.job_id, run.lease_owner, self._settings.job_lease_s):

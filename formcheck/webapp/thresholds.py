@@ -16,9 +16,11 @@ from formcheck.errors import InputError
 
 RULE_LIMITS = "rule_limits"
 THRESHOLDS_KIND = "thresholds"
-# Sane limits per unit (exclusive of 0): a knee angle beyond 180 deg, a ratio beyond 5 body widths or a duration
-# over 10 min is a typo, not a clinical choice (judgement calls; the rules' defaults sit well inside).
-UNIT_RANGES: dict[str, tuple[float, float]] = {"deg": (0.0, 180.0), "ratio": (0.0, 5.0), "s": (0.0, 600.0)}
+# Sane limits per unit: a knee angle beyond 180 deg, a ratio beyond 5 body widths or a duration over 10 min is a
+# typo, not a clinical choice (judgement calls; every rule default sits well inside). Angles may be negative
+# (plank_pike is -20 deg), so an angle override must keep the sign of the rule's default.
+UNIT_RANGES: dict[str, tuple[float, float]] = {"deg": (-180.0, 180.0), "ratio": (0.0, 5.0), "s": (0.0, 600.0)}
+POSITIVE_UNITS = frozenset({"ratio", "s"})  # zero or below means "never a fault" / "always a fault"
 
 
 def key(exercise_id: str, rule_id: str) -> str:
@@ -43,10 +45,13 @@ def validate(exercise_id: str, rule_id: str, value: float | None) -> float | Non
     if value is None:
         return None
     number = float(value)
-    lo, hi = UNIT_RANGES.get(rule.unit, (0.0, math.inf))
-    if not (math.isfinite(number) and lo < number <= hi):
-        raise InputError(f"{rule_id} of {exercise_id} is in {rule.unit}: give a limit above {lo:g} and at most "
-                         f"{hi:g} (got {value!r})")
+    lo, hi = UNIT_RANGES.get(rule.unit, (-math.inf, math.inf))
+    where = f"{rule_id} of {exercise_id} is in {rule.unit}"
+    if not math.isfinite(number) or not lo <= number <= hi or (rule.unit in POSITIVE_UNITS and number <= 0):
+        above = "above" if rule.unit in POSITIVE_UNITS else "from"
+        raise InputError(f"{where}: give a limit {above} {lo:g} and at most {hi:g} (got {value!r})")
+    if rule.limit and number and math.copysign(1.0, number) != math.copysign(1.0, rule.limit):
+        raise InputError(f"{where}: its default is {rule.limit:g}, so the limit must keep that sign (got {value!r})")
     return number
 
 
