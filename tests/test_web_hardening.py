@@ -728,3 +728,58 @@ def test_8_12_cli_checks_output_paths_before_analysis(tmp_path: Path) -> None:
         assert r.returncode == 2 and words in r.stderr and "internal error" not in r.stderr, (argv, r.stderr)
         assert time.monotonic() - t0 < 30  # refused up front, not after the analysis
 
+
+
+# ------------------------------------------------------------------------------------------------ kill -9, live
+@pytest.mark.video
+def test_8_7_every_acknowledged_live_rep_survives_kill_9(tmp_path: Path) -> None:
+    """Real server, real MediaPipe on a mannequin video: kill -9 after two reps were acknowledged."""
+    import av
+    import cv2
+
+    from formcheck.programme.service import ProgrammeService
+
+    video = REPO / "fixtures" / "videos" / "small_knee_bend_front_valgus.mp4"
+    if not video.exists():
+        pytest.skip(f"{video} not generated yet (python -m formcheck.synth)")
+    data = tmp_path / "data"
+    ids = seed(data, ("alex",))
+    store = repo.open_store(Settings(data_dir=data))
+    try:
+        svc = ProgrammeService(store)
+        alex, doc = store.get_person_by_id(ids["alex"]), store.get_person_by_id(ids["dr_lee"])
+        svc.set_level(alex, doc, 2)
+        session = svc.start_session(alex)
+        svc.record_readiness(session.id, massage_done=True, vmo_done=True, skbt_verdict="valid", skbt_pain=0)
+    finally:
+        store.close()
+    srv = Server(data)
+    acked: list[int] = []
+    try:
+        c = Client(srv)
+        assert c.sign_in("alex") == 200
+        with c.ws() as ws, av.open(str(video)) as container:
+            assert json.loads(ws.recv(timeout=WAIT_S))["type"] == "hello"
+            ws.send(json.dumps({"type": "start_set", "exercise": "small_knee_bend", "session_id": session.id,
+                                "set_no": 1}))
+            for i, frame in enumerate(container.decode(container.streams.video[0])):
+                ok, buf = cv2.imencode(".jpg", frame.to_ndarray(format="bgr24"), [cv2.IMWRITE_JPEG_QUALITY, 80])
+                ws.send(struct.pack("<4sId", b"FCF1", i, float(frame.time) * 1000.0) + buf.tobytes())
+                while True:
+                    msg = json.loads(ws.recv(timeout=WAIT_S))
+                    if msg["type"] == "frame":
+                        break
+                acked += [r["rep_id"] for r in msg["new_reps"] if r["stored"]]
+                if len(acked) >= 2:
+                    srv.kill9()  # mid-set, with the socket open
+                    break
+    except Exception:
+        if srv.proc.poll() is None:
+            raise
+    finally:
+        srv.stop()
+    assert len(acked) >= 2
+    with sqlite3.connect(data / "formcheck.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        stored = {r[0] for r in db.execute("SELECT id FROM reps")}
+    assert set(acked) <= stored
