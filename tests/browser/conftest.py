@@ -203,12 +203,28 @@ def launch_chromium(playwright_instance) -> Iterator[Callable[..., object]]:
             args += list(FAKE_CAMERA_ARGS) + [f"--use-file-for-fake-video-capture={Path(fake_camera).resolve()}"]
         b = playwright_instance.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=args)
         browsers.append(b)
-        return b
+        return TestBrowser(b)
 
     yield launch
     for b in browsers:
         with contextlib.suppress(Exception):
             b.close()
+
+
+class TestBrowser:
+    """A Playwright Browser whose contexts default to `bypass_csp=True`: `page.wait_for_function("...")` evaluates
+    its predicate with eval, which the app's Content-Security-Policy forbids. test_single_user.py opens the pages
+    with the real CSP (bypass_csp=False) and checks that nothing is blocked."""
+
+    def __init__(self, browser: object) -> None:
+        self._browser = browser
+
+    def new_context(self, **kw: object) -> object:
+        kw.setdefault("bypass_csp", True)
+        return self._browser.new_context(**kw)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._browser, name)
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ def test_printed_address_signs_in_and_the_token_leaves_the_address_bar(start_ser
     srv = start_server(single_user=True)
     address = _printed_address(srv)
     assert address.endswith(srv.token)
-    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=False)  # the real CSP
     csp_errors: list[str] = []
     try:
         page = ctx.new_page()
