@@ -711,7 +711,7 @@ def test_8_12_docs_are_off_outside_development(tmp_path: Path) -> None:
 
 
 def test_8_12_cli_checks_output_paths_before_analysis(tmp_path: Path) -> None:
-    video = REPO / "fixtures" / "videos" / "squat_front_clean.mp4"
+    video = REPO / "fixtures" / "videos" / "small_knee_bend_front_clean.mp4"
     if not video.exists():
         video = next((REPO / "fixtures" / "videos").glob("*.mp4"))
     cases = [

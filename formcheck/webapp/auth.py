@@ -12,10 +12,12 @@ import hashlib
 import hmac
 import logging
 import math
+import os
 import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,8 +130,9 @@ MAX_TRACKED_NAMES = 10_000
 # The sign-in flood (issue 8 finding 5): argon2id verifies with 64 MiB each, so at most this many run at once
 # (2 cores here: one per core) and the rest are answered 429 at once instead of queueing on the thread pool.
 MAX_CONCURRENT_VERIFICATIONS = 2
-SIGNIN_GLOBAL_RATE_PER_S = 5.0  # judgement call: ~10x what a clinic's morning logins need
-SIGNIN_GLOBAL_BURST = 20
+SIGNIN_GLOBAL_RATE_PER_S = 2.0  # judgement call: a clinic's morning sign-ins are a few a minute
+SIGNIN_GLOBAL_BURST = 10
+ARGON2_NICE = 10  # verifications run in low-priority threads (argon2's own threads inherit it)
 SIGNIN_CLIENT_RATE_PER_S = 1 / 3  # per client address: one attempt every 3 s on average...
 SIGNIN_CLIENT_BURST = 10  # ...after a burst of 10 (typos, a shared family laptop)
 SIGNIN_BUSY = "Sign-in is busy: try again in a few seconds"
@@ -172,6 +175,13 @@ class SignInThrottle:
             self._failures.pop(name.casefold(), None)
 
 
+def _low_priority() -> None:
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), ARGON2_NICE)
+    except (AttributeError, OSError):
+        pass
+
+
 class SignInRefused(Exception):
     """429: why, and after how many seconds to retry."""
 
@@ -191,6 +201,10 @@ class SignInGate:
         from formcheck.webapp.limits import KeyedBuckets, TokenBucket
 
         self._slots = threading.BoundedSemaphore(concurrent)
+        # Verifications run here, not on the shared thread pool, at low CPU priority: under a flood the pages and
+        # API calls of everyone else still get the cores first.
+        self.executor = ThreadPoolExecutor(max_workers=concurrent, thread_name_prefix="argon2",
+                                           initializer=_low_priority)
         self._global = TokenBucket(global_rate_per_s, global_burst, clock)
         self._global_lock = threading.Lock()
         self._clients = KeyedBuckets(client_rate_per_s, client_burst, clock=clock)

@@ -54,23 +54,25 @@ CLINICIANS_ONLY = "This page is for clinicians"
 MAX_FORM_BYTES = 64 * 1024  # a form that carries a CSRF token is tiny; a larger body is never parsed as one
 
 
-def get_settings(conn: HTTPConnection) -> Settings:
+# The getters are async so FastAPI resolves them on the event loop: a flood of cheap requests must not queue
+# other people's requests behind it on the thread pool (issue 8 finding 5).
+async def get_settings(conn: HTTPConnection) -> Settings:
     return conn.app.state.settings
 
 
-def get_store(conn: HTTPConnection) -> Any:
+async def get_store(conn: HTTPConnection) -> Any:
     return conn.app.state.store
 
 
-def get_codec(conn: HTTPConnection) -> SessionCodec:
+async def get_codec(conn: HTTPConnection) -> SessionCodec:
     return conn.app.state.session_codec
 
 
-def get_session(conn: HTTPConnection) -> SessionData | None:
+async def get_session(conn: HTTPConnection) -> SessionData | None:
     return conn.app.state.session_codec.read(conn)
 
 
-def get_service(conn: HTTPConnection) -> ProgrammeService:
+async def get_service(conn: HTTPConnection) -> ProgrammeService:
     """The programme's session service over this app's store (the programme file is loaded once per app)."""
     return ProgrammeService(conn.app.state.store, conn.app.state.programme)
 

@@ -13,6 +13,12 @@ from dataclasses import dataclass
 
 LIVE_BUSY = "The live coach is busy ({n} sessions are running on this computer): try again in a minute"
 LIVE_PERSON_BUSY = "You already have {n} live sessions open: close the other tab or device, then reload"
+LIVE_TOO_OFTEN = "Too many live connections in a short time: wait {s} s, then reload the page"
+# Each new live socket loads a pose model (~150 MB, ~0.5 s of CPU): a person may open this many in a burst, then
+# one every LIVE_CONNECT_EVERY_S (judgement call: reloads and a flaky network, not a reconnect loop).
+LIVE_CONNECT_BURST = 10
+LIVE_CONNECT_EVERY_S = 6.0
+LIVE_POSE_NICE = 10  # niceness of live pose threads (video.py's decoder uses the same)
 MAX_TRACKED_KEYS = 10_000  # per-client buckets kept; the least recently used are dropped beyond this
 
 
@@ -25,10 +31,11 @@ class SlotRefusal:
 class LiveSlots:
     """Live WebSocket slots: at most `total` at once and `per_person` per person (thread- and loop-safe)."""
 
-    def __init__(self, total: int, per_person: int) -> None:
+    def __init__(self, total: int, per_person: int, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.total, self.per_person = total, per_person
         self._lock = threading.Lock()
         self._by_person: dict[int, int] = {}
+        self._connects = KeyedBuckets(1.0 / LIVE_CONNECT_EVERY_S, LIVE_CONNECT_BURST, clock=clock)
 
     def acquire(self, person_id: int) -> SlotRefusal | None:
         """None when a slot was taken (release it later); otherwise why not."""
@@ -37,6 +44,9 @@ class LiveSlots:
                 return SlotRefusal("busy", LIVE_PERSON_BUSY.format(n=self.per_person))
             if sum(self._by_person.values()) >= self.total:
                 return SlotRefusal("busy", LIVE_BUSY.format(n=self.total))
+            ok, wait_s = self._connects.take(str(person_id))
+            if not ok:
+                return SlotRefusal("busy", LIVE_TOO_OFTEN.format(s=max(1, round(wait_s))))
             self._by_person[person_id] = self._by_person.get(person_id, 0) + 1
             return None
 

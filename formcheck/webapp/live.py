@@ -37,7 +37,9 @@ import functools
 import json
 import logging
 import math
+import os
 import struct
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -448,6 +450,17 @@ def write_clip(frames: list[tuple[float, bytes]], out: Path) -> Path:
 
 # ------------------------------------------------------------------------------------------------ connection
 
+def lower_thread_priority() -> None:
+    """Pose work yields the CPU to request handling (Linux per-thread nice, as video.py's decoder): a saturated
+    server still answers other people's pages and API calls promptly. MediaPipe's own threads inherit it."""
+    from formcheck.webapp.limits import LIVE_POSE_NICE
+
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), LIVE_POSE_NICE)
+    except (AttributeError, OSError):
+        pass
+
+
 def _default_estimator_factory():
     from formcheck.pose import PoseEstimator
 
@@ -468,7 +481,8 @@ class LiveConnection:
         self.estimator: Any = None
         # One worker thread per connection runs the estimator and the analysis, in order: creation, every frame
         # and the final close are serial, so the native landmarker is never closed under a running frame.
-        self.pose_thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="live-pose")
+        self.pose_thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="live-pose",
+                                                                 initializer=lower_thread_priority)
         self.analysis: Any = None
         self.set_req: SetRequest | None = None
         self.recorder: Any = None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
@@ -22,6 +24,9 @@ from formcheck.webapp.schemas import SignIn, UserPublic
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 WRONG_CREDENTIALS = "Wrong name or password"
+# A refused sign-in is answered after this pause: a flooding client's next attempt waits for it, so 48 parallel
+# attackers make ~48 requests a second instead of hundreds (judgement call; a person retrying never notices).
+SIGNIN_REFUSAL_DELAY_S = 1.0
 
 
 @functools.cache
@@ -31,7 +36,7 @@ def _dummy_hash() -> str:
 
 
 @router.get("/csrf")
-def csrf_token(response: Response, codec: CodecDep, session: SessionDep) -> dict[str, str]:
+async def csrf_token(response: Response, codec: CodecDep, session: SessionDep) -> dict[str, str]:
     """The CSRF token for this browser; starts an anonymous session if there is none (needed to sign in)."""
     if session is None:
         session = new_session(None)
@@ -39,11 +44,19 @@ def csrf_token(response: Response, codec: CodecDep, session: SessionDep) -> dict
     return {"csrf_token": session.csrf}
 
 
+def _check_password(store: Any, name: str, password: str) -> tuple[Any, bool]:
+    found = repo.find_login(store, name)
+    return found, verify_password(found[1] if found else _dummy_hash(), password)
+
+
 @router.post("/signin", responses={401: {"description": WRONG_CREDENTIALS}, 429: {"description": TOO_MANY_FAILURES}})
-def sign_in(
+async def sign_in(
     body: SignIn, request: Request, response: Response, store: StoreDep, codec: CodecDep, session: SessionDep
 ) -> UserPublic:
-    """Check name + password; on success a new session (and a new CSRF token) replaces the anonymous one."""
+    """Check name + password; on success a new session (and a new CSRF token) replaces the anonymous one.
+
+    Rate limits and the bound on concurrent argon2 verifications are decided here on the event loop, so a flood
+    is answered 429 without ever occupying the shared thread pool; only admitted checks run in a worker thread."""
     if not csrf_matches(session, request.headers.get(CSRF_HEADER)):
         raise HTTPException(status.HTTP_403_FORBIDDEN, CSRF_FAILED)
     name = body.name.strip()
@@ -52,9 +65,10 @@ def sign_in(
     try:
         gate.admit(client, name)
         with gate.verifying():
-            found = repo.find_login(store, name)
-            ok = verify_password(found[1] if found else _dummy_hash(), body.password)
+            found, ok = await asyncio.get_running_loop().run_in_executor(
+                gate.executor, _check_password, store, name, body.password)
     except SignInRefused as refused:
+        await asyncio.sleep(SIGNIN_REFUSAL_DELAY_S)  # tarpit: a flood waits here, costing the server nothing
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, refused.message,
                             headers={"Retry-After": str(max(1, round(refused.retry_after_s)))}) from None
     if not found or not ok:

@@ -17,8 +17,10 @@ DEFAULT_MAX_UPLOAD_MB = 200.0  # judgement call: ~10 min of 1080p phone video
 DEFAULT_SESSION_MAX_AGE_S = 14 * 24 * 3600  # judgement call: sign in again every two weeks
 DEFAULT_BODY_TIMEOUT_S = 30.0  # judgement call: a phone upload never pauses 30 s between chunks; a stall does
 # Live coaching: each socket holds a pose model (~100-150 MB) and a core's worth of CPU while streaming.
-DEFAULT_MAX_LIVE_CONNECTIONS = 4  # judgement call: 2 cores here, MediaPipe ~25-66 ms/frame (README table)
-DEFAULT_MAX_LIVE_PER_PERSON = 2  # a second tab or device; more is a stuck client or an attack
+# One live session per two cores: MediaPipe needs ~40 ms/frame (~1 core at 25 fps), the other core keeps the
+# pages, the API and the upload worker responsive (judgement call; measured in benchmarks/bench_abuse.py).
+DEFAULT_MAX_LIVE_CONNECTIONS = max(1, (os.cpu_count() or 2) // 2)
+DEFAULT_MAX_LIVE_PER_PERSON = min(2, DEFAULT_MAX_LIVE_CONNECTIONS)  # a second tab or device, where cores allow
 # Uploads: what one video may cost the shared analysis worker (judgement calls, see issue 8 finding 6).
 DEFAULT_MAX_VIDEO_S = 600.0  # ten minutes: far longer than any set (15 min/day programme budget)
 DEFAULT_MAX_VIDEO_FRAMES = 36_000  # 10 min at 60 fps
