@@ -638,7 +638,20 @@ def render_markdown(table: dict, timing_note: str = "") -> str:
                 vals.append(f"{e['est_yaw_p50_deg']:.0f} ({e['true_yaw_deg']:.0f}), "
                             f"el {_fmt(e['elevation']['p90_abs_err'], 'deg')}, c {e['confidence_p50']:.2f}")
             lines.append(f"| {ex} | h{h:g} d{d:g} | " + " | ".join(vals) + " |")
-    # rules
+    # rules: summary, then per rule
+    def _win(w: list[float] | None) -> str:
+        return "–" if w is None else f"{w[0]:g}–{w[1]:g}°"
+
+    row_keys = [f"h{h:g}_d{d:g}" for h, d in rows]
+    lines += ["", "## Rule windows (summary): trusted yaw range, all reps / clean rep only", "",
+              "| exercise | rule | measure | " + " | ".join(k.replace("_", " ") for k in row_keys) + " | back (180°) |",
+              "|---|---|---|" + "---|" * (len(row_keys) + 1)]
+    for r in table["rules"]:
+        back = r["by_camera"].get(row_keys[0], {}).get(f"{BACK_YAW_DEG:g}")
+        lines.append(f"| {r['exercise']} | {r['rule']} | `{r['measure']}` ({r['side']}) | "
+                     + " | ".join(f"{_win(r['window_deg'].get(k))} / {_win(r['window_clean_deg'].get(k))}"
+                                  for k in row_keys)
+                     + f" | {'–' if back is None else ('✓' if back['trusted'] else '✗')} |")
     lines += ["", "## Rules: where the measured error allows judging", "",
               f"A cell is ✓ when the rule's p90 error is under {TRUSTED_ERROR_SHARE} × the separation "
               "(clean vs injected fault; a half-depth rep when no fault is injected); the number is the p90 error, in "
