@@ -569,6 +569,11 @@ def build_table(specs: list[ClipSpec], seqs: Mapping[str, object]) -> dict:
         if spec.exercise not in motions:
             motions[spec.exercise] = build_motion(spec.exercise, spec.side, spec.faults)
         c, e = clip_cells(spec, motions[spec.exercise], seqs[spec.name])
+        exact, _ = clip_cells(spec, motions[spec.exercise],
+                              exact_seq(motions[spec.exercise], sweep_camera(spec.exercise, spec.camera)))
+        for cell, ex in zip(c, exact, strict=True):
+            cell["geometry_only"] = {part: {k: ex[part][k] for k in ("p50_abs_err", "p90_abs_err", "p90_abs_err_rel")}
+                                     for part in ("bottom", "rep")}
         cells += c
         estimator.append(e)
     cams = sorted({dataclasses.astuple(s.camera) for s in specs})
@@ -586,6 +591,8 @@ def build_table(specs: list[ClipSpec], seqs: Mapping[str, object]) -> dict:
             "truth": "frontal/sagittal: the measure on an orthographic projection onto the body's frontal/sagittal "
                      "plane; world: on the 3D ground truth (formcheck/synth/sweep.py docstring)",
             "trusted": f"p90 error < {TRUSTED_ERROR_SHARE} x separation (rule_windows docstring)",
+            "geometry_only": "the same errors on exact perspective landmarks (exact_seq): the camera geometry's "
+                             "share, without MediaPipe's",
         },
         "cells": cells,
         "estimator": estimator,
@@ -682,7 +689,8 @@ def render_markdown(table: dict, timing_note: str = "") -> str:
                          + f" | {'–' if winc is None else f'{winc[0]:g}–{winc[1]:g}°'} |")
         lines.append("")
     # measures
-    lines += ["## Measures: p90 |error| at rep bottoms (baseline-relative in brackets)", ""]
+    lines += ["## Measures: p90 |error| at rep bottoms (baseline-relative in brackets; after the slash, the same "
+              "on exact perspective landmarks, i.e. the camera geometry's share without MediaPipe's)", ""]
     seen = []
     for c in table["cells"]:
         k = (c["exercise"], c["measure"], c["side"])
@@ -697,15 +705,27 @@ def render_markdown(table: dict, timing_note: str = "") -> str:
             vals = []
             for y in yaws:
                 cc = [c for c in cs if c["height_m"] == h and c["distance_m"] == d and c["yaw_deg"] == y]
-                vals.append("–" if not cc else f"{_fmt(cc[0]['bottom']['p90_abs_err'], u)} "
-                                               f"[{_fmt(cc[0]['bottom']['p90_abs_err_rel'], u)}]")
+                if not cc:
+                    vals.append("–")
+                    continue
+                b, g = cc[0]["bottom"], cc[0]["geometry_only"]["bottom"]
+                vals.append(f"{_fmt(b['p90_abs_err'], u)} [{_fmt(b['p90_abs_err_rel'], u)}] / "
+                            f"{_fmt(g['p90_abs_err'], u)} [{_fmt(g['p90_abs_err_rel'], u)}]")
             lines.append(f"| h{h:g} d{d:g} | " + " | ".join(vals) + " |")
         lines.append("")
     return "\n".join(lines) + "\n"
 
 
 def dumps_table(table: dict) -> str:
-    return json.dumps(table, indent=1, allow_nan=False) + "\n"
+    """JSON text, one line per header field and per cell / estimator / rule entry (diffable, compact)."""
+    parts = []
+    for k, v in table.items():
+        if isinstance(v, list):
+            body = ",\n".join("  " + json.dumps(x, separators=(",", ":"), allow_nan=False) for x in v)
+            parts.append(f" {json.dumps(k)}: [\n{body}\n ]")
+        else:
+            parts.append(f" {json.dumps(k)}: {json.dumps(v, allow_nan=False)}")
+    return "{\n" + ",\n".join(parts) + "\n}\n"
 
 
 def run_sweep(out: Path, *, quick: bool = False, cache_dir: Path | None = None,
@@ -743,3 +763,18 @@ def camera_world_truth(motion: Motion, cam: Camera) -> NDArray:
     mid_hip = (motion.landmarks_m[:, 23] + motion.landmarks_m[:, 24]) / 2.0
     rel = motion.landmarks_m - mid_hip[:, None, :]
     return np.stack([rel @ right, -(rel @ up), rel @ fwd], axis=-1)
+
+
+def exact_seq(motion: Motion, cam: Camera):
+    """A PoseSeq of the ground truth as a perfect pose model would report it for `cam`: image px from the
+    pinhole projection (z = depth from the mid-hip on the x scale), world landmarks in the camera's axes,
+    everything visible. Its errors are the camera geometry's share of the sweep's errors (perspective and
+    projection), with MediaPipe's share removed."""
+    from formcheck.types import PoseSeq
+
+    uv, depth = cam.project(motion.landmarks_m)
+    hip = (depth[:, 23:24] + depth[:, 24:25]) / 2.0
+    xyz = np.concatenate([uv, ((depth - hip) * cam.focal_px / hip)[..., None]], axis=-1)
+    one = np.ones(xyz.shape[:2])
+    return PoseSeq(t_s=motion.t_s, frame_wh=(cam.width_px, cam.height_px), xyz_px=xyz, visibility=one,
+                   presence=one, world_m=camera_world_truth(motion, cam))
