@@ -22,7 +22,7 @@ from formcheck.errors import InputError
 from formcheck.geometry import VIEW_MIN_CONFIDENCE, View, fold_yaw_deg, views_from_yaw
 from formcheck.landmarks import MIRROR_INDEX, Lm, Side, sided
 from formcheck.measures import MEASURES, PoseArrays, jump_ratio
-from formcheck.posture import EXERCISE_POSTURES, Posture, wrong_posture
+from formcheck.posture import EXERCISE_POSTURES, Posture, wrong_posture, wrong_posture_one
 from formcheck.reps import REST_TOLERANCE_FRACTION, HoldTimer, Phase, RepCounter, RepEvent, segment_reps
 from formcheck.rules import (
     Check,
@@ -821,7 +821,8 @@ class LiveSession:
             view = self._last_view
         one = MeasureTable(arr, np.array([t]))
         sig = float(one.get(self._sig_measure.name, self._sig_side)[0])
-        if detected and bool(wrong_posture(arr.xy, self.spec.posture)[0]):
+        posture_wrong = detected and wrong_posture_one(frame.xy_px, self.spec.posture)
+        if posture_wrong:
             self._wrong_posture += 1
             sig = float("nan")  # the posture gate: this frame counts nothing
         pair = _side_by_pair(self.spec, one)
@@ -874,7 +875,7 @@ class LiveSession:
             phase = self._timer.phase
         cues, new_cues = self._cues.update(t, failing_now)
         conds = fb.placement_conditions(
-            self.spec, frame.xy_px, detected, view, frame.n_people, frame.luma, self._needed
+            self.spec, frame.xy_px, detected, view, frame.n_people, frame.luma, self._needed, posture_wrong
         )
         guidance_keys = self._guide.update(t, conds)
         guidance = tuple(fb.GUIDANCE_TEXT[k] for k in guidance_keys)
