@@ -40,7 +40,7 @@ class Env:
 
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[Env]:
-    settings = Settings(data_dir=tmp_path, job_mode="thread", secret_key="c" * 48,
+    settings = Settings(data_dir=tmp_path, job_mode="thread", secret_key="c" * 48, allowed_hosts=("testserver",),
                         analyzer="test_web_upload:fake_analyse")
     store = repo.open_store(settings)
     clinic = seed_clinic(store, password_hash=FAST_HASH)
@@ -145,7 +145,8 @@ def test_level_hold_thresholds_and_notes_are_recorded(env: Env) -> None:
     assert env.post(f"/api/clinician/people/{pid}/notes", {"note": "Check stairs next week"}).status_code == 200
     d = env.client.get(f"/api/clinician/people/{pid}").json()
     assert (d["level"], d["held"]) == (3, True)
-    assert next(x for x in d["rules"] if x["rule_id"] == rule["rule_id"])["override"] == rule["limit"] + 2
+    assert next(x for x in d["rules"] if (x["exercise_id"], x["rule_id"]) == ("squat", rule["rule_id"])
+                )["override"] == rule["limit"] + 2
     assert [a["kind"] for a in d["actions"]] == ["note", "thresholds", "hold", "set_level"]
     assert all(a["actor_name"] == "Dr Lee" for a in d["actions"])
     assert env.post(f"/api/clinician/people/{pid}/hold", {"hold": False}).json() == {"held": False}

@@ -24,10 +24,10 @@ server → client (text JSON, one object per message, "type" first)
     persisted), new_reps (counted on this frame: index, valid, verdict, why, side, times, faults, stored,
     rep_id), hold_good_s / hold_target_s for holds, set_done, timing_ms (decode, pose, analysis, server).
   * set_started / set_ended / pong / settings.
-  * error: code (bad_frame, too_large, bad_message, bad_landmarks, flood, not_signed_in, bad_exercise,
+  * error: code (bad_frame, too_large, bad_message, bad_landmarks, flood, not_signed_in, busy, bad_exercise,
     store_failed, model_unavailable, internal) + a one-line message; seq when it answers a frame. The socket stays usable
     after bad_frame / bad_message (up to MAX_CONSECUTIVE_ERRORS in a row); too_large, flood and not_signed_in
-    are followed by a close (1009 / 1008 / 1008).
+    are followed by a close (1009 / 1008 / 1008); busy (too many live sessions, per person or in all) by 1013.
 """
 
 from __future__ import annotations
@@ -40,7 +40,9 @@ import functools
 import json
 import logging
 import math
+import os
 import struct
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -90,6 +92,7 @@ WS_CLOSE_UNSUPPORTED = 1003
 WS_CLOSE_POLICY = 1008
 WS_CLOSE_TOO_BIG = 1009
 WS_CLOSE_INTERNAL = 1011
+WS_CLOSE_TRY_AGAIN = 1013  # RFC 6455 "Try Again Later": the live coach is at its connection cap
 
 # Key angles shown on the overlay: (label, landmark the label sits at).
 ANGLE_LABELS: tuple[tuple[str, Lm, Lm, Lm], ...] = (
@@ -255,7 +258,7 @@ def _opt_int(v: Any, lo: int, hi: int) -> int | None:
         return None
     try:
         i = int(v)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(1e309), i.e. int(inf)
         raise ValueError(f"{v!r} is not a whole number") from None
     if not lo <= i <= hi:
         raise ValueError(f"{i} is outside {lo}..{hi}")
@@ -305,6 +308,14 @@ def decode_jpeg(jpeg: bytes) -> np.ndarray:
     """BGR image of a JPEG; ProtocolError for a corrupt or oversized image (runs in a worker thread)."""
     import cv2
 
+    from formcheck.webapp.jpeg_header import jpeg_size_px
+
+    size = jpeg_size_px(jpeg)  # from the header, before decoding: a tiny file can declare a huge picture
+    if size is None:
+        raise ProtocolError("bad_frame", "not a JPEG image (no frame header)")
+    if max(size) > MAX_FRAME_SIDE_PX:
+        raise ProtocolError("bad_frame", f"image of {size[0]}x{size[1]} px is larger than {MAX_FRAME_SIDE_PX} px: "
+                                         "send 640x480")
     bgr = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
     if bgr is None or bgr.ndim != 3 or bgr.shape[0] < 16 or bgr.shape[1] < 16:
         raise ProtocolError("bad_frame", "the image could not be decoded")
@@ -446,6 +457,17 @@ def write_clip(frames: list[tuple[float, bytes]], out: Path) -> Path:
 
 # ------------------------------------------------------------------------------------------------ connection
 
+def lower_thread_priority() -> None:
+    """Pose work yields the CPU to request handling (Linux per-thread nice, as video.py's decoder): a saturated
+    server still answers other people's pages and API calls promptly. MediaPipe's own threads inherit it."""
+    from formcheck.webapp.limits import LIVE_POSE_NICE
+
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), LIVE_POSE_NICE)
+    except (AttributeError, OSError):
+        pass
+
+
 def _default_estimator_factory():
     from formcheck.pose import PoseEstimator
 
@@ -466,7 +488,8 @@ class LiveConnection:
         self.estimator: Any = None
         # One worker thread per connection runs the estimator and the analysis, in order: creation, every frame
         # and the final close are serial, so the native landmarker is never closed under a running frame.
-        self.pose_thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="live-pose")
+        self.pose_thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="live-pose",
+                                                                 initializer=lower_thread_priority)
         self.analysis: Any = None
         self.set_req: SetRequest | None = None
         self.recorder: Any = None
@@ -479,6 +502,7 @@ class LiveConnection:
         self.latest_lm: tuple[str, float] | None = None
         self.lm_intake = lmsg.LandmarkIntake()
         self.lm_rate = lmsg.RateGuard()
+        self.holds_live_slot = False  # a browser-pose socket that switched to JPEGs took a server-pose slot
         self.events: collections.deque[tuple[str, Any]] = collections.deque()
         self.wake = asyncio.Event()
         self.closed = False
@@ -665,7 +689,7 @@ class LiveConnection:
         if req.session_id is not None and not req.preview:
             try:
                 recorder = await asyncio.to_thread(SetRecorder.open, svc, self.user, req)
-                overrides = await asyncio.to_thread(person_rule_overrides, svc, self.user)
+                overrides = await asyncio.to_thread(person_rule_overrides, svc, self.user, req.exercise_id)
             except FormcheckError as exc:
                 await self.fail(ProtocolError("store_failed", str(exc)))
                 return False
@@ -763,7 +787,14 @@ class LiveConnection:
         await self.send(reply)
 
     async def _ensure_estimator(self) -> bool:
-        """The server's pose model, loaded on the first JPEG of a page that started in browser-pose mode."""
+        """The server's pose model, loaded on the first JPEG of a page that started in browser-pose mode (which
+        then also takes a server-pose live slot, released when the socket ends)."""
+        if not self.holds_live_slot:
+            refusal = self.ws.app.state.live_slots.acquire(self.user.id)
+            if refusal is not None:
+                await self.fail(ProtocolError(refusal.code, refusal.message, close=WS_CLOSE_TRY_AGAIN))
+                return False
+            self.holds_live_slot = True
         try:
             self.estimator = await self.in_pose_thread(self.estimator_factory)
             return True
@@ -910,10 +941,11 @@ def _new_live_session(req: SetRequest, overrides: dict[str, float] | None = None
     return LiveSession(req.exercise_id, side=req.side, overrides=overrides or None)
 
 
-def person_rule_overrides(svc: Any, user: Any) -> dict[str, float]:
-    """The clinician's per-person analysis thresholds from today's plan ({rule id: limit})."""
-    person = svc.store.get_person_by_id(user.id)
-    return {k: float(v) for k, v in svc.plan(person).rule_overrides}
+def person_rule_overrides(svc: Any, user: Any, exercise_id: str) -> dict[str, float]:
+    """The clinician's per-person limits for this exercise's rules ({rule id: limit}; keyed by exercise)."""
+    from formcheck.webapp.thresholds import rule_overrides
+
+    return rule_overrides(svc.store, user.id, exercise_id)
 
 
 def _result_summary(analysis: Any) -> Any:
@@ -1082,14 +1114,31 @@ async def live_socket(ws: WebSocket) -> None:
                                        "message": "Sign in first, then reload this page"}))
         await ws.close(code=WS_CLOSE_POLICY, reason="not signed in")
         return
+    browser_pose = ws.query_params.get("pose") == POSE_BROWSER
+    # each server-pose socket holds a pose model and a core: capped per person and in all; a browser-pose socket
+    # only validates and judges landmarks, so it counts against its own, larger cap
+    slots = ws.app.state.browser_pose_slots if browser_pose else ws.app.state.live_slots
+    refusal = slots.acquire(user.id)
+    if refusal is not None:
+        await ws.send_text(json.dumps({"type": "error", "code": refusal.code, "message": refusal.message}))
+        await ws.close(code=WS_CLOSE_TRY_AGAIN, reason=refusal.message[:120])
+        return
+    try:
+        await _serve_live(ws, user, browser_pose)
+    finally:
+        slots.release(user.id)
+
+
+async def _serve_live(ws: WebSocket, user: Any, browser_pose: bool = False) -> None:
     conn = LiveConnection(ws, user)
+    conn.holds_live_slot = not browser_pose
     try:
         conn.store_clips = await asyncio.to_thread(person_stores_clips, conn.store, user)
         conn.clips = ClipBuffer() if conn.store_clips else None
         await conn.send({"type": "hello", "protocol": PROTOCOL_VERSION, "max_frame_bytes": MAX_FRAME_BYTES,
                          "max_frame_side_px": MAX_FRAME_SIDE_PX, "store_flagged_clips": conn.store_clips,
                          "user": {"id": user.id, "name": user.name}})
-        if ws.query_params.get("pose") != POSE_BROWSER:  # browser pose: the model loads on a first JPEG only
+        if not browser_pose:  # browser pose: the model loads on a first JPEG only
             try:
                 conn.estimator = await conn.in_pose_thread(conn.estimator_factory)
             except FormcheckError as exc:
@@ -1111,5 +1160,7 @@ async def live_socket(ws: WebSocket) -> None:
         await conn.close(WS_CLOSE_INTERNAL, "server error")
     finally:
         conn.shutdown()
+        if browser_pose and conn.holds_live_slot:  # taken when this browser-pose socket switched to JPEGs
+            ws.app.state.live_slots.release(user.id)
         # shielded: even if the server cancels this handler, the open set is ended and pending clips are kept
         await asyncio.shield(conn.finish())
