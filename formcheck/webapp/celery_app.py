@@ -9,7 +9,6 @@ redelivered job is never run twice. No result backend: the outcome lives in the 
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 import threading
@@ -93,7 +92,7 @@ def _run_job_task(task: Any, job_id: int) -> str:
     store = repo.open_store(settings)
     try:
         holder = holder_id()
-        lease = getattr(settings, "job_lease_s", None)  # the app's own lease length where it has one
+        lease = settings.job_lease_s
         claim = claim_job(store, int(job_id), holder, lease=lease)
         if not claim.won:
             if claim.status == JobStatus.RUNNING:  # a live worker holds it: check again later, never drop it
@@ -107,10 +106,8 @@ def _run_job_task(task: Any, job_id: int) -> str:
             return JobStatus.FAILED
         if claim.takeover:
             log.warning("job %s: its worker stopped mid-job; running it again", job_id)
-        # with store-kept leases run_job fences its writes by the holder (a run taken over cannot overwrite)
-        fenced = {"lease_owner": holder} if "lease_owner" in inspect.signature(run_job).parameters else {}
-        with Heartbeat(store, int(job_id), holder, lease=lease):
-            return run_job(int(job_id), settings.model_dump_json(), **fenced)
+        with Heartbeat(store, int(job_id), holder, lease=lease):  # run_job fences its writes by the holder
+            return run_job(int(job_id), settings.model_dump_json(), lease_owner=holder)
     finally:
         repo.close_store(store)
 
