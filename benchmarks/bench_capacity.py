@@ -114,16 +114,16 @@ def start_server(data_dir: Path, n_people: int) -> tuple[subprocess.Popen, str, 
 
     from formcheck.store import Store
     from formcheck.webapp.auth import SESSION_COOKIE, SessionCodec, new_session
-    from formcheck.webapp.repo import DB_FILENAME
+    from formcheck.webapp.repo import DB_FILENAME, session_binding
 
     secret = secrets.token_urlsafe(48)
     codec = SessionCodec(secret, max_age_s=24 * 3600, secure=False)
     cookies = []
     with Store.open(f"sqlite:///{data_dir / DB_FILENAME}") as store:
         for i in range(n_people):
-            uid = store.add_person(f"bench{i}", role="person").id
+            person = store.add_person(f"bench{i}", role="person")
             resp = Response()
-            codec.write(resp, new_session(uid, None))
+            codec.write(resp, new_session(person.id, session_binding(person)))
             raw = next(v for k, v in resp.raw_headers if k == b"set-cookie" and v.startswith(SESSION_COOKIE.encode()))
             cookies.append(raw.decode().split(";", 1)[0])
     port = free_port()
@@ -198,7 +198,11 @@ async def run_step(ws_url: str, server_pid: int, kind: str, n: int, clips: list[
     tasks = [asyncio.create_task(_client_with_window(ws_url, kind, clips[k % len(clips)], step, box, ready,
                                                      cookies[k]))
              for k in range(n)]
-    await ready.wait()  # every client connected and its set started
+    try:
+        await ready.wait()  # every client connected and its set started
+    except asyncio.BrokenBarrierError:
+        failed = [t.exception() for t in tasks if t.done() and t.exception() is not None]
+        raise SystemExit(f"{kind} clients could not start: {failed[:1]!r}") from None
     now = time.perf_counter()
     box["t_start"], box["t_end"] = now + WARMUP_S, now + WARMUP_S + step_s
     box["go"].set()
@@ -224,8 +228,13 @@ async def _client_with_window(ws_url, kind, frames, step, box, ready, cookie: st
     query = f"?exercise={EXERCISE}" + ("&pose=browser" if kind == "landmark" else "")
     async with connect(ws_url + query, max_size=2**22, open_timeout=120, ping_interval=None,
                        additional_headers={"Cookie": cookie}) as ws:
-        while json.loads(await ws.recv())["type"] != "set_started":
-            pass
+        try:
+            while (first := json.loads(await ws.recv()))["type"] != "set_started":
+                if first["type"] == "error":
+                    raise RuntimeError(f"server refused the client: {first}")
+        except Exception:
+            await ready.abort()  # the step cannot run: fail it instead of waiting forever
+            raise
         await ready.wait()
         await box["go"].wait()
         t_start, t_end = box["t_start"], box["t_end"]
