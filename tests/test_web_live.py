@@ -88,6 +88,18 @@ def sidecar_frames(name: str) -> tuple[list[PoseFrame], dict]:
     return frames, doc
 
 
+LEAD_IN_S = 5.0  # standing still before the movement: 1 s in the start position + the 3-2-1 countdown + margin
+FIXTURE_FPS = 30
+
+
+def with_lead_in(frames: list[PoseFrame], lead_s: float = LEAD_IN_S) -> list[PoseFrame]:
+    """The fixture's first (start-position) frame held for lead_s, then the fixture shifted by lead_s: what a
+    person does who waits for the countdown before the first rep."""
+    n = int(round(lead_s * FIXTURE_FPS))
+    lead = [frames[0].replace(t_s=i / FIXTURE_FPS) for i in range(n)]
+    return lead + [pf.replace(t_s=pf.t_s + lead_s) for pf in frames]
+
+
 def make_app(tmp_path: Path, estimator_factory=EmptyEstimator):
     from formcheck.webapp.app import create_app
     from formcheck.webapp.settings import Settings
@@ -387,6 +399,7 @@ def test_replayed_mannequin_counts_reps_over_the_socket(tmp_path):
     if not (FIXTURE_VIDEOS / f"{name}.json").exists():
         name = "small_knee_bend_front_clean"
     frames, doc = sidecar_frames(name)
+    frames = with_lead_in(frames)
     app = make_app(tmp_path, estimator_factory=lambda: ReplayEstimator(frames))
     add_person(app)
     with TestClient(app) as c:
@@ -434,6 +447,7 @@ def _ready_session(app, person_id: int, exercise: str = "small_knee_bend") -> in
 @pytest.mark.parametrize("clips_on", [False, True])
 def test_reps_are_stored_as_counted_and_clips_only_when_switched_on(tmp_path, clips_on):
     frames, doc = sidecar_frames("small_knee_bend_front_valgus")
+    frames = with_lead_in(frames)
     app = make_app(tmp_path, estimator_factory=lambda: ReplayEstimator(frames))
     pid = add_person(app, store_flagged_clips=clips_on)
     sid = _ready_session(app, pid)
@@ -580,7 +594,11 @@ def test_mannequin_video_through_real_pose_model_counts_reps(tmp_path):
             last = None
             for i, frame in enumerate(container.decode(container.streams.video[0])):
                 ok, buf = cv2.imencode(".jpg", frame.to_ndarray(format="bgr24"), [cv2.IMWRITE_JPEG_QUALITY, 80])
-                ws.send_bytes(framed(i, float(frame.time) * 1000.0, buf.tobytes()))
+                if i == 0:  # stand still in the start position through the countdown first
+                    for k in range(int(LEAD_IN_S * FIXTURE_FPS)):
+                        ws.send_bytes(framed(100000 + k, k * 1000.0 / FIXTURE_FPS, buf.tobytes()))
+                        assert recv_until(ws, "frame")["rep_count"] == 0
+                ws.send_bytes(framed(i, (LEAD_IN_S + float(frame.time)) * 1000.0, buf.tobytes()))
                 last = recv_until(ws, "frame")
     assert last["pose"] is True
     assert last["rep_count"] == len(doc["reps"])
@@ -604,3 +622,68 @@ def test_a_completed_hold_is_stored_as_one_valid_rep():
     rep = live.hold_rep_in(2, 31.5, 10.0, "auto")
     assert (rep.idx, rep.start_s, rep.end_s, rep.valid, rep.verdict) == (2, 21.5, 31.5, True, "valid")
     assert rep.side is None and rep.metrics == {"hold_s": 10.0} and "10 s in good form" in rep.reason
+
+
+# ------------------------------------------------------------------------------------------------ coach + countdown
+
+def test_no_rep_is_counted_before_the_countdown_ends(tmp_path):
+    """The person bends through the whole fixture before standing still (the gate waits: no rep counts), then
+    stands still through 3-2-1-Go (each word spoken once) and does the fixture again: only those reps count."""
+    once, doc = sidecar_frames("small_knee_bend_front_clean")
+    end_s = once[-1].t_s + 1 / FIXTURE_FPS
+    frames = once + [pf.replace(t_s=pf.t_s + end_s) for pf in with_lead_in(once)]
+    app = make_app(tmp_path, estimator_factory=lambda: ReplayEstimator(frames))
+    add_person(app)
+    with TestClient(app) as c:
+        sign_in(c)
+        with c.websocket_connect("/ws/live?exercise=small_knee_bend&target_reps=10") as ws:
+            recv_until(ws, "set_started")
+            replies = _run_fixture(ws, frames)
+    states = [m["gate"]["state"] for m in replies]
+    assert states[0] == "positioning" and "countdown" in states
+    go_i = states.index("counting")
+    cd_i = max(i for i in range(go_i) if states[i] == "positioning") + 1
+    assert replies[go_i]["t_s"] - replies[cd_i]["t_s"] == pytest.approx(3.0, abs=0.1)  # 3-2-1 takes 3 s
+    assert replies[go_i]["t_s"] > end_s  # not during the first pass: it never stood still long enough
+    assert all(m["rep_count"] == 0 and not m["new_reps"] for m in replies[:go_i + 1])
+    spoken = [s for m in replies for s in m["speak"]]
+    assert [s for s in spoken if s in ("3", "2", "1", "Go")] == ["3", "2", "1", "Go"]
+    assert replies[-1]["rep_count"] == len(doc["reps"])  # the second pass only
+    assert all(m["coach"] is not None for m in replies)  # always exactly one message
+
+
+def test_one_message_per_frame_and_no_good_without_a_person(client):
+    with client.websocket_connect("/ws/live?exercise=squat&target_reps=5") as ws:
+        recv_until(ws, "set_started")
+        msgs = []
+        for i in range(60):
+            ws.send_bytes(framed(i, i * 33.0, jpeg()))
+            msgs.append(recv_until(ws, "frame"))
+    assert all(m["coach"]["kind"] == "placement" for m in msgs)
+    assert all("good" not in m["coach"]["text"].lower() for m in msgs)
+    assert sum(len(m["speak"]) for m in msgs) == 1  # "Step into view" once, not every frame
+    assert all(m["gate"]["state"] == "positioning" for m in msgs)
+
+
+def test_pain_report_stops_counting_and_the_coach_says_stop(tmp_path):
+    frames, doc = sidecar_frames("small_knee_bend_front_clean")
+    frames = with_lead_in(frames)
+    app = make_app(tmp_path, estimator_factory=lambda: ReplayEstimator(frames))
+    add_person(app)
+    first_rep_end = doc["reps"][0]["end_s"] + LEAD_IN_S + 0.5
+    with TestClient(app) as c:
+        sign_in(c)
+        with c.websocket_connect("/ws/live?exercise=small_knee_bend&target_reps=10") as ws:
+            recv_until(ws, "set_started")
+            replies, after = [], []
+            for i, pf in enumerate(frames):
+                if pf.t_s >= first_rep_end and not after:
+                    ws.send_text(json.dumps({"type": "pain"}))
+                    assert recv_until(ws, "safety")["message"].startswith("Stop")
+                ws.send_bytes(framed(i, pf.t_s * 1000.0, jpeg()))
+                (after if pf.t_s >= first_rep_end else replies).append(recv_until(ws, "frame"))
+    counted = replies[-1]["rep_count"]
+    assert counted >= 1
+    assert all(m["rep_count"] == counted and not m["new_reps"] for m in after)
+    assert all(m["coach"]["kind"] == "safety" for m in after)
+    assert len(doc["reps"]) > counted  # there were more reps it did not count

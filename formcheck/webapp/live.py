@@ -607,6 +607,13 @@ class LiveConnection:
             await self.start_set(req)
         elif kind == "end_set":
             await self.end_set()
+        elif kind == "pain":
+            # "My knee hurts": the coach says stop, and nothing more is counted in this set (issue 11 item 3)
+            if self.analysis is not None:
+                self.analysis.stop_for_pain()
+            from formcheck.webapp.live_coach import SAFETY_TEXT
+
+            await self.send({"type": "safety", "message": SAFETY_TEXT})
         elif kind == "reload_settings":
             self.store_clips = await asyncio.to_thread(person_stores_clips, self.store, self.user)
             if self.store_clips and self.clips is None:
@@ -634,7 +641,7 @@ class LiveConnection:
                 await self.fail(ProtocolError("store_failed", str(exc)))
                 return False
         try:
-            analysis = await asyncio.to_thread(_new_live_session, req, overrides)
+            analysis = await asyncio.to_thread(_new_coached_set, req, overrides)
         except FormcheckError as exc:
             if recorder is not None:
                 await asyncio.to_thread(recorder.close)
@@ -644,6 +651,7 @@ class LiveConnection:
         hold_s = req.hold_s or (recorder.target_hold_s if recorder else None)
         if (target, hold_s) != (req.target_reps, req.hold_s):
             req = dataclasses.replace(req, target_reps=target, hold_s=hold_s)
+        analysis.target_reps = req.target_reps
         self.analysis, self.set_req, self.recorder = analysis, req, recorder
         self.holds_stored = 0
         await self.send({"type": "set_started", "exercise": req.exercise_id, "side": req.side,
@@ -730,14 +738,14 @@ class LiveConnection:
         t1 = time.perf_counter()
         pf = self.estimator.process(bgr, t_s)
         t2 = time.perf_counter()
-        fb = self.analysis.update(pf) if self.analysis is not None else None
+        cf = self.analysis.update(pf) if self.analysis is not None else None
         t3 = time.perf_counter()
         reply = {"type": "frame", "t_s": round(t_s, 3), "wh": list(pf.frame_wh), "pose": pf.detected,
                  "landmarks": landmarks_json(pf), "angles": key_angles(pf),
-                 **feedback_json(fb, self.set_req),
+                 **coached_json(cf, self.set_req),
                  "timing_ms": {"decode": round((t1 - t0) * 1000, 1), "pose": round((t2 - t1) * 1000, 1),
                                "analysis": round((t3 - t2) * 1000, 1)}}
-        return reply, fb
+        return reply, (cf.counted if cf is not None else None)
 
     async def _record_new_reps(self, fb: Any) -> list[dict[str, Any]]:
         reps = new_reps_of(fb)
@@ -819,6 +827,14 @@ def _new_live_session(req: SetRequest, overrides: dict[str, float] | None = None
     from formcheck.analysis import LiveSession
 
     return LiveSession(req.exercise_id, side=req.side, overrides=overrides or None)
+
+
+def _new_coached_set(req: SetRequest, overrides: dict[str, float] | None = None) -> Any:
+    """The set as coached: a watch session for placement, a 3-2-1 gate, then the counting session."""
+    from formcheck.webapp.live_coach import new_coached_set
+
+    return new_coached_set(functools.partial(_new_live_session, req, overrides), preview=req.preview,
+                           target_reps=req.target_reps)
 
 
 def person_rule_overrides(svc: Any, user: Any) -> dict[str, float]:
@@ -919,6 +935,27 @@ def feedback_json(fb: Any, req: SetRequest | None) -> dict[str, Any]:
         else:
             done = fb.valid_rep_count >= target
     out["set_done"] = done
+    return out
+
+
+def coached_json(cf: Any, req: SetRequest | None) -> dict[str, Any]:
+    """feedback_json of what the person sees, with the counts of the counting session only (0 before "Go"),
+    the one coach message ("coach": kind, text, speak, key) and the countdown gate ("gate": state, seconds_left)."""
+    if cf is None:
+        return {**feedback_json(None, req), "coach": None, "gate": None, "counting": False}
+    out = feedback_json(cf.shown, req)
+    if not cf.counting:
+        last = getattr(cf, "last_counted", None)
+        out["rep_count"] = int(last.rep_count) if last is not None else 0
+        out["valid_rep_count"] = int(last.valid_rep_count) if last is not None else 0
+        out["set_done"] = False
+        if "hold_good_s" in out:
+            out["hold_good_s"] = _r(last.hold_good_s, 1) if last is not None and last.hold_good_s is not None else 0.0
+    msg = cf.message
+    out["speak"] = [msg.speak] if msg is not None and msg.speak else []
+    out["coach"] = msg.to_json() if msg is not None else None
+    out["gate"] = cf.gate.to_json() if cf.gate is not None else None
+    out["counting"] = bool(cf.counting)
     return out
 
 
