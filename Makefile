@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-16)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast setup system-deps model fixtures bench eval lint clean-venv
+.PHONY: run test test-fast setup web-deps system-deps model fixtures bench eval lint clean-venv
 
 run: setup
 	$(VENV)/bin/formcheck serve --host $(HOST) --port $(PORT) --single-user
@@ -20,7 +20,17 @@ test: setup system-deps
 test-fast: setup
 	$(PY) -m pytest -p no:cacheprovider
 
-setup: $(STAMP) model
+setup: $(STAMP) model web-deps
+
+# Front-end packages (package.json: charts, accessibility checks) served by the app from node_modules/; only
+# where npm exists (the app still runs without them: the progress page then shows tables instead of charts).
+NPM_STAMP := node_modules/.installed-$(shell cat package.json | sha256sum | cut -c1-16)
+web-deps: $(NPM_STAMP)
+
+$(NPM_STAMP): package.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm install --no-package-lock --no-audit --no-fund --loglevel=error && rm -f node_modules/.installed-* && touch $@; \
+	else echo "npm not found: charts and the browser-tier accessibility check need it (apt-get install npm)"; fi
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "formcheck needs Python >= 3.11")'

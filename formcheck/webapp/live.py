@@ -58,6 +58,15 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["live"])
 
+
+def _include_coaching_routes() -> None:
+    from formcheck.webapp.exercise_demo import router as demo_router
+
+    router.include_router(demo_router)
+
+
+_include_coaching_routes()
+
 PROTOCOL_VERSION = 1
 FRAME_MAGIC = b"FCF1"
 FRAME_HEADER = struct.Struct("<4sId")  # magic, seq (uint32), client capture time (ms, float64)
@@ -158,7 +167,8 @@ def live_today(request: Request, user: CurrentUser) -> dict[str, Any]:
         "day": plan.day.isoformat(), "level": plan.level, "level_name": plan.level_name, "focus": plan.focus,
         "rest_day": plan.kind != "exercise", "title": "Rest day" if plan.kind != "exercise" else plan.level_name,
         "message": " ".join([plan.reason, *plan.messages]).strip(), "readiness_status": to_jsonable(plan.readiness),
-        "readiness": [{"id": r.id, "title": r.title, "instructions": r.instructions} for r in plan.readiness_steps],
+        "readiness": [{"id": r.id, "title": r.title, "instructions": r.instructions, "minutes": r.minutes}
+                      for r in plan.readiness_steps],
         "skb_reps": SKB_TEST_REPS, "exercises": exercises, "session_id": open_session,
         "remaining_s": round(plan.remaining_s), "estimated_min": round(plan.estimated_min, 1),
     }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, status
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from formcheck.webapp.deps import (
     ClinicianPerson,
@@ -17,6 +17,17 @@ from formcheck.webapp.schemas import Role
 from formcheck.webapp.settings import Settings
 
 router = APIRouter(tags=["pages"], default_response_class=HTMLResponse)
+
+
+def _include_person_routes() -> None:
+    """The person's own JSON views (settings, today, summary, progress) and the front-end packages."""
+    from formcheck.webapp import me, vendor
+
+    router.include_router(me.router, default_response_class=JSONResponse)
+    router.include_router(vendor.router)
+
+
+_include_person_routes()
 
 
 def _page(settings: Settings, name: str) -> FileResponse:
@@ -72,3 +83,9 @@ def clinician_rep_page(owner: ClinicianRepOwner, settings: SettingsDep) -> FileR
 
 
 
+
+
+@router.get("/progress", response_class=FileResponse)
+def progress_page(user: CurrentUser, settings: SettingsDep) -> FileResponse:
+    """The person's own progress: pain, level path, valid-rep share, days done."""
+    return _page(settings, "progress.html")

@@ -1,0 +1,109 @@
+"""Exercise demonstrations for the live page: a looping skeleton drawn from the mannequin generator's own
+motion model (formcheck.synth), with the key points taken from the exercise's rules (their cues).
+
+The browser draws the keyframes on a canvas; nothing here is a video. Exercises the mannequin cannot do yet get
+key points only (`frames` is empty) and the page says so.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+
+from formcheck.errors import FormcheckError
+from formcheck.webapp.deps import CurrentUser
+
+router = APIRouter(tags=["live"])
+
+DEMO_FPS = 15  # keyframes per second of the loop: smooth enough on a canvas, ~2 kB per frame of JSON
+DEMO_DECIMALS = 3  # normalised 0..1 coordinates: 1e-3 of a 300 px canvas is 0.3 px
+# One demo rep: stand (or lie) still, down, hold, up (s = the synth's rep phase: 0 start, 1 bottom).
+DEMO_PHASES_S = ((0.6, "start"), (1.4, "down"), (0.4, "hold"), (1.4, "up"))
+
+# Exercise id → (mannequin model, depth scale of its rep phase, view). The synth's small knee bend bends to
+# ~45°; the squat and the wall sit reuse it deeper (judgement call: the same joint chain, more knee bend; the
+# analysis itself never sees these frames).
+DEMO_MODELS: dict[str, tuple[str, float, str]] = {
+    "small_knee_bend": ("small_knee_bend", 1.0, "front"),
+    "squat": ("small_knee_bend", 1.8, "front"),
+    "wall_sit": ("small_knee_bend", 1.9, "front"),
+    "lunge": ("lunge", 1.0, "side"),
+    "single_leg_squat": ("single_leg_squat", 1.0, "front"),
+    "step_down": ("step_down", 1.0, "front"),
+    "step_up": ("step_down", 1.0, "front"),
+    "side_lying_leg_raise": ("side_lying_leg_raise", 1.0, "front"),
+}
+
+
+def _phase_s(t_s: float) -> float:
+    """The rep phase s (0..1) at time t of one demo loop (smooth, like the mannequin's own reps)."""
+    from formcheck.synth.exercises import ease
+
+    for dur, kind in DEMO_PHASES_S:
+        if t_s <= dur:
+            x = t_s / dur
+            return {"start": 0.0, "down": ease(x), "hold": 1.0, "up": 1.0 - ease(x)}[kind]
+        t_s -= dur
+    return 0.0
+
+
+@functools.lru_cache(maxsize=16)
+def demo_frames(exercise_id: str) -> tuple[tuple[tuple[float | None, float | None], ...], ...]:
+    """Keyframes of one demo loop: per frame 33 × (x, y) normalised to the model camera (None if unknown)."""
+    import numpy as np
+
+    from formcheck.landmarks import Side
+    from formcheck.synth.body import Body, landmarks33, pose_skeleton
+    from formcheck.synth.exercises import EXERCISES
+
+    if exercise_id not in DEMO_MODELS:
+        return ()
+    model_id, depth, view = DEMO_MODELS[exercise_id]
+    model = EXERCISES[model_id]
+    cam = model.cameras.get(view) or next(iter(model.cameras.values()))
+    body = Body()
+    loop_s = sum(d for d, _ in DEMO_PHASES_S)
+    n = int(round(loop_s * DEMO_FPS))
+    side = Side.RIGHT if model_id == "side_lying_leg_raise" else Side.LEFT  # modelled lying on the left side
+    out = []
+    for i in range(n):
+        s = _phase_s(i / DEMO_FPS) * depth
+        pose = model.pose(body, s, {}, side, cam if view == "front" else None)
+        uv, _ = cam.project(landmarks33(pose_skeleton(body, pose), body))
+        xy = uv / np.array([cam.width_px, cam.height_px])
+        out.append(tuple((round(float(x), DEMO_DECIMALS), round(float(y), DEMO_DECIMALS))
+                         if math.isfinite(x) and math.isfinite(y) else (None, None) for x, y in xy))
+    return tuple(out)
+
+
+def key_points(spec: Any) -> list[str]:
+    """The exercise's key points in plain words: its rules' cues, most important (error) first, no repeats."""
+    rules = sorted(spec.rules, key=lambda r: 0 if str(getattr(r, "severity", "error")) == "error" else 1)
+    return list(dict.fromkeys(r.cue for r in rules if r.cue))[:4]
+
+
+@router.get("/api/exercises/{exercise_id}/demo")
+def exercise_demo(exercise_id: str, user: CurrentUser) -> dict[str, Any]:
+    """A looping demonstration: keyframes (33 × [x, y] per frame, 0..1), fps, aspect ratio, key points."""
+    from formcheck.spec import exercise_ids, load_exercise
+
+    if exercise_id not in exercise_ids():
+        raise HTTPException(404, f"no exercise {exercise_id[:64]!r}")
+    try:
+        spec = load_exercise(exercise_id)
+        frames = demo_frames(exercise_id)
+    except (FormcheckError, ValueError) as exc:
+        raise HTTPException(422, str(exc)) from None
+    aspect = None
+    if exercise_id in DEMO_MODELS:
+        from formcheck.synth.exercises import EXERCISES
+
+        model_id, _, view = DEMO_MODELS[exercise_id]
+        cam = EXERCISES[model_id].cameras.get(view) or next(iter(EXERCISES[model_id].cameras.values()))
+        aspect = round(cam.width_px / cam.height_px, 4)
+    return {"exercise": spec.id, "name": spec.name, "instructions": spec.instructions, "fps": DEMO_FPS,
+            "aspect": aspect, "frames": [[list(p) for p in f] for f in frames], "key_points": key_points(spec),
+            "source": "formcheck.synth mannequin" if frames else None}
