@@ -241,4 +241,4 @@ def in_start_position(pose: bool, placement_codes: Sequence[str], phase: str | N
     return True if is_hold else (phase in START_PHASES)
 
 
-POSITIONING_TEXT = "Get into your start position and hold still"
+POSITIONING_TEXT = "Stand still in your start position"

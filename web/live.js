@@ -204,7 +204,7 @@
       S.phase = msg.phase;
     }
     renderCounter();
-    $("phase").textContent = S.currentSet && !S.currentSet.preview && msg.phase ? String(msg.phase).replace(/_/g, " ") : "";
+    $("phase").textContent = S.currentSet && !S.currentSet.preview && msg.counting && msg.phase ? String(msg.phase).replace(/_/g, " ") : "";
     S.gate = msg.gate || null;
     renderGate();
     renderCoach(msg.coach);
@@ -748,11 +748,43 @@
         });
       });
     } else if (st.kind === "done") {
+      stopCamera();
       $("exercise-name").textContent = "Done for today"; $("set-info").textContent = "";
-      setStepCard("Finish", "Well done — session saved", (S.finalDecision && S.finalDecision.message) || "");
-      actions(el("a", { class: "button", href: "/" }, "Back to today"));
-      setCue("Session complete");
+      setStepCard("Finish", "Session saved", (S.finalDecision && S.finalDecision.message) || "");
+      setCue("Session complete — camera off");
+      try {
+        const sum = await fc.api(`/api/me/sessions/${S.session_id}/summary`);
+        S.summary = sum;
+        renderSummary(sum);
+      } catch (e) { showFlowError(e.message); }
+      actions(el("a", { class: "button", href: "/" }, "Back to today"), el("a", { class: "button secondary", href: "/progress" }, "See your progress"));
     }
+  }
+
+  // The end of the day in numbers and plain words: never praise for pushing through pain (the server words it).
+  function renderSummary(sum) {
+    if (sum.decision) $("step-title").textContent = sum.decision.headline;
+    const rows = sum.exercises.map((x) => el("tr", {}, el("td", {}, x.name),
+      el("td", { class: "num" }, `${x.valid_reps} / ${x.target_reps}`), el("td", { class: "num" }, String(x.total_reps - x.valid_reps))));
+    const pain = (v) => (v === null || v === undefined ? "–" : `${v}/10`);
+    $("step-text").replaceChildren(
+      el("table", { class: "summary-table", "data-testid": "summary-table" },
+        el("caption", { class: "visually-hidden" }, "Today's exercises"),
+        el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Exercise"), el("th", { scope: "col" }, "valid / target reps"), el("th", { scope: "col" }, "not counted"))),
+        el("tbody", {}, ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: "3" }, "No sets today."))]))),
+      el("p", { "data-testid": "summary-minutes" }, `Exercise time: ${sum.minutes_used.toFixed(1)} of ${sum.budget_min.toFixed(0)} minutes.`),
+      el("p", { "data-testid": "summary-pain" }, `Knee pain — at the knee bend test: ${pain(sum.pain_before)}, during: ${pain(sum.pain_during)}, after: ${pain(sum.pain_after)}.`),
+      sum.decision ? el("p", { "data-testid": "summary-decision" }, el("strong", {}, "What happens next: "), sum.decision.reason) : null);
+  }
+
+  function stopCamera() {
+    if (S.stream) S.stream.getTracks().forEach((t) => t.stop());
+    S.stream = null;
+    const ws = S.ws; S.ws = null; S.wsReady = false;
+    if (ws) { try { ws.close(1000, "session done"); } catch (e) { /* already closed */ } }
+    $("video").srcObject = null;
+    const c = $("overlay"); c.getContext("2d").clearRect(0, 0, c.width, c.height);
+    S.cameraStopped = true;
   }
 
   // Skip the rest of this exercise (all its remaining sets and rests): e.g. it hurts, or no room for it today.

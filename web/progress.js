@@ -1,0 +1,61 @@
+"use strict";
+// The person's own progress: pain (during / after / next morning), level path with step-backs, good-rep share.
+// Charts: uPlot from npm, served by the app (/vendor/uplot); without it the table below still tells all.
+(async () => {
+  const { el, fmt } = fc;
+  const $ = (id) => document.getElementById(id);
+  await fc.header("progress");
+  const p = await fc.api("/api/me/progress");
+  if (!p.days.length) { $("empty").classList.remove("hidden"); return; }
+  $("content").classList.remove("hidden");
+  const stat = (n, label, id) => el("div", { class: "stat", "data-testid": id }, el("div", { class: "value" }, n), el("div", { class: "label" }, label));
+  $("stats").replaceChildren(
+    stat(String(p.days_done), p.days_done === 1 ? "day done" : "days done", "stat-days"),
+    stat(String(p.streak_days), "in a row", "stat-streak"),
+    stat(p.valid_share === null ? "–" : fmt.pct(p.valid_share), "reps with good form", "stat-share"),
+    stat(`${p.valid_reps}`, "good reps in all", "stat-reps"));
+  const pain = (v) => (v === null || v === undefined ? "–" : `${v}/10`);
+  $("days").replaceChildren(...p.days.slice().reverse().map((d) => el("tr", { class: d.step_back ? "step-back" : "" },
+    el("td", {}, fmt.day(d.day + "T12:00:00")), el("td", {}, d.level === null ? "–" : String(d.level) + (d.step_back ? " (step back)" : "")),
+    el("td", {}, d.done ? "yes" : "no"), el("td", {}, d.total_reps ? `${d.valid_reps} of ${d.total_reps}` : "–"),
+    el("td", {}, pain(d.pain_during)), el("td", {}, pain(d.pain_after)), el("td", {}, pain(d.pain_next_day)))));
+  if (typeof window.uPlot !== "function") {
+    document.querySelectorAll(".chart-card").forEach((c) => c.classList.add("hidden"));
+    return;
+  }
+  const xs = p.days.map((d) => Date.parse(d.day + "T12:00:00Z") / 1000);
+  const nul = (v) => (v === null || v === undefined ? null : v);
+  const charts = [];
+  const make = (host, series, data, scaleY, extra = {}) => {
+    const box = $(host);
+    const opts = {
+      width: Math.max(260, box.clientWidth), height: 220,
+      scales: { x: { time: true }, y: scaleY },
+      series: [{}, ...series],
+      axes: [{ space: 60 }, { size: 40 }],
+      legend: { live: false },
+      cursor: { show: true, drag: { x: false, y: false } },
+      ...extra,
+    };
+    const u = new window.uPlot(opts, [xs, ...data], box);
+    charts.push([u, box]);
+    return u;
+  };
+  const stepBack = 4; // the programme's step-back pain (runners_knee_v1 rules.step_back_pain)
+  make("chart-pain", [
+    { label: "during", stroke: "#ea580c", width: 2, points: { show: true, size: 7 } },
+    { label: "after", stroke: "#7c3aed", width: 2, points: { show: true, size: 7 } },
+    { label: "next morning", stroke: "#0f766e", width: 2, points: { show: true, size: 7 } },
+    { label: "step back at", stroke: "#b91c1c", width: 1, dash: [6, 4], points: { show: false } },
+  ], [p.days.map((d) => nul(d.pain_during)), p.days.map((d) => nul(d.pain_after)), p.days.map((d) => nul(d.pain_next_day)),
+    p.days.map(() => stepBack)], { range: [0, 10] }, { spanGaps: true });
+  make("chart-level", [
+    { label: "level", stroke: "#0f766e", width: 3, paths: window.uPlot.paths.stepped({ align: 1 }), points: { show: true, size: 6 } },
+    { label: "step back", stroke: "#b91c1c", fill: "#b91c1c", width: 0, points: { show: true, size: 11, fill: "#b91c1c" }, paths: () => null },
+  ], [p.days.map((d) => nul(d.level)), p.days.map((d) => (d.step_back ? nul(d.level) : null))], { range: [0.5, 6.5] });
+  make("chart-share", [
+    { label: "good form", stroke: "#15803d", fill: "rgba(21, 128, 61, .15)", width: 2, points: { show: true, size: 7 } },
+  ], [p.days.map((d) => (d.valid_share === null ? null : Math.round(d.valid_share * 100)))], { range: [0, 100] });
+  window.addEventListener("resize", () => { for (const [u, box] of charts) u.setSize({ width: Math.max(260, box.clientWidth), height: 220 }); });
+  window.fcProgress = { charts: charts.length, days: p.days.length };
+})().catch((e) => fc.showError("error", e));
