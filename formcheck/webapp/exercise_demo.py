@@ -11,7 +11,7 @@ import functools
 import math
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query
 
 from formcheck.errors import FormcheckError
 from formcheck.webapp.deps import CurrentUser
@@ -85,11 +85,12 @@ def key_points(spec: Any) -> list[str]:
     return list(dict.fromkeys(r.cue for r in rules if r.cue))[:4]
 
 
-@router.get("/api/exercises/{exercise_id}/demo")
-def exercise_demo(exercise_id: str, user: CurrentUser) -> dict[str, Any]:
+@router.get("/api/exercise-demo")
+def exercise_demo(user: CurrentUser, exercise: str = Query(max_length=64)) -> dict[str, Any]:
     """A looping demonstration: keyframes (33 × [x, y] per frame, 0..1), fps, aspect ratio, key points."""
     from formcheck.spec import exercise_ids, load_exercise
 
+    exercise_id = exercise
     if exercise_id not in exercise_ids():
         raise HTTPException(404, f"no exercise {exercise_id[:64]!r}")
     try:

@@ -28,13 +28,23 @@ def node_modules_dir() -> Path:
     return Path(env) if env else Path(__file__).resolve().parents[2] / "node_modules"
 
 
-@router.get("/vendor/{package}/{name}", response_class=FileResponse, include_in_schema=False)
-def vendor_file(package: str, name: str) -> FileResponse:
-    entry = VENDOR_FILES.get((package, name))
-    if entry is None:
-        raise HTTPException(404, f"no vendored file {package[:40]}/{name[:80]}")
-    rel, media_type = entry
+def _serve(package: str, rel: str, media_type: str) -> FileResponse:
     path = node_modules_dir() / package / rel
     if not path.is_file():
         raise HTTPException(404, f"{package} is not installed: run `make setup` (needs npm)")
     return FileResponse(path, media_type=media_type, headers={"Cache-Control": f"public, max-age={CACHE_MAX_AGE_S}"})
+
+
+def _add_routes() -> None:
+    """One GET route per vendored file (public, like /static): nothing else under node_modules is reachable."""
+    for (package, name), (rel, media_type) in VENDOR_FILES.items():
+        def serve(package: str = package, rel: str = rel, media_type: str = media_type) -> FileResponse:
+            return _serve(package, rel, media_type)
+
+        serve.__doc__ = f"{package}/{name} from npm (package.json), served locally."
+        router.add_api_route(f"/vendor/{package}/{name}", serve, methods=["GET"], response_class=FileResponse,
+                             name=f"vendor_{package}_{name}")
+
+
+_add_routes()
+PUBLIC_ROUTES = frozenset(("GET", f"/vendor/{package}/{name}") for package, name in VENDOR_FILES)
