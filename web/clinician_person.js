@@ -10,8 +10,10 @@
 
   function saved(msg) { const s = document.getElementById("saved"); s.textContent = msg; s.classList.remove("hidden"); }
 
+  let d0 = { rules: [] };
   async function load() {
     const d = await fc.api(base);
+    d0 = d;
     document.getElementById("name").textContent = d.person.name;
     document.getElementById("summary").textContent = `Level ${d.level ?? "–"} · ${d.sessions.length} session(s) · ${d.held ? "progression held" : "progressing normally"}`;
     const finished = d.sessions.filter((s) => s.total_reps > 0);
@@ -45,7 +47,18 @@
     sel.replaceChildren(...d.rules.map((r) => el("option", { value: `${r.exercise_id}:${r.rule_id}` },
       `${r.exercise_name}: ${r.rule_name} (${r.override ?? r.limit} ${r.unit}${r.override !== null ? ", adjusted" : ""})`)));
     if (prev) sel.value = prev;
-    const syncThreshold = () => { const r = d.rules.find((x) => `${x.exercise_id}:${x.rule_id}` === sel.value); document.getElementById("threshold").value = r ? (r.override ?? "") : ""; };
+    // the input takes the rule's own unit, within its valid range (the server checks the same range)
+    const UNIT = { deg: "degrees", ratio: "ratio", s: "seconds" };
+    const syncThreshold = () => {
+      const r = d.rules.find((x) => `${x.exercise_id}:${x.rule_id}` === sel.value);
+      const inp = document.getElementById("threshold");
+      inp.value = r ? (r.override ?? "") : "";
+      if (!r) return;
+      inp.min = r.min ?? ""; inp.max = r.max ?? ""; inp.step = "any";
+      inp.setAttribute("aria-label", `Limit for ${r.rule_name} in ${UNIT[r.unit] || r.unit}`);
+      document.getElementById("threshold-unit").textContent = UNIT[r.unit] || r.unit;
+      document.getElementById("threshold-range").textContent = `In ${UNIT[r.unit] || r.unit}, from ${r.min} to ${r.max} (programme default ${r.limit}).`;
+    };
     sel.onchange = syncThreshold; syncThreshold();
     document.getElementById("actions").replaceChildren(...(d.actions.length ? d.actions.slice(0, 8).map((a) =>
       el("li", {}, el("span", {}, el("strong", {}, a.kind.replace(/_/g, " ")), " ", a.summary), el("span", { class: "muted nowrap" }, a.actor_name + " · " + fmt.day(a.day)))) :
@@ -58,7 +71,8 @@
   document.getElementById("threshold-form").addEventListener("submit", act(() => {
     const [exercise_id, rule_id] = document.getElementById("rule").value.split(":");
     const v = document.getElementById("threshold").value;
-    return fc.api(`${base}/thresholds`, { method: "POST", json: { exercise_id, rule_id, threshold: v === "" ? null : Number(v) } });
+    const r = d0.rules.find((x) => x.exercise_id === exercise_id && x.rule_id === rule_id);
+    return fc.api(`${base}/thresholds`, { method: "POST", json: { exercise_id, rule_id, threshold: v === "" ? null : Number(v), unit: r ? r.unit : null } });
   }, "Threshold saved."));
   document.getElementById("note-form").addEventListener("submit", act(async () => {
     await fc.api(`${base}/notes`, { method: "POST", json: { note: document.getElementById("note").value } });

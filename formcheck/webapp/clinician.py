@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from formcheck.errors import FormcheckError, InputError, SpecError
 from formcheck.store import Person, RepRow, Store
-from formcheck.webapp import repo
+from formcheck.webapp import repo, triage
 from formcheck.webapp.deps import (
     ClinicianPerson,
     ClinicianRepOwner,
@@ -42,6 +42,7 @@ from formcheck.webapp.settings import Settings
 log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["clinician"])
+router.include_router(triage.router)
 
 CLIP_MARGIN_S = 0.5  # show a little before and after the rep in the looping clip
 
@@ -119,6 +120,9 @@ class RuleOut(BaseModel):
     unit: str
     limit: float
     override: float | None
+    min: float | None = None  # the valid range of a per-person limit, in `unit` (triage.threshold_range)
+    max: float | None = None
+    step: float | None = None
 
 
 class PersonDetail(BaseModel):
@@ -260,7 +264,8 @@ def person_detail(p: ClinicianPerson, store: StoreDep, service: ServiceDep) -> P
 
     rules = [
         RuleOut(exercise_id=s.id, exercise_name=s.name, rule_id=r.id, rule_name=r.name, unit=r.unit, limit=r.limit,
-                override=overrides.get(r.id))
+                override=overrides.get(r.id), min=triage.threshold_range(r.unit, r.limit)[0],
+                max=triage.threshold_range(r.unit, r.limit)[1], step=triage.UNIT_STEP.get(r.unit))
         for s in sorted(load_all().values(), key=lambda s: s.name) for r in s.rules
     ]
     return PersonDetail(
@@ -321,6 +326,11 @@ def set_threshold(p: ClinicianPerson, body: ThresholdIn, user: ClinicianUser, st
     spec = load_exercise(body.exercise_id) if body.exercise_id in repo.exercise_ids() else None
     if spec is None or body.rule_id not in {r.id for r in spec.rules}:
         raise InputError(f"unknown rule {body.rule_id!r} for exercise {body.exercise_id!r}")
+    rule = spec.rule(body.rule_id)
+    try:
+        triage.check_threshold(rule.id, rule.unit, float(rule.limit), body.threshold, body.unit)
+    except InputError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
     try:
         service.set_thresholds(p, store.get_person_by_id(user.id), {body.rule_id: body.threshold}, body.note)
     except SpecError as exc:  # an out-of-range value is the clinician's input, not a broken data file
@@ -340,13 +350,21 @@ def queue(
     user: ClinicianUser, store: StoreDep,
     status_: Annotated[Literal["open", "all"], Query(alias="status")] = "open",
     person: int | None = None,
+    exercise: Annotated[str | None, Query(max_length=64)] = None,
+    rule: Annotated[str | None, Query(max_length=64)] = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
 ) -> list[QueueItem]:
-    """Flagged (invalid) reps across this clinician's people, from live sessions and uploads, newest first."""
+    """Flagged (invalid) reps across this clinician's people, from live sessions and uploads, newest first;
+    filtered by person, exercise, rule at fault and day range (inclusive)."""
     people = store.list_people(role="person", clinician_id=user.id)
     if person is not None:
         require_person_visible(store, user, person)
         people = [p for p in people if p.id == person]
-    return queue_items(store, people, open_only=status_ == "open")
+    items = triage.filter_items(queue_items(store, people, open_only=status_ == "open"), exercise=exercise,
+                                rule=rule, date_from=date_from, date_to=date_to)
+    return items[:limit] if limit else items
 
 
 @router.get("/api/clinician/reps/{rep_key}", response_model=QueueItem)
