@@ -27,6 +27,7 @@ function renderToday(live, t) {
     $("method-list").replaceChildren(...items());
     $("method-list-2").replaceChildren(...items());
     if (!t.onboarded) {
+      $("hello").textContent = $("hello").textContent.replace(/^Welcome back/, "Welcome");
       $("onboarding").classList.remove("hidden");
       $("onboarding-done").focus();
     }

@@ -103,6 +103,7 @@
     };
     ws.onclose = (ev) => {
       S.wsReady = false; S.inFlight = false;
+      if (S.cameraStopped) { status("camera off"); return; }
       if (ev.code === 1008 && /sign/i.test(ev.reason || "")) { status("not signed in"); return; }
       status(`reconnecting… (${ev.code})`);
       setTimeout(() => { if (S.ws === ws) connect(); }, RECONNECT_MS);
@@ -580,6 +581,9 @@
   function endSet() {
     if (S.currentSet) sendJSON({ type: "end_set" });
     S.currentSet = null;
+    S.demo = null; S.gate = null;
+    $("demo").classList.add("hidden");
+    $("pain-stop").classList.add("hidden");
     renderCounter();
   }
 
@@ -783,6 +787,8 @@
     const ws = S.ws; S.ws = null; S.wsReady = false;
     if (ws) { try { ws.close(1000, "session done"); } catch (e) { /* already closed */ } }
     $("video").srcObject = null;
+    $("stage-message").classList.remove("hidden", "error"); $("stage-message").classList.add("off");
+    $("stage-message-text").replaceChildren("Camera off — today's session is saved.");
     const c = $("overlay"); c.getContext("2d").clearRect(0, 0, c.width, c.height);
     S.cameraStopped = true;
   }

@@ -24,13 +24,16 @@
     return;
   }
   const xs = p.days.map((d) => Date.parse(d.day + "T12:00:00Z") / 1000);
+  // at least a week on the x axis, half a day of margin: one day of data is a dot on a readable week
+  const DAY_S = 86400, MIN_WINDOW_DAYS = 7;
+  const xRange = [Math.min(xs[0], xs[xs.length - 1] - (MIN_WINDOW_DAYS - 1) * DAY_S) - DAY_S / 2, xs[xs.length - 1] + DAY_S / 2];
   const nul = (v) => (v === null || v === undefined ? null : v);
   const charts = [];
   const make = (host, series, data, scaleY, extra = {}) => {
     const box = $(host);
     const opts = {
       width: Math.max(260, box.clientWidth), height: 220,
-      scales: { x: { time: true }, y: scaleY },
+      scales: { x: { time: true, range: () => xRange }, y: scaleY },
       series: [{}, ...series],
       axes: [{ space: 60 }, { size: 40 }],
       legend: { live: false },
@@ -43,18 +46,22 @@
   };
   const stepBack = 4; // the programme's step-back pain (runners_knee_v1 rules.step_back_pain)
   make("chart-pain", [
-    { label: "during", stroke: "#ea580c", width: 2, points: { show: true, size: 7 } },
-    { label: "after", stroke: "#7c3aed", width: 2, points: { show: true, size: 7 } },
-    { label: "next morning", stroke: "#0f766e", width: 2, points: { show: true, size: 7 } },
-    { label: "step back at", stroke: "#b91c1c", width: 1, dash: [6, 4], points: { show: false } },
-  ], [p.days.map((d) => nul(d.pain_during)), p.days.map((d) => nul(d.pain_after)), p.days.map((d) => nul(d.pain_next_day)),
-    p.days.map(() => stepBack)], { range: [0, 10] }, { spanGaps: true });
+    { label: "during", stroke: "#ea580c", width: 2, points: { show: true, size: 9 } },
+    { label: "after", stroke: "#7c3aed", width: 2, points: { show: true, size: 9 } },
+    { label: "next morning", stroke: "#0f766e", width: 2, points: { show: true, size: 9 } },
+  ], [p.days.map((d) => nul(d.pain_during)), p.days.map((d) => nul(d.pain_after)), p.days.map((d) => nul(d.pain_next_day))],
+  { range: [0, 10] }, { spanGaps: true, hooks: { draw: [(u) => {
+    // the programme's step-back pain as a dashed line across the plot
+    const y = u.valToPos(stepBack, "y", true), g = u.ctx;
+    g.save(); g.setLineDash([6, 4]); g.strokeStyle = "#b91c1c"; g.lineWidth = 1.5;
+    g.beginPath(); g.moveTo(u.bbox.left, y); g.lineTo(u.bbox.left + u.bbox.width, y); g.stroke(); g.restore();
+  }] } });
   make("chart-level", [
     { label: "level", stroke: "#0f766e", width: 3, paths: window.uPlot.paths.stepped({ align: 1 }), points: { show: true, size: 6 } },
     { label: "step back", stroke: "#b91c1c", fill: "#b91c1c", width: 0, points: { show: true, size: 11, fill: "#b91c1c" }, paths: () => null },
   ], [p.days.map((d) => nul(d.level)), p.days.map((d) => (d.step_back ? nul(d.level) : null))], { range: [0.5, 6.5] });
   make("chart-share", [
-    { label: "good form", stroke: "#15803d", fill: "rgba(21, 128, 61, .15)", width: 2, points: { show: true, size: 7 } },
+    { label: "good form", stroke: "#15803d", fill: "rgba(21, 128, 61, .15)", width: 2, points: { show: true, size: 9 } },
   ], [p.days.map((d) => (d.valid_share === null ? null : Math.round(d.valid_share * 100)))], { range: [0, 100] });
   window.addEventListener("resize", () => { for (const [u, box] of charts) u.setSize({ width: Math.max(260, box.clientWidth), height: 220 }); });
   window.fcProgress = { charts: charts.length, days: p.days.length };

@@ -25,7 +25,8 @@ DEMO_PHASES_S = ((0.6, "start"), (1.4, "down"), (0.4, "hold"), (1.4, "up"))
 
 # Exercise id → (mannequin model, depth scale of its rep phase, view). The synth's small knee bend bends to
 # ~45°; the squat and the wall sit reuse it deeper (judgement call: the same joint chain, more knee bend; the
-# analysis itself never sees these frames).
+# analysis itself never sees these frames). Models named "demo:*" are posed here from the synth's own body
+# model (Pose, FreeLeg, PlantedLeg) for exercises its fixtures do not cover yet.
 DEMO_MODELS: dict[str, tuple[str, float, str]] = {
     "small_knee_bend": ("small_knee_bend", 1.0, "front"),
     "squat": ("small_knee_bend", 1.8, "front"),
@@ -35,7 +36,57 @@ DEMO_MODELS: dict[str, tuple[str, float, str]] = {
     "step_down": ("step_down", 1.0, "front"),
     "step_up": ("step_down", 1.0, "front"),
     "side_lying_leg_raise": ("side_lying_leg_raise", 1.0, "front"),
+    "straight_leg_raise": ("demo:straight_leg_raise", 1.0, "side"),
+    "glute_bridge": ("demo:glute_bridge", 1.0, "side"),
+    "standing_side_leg_raise": ("demo:standing_side_leg_raise", 1.0, "front"),
 }
+LYING_PELVIS_M = (-0.15, 0.10, 0.0)  # hip-joint centre ~10 cm above the mat, as the synth's side-lying pose
+SLR_LIFT_DEG = 45.0  # straight leg raised to about the height of the other, bent knee (clinical.md §3.10)
+BRIDGE_LIFT_M = 0.22  # hips lifted until shoulders, hips and knees line up
+BRIDGE_FOOT_BACK_M = 0.42  # heels this far from the hips along the body, knees bent ~90°
+SIDE_RAISE_DEG = 27.0  # standing hip abduction, about 30° (clinical.md: side leg raise)
+
+
+def _demo_pose(model_id: str, body: Any, s: float) -> Any:
+    """Poses for exercises the synth fixtures do not model, built from the synth's body model."""
+    import numpy as np
+
+    from formcheck.synth.body import ArmPose, FreeLeg, PlantedLeg, Pose
+
+    x, y, z = np.eye(3)
+    supine = np.column_stack([z, x, y])  # person's left / up (head) / forward (chest) in world axes
+    arms = {"left_arm": ArmPose(flexion_deg=10.0, abduction_deg=15.0),
+            "right_arm": ArmPose(flexion_deg=10.0, abduction_deg=15.0)}
+    if model_id == "demo:straight_leg_raise":
+        return Pose(pelvis_m=LYING_PELVIS_M, base=supine,
+                    left_leg=FreeLeg(hip_flexion_deg=2.0 + (SLR_LIFT_DEG - 2.0) * s, knee_flexion_deg=2.0,
+                                     ankle_dorsiflexion_deg=10.0),
+                    right_leg=FreeLeg(hip_flexion_deg=50.0, knee_flexion_deg=100.0, ankle_dorsiflexion_deg=10.0),
+                    **arms)
+    if model_id == "demo:glute_bridge":
+        px, py, pz = LYING_PELVIS_M
+        heel_x = px - BRIDGE_FOOT_BACK_M
+        return Pose(pelvis_m=(px, py + BRIDGE_LIFT_M * s, pz), base=supine, trunk_forward_deg=-25.0 * s,
+                    left_leg=PlantedLeg((heel_x, body.ankle_height_m, 0.12)),
+                    right_leg=PlantedLeg((heel_x, body.ankle_height_m, -0.12)), **arms)
+    if model_id == "demo:standing_side_leg_raise":
+        return Pose(pelvis_m=(0.0, body.standing_hip_height_m, 0.0),
+                    left_leg=PlantedLeg((0.1, body.ankle_height_m, 0.0)),
+                    right_leg=FreeLeg(hip_abduction_deg=3.0 + (SIDE_RAISE_DEG - 3.0) * s, knee_flexion_deg=2.0),
+                    trunk_lateral_deg=4.0 * s)
+    raise ValueError(f"no demo pose {model_id}")
+
+
+def _demo_camera(model_id: str, view: str) -> Any:
+    from formcheck.synth.exercises import EXERCISES
+    from formcheck.synth.render import Camera
+
+    if model_id in ("demo:straight_leg_raise", "demo:glute_bridge"):
+        return Camera((0.0, 0.5, 2.7), (0.0, 0.25, 0.0), 620.0, 640, 480)  # side-on to a person lying along x
+    if model_id.startswith("demo:"):
+        return Camera((0.0, 1.0, 2.7), (0.0, 0.86, 0.0), 700.0, 480, 640)  # the synth's front camera
+    cams = EXERCISES[model_id].cameras
+    return cams.get(view) or next(iter(cams.values()))
 
 
 def _phase_s(t_s: float) -> float:
@@ -62,17 +113,22 @@ def demo_frames(exercise_id: str) -> tuple[tuple[tuple[float | None, float | Non
     if exercise_id not in DEMO_MODELS:
         return ()
     model_id, depth, view = DEMO_MODELS[exercise_id]
-    model = EXERCISES[model_id]
-    cam = model.cameras.get(view) or next(iter(model.cameras.values()))
+    cam = _demo_camera(model_id, view)
     body = Body()
+    if model_id.startswith("demo:"):
+        def pose_at(s: float) -> Any:
+            return _demo_pose(model_id, body, s)
+    else:
+        model = EXERCISES[model_id]
+        side = Side.RIGHT if model_id == "side_lying_leg_raise" else Side.LEFT  # modelled lying on the left side
+
+        def pose_at(s: float) -> Any:
+            return model.pose(body, s, {}, side, cam if view == "front" else None)
     loop_s = sum(d for d, _ in DEMO_PHASES_S)
     n = int(round(loop_s * DEMO_FPS))
-    side = Side.RIGHT if model_id == "side_lying_leg_raise" else Side.LEFT  # modelled lying on the left side
     out = []
     for i in range(n):
-        s = _phase_s(i / DEMO_FPS) * depth
-        pose = model.pose(body, s, {}, side, cam if view == "front" else None)
-        uv, _ = cam.project(landmarks33(pose_skeleton(body, pose), body))
+        uv, _ = cam.project(landmarks33(pose_skeleton(body, pose_at(_phase_s(i / DEMO_FPS) * depth)), body))
         xy = uv / np.array([cam.width_px, cam.height_px])
         out.append(tuple((round(float(x), DEMO_DECIMALS), round(float(y), DEMO_DECIMALS))
                          if math.isfinite(x) and math.isfinite(y) else (None, None) for x, y in xy))
@@ -100,10 +156,8 @@ def exercise_demo(user: CurrentUser, exercise: str = Query(max_length=64)) -> di
         raise HTTPException(422, str(exc)) from None
     aspect = None
     if exercise_id in DEMO_MODELS:
-        from formcheck.synth.exercises import EXERCISES
-
         model_id, _, view = DEMO_MODELS[exercise_id]
-        cam = EXERCISES[model_id].cameras.get(view) or next(iter(EXERCISES[model_id].cameras.values()))
+        cam = _demo_camera(model_id, view)
         aspect = round(cam.width_px / cam.height_px, 4)
     return {"exercise": spec.id, "name": spec.name, "instructions": spec.instructions, "fps": DEMO_FPS,
             "aspect": aspect, "frames": [[list(p) for p in f] for f in frames], "key_points": key_points(spec),

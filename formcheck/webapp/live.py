@@ -8,6 +8,8 @@ client → server
     one arrives; the server also keeps only the newest unprocessed frame, so nothing stale is ever queued.
   * text JSON: {"type": "start_set", "exercise": "squat", "side": "auto", "target_reps": 10, "session_id": 3,
     "set_no": 1, "hold_s": null, "preview": false}; {"type": "end_set"}; {"type": "ping"};
+    {"type": "pain"} (the person pressed "My knee hurts": nothing more is counted in this set, answered by
+    {"type": "safety", "message"}, and every later frame's coach message is the safety one);
     {"type": "reload_settings"} (after the person switched clips of flagged reps on or off).
     The query string may carry the same fields as start_set (exercise, side, target_reps, session_id, ...),
     which starts a set at connect time.
@@ -19,7 +21,12 @@ server → client (text JSON, one object per message, "type" first)
     valid_rep_count, target_reps, cue (the one to show), cues (all active, debounced), speak (newly announced),
     overlay (fault_landmarks, fault_segments, lines in frame px, angles), placement ([{code, message}] that
     persisted), new_reps (counted on this frame: index, valid, verdict, why, side, times, faults, stored,
-    rep_id), hold_good_s / hold_target_s for holds, set_done, timing_ms (decode, pose, analysis, server).
+    rep_id), hold_good_s / hold_target_s for holds, set_done, timing_ms (decode, pose, analysis, server);
+    coach: the ONE message to show and speak (kind safety|placement|countdown|rep_fault|live_fault|rep_good|
+    encourage, text, speak = words to say now or null, key), chosen on the server by formcheck.coach; gate:
+    {state: positioning|countdown|counting, seconds_left} for a counted set (null for a preview); counting: true
+    once the 3-2-1 has ended. Before that no frame reaches the rep counter and rep_count stays 0.
+    "speak" carries the coach's words only (the analysis' raw cues stay in "cue"/"cues" as data).
   * set_started / set_ended / pong / settings.
   * error: code (bad_frame, too_large, bad_message, flood, not_signed_in, bad_exercise, store_failed,
     model_unavailable, internal) + a one-line message; seq when it answers a frame. The socket stays usable
