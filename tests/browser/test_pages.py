@@ -72,6 +72,12 @@ def check_page(pg, name: str, size: str, save_screenshot) -> dict:
     pg.wait_for_load_state("networkidle")
     h1 = pg.locator("h1").count()
     overflow = pg.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    wide = pg.evaluate("""() => { const W = document.documentElement.clientWidth, out = [];
+        for (const e of document.querySelectorAll('body *')) {
+          const r = e.getBoundingClientRect();
+          if (r.right > W + 1 && !e.closest('.table-wrap')) out.push(`${e.tagName.toLowerCase()}#${e.id}.${e.className} ${Math.round(r.right)}`);
+        }
+        return out.slice(0, 6); }""")
     pg.add_script_tag(url=AXE_URL)
     violations = pg.evaluate("""async () => {
         const r = await axe.run(document, {resultTypes: ['violations']});
@@ -79,7 +85,7 @@ def check_page(pg, name: str, size: str, save_screenshot) -> dict:
           nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' '))}));
     }""")
     save_screenshot(pg, f"pages_{name}_{size}")
-    return {"h1": h1, "overflow_px": overflow, "blocking": [v for v in violations if v["impact"] in AXE_BLOCKING],
+    return {"h1": h1, "overflow_px": overflow, "too_wide": wide, "blocking": [v for v in violations if v["impact"] in AXE_BLOCKING],
             "other": [v["id"] for v in violations if v["impact"] not in AXE_BLOCKING]}
 
 
