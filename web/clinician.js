@@ -7,7 +7,7 @@
     document.getElementById("alert-list").replaceChildren(...alerts.map((a) => el("li", { class: "alert-item" },
       el("div", {}, el("span", { class: "pill invalid" }, a.kind === "see_professional" ? "see a professional" : `pain ${a.pain}/10`), " ", a.message,
         el("div", { class: "small muted" }, fmt.day(a.day + "T12:00:00"))),
-      el("a", { class: "button", href: `/clinician/people/${a.person_id}` }, "Open"))));
+      el("a", { class: "button", href: `/clinician/people/${a.person_id}` }, `Open ${a.person_name}`))));
     document.getElementById("alerts").classList.remove("hidden");
   }
   const tbody = document.querySelector("#people tbody");

@@ -23,7 +23,8 @@
     document.querySelectorAll(".chart-card").forEach((c) => c.classList.add("hidden"));
     return;
   }
-  const xs = p.days.map((d) => Date.parse(d.day + "T12:00:00Z") / 1000);
+  // one x per day, at local midnight, so points sit on the day ticks
+  const xs = p.days.map((d) => { const [y, m, dd] = d.day.split("-").map(Number); return new Date(y, m - 1, dd).getTime() / 1000; });
   // at least a week on the x axis, half a day of margin: one day of data is a dot on a readable week
   const DAY_S = 86400, MIN_WINDOW_DAYS = 7;
   const xRange = [Math.min(xs[0], xs[xs.length - 1] - (MIN_WINDOW_DAYS - 1) * DAY_S) - DAY_S / 2, xs[xs.length - 1] + DAY_S / 2];
@@ -35,7 +36,9 @@
       width: Math.max(260, box.clientWidth), height: 220,
       scales: { x: { time: true, range: () => xRange }, y: scaleY },
       series: [{}, ...series],
-      axes: [{ space: 60 }, { size: 40 }],
+      axes: [{ space: 56, incrs: [DAY_S, 2 * DAY_S, 7 * DAY_S, 14 * DAY_S, 28 * DAY_S],
+        values: (u, ticks) => ticks.map((t) => new Date(t * 1000).toLocaleDateString([], { month: "short", day: "numeric" })) },
+      { size: 40 }],
       legend: { live: false },
       cursor: { show: true, drag: { x: false, y: false } },
       ...extra,

@@ -98,6 +98,12 @@ def test_a_full_day_demo_countdown_one_message_summary_progress(start_server, la
         save_screenshot(page, "journey_progress_empty")
 
         page.goto(f"{srv.base_url}/live")
+        page.wait_for_function("window.fcLive && window.fcLive.wsReady", timeout=UI_TIMEOUT_MS)
+        # every frame reply from here on: the gate, the counts and the one coach message
+        page.evaluate("""() => { window.fcTrace = []; const ws = window.fcLive.ws;
+            ws.addEventListener('message', (ev) => { try { const m = JSON.parse(ev.data);
+              if (m.type === 'frame') window.fcTrace.push({gate: m.gate && m.gate.state, reps: m.rep_count,
+                pose: m.pose, coach: m.coach && m.coach.text, kind: m.coach && m.coach.kind}); } catch (e) {} }); }""")
         page.get_by_test_id("start-session").click(timeout=UI_TIMEOUT_MS)
         expect(page.locator("#step-title")).to_have_text("Massage the tight muscles")
         assert page.inner_text("[data-testid=step-timer]") == "2:00"
@@ -109,16 +115,8 @@ def test_a_full_day_demo_countdown_one_message_summary_progress(start_server, la
         assert page.inner_text("[data-testid=step-timer]") == "1:00"
         page.get_by_test_id("step-next").click()
         expect(page.locator("#step-title")).to_have_text("Small Knee Bend Test")
-        page.wait_for_selector("[data-testid=demo]:not(.hidden)", timeout=UI_TIMEOUT_MS)
-        demo_points = page.locator("#demo-points li").all_inner_texts()
-        save_screenshot(page, "journey_live_demo_positioning", full_page=False)
-
-        # the whole Small Knee Bend set: poll what the stage shows, and every frame's counts and gate
-        page.evaluate("""() => { window.fcTrace = []; const S = window.fcLive; const ws = S.ws;
-            ws.addEventListener('message', (ev) => { try { const m = JSON.parse(ev.data);
-              if (m.type === 'frame') window.fcTrace.push({gate: m.gate && m.gate.state, reps: m.rep_count,
-                pose: m.pose, coach: m.coach && m.coach.text, kind: m.coach && m.coach.kind}); } catch (e) {} }); }""")
-        max_visible, worst, shots = 0, None, {}
+        # the whole Small Knee Bend set: poll what the stage shows at one glance
+        max_visible, worst, shots, demo_points = 0, None, {}, []
         deadline = time.monotonic() + SKB_TIMEOUT_S
         while time.monotonic() < deadline:
             vis = page.evaluate(VISIBLE_MESSAGES_JS)
@@ -126,6 +124,9 @@ def test_a_full_day_demo_countdown_one_message_summary_progress(start_server, la
             if len(words) > max_visible:
                 max_visible, worst = len(words), vis
             kind = page.get_attribute("#coach", "data-kind")
+            if "demo" not in shots and page.locator("[data-testid=demo]:not(.hidden) #demo-points li").count():
+                demo_points = page.locator("#demo-points li").all_inner_texts()
+                shots["demo"] = save_screenshot(page, "journey_live_demo_positioning", full_page=False)
             if kind == "countdown" and "countdown" not in shots:
                 shots["countdown"] = save_screenshot(page, "journey_live_countdown", full_page=False)
             if page.evaluate("window.fcLive.newReps.length") >= 2:
@@ -175,7 +176,7 @@ def test_a_full_day_demo_countdown_one_message_summary_progress(start_server, la
     first_counting = gates.index("counting")
     assert all(t["reps"] == 0 for t in trace[:first_counting]), trace[:first_counting]
     assert gates.index("countdown") < first_counting
-    assert "countdown" in shots
+    assert "countdown" in shots and "demo" in shots
     # one message at a time, and never "Good" with nobody in view
     assert max_visible == 1, worst
     assert all(not (t["pose"] is False and t["coach"] and "good" in t["coach"].lower()) for t in trace)
