@@ -687,3 +687,67 @@ def test_pain_report_stops_counting_and_the_coach_says_stop(tmp_path):
     assert all(m["rep_count"] == counted and not m["new_reps"] for m in after)
     assert all(m["coach"]["kind"] == "safety" for m in after)
     assert len(doc["reps"]) > counted  # there were more reps it did not count
+
+
+# ------------------------------------------------------------------------------------------------ the person's views
+
+def test_settings_are_remembered_per_person_and_validated(client, app):
+    csrf = client.cookies.get("fc_csrf")
+    h = {"X-CSRF-Token": csrf}
+    assert client.get("/api/me/settings").json() == {"voice_on": True, "speech_rate": 1.0,
+                                                     "store_flagged_clips": False, "onboarded": False}
+    r = client.put("/api/me/settings", json={"voice_on": False, "speech_rate": 1.2}, headers=h)
+    assert r.json()["voice_on"] is False and r.json()["speech_rate"] == pytest.approx(1.2)
+    bad = client.put("/api/me/settings", json={"speech_rate": 3}, headers=h)
+    assert bad.status_code == 422 and "speech_rate" in bad.json()["detail"]
+    assert client.put("/api/me/settings", json={"shout": True}, headers=h).status_code == 422
+    bob = add_person(app, "bob")
+    assert "voice_on" not in app.state.store.get_person_by_id(bob).settings  # ana's choice is ana's only
+    again = client.get("/api/me/settings").json()
+    assert again["voice_on"] is False and again["speech_rate"] == pytest.approx(1.2)
+
+
+def test_today_summary_and_progress_after_a_painful_day(client):
+    h = {"X-CSRF-Token": client.cookies.get("fc_csrf")}
+    empty = client.get("/api/me/progress").json()
+    assert empty == {"days": [], "days_done": 0, "valid_reps": 0, "total_reps": 0, "valid_share": None,
+                     "level_events": [], "streak_days": 0}
+    today = client.get("/api/today").json()
+    assert today["level"]["number"] == 1 and today["level"]["name"] == "Wake up" and today["budget_min"] == 15.0
+    assert 0 < today["estimated_min"] <= 15.0 and today["done_today"] == [] and not today["onboarded"]
+    assert [m["title"] for m in today["method"]] == ["Readiness first", "Easy before hard", "At most 15 minutes a day",
+                                                     "Pain steers the programme", "Setbacks are expected"]
+    sid = client.post("/api/live/sessions", json={}, headers=h).json()["session_id"]
+    before = client.get(f"/api/me/sessions/{sid}/summary").json()
+    assert before["complete"] is False and before["decision"] is None  # not done until the pain answers are in
+    client.post(f"/api/live/sessions/{sid}/readiness", json={"massage_done": True, "vmo_done": True,
+                                                              "skbt_verdict": "valid", "skbt_pain": 1}, headers=h)
+    client.post(f"/api/live/sessions/{sid}/pain", json={"pain_during": 5, "pain_after": 4}, headers=h)
+    s = client.get(f"/api/me/sessions/{sid}/summary").json()
+    assert s["complete"] is True and (s["pain_before"], s["pain_during"], s["pain_after"]) == (1, 5, 4)
+    assert s["budget_min"] == 15.0 and s["minutes_used"] == 0.0
+    assert s["decision"]["action"] == "rest" and s["decision"]["headline"] == "Rest your knee today"
+    assert "well done" not in s["decision"]["headline"].lower()
+    p = client.get("/api/me/progress").json()
+    assert p["days_done"] == 1 and p["streak_days"] == 1
+    assert (p["days"][0]["pain_during"], p["days"][0]["pain_after"], p["days"][0]["level"]) == (5, 4, 1)
+    assert client.post("/api/me/checkin", json={"pain": 11}, headers=h).status_code == 422
+    assert client.post("/api/me/checkin", json={"pain": 3}, headers=h).json()["pain"] == 3
+    assert client.get("/api/me/progress").json()["days"][0]["pain_next_day"] == 3
+    done = client.get("/api/today").json()["done_today"]
+    assert [(d["status"], d["valid_reps"]) for d in done] == [("finished", 0)]
+
+
+@pytest.mark.parametrize("exercise", ["squat", "straight_leg_raise", "glute_bridge", "side_lying_leg_raise"])
+def test_exercise_demo_is_a_looping_skeleton_with_key_points(client, exercise):
+    d = client.get(f"/api/exercise-demo?exercise={exercise}").json()
+    assert d["fps"] == 15 and len(d["frames"]) == 57 and all(len(f) == 33 for f in d["frames"])
+    def travel(i: int) -> float:
+        xs, ys = [f[i][0] for f in d["frames"]], [f[i][1] for f in d["frames"]]
+        return max(max(xs) - min(xs), max(ys) - min(ys))
+
+    assert max(travel(i) for i in (23, 24, 25, 26, 27, 28)) > 0.03  # hips, knees or ankles really move
+    first, last = d["frames"][0][27], d["frames"][-1][27]
+    assert abs(first[0] - last[0]) < 0.02 and abs(first[1] - last[1]) < 0.02  # loops without a jump
+    assert d["key_points"] and all(isinstance(k, str) and k for k in d["key_points"])
+    assert client.get("/api/exercise-demo?exercise=moonwalk").status_code == 404
