@@ -23,6 +23,7 @@ from formcheck.models import ensure_model
 from formcheck.pose import PoseEstimator, bare_inference_ms
 from formcheck.smoothing import OneEuroSmoother
 from formcheck.video import read_video
+from formcheck.viewpoint import estimate_viewpoint
 
 DEFAULT_VIDEO = Path(__file__).resolve().parents[2] / "shared" / "videos" / "squat_front_valgus_vs_good_ranfit.mp4"
 FALLBACK_VIDEO = Path(__file__).resolve().parents[1] / "fixtures" / "videos"
@@ -40,7 +41,9 @@ def pipeline_fps(video: Path, model) -> tuple[float, int]:
             geometry.fppa_deg(xy, Side.LEFT)
             geometry.fppa_deg(xy, Side.RIGHT)
             geometry.pelvic_drop_deg(xy, Side.LEFT)
-            geometry.classify_view(pf.xyz_px, pf.visibility)
+            if n % 15 == 0:  # the live session re-estimates the camera yaw every 0.5 s
+                estimate_viewpoint(pf.world_m[None] if pf.world_m is not None else None, pf.xyz_px[None],
+                                   pf.visibility[None])
             n += 1
     return n / (time.perf_counter() - t0), n
 

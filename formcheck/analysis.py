@@ -19,14 +19,26 @@ from numpy.typing import NDArray
 
 from formcheck import feedback as fb
 from formcheck.errors import InputError
-from formcheck.geometry import View, classify_view, dominant_view
+from formcheck.geometry import VIEW_MIN_CONFIDENCE, View, fold_yaw_deg, views_from_yaw
 from formcheck.landmarks import MIRROR_INDEX, Lm, Side, sided
 from formcheck.measures import MEASURES, PoseArrays, jump_ratio
+from formcheck.posture import wrong_posture
 from formcheck.reps import REST_TOLERANCE_FRACTION, HoldTimer, Phase, RepCounter, RepEvent, segment_reps
-from formcheck.rules import Check, MeasureTable, Status, Window, judge, judge_all, missing_reason, view_reason
+from formcheck.rules import (
+    Check,
+    MeasureTable,
+    Status,
+    Window,
+    judge,
+    judge_all,
+    missing_reason,
+    view_check,
+    view_reason,
+)
 from formcheck.smoothing import OneEuroSmoother, smooth_seq
 from formcheck.spec import REP_DURATION, ExerciseSpec, RuleSpec, load_exercise
 from formcheck.types import PoseFrame, PoseSeq
+from formcheck.viewpoint import Viewpoint, estimate_viewpoint
 
 if TYPE_CHECKING:
     from formcheck.report import Report
@@ -44,8 +56,9 @@ MAX_MULTI_PERSON_RATIO = 0.2
 MAX_MISSING_RATIO = 0.5
 # Live: rules over the rep so far are re-judged this often, to drive cues (cheaper than every frame).
 CUE_EVAL_INTERVAL_S = 0.25
-# Live: the camera view is re-classified every this many frames (it changes slowly; saves ~0.4 ms a frame).
-VIEW_EVERY_N_FRAMES = 3
+# Live: the camera view (formcheck.viewpoint, ~3 ms a call) is re-estimated this often; it changes slowly, and
+# each rep's own yaw is estimated again over all its frames when it is judged.
+VIEW_EVERY_S = 0.5
 # Live: frames kept beyond the longest possible rep (baseline + peak window margins).
 BUFFER_MARGIN_S = 3.0
 # Body landmarks moving faster than this (torso lengths per second, median over shoulders, hips, knees,
@@ -54,10 +67,11 @@ BUFFER_MARGIN_S = 3.0
 # A speed, not a per-frame distance, so live frames arriving at 6-15 fps are judged like 30 fps video.
 # Judgement call.
 CUT_SPEED_TORSO_PER_S = 10.0
-# _view_of_counts samples at most this many frames (shares are what dominant_view decides on).
-VIEW_SHARE_SAMPLES = 1000
 # A trunk more than this far from the image vertical is a lying body: turned upright before classifying the view.
 LYING_TRUNK_MIN_DEG = 45.0
+# More than this share of the frames with a person in another posture than the exercise's -> say so (the gate
+# itself acts frame by frame; judgement call).
+MAX_WRONG_POSTURE_RATIO = 0.5
 
 
 class Verdict(enum.StrEnum):
@@ -124,7 +138,7 @@ class HoldResult:
 class Message:
     """A set-level problem with the input, in words a person can act on."""
 
-    code: str  # no_person | half_out_of_frame | wrong_view | two_people | too_dark | no_reps
+    code: str  # no_person | wrong_posture | half_out_of_frame | wrong_view | two_people | too_dark | no_reps
     text: str
 
 
@@ -254,28 +268,56 @@ def _rep_side(spec: ExerciseSpec, table: MeasureTable, ev: RepEvent, fixed: Side
     return pick(Side, key=lambda s: vals[s])
 
 
-def _verdict(spec: ExerciseSpec, checks: tuple[Check, ...], view: View) -> tuple[Verdict, str]:
+def _verdict(spec: ExerciseSpec, checks: tuple[Check, ...], win: Window) -> tuple[Verdict, str]:
+    """INVALID on a fault; UNKNOWN when a rule that the camera allows could not be judged (body out of view),
+    or when no form rule at all could be judged from this camera angle (tempo alone is not a verdict on
+    form); else VALID, with any advisory cues."""
     rules = {r.id: r for r in spec.rules}
     hard = [c for c in checks if c.status is Status.FAULT and c.severity == "fault"]
     if hard:
         return Verdict.INVALID, "; ".join(dict.fromkeys(c.cue for c in hard))
-    if view not in spec.views:
-        return Verdict.UNKNOWN, view_reason(spec.views) + " (form can't be judged from this view)"
-    blind = [c for c in checks if c.status is Status.UNKNOWN and view in rules[c.rule].views]
+    blocked = {c.rule: view_check(rules[c.rule], win) for c in checks}
+    blind = [c for c in checks if c.status is Status.UNKNOWN and blocked[c.rule] is None]
     if blind:
         return Verdict.UNKNOWN, "; ".join(dict.fromkeys(c.reason for c in blind))
+    judged = [c for c in checks if c.status is not Status.UNKNOWN and c.severity == "fault"
+              and rules[c.rule].measure != REP_DURATION]
+    if not judged:
+        reasons = [blocked[c.rule] for c in checks if blocked[c.rule]]
+        why = reasons[0] if reasons else view_reason(spec.views)
+        return Verdict.UNKNOWN, why + " (form can't be judged from this camera angle)"
     advisory = [c.cue for c in checks if c.status is Status.FAULT]
     return Verdict.VALID, ("advice: " + "; ".join(advisory)) if advisory else ""
 
 
-def _view_of_counts(counts: Mapping[View, int]) -> View:
-    """dominant_view of frames given as per-view counts (scaled down: the rule depends only on the shares)."""
-    total = sum(counts.values())
-    if total == 0:
+def view_of_yaw(yaw: tuple[float, float]) -> View:
+    """The coarse view of a (folded, signed) yaw pair from rep_yaw; UNKNOWN where it is NaN."""
+    folded, signed = yaw
+    if not (np.isfinite(folded) and np.isfinite(signed)):
         return View.UNKNOWN
-    scale = min(1.0, VIEW_SHARE_SAMPLES / total)
-    reps = [max(0, int(round(n * scale))) for n in counts.values()]
-    return dominant_view(np.repeat(np.array(list(counts), dtype=object), reps))
+    y = folded if abs(signed) <= 90.0 else 180.0 - folded
+    return View(views_from_yaw(np.array([y]), np.array([1.0]))[0])
+
+
+class YawTally:
+    """A bounded running summary of a live set's camera yaw (1-degree histogram of the folded yaw and the
+    circular sums of the signed one), so the set's view is the median yaw, as offline, in constant memory."""
+
+    def __init__(self) -> None:
+        self._hist = np.zeros(91)
+        self._sin = self._cos = 0.0
+
+    def add(self, folded_deg: float, signed_deg: float) -> None:
+        self._hist[int(round(min(max(folded_deg, 0.0), 90.0)))] += 1
+        self._sin += float(np.sin(np.radians(signed_deg)))
+        self._cos += float(np.cos(np.radians(signed_deg)))
+
+    def yaw(self) -> tuple[float, float]:
+        n = self._hist.sum()
+        if n == 0:
+            return float("nan"), float("nan")
+        median = float(np.searchsorted(np.cumsum(self._hist), n / 2.0))
+        return median, float(np.degrees(np.arctan2(self._sin, self._cos)))
 
 
 def _side_of_sums(spec: ExerciseSpec, sum_left: float, sum_right: float, n: int) -> Side | None:
@@ -299,20 +341,21 @@ def _side_by_pair(spec: ExerciseSpec, table: MeasureTable) -> tuple[NDArray, NDA
 
 def _build_rep(spec: ExerciseSpec, table: MeasureTable, views: NDArray, ev: RepEvent, index: int,
                fixed: Side | None, baselines: Mapping[tuple[str, str | None], float],
-               overrides: Mapping[str, float] | None, fallback_view: Callable[[], View] | None = None,
-               set_side: Side | None = None) -> Rep:
+               overrides: Mapping[str, float] | None,
+               fallback_yaw: Callable[[], tuple[float, float]] | None = None,
+               set_side: Side | None = None, yaw: tuple[float, float] = (float("nan"), float("nan"))) -> Rep:
     """Judge one completed rep window (indices into `table`). A rep whose own frames leave the view undecided
-    takes `fallback_view()`, the view of the set so far (the camera rarely moves between reps). One-sided
+    takes `fallback_yaw()`, the camera yaw of the set so far (the camera rarely moves between reps). One-sided
     exercises take `set_side`, the working side read over the whole set so far, when given."""
     side = fixed or set_side or _rep_side(spec, table, ev, fixed)
-    view = dominant_view(views[ev.start_i:ev.end_i + 1])
-    if view is View.UNKNOWN and fallback_view is not None:
-        view = fallback_view()
-    win = Window(ev.start_i, ev.end_i, ev.peak_i, side, view, ev.duration_s)
+    if not np.isfinite(yaw[0]) and fallback_yaw is not None:
+        yaw = fallback_yaw()
+    view = view_of_yaw(yaw)
+    win = Window(ev.start_i, ev.end_i, ev.peak_i, side, view, ev.duration_s, yaw[0], yaw[1])
     checks = judge_all(spec, table, win, baselines=baselines, overrides=overrides)
     faults = tuple(Fault(c.rule, c.value, c.threshold, c.unit, c.severity, c.cue)
                    for c in checks if c.status is Status.FAULT)
-    verdict, why = _verdict(spec, checks, view)
+    verdict, why = _verdict(spec, checks, win)
     rep = spec.rep
     assert rep is not None
     peak = {rep.measure: float(ev.peak_value), "duration_s": ev.duration_s}
@@ -366,31 +409,38 @@ def _hold_rule_values(spec: ExerciseSpec, table: MeasureTable) -> dict[str, NDAr
     return out
 
 
-def upright_views(xyz: NDArray, visibility: NDArray) -> NDArray:
-    """classify_view per frame, after turning lying bodies upright in the image (trunk axis pointing up), so a
-    person lying on their side facing the camera reads as a front view (from 2D cues alone where the depth cue
-    leaves a lying frame undecided). Standing frames (trunk within 45 deg of vertical) are classified as is."""
-    p = np.array(xyz, dtype=np.float64, copy=True)
-    hip = (p[..., int(Lm.LEFT_HIP), :2] + p[..., int(Lm.RIGHT_HIP), :2]) / 2
-    sh = (p[..., int(Lm.LEFT_SHOULDER), :2] + p[..., int(Lm.RIGHT_SHOULDER), :2]) / 2
-    d = sh - hip
-    theta = np.arctan2(d[..., 0], -d[..., 1])  # 0 when the trunk points up the image
-    with np.errstate(invalid="ignore"):
-        lying = np.abs(theta) > np.radians(LYING_TRUNK_MIN_DEG)
-    if np.any(lying):
-        c, s_ = np.cos(-theta)[..., None], np.sin(-theta)[..., None]
-        rel = p[..., :2] - hip[..., None, :]
-        rot = np.stack([rel[..., 0] * c - rel[..., 1] * s_, rel[..., 0] * s_ + rel[..., 1] * c], axis=-1)
-        p[..., :2] = np.where(lying[..., None, None], rot + hip[..., None, :], p[..., :2])
-    views = np.atleast_1d(classify_view(p, visibility))
-    if np.any(lying) and p.shape[-1] > 2:
-        # MediaPipe's relative depth degrades for lying bodies (clinical.md §4.1): where it leaves a lying frame
-        # undecided, decide from the 2D cues alone.
-        flat = p.copy()
-        flat[..., 2] = np.nan
-        views_2d = np.atleast_1d(classify_view(flat, visibility))
-        views = np.where(np.atleast_1d(lying) & (views == View.UNKNOWN), views_2d, views)
-    return views
+def viewpoint_of(arrays: PoseArrays) -> Viewpoint:
+    """The camera's yaw around the person per frame (formcheck.viewpoint), from the arrays the measures read."""
+    return estimate_viewpoint(arrays.world, arrays.xyz, arrays.visibility)
+
+
+def views_of(vp: Viewpoint) -> NDArray:
+    """The coarse view (front / back / side / unknown = oblique) of each frame."""
+    return views_from_yaw(vp.yaw_deg, vp.confidence)
+
+
+def rep_yaw(vp: Viewpoint, i0: int = 0, i1: int | None = None) -> tuple[float, float]:
+    """(folded yaw in [0, 90], signed yaw in (-180, 180]) of frames i0..i1: the median of the confident frames,
+    the signed one as a circular mean (back views straddle +-180). NaN where no frame is confident."""
+    sl = slice(i0, None if i1 is None else i1 + 1)
+    ok = vp.confidence[sl] >= VIEW_MIN_CONFIDENCE
+    if not ok.any():
+        return float("nan"), float("nan")
+    signed = np.radians(vp.yaw_signed_deg[sl][ok])
+    mean_signed = float(np.degrees(np.arctan2(np.sin(signed).mean(), np.cos(signed).mean())))
+    return float(np.median(fold_yaw_deg(vp.yaw_deg[sl][ok]))), mean_signed
+
+
+_POSTURE_WORDS = {"standing": "standing", "sitting": "sitting against a wall", "side_lying": "lying on your side",
+                  "supine": "lying on your back", "prone": "face down on the floor"}
+_OTHER_POSTURE_WORDS = {"standing": "lying down", "sitting": "lying down", "side_lying": "upright",
+                        "supine": "upright", "prone": "upright"}
+
+
+def _posture_gated(spec: ExerciseSpec, signal: NDArray, xy: NDArray) -> NDArray:
+    """The rep or hold signal with frames in another posture blanked (NaN): they count nothing."""
+    wrong = wrong_posture(xy, spec.posture)
+    return np.where(wrong, np.nan, signal) if wrong.any() else signal
 
 
 def _pair_seen(seen: NDArray) -> NDArray:
@@ -399,7 +449,7 @@ def _pair_seen(seen: NDArray) -> NDArray:
     return np.maximum(seen, seen[..., MIRROR_INDEX])
 
 
-def _set_messages(spec: ExerciseSpec, seq: PoseSeq, views: NDArray, n_reps: int) -> tuple[list[Message], View]:
+def _set_messages(spec: ExerciseSpec, seq: PoseSeq, vp: Viewpoint, n_reps: int) -> tuple[list[Message], View]:
     """Set-level input problems: no person, out of frame, wrong view, two people, too dark, no reps."""
     msgs: list[Message] = []
     det = seq.detected
@@ -414,13 +464,17 @@ def _set_messages(spec: ExerciseSpec, seq: PoseSeq, views: NDArray, n_reps: int)
     luma = seq.luma[np.isfinite(seq.luma)]
     if len(luma) and float(np.median(luma)) < fb.TOO_DARK_LUMA:
         msgs.append(Message("too_dark", "The video is too dark: add light or face a window"))
+    if float(wrong_posture(seq.xy_px[det], spec.posture).mean()) > MAX_WRONG_POSTURE_RATIO:
+        msgs.append(Message("wrong_posture", f"{spec.name} is done {_POSTURE_WORDS[spec.posture]}, but the person "
+                                             f"is mostly {_OTHER_POSTURE_WORDS[spec.posture]}: nothing there counts. "
+                                             f"{fb.GUIDANCE_TEXT[fb.posture_key(spec.posture)]}."))
     needed = _needed_landmarks(spec)
     xy = seq.xy_px[det]
     seen = _pair_seen(np.isfinite(xy[..., 0]).mean(axis=0))[[int(m) for m in needed]]
     if (seen < 1 - MAX_MISSING_RATIO).any():
         missing = tuple(m for m, s in zip(needed, seen, strict=True) if s < 1 - MAX_MISSING_RATIO)
         msgs.append(Message("half_out_of_frame", "Body partly out of frame — " + missing_reason(xy, missing)))
-    view = dominant_view(views[det])
+    view = view_of_yaw(rep_yaw(vp))
     if view not in spec.views:
         want = " or ".join(str(v) for v in spec.views)
         msgs.append(Message("wrong_view", f"{spec.name} is judged from a {want} view but the video looks "
@@ -455,28 +509,30 @@ def analyze_seq(seq: PoseSeq, exercise_id: str, side: str = "auto", overrides: M
         with np.errstate(invalid="ignore"):
             speed = jump_ratio(seq.xy_px[:-1], seq.xy_px[1:]) / np.diff(seq.t_s)
             cuts[1:] = speed > CUT_SPEED_TORSO_PER_S
+    raw = None if smoothed else PoseArrays.from_seq(seq)
     if not smoothed:
         seq = smooth_seq(seq)
     t = seq.t_s
-    table = MeasureTable(PoseArrays.from_seq(seq), t)
-    views = upright_views(seq.xyz_px, seq.visibility) if len(seq) else np.zeros(0, dtype=object)
+    table = MeasureTable(PoseArrays.from_seq(seq), t, raw)
+    vp = viewpoint_of(table.arrays)
+    views = views_of(vp)
     reps: tuple[Rep, ...] = ()
     hold = None
     if spec.rep is not None:
-        signal = table.get(spec.rep.measure, _signal_side(spec, fixed))
+        signal = _posture_gated(spec, table.get(spec.rep.measure, _signal_side(spec, fixed)), seq.xy_px)
         events = segment_reps(signal, t, spec.rep, cuts)
         baselines = _baselines(spec, table, _baseline_idx(signal, t, spec, events[0].start_i)) if events else {}
-        codes = {v: np.cumsum(views == v) for v in View}
         pair = _side_by_pair(spec, table)
         sums = None if pair is None else (np.cumsum(pair[0]), np.cumsum(pair[1]), np.cumsum(pair[2]))
         reps = tuple(_build_rep(spec, table, views, ev, k + 1, fixed, baselines, overrides,
-                                lambda ev=ev: _view_of_counts({v: int(c[ev.end_i]) for v, c in codes.items()}),
+                                lambda ev=ev: rep_yaw(vp, 0, ev.end_i),
                                 None if sums is None else _side_of_sums(
-                                    spec, float(sums[0][ev.end_i]), float(sums[1][ev.end_i]), int(sums[2][ev.end_i])))
+                                    spec, float(sums[0][ev.end_i]), float(sums[1][ev.end_i]), int(sums[2][ev.end_i])),
+                                rep_yaw(vp, ev.start_i, ev.end_i))
                      for k, ev in enumerate(events))
     else:
-        hold = _offline_hold(spec, table, views, fixed, overrides)
-    msgs, view = _set_messages(spec, seq, views, len(reps))
+        hold = _offline_hold(spec, table, views, fixed, overrides, vp)
+    msgs, view = _set_messages(spec, seq, vp, len(reps))
     return SetResult(exercise_id=spec.id, exercise_name=spec.name, side=_set_side(spec, reps, fixed), view=str(view),
                      reps=reps, hold=hold, messages=tuple(msgs), spec_sha256=spec.sha256, algo_version=ALGO_VERSION,
                      n_frames=len(seq), duration_s=seq.duration_s,
@@ -484,10 +540,10 @@ def analyze_seq(seq: PoseSeq, exercise_id: str, side: str = "auto", overrides: M
 
 
 def _offline_hold(spec: ExerciseSpec, table: MeasureTable, views: NDArray, fixed: Side | None,
-                  overrides: Mapping[str, float] | None) -> HoldResult:
+                  overrides: Mapping[str, float] | None, vp: Viewpoint) -> HoldResult:
     hs = spec.hold
     assert hs is not None
-    signal = table.get(hs.measure, _signal_side(spec, fixed))
+    signal = _posture_gated(spec, table.get(hs.measure, _signal_side(spec, fixed)), table.arrays.xy)
     values = _hold_rule_values(spec, table)
     judge_ = _HoldJudge(spec, overrides)
     timer = HoldTimer(hs)
@@ -498,18 +554,18 @@ def _offline_hold(spec: ExerciseSpec, table: MeasureTable, views: NDArray, fixed
         timer.update(ti, v, good)
         if timer.in_position:
             in_idx.append(i)
-    return _hold_result(spec, table, views, in_idx, timer, fixed, overrides)
+    return _hold_result(spec, table, views, in_idx, timer, fixed, overrides, vp)
 
 
 def _hold_result(spec: ExerciseSpec, table: MeasureTable, views: NDArray, in_idx: list[int], timer: HoldTimer,
-                 fixed: Side | None, overrides: Mapping[str, float] | None) -> HoldResult:
+                 fixed: Side | None, overrides: Mapping[str, float] | None, vp: Viewpoint) -> HoldResult:
     hs = spec.hold
     assert hs is not None
     checks: tuple[Check, ...] = ()
     if in_idx:
         i0, i1 = in_idx[0], in_idx[-1]
-        view = dominant_view(views[i0:i1 + 1])
-        win = Window(i0, i1, i0, fixed, view, float(table.t_s[i1] - table.t_s[i0]))
+        yaw = rep_yaw(vp, i0, i1)
+        win = Window(i0, i1, i0, fixed, view_of_yaw(yaw), float(table.t_s[i1] - table.t_s[i0]), *yaw)
         checks = tuple(judge(r, table, win, baselines={}, combine=hs.combine, overrides=overrides)
                        for r in spec.rules if r.at == "hold")
     tot = timer.totals()
@@ -563,6 +619,7 @@ class LiveSession:
         max_rep_s = self.spec.rep.max_rep_s if self.spec.rep else 0.0
         self._keep_s = max_rep_s + self.spec.baseline_s + BUFFER_MARGIN_S
         self._frames: list[PoseArrays] = []
+        self._raw_frames: list[PoseArrays] = []  # the same frames before smoothing (empty when given smoothed)
         self._t: list[float] = []
         self._sig: list[float] = []
         self._views: list[View] = []
@@ -576,7 +633,7 @@ class LiveSession:
         self._failing: list[RuleSpec] = []
         self._rep_cues: tuple[str, ...] = ()
         self._hold_in: list[int] = []
-        self._view_counts: dict[View, int] = {}  # bounded: counts, not a per-frame list
+        self._yaw_tally = YawTally()  # bounded: the set's camera yaw so far
         self._detected = 0
         self._seen = np.zeros(33)
         self._people: list[int] = []
@@ -587,13 +644,17 @@ class LiveSession:
         self._prev_raw: NDArray | None = None
         self._prev_raw_t = -np.inf
         self._last_view: View | None = None
+        self._last_view_t = -np.inf
+        self._recent_yaw: tuple[float, float] = (float("nan"), float("nan"))  # for cues while a rep is under way
         self._side_sums: tuple[float, float, int] = (0.0, 0.0, 0)  # one-sided sets: side_by sums so far
+        self._wrong_posture = 0  # frames with a person in another posture than the exercise's
 
     # -- helpers
     def _table(self, g0: int, g1: int) -> MeasureTable:
         """A measure table over global frames g0..g1 (inclusive) of the buffer."""
         a, b = g0 - self._i0, g1 - self._i0 + 1
-        return MeasureTable(PoseArrays.stack(self._frames[a:b]), np.array(self._t[a:b]))
+        raw = PoseArrays.stack(self._raw_frames[a:b]) if self._raw_frames else None
+        return MeasureTable(PoseArrays.stack(self._frames[a:b]), np.array(self._t[a:b]), raw)
 
     def _trim(self) -> None:
         if not self._t or self._t[-1] - self._t[0] <= 2 * self._keep_s:
@@ -606,6 +667,8 @@ class LiveSession:
             cut = min(cut, self._hold_in[0] - self._i0)
         if cut > 0:
             del self._frames[:cut], self._t[:cut], self._sig[:cut], self._views[:cut]
+            if self._raw_frames:
+                del self._raw_frames[:cut]
             self._i0 += cut
 
     def update(self, frame: PoseFrame) -> LiveFeedback:
@@ -617,6 +680,7 @@ class LiveSession:
                 cut = bool(speed > CUT_SPEED_TORSO_PER_S)
         self._prev_raw, self._prev_raw_t = raw_xy, frame.t_s
         if self._smoother is not None:
+            self._raw_frames.append(PoseArrays.from_frame(frame))
             frame = self._smoother(frame)
         i = self._n
         self._n += 1
@@ -627,12 +691,20 @@ class LiveSession:
         detected = frame.detected
         if not detected:
             view = View.UNKNOWN
-        elif i % VIEW_EVERY_N_FRAMES == 0 or self._last_view is None:
-            view = self._last_view = View(upright_views(frame.xyz_px[None], frame.visibility[None])[0])
+        elif self._last_view is None or t - self._last_view_t >= VIEW_EVERY_S:
+            vp = viewpoint_of(arr)
+            view = self._last_view = View(views_of(vp)[0])
+            self._last_view_t = t
+            if vp.confidence[0] >= VIEW_MIN_CONFIDENCE:
+                self._recent_yaw = (float(fold_yaw_deg(vp.yaw_deg[0])), float(vp.yaw_signed_deg[0]))
+                self._yaw_tally.add(*self._recent_yaw)
         else:
             view = self._last_view
         one = MeasureTable(arr, np.array([t]))
         sig = float(one.get(self._sig_measure.name, self._sig_side)[0])
+        if detected and bool(wrong_posture(arr.xy, self.spec.posture)[0]):
+            self._wrong_posture += 1
+            sig = float("nan")  # the posture gate: this frame counts nothing
         pair = _side_by_pair(self.spec, one)
         if pair is not None and pair[2][0]:
             sl, sr, n = self._side_sums
@@ -641,7 +713,6 @@ class LiveSession:
         self._t.append(t)
         self._sig.append(sig)
         self._views.append(view)
-        self._view_counts[view] = self._view_counts.get(view, 0) + 1
         if detected:
             self._detected += 1
             self._seen += np.isfinite(frame.xy_px[:, 0])
@@ -705,21 +776,22 @@ class LiveSession:
         g0 = ev.start_i
         table = self._table(g0, ev.end_i)
         local = dataclasses.replace(ev, start_i=0, peak_i=ev.peak_i - g0, end_i=ev.end_i - g0)
-        views = np.array(self._views[g0 - self._i0: ev.end_i - self._i0 + 1], dtype=object)
+        vp = viewpoint_of(table.arrays)
+        views = views_of(vp)
         return _build_rep(self.spec, table, views, local, len(self._reps) + 1, self._fixed, self._baselines or {},
-                          self.overrides, lambda: _view_of_counts(self._view_counts),
-                          _side_of_sums(self.spec, *self._side_sums))
+                          self.overrides, self._yaw_tally.yaw,
+                          _side_of_sums(self.spec, *self._side_sums), rep_yaw(vp))
 
     def _live_rule_failures(self, start_g: int, now_g: int) -> list[RuleSpec]:
         """Rules over the rep so far (at = rep), for cues while the person is still moving."""
         table = self._table(start_g, now_g)
         n = now_g - start_g
-        views = np.array(self._views[start_g - self._i0: now_g - self._i0 + 1], dtype=object)
         sig = np.array(self._sig[start_g - self._i0: now_g - self._i0 + 1])
         peak = int(np.nanargmax(sig * (self.spec.rep.sign() if self.spec.rep else 1.0))) if np.isfinite(sig).any() else n
         ev = RepEvent(0, peak, n, table.t_s[0], table.t_s[peak], table.t_s[n], float("nan"), float("nan"))
         side = _rep_side(self.spec, table, ev, self._fixed)
-        win = Window(0, n, peak, side, dominant_view(views), float(table.t_s[n] - table.t_s[0]))
+        win = Window(0, n, peak, side, view_of_yaw(self._recent_yaw), float(table.t_s[n] - table.t_s[0]),
+                     *self._recent_yaw)
         combine = self.spec.rep.combine_key() if self.spec.rep else "mean"
         out = []
         for r in self.spec.rules:
@@ -753,10 +825,9 @@ class LiveSession:
             checks: tuple[Check, ...] = ()
             if self._hold_in and self._hold_in[0] >= self._i0:
                 table = self._table(self._hold_in[0], self._hold_in[-1])
-                views = np.array(self._views[self._hold_in[0] - self._i0: self._hold_in[-1] - self._i0 + 1],
-                                 dtype=object)
                 n = len(table) - 1
-                win = Window(0, n, 0, self._fixed, dominant_view(views), float(table.t_s[n] - table.t_s[0]))
+                yaw = rep_yaw(viewpoint_of(table.arrays))
+                win = Window(0, n, 0, self._fixed, view_of_yaw(yaw), float(table.t_s[n] - table.t_s[0]), *yaw)
                 checks = tuple(judge(r, table, win, baselines={}, combine=self.spec.hold.combine,  # type: ignore[union-attr]
                                      overrides=self.overrides) for r in self.spec.rules if r.at == "hold")
             tot = self._timer.totals()
@@ -772,7 +843,7 @@ class LiveSession:
                          detected_ratio=self._detected / self._n if self._n else 0.0)
 
     def _dominant_view(self) -> View:
-        return _view_of_counts(self._view_counts)
+        return view_of_yaw(self._yaw_tally.yaw())
 
     def _live_messages(self, n_reps: int) -> list[Message]:
         msgs: list[Message] = []
@@ -782,6 +853,9 @@ class LiveSession:
             msgs.append(Message("two_people", "More than one person in view: only one person should be in frame"))
         if self._luma and float(np.median(self._luma)) < fb.TOO_DARK_LUMA:
             msgs.append(Message("too_dark", "Too dark: add light or face a window"))
+        if self._wrong_posture / self._detected > MAX_WRONG_POSTURE_RATIO:
+            msgs.append(Message("wrong_posture", f"{self.spec.name} is done {_POSTURE_WORDS[self.spec.posture]}: "
+                                                 f"{fb.GUIDANCE_TEXT[fb.posture_key(self.spec.posture)].lower()}"))
         seen = _pair_seen(self._seen / self._detected)[[int(m) for m in self._needed]]
         if (seen < 1 - MAX_MISSING_RATIO).any():
             msgs.append(Message("half_out_of_frame", "Body partly out of frame: step back"))

@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "formcheck.analysis_cli",
     "formcheck.programme.cli",
     "formcheck.webapp.cli",
+    "formcheck.sweep_cli",
 )
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 ENV_DEBUG = "FORMCHECK_DEBUG"  # "1": show the full traceback of an unexpected error

@@ -8,6 +8,11 @@ neither a hit nor a false alarm for that rule on those reps. Advisory rules (sev
 past toes) are cues, not faults, and are not scored. Predicted reps are matched to labelled reps by time
 overlap; faults on unmatched predicted reps count as false alarms. Holds (reps null) are left out of the count
 metrics.
+
+Two more figures the per-rule table cannot show: the false-fault rate on clean clips (of the reps counted on clips
+whose label lists no fault at all, the share carrying a fault of severity "fault": what a person doing it right is
+told), and every figure broken down by the labelled camera view (front / side / oblique / back / mixed), because
+a rule that is right from the front and guesses from an oblique view looks fine in the totals.
 """
 
 from __future__ import annotations
@@ -17,16 +22,20 @@ import json
 import logging
 import math
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from formcheck.analysis import SetResult, analyze_seq
-from formcheck.errors import InputError
+from formcheck.errors import InputError, SpecError
+from formcheck.spec import load_exercise
 from formcheck.types import PoseSeq
 
 log = logging.getLogger(__name__)
 
 SCHEMA = "formcheck.eval/1"
+# The labelled camera views of the manifest, in table order.
+VIEWS = ("front", "side", "oblique", "back", "mixed")
 
 # Free-text fault -> rule id (regular expressions, case-insensitive; first match wins).
 FAULT_KEYWORDS: tuple[tuple[str, str], ...] = (
@@ -112,12 +121,24 @@ def _pred_rules(faults: Iterable[str]) -> set[str]:
     return {RULE_FAMILY.get(f, f) for f in faults}
 
 
+def _unscored_rules(exercise_id: str) -> frozenset[str]:
+    """Rules a label may name that this exercise does not judge as faults (advisory there, or absent)."""
+    try:
+        spec = load_exercise(exercise_id)
+    except SpecError:
+        return frozenset()
+    scored = {RULE_FAMILY.get(r.id, r.id) for r in spec.rules if r.severity == "fault"}
+    return frozenset(rule for rule, _ in FAULT_KEYWORDS if rule not in scored)
+
+
 def score_video(entry: dict, result: SetResult, rules: dict[str, RuleCounts]) -> dict:
     """Score one video: count error, and update per-rule counts over matched reps."""
     label_reps = entry.get("reps")
     got = result.rep_count
-    row = {"file": entry["file"], "exercise": entry["exercise"], "label_reps": label_reps, "reps": got,
-           "valid_reps": result.valid_rep_count, "view": result.view,
+    faulty = sum(any(f.severity == "fault" for f in r.faults) for r in result.reps)
+    row = {"file": entry["file"], "exercise": entry["exercise"], "camera_view": entry.get("camera_view", "unknown"),
+           "clean": not entry.get("faults"), "label_reps": label_reps, "reps": got,
+           "valid_reps": result.valid_rep_count, "fault_reps": faulty, "view": result.view,
            "messages": [m.code for m in result.messages]}
     if label_reps is None:
         if result.hold is not None:
@@ -127,21 +148,27 @@ def score_video(entry: dict, result: SetResult, rules: dict[str, RuleCounts]) ->
     times = entry.get("rep_times") or []
     want: list[set[str]] = [set() for _ in times]
     dont_care: list[set[str]] = [set() for _ in times]
+    unscored = _unscored_rules(entry["exercise"])
+    row["unscored_labels"] = []
     for text in entry.get("faults", []):
         rule = fault_rule(text)
         if rule is None:
+            continue
+        if rule in unscored:
+            row["unscored_labels"].append(rule)
             continue
         target = dont_care if UNCERTAIN.search(text) else want
         for i in rep_of_fault(text, times):
             target[i].add(rule)
     pred = [(r.start_s, r.end_s) for r in result.reps]
     match = _match(pred, times)
+    own: dict[str, RuleCounts] = {}  # this video's counts, kept in the row for the per-view breakdown
     pred_sets = [_pred_rules(f.rule for f in r.faults if f.severity == "fault") for r in result.reps]
     matched_pred = set(match.values())
     for li in range(len(times)):
         p = pred_sets[match[li]] if li in match else set()
         for rule in (p | want[li]) - (dont_care[li] - want[li]):
-            c = rules.setdefault(rule, RuleCounts())
+            c = own.setdefault(rule, RuleCounts())
             if rule in p and rule in want[li]:
                 c.tp += 1
             elif rule in p:
@@ -151,7 +178,11 @@ def score_video(entry: dict, result: SetResult, rules: dict[str, RuleCounts]) ->
     for pi, p in enumerate(pred_sets):
         if pi not in matched_pred:
             for rule in p:
-                rules.setdefault(rule, RuleCounts()).fp += 1
+                own.setdefault(rule, RuleCounts()).fp += 1
+    for rule, c in own.items():
+        total = rules.setdefault(rule, RuleCounts())
+        total.tp, total.fp, total.fn = total.tp + c.tp, total.fp + c.fp, total.fn + c.fn
+    row["rules"] = {k: dataclasses.asdict(c) for k, c in sorted(own.items())}
     return row
 
 
@@ -198,20 +229,54 @@ def _mae(xs: list[int]) -> float | None:
     return round(sum(abs(x) for x in xs) / len(xs), 4) if xs else None
 
 
+def _count_figures(rows: list[dict]) -> dict:
+    errs = [r["error"] for r in rows if r["label_reps"] is not None]
+    return {"videos": len(errs), "exact_rate": _rate([e == 0 for e in errs]), "mae": _mae(errs)}
+
+
+def false_fault_rate(rows: list[dict]) -> dict:
+    """Of the reps counted on clips whose label lists no fault, the share with a fault of severity "fault"."""
+    clean = [r for r in rows if r.get("clean") and r["label_reps"] is not None]
+    reps = sum(r["reps"] for r in clean)
+    faulty = sum(r.get("fault_reps", 0) for r in clean)
+    return {"clean_videos": len(clean), "reps": reps, "reps_with_fault": faulty,
+            "rate": round(faulty / reps, 4) if reps else None}
+
+
+def _rule_figures(rules: dict[str, RuleCounts]) -> dict:
+    return {k: {"tp": c.tp, "fp": c.fp, "fn": c.fn,
+                "precision": None if c.precision is None else round(c.precision, 4),
+                "recall": None if c.recall is None else round(c.recall, 4)} for k, c in sorted(rules.items())}
+
+
+def _rules_of(rows: list[dict]) -> dict[str, RuleCounts]:
+    out: dict[str, RuleCounts] = {}
+    for r in rows:
+        for k, c in r.get("rules", {}).items():
+            t = out.setdefault(k, RuleCounts())
+            t.tp, t.fp, t.fn = t.tp + c["tp"], t.fp + c["fp"], t.fn + c["fn"]
+    return out
+
+
 def summarise(rows: list[dict], rules: dict[str, RuleCounts]) -> dict:
     counted = [r for r in rows if r["label_reps"] is not None]
-    per_ex: dict[str, dict] = {}
-    for ex in sorted({r["exercise"] for r in counted}):
-        errs = [r["error"] for r in counted if r["exercise"] == ex]
-        per_ex[ex] = {"videos": len(errs), "exact_rate": _rate([e == 0 for e in errs]), "mae": _mae(errs)}
-    errs = [r["error"] for r in counted]
+    per_ex = {ex: _count_figures([r for r in counted if r["exercise"] == ex])
+              for ex in sorted({r["exercise"] for r in counted})}
+    seen_views = {r.get("camera_view", "unknown") for r in rows}
+    per_view = {}
+    for v in [*VIEWS, *sorted(seen_views - set(VIEWS))]:
+        vr = [r for r in rows if r.get("camera_view", "unknown") == v]
+        if vr:
+            per_view[v] = {**_count_figures(vr), "false_fault": false_fault_rate(vr),
+                           "rules": _rule_figures(_rules_of(vr))}
     return {
         "schema": SCHEMA,
-        "overall": {"videos": len(errs), "exact_rate": _rate([e == 0 for e in errs]), "mae": _mae(errs)},
+        "overall": _count_figures(counted),
+        "false_fault": false_fault_rate(rows),
         "per_exercise": per_ex,
-        "rules": {k: {"tp": c.tp, "fp": c.fp, "fn": c.fn,
-                      "precision": None if c.precision is None else round(c.precision, 4),
-                      "recall": None if c.recall is None else round(c.recall, 4)} for k, c in sorted(rules.items())},
+        "per_view": per_view,
+        "rules": _rule_figures(rules),
+        "unscored_labels": dict(sorted(Counter(x for r in rows for x in r.get("unscored_labels", [])).items())),
         "videos": rows,
     }
 
@@ -228,9 +293,28 @@ def render_eval(summary: dict) -> str:
     o = summary["overall"]
     lines.append(f"{'overall':<26}{o['videos']:>7}{_f(o['exact_rate']):>8}{_f(o['mae']):>7}")
     lines.append("")
+    lines.append(f"{'camera view':<26}{'videos':>7}{'exact':>8}{'MAE':>7}{'clean reps':>12}{'false-fault':>13}")
+    for v, d in summary.get("per_view", {}).items():
+        ff = d["false_fault"]
+        lines.append(f"{v:<26}{d['videos']:>7}{_f(d['exact_rate']):>8}{_f(d['mae']):>7}{ff['reps']:>12}"
+                     f"{_f(ff['rate']):>13}")
+    ff = summary.get("false_fault")
+    if ff is not None:
+        lines.append(f"{'all views':<26}{o['videos']:>7}{_f(o['exact_rate']):>8}{_f(o['mae']):>7}{ff['reps']:>12}"
+                     f"{_f(ff['rate']):>13}")
+        lines.append(f"false-fault rate on clean clips: {ff['reps_with_fault']} of {ff['reps']} counted reps on "
+                     f"{ff['clean_videos']} clips whose label lists no fault = {_f(ff['rate'])}")
+    lines.append("")
     lines.append(f"{'rule':<26}{'TP':>4}{'FP':>4}{'FN':>4}{'precision':>11}{'recall':>8}")
     for rule, d in summary["rules"].items():
         lines.append(f"{rule:<26}{d['tp']:>4}{d['fp']:>4}{d['fn']:>4}{_f(d['precision']):>11}{_f(d['recall']):>8}")
+    for v, d in summary.get("per_view", {}).items():
+        if d["rules"]:
+            cells = ", ".join(f"{k} {c['tp']}/{c['fp']}/{c['fn']}" for k, c in d["rules"].items())
+            lines.append(f"  {v} (TP/FP/FN): {cells}")
+    if summary.get("unscored_labels"):
+        cells = ", ".join(f"{k} x{n}" for k, n in summary["unscored_labels"].items())
+        lines.append(f"  labelled but not scored (advisory or not judged for that exercise): {cells}")
     lines.append("")
     bad = [r for r in summary["videos"] if r.get("error")]
     for r in bad:

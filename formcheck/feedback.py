@@ -13,6 +13,7 @@ from numpy.typing import NDArray
 
 from formcheck.geometry import View
 from formcheck.landmarks import CONNECTIONS, Lm, Side, sided
+from formcheck.posture import wrong_posture
 from formcheck.spec import ExerciseSpec, RuleSpec
 
 # A cue stays on screen at least this long after its rule last failed, so it does not flicker (judgement call).
@@ -34,7 +35,18 @@ GUIDANCE_TEXT = {
     "face_camera": "Face the camera",
     "too_dark": "Too dark: turn on a light or face a window",
     "one_person": "Only one person in view, please",
+    # The posture gate (formcheck/posture.py): the exercise's posture, as an instruction.
+    "posture_standing": "Stand up for this one",
+    "posture_sitting": "Sit back against the wall for this one",
+    "posture_side_lying": "Lie on your side for this one",
+    "posture_supine": "Lie on your back for this one",
+    "posture_prone": "Get down on the floor, face down, for this one",
 }
+
+
+def posture_key(posture: str) -> str:
+    """The GUIDANCE_TEXT key that asks for an exercise's posture."""
+    return f"posture_{posture}"
 
 
 class CueTracker:
@@ -84,6 +96,9 @@ def placement_conditions(spec: ExerciseSpec, xy: NDArray, detected: bool, view: 
     if not detected:
         out.append("no_person")
         return out
+    if bool(wrong_posture(xy, spec.posture)):
+        out.append(posture_key(spec.posture))
+        return out  # the view and framing of the wrong posture are beside the point
     if needed and not np.isfinite(xy[[int(m) for m in needed], 0]).all():
         out.append("step_back")
     if view not in spec.views:

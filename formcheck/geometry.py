@@ -18,40 +18,18 @@ from formcheck.landmarks import Lm, Side, sided
 # away from the camera, so "ahead of the toes" has no horizontal direction (judgement call).
 FOOT_DIRECTION_MIN_RATIO = 0.5
 
-# ---- camera view thresholds. Cues from clinical.md §4.4 (shoulder-width / torso-height ratio, PoseFlow's
-# left/right visibility asymmetry and depth sign); numbers tuned on the 28 labelled clips of
-# ../shared/videos/manifest.json through MediaPipe pose_full (per-clip medians quoted below); judgement calls.
-# Frontal (front/back) needs the shoulder width / torso length (mid-shoulder to mid-hip) at or above this:
-# front clips' medians are 0.63-0.86, side clips' 0.03-0.30, obliques 0.45-0.63.
-FRONTAL_MIN_SHOULDER_RATIO = 0.55
-# ... and the hip width / torso length at or above this: front clips' 10th percentiles 0.36-0.41 (dipping to
-# 0.30 while a leg swings out in the back-view leg-raise clip), side medians 0.05-0.20.
-FRONTAL_MIN_HIP_RATIO = 0.30
-# ... and, where z is given, the shoulder line's yaw from MediaPipe's relative depth (atan |dz| / |dxy|) at or
-# below this: front clips' medians 4-15 deg (90th percentile <= 43 deg while lunging), a 30 deg oblique
-# squat 56 deg, the other obliques 73-76 deg. MediaPipe's z exaggerates the turn, so it cannot alone
-# separate oblique from side, but it does separate front from oblique where the widths cannot.
-FRONTAL_MAX_DEPTH_YAW_DEG = 45.0
-# Side needs the shoulder width / torso length at or below this (side medians <= 0.30, lying bridges up to
-# 0.36 at the 90th percentile; obliques >= 0.45) ...
-SIDE_MAX_SHOULDER_RATIO = 0.4
-# ... and the hip width / torso length at or below this (side 90th percentiles <= 0.24; obliques 0.24-0.40) ...
-SIDE_MAX_HIP_RATIO = 0.25
-# ... and the shoulder line turned at least this far by depth (side clips' 10th percentiles 72-86 deg) ...
-SIDE_MIN_DEPTH_YAW_DEG = 65.0
-# ... or, without z, one side's visibility this much above the other's (mean over shoulder, hip, knee,
-# ankle). On real clips this cue is weak (side-view medians 0.02-0.30), so it only stands in for z ...
-SIDE_MIN_VISIBILITY_ASYMMETRY = 0.3
-# ... or, without z, shoulders this narrow on their own (standing side clips' medians 0.03-0.17).
-SIDE_MAX_SHOULDER_RATIO_NO_DEPTH = 0.2
-# Front vs back: the person's left shoulder is on the image right in a front view, on the image left in a back
-# view (MediaPipe got this right throughout the back/front/back leg-raise clip). Where z is given, the nose must
-# also be in front of (front view) or behind (back view) the shoulders' midpoint by at least this many torso
-# lengths: front clips' 90th percentiles <= -0.84, back view +1.5 (median), side views -0.2 to +0.1.
-NOSE_DEPTH_MIN_RATIO = 0.3
-# Mean visibility of nose and eyes below this means the face is turned away, which rules out a front view.
-# MediaPipe reports ~1.0 for the face even from behind in every labelled clip, so this rarely decides.
-FACE_HIDDEN_MAX = 0.4
+# ---- camera view, from the continuous viewpoint (formcheck.viewpoint: camera yaw around the person, folded so
+# that 0 = square to the front or the back and 90 = side-on). A view is only a coarse name for guidance
+# ("face the camera", "turn side-on"); each rule is judged on its own measured yaw window (RuleSpec.yaw_window_deg).
+# Front/back: folded yaw at most this. Through MediaPipe a true 15 deg camera reads 2-10 deg and a true 30 deg
+# one 18-29 deg (mannequin sweep, benchmarks/view_sweep.md), and the labelled front clips of ../shared/videos
+# read at most 12 deg at their 90th percentile, so 15 keeps "front" to cameras within ~20-25 deg of square.
+FRONTAL_MAX_YAW_DEG = 15.0
+# Side: folded yaw at least this (the sweep's estimator error is a few degrees from 45 deg to side-on; the
+# labelled side clips' medians read 75-90 deg). Between the two: oblique, View.UNKNOWN.
+SIDE_MIN_YAW_DEG = 60.0
+# A frame whose viewpoint confidence is below this has no view (the estimator's checks disagree).
+VIEW_MIN_CONFIDENCE = 0.3
 # dominant_view: the winning view must cover at least this share of the frames with a decided view ...
 DOMINANT_MIN_SHARE = 0.6
 # ... and at least this share of all frames must have a decided view (judgement call).
@@ -227,76 +205,27 @@ def facing_sign(xy: NDArray) -> NDArray:
 
 # ---------------------------------------------------------------------------------------------- camera view
 
-_LEFT_BODY = np.array([Lm.LEFT_SHOULDER, Lm.LEFT_HIP, Lm.LEFT_KNEE, Lm.LEFT_ANKLE])
-_RIGHT_BODY = np.array([Lm.RIGHT_SHOULDER, Lm.RIGHT_HIP, Lm.RIGHT_KNEE, Lm.RIGHT_ANKLE])
-_FACE = np.array([Lm.NOSE, Lm.LEFT_EYE, Lm.RIGHT_EYE])
 _VIEW_CODES = np.array([View.FRONT, View.BACK, View.SIDE, View.UNKNOWN], dtype=object)
 
 
-def view_features(xy_or_xyz: NDArray, visibility: NDArray) -> dict[str, NDArray]:
-    """The per-frame cues classify_view combines, exposed so they can be inspected and tuned on real clips.
-
-    Positions are used as given (pass raw xyz_px so occluded landmarks still give a width); a landmark that
-    is NaN is treated as unseen.
-    """
-    p = np.asarray(xy_or_xyz, dtype=np.float64)
-    vis = np.asarray(visibility, dtype=np.float64)
-    torso = _norm(_mid(p, Lm.LEFT_SHOULDER, Lm.RIGHT_SHOULDER) - _mid(p, Lm.LEFT_HIP, Lm.RIGHT_HIP))
-    sh = _pt(p, Lm.LEFT_SHOULDER) - _pt(p, Lm.RIGHT_SHOULDER)
-    hips = _pt(p, Lm.LEFT_HIP) - _pt(p, Lm.RIGHT_HIP)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        shoulder_ratio = _norm(sh) / torso
-        hip_ratio = _norm(hips) / torso
-    if p.shape[-1] >= 3:
-        z_l, z_r = p[..., int(Lm.LEFT_SHOULDER), 2], p[..., int(Lm.RIGHT_SHOULDER), 2]
-        depth_yaw_deg = np.degrees(np.arctan2(np.abs(z_l - z_r), _norm(sh)))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            nose_depth_ratio = (p[..., int(Lm.NOSE), 2] - (z_l + z_r) / 2) / torso
-    else:
-        depth_yaw_deg = nose_depth_ratio = np.full(shoulder_ratio.shape, np.nan)
-    vis_lr = vis[..., _LEFT_BODY].mean(axis=-1) - vis[..., _RIGHT_BODY].mean(axis=-1)
-    face_vis = vis[..., _FACE].mean(axis=-1)
-    # In a front view the person's left shoulder is on the image right (+x); in a back view on the image left.
-    left_on_image_right = np.sign(sh[..., 0])
-    return {"shoulder_ratio": shoulder_ratio, "hip_ratio": hip_ratio, "depth_yaw_deg": depth_yaw_deg,
-            "nose_depth_ratio": nose_depth_ratio, "visibility_asymmetry": np.abs(vis_lr),
-            "face_visibility": face_vis, "left_on_image_right": left_on_image_right}
+def fold_yaw_deg(yaw_deg: ArrayLike) -> NDArray:
+    """Camera yaw in [0, 180] (0 = front, 180 = behind) folded to [0, 90]: 0 = square to the front or back."""
+    y = np.abs(np.asarray(yaw_deg, dtype=np.float64))
+    return np.minimum(y, 180.0 - y)
 
 
-def _view_codes(f: dict[str, NDArray]) -> NDArray:
-    """Integer view codes (indices into _VIEW_CODES) from the cues; anything undecided -> UNKNOWN."""
-    yaw, asym = f["depth_yaw_deg"], f["visibility_asymmetry"]
+def views_from_yaw(yaw_deg: ArrayLike, confidence: ArrayLike) -> NDArray:
+    """FRONT / BACK / SIDE / UNKNOWN per frame from the camera yaw in [0, 180] and its confidence (NaN or
+    low confidence -> UNKNOWN; obliques between FRONTAL_MAX_YAW_DEG and SIDE_MIN_YAW_DEG -> UNKNOWN)."""
+    y = np.abs(np.asarray(yaw_deg, dtype=np.float64))
+    ok = np.asarray(confidence, dtype=np.float64) >= VIEW_MIN_CONFIDENCE
+    f = fold_yaw_deg(y)
+    code = np.full(y.shape, 3, dtype=np.int8)
     with np.errstate(invalid="ignore"):
-        no_depth = np.isnan(yaw)
-        frontal = ((f["shoulder_ratio"] >= FRONTAL_MIN_SHOULDER_RATIO) & (f["hip_ratio"] >= FRONTAL_MIN_HIP_RATIO)
-                   & (no_depth | (yaw <= FRONTAL_MAX_DEPTH_YAW_DEG)))
-        turned = np.where(no_depth, asym >= SIDE_MIN_VISIBILITY_ASYMMETRY, yaw >= SIDE_MIN_DEPTH_YAW_DEG)
-        narrow = (f["shoulder_ratio"] <= SIDE_MAX_SHOULDER_RATIO) & (f["hip_ratio"] <= SIDE_MAX_HIP_RATIO)
-        side = narrow & (turned | (no_depth & (f["shoulder_ratio"] <= SIDE_MAX_SHOULDER_RATIO_NO_DEPTH)))
-        nose = f["nose_depth_ratio"]
-        facing = ((f["left_on_image_right"] > 0) & (no_depth | (nose <= -NOSE_DEPTH_MIN_RATIO))
-                  & ~(f["face_visibility"] < FACE_HIDDEN_MAX))
-        away = (f["left_on_image_right"] < 0) & (no_depth | (nose >= NOSE_DEPTH_MIN_RATIO))
-    code = np.full(f["shoulder_ratio"].shape, 3, dtype=np.int8)
-    code[frontal & facing] = 0
-    code[frontal & away] = 1
-    code[side] = 2
-    return code
-
-
-def classify_view(xy_or_xyz: NDArray, visibility: NDArray) -> View | NDArray:
-    """FRONT / BACK / SIDE / UNKNOWN per frame, so rules refuse a view they are not valid in (clinical.md §4.4).
-
-    Takes (..., 33, 2|3) positions and (..., 33) visibility; one frame gives a View, more give an object
-    array of View with the leading shape. Pass the raw xyz_px (with z): on the 28 labelled clips the
-    dominant view matched the label 26/28 times (obliques -> UNKNOWN; the two misses, a "front" and a "side"
-    clip filmed ~45-60 deg off-axis, came out UNKNOWN, never a wrong view); with x, y only, 22/28
-    (30-45 deg obliques then read as FRONT).
-    """
-    codes = _view_codes(view_features(xy_or_xyz, visibility))
-    if codes.ndim == 0:
-        return _VIEW_CODES[int(codes)]
-    return _VIEW_CODES[codes]
+        code[ok & (f <= FRONTAL_MAX_YAW_DEG) & (y < 90.0)] = 0
+        code[ok & (f <= FRONTAL_MAX_YAW_DEG) & (y > 90.0)] = 1
+        code[ok & (f >= SIDE_MIN_YAW_DEG)] = 2
+    return _VIEW_CODES[code]
 
 
 def dominant_view(views: ArrayLike) -> View:

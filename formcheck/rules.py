@@ -20,6 +20,7 @@ from formcheck.geometry import View
 from formcheck.landmarks import Lm, Side
 from formcheck.measures import PoseArrays
 from formcheck.spec import REP_DURATION, ExerciseSpec, RuleSpec
+from formcheck.viewpoint import turn_to_window_deg
 
 # missing_reason names a landmark as unseen when it is missing in more than this share of the window (the
 # per-rule share of frames that must have a value is RuleSpec.min_coverage; judgement call).
@@ -27,6 +28,15 @@ MIN_COVERAGE = 0.5
 # "at = peak" rules read the median of their measure within this many seconds either side of the rep's
 # deepest point (clinical.md §3.2: FPPA is taken at peak knee flexion; the median resists single-frame noise).
 PEAK_HALF_WINDOW_S = 0.1
+# A value past its limit is a fault only when it is past by more than this many times the measure's own noise
+# in the window: the robust spread (1.4826 x median absolute deviation) of the raw per-frame measure around the
+# smoothed one. clinical.md §0.4: a valgus flag must be coarse and persistent, and the smallest detectable
+# difference of even a hand-digitised FPPA is 7.5-8.9 deg; a value within one noise spread of the limit cannot
+# be told apart from it, so it is not called a fault (judgement call: one spread, the least that "more than the
+# noise" can mean).
+NOISE_MARGIN_SPREADS = 1.0
+# Median absolute deviation -> standard deviation of a normal distribution.
+MAD_TO_SD = 1.4826
 
 OPERATORS = ("above", "below", "outside", "abs_above")
 
@@ -48,8 +58,9 @@ class Check:
     unit: str
     severity: str
     cue: str
-    reason: str = ""  # for unknown: what the person can do about it
+    reason: str = ""  # for unknown: what the person can do about it (for ok: why a value past the limit is not a fault)
     side: str | None = None
+    noise: float = float("nan")  # the measure's noise spread in this window (same unit), where it was needed
 
 
 # Landmark groups, checked in this order, and what to tell the person when one is missing.
@@ -75,6 +86,37 @@ def view_reason(views: tuple[View, ...] | frozenset[View]) -> str:
     return "unknown — camera view not suitable"
 
 
+# A turn smaller than this is "a little" (judgement call: about the width of a foot's angle).
+SMALL_TURN_DEG = 25.0
+
+
+def turn_reason(yaw_signed_deg: float, lo_deg: float, hi_deg: float) -> str:
+    """What to say when the camera is outside a rule's yaw window [lo, hi] (folded: 0 = front or back,
+    90 = side-on): the smallest turn that brings it in, in the person's own left/right."""
+    turns = [float(turn_to_window_deg(yaw_signed_deg, a, b)) for a, b in ((lo_deg, hi_deg),
+                                                                         (180.0 - hi_deg, 180.0 - lo_deg))]
+    d = min(turns, key=abs)
+    if not np.isfinite(d) or d == 0:
+        return "unknown — camera angle unclear"
+    way = "left" if d > 0 else "right"
+    if abs(d) < SMALL_TURN_DEG:
+        return f"unknown — turn a little to your {way}"
+    return f"unknown — turn about {int(round(abs(d) / 5.0) * 5)}° to your {way}"
+
+
+def view_check(rule: RuleSpec, win: Window) -> str | None:
+    """None when the camera lets this rule be judged in this window, else what to tell the person.
+
+    A rule with a measured yaw window (benchmarks/view_sweep.md) is judged only inside it; without one, or
+    where the window's yaw is unknown, the coarse view must be one of the rule's views."""
+    if rule.measure == REP_DURATION:
+        return None
+    if rule.yaw_window_deg is not None and np.isfinite(win.yaw_deg):
+        lo, hi = rule.yaw_window_deg
+        return None if lo <= win.yaw_deg <= hi else turn_reason(win.yaw_signed_deg, lo, hi)
+    return None if win.view in rule.views else view_reason(rule.views)
+
+
 def missing_reason(xy: NDArray, lms: tuple[Lm, ...]) -> str:
     """Name the body part whose landmarks were unseen most of the window, as an instruction."""
     if len(xy) == 0:
@@ -92,9 +134,19 @@ def missing_reason(xy: NDArray, lms: tuple[Lm, ...]) -> str:
 class MeasureTable:
     """Lazily computed measure series over one PoseArrays (a clip, or a live buffer), cached per (name, side)."""
 
-    def __init__(self, arrays: PoseArrays, t_s: NDArray) -> None:
+    def __init__(self, arrays: PoseArrays, t_s: NDArray, raw: PoseArrays | None = None) -> None:
+        """`raw`: the same frames before smoothing, so rules can measure each series' own noise."""
         self.arrays, self.t_s = arrays, np.asarray(t_s, dtype=float)
         self._cache: dict[tuple[str, str | None], NDArray] = {}
+        self._raw = None if raw is None else MeasureTable(raw, t_s)
+
+    def noise(self, name: str, side: Side | str | None, i0: int, i1: int) -> float:
+        """Robust spread of the raw measure around the smoothed one over frames i0..i1 (NaN without raw frames)."""
+        if self._raw is None:
+            return float("nan")
+        d = self._raw.get(name, side)[i0:i1 + 1] - self.get(name, side)[i0:i1 + 1]
+        d = d[np.isfinite(d)]
+        return MAD_TO_SD * float(np.median(np.abs(d - np.median(d)))) if len(d) >= 3 else float("nan")
 
     def __len__(self) -> int:
         return len(self.t_s)
@@ -145,6 +197,8 @@ class Window:
     side: Side | None  # working side; None = bilateral
     view: View
     duration_s: float
+    yaw_deg: float = float("nan")  # camera yaw folded to [0, 90] (0 = square to the front or back, 90 = side-on)
+    yaw_signed_deg: float = float("nan")  # (-180, 180], + = the person's left side towards the camera
 
 
 def _sustained(x: NDArray, k: int, worst: str) -> float:
@@ -191,15 +245,16 @@ def judge(rule: RuleSpec, table: MeasureTable, win: Window, *, baselines: Mappin
     if rule.op == "outside" and overrides and f"{rule.id}.hi" in overrides:
         hi = float(overrides[f"{rule.id}.hi"])
 
-    def make(status: Status, value: float, reason: str = "", side: object = None) -> Check:
+    def make(status: Status, value: float, reason: str = "", side: object = None, noise: float = float("nan")) -> Check:
         return Check(rule.id, status, value, limit, rule.unit, rule.severity, rule.cue, reason,
-                     None if side is None or side in ("mean", "max", "min") else str(side))
+                     None if side is None or side in ("mean", "max", "min") else str(side), noise)
 
     if rule.measure == REP_DURATION:
         d = win.duration_s
         return make(Status.FAULT if _violates(rule.op, d, limit, hi) else Status.OK, d)
-    if win.view not in rule.views:
-        return make(Status.UNKNOWN, float("nan"), view_reason(rule.views))
+    blocked = view_check(rule, win)
+    if blocked is not None:
+        return make(Status.UNKNOWN, float("nan"), blocked)
     m = measures.MEASURES[rule.measure]
     if rule.at == "peak":
         t = table.t_s
@@ -242,8 +297,14 @@ def judge(rule: RuleSpec, table: MeasureTable, win: Window, *, baselines: Mappin
             best = (badness, value, s)
     if best is None:
         return make(Status.UNKNOWN, float("nan"), reason or "body not fully visible: step back")
-    _, value, s = best
-    return make(Status.FAULT if _violates(rule.op, value, limit, hi) else Status.OK, value, side=s)
+    badness, value, s = best
+    if not _violates(rule.op, value, limit, hi):
+        return make(Status.OK, value, side=s)
+    noise = table.noise(rule.measure, s, i0, i1)
+    if np.isfinite(noise) and badness <= NOISE_MARGIN_SPREADS * noise:
+        return make(Status.OK, value, f"within the measurement noise (±{noise:.2g} {rule.unit}) of the limit",
+                    side=s, noise=noise)
+    return make(Status.FAULT, value, side=s, noise=noise)
 
 
 def _badness(op: str, value: float, lo: float, hi: float | None) -> float:

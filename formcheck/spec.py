@@ -28,6 +28,7 @@ EXERCISE_IDS = (
 REP_DURATION = "rep_duration_s"
 
 SideMode = Literal["bilateral", "one_sided", "alternating"]
+PostureName = Literal["standing", "sitting", "side_lying", "supine", "prone"]
 Op = Literal["above", "below", "outside", "abs_above"]
 RuleSide = Literal["working", "other", "both", "none", "signal"]  # "signal": the rep signal's own series
 At = Literal["peak", "rep", "hold"]
@@ -155,6 +156,10 @@ class RuleSpec(_Model):
     at: At = "rep"
     baseline: bool = False  # compare with the person's own standing start (clinical.md §3.2/§3.3)
     views: tuple[View, ...] = tuple(View)
+    # Camera yaw (deg, folded: 0 = square to the front or back, 90 = side-on) in which the rule is judged,
+    # measured on the mannequin sweep (benchmarks/view_sweep.md); outside it the rule is "unknown — turn ...".
+    # None: judged in `views`.
+    yaw_window_deg: tuple[float, float] | None = None
     min_duration_s: float = 0.1  # debounce: the value must persist this long
     min_coverage: float = 0.5  # share of the window's frames in which the measure must be defined
     severity: Severity = "fault"
@@ -192,6 +197,8 @@ class RuleSpec(_Model):
                 raise ValueError(f"measure {self.measure} is not sided: side must be none")
         if self.min_duration_s < 0:
             raise ValueError("min_duration_s must be >= 0")
+        if self.yaw_window_deg is not None and not 0.0 <= self.yaw_window_deg[0] < self.yaw_window_deg[1] <= 90.0:
+            raise ValueError("yaw_window_deg must be [lo, hi] with 0 <= lo < hi <= 90")
         if not self.source.strip():
             raise ValueError("every rule needs a source (clinical.md section or 'judgement call')")
         return self
@@ -209,6 +216,7 @@ class ExerciseSpec(_Model):
     instructions: str
     views: tuple[View, ...]
     side_mode: SideMode
+    posture: PostureName  # frames in another posture count nothing and say so (formcheck/posture.py)
     baseline_s: float = 1.5  # the standing start read as the person's baseline
     rep: RepSpec | None = None
     hold: HoldSpec | None = None

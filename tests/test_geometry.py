@@ -258,56 +258,21 @@ def test_vectorised_over_leading_axes(lead: tuple[int, ...]) -> None:
 
 # ---------------------------------------------------------------------------------------------- camera view
 
-# A standing person as (lateral, image y, forward) in px; lateral + = the person's left, forward + = facing.
-# The face sits well in front of the shoulders, as in MediaPipe's exaggerated z (about one torso length).
-_BODY = {
-    Lm.NOSE: (0, 100, 150), Lm.LEFT_EYE: (8, 92, 140), Lm.RIGHT_EYE: (-8, 92, 140),
-    Lm.LEFT_EAR: (15, 95, 0), Lm.RIGHT_EAR: (-15, 95, 0),
-    Lm.LEFT_SHOULDER: (65, 150, 0), Lm.RIGHT_SHOULDER: (-65, 150, 0),
-    Lm.LEFT_HIP: (45, 350, 0), Lm.RIGHT_HIP: (-45, 350, 0),
-    Lm.LEFT_KNEE: (45, 500, 0), Lm.RIGHT_KNEE: (-45, 500, 0),
-    Lm.LEFT_ANKLE: (45, 650, 0), Lm.RIGHT_ANKLE: (-45, 650, 0),
-    Lm.LEFT_HEEL: (45, 660, -10), Lm.RIGHT_HEEL: (-45, 660, -10),
-    Lm.LEFT_FOOT_INDEX: (45, 665, 40), Lm.RIGHT_FOOT_INDEX: (-45, 665, 40),
-}
 
-
-def _turned(yaw_deg: float) -> tuple[np.ndarray, np.ndarray]:
-    """(33, 3) xyz px and (33,) visibility of _BODY turned by yaw (0 = facing the camera, 180 = back to it)."""
-    c, s = math.cos(math.radians(yaw_deg)), math.sin(math.radians(yaw_deg))
-    xyz = np.full((N_LANDMARKS, 3), 500.0)
-    for lm, (lat, y, fwd) in _BODY.items():
-        xyz[lm] = (500 + lat * c + fwd * s, y, -(-lat * s + fwd * c))
-    vis = np.full(N_LANDMARKS, 0.95)
-    if c < 0.3:
-        vis[[Lm.NOSE, Lm.LEFT_EYE, Lm.RIGHT_EYE]] = 0.2
-    depth_lr = xyz[Lm.LEFT_SHOULDER, 2] - xyz[Lm.RIGHT_SHOULDER, 2]
-    far = "LEFT" if depth_lr > 0 else "RIGHT"
-    hidden = [lm for lm in _BODY if lm.name.startswith(far)] if abs(depth_lr) > 110 else []  # turned > ~60 deg
-    vis[hidden] = 0.3
-    return xyz, vis
-
-
-@pytest.mark.parametrize(("yaw_deg", "expected"), [
-    (0, View.FRONT), (10, View.FRONT), (-10, View.FRONT),
-    (180, View.BACK), (170, View.BACK),
-    (90, View.SIDE), (-90, View.SIDE), (80, View.SIDE),
-    (45, View.UNKNOWN), (-135, View.UNKNOWN),
+@pytest.mark.parametrize(("yaw_deg", "confidence", "expected"), [
+    (0.0, 1.0, View.FRONT), (12.0, 0.9, View.FRONT), (180.0, 1.0, View.BACK), (170.0, 1.0, View.BACK),
+    (90.0, 1.0, View.SIDE), (65.0, 1.0, View.SIDE), (115.0, 1.0, View.SIDE),
+    (30.0, 1.0, View.UNKNOWN), (45.0, 1.0, View.UNKNOWN), (140.0, 1.0, View.UNKNOWN),  # obliques
+    (0.0, 0.1, View.UNKNOWN), (float("nan"), 0.0, View.UNKNOWN),  # not confident / no person
 ])
-def test_classify_view_synthetic(yaw_deg: float, expected: View) -> None:
-    xyz, vis = _turned(yaw_deg)
-    assert g.classify_view(xyz, vis) is expected
-    assert g.classify_view(xyz[:, :2], vis) is expected  # works without depth too
+def test_views_from_yaw(yaw_deg: float, confidence: float, expected: View) -> None:
+    assert g.views_from_yaw(np.array([yaw_deg]), np.array([confidence]))[0] is expected
 
 
-def test_classify_view_vectorised_and_undetected() -> None:
-    frames = [_turned(y) for y in (0, 180, 90, 45)]
-    xyz = np.stack([f[0] for f in frames] + [np.full((N_LANDMARKS, 3), np.nan)])
-    vis = np.stack([f[1] for f in frames] + [np.zeros(N_LANDMARKS)])
-    views = g.classify_view(xyz, vis)
-    assert views.shape == (5,)
-    assert list(views) == [View.FRONT, View.BACK, View.SIDE, View.UNKNOWN, View.UNKNOWN]
-    assert g.classify_view(xyz.reshape(5, 1, N_LANDMARKS, 3), vis.reshape(5, 1, N_LANDMARKS)).shape == (5, 1)
+def test_views_from_yaw_are_vectorised_and_fold_is_symmetric() -> None:
+    views = g.views_from_yaw(np.array([[0.0, 90.0], [180.0, 45.0]]), np.ones((2, 2)))
+    assert views.shape == (2, 2) and views[1, 0] is View.BACK
+    np.testing.assert_allclose(g.fold_yaw_deg([0.0, 30.0, 90.0, 150.0, 180.0]), [0.0, 30.0, 90.0, 30.0, 0.0])
 
 
 @pytest.mark.parametrize(("views", "expected"), [
@@ -321,24 +286,3 @@ def test_classify_view_vectorised_and_undetected() -> None:
 ])
 def test_dominant_view(views: list, expected: View) -> None:
     assert g.dominant_view(views) is expected
-
-
-def test_classify_view_conflicting_cues_are_unknown() -> None:
-    xyz, vis = _turned(0)
-    behind = xyz.copy()
-    behind[[Lm.NOSE, Lm.LEFT_EYE, Lm.RIGHT_EYE], 2] = 400.0  # face behind the shoulders, but left on image right
-    assert g.classify_view(behind, vis) is View.UNKNOWN
-    hidden_face = vis.copy()
-    hidden_face[[Lm.NOSE, Lm.LEFT_EYE, Lm.RIGHT_EYE]] = 0.1
-    assert g.classify_view(xyz[:, :2], hidden_face) is View.UNKNOWN
-    assert g.classify_view(_mirror_x(xyz[:, :2]), hidden_face) is View.BACK
-
-
-def test_view_features_of_a_front_view() -> None:
-    xyz, vis = _turned(0)
-    f = g.view_features(xyz, vis)
-    assert f["shoulder_ratio"] == pytest.approx(130 / 200)
-    assert f["hip_ratio"] == pytest.approx(90 / 200)
-    assert f["depth_yaw_deg"] == pytest.approx(0.0, abs=1e-9)
-    assert f["nose_depth_ratio"] == pytest.approx(-150 / 200)
-    assert f["left_on_image_right"] == 1.0

@@ -58,8 +58,8 @@ def _squat_text() -> str:
     ('views = ["front", "side"]', 'views = ["front", "top"]', r"views\.1: "),
     ('highlight = ["HIP", "KNEE", "ANKLE"]', 'highlight = ["HIP", "KNEE", "Lknee"]',
      r"rules\.\d+\.highlight: .*unknown landmark 'Lknee'"),
-    ('enter = 45.0', 'enter = 45.0\nspeed = 3', r"rep\.speed: Extra inputs are not permitted"),
-    ('enter = 45.0', 'enter = 5.0', r"rep: .*hysteresis"),
+    ('enter = 35.0', 'enter = 35.0\nspeed = 3', r"rep\.speed: Extra inputs are not permitted"),
+    ('enter = 35.0', 'enter = 5.0', r"rep: .*hysteresis"),
     ('unit = "ratio"', 'unit = "deg"', r"does not match measure"),
 ])
 def test_bad_spec_is_an_error_naming_file_and_key(old: str, new: str, message: str) -> None:
