@@ -72,6 +72,14 @@ class ReplayEstimator:
         pass
 
 
+def mediapipe_world(synth_m: np.ndarray) -> np.ndarray:
+    """The mannequin's world points (y up, +z towards the camera, metres) in MediaPipe's world-landmark convention
+    (origin between the hips, y down, z smaller towards the camera), as the analysis' viewpoint estimate expects."""
+    hip = synth_m[[23, 24]].mean(axis=0)
+    d = synth_m - hip
+    return np.stack([d[:, 0], -d[:, 1], -d[:, 2]], axis=1)
+
+
 def sidecar_frames(name: str) -> tuple[list[PoseFrame], dict]:
     from formcheck.synth.fixtures import load_sidecar
 
@@ -84,7 +92,7 @@ def sidecar_frames(name: str) -> tuple[list[PoseFrame], dict]:
     for f in doc["frames"]:
         xyz = np.concatenate([np.array(f["landmarks_px"]), np.full((33, 1), np.nan)], axis=1)  # no depth known
         frames.append(PoseFrame(t_s=f["t_s"], frame_wh=wh, xyz_px=xyz, visibility=np.ones(33), presence=np.ones(33),
-                                world_m=np.array(f["landmarks_m"])))
+                                world_m=mediapipe_world(np.array(f["landmarks_m"]))))
     return frames, doc
 
 
