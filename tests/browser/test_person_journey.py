@@ -193,3 +193,27 @@ def test_a_full_day_demo_countdown_one_message_summary_progress(start_server, la
     # the progress page has the new day
     assert len(rows) == 1 and "2/10" in rows[0] and "yes" in rows[0]
     assert "1\nday done" in stats.lower()
+
+
+def test_voice_and_speech_rate_are_remembered_after_a_reload(start_server, launch_chromium, save_screenshot):
+    srv = start_server()
+    _make_person(srv.data_dir, "quiet")
+    browser = launch_chromium(extra_args=("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"))
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = ctx.new_page()
+    try:
+        _sign_in(page, srv.base_url, "quiet")
+        page.goto(f"{srv.base_url}/live?exercise=squat&target=5")
+        page.wait_for_function("window.fcLive && window.fcLive.wsReady", timeout=UI_TIMEOUT_MS)
+        page.locator("#speech-toggle").focus()
+        page.keyboard.press("Space")  # keyboard operable: the switch is a real checkbox
+        with page.expect_response(lambda r: r.url.endswith("/api/me/settings") and r.request.method == "PUT"):
+            page.select_option("#speech-rate", "0.8")
+        page.reload()
+        page.wait_for_function("window.fcLive && window.fcLive.speechRate === 0.8", timeout=UI_TIMEOUT_MS)
+        state = page.evaluate("""() => ({voice: document.getElementById('speech-toggle').checked,
+            rate: document.getElementById('speech-rate').value, speech: window.fcLive.speech})""")
+        save_screenshot(page, "journey_live_settings_phone", full_page=False)
+    finally:
+        ctx.close()
+    assert state == {"voice": False, "rate": "0.8", "speech": False}
