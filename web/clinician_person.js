@@ -65,7 +65,15 @@
       [el("li", { class: "muted" }, "No changes yet.")]));
   }
 
-  const act = (fn, msg) => async (ev) => { ev.preventDefault(); try { await fn(); saved(msg); await load(); } catch (e) { fc.showError("error", e); } };
+  // a form's error shows beside that form (and an older "saved" message goes away)
+  const act = (fn, msg) => async (ev) => {
+    ev.preventDefault();
+    const form = ev.currentTarget.closest ? ev.currentTarget.closest("form") : null;
+    const inline = form && form.querySelector(".form-error");
+    document.getElementById("saved").classList.add("hidden");
+    if (inline) inline.classList.add("hidden");
+    try { await fn(); saved(msg); await load(); } catch (e) { fc.showError(inline || "error", e); }
+  };
   document.getElementById("level-form").addEventListener("submit", act(() => fc.api(`${base}/level`, { method: "POST", json: { level: Number(document.getElementById("level").value) } }), "Level saved."));
   document.getElementById("hold-btn").addEventListener("click", act(() => fc.api(`${base}/hold`, { method: "POST", json: { hold: document.getElementById("hold-btn").dataset.hold === "1" } }), "Progression updated."));
   document.getElementById("threshold-form").addEventListener("submit", act(() => {

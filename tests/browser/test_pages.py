@@ -231,9 +231,31 @@ def test_clinician_filter_next_and_pain_alert(clinic, browser, save_screenshot):
         page.wait_for_selector("[data-testid=prev-rep]:not([hidden])", timeout=UI_TIMEOUT_MS)
         pos2 = page.inner_text("[data-testid=rep-position]")
         save_screenshot(page, "clinician_rep_next")
+        # thresholds in the rule's unit, with its range; the server refuses what the input allows past it
+        page.goto(f"{srv.base_url}/clinician/people/{c.kim_id}")
+        page.wait_for_selector("#rule option[value='squat:knee_valgus']", state="attached", timeout=UI_TIMEOUT_MS)
+        page.select_option("#rule", "squat:knee_valgus")
+        range_text = page.inner_text("[data-testid=threshold-range]")
+        page.fill("#threshold", "0.15")
+        page.click("#threshold-form button[type=submit]")
+        page.wait_for_selector("#saved:not(.hidden)", timeout=UI_TIMEOUT_MS)
+        page.wait_for_function("document.querySelector(\"#rule option[value='squat:knee_valgus']\")"
+                               ".textContent.includes('adjusted')", timeout=UI_TIMEOUT_MS)  # reloaded
+        saved_option = page.inner_text("#rule option[value='squat:knee_valgus']")
+        page.evaluate("document.getElementById('threshold').removeAttribute('max')")  # past the browser's own check
+        page.fill("#threshold", "5")
+        page.click("#threshold-form button[type=submit]")
+        page.wait_for_selector("#threshold-error:not(.hidden)", timeout=UI_TIMEOUT_MS)
+        refused = page.inner_text("#threshold-error")
+        saved_hidden = page.locator("#saved.hidden").count() == 1
+        save_screenshot(page, "clinician_threshold_refused")
     finally:
         ctx.close()
     assert "Alex reported knee pain 5/10 after a session" in alert
     assert n_all > len(names) and set(names) <= {"Kim"}
     assert re.fullmatch(r"1 of \d+", pos1) and re.fullmatch(r"2 of \d+", pos2), (pos1, pos2)
     assert "person=" in first_url
+    assert range_text == "In ratio, from 0.05 to 0.2 (programme default 0.1)."
+    assert "0.15 ratio, adjusted" in saved_option
+    assert saved_hidden
+    assert refused == "5 is out of range: knee_valgus takes 0.05 to 0.2 ratio (library limit 0.1)"
