@@ -746,7 +746,8 @@ def test_today_summary_and_progress_after_a_painful_day(client):
     assert [(d["status"], d["valid_reps"]) for d in done] == [("finished", 0)]
 
 
-@pytest.mark.parametrize("exercise", ["squat", "straight_leg_raise", "glute_bridge", "side_lying_leg_raise"])
+@pytest.mark.parametrize("exercise", ["squat", "straight_leg_raise", "glute_bridge", "side_lying_leg_raise",
+                                      "wall_sit", "standing_side_leg_raise", "lunge"])
 def test_exercise_demo_is_a_looping_skeleton_with_key_points(client, exercise):
     d = client.get(f"/api/exercise-demo?exercise={exercise}").json()
     assert d["fps"] == 15 and len(d["frames"]) == 57 and all(len(f) == 33 for f in d["frames"])
@@ -759,3 +760,11 @@ def test_exercise_demo_is_a_looping_skeleton_with_key_points(client, exercise):
     assert abs(first[0] - last[0]) < 0.02 and abs(first[1] - last[1]) < 0.02  # loops without a jump
     assert d["key_points"] and all(isinstance(k, str) and k for k in d["key_points"])
     assert client.get("/api/exercise-demo?exercise=moonwalk").status_code == 404
+
+
+def test_every_exercise_has_a_demo(client):
+    from formcheck.spec import exercise_ids
+
+    for ex in exercise_ids():
+        d = client.get(f"/api/exercise-demo?exercise={ex}").json()
+        assert len(d["frames"]) == 57 and d["aspect"] in (0.75, 1.3333), ex

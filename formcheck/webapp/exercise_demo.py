@@ -24,17 +24,18 @@ DEMO_DECIMALS = 3  # normalised 0..1 coordinates: 1e-3 of a 300 px canvas is 0.3
 DEMO_PHASES_S = ((0.6, "start"), (1.4, "down"), (0.4, "hold"), (1.4, "up"))
 
 # Exercise id → (mannequin model, depth scale of its rep phase, view). The synth's small knee bend bends to
-# ~45°; the squat and the wall sit reuse it deeper (judgement call: the same joint chain, more knee bend; the
+# ~45°; the squat reuses it deeper (judgement call: the same joint chain, more knee bend; the
 # analysis itself never sees these frames). Models named "demo:*" are posed here from the synth's own body
 # model (Pose, FreeLeg, PlantedLeg) for exercises its fixtures do not cover yet.
 DEMO_MODELS: dict[str, tuple[str, float, str]] = {
-    "small_knee_bend": ("small_knee_bend", 1.0, "front"),
-    "squat": ("small_knee_bend", 1.8, "front"),
-    "wall_sit": ("small_knee_bend", 1.9, "front"),
+    "small_knee_bend": ("small_knee_bend", 1.0, "three_quarter"),
+    "squat": ("small_knee_bend", 1.8, "three_quarter"),
+    "wall_sit": ("demo:wall_sit", 1.0, "side"),
+    "plank": ("demo:plank", 1.0, "side"),
     "lunge": ("lunge", 1.0, "side"),
-    "single_leg_squat": ("single_leg_squat", 1.0, "front"),
-    "step_down": ("step_down", 1.0, "front"),
-    "step_up": ("step_down", 1.0, "front"),
+    "single_leg_squat": ("single_leg_squat", 1.0, "three_quarter"),
+    "step_down": ("step_down", 1.0, "three_quarter"),
+    "step_up": ("step_down", 1.0, "three_quarter"),
     "side_lying_leg_raise": ("side_lying_leg_raise", 1.0, "front"),
     "straight_leg_raise": ("demo:straight_leg_raise", 1.0, "side"),
     "glute_bridge": ("demo:glute_bridge", 1.0, "side"),
@@ -45,6 +46,10 @@ SLR_LIFT_DEG = 45.0  # straight leg raised to about the height of the other, ben
 BRIDGE_LIFT_M = 0.22  # hips lifted until shoulders, hips and knees line up
 BRIDGE_FOOT_BACK_M = 0.42  # heels this far from the hips along the body, knees bent ~90°
 SIDE_RAISE_DEG = 27.0  # standing hip abduction, about 30° (clinical.md: side leg raise)
+WALL_SIT_HIP_M = 0.52  # hip-joint height with the thighs about level (knees ~90°)
+WALL_SIT_BACK_M = 0.25  # the hips slide this far back down the wall
+PLANK_TILT_DEG = 12.0  # body line from the feet up to the shoulders on the forearms
+PLANK_PELVIS_M = (-0.15, 0.33, 0.0)
 
 
 def _demo_pose(model_id: str, body: Any, s: float) -> Any:
@@ -74,14 +79,38 @@ def _demo_pose(model_id: str, body: Any, s: float) -> Any:
                     left_leg=PlantedLeg((0.1, body.ankle_height_m, 0.0)),
                     right_leg=FreeLeg(hip_abduction_deg=3.0 + (SIDE_RAISE_DEG - 3.0) * s, knee_flexion_deg=2.0),
                     trunk_lateral_deg=4.0 * s)
+    if model_id == "demo:wall_sit":
+        h = body.standing_hip_height_m
+        return Pose(pelvis_m=(0.0, h - (h - WALL_SIT_HIP_M) * s, -0.02 - WALL_SIT_BACK_M * s),
+                    left_leg=PlantedLeg((0.1, body.ankle_height_m, 0.15)),
+                    right_leg=PlantedLeg((-0.1, body.ankle_height_m, 0.15)), trunk_forward_deg=2.0,
+                    left_arm=ArmPose(flexion_deg=5.0, abduction_deg=10.0),
+                    right_arm=ArmPose(flexion_deg=5.0, abduction_deg=10.0))
+    if model_id == "demo:plank":
+        from formcheck.synth.body import rot
+
+        prone = np.column_stack([-z, x, -y])  # face down, head towards +x
+        px, py, pz = PLANK_PELVIS_M
+        leg = FreeLeg(ankle_dorsiflexion_deg=60.0)  # on the toes
+        arm = ArmPose(flexion_deg=80.0, abduction_deg=10.0, elbow_flexion_deg=90.0)  # on the forearms
+        return Pose(pelvis_m=(px, py + 0.02 * s, pz), base=rot(z, PLANK_TILT_DEG) @ prone, left_leg=leg,
+                    right_leg=leg, left_arm=arm, right_arm=arm)
     raise ValueError(f"no demo pose {model_id}")
+
+
+# Standing knee bends read best from 45° to the front-left: the bend (depth) and the knee over the toes at once.
+THREE_QUARTER_CAMERA = ((1.9, 1.0, 1.9), (0.0, 0.8, 0.0), 700.0, 480, 640)
 
 
 def _demo_camera(model_id: str, view: str) -> Any:
     from formcheck.synth.exercises import EXERCISES
     from formcheck.synth.render import Camera
 
-    if model_id in ("demo:straight_leg_raise", "demo:glute_bridge"):
+    if view == "three_quarter":
+        return Camera(*THREE_QUARTER_CAMERA)
+    if model_id == "demo:wall_sit":
+        return Camera((2.7, 0.95, -0.02), (0.0, 0.82, -0.02), 700.0, 480, 640)  # the synth's side camera
+    if model_id in ("demo:straight_leg_raise", "demo:glute_bridge", "demo:plank"):
         return Camera((0.0, 0.5, 2.7), (0.0, 0.25, 0.0), 620.0, 640, 480)  # side-on to a person lying along x
     if model_id.startswith("demo:"):
         return Camera((0.0, 1.0, 2.7), (0.0, 0.86, 0.0), 700.0, 480, 640)  # the synth's front camera
@@ -123,7 +152,7 @@ def demo_frames(exercise_id: str) -> tuple[tuple[tuple[float | None, float | Non
         side = Side.RIGHT if model_id == "side_lying_leg_raise" else Side.LEFT  # modelled lying on the left side
 
         def pose_at(s: float) -> Any:
-            return model.pose(body, s, {}, side, cam if view == "front" else None)
+            return model.pose(body, s, {}, side, None)  # no faults: the camera only matters for valgus
     loop_s = sum(d for d, _ in DEMO_PHASES_S)
     n = int(round(loop_s * DEMO_FPS))
     out = []
