@@ -781,14 +781,14 @@
       sum.decision ? el("p", { "data-testid": "summary-decision" }, el("strong", {}, "What happens next: "), sum.decision.reason) : null);
   }
 
-  function stopCamera() {
+  function stopCamera(note = "Camera off — today's session is saved.") {
     if (S.stream) S.stream.getTracks().forEach((t) => t.stop());
     S.stream = null;
     const ws = S.ws; S.ws = null; S.wsReady = false;
     if (ws) { try { ws.close(1000, "session done"); } catch (e) { /* already closed */ } }
     $("video").srcObject = null;
     $("stage-message").classList.remove("hidden", "error"); $("stage-message").classList.add("off");
-    $("stage-message-text").replaceChildren("Camera off — today's session is saved.");
+    $("stage-message-text").replaceChildren(note);
     const c = $("overlay"); c.getContext("2d").clearRect(0, 0, c.width, c.height);
     S.cameraStopped = true;
   }
@@ -821,7 +821,9 @@
     S.plan = plan;
     if (plan.rest_day || !(plan.exercises || []).length) {
       setStepCard("Today", plan.title || "Rest day", plan.message || "No exercises today.");
-      actions(el("a", { class: "button secondary", href: "/" }, "Back"));
+      actions(el("a", { class: "button secondary", href: "/" }, "Back to today"));
+      setCue("Rest day — no exercise today");
+      stopCamera("Camera off — rest day. See you tomorrow.");
       return;
     }
     setStepCard("Today", `Level ${plan.level}${plan.level_name ? " — " + plan.level_name : ""}`, plan.message || plan.focus || "");
