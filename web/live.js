@@ -710,6 +710,7 @@
             }
             setStepCard("Not today", res.title || "Your knee is not ready today", res.message || "");
             speak(res.title || "Not today", true);
+            stopCamera("Camera off — rest your knee today.");
             actions(el("a", { class: "button", href: "/" }, "Back to today"));
           } catch (e) { showFlowError(e.message); }
         });
