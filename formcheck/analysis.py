@@ -22,7 +22,7 @@ from formcheck.errors import InputError
 from formcheck.geometry import VIEW_MIN_CONFIDENCE, View, fold_yaw_deg, views_from_yaw
 from formcheck.landmarks import MIRROR_INDEX, Lm, Side, sided
 from formcheck.measures import MEASURES, PoseArrays, jump_ratio
-from formcheck.posture import wrong_posture
+from formcheck.posture import EXERCISE_POSTURES, Posture, wrong_posture, wrong_posture_one
 from formcheck.reps import REST_TOLERANCE_FRACTION, HoldTimer, Phase, RepCounter, RepEvent, segment_reps
 from formcheck.rules import (
     Check,
@@ -259,7 +259,7 @@ def _rep_side(spec: ExerciseSpec, table: MeasureTable, ev: RepEvent, fixed: Side
         return None
     vals = {}
     for s in Side:
-        x = table.get(rep.side_by, s)[ev.start_i:ev.end_i + 1]
+        x = table.get(rep.side_by, s)[ev.start_i : ev.end_i + 1]
         vals[s] = float(np.nanmedian(x)) if np.isfinite(x).any() else float("nan")
     if not all(np.isfinite(v) for v in vals.values()):
         finite = [s for s, v in vals.items() if np.isfinite(v)]
@@ -280,8 +280,11 @@ def _verdict(spec: ExerciseSpec, checks: tuple[Check, ...], win: Window) -> tupl
     blind = [c for c in checks if c.status is Status.UNKNOWN and blocked[c.rule] is None]
     if blind:
         return Verdict.UNKNOWN, "; ".join(dict.fromkeys(c.reason for c in blind))
-    judged = [c for c in checks if c.status is not Status.UNKNOWN and c.severity == "fault"
-              and rules[c.rule].measure != REP_DURATION]
+    judged = [
+        c
+        for c in checks
+        if c.status is not Status.UNKNOWN and c.severity == "fault" and rules[c.rule].measure != REP_DURATION
+    ]
     if not judged:
         reasons = [blocked[c.rule] for c in checks if blocked[c.rule]]
         why = reasons[0] if reasons else view_reason(spec.views)
@@ -290,13 +293,17 @@ def _verdict(spec: ExerciseSpec, checks: tuple[Check, ...], win: Window) -> tupl
     return Verdict.VALID, ("advice: " + "; ".join(advisory)) if advisory else ""
 
 
-def view_of_yaw(yaw: tuple[float, float]) -> View:
+def view_of_yaw(yaw: tuple[float, float], lying: bool = False) -> View:
     """The coarse view of a (folded, signed) yaw pair from rep_yaw; UNKNOWN where it is NaN."""
     folded, signed = yaw
     if not (np.isfinite(folded) and np.isfinite(signed)):
         return View.UNKNOWN
     y = folded if abs(signed) <= 90.0 else 180.0 - folded
-    return View(views_from_yaw(np.array([y]), np.array([1.0]))[0])
+    return View(views_from_yaw(np.array([y]), np.array([1.0]), lying=lying)[0])
+
+
+def _lying(spec: ExerciseSpec) -> bool:
+    return EXERCISE_POSTURES[spec.posture] is Posture.LYING
 
 
 class YawTally:
@@ -339,29 +346,50 @@ def _side_by_pair(spec: ExerciseSpec, table: MeasureTable) -> tuple[NDArray, NDA
     return np.where(ok, left, 0.0), np.where(ok, right, 0.0), ok
 
 
-def _build_rep(spec: ExerciseSpec, table: MeasureTable, views: NDArray, ev: RepEvent, index: int,
-               fixed: Side | None, baselines: Mapping[tuple[str, str | None], float],
-               overrides: Mapping[str, float] | None,
-               fallback_yaw: Callable[[], tuple[float, float]] | None = None,
-               set_side: Side | None = None, yaw: tuple[float, float] = (float("nan"), float("nan"))) -> Rep:
+def _build_rep(
+    spec: ExerciseSpec,
+    table: MeasureTable,
+    views: NDArray,
+    ev: RepEvent,
+    index: int,
+    fixed: Side | None,
+    baselines: Mapping[tuple[str, str | None], float],
+    overrides: Mapping[str, float] | None,
+    fallback_yaw: Callable[[], tuple[float, float]] | None = None,
+    set_side: Side | None = None,
+    yaw: tuple[float, float] = (float("nan"), float("nan")),
+) -> Rep:
     """Judge one completed rep window (indices into `table`). A rep whose own frames leave the view undecided
     takes `fallback_yaw()`, the camera yaw of the set so far (the camera rarely moves between reps). One-sided
     exercises take `set_side`, the working side read over the whole set so far, when given."""
     side = fixed or set_side or _rep_side(spec, table, ev, fixed)
     if not np.isfinite(yaw[0]) and fallback_yaw is not None:
         yaw = fallback_yaw()
-    view = view_of_yaw(yaw)
-    win = Window(ev.start_i, ev.end_i, ev.peak_i, side, view, ev.duration_s, yaw[0], yaw[1])
+    view = view_of_yaw(yaw, _lying(spec))
+    tempo_s = ev.tempo_s if np.isfinite(ev.tempo_s) else ev.duration_s
+    win = Window(ev.start_i, ev.end_i, ev.peak_i, side, view, tempo_s, yaw[0], yaw[1])
     checks = judge_all(spec, table, win, baselines=baselines, overrides=overrides)
-    faults = tuple(Fault(c.rule, c.value, c.threshold, c.unit, c.severity, c.cue)
-                   for c in checks if c.status is Status.FAULT)
+    faults = tuple(
+        Fault(c.rule, c.value, c.threshold, c.unit, c.severity, c.cue) for c in checks if c.status is Status.FAULT
+    )
     verdict, why = _verdict(spec, checks, win)
     rep = spec.rep
     assert rep is not None
     peak = {rep.measure: float(ev.peak_value), "duration_s": ev.duration_s}
-    return Rep(index=index, side=None if side is None else str(side), start_s=ev.start_s, bottom_s=ev.peak_s,
-               end_s=ev.end_s, view=str(view), peak=peak, worst={c.rule: c.value for c in checks},
-               faults=faults, checks=checks, verdict=verdict, why=why)
+    return Rep(
+        index=index,
+        side=None if side is None else str(side),
+        start_s=ev.start_s,
+        bottom_s=ev.peak_s,
+        end_s=ev.end_s,
+        view=str(view),
+        peak=peak,
+        worst={c.rule: c.value for c in checks},
+        faults=faults,
+        checks=checks,
+        verdict=verdict,
+        why=why,
+    )
 
 
 class _HoldJudge:
@@ -383,8 +411,15 @@ class _HoldJudge:
                 good = False
                 continue
             lim = r.limit_for(dict(self.overrides) if self.overrides else None)
-            bad = (v > lim if r.op == "above" else v < lim if r.op == "below" else abs(v) > lim
-                   if r.op == "abs_above" else (v < lim or v > (r.limit_hi or lim)))
+            bad = (
+                v > lim
+                if r.op == "above"
+                else v < lim
+                if r.op == "below"
+                else abs(v) > lim
+                if r.op == "abs_above"
+                else (v < lim or v > (r.limit_hi or lim))
+            )
             if not bad:
                 self._since[r.id] = None
                 continue
@@ -414,9 +449,9 @@ def viewpoint_of(arrays: PoseArrays) -> Viewpoint:
     return estimate_viewpoint(arrays.world, arrays.xyz, arrays.visibility)
 
 
-def views_of(vp: Viewpoint) -> NDArray:
-    """The coarse view (front / back / side / unknown = oblique) of each frame."""
-    return views_from_yaw(vp.yaw_deg, vp.confidence)
+def views_of(vp: Viewpoint, lying: bool = False) -> NDArray:
+    """The coarse view (front / back / side / unknown = oblique) of each frame; `lying` for lying exercises."""
+    return views_from_yaw(vp.yaw_deg, vp.confidence, lying=lying)
 
 
 def rep_yaw(vp: Viewpoint, i0: int = 0, i1: int | None = None) -> tuple[float, float]:
@@ -431,10 +466,20 @@ def rep_yaw(vp: Viewpoint, i0: int = 0, i1: int | None = None) -> tuple[float, f
     return float(np.median(fold_yaw_deg(vp.yaw_deg[sl][ok]))), mean_signed
 
 
-_POSTURE_WORDS = {"standing": "standing", "sitting": "sitting against a wall", "side_lying": "lying on your side",
-                  "supine": "lying on your back", "prone": "face down on the floor"}
-_OTHER_POSTURE_WORDS = {"standing": "lying down", "sitting": "lying down", "side_lying": "upright",
-                        "supine": "upright", "prone": "upright"}
+_POSTURE_WORDS = {
+    "standing": "standing",
+    "sitting": "sitting against a wall",
+    "side_lying": "lying on your side",
+    "supine": "lying on your back",
+    "prone": "face down on the floor",
+}
+_OTHER_POSTURE_WORDS = {
+    "standing": "lying down",
+    "sitting": "lying down",
+    "side_lying": "upright",
+    "supine": "upright",
+    "prone": "upright",
+}
 
 
 def _posture_gated(spec: ExerciseSpec, signal: NDArray, xy: NDArray) -> NDArray:
@@ -465,21 +510,31 @@ def _set_messages(spec: ExerciseSpec, seq: PoseSeq, vp: Viewpoint, n_reps: int) 
     if len(luma) and float(np.median(luma)) < fb.TOO_DARK_LUMA:
         msgs.append(Message("too_dark", "The video is too dark: add light or face a window"))
     if float(wrong_posture(seq.xy_px[det], spec.posture).mean()) > MAX_WRONG_POSTURE_RATIO:
-        msgs.append(Message("wrong_posture", f"{spec.name} is done {_POSTURE_WORDS[spec.posture]}, but the person "
-                                             f"is mostly {_OTHER_POSTURE_WORDS[spec.posture]}: nothing there counts. "
-                                             f"{fb.GUIDANCE_TEXT[fb.posture_key(spec.posture)]}."))
+        msgs.append(
+            Message(
+                "wrong_posture",
+                f"{spec.name} is done {_POSTURE_WORDS[spec.posture]}, but the person "
+                f"is mostly {_OTHER_POSTURE_WORDS[spec.posture]}: nothing there counts. "
+                f"{fb.GUIDANCE_TEXT[fb.posture_key(spec.posture)]}.",
+            )
+        )
     needed = _needed_landmarks(spec)
     xy = seq.xy_px[det]
     seen = _pair_seen(np.isfinite(xy[..., 0]).mean(axis=0))[[int(m) for m in needed]]
     if (seen < 1 - MAX_MISSING_RATIO).any():
         missing = tuple(m for m, s in zip(needed, seen, strict=True) if s < 1 - MAX_MISSING_RATIO)
         msgs.append(Message("half_out_of_frame", "Body partly out of frame — " + missing_reason(xy, missing)))
-    view = view_of_yaw(rep_yaw(vp))
+    view = view_of_yaw(rep_yaw(vp), _lying(spec))
     if view not in spec.views:
         want = " or ".join(str(v) for v in spec.views)
-        msgs.append(Message("wrong_view", f"{spec.name} is judged from a {want} view but the video looks "
-                                          f"{'oblique or unclear' if view is View.UNKNOWN else str(view)}: "
-                                          f"{fb.GUIDANCE_TEXT[fb.wrong_view_key(spec.views)].lower()}"))
+        msgs.append(
+            Message(
+                "wrong_view",
+                f"{spec.name} is judged from a {want} view but the video looks "
+                f"{'oblique or unclear' if view is View.UNKNOWN else str(view)}: "
+                f"{fb.GUIDANCE_TEXT[fb.wrong_view_key(spec.views)].lower()}",
+            )
+        )
     if spec.rep is not None and n_reps == 0:
         msgs.append(Message("no_reps", "No complete repetition found (a rep counts when you return to the start)"))
     return msgs, view
@@ -499,8 +554,14 @@ def _set_side(spec: ExerciseSpec, reps: tuple[Rep, ...], fixed: Side | None) -> 
 # ------------------------------------------------------------------------------------------------ offline
 
 
-def analyze_seq(seq: PoseSeq, exercise_id: str, side: str = "auto", overrides: Mapping[str, float] | None = None,
-                *, smoothed: bool = False) -> SetResult:
+def analyze_seq(
+    seq: PoseSeq,
+    exercise_id: str,
+    side: str = "auto",
+    overrides: Mapping[str, float] | None = None,
+    *,
+    smoothed: bool = False,
+) -> SetResult:
     """Judge a whole clip's landmarks: zero-phase smoothing, vectorised measures, segment_reps, rules per rep."""
     spec = load_exercise(exercise_id)
     fixed = _parse_side(side)
@@ -515,7 +576,7 @@ def analyze_seq(seq: PoseSeq, exercise_id: str, side: str = "auto", overrides: M
     t = seq.t_s
     table = MeasureTable(PoseArrays.from_seq(seq), t, raw)
     vp = viewpoint_of(table.arrays)
-    views = views_of(vp)
+    views = views_of(vp, _lying(spec))
     reps: tuple[Rep, ...] = ()
     hold = None
     if spec.rep is not None:
@@ -524,23 +585,51 @@ def analyze_seq(seq: PoseSeq, exercise_id: str, side: str = "auto", overrides: M
         baselines = _baselines(spec, table, _baseline_idx(signal, t, spec, events[0].start_i)) if events else {}
         pair = _side_by_pair(spec, table)
         sums = None if pair is None else (np.cumsum(pair[0]), np.cumsum(pair[1]), np.cumsum(pair[2]))
-        reps = tuple(_build_rep(spec, table, views, ev, k + 1, fixed, baselines, overrides,
-                                lambda ev=ev: rep_yaw(vp, 0, ev.end_i),
-                                None if sums is None else _side_of_sums(
-                                    spec, float(sums[0][ev.end_i]), float(sums[1][ev.end_i]), int(sums[2][ev.end_i])),
-                                rep_yaw(vp, ev.start_i, ev.end_i))
-                     for k, ev in enumerate(events))
+        reps = tuple(
+            _build_rep(
+                spec,
+                table,
+                views,
+                ev,
+                k + 1,
+                fixed,
+                baselines,
+                overrides,
+                lambda ev=ev: rep_yaw(vp, 0, ev.end_i),
+                None
+                if sums is None
+                else _side_of_sums(spec, float(sums[0][ev.end_i]), float(sums[1][ev.end_i]), int(sums[2][ev.end_i])),
+                rep_yaw(vp, ev.start_i, ev.end_i),
+            )
+            for k, ev in enumerate(events)
+        )
     else:
         hold = _offline_hold(spec, table, views, fixed, overrides, vp)
     msgs, view = _set_messages(spec, seq, vp, len(reps))
-    return SetResult(exercise_id=spec.id, exercise_name=spec.name, side=_set_side(spec, reps, fixed), view=str(view),
-                     reps=reps, hold=hold, messages=tuple(msgs), spec_sha256=spec.sha256, algo_version=ALGO_VERSION,
-                     n_frames=len(seq), duration_s=seq.duration_s,
-                     detected_ratio=float(seq.detected.mean()) if len(seq) else 0.0)
+    return SetResult(
+        exercise_id=spec.id,
+        exercise_name=spec.name,
+        side=_set_side(spec, reps, fixed),
+        view=str(view),
+        reps=reps,
+        hold=hold,
+        messages=tuple(msgs),
+        spec_sha256=spec.sha256,
+        algo_version=ALGO_VERSION,
+        n_frames=len(seq),
+        duration_s=seq.duration_s,
+        detected_ratio=float(seq.detected.mean()) if len(seq) else 0.0,
+    )
 
 
-def _offline_hold(spec: ExerciseSpec, table: MeasureTable, views: NDArray, fixed: Side | None,
-                  overrides: Mapping[str, float] | None, vp: Viewpoint) -> HoldResult:
+def _offline_hold(
+    spec: ExerciseSpec,
+    table: MeasureTable,
+    views: NDArray,
+    fixed: Side | None,
+    overrides: Mapping[str, float] | None,
+    vp: Viewpoint,
+) -> HoldResult:
     hs = spec.hold
     assert hs is not None
     signal = _posture_gated(spec, table.get(hs.measure, _signal_side(spec, fixed)), table.arrays.xy)
@@ -557,25 +646,49 @@ def _offline_hold(spec: ExerciseSpec, table: MeasureTable, views: NDArray, fixed
     return _hold_result(spec, table, views, in_idx, timer, fixed, overrides, vp)
 
 
-def _hold_result(spec: ExerciseSpec, table: MeasureTable, views: NDArray, in_idx: list[int], timer: HoldTimer,
-                 fixed: Side | None, overrides: Mapping[str, float] | None, vp: Viewpoint) -> HoldResult:
+def _hold_result(
+    spec: ExerciseSpec,
+    table: MeasureTable,
+    views: NDArray,
+    in_idx: list[int],
+    timer: HoldTimer,
+    fixed: Side | None,
+    overrides: Mapping[str, float] | None,
+    vp: Viewpoint,
+) -> HoldResult:
     hs = spec.hold
     assert hs is not None
     checks: tuple[Check, ...] = ()
     if in_idx:
         i0, i1 = in_idx[0], in_idx[-1]
         yaw = rep_yaw(vp, i0, i1)
-        win = Window(i0, i1, i0, fixed, view_of_yaw(yaw), float(table.t_s[i1] - table.t_s[i0]), *yaw)
-        checks = tuple(judge(r, table, win, baselines={}, combine=hs.combine, overrides=overrides)
-                       for r in spec.rules if r.at == "hold")
+        win = Window(i0, i1, i0, fixed, view_of_yaw(yaw, _lying(spec)), float(table.t_s[i1] - table.t_s[i0]), *yaw)
+        checks = tuple(
+            judge(r, table, win, baselines={}, combine=hs.combine, overrides=overrides)
+            for r in spec.rules
+            if r.at == "hold"
+        )
     tot = timer.totals()
-    return HoldResult(in_position_s=tot.in_position_s, good_form_s=tot.good_form_s,
-                      longest_good_s=tot.longest_good_s, target_s=hs.target_s, min_s=hs.min_s, checks=checks)
+    return HoldResult(
+        in_position_s=tot.in_position_s,
+        good_form_s=tot.good_form_s,
+        longest_good_s=tot.longest_good_s,
+        target_s=hs.target_s,
+        min_s=hs.min_s,
+        checks=checks,
+    )
 
 
-def analyze_video(path: str | Path, exercise_id: str, side: str = "auto", *,
-                  overrides: Mapping[str, float] | None = None, annotate_path: str | Path | None = None,
-                  progress: Callable[[float], None] | None = None, landmarks_cache: str | Path | None = None) -> Report:
+def analyze_video(
+    path: str | Path,
+    exercise_id: str,
+    side: str = "auto",
+    *,
+    overrides: Mapping[str, float] | None = None,
+    annotate_path: str | Path | None = None,
+    progress: Callable[[float], None] | None = None,
+    landmarks_cache: str | Path | None = None,
+) -> Report:
     """Pose (formcheck.pose) -> analyze_seq -> Report; optionally an annotated H.264 MP4 (render.py)."""
     from formcheck import report as report_mod
 
@@ -601,8 +714,14 @@ class LiveSession:
     buffer (the longest possible rep plus margins), so a long session uses constant memory.
     """
 
-    def __init__(self, exercise_id: str, side: str = "auto", overrides: Mapping[str, float] | None = None, *,
-                 smoothed: bool = False) -> None:
+    def __init__(
+        self,
+        exercise_id: str,
+        side: str = "auto",
+        overrides: Mapping[str, float] | None = None,
+        *,
+        smoothed: bool = False,
+    ) -> None:
         self.spec = load_exercise(exercise_id)
         self._fixed = _parse_side(side)
         self.overrides = dict(overrides) if overrides else None
@@ -693,7 +812,7 @@ class LiveSession:
             view = View.UNKNOWN
         elif self._last_view is None or t - self._last_view_t >= VIEW_EVERY_S:
             vp = viewpoint_of(arr)
-            view = self._last_view = View(views_of(vp)[0])
+            view = self._last_view = View(views_of(vp, _lying(self.spec))[0])
             self._last_view_t = t
             if vp.confidence[0] >= VIEW_MIN_CONFIDENCE:
                 self._recent_yaw = (float(fold_yaw_deg(vp.yaw_deg[0])), float(vp.yaw_signed_deg[0]))
@@ -702,7 +821,8 @@ class LiveSession:
             view = self._last_view
         one = MeasureTable(arr, np.array([t]))
         sig = float(one.get(self._sig_measure.name, self._sig_side)[0])
-        if detected and bool(wrong_posture(arr.xy, self.spec.posture)[0]):
+        posture_wrong = detected and wrong_posture_one(frame.xy_px, self.spec.posture)
+        if posture_wrong:
             self._wrong_posture += 1
             sig = float("nan")  # the posture gate: this frame counts nothing
         pair = _side_by_pair(self.spec, one)
@@ -754,17 +874,28 @@ class LiveSession:
                 failing_now.extend(r.cue for r in failing)
             phase = self._timer.phase
         cues, new_cues = self._cues.update(t, failing_now)
-        conds = fb.placement_conditions(self.spec, frame.xy_px, detected, view, frame.n_people, frame.luma,
-                                        self._needed)
+        conds = fb.placement_conditions(
+            self.spec, frame.xy_px, detected, view, frame.n_people, frame.luma, self._needed, posture_wrong
+        )
         guidance_keys = self._guide.update(t, conds)
         guidance = tuple(fb.GUIDANCE_TEXT[k] for k in guidance_keys)
         overlay = self._overlay(frame, sig, cues)
         self._trim()
         return LiveFeedback(
-            t_s=t, phase=str(phase), rep_count=len(self._reps), valid_rep_count=sum(r.valid for r in self._reps),
-            cues=cues, new_cues=new_cues, guidance=guidance, new_rep=new_rep, overlay=overlay, view=str(view),
+            t_s=t,
+            phase=str(phase),
+            rep_count=len(self._reps),
+            valid_rep_count=sum(r.valid for r in self._reps),
+            cues=cues,
+            new_cues=new_cues,
+            guidance=guidance,
+            new_rep=new_rep,
+            overlay=overlay,
+            view=str(view),
             hold_good_s=self._timer.good_form_s if self._timer else None,
-            hold_in_position_s=self._timer.in_position_s if self._timer else None, guidance_keys=guidance_keys)
+            hold_in_position_s=self._timer.in_position_s if self._timer else None,
+            guidance_keys=guidance_keys,
+        )
 
     def _make_baselines(self, start_g: int) -> dict[tuple[str, str | None], float]:
         g0 = self._i0
@@ -777,21 +908,40 @@ class LiveSession:
         table = self._table(g0, ev.end_i)
         local = dataclasses.replace(ev, start_i=0, peak_i=ev.peak_i - g0, end_i=ev.end_i - g0)
         vp = viewpoint_of(table.arrays)
-        views = views_of(vp)
-        return _build_rep(self.spec, table, views, local, len(self._reps) + 1, self._fixed, self._baselines or {},
-                          self.overrides, self._yaw_tally.yaw,
-                          _side_of_sums(self.spec, *self._side_sums), rep_yaw(vp))
+        views = views_of(vp, _lying(self.spec))
+        return _build_rep(
+            self.spec,
+            table,
+            views,
+            local,
+            len(self._reps) + 1,
+            self._fixed,
+            self._baselines or {},
+            self.overrides,
+            self._yaw_tally.yaw,
+            _side_of_sums(self.spec, *self._side_sums),
+            rep_yaw(vp),
+        )
 
     def _live_rule_failures(self, start_g: int, now_g: int) -> list[RuleSpec]:
         """Rules over the rep so far (at = rep), for cues while the person is still moving."""
         table = self._table(start_g, now_g)
         n = now_g - start_g
-        sig = np.array(self._sig[start_g - self._i0: now_g - self._i0 + 1])
-        peak = int(np.nanargmax(sig * (self.spec.rep.sign() if self.spec.rep else 1.0))) if np.isfinite(sig).any() else n
+        sig = np.array(self._sig[start_g - self._i0 : now_g - self._i0 + 1])
+        peak = (
+            int(np.nanargmax(sig * (self.spec.rep.sign() if self.spec.rep else 1.0))) if np.isfinite(sig).any() else n
+        )
         ev = RepEvent(0, peak, n, table.t_s[0], table.t_s[peak], table.t_s[n], float("nan"), float("nan"))
         side = _rep_side(self.spec, table, ev, self._fixed)
-        win = Window(0, n, peak, side, view_of_yaw(self._recent_yaw), float(table.t_s[n] - table.t_s[0]),
-                     *self._recent_yaw)
+        win = Window(
+            0,
+            n,
+            peak,
+            side,
+            view_of_yaw(self._recent_yaw, _lying(self.spec)),
+            float(table.t_s[n] - table.t_s[0]),
+            *self._recent_yaw,
+        )
         combine = self.spec.rep.combine_key() if self.spec.rep else "mean"
         out = []
         for r in self.spec.rules:
@@ -809,8 +959,14 @@ class LiveSession:
         if np.isfinite(sig):
             joint = _signal_joint(s.measure, self._fixed)
             if joint is not None:
-                angles.append(fb.AngleLabel(joint, s.measure.removesuffix("_deg").replace("_3d", "").replace("_", " "),
-                                            sig, self._sig_measure.unit))
+                angles.append(
+                    fb.AngleLabel(
+                        joint,
+                        s.measure.removesuffix("_deg").replace("_3d", "").replace("_", " "),
+                        sig,
+                        self._sig_measure.unit,
+                    )
+                )
         failing = [r for r in self._failing if r.cue in cues]
         side = self._fixed
         if side is None and self._reps and self._reps[-1].side:
@@ -827,23 +983,44 @@ class LiveSession:
                 table = self._table(self._hold_in[0], self._hold_in[-1])
                 n = len(table) - 1
                 yaw = rep_yaw(viewpoint_of(table.arrays))
-                win = Window(0, n, 0, self._fixed, view_of_yaw(yaw), float(table.t_s[n] - table.t_s[0]), *yaw)
-                checks = tuple(judge(r, table, win, baselines={}, combine=self.spec.hold.combine,  # type: ignore[union-attr]
-                                     overrides=self.overrides) for r in self.spec.rules if r.at == "hold")
+                win = Window(
+                    0, n, 0, self._fixed, view_of_yaw(yaw, _lying(self.spec)), float(table.t_s[n] - table.t_s[0]), *yaw
+                )
+                checks = tuple(
+                    judge(
+                        r,
+                        table,
+                        win,
+                        baselines={},
+                        combine=self.spec.hold.combine,  # type: ignore[union-attr]
+                        overrides=self.overrides,
+                    )
+                    for r in self.spec.rules
+                    if r.at == "hold"
+                )
             tot = self._timer.totals()
             hs = self.spec.hold
             assert hs is not None
             hold = HoldResult(tot.in_position_s, tot.good_form_s, tot.longest_good_s, hs.target_s, hs.min_s, checks)
         msgs = self._live_messages(len(reps))
         view = self._dominant_view()
-        return SetResult(exercise_id=self.spec.id, exercise_name=self.spec.name,
-                         side=_set_side(self.spec, reps, self._fixed), view=str(view), reps=reps, hold=hold,
-                         messages=tuple(msgs), spec_sha256=self.spec.sha256, algo_version=ALGO_VERSION,
-                         n_frames=self._n, duration_s=(self._last_t - self._first_t) if self._first_t is not None else 0.0,
-                         detected_ratio=self._detected / self._n if self._n else 0.0)
+        return SetResult(
+            exercise_id=self.spec.id,
+            exercise_name=self.spec.name,
+            side=_set_side(self.spec, reps, self._fixed),
+            view=str(view),
+            reps=reps,
+            hold=hold,
+            messages=tuple(msgs),
+            spec_sha256=self.spec.sha256,
+            algo_version=ALGO_VERSION,
+            n_frames=self._n,
+            duration_s=(self._last_t - self._first_t) if self._first_t is not None else 0.0,
+            detected_ratio=self._detected / self._n if self._n else 0.0,
+        )
 
     def _dominant_view(self) -> View:
-        return view_of_yaw(self._yaw_tally.yaw())
+        return view_of_yaw(self._yaw_tally.yaw(), _lying(self.spec))
 
     def _live_messages(self, n_reps: int) -> list[Message]:
         msgs: list[Message] = []
@@ -854,8 +1031,13 @@ class LiveSession:
         if self._luma and float(np.median(self._luma)) < fb.TOO_DARK_LUMA:
             msgs.append(Message("too_dark", "Too dark: add light or face a window"))
         if self._wrong_posture / self._detected > MAX_WRONG_POSTURE_RATIO:
-            msgs.append(Message("wrong_posture", f"{self.spec.name} is done {_POSTURE_WORDS[self.spec.posture]}: "
-                                                 f"{fb.GUIDANCE_TEXT[fb.posture_key(self.spec.posture)].lower()}"))
+            msgs.append(
+                Message(
+                    "wrong_posture",
+                    f"{self.spec.name} is done {_POSTURE_WORDS[self.spec.posture]}: "
+                    f"{fb.GUIDANCE_TEXT[fb.posture_key(self.spec.posture)].lower()}",
+                )
+            )
         seen = _pair_seen(self._seen / self._detected)[[int(m) for m in self._needed]]
         if (seen < 1 - MAX_MISSING_RATIO).any():
             msgs.append(Message("half_out_of_frame", "Body partly out of frame: step back"))

@@ -25,6 +25,11 @@ FOOT_DIRECTION_MIN_RATIO = 0.5
 # one 18-29 deg (mannequin sweep, benchmarks/view_sweep.md), and the labelled front clips of ../shared/videos
 # read at most 12 deg at their 90th percentile, so 15 keeps "front" to cameras within ~20-25 deg of square.
 FRONTAL_MAX_YAW_DEG = 15.0
+# ... for a person lying down, at most this: the yaw about a lying body's long axis is what the estimator reads,
+# and the mannequin sweep's side-lying clips, filmed by the fixture's own square-on camera, read 17-28 deg (the
+# lying figure's trunk is rolled; MediaPipe's world landmarks of lying bodies are the least reliable,
+# clinical.md §4.1), while the real lying clips filmed side-on read 75-93 deg.
+FRONTAL_MAX_YAW_LYING_DEG = 30.0
 # Side: folded yaw at least this (the sweep's estimator error is a few degrees from 45 deg to side-on; the
 # labelled side clips' medians read 75-90 deg). Between the two: oblique, View.UNKNOWN.
 SIDE_MIN_YAW_DEG = 60.0
@@ -214,16 +219,18 @@ def fold_yaw_deg(yaw_deg: ArrayLike) -> NDArray:
     return np.minimum(y, 180.0 - y)
 
 
-def views_from_yaw(yaw_deg: ArrayLike, confidence: ArrayLike) -> NDArray:
+def views_from_yaw(yaw_deg: ArrayLike, confidence: ArrayLike, *, lying: bool = False) -> NDArray:
     """FRONT / BACK / SIDE / UNKNOWN per frame from the camera yaw in [0, 180] and its confidence (NaN or
-    low confidence -> UNKNOWN; obliques between FRONTAL_MAX_YAW_DEG and SIDE_MIN_YAW_DEG -> UNKNOWN)."""
+    low confidence -> UNKNOWN; obliques between FRONTAL_MAX_YAW_DEG and SIDE_MIN_YAW_DEG -> UNKNOWN).
+    `lying`: the exercise is done lying down (FRONTAL_MAX_YAW_LYING_DEG)."""
     y = np.abs(np.asarray(yaw_deg, dtype=np.float64))
     ok = np.asarray(confidence, dtype=np.float64) >= VIEW_MIN_CONFIDENCE
     f = fold_yaw_deg(y)
+    frontal_max = FRONTAL_MAX_YAW_LYING_DEG if lying else FRONTAL_MAX_YAW_DEG
     code = np.full(y.shape, 3, dtype=np.int8)
     with np.errstate(invalid="ignore"):
-        code[ok & (f <= FRONTAL_MAX_YAW_DEG) & (y < 90.0)] = 0
-        code[ok & (f <= FRONTAL_MAX_YAW_DEG) & (y > 90.0)] = 1
+        code[ok & (f <= frontal_max) & (y < 90.0)] = 0
+        code[ok & (f <= frontal_max) & (y > 90.0)] = 1
         code[ok & (f >= SIDE_MIN_YAW_DEG)] = 2
     return _VIEW_CODES[code]
 

@@ -13,9 +13,11 @@ segment_reps feeds the same machine the whole array, so live and offline counts 
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import enum
 import math
+import statistics
 
 import numpy as np
 from numpy.typing import NDArray
@@ -29,6 +31,11 @@ UP_PHASE_FRACTION = 0.5
 REST_TOLERANCE_FRACTION = 0.25
 # A frame-to-frame step longer than this is not counted as hold time (a gap without a person).
 HOLD_MAX_STEP_S = 0.5
+# The counter reads the median of the signal over the last this-many seconds: MediaPipe swaps or jerks a leg for
+# one to three frames when the legs cross (seen in the oblique labelled lunges, ../shared/videos), and a spike
+# must not start or end a rep. 0.15 s is 4-5 frames at 30 fps, 1-2 at 10 fps; a rehab rep lasts >= ~1 s, so the
+# ~0.07 s lag is harmless (judgement call). Live and offline share it, so they still agree.
+SPIKE_MEDIAN_S = 0.15
 
 
 class Phase(enum.StrEnum):
@@ -54,10 +61,33 @@ class RepEvent:
     end_s: float
     start_value: float
     peak_value: float
+    tempo_s: float = float("nan")  # twice the time spent beyond half the rep's range (see tempo_s_of)
 
     @property
     def duration_s(self) -> float:
         return self.end_s - self.start_s
+
+
+def tempo_s_of(trace: list[tuple[float, float]], start_v: float, peak_v: float) -> float:
+    """A rep's duration for tempo rules: twice the time the (oriented) signal spends past half its range.
+
+    Where a person starts and stops moving is blurred by jitter at rest, so the counter's start/end times
+    wander by a few tenths of a second between identical reps (seen on the mannequin fixtures); the two
+    half-range crossings sit on the steep part of the movement and do not. For a smooth down-up rep the result
+    equals its full duration; a pause at the bottom counts twice (never "too fast")."""
+    level = start_v + 0.5 * (peak_v - start_v)
+    above = [k for k, (_, v) in enumerate(trace) if v >= level]
+    if not above:
+        return float("nan")
+    a, b = above[0], above[-1]
+
+    def cross(k0: int, k1: int) -> float:
+        (t0, v0), (t1, v1) = trace[k0], trace[k1]
+        return t1 if v1 == v0 else t0 + (level - v0) / (v1 - v0) * (t1 - t0)
+
+    t_in = trace[a][0] if a == 0 else cross(a - 1, a)
+    t_out = trace[b][0] if b == len(trace) - 1 else cross(b, b + 1)
+    return 2.0 * (t_out - t_in)
 
 
 class RepCounter:
@@ -77,6 +107,8 @@ class RepCounter:
         self._rest_tol = REST_TOLERANCE_FRACTION * spec.min_range
         self._last_t = -math.inf  # last frame with a value
         self.rejected = 0  # reps that crossed `enter` but failed duration/range checks
+        self._recent: collections.deque[tuple[float, float]] = collections.deque()  # (t_s, value) for the median
+        self._trace: list[tuple[float, float]] = []  # (t_s, oriented value) of the rep in progress, for tempo_s
 
     def reset(self) -> None:
         self.__init__(self.spec)  # type: ignore[misc]
@@ -84,6 +116,7 @@ class RepCounter:
     def cut(self) -> None:
         """A camera cut (or the person jumping between frames): abandon any rep in progress and wait for the
         start position again, so a cut mid-stretch is never read as a rep."""
+        self._recent.clear()
         if self.phase in (Phase.DOWN, Phase.UP):
             self.phase, self._start, self._peak = Phase.SETUP, None, None
         elif self.phase is Phase.START:
@@ -95,7 +128,7 @@ class RepCounter:
                 self.phase = Phase.SETUP
                 self._start = self._peak = None
             return None
-        v = value * self._sign
+        v = self._despiked(t_s, value) * self._sign
         gap = t_s - self._last_t
         self._last_t = t_s
         if self.phase in (Phase.DOWN, Phase.UP) and gap > self.spec.max_gap_s:
@@ -117,9 +150,11 @@ class RepCounter:
             elif v >= max(self._enter, self._floor + self.spec.min_range):
                 self._start, self._peak = self._rest, (i, t_s, v)
                 self.phase = Phase.DOWN
+                self._trace = [(self._rest[1], self._rest[2]), (t_s, v)]
             return None
         # DOWN / UP: inside a rep
         assert self._peak is not None and self._start is not None
+        self._trace.append((t_s, v))
         if v > self._peak[2]:
             self._peak = (i, t_s, v)
             self.phase = Phase.DOWN
@@ -137,7 +172,19 @@ class RepCounter:
             return None
         self.count += 1
         return RepEvent(start_i=start[0], peak_i=peak[0], end_i=i, start_s=start[1], peak_s=peak[1], end_s=t_s,
-                        start_value=start[2] * self._sign, peak_value=peak[2] * self._sign)
+                        start_value=start[2] * self._sign, peak_value=peak[2] * self._sign,
+                        tempo_s=tempo_s_of(self._trace, start[2], peak[2]))
+
+    def _despiked(self, t_s: float, value: float) -> float:
+        """Median of the values within SPIKE_MEDIAN_S before t_s (the window restarts after a gap)."""
+        if self._recent and t_s - self._recent[-1][0] > self.spec.max_gap_s:
+            self._recent.clear()
+        self._recent.append((t_s, value))
+        while t_s - self._recent[0][0] > SPIKE_MEDIAN_S:
+            self._recent.popleft()
+        if len(self._recent) <= 2:
+            return value
+        return statistics.median(v for _, v in self._recent)
 
     @property
     def in_rep_since(self) -> int | None:

@@ -22,12 +22,13 @@ The camera is in direction c = (0, 0, -1) from the person (MediaPipe's z grows a
 - ``elevation_deg`` = asin(c . up): the camera's angle above the body's transverse plane towards the head
   (+ = a standing person seen from above, - = from a camera on the floor; lying: + = from beyond the head).
 
-Confidence in [0, 1] is the product of independent checks, each documented at its constant: enough of the
-torso is seen, the hip and shoulder lines agree, the world yaw agrees with the 2D shoulder/hip width per torso
-length (which gives |cos yaw| without any depth), the nose's image depth agrees on front vs back, and the
-more visible body side agrees on which side faces the camera. Frames without world landmarks fall back to
-the image landmarks' own (x, z) (MediaPipe's relative depth, which exaggerates turns) at reduced confidence;
-frames without a person give NaN angles and confidence 0.
+Confidence in [0, 1] is the product of independent checks (confidence_factors), each documented at its
+constant: enough of the torso is seen, the hip and shoulder lines agree, the world yaw agrees with the 2D
+shoulder/hip width across the torso axis per torso length (which gives |cos yaw| without any depth), the
+camera does not look along the long axis, the nose's image depth agrees on front vs back, and the more visible
+body side agrees on which side faces the camera. Frames without world landmarks fall back to the image
+landmarks' own (x, z) (MediaPipe's relative depth, which exaggerates turns) at reduced confidence; frames
+without a person give NaN angles and confidence 0.
 
 Accuracy (MediaPipe pose_full; benchmarks/view_sweep.md has the full table, from `formcheck sweep`): on exact
 landmarks the yaw is exact (tests/test_viewpoint.py). Through MediaPipe, the world landmarks shrink small
@@ -59,7 +60,7 @@ TORSO_VIS_ZERO = 0.3
 # Shoulder width / torso length (mid-shoulder to mid-hip) of an adult seen square-on: 2 x 0.18 m shoulder
 # half-width over ~0.52 m shoulder-to-hip-joint height (Winter's proportions, formcheck.synth.body) = 0.69;
 # real front clips read 0.63-0.86 (geometry.py, per-clip medians). Hip width / torso: 2 x 0.095 / 0.52 = 0.37
-# (real front clips' 10th percentiles 0.36-0.41). The 2D yaw estimate is acos(ratio / this), clipped to [0, 1].
+# (real front clips' 10th percentiles 0.36-0.41). |cos yaw| is estimated as ratio / this, clipped to [0, 1].
 SQUARE_SHOULDER_RATIO = 0.72
 SQUARE_HIP_RATIO = 0.40
 # |cos| of the world yaw and the 2D width estimate of |cos yaw| agree within ~this: a person's own shoulder

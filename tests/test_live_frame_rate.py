@@ -25,3 +25,20 @@ def test_live_count_within_one_of_label_at_browser_frame_rates(every_kth):
         for i in range(0, len(seq), every_kth):  # 30 fps / 5 = 6 fps, like a busy laptop
             fb = live.update(seq.frame(i))
         assert abs(fb.rep_count - v["reps"]) <= 1, (name, every_kth, fb.rep_count, v["reps"])
+
+
+def test_live_and_offline_counts_agree_on_every_labelled_clip():
+    """The streaming counter (One Euro smoothing, frame by frame) and the offline one (zero-phase smoothing,
+    whole clip) count the same reps on all the labelled clips, and match the label where there is one."""
+    from formcheck.analysis import analyze_seq
+
+    rows = []
+    for v in shared_manifest():
+        if v.get("person_visible") is False:
+            continue
+        seq = estimate_video(SHARED_VIDEOS / v["file"], use_cache=True)
+        live = LiveSession(v["exercise"])
+        for f in seq.frames():
+            live.update(f)
+        rows.append((v["file"], live.result().rep_count, analyze_seq(seq, v["exercise"]).rep_count))
+    assert [r for r in rows if r[1] != r[2]] == []
