@@ -143,13 +143,15 @@ def test_person_pages_at_both_sizes(clinic, uploaded, launch_chromium, save_scre
 
     results = _walk([("home", "/"), ("live", "/live"), ("progress", "/progress"), ("upload", "/upload"),
                      ("result", upload_path)], ctx_factory, srv.base_url, save_screenshot)
-    anon = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
-    try:
-        pg = anon.new_page()
-        pg.goto(srv.base_url + "/signin")
-        results[("signin", "phone")] = check_page(pg, "signin", "phone", save_screenshot)
-    finally:
-        anon.close()
+    for size, (w, h) in SIZES.items():  # signed out: the sign-in pages
+        anon = browser.new_context(viewport={"width": w, "height": h}, is_mobile=w < 600)
+        try:
+            pg = anon.new_page()
+            for name, path in (("signin", "/signin"), ("clinician_signin", "/clinician/signin")):
+                pg.goto(srv.base_url + path)
+                results[(name, size)] = check_page(pg, name, size, save_screenshot)
+        finally:
+            anon.close()
     _assert_clean(results, "person")
 
 
