@@ -38,7 +38,7 @@
     pendingSet: null,          // sent start_set, waiting for set_started
     setDoneHandled: false,
     speech: true, lastSpoken: new Map(), lastSpeakAt: 0,
-    coachSeen: [], gate: null, demo: null, speechRate: 1.0,
+    coachSeen: [], gate: null, demo: null, speechRate: 1.0, skipped: new Set(),
     plan: null, session_id: null, steps: [], stepIndex: -1, painChoice: null, readiness: { massage: false, vmo: false },
     skbVerdict: null, setSummaries: [],
   };
@@ -633,8 +633,9 @@
       seen.add(key);
       const group = S.steps.map((x, j) => [x, j]).filter(([x]) => (x.kind === "set" || x.kind === "intro" ? `ex${x.exercise_index}` : x.kind + (x.id || "")) === key);
       const first = group[0][1], last = group[group.length - 1][1];
-      const cls = S.stepIndex > last ? "done" : S.stepIndex >= first ? "current" : "";
-      const label = st.kind === "intro" ? `${st.title} · ${st.dose}` : st.title;
+      const skipped = st.exercise_index !== undefined && S.skipped.has(st.exercise_index);
+      const cls = skipped ? "skipped" : S.stepIndex > last ? "done" : S.stepIndex >= first ? "current" : "";
+      const label = (st.kind === "intro" ? `${st.title} · ${st.dose}` : st.title) + (skipped ? " (skipped)" : "");
       items.push(el("li", { class: cls }, label));
     });
     list.replaceChildren(...items);
@@ -799,6 +800,7 @@
     const ex = S.steps[i].exercise_index;
     return button("Skip this exercise", () => {
       if (S.currentSet) endSet();
+      S.skipped.add(ex);
       let j = i;
       while (j < S.steps.length && S.steps[j].exercise_index === ex && S.steps[j].kind !== "pain_end") j++;
       while (j < S.steps.length && S.steps[j].kind === "rest") j++;
