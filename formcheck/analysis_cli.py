@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -63,15 +64,37 @@ def _progress():
     return show
 
 
+def _check_input_file(path: Path, what: str) -> None:
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not a {what} file")
+    if not path.is_file():
+        raise InputError(f"{path}: no such {what} file")
+
+
+def check_output_path(path: Path, flag: str) -> None:
+    """Before the (long) analysis: the output's folder exists and is writable, and the path is not a folder."""
+    if path.is_dir():
+        raise InputError(f"{flag} {path}: is a directory; give a file name")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError(f"{flag} {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise InputError(f"{flag} {path}: not writable")
+
+
 def cmd_analyze(args: argparse.Namespace) -> int:
     from formcheck.analysis import analyze_video
     from formcheck.report import render_table, report_to_json
 
     _check_exercise(args.exercise)
-    if args.landmarks is None and not args.video.is_file():
-        raise InputError(f"{args.video}: no such video file")
-    if args.landmarks is not None and not args.landmarks.is_file():
-        raise InputError(f"{args.landmarks}: no such landmark file")
+    if args.landmarks is None:
+        _check_input_file(args.video, "video")
+    if args.landmarks is not None:
+        _check_input_file(args.landmarks, "landmark")
+    if args.json is not None and str(args.json) != "-":
+        check_output_path(args.json, "--json")
+    if args.annotate is not None:
+        check_output_path(args.annotate, "--annotate")
     report = analyze_video(args.video, args.exercise, args.side, annotate_path=args.annotate,
                            progress=_progress(), landmarks_cache=args.landmarks)
     data = report_to_json(report)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import logging
 import os
+import re
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -37,21 +40,70 @@ LUMA_STRIDE_PX = 16  # brightness is the mean of every 16th pixel: plenty for "t
 PIPELINE_VERSION = "2"  # 2: frames scaled to <= 960 px before inference
 
 
-def _silence_native_stderr() -> None:
-    """Send native (C++) stderr to /dev/null or a file, keep Python's stderr on the terminal.
+# MediaPipe/LiteRT/TFLite native log lines (C++ writes them straight to file descriptor 2).
+NATIVE_LOG_LINE = re.compile(
+    rb"^(?:(?:INFO|WARNING|ERROR|VERBOSE): \[[\w.]+:\d+\] "  # LiteRT: "INFO: [environment.cc:36] ..."
+    rb"|INFO: (?:Created|Initialized) TensorFlow Lite"  # TFLite delegate banner
+    rb"|WARNING: (?:Logging before InitGoogle|All log messages before absl::InitializeLog)"
+    rb"|[IWEF]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [\w.]+:\d+\] )"  # glog/absl: "W0000 00:00:..."
+)
+NATIVE_FILTER_CHUNK_BYTES = 65536
+NATIVE_FILTER_DRAIN_S = 1.0  # at exit: how long the filter may take to pass on what is still in the pipe
 
-    MediaPipe's GLOG/TF/ABSL environment variables have no effect (stack-recipes §7); redirecting file
-    descriptor 2 before the library is loaded does. Done once, only when mediapipe is first imported.
+
+def _forward_non_native(read_fd: int, real_fd: int, sink_fd: int | None) -> None:
+    """Pass every line of fd 2 on to the real stderr except MediaPipe's native log (dropped, or to `sink_fd`)."""
+    pending = b""
+    while True:
+        try:
+            chunk = os.read(read_fd, NATIVE_FILTER_CHUNK_BYTES)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            if pending:
+                os.write(real_fd, pending)
+            return
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            if NATIVE_LOG_LINE.match(line):
+                if sink_fd is not None:
+                    os.write(sink_fd, line + b"\n")
+            else:
+                os.write(real_fd, line + b"\n")
+
+
+def _silence_native_stderr() -> None:
+    """Filter MediaPipe's native (C++) log out of stderr; keep everything else, the server's tracebacks included.
+
+    MediaPipe's GLOG/TF/ABSL environment variables have no effect (stack-recipes §7) and its C++ code writes to
+    file descriptor 2 directly, so fd 2 becomes a pipe read by a filter thread: native log lines are dropped (or
+    written to FORMCHECK_NATIVE_LOG=path), every other line goes on to the real stderr. Python's own `sys.stderr`
+    writes straight to the real stderr. Done once, only when mediapipe is first imported.
     """
     target = os.environ.get(ENV_NATIVE_LOG, "")
     if target == "1":
         return
     sys.stderr.flush()
-    saved = os.dup(2)
-    fd = os.open(target or os.devnull, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-    os.dup2(fd, 2)
-    os.close(fd)
-    sys.stderr = os.fdopen(saved, "w", buffering=1)
+    real_fd = os.dup(2)
+    sink_fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600) if target else None
+    read_fd, write_fd = os.pipe()
+    os.dup2(write_fd, 2)
+    os.close(write_fd)
+    sys.stderr = os.fdopen(os.dup(real_fd), "w", buffering=1)
+    thread = threading.Thread(target=_forward_non_native, args=(read_fd, real_fd, sink_fd),
+                              name="native-log-filter", daemon=True)
+    thread.start()
+
+    def drain() -> None:  # at exit: end the pipe so the filter passes on its last lines, then stop
+        try:
+            sys.stderr.flush()
+            os.dup2(real_fd, 2)
+        except OSError:
+            return
+        thread.join(NATIVE_FILTER_DRAIN_S)
+
+    atexit.register(drain)
 
 
 def _mediapipe():

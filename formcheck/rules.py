@@ -33,8 +33,9 @@ MIN_COVERAGE = 0.5
 PEAK_HALF_WINDOW_S = 0.1
 # A value past its limit is a fault only when it is past by more than this many times the measure's noise in
 # the window: the larger of its own jitter there (the robust spread, 1.4826 x median absolute deviation, of the
-# raw per-frame measure around the smoothed one) and its typical error at the camera's yaw on the mannequin
-# sweep (sweep_noise). clinical.md §0.4: a valgus flag must be coarse and persistent, and the smallest detectable
+# raw per-frame measure around the smoothed one) and, for rules on the absolute value (baseline = false), its
+# typical error at the camera's yaw on the mannequin sweep (sweep_noise; absolute error includes the measure's
+# bias, which a baseline-relative rule subtracts). clinical.md §0.4: a valgus flag must be coarse and persistent, and the smallest detectable
 # difference of even a hand-digitised FPPA is 7.5-8.9 deg; a value within one noise spread of the limit cannot
 # be told apart from it, so it is not called a fault (judgement call: one spread, the least that "more than the
 # noise" can mean).
@@ -328,7 +329,9 @@ def judge(rule: RuleSpec, table: MeasureTable, win: Window, *, baselines: Mappin
     badness, value, s = best
     if not _violates(rule.op, value, limit, hi):
         return make(Status.OK, value, side=s)
-    noise = float(np.fmax(table.noise(rule.measure, s, i0, i1), sweep_noise(rule.measure, win.yaw_deg)))
+    noise = table.noise(rule.measure, s, i0, i1)
+    if not rule.baseline:  # the sweep's error is absolute: its bias is what a baseline-relative rule removes
+        noise = float(np.fmax(noise, sweep_noise(rule.measure, win.yaw_deg)))
     if np.isfinite(noise) and badness <= NOISE_MARGIN_SPREADS * noise:
         return make(Status.OK, value, f"within the measurement noise (±{noise:.2g} {rule.unit}) of the limit",
                     side=s, noise=noise)

@@ -17,8 +17,12 @@ from formcheck.webapp.settings import Settings
 LOOPBACK_CLIENT = ("127.0.0.1", 50000)
 
 
+LAUNCH_TOKEN = "local-person-test-token-" + "y" * 20  # single-user mode's per-launch secret (issue 8)
+
+
 def _settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path, job_mode="thread", secret_key="test-secret-" + "x" * 40, single_user=True)
+    return Settings(data_dir=tmp_path, job_mode="thread", secret_key="test-secret-" + "x" * 40, single_user=True,
+                    token=LAUNCH_TOKEN, allowed_hosts=("testserver",))
 
 
 def test_local_person_survives_adding_others_and_can_be_linked(tmp_path):
@@ -32,6 +36,7 @@ def test_local_person_survives_adding_others_and_can_be_linked(tmp_path):
     assert find_local_person(store).id == me.id
     store.close()
     with TestClient(create_app(settings), client=LOOPBACK_CLIENT) as client:
+        client.get(f"/?token={LAUNCH_TOKEN}")  # the launch token's exchange for its cookie
         who = client.get("/api/auth/me").json()
         assert who["id"] == me.id  # still signed in as the local person with three people in the database
         assert client.get("/api/me/settings").status_code == 200

@@ -27,6 +27,8 @@ PUBLIC = {
     ("GET", "/api/auth/csrf"), ("POST", "/api/auth/signin"), ("GET", "/signin"), ("GET", "/clinician/signin"),
 } | vendor.PUBLIC_ROUTES  # front-end packages from npm, public like /static
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+SINGLE_USER_TOKEN = "launch-token-for-tests"
+TEST_HOST = "testserver"  # TestClient's Host header: served only because these settings allow it
 
 
 def flat_routes(routes: list) -> Iterator:
@@ -55,7 +57,8 @@ FAST_HASH = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(DE
 
 
 def make_settings(tmp_path: Path, **kw: object) -> Settings:
-    base = dict(data_dir=tmp_path, job_mode="thread", secret_key="test-secret-" + "x" * 40)
+    base = dict(data_dir=tmp_path, job_mode="thread", secret_key="test-secret-" + "x" * 40,
+                allowed_hosts=(TEST_HOST,))
     base.update(kw)
     return Settings(**base)
 
@@ -245,7 +248,7 @@ def test_browser_gets_a_sign_in_page_on_401(env) -> None:
 
 
 def test_single_user_mode_skips_sign_in_for_own_pages_only(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, single_user=True)
+    settings = make_settings(tmp_path, single_user=True, token=SINGLE_USER_TOKEN)
     store = repo.open_store(settings)
     me = store.add_person("me")
     store.add_person("dr", role="clinician")
@@ -254,6 +257,9 @@ def test_single_user_mode_skips_sign_in_for_own_pages_only(tmp_path: Path) -> No
     with TestClient(create_app(settings)) as client:
         assert client.get("/api/auth/me").status_code == 401
     with TestClient(create_app(settings), client=("127.0.0.1", 50000)) as client:
+        assert client.get("/api/auth/me").status_code == 401  # no launch token: any local process is not "me"
+        assert client.get("/api/auth/me", headers={"Authorization": f"token {SINGLE_USER_TOKEN}"}).json()["id"] == me.id
+        client.get(f"/?token={SINGLE_USER_TOKEN}")  # the exchange sets the HttpOnly cookie
         assert client.get("/api/auth/me").json()["id"] == me.id
         assert client.get("/api/clinician/people").status_code == 403
     with TestClient(create_app(make_settings(tmp_path, single_user=True, host="0.0.0.0")),

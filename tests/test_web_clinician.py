@@ -40,7 +40,7 @@ class Env:
 
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[Env]:
-    settings = Settings(data_dir=tmp_path, job_mode="thread", secret_key="c" * 48,
+    settings = Settings(data_dir=tmp_path, job_mode="thread", secret_key="c" * 48, allowed_hosts=("testserver",),
                         analyzer="test_web_upload:fake_analyse")
     store = repo.open_store(settings)
     clinic = seed_clinic(store, password_hash=FAST_HASH)
@@ -145,7 +145,8 @@ def test_level_hold_thresholds_and_notes_are_recorded(env: Env) -> None:
     assert env.post(f"/api/clinician/people/{pid}/notes", {"note": "Check stairs next week"}).status_code == 200
     d = env.client.get(f"/api/clinician/people/{pid}").json()
     assert (d["level"], d["held"]) == (3, True)
-    assert next(x for x in d["rules"] if x["rule_id"] == rule["rule_id"])["override"] == rule["limit"] + 2
+    assert next(x for x in d["rules"] if (x["exercise_id"], x["rule_id"]) == ("squat", rule["rule_id"])
+                )["override"] == rule["limit"] + 2
     assert [a["kind"] for a in d["actions"]] == ["note", "thresholds", "hold", "set_level"]
     assert all(a["actor_name"] == "Dr Lee" for a in d["actions"])
     assert env.post(f"/api/clinician/people/{pid}/hold", {"hold": False}).json() == {"held": False}
@@ -224,10 +225,13 @@ def test_threshold_out_of_range_or_in_the_wrong_unit_is_refused_with_the_range(e
     assert ok.status_code == 200 and ok.json()["threshold"] == pytest.approx(0.15)  # not a step of 0.5
     for bad in (-5, 0.04, 0.21, 750):
         r = env.post(url, {"exercise_id": "squat", "rule_id": "knee_valgus", "threshold": bad})
-        assert r.status_code == 422, (bad, r.text)
-        assert r.json()["detail"] == f"{bad:g} is out of range: knee_valgus takes 0.05 to 0.2 ratio (library limit 0.1)"
+        assert r.status_code == 400, (bad, r.text)
+        assert r.json()["detail"] == (f"{bad:g} is out of range: give a limit from 0.05 to 0.2 ratio for knee_valgus"
+                                      " (library limit 0.1)")
     r = env.post(url, {"exercise_id": "squat", "rule_id": "knee_valgus", "threshold": 12, "unit": "deg"})
-    assert r.status_code == 422 and r.json()["detail"].startswith("knee_valgus is measured in ratio, not degrees")
+    assert r.status_code == 400 and r.json()["detail"].startswith("knee_valgus is measured in ratio, not degrees")
+    pike = env.post(url, {"exercise_id": "plank", "rule_id": "plank_pike", "threshold": -25, "unit": "deg"})
+    assert pike.status_code == 200, pike.text  # a negative library limit (-20 deg) keeps a negative range
     d = env.client.get(f"/api/clinician/people/{pid}").json()
     assert next(x for x in d["rules"] if x["rule_id"] == "knee_valgus" and x["exercise_id"] == "squat")["override"] \
         == pytest.approx(0.15)  # the refused values changed nothing

@@ -112,7 +112,7 @@ def make_app(tmp_path: Path, estimator_factory=EmptyEstimator):
     from formcheck.webapp.app import create_app
     from formcheck.webapp.settings import Settings
 
-    app = create_app(Settings(data_dir=tmp_path / "data", job_mode="thread"))
+    app = create_app(Settings(data_dir=tmp_path / "data", job_mode="thread", allowed_hosts=("testserver",)))
     app.state.pose_estimator_factory = estimator_factory
     return app
 
@@ -228,8 +228,10 @@ def test_anonymous_socket_gets_error_then_policy_close(app):
 
 
 def test_cross_origin_socket_is_refused(client):
-    with client.websocket_connect("/ws/live", headers={"origin": "http://evil.example"}) as ws:
-        assert recv(ws)["code"] == "not_signed_in"
+    with pytest.raises(WebSocketDisconnect) as e:  # refused at the handshake, before any route runs
+        with client.websocket_connect("/ws/live", headers={"origin": "http://evil.example"}):
+            pass
+    assert e.value.code == live.WS_CLOSE_POLICY
 
 
 # ------------------------------------------------------------------------------------------------ protocol

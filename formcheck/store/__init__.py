@@ -26,7 +26,7 @@ from formcheck.store.records import (
     UploadRow,
 )
 from formcheck.store.schema import SCHEMA_VERSION
-from formcheck.store.store import Store
+from formcheck.store.store import LeaseLost, Store
 
 __all__ = [
     "DB_FILENAME",
@@ -38,6 +38,7 @@ __all__ = [
     "Fault",
     "JobRow",
     "JobStatus",
+    "LeaseLost",
     "LevelEventRow",
     "PainRow",
     "Person",

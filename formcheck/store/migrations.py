@@ -106,6 +106,26 @@ def _v1_tables() -> MetaData:
     return md
 
 
+def _v2_jobs() -> MetaData:
+    """The jobs table as released in v2 (before leases), frozen."""
+    md = MetaData()
+    Table("uploads", md, Column("id", Integer, primary_key=True))  # the FK target only; not created here
+    Table(
+        "jobs",
+        md,
+        Column("id", Integer, primary_key=True),
+        Column("upload_id", Integer, ForeignKey("uploads.id"), nullable=False),
+        Column("status", String(16), nullable=False),
+        Column("progress", Float, nullable=False),
+        Column("error", Text),
+        Column("result", schema.JSON),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("updated_at", DateTime(timezone=True), nullable=False),
+        CheckConstraint("progress >= 0 AND progress <= 1", name="ck_jobs_progress"),
+    )
+    return md
+
+
 def _step_1(conn: Connection) -> None:
     _v1_tables().create_all(conn)
 
@@ -127,12 +147,20 @@ def _step_2(conn: Connection) -> None:
         _add_column(conn, "reps", schema.reps.c[name])
     conn.execute(schema.people.update().values(settings=DEFAULT_PERSON_SETTINGS))
     conn.execute(schema.reps.update().values(metrics={}, faults=[]))
-    # The v2 tables are created from their current definitions; a later step that changes one of them must
-    # freeze this version here first (as _v1_tables does).
-    schema.metadata.create_all(conn, tables=list(schema.V2_NEW_TABLES))
+    # The v2 tables are created from their definitions at v2; `jobs` gained columns in v3, so it is created
+    # without them here and _step_3 adds them (as for a database that was at v2).
+    v2 = [tb for tb in schema.V2_NEW_TABLES if tb.name != "jobs"]
+    schema.metadata.create_all(conn, tables=v2)
+    _v2_jobs().create_all(conn)
 
 
-STEPS: tuple[Callable[[Connection], None], ...] = (_step_1, _step_2)
+def _step_3(conn: Connection) -> None:
+    """Job leases: which worker holds a running job and until when (exactly-once runs after a crash)."""
+    for name in ("lease_owner", "lease_until"):
+        _add_column(conn, "jobs", schema.jobs.c[name])
+
+
+STEPS: tuple[Callable[[Connection], None], ...] = (_step_1, _step_2, _step_3)
 assert len(STEPS) == schema.SCHEMA_VERSION
 
 

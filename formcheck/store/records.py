@@ -211,6 +211,8 @@ class JobRow:
     result: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_VERSION = 2  # bump with a new step in migrations.py
+SCHEMA_VERSION = 3  # bump with a new step in migrations.py
 
 metadata = MetaData()
 
@@ -192,6 +192,9 @@ jobs = Table(
     Column("result", JSON),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # v3: the worker holding the job and until when (renewed while it runs; an expired lease can be retaken)
+    Column("lease_owner", String(64)),
+    Column("lease_until", DateTime(timezone=True)),
     CheckConstraint("progress >= 0 AND progress <= 1", name="ck_jobs_progress"),
 )
 

@@ -11,7 +11,7 @@ import stat
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -81,8 +81,21 @@ def _insert_row(conn: Connection, table: Table, to_record: Callable[[Any], R], /
     return to_record(conn.execute(select(table).where(table.c.id == row_id)).one())
 
 
+MAX_ROW_ID = 2**63 - 1  # SQL BIGINT: a larger id cannot exist (and would overflow the driver's binding)
+
+
+def _check_id(row_id: Any, what: str) -> None:
+    if isinstance(row_id, bool) or not isinstance(row_id, int) or not 0 <= row_id <= MAX_ROW_ID:
+        raise InputError(f"no {what} with id {row_id}")
+
+
+class LeaseLost(StoreError):
+    """A worker wrote to a job whose lease another worker has taken over (the old run must stop)."""
+
+
 def _get_row(conn: Connection, table: Table, row_id: int, what: str, to_record: Callable[[Any], R]) -> R:
     """The row with this id as a record; InputError "no WHAT with id N" when there is none."""
+    _check_id(row_id, what)
     row = conn.execute(select(table).where(table.c.id == row_id)).first()
     if row is None:
         raise InputError(f"no {what} with id {row_id}")
@@ -91,6 +104,7 @@ def _get_row(conn: Connection, table: Table, row_id: int, what: str, to_record: 
 
 def _require_id(conn: Connection, table: Table, row_id: int, what: str) -> None:
     """InputError "no WHAT with id N" unless the row exists (reads the id column only)."""
+    _check_id(row_id, what)
     if conn.execute(select(table.c.id).where(table.c.id == row_id)).first() is None:
         raise InputError(f"no {what} with id {row_id}")
 
@@ -144,7 +158,8 @@ class Store:
         if path and path != ":memory:":
             db = Path(path)
             try:
-                db.parent.mkdir(parents=True, exist_ok=True)
+                if not db.parent.exists():
+                    db.parent.mkdir(mode=0o700, parents=True)  # health data: private to this account
             except OSError as e:
                 raise StoreError(f"cannot create data directory {db.parent}: {e.strerror or e}") from None
             # Checked on the mode bits, not os.access: root can write a 0444 file, and we must not.
@@ -154,6 +169,13 @@ class Store:
                 )
             if db.exists() and not db.is_file():
                 raise StoreError(f"database path {db} is not a file")
+            try:
+                db.touch(mode=0o600, exist_ok=True)
+                for part in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+                    if part.exists():
+                        part.chmod(0o600)
+            except OSError as e:
+                raise StoreError(f"cannot create database {db}: {e.strerror or e}") from None
         engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False})
 
         @event.listens_for(engine, "connect")
@@ -987,8 +1009,14 @@ class Store:
         error: str | None = None,
         result: Mapping[str, Any] | None = None,
         at: datetime | None = None,
+        lease_owner: str | None = None,
+        release: bool = False,
     ) -> JobRow:
+        """Change a job. With `lease_owner`, only while that worker still holds the job's lease (else LeaseLost,
+        so a worker whose job was taken over after a crash can never overwrite the new run); `release` drops it."""
         values: dict[str, Any] = {"updated_at": _to_db(at or _now())}
+        if release:
+            values["lease_owner"], values["lease_until"] = None, None
         if status is not None:
             values["status"] = JobStatus(status).value
         if progress is not None:
@@ -1001,8 +1029,46 @@ class Store:
             values["result"] = dict(result)
         with self._tx(write=True) as conn:
             self._job(conn, job_id)
-            conn.execute(t.jobs.update().where(t.jobs.c.id == job_id).values(**values))
+            q = t.jobs.update().where(t.jobs.c.id == job_id)
+            if lease_owner is not None:
+                q = q.where(t.jobs.c.lease_owner == lease_owner)
+            if conn.execute(q.values(**values)).rowcount != 1:
+                raise LeaseLost(f"job {job_id} is no longer held by {lease_owner}")
             return self._job(conn, job_id)
+
+    def claim_job(self, job_id: int, owner: str, lease_s: float, *, at: datetime | None = None) -> JobRow | None:
+        """Atomically take a queued job (or a running one whose lease has expired) for `owner` until now +
+        lease_s and mark it running; None when someone else holds it or it is finished."""
+        now = at or _now()
+        with self._tx(write=True) as conn:
+            self._job(conn, job_id)
+            free = (t.jobs.c.status == JobStatus.QUEUED.value) | (
+                (t.jobs.c.status == JobStatus.RUNNING.value)
+                & (t.jobs.c.lease_until.is_(None) | (t.jobs.c.lease_until < _to_db(now))))
+            res = conn.execute(
+                t.jobs.update().where(t.jobs.c.id == job_id, free).values(
+                    status=JobStatus.RUNNING.value, lease_owner=owner,
+                    lease_until=_to_db(now + timedelta(seconds=lease_s)), updated_at=_to_db(now)))
+            return self._job(conn, job_id) if res.rowcount == 1 else None
+
+    def renew_lease(self, job_id: int, owner: str, lease_s: float, *, at: datetime | None = None) -> bool:
+        """Extend `owner`'s lease on a running job; False when it no longer holds it."""
+        now = at or _now()
+        with self._tx(write=True) as conn:
+            res = conn.execute(
+                t.jobs.update().where(t.jobs.c.id == job_id, t.jobs.c.lease_owner == owner,
+                                      t.jobs.c.status == JobStatus.RUNNING.value)
+                .values(lease_until=_to_db(now + timedelta(seconds=lease_s))))
+            return res.rowcount == 1
+
+    def stale_running_jobs(self, *, at: datetime | None = None) -> list[JobRow]:
+        """Running jobs nobody holds any more: lease expired (its worker died with its server) or never leased."""
+        now = _to_db(at or _now())
+        q = select(t.jobs.c.id).where(
+            t.jobs.c.status == JobStatus.RUNNING.value,
+            t.jobs.c.lease_until.is_(None) | (t.jobs.c.lease_until < now)).order_by(t.jobs.c.id)
+        with self._tx(write=False) as conn:
+            return [self._job(conn, r[0]) for r in conn.execute(q)]
 
     def claim_next_job(self, *, at: datetime | None = None) -> JobRow | None:
         """Atomically move the oldest queued job to running and return it (None when the queue is empty)."""
@@ -1185,7 +1251,10 @@ def _clip_row(r: Any) -> RepClipRow:
 
 
 def _job_row(r: Any) -> JobRow:
+    lease_until = getattr(r, "lease_until", None)
     return JobRow(
+        lease_owner=getattr(r, "lease_owner", None),
+        lease_until=_from_db(lease_until) if lease_until is not None else None,
         id=r.id,
         upload_id=r.upload_id,
         status=JobStatus(r.status),

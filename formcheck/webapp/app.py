@@ -23,8 +23,11 @@ from formcheck.errors import (
 )
 from formcheck.programme.model import load_programme
 from formcheck.webapp import repo
-from formcheck.webapp.auth import SessionCodec, SignInThrottle, load_or_create_secret
+from formcheck.webapp.auth import SessionCodec, SignInGate, load_or_create_secret
+from formcheck.webapp.guards import BodyTimeout, HostOriginGuard, ResponseHeaders, TokenExchange
 from formcheck.webapp.jobs import JobRunner
+from formcheck.webapp.limits import LiveSlots
+from formcheck.webapp.privacy import private_dir
 from formcheck.webapp.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -47,6 +50,10 @@ def _wants_html(request: Request) -> bool:
 def _html_error(request: Request, status: int, detail: str) -> HTMLResponse:
     """Browsers get a small page (and a sign-in link on 401) instead of raw JSON; the status stays the same."""
     signin = "/clinician/signin" if "/clinician" in request.url.path else "/signin"
+    settings = request.app.state.settings
+    if status == 401 and settings.single_user_active and "/clinician" not in request.url.path:
+        detail = (f"{detail}: open the address formcheck printed when it started "
+                  f"(http://{settings.host}:{settings.port}/?token=…), or sign in")
     target = f"{signin}?next={html.escape(request.url.path)}"
     link = (
         f'<p><a class="button" href="{target}">Sign in</a></p>'
@@ -128,8 +135,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from formcheck.webapp.live import router as live_router
 
     settings = settings or Settings.from_env()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    settings.uploads_dir.mkdir(parents=True, exist_ok=True)
+    if settings.single_user_active and not settings.token:
+        import secrets
+
+        settings = settings.model_copy(update={"token": secrets.token_urlsafe(24)})
+    private_dir(settings.data_dir)
+    private_dir(settings.uploads_dir)
     store = repo.open_store(settings)
     runner = JobRunner(settings)
 
@@ -148,6 +159,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Camera-guided knee rehab: live coaching, upload-for-review and clinician review.",
         lifespan=lifespan,
+        # Swagger UI and ReDoc load from a CDN: only with FORMCHECK_DOCS=1 (development); /openapi.json stays.
+        docs_url="/docs" if settings.docs else None,
+        redoc_url="/redoc" if settings.docs else None,
     )
     app.state.settings = settings
     app.state.store = store
@@ -157,9 +171,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.session_codec = SessionCodec(
         secret, max_age_s=settings.session_max_age_s, secure=settings.secure_cookies
     )
-    app.state.signin_failures = SignInThrottle()
+    app.state.signin_gate = SignInGate()
+    app.state.live_slots = LiveSlots(settings.max_live_connections, settings.max_live_per_person)
     _install_error_handlers(app)
     app.add_middleware(SecurityHeaders)
+    # Outermost last: the Host/Origin check runs first, then the token exchange, headers and the body timeout.
+    app.add_middleware(BodyTimeout, timeout_s=settings.body_timeout_s)
+    app.add_middleware(ResponseHeaders)
+    app.add_middleware(TokenExchange, token=settings.token if settings.single_user_active else None,
+                       secure=settings.secure_cookies)
+    app.add_middleware(HostOriginGuard, names=settings.allowed_host_names)
 
     app.include_router(routes_auth.router)
     app.include_router(uploads.router)

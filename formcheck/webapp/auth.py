@@ -11,9 +11,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import math
+import os
 import secrets
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,16 +127,28 @@ def new_session(user_id: int | None, password_hash: str | None = None) -> Sessio
 MAX_FAILED_SIGNINS = 5  # judgement call (OWASP: lock out after a handful of failures, for a while)
 SIGNIN_LOCKOUT_S = 15 * 60
 MAX_TRACKED_NAMES = 10_000
+# The sign-in flood (issue 8 finding 5): argon2id verifies with 64 MiB each, so at most this many run at once
+# (2 cores here: one per core) and the rest are answered 429 at once instead of queueing on the thread pool.
+MAX_CONCURRENT_VERIFICATIONS = 2
+SIGNIN_GLOBAL_RATE_PER_S = 2.0  # judgement call: a clinic's morning sign-ins are a few a minute
+SIGNIN_GLOBAL_BURST = 10
+ARGON2_NICE = 10  # verifications run in low-priority threads (argon2's own threads inherit it)
+SIGNIN_CLIENT_RATE_PER_S = 1 / 3  # per client address: one attempt every 3 s on average...
+SIGNIN_CLIENT_BURST = 10  # ...after a burst of 10 (typos, a shared family laptop)
+SIGNIN_BUSY = "Sign-in is busy: try again in a few seconds"
+SIGNIN_TOO_FAST = "Too many sign-in attempts from this address: wait {s} s and try again"
 
 
 class SignInThrottle:
-    """Failed sign-ins per account name (one per app, in memory): after MAX_FAILED_SIGNINS within
-    SIGNIN_LOCKOUT_S, that name is refused until the window passes, so passwords cannot be guessed at speed."""
+    """Failed sign-ins per key (one per app, in memory): after MAX_FAILED_SIGNINS within SIGNIN_LOCKOUT_S, that
+    key is refused until the window passes, so passwords cannot be guessed at speed. The sign-in route keys it by
+    (client address, name), so someone else failing on your name never locks you out."""
 
     def __init__(self, *, max_failures: int = MAX_FAILED_SIGNINS, window_s: float = SIGNIN_LOCKOUT_S,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._failures: dict[str, list[float]] = {}
         self._max, self._window_s, self._clock = max_failures, window_s, clock
+        self._lock = threading.Lock()
 
     def _recent(self, name: str) -> list[float]:
         now = self._clock()
@@ -140,17 +157,94 @@ class SignInThrottle:
         return recent
 
     def locked(self, name: str) -> bool:
-        return len(self._recent(name)) >= self._max
+        with self._lock:
+            return len(self._recent(name)) >= self._max
 
     def failed(self, name: str) -> None:
-        self._recent(name).append(self._clock())
-        if len(self._failures) > MAX_TRACKED_NAMES:  # bounded memory under a flood of made-up names
-            for key in list(self._failures):
-                if not self._recent(key):
-                    del self._failures[key]
+        with self._lock:
+            self._recent(name).append(self._clock())
+            if len(self._failures) > MAX_TRACKED_NAMES:  # bounded memory under a flood of made-up names
+                for key in list(self._failures):
+                    if not self._recent(key):
+                        del self._failures[key]
+                while len(self._failures) > MAX_TRACKED_NAMES:
+                    del self._failures[next(iter(self._failures))]
 
     def succeeded(self, name: str) -> None:
-        self._failures.pop(name.casefold(), None)
+        with self._lock:
+            self._failures.pop(name.casefold(), None)
+
+
+def _low_priority() -> None:
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), ARGON2_NICE)
+    except (AttributeError, OSError):
+        pass
+
+
+class SignInRefused(Exception):
+    """429: why, and after how many seconds to retry."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.message, self.retry_after_s = message, retry_after_s
+
+
+class SignInGate:
+    """Everything a sign-in must pass before argon2 runs: per-client and global rate limits, the per-(client,
+    name) failure lockout and a bound on concurrent verifications. One per app."""
+
+    def __init__(self, *, concurrent: int = MAX_CONCURRENT_VERIFICATIONS,
+                 global_rate_per_s: float = SIGNIN_GLOBAL_RATE_PER_S, global_burst: float = SIGNIN_GLOBAL_BURST,
+                 client_rate_per_s: float = SIGNIN_CLIENT_RATE_PER_S, client_burst: float = SIGNIN_CLIENT_BURST,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        from formcheck.webapp.limits import KeyedBuckets, TokenBucket
+
+        self._slots = threading.BoundedSemaphore(concurrent)
+        # Verifications run here, not on the shared thread pool, at low CPU priority: under a flood the pages and
+        # API calls of everyone else still get the cores first.
+        self.executor = ThreadPoolExecutor(max_workers=concurrent, thread_name_prefix="argon2",
+                                           initializer=_low_priority)
+        self._global = TokenBucket(global_rate_per_s, global_burst, clock)
+        self._global_lock = threading.Lock()
+        self._clients = KeyedBuckets(client_rate_per_s, client_burst, clock=clock)
+        self.failures = SignInThrottle(clock=clock)
+
+    @staticmethod
+    def _key(client: str, name: str) -> str:
+        return f"{client}\x00{name.strip()}"
+
+    def admit(self, client: str, name: str) -> None:
+        """Raise SignInRefused unless this attempt may go on to a password check."""
+        if self.failures.locked(self._key(client, name)):
+            raise SignInRefused(TOO_MANY_FAILURES, SIGNIN_LOCKOUT_S)
+        ok, wait_s = self._clients.take(client)
+        if not ok:
+            raise SignInRefused(SIGNIN_TOO_FAST.format(s=max(1, math.ceil(wait_s))), wait_s)
+        with self._global_lock:
+            ok = self._global.take()
+            wait_s = self._global.wait_s()
+        if not ok:
+            raise SignInRefused(SIGNIN_BUSY, max(1.0, wait_s))
+
+    @contextmanager
+    def verifying(self) -> Iterator[None]:
+        """Hold one of the few verification slots, or refuse at once (never queue behind a flood)."""
+        if not self._slots.acquire(blocking=False):
+            raise SignInRefused(SIGNIN_BUSY, 1.0)
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+    def failed(self, client: str, name: str) -> None:
+        self.failures.failed(self._key(client, name))
+
+    def succeeded(self, client: str, name: str) -> None:
+        self.failures.succeeded(self._key(client, name))
+
+
+TOO_MANY_FAILURES = "Too many wrong passwords for this name: wait 15 minutes and try again"
 
 
 def csrf_matches(session: SessionData | None, supplied: str | None) -> bool:

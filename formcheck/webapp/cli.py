@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import secrets
 import sys
 
 from formcheck.errors import InputError
@@ -44,16 +45,24 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from formcheck.webapp.app import create_app
+    from formcheck.webapp.privacy import private_tree, restrict_umask
 
+    restrict_umask()  # database, uploads, clips: 0600 / 0700 for this process and its workers
     settings = _settings(args, host=args.host, port=args.port, single_user=args.single_user)
+    if settings.data_dir.is_dir():
+        private_tree(settings.data_dir)  # what an older version left 0755 / 0644
     if args.single_user and not is_loopback(settings.host):
         raise InputError("--single-user only works when serving on 127.0.0.1 (it would let anyone in)")
     if settings.single_user_active:
+        # A fresh secret per launch (as Jupyter does), unless FORMCHECK_TOKEN fixes one for scripts and tests.
+        settings = settings.model_copy(update={"token": settings.token or secrets.token_urlsafe(24)})
         _ensure_single_person(settings)
     app = create_app(settings)
     if settings.secure_cookies:
         log.warning("serving on %s: sign-in cookies are Secure, so put HTTPS (a reverse proxy) in front", settings.host)
     print(f"formcheck: serving on http://{settings.host}:{settings.port} (data in {settings.data_dir})", flush=True)
+    if settings.single_user_active:
+        print(f"formcheck: open http://{settings.host}:{settings.port}/?token={settings.token}", flush=True)
     from formcheck.webapp.live import MAX_FRAME_BYTES
 
     # uvicorn would accept 16 MB WebSocket messages before the live route's own size check runs.
@@ -86,9 +95,14 @@ def _set_password(args: argparse.Namespace) -> int:
     if args.stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
-        password = getpass.getpass("New password: ")
-        if getpass.getpass("Again: ") != password:
-            raise InputError("the two passwords differ")
+        if not sys.stdin.isatty():
+            raise InputError("no terminal to type the password on: pipe it in with --stdin")
+        try:
+            password = getpass.getpass("New password: ")
+            if getpass.getpass("Again: ") != password:
+                raise InputError("the two passwords differ")
+        except EOFError:
+            raise InputError("no password typed (end of input): try again, or pipe it in with --stdin") from None
     if len(password) < MIN_PASSWORD_CHARS:
         raise InputError(f"a password needs at least {MIN_PASSWORD_CHARS} characters")
     store = repo.open_store(_settings(args))

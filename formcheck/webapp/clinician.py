@@ -7,6 +7,7 @@ import html
 import io
 import logging
 import math
+import secrets
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -15,9 +16,9 @@ from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel
 
-from formcheck.errors import FormcheckError, InputError, SpecError
+from formcheck.errors import FormcheckError
 from formcheck.store import Person, RepRow, Store
-from formcheck.webapp import repo, triage
+from formcheck.webapp import repo, thresholds, triage
 from formcheck.webapp.deps import (
     ClinicianPerson,
     ClinicianRepOwner,
@@ -27,6 +28,7 @@ from formcheck.webapp.deps import (
     StoreDep,
     require_person_visible,
 )
+from formcheck.webapp.guards import CSP
 from formcheck.webapp.media import placeholder_svg, rep_strip_jpeg
 from formcheck.webapp.schemas import (
     HoldIn,
@@ -259,12 +261,12 @@ def person_detail(p: ClinicianPerson, store: StoreDep, service: ServiceDep) -> P
     summaries = store.session_summaries(p.id)
     level = service.plan(p).level
     flagged_open = len(queue_items(store, [p], open_only=True))
-    overrides = repo.all_threshold_overrides(store, p.id)
+    overrides = thresholds.all_overrides(store, p.id)
     from formcheck.spec import load_all
 
     rules = [
         RuleOut(exercise_id=s.id, exercise_name=s.name, rule_id=r.id, rule_name=r.name, unit=r.unit, limit=r.limit,
-                override=overrides.get(r.id), min=triage.threshold_range(r.unit, r.limit)[0],
+                override=overrides.get((s.id, r.id)), min=triage.threshold_range(r.unit, r.limit)[0],
                 max=triage.threshold_range(r.unit, r.limit)[1], step=triage.UNIT_STEP.get(r.unit))
         for s in sorted(load_all().values(), key=lambda s: s.name) for r in s.rules
     ]
@@ -290,7 +292,7 @@ def _summary(kind: str, payload: dict[str, Any]) -> str:
     if kind == "set_level":
         text = f"to level {payload.get('level')}"
     elif kind == "thresholds":
-        text = ", ".join(f"{k} = {v:g}" for k, v in (payload.get("thresholds") or {}).items())
+        text = thresholds.summary(payload)
     elif isinstance(payload.get(repo.REP_REVIEW), dict):
         rv = payload[repo.REP_REVIEW]
         text = f"{'agreed' if rv.get('agree') else 'disagreed'} on rep {rv.get('rep_index')} of an upload"
@@ -320,22 +322,14 @@ def set_hold(p: ClinicianPerson, body: HoldIn, user: ClinicianUser, store: Store
 
 @router.post("/api/clinician/people/{person_id}/thresholds")
 def set_threshold(p: ClinicianPerson, body: ThresholdIn, user: ClinicianUser, store: StoreDep, service: ServiceDep) -> dict[str, Any]:
-    """A per-person limit for one analysis rule (e.g. allow more knee valgus early on)."""
-    from formcheck.spec import load_exercise
-
-    spec = load_exercise(body.exercise_id) if body.exercise_id in repo.exercise_ids() else None
-    if spec is None or body.rule_id not in {r.id for r in spec.rules}:
-        raise InputError(f"unknown rule {body.rule_id!r} for exercise {body.exercise_id!r}")
-    rule = spec.rule(body.rule_id)
-    try:
-        triage.check_threshold(rule.id, rule.unit, float(rule.limit), body.threshold, body.unit)
-    except InputError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
-    try:
-        service.set_thresholds(p, store.get_person_by_id(user.id), {body.rule_id: body.threshold}, body.note)
-    except SpecError as exc:  # an out-of-range value is the clinician's input, not a broken data file
-        raise InputError(str(exc)) from None
-    return {"rule_id": body.rule_id, "threshold": body.threshold}
+    """A per-person limit for one rule of one exercise (e.g. allow more knee valgus in squats early on);
+    `threshold: null` removes it. In the rule's unit and within its range (triage.threshold_range: half to
+    double the library limit), refused with that range otherwise."""
+    rule = thresholds.rule_of(body.exercise_id, body.rule_id)
+    triage.check_threshold(rule.id, rule.unit, float(rule.limit), body.threshold, body.unit)
+    limit = thresholds.record(store, p.id, user.id, body.exercise_id, body.rule_id, body.threshold, body.note,
+                              service.today())
+    return {"exercise_id": body.exercise_id, "rule_id": body.rule_id, "threshold": limit}
 
 
 @router.post("/api/clinician/people/{person_id}/notes")
@@ -502,16 +496,21 @@ def report_html(p: ClinicianPerson, user: ClinicianUser, store: StoreDep, servic
         for a in store.list_clinician_actions(p.id)
     ) or "<li class='muted'>None</li>"
     chart = _ratio_svg(rows)
+    nonce = secrets.token_urlsafe(16)
     page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Report: {esc(p.display_name)}</title>
 <meta name="viewport" content="width=device-width,initial-scale=1"><link rel="stylesheet" href="/static/app.css"></head>
 <body><main class="page"><div class="page-head"><div><h1>Progress report: {esc(p.display_name)}</h1>
 <p class="muted">Level {service.plan(p).level} · {'progression held' if _held(store, p.id) else 'progressing'} ·
 prepared {datetime.now(UTC).date().isoformat()} by {esc(user.name)}</p></div>
-<div class="actions noprint"><button onclick="window.print()">Print / save as PDF</button></div></div>
+<div class="actions noprint"><button id="print">Print / save as PDF</button></div></div>
 <section class="card"><h2>Valid-rep ratio</h2>{chart}</section>
 <section class="card"><h2>Sessions and uploads</h2><table class="report"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></section>
-<section class="card"><h2>Clinician changes and notes</h2><ul>{actions}</ul></section></main></body></html>"""
-    return HTMLResponse(page)
+<section class="card"><h2>Clinician changes and notes</h2><ul>{actions}</ul></section></main>
+<script nonce="{nonce}">document.getElementById("print").addEventListener("click", () => window.print());</script>
+</body></html>"""
+    # The one inline script of the app runs under a per-response nonce; everything else stays 'self' only.
+    csp = CSP.replace("script-src 'self'", f"script-src 'self' 'nonce-{nonce}'")
+    return HTMLResponse(page, headers={"Content-Security-Policy": csp})
 
 
 def _ratio_svg(rows: list[dict[str, Any]]) -> str:

@@ -44,31 +44,35 @@ from formcheck.webapp.auth import (
     csrf_matches,
     password_tag,
 )
+from formcheck.webapp.guards import TOKEN_COOKIE, origin_allowed, token_matches
 from formcheck.webapp.schemas import Role, User
 from formcheck.webapp.settings import Settings, is_loopback
 
 NOT_SIGNED_IN = "Sign in first"
 CSRF_FAILED = "CSRF token missing or wrong: reload the page and try again"
 CLINICIANS_ONLY = "This page is for clinicians"
+MAX_FORM_BYTES = 64 * 1024  # a form that carries a CSRF token is tiny; a larger body is never parsed as one
 
 
-def get_settings(conn: HTTPConnection) -> Settings:
+# The getters are async so FastAPI resolves them on the event loop: a flood of cheap requests must not queue
+# other people's requests behind it on the thread pool (issue 8 finding 5).
+async def get_settings(conn: HTTPConnection) -> Settings:
     return conn.app.state.settings
 
 
-def get_store(conn: HTTPConnection) -> Any:
+async def get_store(conn: HTTPConnection) -> Any:
     return conn.app.state.store
 
 
-def get_codec(conn: HTTPConnection) -> SessionCodec:
+async def get_codec(conn: HTTPConnection) -> SessionCodec:
     return conn.app.state.session_codec
 
 
-def get_session(conn: HTTPConnection) -> SessionData | None:
+async def get_session(conn: HTTPConnection) -> SessionData | None:
     return conn.app.state.session_codec.read(conn)
 
 
-def get_service(conn: HTTPConnection) -> ProgrammeService:
+async def get_service(conn: HTTPConnection) -> ProgrammeService:
     """The programme's session service over this app's store (the programme file is loaded once per app)."""
     return ProgrammeService(conn.app.state.store, conn.app.state.programme)
 
@@ -81,11 +85,24 @@ SessionDep = Annotated[SessionData | None, Depends(get_session)]
 
 
 def _same_origin(conn: HTTPConnection) -> bool:
+    """Origin names one of the configured host names (a fixed list: never compared with the Host header, which a
+    DNS-rebinding page controls). Serving any host (0.0.0.0 without FORMCHECK_ALLOWED_HOSTS): Origin == Host."""
     origin = conn.headers.get("origin")
     if not origin:
         return True  # non-browser clients send no Origin; cookies are what matter and they are SameSite=Lax
-    host = conn.headers.get("host", "")
-    return origin.split("://", 1)[-1].rstrip("/") == host
+    names = conn.app.state.settings.allowed_host_names
+    if names is None:
+        return origin.split("://", 1)[-1].rstrip("/") == conn.headers.get("host", "")
+    return origin_allowed(origin, names)
+
+
+def _has_launch_token(conn: HTTPConnection, settings: Settings) -> bool:
+    """Single-user mode: the per-launch secret, from its HttpOnly cookie or an `Authorization: token X` header."""
+    supplied = conn.cookies.get(TOKEN_COOKIE)
+    auth = conn.headers.get("authorization", "")
+    if not supplied and auth.lower().startswith("token "):
+        supplied = auth[6:].strip()
+    return token_matches(settings.token, supplied)
 
 
 def _resolve_user(conn: HTTPConnection, settings: Settings, store: Any, session: SessionData | None) -> User | None:
@@ -94,7 +111,7 @@ def _resolve_user(conn: HTTPConnection, settings: Settings, store: Any, session:
         if found is not None and hmac.compare_digest(session.password_tag, password_tag(found[1])):
             return found[0]
     client_host = conn.client.host if conn.client else ""
-    if settings.single_user_active and is_loopback(client_host):
+    if settings.single_user_active and is_loopback(client_host) and _has_launch_token(conn, settings):
         return repo.single_user_person(store)
     return None
 
@@ -116,7 +133,8 @@ async def current_user(conn: HTTPConnection, settings: SettingsDep, store: Store
 
 async def require_csrf(request: Request, session: SessionData | None) -> None:
     supplied = request.headers.get(CSRF_HEADER)
-    if not supplied and request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+    small = request.headers.get("content-length", "").isdigit() and int(request.headers["content-length"]) <= MAX_FORM_BYTES
+    if not supplied and small and request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         form = await request.form()  # cached by Starlette, so a later Form() parameter still sees it
         value = form.get(CSRF_FORM_FIELD)
         supplied = value if isinstance(value, str) else None

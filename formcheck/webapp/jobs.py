@@ -10,25 +10,23 @@ from __future__ import annotations
 
 import importlib
 import logging
-import multiprocessing
+import re
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-from formcheck.errors import FormcheckError
+from formcheck.errors import FormcheckError, VideoError
+from formcheck.store import LeaseLost
 from formcheck.webapp import repo
 from formcheck.webapp.schemas import JobStatus
 from formcheck.webapp.settings import Settings
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 2  # judgement call: one retry after a crash/restart, then fail with the reason
 PROGRESS_MIN_INTERVAL_S = 0.5  # don't write progress to the database more often than this
 PROGRESS_MIN_STEP_RATIO = 0.02
-RESTART_REASON = "The server stopped while this video was being analysed"
+UNEXPECTED_FAILURE = "The analysis failed because of an internal error (it was logged for the maintainers)"
 MAX_CHART_POINTS = 600  # enough for a smooth line on any screen; keeps the stored result small
 LANDMARK_PROGRESS_RATIO = 0.75  # share of the progress bar for pose estimation (the slow part)
 
@@ -102,8 +100,8 @@ def analyse_upload(
 class _Progress:
     """Throttled progress writer (fraction 0..1)."""
 
-    def __init__(self, store: Any, job_id: int) -> None:
-        self._store, self._job_id = store, job_id
+    def __init__(self, store: Any, job_id: int, lease_owner: str | None = None) -> None:
+        self._store, self._job_id, self._lease_owner = store, job_id, lease_owner
         self._last_t_s = 0.0
         self._last_ratio = 0.0
 
@@ -113,14 +111,27 @@ class _Progress:
         if now_s - self._last_t_s < PROGRESS_MIN_INTERVAL_S and ratio - self._last_ratio < PROGRESS_MIN_STEP_RATIO:
             return
         self._last_t_s, self._last_ratio = now_s, ratio
-        repo.update_job(self._store, self._job_id, progress_ratio=ratio)
+        repo.update_job(self._store, self._job_id, progress_ratio=ratio, lease_owner=self._lease_owner)
 
 
-def run_job(job_id: int, settings_json: str) -> str:
+def public_message(exc: Exception, job: Any, settings: Settings) -> str:
+    """A failed job's reason as the person may see it: no server paths, no decoder internals."""
+    text = str(exc)
+    video = str(settings.data_dir / job.video_relpath)
+    if isinstance(exc, VideoError):
+        text = text.split(": ", 1)[1] if text.startswith((video, str(settings.data_dir), "/")) else text
+        text = re.sub(r"\s*\([^)]*\)", "", text)  # "(Invalid data found when processing input: '/srv/...')"
+    text = text.replace(video, job.display_name).replace(str(settings.data_dir), "the data folder")
+    text = re.sub(r"(?<![\w.])/(?:[\w.\-]+/)+[\w.\-]*", "a server file", text)
+    return text or "The analysis failed"
+
+
+def run_job(job_id: int, settings_json: str, lease_owner: str | None = None) -> str:
     """Analyse one stored upload; writes status, progress and the report to the store. Returns the final status.
 
     Domain errors (not a decodable video, unknown exercise, no person in view...) end the job as `failed` with
-    the one-line message; anything unexpected is logged with its traceback and stored as a short reason.
+    the one-line message (without server paths); anything unexpected is logged with its traceback and stored as a
+    generic reason. With `lease_owner` every write requires that lease: a run that was taken over stops.
     """
     settings = Settings.model_validate_json(settings_json)
     store = repo.open_store(settings)
@@ -129,7 +140,12 @@ def run_job(job_id: int, settings_json: str) -> str:
         if job is None:
             log.warning("job %s vanished before it ran", job_id)
             return JobStatus.FAILED
-        repo.update_job(store, job_id, status=JobStatus.RUNNING, progress_ratio=0.0, started=True)
+        try:
+            repo.update_job(store, job_id, status=JobStatus.RUNNING, progress_ratio=0.0, started=True,
+                            lease_owner=lease_owner)
+        except LeaseLost:
+            log.warning("job %s was taken over before it started", job_id)
+            return JobStatus.FAILED
         annotate_path = settings.data_dir / job.annotated_relpath
         annotate_path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -141,103 +157,36 @@ def run_job(job_id: int, settings_json: str) -> str:
                 overrides=job.overrides or None,
                 annotate_path=annotate_path,
                 landmarks_path=settings.data_dir / job.landmarks_relpath,
-                progress=_Progress(store, job_id),
+                progress=_Progress(store, job_id, lease_owner),
             )
-        except FormcheckError as exc:
-            repo.update_job(store, job_id, status=JobStatus.FAILED, message=str(exc))
+        except LeaseLost:
+            log.warning("job %s: lease lost (timed out or taken over); this run stops", job_id)
             return JobStatus.FAILED
-        except Exception as exc:  # noqa: BLE001 - a job must end with a stored reason, never silently
+        except FormcheckError as exc:
+            log.info("job %s failed: %s", job_id, exc)
+            repo.update_job(store, job_id, status=JobStatus.FAILED, message=public_message(exc, job, settings),
+                            lease_owner=lease_owner, release=True)
+            return JobStatus.FAILED
+        except Exception:  # noqa: BLE001 - a job must end with a stored reason, never silently
             log.exception("job %s crashed", job_id)
-            repo.update_job(store, job_id, status=JobStatus.FAILED, message=f"Analysis failed: {type(exc).__name__}: {exc}")
+            repo.update_job(store, job_id, status=JobStatus.FAILED, message=UNEXPECTED_FAILURE,
+                            lease_owner=lease_owner, release=True)
             return JobStatus.FAILED
         report = dict(report)
         report["video"] = job.display_name  # never the server's path
         annotated = job.annotated_relpath if annotate_path.is_file() and annotate_path.stat().st_size > 0 else None
-        repo.store_job_result(store, job_id, {"report": report, "chart": chart}, annotated_relpath=annotated)
+        try:
+            repo.store_job_result(store, job_id, {"report": report, "chart": chart}, annotated_relpath=annotated,
+                                  lease_owner=lease_owner)
+        except LeaseLost:
+            log.warning("job %s finished after its lease was lost; the result is dropped", job_id)
+            return JobStatus.FAILED
         return JobStatus.DONE
     finally:
         repo.close_store(store)
 
 
-class JobRunner:
-    """Submits job ids to worker processes and puts unfinished jobs back in line after a restart."""
+# The supervisor (fair scheduling, leases, timeouts, workers tied to the server) lives in its own module.
+from formcheck.webapp.supervisor import MAX_ATTEMPTS, RESTART_REASON, JobRunner  # noqa: E402
 
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._settings_json = settings.model_dump_json()
-        self._executor: Executor | None = None
-        self._store: Any = None
-
-    def start(self, store: Any = None) -> None:
-        self._store = store
-        self._executor = self._new_executor()
-
-    def _new_executor(self) -> Executor:
-        workers = self._settings.job_workers
-        if self._settings.job_mode == "thread":
-            return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="formcheck-job")
-        # spawn, not fork: the server has threads (uvicorn, SQLAlchemy pool) that a fork would copy mid-state.
-        return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-
-    def submit(self, job_id: int) -> Future[str]:
-        if self._executor is None:
-            raise RuntimeError("JobRunner.start() was not called")
-        try:
-            future = self._executor.submit(run_job, job_id, self._settings_json)
-        except (BrokenProcessPool, RuntimeError):
-            self._executor = self._new_executor()
-            future = self._executor.submit(run_job, job_id, self._settings_json)
-        future.add_done_callback(lambda f, jid=job_id: self._finished(jid, f))
-        return future
-
-    def _finished(self, job_id: int, future: Future[str]) -> None:
-        """A worker that died (killed, out of memory) leaves no stored outcome: record one, retry once."""
-        if future.cancelled():
-            return  # shutdown: the job stays queued/running in the store and is recovered on the next start
-        exc = future.exception()
-        if exc is None or self._store is None:
-            return
-        log.error("job %s: worker failed: %r", job_id, exc)
-        attempts = repo.job_attempts(self._store, job_id)
-        if attempts < MAX_ATTEMPTS and isinstance(exc, BrokenProcessPool):
-            repo.update_job(self._store, job_id, status=JobStatus.QUEUED, message="Retrying after a worker crash")
-            self.submit(job_id)
-        else:
-            repo.update_job(
-                self._store, job_id, status=JobStatus.FAILED,
-                message=f"The analysis worker stopped unexpectedly ({type(exc).__name__})",
-            )
-
-    def recover(self, store: Any) -> list[int]:
-        """On startup: resume queued jobs; retry or fail jobs that were running when the server stopped."""
-        self._store = store
-        resumed: list[int] = []
-        for job_id, status, attempts in repo.unfinished_jobs(store):
-            if status == JobStatus.RUNNING and attempts >= MAX_ATTEMPTS:
-                repo.update_job(
-                    store, job_id, status=JobStatus.FAILED,
-                    message=f"{RESTART_REASON}, twice; please upload it again",
-                )
-                continue
-            if status == JobStatus.RUNNING:
-                repo.update_job(store, job_id, status=JobStatus.QUEUED, message=f"{RESTART_REASON}; restarted")
-            resumed.append(job_id)
-            self.submit(job_id)
-        if resumed:
-            log.info("resumed %d unfinished job(s): %s", len(resumed), resumed)
-        return resumed
-
-    def shutdown(self) -> None:
-        """Stop now: queued futures are cancelled and busy workers terminated; their jobs stay queued/running
-        in the store, and `recover` on the next start resumes them (or fails them with the reason)."""
-        executor, self._executor = self._executor, None
-        if executor is None:
-            return
-        self._store = None  # so the done-callbacks of terminated workers record nothing
-        workers = list((getattr(executor, "_processes", None) or {}).values())
-        executor.shutdown(wait=False, cancel_futures=True)
-        for proc in workers:
-            if proc.is_alive():
-                proc.terminate()
-        for proc in workers:
-            proc.join(timeout=5)
+__all__ = ["MAX_ATTEMPTS", "RESTART_REASON", "JobRunner", "run_job"]

@@ -28,10 +28,10 @@ server → client (text JSON, one object per message, "type" first)
     once the 3-2-1 has ended. Before that no frame reaches the rep counter and rep_count stays 0.
     "speak" carries the coach's words only (the analysis' raw cues stay in "cue"/"cues" as data).
   * set_started / set_ended / pong / settings.
-  * error: code (bad_frame, too_large, bad_message, flood, not_signed_in, bad_exercise, store_failed,
+  * error: code (bad_frame, too_large, bad_message, flood, not_signed_in, busy, bad_exercise, store_failed,
     model_unavailable, internal) + a one-line message; seq when it answers a frame. The socket stays usable
     after bad_frame / bad_message (up to MAX_CONSECUTIVE_ERRORS in a row); too_large, flood and not_signed_in
-    are followed by a close (1009 / 1008 / 1008).
+    are followed by a close (1009 / 1008 / 1008); busy (too many live sessions, per person or in all) by 1013.
 """
 
 from __future__ import annotations
@@ -44,7 +44,9 @@ import functools
 import json
 import logging
 import math
+import os
 import struct
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -99,6 +101,7 @@ WS_CLOSE_UNSUPPORTED = 1003
 WS_CLOSE_POLICY = 1008
 WS_CLOSE_TOO_BIG = 1009
 WS_CLOSE_INTERNAL = 1011
+WS_CLOSE_TRY_AGAIN = 1013  # RFC 6455 "Try Again Later": the live coach is at its connection cap
 
 # Key angles shown on the overlay: (label, landmark the label sits at).
 ANGLE_LABELS: tuple[tuple[str, Lm, Lm, Lm], ...] = (
@@ -265,7 +268,7 @@ def _opt_int(v: Any, lo: int, hi: int) -> int | None:
         return None
     try:
         i = int(v)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(1e309), i.e. int(inf)
         raise ValueError(f"{v!r} is not a whole number") from None
     if not lo <= i <= hi:
         raise ValueError(f"{i} is outside {lo}..{hi}")
@@ -315,6 +318,14 @@ def decode_jpeg(jpeg: bytes) -> np.ndarray:
     """BGR image of a JPEG; ProtocolError for a corrupt or oversized image (runs in a worker thread)."""
     import cv2
 
+    from formcheck.webapp.jpeg_header import jpeg_size_px
+
+    size = jpeg_size_px(jpeg)  # from the header, before decoding: a tiny file can declare a huge picture
+    if size is None:
+        raise ProtocolError("bad_frame", "not a JPEG image (no frame header)")
+    if max(size) > MAX_FRAME_SIDE_PX:
+        raise ProtocolError("bad_frame", f"image of {size[0]}x{size[1]} px is larger than {MAX_FRAME_SIDE_PX} px: "
+                                         "send 640x480")
     bgr = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
     if bgr is None or bgr.ndim != 3 or bgr.shape[0] < 16 or bgr.shape[1] < 16:
         raise ProtocolError("bad_frame", "the image could not be decoded")
@@ -456,6 +467,17 @@ def write_clip(frames: list[tuple[float, bytes]], out: Path) -> Path:
 
 # ------------------------------------------------------------------------------------------------ connection
 
+def lower_thread_priority() -> None:
+    """Pose work yields the CPU to request handling (Linux per-thread nice, as video.py's decoder): a saturated
+    server still answers other people's pages and API calls promptly. MediaPipe's own threads inherit it."""
+    from formcheck.webapp.limits import LIVE_POSE_NICE
+
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), LIVE_POSE_NICE)
+    except (AttributeError, OSError):
+        pass
+
+
 def _default_estimator_factory():
     from formcheck.pose import PoseEstimator
 
@@ -476,7 +498,8 @@ class LiveConnection:
         self.estimator: Any = None
         # One worker thread per connection runs the estimator and the analysis, in order: creation, every frame
         # and the final close are serial, so the native landmarker is never closed under a running frame.
-        self.pose_thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="live-pose")
+        self.pose_thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="live-pose",
+                                                                 initializer=lower_thread_priority)
         self.analysis: Any = None
         self.set_req: SetRequest | None = None
         self.recorder: Any = None
@@ -653,7 +676,7 @@ class LiveConnection:
         if req.session_id is not None and not req.preview:
             try:
                 recorder = await asyncio.to_thread(SetRecorder.open, svc, self.user, req)
-                overrides = await asyncio.to_thread(person_rule_overrides, svc, self.user)
+                overrides = await asyncio.to_thread(person_rule_overrides, svc, self.user, req.exercise_id)
             except FormcheckError as exc:
                 await self.fail(ProtocolError("store_failed", str(exc)))
                 return False
@@ -854,10 +877,11 @@ def _new_coached_set(req: SetRequest, overrides: dict[str, float] | None = None)
                            target_reps=req.target_reps)
 
 
-def person_rule_overrides(svc: Any, user: Any) -> dict[str, float]:
-    """The clinician's per-person analysis thresholds from today's plan ({rule id: limit})."""
-    person = svc.store.get_person_by_id(user.id)
-    return {k: float(v) for k, v in svc.plan(person).rule_overrides}
+def person_rule_overrides(svc: Any, user: Any, exercise_id: str) -> dict[str, float]:
+    """The clinician's per-person limits for this exercise's rules ({rule id: limit}; keyed by exercise)."""
+    from formcheck.webapp.thresholds import rule_overrides
+
+    return rule_overrides(svc.store, user.id, exercise_id)
 
 
 def _result_summary(analysis: Any) -> Any:
@@ -1044,6 +1068,19 @@ async def live_socket(ws: WebSocket) -> None:
                                        "message": "Sign in first, then reload this page"}))
         await ws.close(code=WS_CLOSE_POLICY, reason="not signed in")
         return
+    slots = ws.app.state.live_slots
+    refusal = slots.acquire(user.id)  # each socket holds a pose model and a core: capped per person and in all
+    if refusal is not None:
+        await ws.send_text(json.dumps({"type": "error", "code": refusal.code, "message": refusal.message}))
+        await ws.close(code=WS_CLOSE_TRY_AGAIN, reason=refusal.message[:120])
+        return
+    try:
+        await _serve_live(ws, user)
+    finally:
+        slots.release(user.id)
+
+
+async def _serve_live(ws: WebSocket, user: Any) -> None:
     conn = LiveConnection(ws, user)
     try:
         conn.store_clips = await asyncio.to_thread(person_stores_clips, conn.store, user)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Request, status
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from formcheck.webapp.deps import (
@@ -17,6 +19,8 @@ from formcheck.webapp.schemas import Role
 from formcheck.webapp.settings import Settings
 
 router = APIRouter(tags=["pages"], default_response_class=HTMLResponse)
+
+MAX_NEXT_CHARS = 2000
 
 
 def _include_person_routes() -> None:
@@ -34,14 +38,36 @@ def _page(settings: Settings, name: str) -> FileResponse:
     return FileResponse(settings.resolved_web_dir / name, media_type="text/html", headers={"Cache-Control": "no-store"})
 
 
-@router.get("/signin", response_class=FileResponse)
-def signin_page(settings: SettingsDep) -> FileResponse:
+def safe_next(target: str | None) -> str | None:
+    """`target` if it is a path on this site, else None. Browsers read "/\\evil.example" (and "//evil", "/\t/evil")
+    as another host, so only a single leading slash followed by a non-slash, non-backslash is accepted."""
+    if not target or not target.startswith("/") or len(target) > MAX_NEXT_CHARS:
+        return None
+    if any(ch in target for ch in "\\") or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
+        return None
+    if target.startswith("//"):
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else None
+
+
+def _signin(request: Request, settings: Settings) -> Response:
+    """The sign-in page; an unsafe `next` (another site) is dropped by a redirect before the page's script
+    ever reads it (open redirect, issue 8 finding 11)."""
+    nxt = request.query_params.get("next")
+    if nxt is not None and safe_next(nxt) is None:
+        return RedirectResponse(request.url.path, status_code=status.HTTP_303_SEE_OTHER)
     return _page(settings, "signin.html")
 
 
-@router.get("/clinician/signin", response_class=FileResponse)
-def clinician_signin_page(settings: SettingsDep) -> FileResponse:
-    return _page(settings, "signin.html")
+@router.get("/signin", response_class=FileResponse, response_model=None)
+def signin_page(request: Request, settings: SettingsDep) -> Response:
+    return _signin(request, settings)
+
+
+@router.get("/clinician/signin", response_class=FileResponse, response_model=None)
+def clinician_signin_page(request: Request, settings: SettingsDep) -> Response:
+    return _signin(request, settings)
 
 
 @router.get("/", response_class=FileResponse, response_model=None)

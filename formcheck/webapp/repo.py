@@ -56,17 +56,33 @@ def get_user(store: Store, user_id: int) -> User | None:
     return found[0] if found else None
 
 
+SESSION_GENERATION = "session_generation"  # people.settings key: bumped by sign-out, so old cookies stop working
+
+
+def session_binding(p: Any) -> str:
+    """What a session cookie is bound to: the password hash and the sign-out generation (a change of either
+    ends every earlier session of this account)."""
+    return f"{p.password_hash or ''}#{int((p.settings or {}).get(SESSION_GENERATION, 0))}"
+
+
 def get_user_and_hash(store: Store, user_id: int) -> tuple[User, str | None] | None:
+    """The account and its session binding (see `session_binding`), or None."""
     try:
         p = store.get_person_by_id(user_id)
     except InputError:
         return None
     user = _user(p)
-    return (user, p.password_hash) if user else None
+    return (user, session_binding(p)) if user else None
 
 
-def find_login(store: Store, name: str) -> tuple[User, str] | None:
-    """The account and its password hash for a sign-in name, or None."""
+def revoke_sessions(store: Store, user_id: int) -> None:
+    """Sign-out: every cookie issued to this account so far stops working (server-side session generation)."""
+    p = store.get_person_by_id(user_id)
+    store.update_settings(user_id, {SESSION_GENERATION: int((p.settings or {}).get(SESSION_GENERATION, 0)) + 1})
+
+
+def find_login(store: Store, name: str) -> tuple[User, str, str] | None:
+    """The account, its password hash and its session binding for a sign-in name, or None."""
     try:
         p = store.get_person(name)
     except InputError:
@@ -74,7 +90,7 @@ def find_login(store: Store, name: str) -> tuple[User, str] | None:
     user = _user(p)
     if user is None or not p.password_hash:
         return None
-    return user, p.password_hash
+    return user, p.password_hash, session_binding(p)
 
 
 def single_user_person(store: Store) -> User | None:
@@ -134,6 +150,27 @@ def latest_job(store: Store, upload_id: int) -> JobRow | None:
     return jobs[-1] if jobs else None
 
 
+def pending_jobs_of(store: Store, person_id: int) -> int:
+    """Queued or running analysis jobs of this person's uploads (the per-person quota counts these)."""
+    mine = {u.id for u in store.list_uploads(person_id)}
+    return sum(1 for status in ("queued", "running") for j in store.list_jobs(status=status) if j.upload_id in mine)
+
+
+def queued_jobs_with_owner(store: Store) -> list[tuple[int, int]]:
+    """(job id, owner id) of every queued job, oldest first (what the fair scheduler chooses from)."""
+    owners: dict[int, int] = {}
+    out = []
+    for job in store.list_jobs(status="queued"):
+        if job.upload_id not in owners:
+            owners[job.upload_id] = store.get_upload(job.upload_id).owner_id
+        out.append((job.id, owners[job.upload_id]))
+    return out
+
+
+def job_owner(store: Store, job_id: int) -> int:
+    return store.get_upload(store.get_job(job_id).upload_id).owner_id
+
+
 def get_job(store: Store, job_id: int) -> JobRow | None:
     try:
         return store.get_job(job_id)
@@ -187,22 +224,26 @@ def job_attempts(store: Store, job_id: int) -> int:
 
 def update_job(
     store: Store, job_id: int, *, status: str | None = None, progress_ratio: float | None = None,
-    message: str | None = None, started: bool = False,
+    message: str | None = None, started: bool = False, lease_owner: str | None = None, release: bool = False,
 ) -> None:
+    """Change a job; with `lease_owner` only while that worker holds it (store.LeaseLost otherwise)."""
     result = None
     if started:
         result = _bookkeeping(store.get_job(job_id))
         result["attempts"] = int(result.get("attempts", 0)) + 1
         result["started_at"] = datetime.now(UTC).isoformat()
         message = message if message is not None else ""
-    store.update_job(job_id, status=status, progress=progress_ratio, error=message, result=result)
+    store.update_job(job_id, status=status, progress=progress_ratio, error=message, result=result,
+                     lease_owner=lease_owner, release=release)
 
 
-def store_job_result(store: Store, job_id: int, result: dict[str, Any], *, annotated_relpath: str | None) -> None:
+def store_job_result(store: Store, job_id: int, result: dict[str, Any], *, annotated_relpath: str | None,
+                     lease_owner: str | None = None) -> None:
     merged = _bookkeeping(store.get_job(job_id))
     merged.update(result)
     merged["annotated"] = annotated_relpath
-    store.update_job(job_id, status="done", progress=1.0, error="", result=merged)
+    store.update_job(job_id, status="done", progress=1.0, error="", result=merged, lease_owner=lease_owner,
+                     release=True)
 
 
 def unfinished_jobs(store: Store) -> list[tuple[int, str, int]]:
@@ -214,21 +255,11 @@ def unfinished_jobs(store: Store) -> list[tuple[int, str, int]]:
 
 
 # ------------------------------------------------------------------------------------------------ thresholds
-def all_threshold_overrides(store: Store, person_id: int) -> dict[str, float]:
-    """The clinician's per-person limits as {rule_id: limit}, latest wins (the programme service's format)."""
-    merged: dict[str, float] = {}
-    for action in store.list_clinician_actions(person_id):
-        if action.kind == "thresholds":
-            merged.update({k: float(v) for k, v in (action.payload.get("thresholds") or {}).items()})
-    return merged
-
-
 def threshold_overrides(store: Store, person_id: int, exercise_id: str) -> dict[str, float]:
-    """The per-person limits for the rules this exercise has (what its analysis job is given)."""
-    from formcheck.spec import load_exercise
+    """The per-person limits of this exercise's rules, {rule_id: limit} (what its analysis job is given)."""
+    from formcheck.webapp.thresholds import rule_overrides
 
-    rule_ids = {r.id for r in load_exercise(exercise_id).rules}
-    return {k: v for k, v in all_threshold_overrides(store, person_id).items() if k in rule_ids}
+    return rule_overrides(store, person_id, exercise_id)
 
 
 # ------------------------------------------------------------------------------------------------ reviews

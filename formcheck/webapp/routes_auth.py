@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from formcheck.webapp import repo
-from formcheck.webapp.auth import CSRF_HEADER, csrf_matches, hash_password, new_session, verify_password
+from formcheck.webapp.auth import (
+    CSRF_HEADER,
+    TOO_MANY_FAILURES,
+    SignInRefused,
+    csrf_matches,
+    hash_password,
+    new_session,
+    verify_password,
+)
 from formcheck.webapp.deps import CSRF_FAILED, CodecDep, CurrentUser, SessionDep, StoreDep
 from formcheck.webapp.schemas import SignIn, UserPublic
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 WRONG_CREDENTIALS = "Wrong name or password"
-TOO_MANY_FAILURES = "Too many wrong passwords for this name: wait 15 minutes and try again"
+# A refused sign-in is answered after this pause: a flooding client's next attempt waits for it, so 48 parallel
+# attackers make ~48 requests a second instead of hundreds (judgement call; a person retrying never notices).
+SIGNIN_REFUSAL_DELAY_S = 1.0
 
 
 @functools.cache
@@ -24,7 +36,7 @@ def _dummy_hash() -> str:
 
 
 @router.get("/csrf")
-def csrf_token(response: Response, codec: CodecDep, session: SessionDep) -> dict[str, str]:
+async def csrf_token(response: Response, codec: CodecDep, session: SessionDep) -> dict[str, str]:
     """The CSRF token for this browser; starts an anonymous session if there is none (needed to sign in)."""
     if session is None:
         session = new_session(None)
@@ -32,32 +44,49 @@ def csrf_token(response: Response, codec: CodecDep, session: SessionDep) -> dict
     return {"csrf_token": session.csrf}
 
 
+def _check_password(store: Any, name: str, password: str) -> tuple[Any, bool]:
+    found = repo.find_login(store, name)
+    return found, verify_password(found[1] if found else _dummy_hash(), password)
+
+
 @router.post("/signin", responses={401: {"description": WRONG_CREDENTIALS}, 429: {"description": TOO_MANY_FAILURES}})
-def sign_in(
+async def sign_in(
     body: SignIn, request: Request, response: Response, store: StoreDep, codec: CodecDep, session: SessionDep
 ) -> UserPublic:
-    """Check name + password; on success a new session (and a new CSRF token) replaces the anonymous one."""
+    """Check name + password; on success a new session (and a new CSRF token) replaces the anonymous one.
+
+    Rate limits and the bound on concurrent argon2 verifications are decided here on the event loop, so a flood
+    is answered 429 without ever occupying the shared thread pool; only admitted checks run in a worker thread."""
     if not csrf_matches(session, request.headers.get(CSRF_HEADER)):
         raise HTTPException(status.HTTP_403_FORBIDDEN, CSRF_FAILED)
     name = body.name.strip()
-    throttle = request.app.state.signin_failures
-    if throttle.locked(name):
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, TOO_MANY_FAILURES)
-    found = repo.find_login(store, name)
-    password_hash = found[1] if found else _dummy_hash()
-    ok = verify_password(password_hash, body.password)
+    gate = request.app.state.signin_gate
+    client = request.client.host if request.client else ""
+    try:
+        gate.admit(client, name)
+        with gate.verifying():
+            found, ok = await asyncio.get_running_loop().run_in_executor(
+                gate.executor, _check_password, store, name, body.password)
+    except SignInRefused as refused:
+        await asyncio.sleep(SIGNIN_REFUSAL_DELAY_S)  # tarpit: a flood waits here, costing the server nothing
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, refused.message,
+                            headers={"Retry-After": str(max(1, round(refused.retry_after_s)))}) from None
     if not found or not ok:
-        throttle.failed(name)
+        gate.failed(client, name)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, WRONG_CREDENTIALS)
-    throttle.succeeded(name)
-    user, stored_hash = found
-    fresh = new_session(user.id, stored_hash)
+    gate.succeeded(client, name)
+    user, _, binding = found
+    fresh = new_session(user.id, binding)
     codec.write(response, fresh)
     return UserPublic(id=user.id, name=user.name, role=user.role, csrf_token=fresh.csrf)
 
 
 @router.post("/signout")
-def sign_out(user: CurrentUser, response: Response, codec: CodecDep) -> dict[str, bool]:
+def sign_out(user: CurrentUser, response: Response, codec: CodecDep, store: StoreDep,
+             session: SessionDep) -> dict[str, bool]:
+    """Sign out everywhere: the server-side session generation moves on, so a copied cookie is dead too."""
+    if session is not None and session.user_id == user.id:
+        repo.revoke_sessions(store, user.id)
     codec.clear(response)
     return {"signed_out": True}
 

@@ -15,6 +15,18 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_MAX_UPLOAD_MB = 200.0  # judgement call: ~10 min of 1080p phone video
 DEFAULT_SESSION_MAX_AGE_S = 14 * 24 * 3600  # judgement call: sign in again every two weeks
+DEFAULT_BODY_TIMEOUT_S = 30.0  # judgement call: a phone upload never pauses 30 s between chunks; a stall does
+# Live coaching: each socket holds a pose model (~100-150 MB) and a core's worth of CPU while streaming.
+# One live session per two cores: MediaPipe needs ~40 ms/frame (~1 core at 25 fps), the other core keeps the
+# pages, the API and the upload worker responsive (judgement call; measured in benchmarks/bench_abuse.py).
+DEFAULT_MAX_LIVE_CONNECTIONS = max(1, (os.cpu_count() or 2) // 2)
+DEFAULT_MAX_LIVE_PER_PERSON = min(2, DEFAULT_MAX_LIVE_CONNECTIONS)  # a second tab or device, where cores allow
+# Uploads: what one video may cost the shared analysis worker (judgement calls, see issue 8 finding 6).
+DEFAULT_MAX_VIDEO_S = 600.0  # ten minutes: far longer than any set (15 min/day programme budget)
+DEFAULT_MAX_VIDEO_FRAMES = 36_000  # 10 min at 60 fps
+DEFAULT_MAX_PENDING_JOBS_PER_PERSON = 3  # queued or running analyses per person; more answers 429
+DEFAULT_JOB_TIMEOUT_S = 1800.0  # 10 min of video at ~5 frames/s on one busy core, with margin
+DEFAULT_JOB_LEASE_S = 30.0  # judgement call: a restarted server retakes a killed server's job within 30 s
 
 
 def default_data_dir() -> Path:
@@ -54,6 +66,17 @@ class Settings(BaseModel):
     cookie_secure: bool | None = None  # None: Secure unless serving on loopback over plain http
     session_max_age_s: int = Field(DEFAULT_SESSION_MAX_AGE_S, gt=0)
     web_dir: Path | None = None  # None: the repository's top-level web/ directory
+    allowed_hosts: tuple[str, ...] = ()  # host names served besides 127.0.0.1, localhost, [::1] ("*": any)
+    token: str | None = None  # single-user mode: the per-launch secret (`?token=`); None: made at start
+    body_timeout_s: float = Field(DEFAULT_BODY_TIMEOUT_S, gt=0)
+    max_live_connections: int = Field(DEFAULT_MAX_LIVE_CONNECTIONS, ge=1, le=256)
+    max_live_per_person: int = Field(DEFAULT_MAX_LIVE_PER_PERSON, ge=1, le=16)
+    max_video_s: float = Field(DEFAULT_MAX_VIDEO_S, gt=0)
+    max_video_frames: int = Field(DEFAULT_MAX_VIDEO_FRAMES, gt=0)
+    max_pending_jobs_per_person: int = Field(DEFAULT_MAX_PENDING_JOBS_PER_PERSON, ge=1)
+    job_timeout_s: float = Field(DEFAULT_JOB_TIMEOUT_S, gt=0)
+    job_lease_s: float = Field(DEFAULT_JOB_LEASE_S, gt=0)
+    docs: bool = False  # /docs and /redoc load Swagger UI / ReDoc from a CDN: development only
 
     @property
     def max_upload_bytes(self) -> int:
@@ -66,6 +89,12 @@ class Settings(BaseModel):
     @property
     def single_user_active(self) -> bool:
         return self.single_user and is_loopback(self.host)
+
+    @property
+    def allowed_host_names(self) -> frozenset[str] | None:
+        from formcheck.webapp.guards import allowed_host_names
+
+        return allowed_host_names(self.host, self.allowed_hosts)
 
     @property
     def resolved_web_dir(self) -> Path:
@@ -86,6 +115,8 @@ class Settings(BaseModel):
             ("FORMCHECK_DATABASE_URL", "database_url"),
             ("FORMCHECK_HOST", "host"),
             ("FORMCHECK_SECRET_KEY", "secret_key"),
+            ("FORMCHECK_TOKEN", "token"),
+            ("FORMCHECK_ANALYZER", "analyzer"),
         ):
             if env.get(name):
                 values[key] = env[name]
@@ -93,6 +124,14 @@ class Settings(BaseModel):
             ("FORMCHECK_PORT", "port", int),
             ("FORMCHECK_MAX_UPLOAD_MB", "max_upload_mb", float),
             ("FORMCHECK_JOB_WORKERS", "job_workers", int),
+            ("FORMCHECK_BODY_TIMEOUT_S", "body_timeout_s", float),
+            ("FORMCHECK_MAX_LIVE_CONNECTIONS", "max_live_connections", int),
+            ("FORMCHECK_MAX_LIVE_PER_PERSON", "max_live_per_person", int),
+            ("FORMCHECK_MAX_VIDEO_S", "max_video_s", float),
+            ("FORMCHECK_MAX_VIDEO_FRAMES", "max_video_frames", int),
+            ("FORMCHECK_MAX_PENDING_JOBS", "max_pending_jobs_per_person", int),
+            ("FORMCHECK_JOB_TIMEOUT_S", "job_timeout_s", float),
+            ("FORMCHECK_JOB_LEASE_S", "job_lease_s", float),
         ):
             if env.get(name):
                 try:
@@ -101,5 +140,9 @@ class Settings(BaseModel):
                     raise InputError(f"{name}={env[name]!r} is not a number") from exc
         if env.get("FORMCHECK_SINGLE_USER"):
             values["single_user"] = env["FORMCHECK_SINGLE_USER"].lower() in ("1", "true", "yes", "on")
+        if env.get("FORMCHECK_DOCS"):
+            values["docs"] = env["FORMCHECK_DOCS"].lower() in ("1", "true", "yes", "on")
+        if env.get("FORMCHECK_ALLOWED_HOSTS"):
+            values["allowed_hosts"] = tuple(h.strip() for h in env["FORMCHECK_ALLOWED_HOSTS"].split(",") if h.strip())
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)

@@ -20,7 +20,7 @@ router = APIRouter(tags=["clinician"])
 # more knee valgus early on" or a prescribed depth, narrow enough that a typo like -5 or 750 is refused),
 # clipped to what the unit can mean.
 RANGE_FACTOR = 2.0
-UNIT_BOUNDS: dict[str, tuple[float, float]] = {"deg": (0.0, 180.0), "ratio": (0.0, 5.0), "s": (0.0, 600.0)}
+UNIT_BOUNDS: dict[str, tuple[float, float]] = {"deg": (-180.0, 180.0), "ratio": (0.0, 5.0), "s": (0.0, 600.0)}
 UNIT_STEP: dict[str, float] = {"deg": 1.0, "ratio": 0.01, "s": 0.1}  # the input's arrow-key step only
 UNIT_WORDS = {"deg": "degrees", "ratio": "ratio", "s": "seconds"}
 # Pain reports this recent show as alerts on the clinician home until the clinician acts on that person.
@@ -44,11 +44,11 @@ def _nice(v: float, unit: str) -> float:
 
 def range_text(rule_id: str, unit: str, limit: float) -> str:
     lo, hi = threshold_range(unit, limit)
-    return f"{rule_id} takes {lo:g} to {hi:g} {UNIT_WORDS.get(unit, unit)} (library limit {limit:g})"
+    return f"give a limit from {lo:g} to {hi:g} {UNIT_WORDS.get(unit, unit)} for {rule_id} (library limit {limit:g})"
 
 
 def check_threshold(rule_id: str, rule_unit: str, limit: float, value: float | None, unit: str | None) -> None:
-    """InputError (422 on the wire) for a threshold in the wrong unit or outside its range, with the range."""
+    """InputError (400 on the wire) for a threshold in the wrong unit or outside its range, with the range."""
     if unit is not None and unit != rule_unit:
         raise InputError(f"{rule_id} is measured in {UNIT_WORDS.get(rule_unit, rule_unit)}, not "
                          f"{UNIT_WORDS.get(unit, unit)}: {range_text(rule_id, rule_unit, limit)}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import re
 import shutil
 import unicodedata
@@ -42,6 +43,9 @@ MAX_FILENAME_CHARS = 120
 DISK_RESERVE_BYTES = 512 * 1024 * 1024  # judgement call: refuse uploads that would leave less than this free
 MAGIC_BYTES_NEEDED = 12
 NOT_A_VIDEO = "This file is not a video (expected MP4, MOV, WebM, MKV or AVI)"
+NOT_A_FORM = "Send the video file itself as the request body (not a form)"
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+TOO_MANY_PENDING = "You already have {n} videos waiting for analysis: upload more once one is done"
 EMPTY_FILE = "The file is empty"
 
 
@@ -117,6 +121,13 @@ async def create_upload(
     """Store one video (size limit enforced while reading) and queue its analysis."""
     if user.role != "person":
         raise HTTPException(status.HTTP_403_FORBIDDEN, "Only a person can upload their own video")
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type in FORM_TYPES:
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, NOT_A_FORM)
+    pending = repo.pending_jobs_of(store, user.id)
+    if pending >= settings.max_pending_jobs_per_person:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, TOO_MANY_PENDING.format(n=pending),
+                            headers={"Retry-After": "60"})
     known = repo.exercise_ids()
     if exercise not in known:
         raise InputError(f"Unknown exercise {exercise!r}; choose one of: {', '.join(known)}")
@@ -166,7 +177,8 @@ async def create_upload(
         if not looks_like_video(head):
             raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, NOT_A_VIDEO)
         part.rename(final)
-        await _check_decodable(final, display)
+        info = await _check_decodable(final, display)
+        check_video_caps(info, settings)
     except BaseException:
         part.unlink(missing_ok=True)
         final.unlink(missing_ok=True)
@@ -186,7 +198,21 @@ async def create_upload(
     return _upload_public(store, repo.get_upload(store, upload_id))
 
 
-async def _check_decodable(path: Path, display: str) -> None:
+def check_video_caps(info: Any, settings: Settings) -> None:
+    """422 for a video that would hold the shared worker too long: over the duration or frame-count cap."""
+    duration_s = info.duration_s
+    frames = info.frame_count
+    if frames is None and duration_s is not None and info.fps > 0:
+        frames = int(math.ceil(duration_s * info.fps))
+    if duration_s is not None and duration_s > settings.max_video_s:
+        raise VideoError(f"The video is {duration_s / 60:.1f} min long; the limit is {settings.max_video_s / 60:g} min:"
+                         " trim it to the sets you want reviewed")
+    if frames is not None and frames > settings.max_video_frames:
+        raise VideoError(f"The video has {frames} frames; the limit is {settings.max_video_frames}: "
+                         "trim it or record at 30 fps")
+
+
+async def _check_decodable(path: Path, display: str) -> Any:
     """Open the container off the event loop; a file with a video signature but no decodable stream is a 422."""
     import asyncio
 
@@ -199,6 +225,7 @@ async def _check_decodable(path: Path, display: str) -> None:
         raise VideoError("This file is not a playable video: its picture could not be decoded") from None
     if info.width <= 0 or info.height <= 0:
         raise VideoError("This file is not a playable video: no picture size")
+    return info
 
 
 # ------------------------------------------------------------------------------------------------ reading

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -67,10 +68,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _server_command(port: int) -> list[str]:
+def _server_command(port: int, single_user: bool = False) -> list[str]:
     """`python -m formcheck serve` once the CLI exists; uvicorn on the app factory until then."""
     if (REPO_ROOT / "formcheck" / "__main__.py").exists() and (REPO_ROOT / "formcheck" / "webapp" / "cli.py").exists():
-        return [sys.executable, "-m", "formcheck", "serve", "--host", "127.0.0.1", "--port", str(port)]
+        return [sys.executable, "-m", "formcheck", "serve", "--host", "127.0.0.1", "--port", str(port),
+                *(["--single-user"] if single_user else [])]
     return [sys.executable, "-m", "uvicorn", "formcheck.webapp.app:create_app", "--factory",
             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
 
@@ -100,18 +102,23 @@ def _tail(path: Path, n_chars: int = 4000) -> str:
 class LiveServer:
     """A `formcheck serve` subprocess on a free port with its own FORMCHECK_DATA_DIR."""
 
-    def __init__(self, data_dir: Path, log_path: Path, env_extra: dict[str, str] | None = None) -> None:
+    def __init__(self, data_dir: Path, log_path: Path, env_extra: dict[str, str] | None = None,
+                 single_user: bool = False) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
         self.log_path = log_path
+        # The single-user launch token (what `make run` prints as /?token=...), fixed so tests can open it.
+        self.token = secrets.token_urlsafe(24)
+        self.single_user = single_user
         env = dict(os.environ)
         env["FORMCHECK_DATA_DIR"] = str(data_dir)
+        env["FORMCHECK_TOKEN"] = self.token
         env["PYTHONUNBUFFERED"] = "1"
         env.update(env_extra or {})
         data_dir.mkdir(parents=True, exist_ok=True)
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(_server_command(self.port), cwd=REPO_ROOT, env=env,
+        self.proc = subprocess.Popen(_server_command(self.port, single_user), cwd=REPO_ROOT, env=env,
                                      stdout=self._log, stderr=subprocess.STDOUT)
         try:
             _wait_http(self.base_url + "/", self.proc, log_path, SERVER_START_TIMEOUT_S)
@@ -138,9 +145,9 @@ def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[
     """Factory: `start_server(env_extra={...})` → a fresh LiveServer (own data dir); all stopped at the end."""
     servers: list[LiveServer] = []
 
-    def start(env_extra: dict[str, str] | None = None) -> LiveServer:
+    def start(env_extra: dict[str, str] | None = None, single_user: bool = False) -> LiveServer:
         root = tmp_path_factory.mktemp("server")
-        srv = LiveServer(root / "data", root / "server.log", env_extra)
+        srv = LiveServer(root / "data", root / "server.log", env_extra, single_user)
         servers.append(srv)
         return srv
 
@@ -196,12 +203,28 @@ def launch_chromium(playwright_instance) -> Iterator[Callable[..., object]]:
             args += list(FAKE_CAMERA_ARGS) + [f"--use-file-for-fake-video-capture={Path(fake_camera).resolve()}"]
         b = playwright_instance.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=args)
         browsers.append(b)
-        return b
+        return TestBrowser(b)
 
     yield launch
     for b in browsers:
         with contextlib.suppress(Exception):
             b.close()
+
+
+class TestBrowser:
+    """A Playwright Browser whose contexts default to `bypass_csp=True`: `page.wait_for_function("...")` evaluates
+    its predicate with eval, which the app's Content-Security-Policy forbids. test_single_user.py opens the pages
+    with the real CSP (bypass_csp=False) and checks that nothing is blocked."""
+
+    def __init__(self, browser: object) -> None:
+        self._browser = browser
+
+    def new_context(self, **kw: object) -> object:
+        kw.setdefault("bypass_csp", True)
+        return self._browser.new_context(**kw)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._browser, name)
 
 
 @pytest.fixture(scope="session")

@@ -275,4 +275,4 @@ def test_clinician_filter_next_and_pain_alert(clinic, browser, save_screenshot):
     assert range_text == "In ratio, from 0.05 to 0.2 (programme default 0.1)."
     assert "0.15 ratio, adjusted" in saved_option
     assert saved_hidden
-    assert refused == "5 is out of range: knee_valgus takes 0.05 to 0.2 ratio (library limit 0.1)"
+    assert refused == "5 is out of range: give a limit from 0.05 to 0.2 ratio for knee_valgus (library limit 0.1)"

@@ -1,0 +1,249 @@
+"""Abuse figures of a real `formcheck serve` (issue 8): memory and another person's latency under attack.
+
+Side by side in one run, against one server on 127.0.0.1:
+  idle       the server after one live set (pose model loaded once), nobody else busy
+  bombs      3 sockets sending 631-byte JPEGs that declare 16000 x 16000 px, continuously
+  streaming  20 sockets of 20 people streaming 640x480 frames (one in flight each); past the cap they are refused
+  flood      48 parallel anonymous sign-ins from 48 addresses with wrong passwords (argon2id, 64 MiB each)
+For each: the server's peak RSS and the p50 / p95 latency of another signed-in person's GET /api/uploads,
+with the ratio to idle (target: each within 2x). Prints the refusal the connection past the cap receives.
+
+    .venv/bin/python benchmarks/bench_abuse.py [--seconds 12]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import statistics
+import struct
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from serverproc import Client, Server, seed  # noqa: E402
+
+BOMB_SIDE_PX = 16000
+N_BOMB_SOCKETS = 3
+N_STREAM_SOCKETS = 20
+N_FLOOD = 48
+PROBE_EVERY_S = 0.05
+TARGET_RATIO = 2.0
+FRAME_HEADER = struct.Struct("<4sId")
+FIXTURE = REPO / "fixtures" / "videos" / "small_knee_bend_front_clean.mp4"
+
+
+def camera_frames(n: int = 60) -> list[bytes]:
+    """640x480 q80 JPEGs of a person (the mannequin fixture), as the live page sends them."""
+    import av
+    import cv2
+
+    out = []
+    video = FIXTURE if FIXTURE.exists() else next((REPO / "fixtures" / "videos").glob("*.mp4"))
+    with av.open(str(video)) as c:
+        for frame in c.decode(c.streams.video[0]):
+            bgr = cv2.resize(frame.to_ndarray(format="bgr24"), (640, 480))
+            out.append(cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 80])[1].tobytes())
+            if len(out) >= n:
+                break
+    return out
+
+
+def bomb_jpeg() -> bytes:
+    import cv2
+
+    data = bytearray(cv2.imencode(".jpg", np.full((16, 16, 3), 120, np.uint8))[1].tobytes())
+    i = 2
+    while data[i + 1] not in (0xC0, 0xC2):
+        i += 2 + struct.unpack_from(">H", data, i + 2)[0]
+    struct.pack_into(">HH", data, i + 5, BOMB_SIDE_PX, BOMB_SIDE_PX)
+    return bytes(data)
+
+
+class Probe:
+    """Another person's API calls and the server's RSS, sampled while a phase runs."""
+
+    def __init__(self, server: Server, client: Client) -> None:
+        self.server, self.client = server, client
+        self.latencies_ms: list[float] = []
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+
+    def run(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end and not self._stop.is_set():
+            self.peak_mb = max(self.peak_mb, self.server.rss_mb())
+            t0 = time.perf_counter()
+            status = self.client.call("GET", "/api/uploads", timeout_s=60)[0]
+            self.latencies_ms.append((time.perf_counter() - t0) * 1000 if status == 200 else float("inf"))
+            self.peak_mb = max(self.peak_mb, self.server.rss_mb())
+            time.sleep(PROBE_EVERY_S)
+
+    def figures(self) -> tuple[float, float, float]:
+        lat = sorted(self.latencies_ms)
+        p95 = lat[min(len(lat) - 1, int(round(0.95 * (len(lat) - 1))))]
+        return self.peak_mb, statistics.median(lat), p95
+
+
+def phase(name: str, server: Server, probe_client: Client, seconds: float, attack: str, arg: dict) -> dict:
+    """Run `attack` in its own process (the attackers must not share a GIL or a core budget with the probe more
+    than an attacker on the same machine would), measure while it runs, collect what it counted."""
+    ctx = multiprocessing.get_context("spawn")
+    results = ctx.Queue()
+    stop = ctx.Event()
+    proc = ctx.Process(target=run_attack, args=(attack, server.port, arg, stop, results), daemon=True)
+    proc.start()
+    time.sleep(min(4.0, seconds / 3))  # let the attack ramp up before measuring
+    probe = Probe(server, probe_client)
+    probe.run(seconds)
+    stop.set()
+    info = results.get(timeout=120)
+    proc.join(timeout=60)
+    peak, p50, p95 = probe.figures()
+    return {"phase": name, "rss_mb": peak, "p50_ms": p50, "p95_ms": p95, "n": len(probe.latencies_ms), **info}
+
+
+class _Port:
+    """Just enough of Server for Client (host, port, request) inside an attacker process."""
+
+    def __init__(self, port: int) -> None:
+        self.host, self.port, self.base = "127.0.0.1", port, f"http://127.0.0.1:{port}"
+
+    request = Server.request
+
+
+def sign_in_patiently(c: Client, name: str, timeout_s: float = 60.0) -> None:
+    """Sign in, waiting out the sign-in rate limit (20 people sign in at once here)."""
+    deadline = time.monotonic() + timeout_s
+    while c.sign_in(name) != 200:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{name} could not sign in")
+        time.sleep(1.0)
+
+
+def run_attack(kind: str, port: int, arg: dict, stop, results) -> None:
+    """Attacker process: `kind` in idle | bombs | streaming | flood, until `stop` is set."""
+    server = _Port(port)
+    info: dict = {}
+    if kind == "idle":
+        stop.wait()
+    elif kind in ("bombs", "streaming"):
+        payloads = [bomb_jpeg()] if kind == "bombs" else camera_frames()
+        counters: dict = {}
+        threads = []
+        for i, name in enumerate(arg["people"]):
+            c = Client(server, source=f"127.0.1.{i + 1}")
+            sign_in_patiently(c, name)
+            threads.append(threading.Thread(target=ws_loop, args=(c, stop, payloads, counters, "replies")))
+        for th in threads:
+            th.start()
+            time.sleep(0.05)
+        stop.wait()
+        for th in threads:
+            th.join(60)
+        refusals = counters.get("refusals", [])
+        info = {"sockets": len(threads), "replies": counters.get("replies", 0), "refused_sockets": len(refusals),
+                "refusal": refusals[-1] if refusals else None, "errors": sorted(counters.get("errors", ()))}
+    elif kind == "flood":
+        codes: dict[int, int] = {}
+        lock = threading.Lock()
+
+        def one(i: int) -> None:
+            while not stop.is_set():
+                c = Client(server, source=f"127.0.2.{i + 1}")  # 48 addresses: per-client limits alone
+                try:  # would not stop them, the global limit and the verification bound must
+                    c.start()
+                    code = c.sign_in(arg["name"], f"wrong-{i}")
+                except OSError:
+                    code = -1
+                with lock:
+                    codes[code] = codes.get(code, 0) + 1
+
+        with ThreadPoolExecutor(N_FLOOD) as pool:
+            for i in range(N_FLOOD):
+                pool.submit(one, i)
+            stop.wait()
+        info = {"signin_statuses": dict(sorted(codes.items()))}
+    results.put(info)
+
+
+def ws_loop(client: Client, stop: threading.Event, payloads: list[bytes], counters: dict, key: str) -> None:
+    """One socket, one frame in flight; reconnects when the server closes it. Counts replies and refusals."""
+    from websockets.exceptions import ConnectionClosed
+
+    i = 0
+    while not stop.is_set():
+        try:
+            with client.ws(timeout_s=30) as ws:
+                first = json.loads(ws.recv(timeout=30))
+                if first["type"] == "error":
+                    counters.setdefault("refusals", []).append(first["message"])
+                    return
+                while not stop.is_set():
+                    ws.send(FRAME_HEADER.pack(b"FCF1", i, i * 33.0) + payloads[i % len(payloads)])
+                    i += 1
+                    while True:
+                        msg = json.loads(ws.recv(timeout=60))
+                        if msg["type"] in ("frame", "error"):
+                            break
+                    counters[key] = counters.get(key, 0) + 1
+        except (ConnectionClosed, TimeoutError, OSError) as exc:
+            counters.setdefault("errors", set()).add(type(exc).__name__)
+            time.sleep(0.2)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=12.0, help="measuring time per phase")
+    args = ap.parse_args()
+    people = tuple(f"p{i:02d}" for i in range(N_STREAM_SOCKETS)) + ("other",)
+    with tempfile.TemporaryDirectory(prefix="bench-abuse-") as tmp:
+        data = Path(tmp) / "data"
+        seed(data, people)
+        server = Server(data)
+        try:
+            other = Client(server, source="127.0.0.9")
+            assert other.sign_in("other") == 200
+            cold_mb = server.rss_mb()
+            # one live set first, so the pose model has been loaded once (what "idle" means after first use)
+            warm = phase("warm-up", server, other, 4.0, "streaming", {"people": ["p00"]})
+            time.sleep(2)
+            streamers = list(people[:-1])
+            rows = [phase(n, server, other, args.seconds, kind, arg) for n, kind, arg in (
+                ("idle", "idle", {}),
+                ("bombs", "bombs", {"people": streamers[:N_BOMB_SOCKETS]}),
+                ("streaming", "streaming", {"people": streamers}),
+                ("flood", "flood", {"name": "p01"}),
+            )]
+            _ = warm
+        finally:
+            server.stop()
+    base = rows[0]
+    print(f"formcheck abuse figures ({args.seconds:g} s per phase; server RSS before any live set: {cold_mb:.0f} MB)")
+    print(f"{'phase':<10} {'peak RSS MB':>11} {'x idle':>7} {'p50 ms':>7} {'p95 ms':>7} {'x idle':>7}  detail")
+    ok = True
+    for r in rows:
+        rss_x, p95_x = r["rss_mb"] / base["rss_mb"], r["p95_ms"] / base["p95_ms"]
+        ok &= rss_x <= TARGET_RATIO and p95_x <= TARGET_RATIO
+        detail = {k: v for k, v in r.items() if k not in ("phase", "rss_mb", "p50_ms", "p95_ms", "refusal")}
+        print(f"{r['phase']:<10} {r['rss_mb']:>11.0f} {rss_x:>7.2f} {r['p50_ms']:>7.1f} {r['p95_ms']:>7.1f} "
+              f"{p95_x:>7.2f}  {detail}")
+    refusal = rows[2].get("refusal")
+    print(f"live cap: {rows[2]['sockets'] - rows[2]['refused_sockets']} of {rows[2]['sockets']} streaming sockets "
+          "served, the rest refused")
+    print(f"refusal past the live cap: {refusal!r}")
+    print(f"target: every phase within {TARGET_RATIO:g}x of idle in RSS and p95 -> {'met' if ok else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
