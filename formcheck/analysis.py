@@ -22,7 +22,7 @@ from formcheck.errors import InputError
 from formcheck.geometry import VIEW_MIN_CONFIDENCE, View, fold_yaw_deg, views_from_yaw
 from formcheck.landmarks import MIRROR_INDEX, Lm, Side, sided
 from formcheck.measures import MEASURES, PoseArrays, jump_ratio
-from formcheck.posture import EXERCISE_POSTURES, Posture, wrong_posture
+from formcheck.posture import EXERCISE_POSTURES, Posture, wrong_posture, wrong_posture_one
 from formcheck.reps import REST_TOLERANCE_FRACTION, HoldTimer, Phase, RepCounter, RepEvent, segment_reps
 from formcheck.rules import (
     Check,
@@ -307,24 +307,24 @@ def _lying(spec: ExerciseSpec) -> bool:
 
 
 class YawTally:
-    """A bounded running summary of a live set's camera yaw (1-degree histogram of the folded yaw and the
-    circular sums of the signed one), so the set's view is the median yaw, as offline, in constant memory."""
+    """A bounded running summary of a live set's camera yaw (the circular sums of the signed yaw), so the set's
+    view is the view of its mean yaw, as offline (rep_yaw), in constant memory."""
 
     def __init__(self) -> None:
-        self._hist = np.zeros(91)
         self._sin = self._cos = 0.0
+        self._n = 0
 
     def add(self, folded_deg: float, signed_deg: float) -> None:
-        self._hist[int(round(min(max(folded_deg, 0.0), 90.0)))] += 1
+        del folded_deg  # derived from the signed yaw, as in rep_yaw
         self._sin += float(np.sin(np.radians(signed_deg)))
         self._cos += float(np.cos(np.radians(signed_deg)))
+        self._n += 1
 
     def yaw(self) -> tuple[float, float]:
-        n = self._hist.sum()
-        if n == 0:
+        if self._n == 0:
             return float("nan"), float("nan")
-        median = float(np.searchsorted(np.cumsum(self._hist), n / 2.0))
-        return median, float(np.degrees(np.arctan2(self._sin, self._cos)))
+        mean_signed = float(np.degrees(np.arctan2(self._sin, self._cos)))
+        return float(fold_yaw_deg(mean_signed)), mean_signed
 
 
 def _side_of_sums(spec: ExerciseSpec, sum_left: float, sum_right: float, n: int) -> Side | None:
@@ -455,15 +455,15 @@ def views_of(vp: Viewpoint, lying: bool = False) -> NDArray:
 
 
 def rep_yaw(vp: Viewpoint, i0: int = 0, i1: int | None = None) -> tuple[float, float]:
-    """(folded yaw in [0, 90], signed yaw in (-180, 180]) of frames i0..i1: the median of the confident frames,
-    the signed one as a circular mean (back views straddle +-180). NaN where no frame is confident."""
+    """(folded yaw in [0, 90], signed yaw in (-180, 180]) of frames i0..i1: the circular mean of the confident
+    frames' signed yaw (back views straddle +-180), and that mean folded. NaN where no frame is confident."""
     sl = slice(i0, None if i1 is None else i1 + 1)
     ok = vp.confidence[sl] >= VIEW_MIN_CONFIDENCE
     if not ok.any():
         return float("nan"), float("nan")
     signed = np.radians(vp.yaw_signed_deg[sl][ok])
     mean_signed = float(np.degrees(np.arctan2(np.sin(signed).mean(), np.cos(signed).mean())))
-    return float(np.median(fold_yaw_deg(vp.yaw_deg[sl][ok]))), mean_signed
+    return float(fold_yaw_deg(mean_signed)), mean_signed
 
 
 _POSTURE_WORDS = {
@@ -821,7 +821,8 @@ class LiveSession:
             view = self._last_view
         one = MeasureTable(arr, np.array([t]))
         sig = float(one.get(self._sig_measure.name, self._sig_side)[0])
-        if detected and bool(wrong_posture(arr.xy, self.spec.posture)[0]):
+        posture_wrong = detected and wrong_posture_one(frame.xy_px, self.spec.posture)
+        if posture_wrong:
             self._wrong_posture += 1
             sig = float("nan")  # the posture gate: this frame counts nothing
         pair = _side_by_pair(self.spec, one)
@@ -874,7 +875,7 @@ class LiveSession:
             phase = self._timer.phase
         cues, new_cues = self._cues.update(t, failing_now)
         conds = fb.placement_conditions(
-            self.spec, frame.xy_px, detected, view, frame.n_people, frame.luma, self._needed
+            self.spec, frame.xy_px, detected, view, frame.n_people, frame.luma, self._needed, posture_wrong
         )
         guidance_keys = self._guide.update(t, conds)
         guidance = tuple(fb.GUIDANCE_TEXT[k] for k in guidance_keys)

@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 
 from formcheck.geometry import View
 from formcheck.landmarks import CONNECTIONS, Lm, Side, sided
-from formcheck.posture import wrong_posture
+from formcheck.posture import wrong_posture_one
 from formcheck.spec import ExerciseSpec, RuleSpec
 
 # A cue stays on screen at least this long after its rule last failed, so it does not flicker (judgement call).
@@ -86,8 +86,9 @@ class GuidanceTracker:
 
 
 def placement_conditions(spec: ExerciseSpec, xy: NDArray, detected: bool, view: View, n_people: int | None,
-                         luma: float | None, needed: Sequence[Lm]) -> list[str]:
-    """The placement problems visible in one frame (keys of GUIDANCE_TEXT)."""
+                         luma: float | None, needed: Sequence[Lm], wrong_posture: bool | None = None) -> list[str]:
+    """The placement problems visible in one frame (keys of GUIDANCE_TEXT); `wrong_posture` as already
+    computed for this frame (None: computed here)."""
     out = []
     if luma is not None and luma < TOO_DARK_LUMA:
         out.append("too_dark")
@@ -96,7 +97,7 @@ def placement_conditions(spec: ExerciseSpec, xy: NDArray, detected: bool, view: 
     if not detected:
         out.append("no_person")
         return out
-    if bool(wrong_posture(xy, spec.posture)):
+    if wrong_posture_one(xy, spec.posture) if wrong_posture is None else wrong_posture:
         out.append(posture_key(spec.posture))
         return out  # the view and framing of the wrong posture are beside the point
     if needed and not np.isfinite(xy[[int(m) for m in needed], 0]).all():

@@ -10,6 +10,7 @@ Pure numpy over (..., 33, 2) image landmarks, NaN where a landmark was not seen.
 from __future__ import annotations
 
 import enum
+import math
 
 import numpy as np
 from numpy.typing import NDArray
@@ -79,6 +80,50 @@ def posture_codes(xy: NDArray) -> NDArray:
     code[upright] = 0
     code[lying & ~upright] = 1
     return code
+
+
+_L_SH, _R_SH, _L_HIP, _R_HIP, _L_ANK, _R_ANK = (int(m) for m in (
+    Lm.LEFT_SHOULDER, Lm.RIGHT_SHOULDER, Lm.LEFT_HIP, Lm.RIGHT_HIP, Lm.LEFT_ANKLE, Lm.RIGHT_ANKLE))
+
+
+def _mid1(xy: NDArray, a: int, b: int) -> tuple[float, float] | None:
+    pa, pb = xy[a], xy[b]
+    ok_a, ok_b = pa[0] == pa[0] and pa[1] == pa[1], pb[0] == pb[0] and pb[1] == pb[1]
+    if ok_a and ok_b:
+        return (float(pa[0]) + float(pb[0])) / 2.0, (float(pa[1]) + float(pb[1])) / 2.0
+    if ok_a or ok_b:
+        p = pa if ok_a else pb
+        return float(p[0]), float(p[1])
+    return None
+
+
+def posture_code_one(xy: NDArray) -> int:
+    """posture_codes for one (33, 2) frame in plain floats: the live path calls it every frame, where numpy's
+    per-call overhead on a handful of points costs ~0.2 ms."""
+    sh, hip = _mid1(xy, _L_SH, _R_SH), _mid1(xy, _L_HIP, _R_HIP)
+    if sh is None:
+        return 2
+    inclines = []
+    for a in (_L_ANK, _R_ANK):
+        x, y = float(xy[a][0]), float(xy[a][1])
+        if x == x and y == y:
+            inclines.append(math.degrees(math.atan2(abs(y - sh[1]), abs(x - sh[0]))))
+    if inclines:
+        if max(inclines) >= UPRIGHT_MIN_INCLINE_DEG:
+            return 0
+        return 1 if min(inclines) <= LYING_MAX_INCLINE_DEG else 2
+    if hip is None:
+        return 2
+    trunk_deg = math.degrees(math.atan2(abs(sh[0] - hip[0]), abs(sh[1] - hip[1])))
+    if trunk_deg <= TRUNK_ONLY_UPRIGHT_MAX_DEG:
+        return 0
+    return 1 if trunk_deg >= 90.0 - TRUNK_ONLY_UPRIGHT_MAX_DEG else 2
+
+
+def wrong_posture_one(xy: NDArray, exercise_posture: str) -> bool:
+    """wrong_posture for one (33, 2) frame."""
+    want = EXERCISE_POSTURES[exercise_posture]
+    return posture_code_one(xy) == (1 if want is Posture.UPRIGHT else 0)
 
 
 def classify_posture(xy: NDArray) -> NDArray:

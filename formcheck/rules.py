@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
+import json
 from collections.abc import Mapping
+from importlib import resources
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -28,15 +31,36 @@ MIN_COVERAGE = 0.5
 # "at = peak" rules read the median of their measure within this many seconds either side of the rep's
 # deepest point (clinical.md §3.2: FPPA is taken at peak knee flexion; the median resists single-frame noise).
 PEAK_HALF_WINDOW_S = 0.1
-# A value past its limit is a fault only when it is past by more than this many times the measure's own noise
-# in the window: the robust spread (1.4826 x median absolute deviation) of the raw per-frame measure around the
-# smoothed one. clinical.md §0.4: a valgus flag must be coarse and persistent, and the smallest detectable
+# A value past its limit is a fault only when it is past by more than this many times the measure's noise in
+# the window: the larger of its own jitter there (the robust spread, 1.4826 x median absolute deviation, of the
+# raw per-frame measure around the smoothed one) and, for rules on the absolute value (baseline = false), its
+# typical error at the camera's yaw on the mannequin sweep (sweep_noise; absolute error includes the measure's
+# bias, which a baseline-relative rule subtracts). clinical.md §0.4: a valgus flag must be coarse and persistent, and the smallest detectable
 # difference of even a hand-digitised FPPA is 7.5-8.9 deg; a value within one noise spread of the limit cannot
 # be told apart from it, so it is not called a fault (judgement call: one spread, the least that "more than the
 # noise" can mean).
 NOISE_MARGIN_SPREADS = 1.0
 # Median absolute deviation -> standard deviation of a normal distribution.
 MAD_TO_SD = 1.4826
+# The measures' typical error by camera yaw on the mannequin sweep (written by benchmarks/view_windows.py):
+# the noise floor of a rule at the camera's yaw, beside the clip's own jitter.
+NOISE_FILE = "measure_noise.json"
+
+
+@functools.lru_cache(maxsize=1)
+def _noise_table() -> dict[str, tuple[NDArray, NDArray]]:
+    data = json.loads((resources.files("formcheck") / "exercises" / NOISE_FILE).read_text(encoding="utf-8"))
+    return {m: (np.asarray(d["yaw_deg"], float), np.asarray(d["p50_abs_err"], float))
+            for m, d in data["measures"].items()}
+
+
+def sweep_noise(measure: str, yaw_deg: float) -> float:
+    """Typical |error| of `measure` at a folded camera yaw (0 = front/back, 90 = side), from the sweep; NaN where
+    the sweep has no figure or the yaw is unknown."""
+    table = _noise_table().get(measure)
+    if table is None or not np.isfinite(yaw_deg):
+        return float("nan")
+    return float(np.interp(yaw_deg, table[0], table[1]))
 
 OPERATORS = ("above", "below", "outside", "abs_above")
 
@@ -306,6 +330,8 @@ def judge(rule: RuleSpec, table: MeasureTable, win: Window, *, baselines: Mappin
     if not _violates(rule.op, value, limit, hi):
         return make(Status.OK, value, side=s)
     noise = table.noise(rule.measure, s, i0, i1)
+    if not rule.baseline:  # the sweep's error is absolute: its bias is what a baseline-relative rule removes
+        noise = float(np.fmax(noise, sweep_noise(rule.measure, win.yaw_deg)))
     if np.isfinite(noise) and badness <= NOISE_MARGIN_SPREADS * noise:
         return make(Status.OK, value, f"within the measurement noise (±{noise:.2g} {rule.unit}) of the limit",
                     side=s, noise=noise)

@@ -59,7 +59,7 @@ TORSO_VIS_FULL = 0.8
 TORSO_VIS_ZERO = 0.3
 # Shoulder width / torso length (mid-shoulder to mid-hip) of an adult seen square-on: 2 x 0.18 m shoulder
 # half-width over ~0.52 m shoulder-to-hip-joint height (Winter's proportions, formcheck.synth.body) = 0.69;
-# real front clips read 0.63-0.86 (geometry.py, per-clip medians). Hip width / torso: 2 x 0.095 / 0.52 = 0.37
+# real front clips read 0.63-0.86 (per-clip medians on ../shared/videos, MediaPipe full). Hip width / torso: 2 x 0.095 / 0.52 = 0.37
 # (real front clips' 10th percentiles 0.36-0.41). |cos yaw| is estimated as ratio / this, clipped to [0, 1].
 SQUARE_SHOULDER_RATIO = 0.72
 SQUARE_HIP_RATIO = 0.40
@@ -76,18 +76,18 @@ FULL_CONFIDENCE_MAX_ELEVATION_DEG = 60.0
 TWIST_TOLERANCE_DEG = 35.0
 # Front vs back from the nose: in a front view the nose is nearer the camera than the mid-shoulder by
 # ~0.84+ torso lengths of MediaPipe's image z (real front clips' 90th percentile <= -0.84), in a back view
-# farther (+1.5 median, geometry.NOSE_DEPTH_MIN_RATIO's notes). At least this much of it, against the world
+# farther (+1.5 median on the labelled back-view clip). At least this much of it, against the world
 # yaw's front/back, halves the confidence (FRONT_BACK_CONFLICT_FACTOR); checked only where |cos yaw| >= 0.5.
 NOSE_DEPTH_DECISIVE_RATIO = 0.3
 FRONT_BACK_CONFLICT_FACTOR = 0.5
 # Side towards the camera from visibility: the near side's shoulder/hip/knee/ankle visibility is higher. An
 # asymmetry of at least this (mean over the four) against the world yaw's sign, where |sin yaw| >= 0.7,
 # halves the confidence (SIDE_CONFLICT_FACTOR). On real side clips the asymmetry is weak (0.02-0.30 medians,
-# geometry.SIDE_MIN_VISIBILITY_ASYMMETRY), so it can only veto, never decide.
+# per-clip medians on ../shared/videos), so it can only veto, never decide.
 SIDE_VISIBILITY_DECISIVE = 0.3
 SIDE_CONFLICT_FACTOR = 0.5
 # Without world landmarks the yaw comes from the image landmarks' (x, z), whose depth exaggerates the turn
-# (geometry.FRONTAL_MAX_DEPTH_YAW_DEG notes): at most this confidence, and no elevation.
+# (real oblique clips read 56-76 deg by it): at most this confidence, and no elevation.
 NO_WORLD_CONFIDENCE = 0.4
 # The front/back and side checks apply only where the cue has leverage: |cos yaw| / |sin yaw| at least this.
 FRONT_BACK_MIN_COS = 0.5

@@ -43,3 +43,23 @@ def test_frontal_windows_are_narrow_and_sagittal_ones_wide() -> None:
     assert d["fppa_deg"]["window_est_deg"][1] <= 15.0
     assert d["trunk_lateral_lean_deg"]["window_est_deg"][1] <= 15.0
     assert d["trunk_forward_lean_deg"]["window_est_deg"][0] >= 15.0
+
+
+def test_committed_noise_table_is_what_the_sweep_gives() -> None:
+    spec = importlib.util.spec_from_file_location("view_windows", REPO / "benchmarks" / "view_windows.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    want = mod.noise_table(json.loads((REPO / "benchmarks" / "view_sweep.json").read_text()))
+    got = json.loads((REPO / "formcheck" / "exercises" / "measure_noise.json").read_text())
+    assert set(got["measures"]) == set(want["measures"])
+    for m, d in want["measures"].items():
+        assert got["measures"][m]["yaw_deg"] == pytest.approx(d["yaw_deg"], abs=0.05)
+        assert got["measures"][m]["p50_abs_err"] == pytest.approx(d["p50_abs_err"], abs=1e-3)
+
+
+def test_sweep_noise_grows_off_axis_for_a_frontal_measure() -> None:
+    from formcheck.rules import sweep_noise
+
+    assert sweep_noise("fppa_deg", 3.0) < sweep_noise("fppa_deg", 40.0)
+    assert sweep_noise("stance_width_ratio", 3.0) != sweep_noise("stance_width_ratio", 3.0)  # NaN: no window
