@@ -22,17 +22,18 @@ test-fast: setup
 
 setup: $(STAMP) model web-deps
 
-# Browser packages (package.json, served by the app, never from a CDN): MediaPipe tasks-vision for pose in the
-# browser. Without npm the live coach says so and runs pose on the server.
+# Front-end packages (package.json, served by the app from node_modules/, never from a CDN): MediaPipe
+# tasks-vision (pose in the browser), charts, accessibility checks. Only where npm exists; the app still runs
+# without them: the live coach then runs pose on the server and says so, the progress page shows tables.
 NPM_STAMP := node_modules/.installed-$(shell cat package.json | sha256sum | cut -c1-16)
-web-deps:
+web-deps: $(NPM_STAMP)
+
+$(NPM_STAMP): package.json
 	@if ! command -v npm >/dev/null 2>&1; then \
-	  echo "formcheck: npm not found: pose in the browser is off, the live coach runs pose on the server (install npm to turn it on)"; \
-	elif [ ! -f $(NPM_STAMP) ]; then \
-	  if npm install --no-audit --no-fund --no-package-lock --loglevel=error; then \
-	    rm -f node_modules/.installed-*; touch $(NPM_STAMP); \
-	  else echo "formcheck: npm install failed: pose in the browser is off until it succeeds (server pose is used)"; fi; \
-	fi
+	  echo "npm not found: pose in the browser, charts and the browser-tier accessibility check need it (apt-get install npm); the live coach runs pose on the server"; \
+	elif npm install --no-package-lock --no-audit --no-fund --loglevel=error; then \
+	  rm -f node_modules/.installed-* && touch $@; \
+	else echo "npm install failed: pose in the browser is off until it succeeds (the live coach runs pose on the server)"; fi
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "formcheck needs Python >= 3.11")'

@@ -34,6 +34,7 @@ from formcheck.rules import (
     missing_reason,
     view_check,
     view_reason,
+    view_turn_size_deg,
 )
 from formcheck.smoothing import OneEuroSmoother, smooth_seq
 from formcheck.spec import REP_DURATION, ExerciseSpec, RuleSpec, load_exercise
@@ -286,8 +287,10 @@ def _verdict(spec: ExerciseSpec, checks: tuple[Check, ...], win: Window) -> tupl
         if c.status is not Status.UNKNOWN and c.severity == "fault" and rules[c.rule].measure != REP_DURATION
     ]
     if not judged:
-        reasons = [blocked[c.rule] for c in checks if blocked[c.rule]]
-        why = reasons[0] if reasons else view_reason(spec.views)
+        # name the nearest camera angle at which some form rule could be judged
+        form = [c for c in checks if blocked[c.rule] and c.severity == "fault" and rules[c.rule].measure != REP_DURATION]
+        form.sort(key=lambda c: view_turn_size_deg(rules[c.rule], win))
+        why = str(blocked[form[0].rule]) if form else view_reason(spec.views)
         return Verdict.UNKNOWN, why + " (form can't be judged from this camera angle)"
     advisory = [c.cue for c in checks if c.status is Status.FAULT]
     return Verdict.VALID, ("advice: " + "; ".join(advisory)) if advisory else ""
@@ -494,7 +497,10 @@ def _pair_seen(seen: NDArray) -> NDArray:
     return np.maximum(seen, seen[..., MIRROR_INDEX])
 
 
-def _set_messages(spec: ExerciseSpec, seq: PoseSeq, vp: Viewpoint, n_reps: int) -> tuple[list[Message], View]:
+def _set_messages(spec: ExerciseSpec, seq: PoseSeq, vp: Viewpoint, n_reps: int,
+                  judged_reps: int = 0) -> tuple[list[Message], View]:
+    """`judged_reps`: reps that got a verdict (an oblique camera that still lets some form rules be judged is
+    not called the wrong view)."""
     """Set-level input problems: no person, out of frame, wrong view, two people, too dark, no reps."""
     msgs: list[Message] = []
     det = seq.detected
@@ -525,7 +531,7 @@ def _set_messages(spec: ExerciseSpec, seq: PoseSeq, vp: Viewpoint, n_reps: int) 
         missing = tuple(m for m, s in zip(needed, seen, strict=True) if s < 1 - MAX_MISSING_RATIO)
         msgs.append(Message("half_out_of_frame", "Body partly out of frame — " + missing_reason(xy, missing)))
     view = view_of_yaw(rep_yaw(vp), _lying(spec))
-    if view not in spec.views:
+    if view not in spec.views and not judged_reps:
         want = " or ".join(str(v) for v in spec.views)
         msgs.append(
             Message(
@@ -605,7 +611,7 @@ def analyze_seq(
         )
     else:
         hold = _offline_hold(spec, table, views, fixed, overrides, vp)
-    msgs, view = _set_messages(spec, seq, vp, len(reps))
+    msgs, view = _set_messages(spec, seq, vp, len(reps), sum(r.verdict is not Verdict.UNKNOWN for r in reps))
     return SetResult(
         exercise_id=spec.id,
         exercise_name=spec.name,
@@ -1042,7 +1048,7 @@ class LiveSession:
         if (seen < 1 - MAX_MISSING_RATIO).any():
             msgs.append(Message("half_out_of_frame", "Body partly out of frame: step back"))
         view = self._dominant_view()
-        if view not in self.spec.views:
+        if view not in self.spec.views and not any(r.verdict is not Verdict.UNKNOWN for r in self._reps):
             msgs.append(Message("wrong_view", fb.GUIDANCE_TEXT[fb.wrong_view_key(self.spec.views)]))
         if self.spec.rep is not None and n_reps == 0:
             msgs.append(Message("no_reps", "No complete repetition found (a rep counts when you return to the start)"))

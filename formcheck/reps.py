@@ -17,7 +17,6 @@ import collections
 import dataclasses
 import enum
 import math
-import statistics
 
 import numpy as np
 from numpy.typing import NDArray
@@ -182,9 +181,11 @@ class RepCounter:
         self._recent.append((t_s, value))
         while t_s - self._recent[0][0] > SPIKE_MEDIAN_S:
             self._recent.popleft()
-        if len(self._recent) <= 2:
+        n = len(self._recent)
+        if n <= 2:
             return value
-        return statistics.median(v for _, v in self._recent)
+        vals = sorted([v for _, v in self._recent])
+        return vals[n // 2] if n % 2 else 0.5 * (vals[n // 2 - 1] + vals[n // 2])
 
     @property
     def in_rep_since(self) -> int | None:

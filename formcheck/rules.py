@@ -114,12 +114,18 @@ def view_reason(views: tuple[View, ...] | frozenset[View]) -> str:
 SMALL_TURN_DEG = 25.0
 
 
+def turn_deg(yaw_signed_deg: float, lo_deg: float, hi_deg: float) -> float:
+    """The smallest turn (+ = to the person's left) that brings the camera into a folded yaw window [lo, hi]
+    (0 = front or back, 90 = side-on): the window's front half or its back half, whichever is nearer."""
+    turns = [float(turn_to_window_deg(yaw_signed_deg, a, b)) for a, b in ((lo_deg, hi_deg),
+                                                                         (180.0 - hi_deg, 180.0 - lo_deg))]
+    return min(turns, key=abs)
+
+
 def turn_reason(yaw_signed_deg: float, lo_deg: float, hi_deg: float) -> str:
     """What to say when the camera is outside a rule's yaw window [lo, hi] (folded: 0 = front or back,
     90 = side-on): the smallest turn that brings it in, in the person's own left/right."""
-    turns = [float(turn_to_window_deg(yaw_signed_deg, a, b)) for a, b in ((lo_deg, hi_deg),
-                                                                         (180.0 - hi_deg, 180.0 - lo_deg))]
-    d = min(turns, key=abs)
+    d = turn_deg(yaw_signed_deg, lo_deg, hi_deg)
     if not np.isfinite(d) or d == 0:
         return "unknown — camera angle unclear"
     way = "left" if d > 0 else "right"
@@ -144,6 +150,14 @@ def view_check(rule: RuleSpec, win: Window) -> str | None:
         lo, hi = rule.yaw_window_deg
         return None if lo <= win.yaw_deg <= hi else turn_reason(win.yaw_signed_deg, lo, hi)
     return None if win.view in rule.views else view_reason(rule.views)
+
+
+def view_turn_size_deg(rule: RuleSpec, win: Window) -> float:
+    """How far the person must turn for this rule to be judged (inf: no measured window, or yaw unknown), so the
+    nearest of several blocked rules can be named."""
+    if rule.yaw_window_deg is None or not np.isfinite(win.yaw_signed_deg):
+        return float("inf")
+    return abs(turn_deg(win.yaw_signed_deg, *rule.yaw_window_deg))
 
 
 def missing_reason(xy: NDArray, lms: tuple[Lm, ...]) -> str:

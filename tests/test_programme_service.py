@@ -213,18 +213,18 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_cli_people_today_checkin(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(InputError, match="no people yet: add one with `formcheck people add NAME`"):
-        _run(["today"])
+    assert _run(["today"]) == 0  # a fresh install: the local person, the same one `make run` creates (issue 11)
+    assert capsys.readouterr().out.startswith("You - ")
     assert _run(["people", "add", "doc", "--role", "clinician"]) == 0
     assert _run(["people", "add", "ann", "--clinician", "doc"]) == 0
     capsys.readouterr()
-    assert _run(["today"]) == 0  # the only person is the default
+    assert _run(["today", "--person", "ann"]) == 0
     out = capsys.readouterr().out
     assert "ann - " in out and 'level 1 "Wake up"' in out and "3. Small Knee Bend Test (~0.5 min)" in out
     assert "1. straight leg raise: 3 x 10 reps each side, rest 20 s between sets" in out
     assert "  Readiness today: not done yet today" in out
     assert "Exercises (about 10.7 min; at most 15 min a day, 15.0 min left today)" in out
-    assert _run(["checkin", "--pain", "2"]) == 0
+    assert _run(["checkin", "--pain", "2", "--person", "ann"]) == 0
     assert "Recorded knee pain 2/10 (next_day) for ann." in capsys.readouterr().out
     assert _run(["people", "list"]) == 0
     listing = capsys.readouterr().out.splitlines()

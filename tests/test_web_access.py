@@ -16,7 +16,7 @@ from fastapi.routing import APIRoute, APIWebSocketRoute
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from formcheck.webapp import repo
+from formcheck.webapp import repo, vendor
 from formcheck.webapp.app import create_app
 from formcheck.webapp.demo import DEMO_PASSWORD, Clinic, seed_clinic
 from formcheck.webapp.settings import Settings
@@ -25,7 +25,7 @@ from formcheck.webapp.settings import Settings
 PUBLIC = {
     ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc"),
     ("GET", "/api/auth/csrf"), ("POST", "/api/auth/signin"), ("GET", "/signin"), ("GET", "/clinician/signin"),
-}
+} | vendor.PUBLIC_ROUTES  # front-end packages from npm, public like /static
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 SINGLE_USER_TOKEN = "launch-token-for-tests"
 TEST_HOST = "testserver"  # TestClient's Host header: served only because these settings allow it

@@ -211,3 +211,65 @@ def test_live_rep_with_a_stored_clip_has_a_strip_and_the_clip(env: Env) -> None:
     assert strip.headers["content-type"] == "image/jpeg" and strip.content[:2] == b"\xff\xd8"
     clip = env.client.get(item["clip_url"])
     assert clip.status_code == 200 and clip.content == (env.settings.data_dir / rel).read_bytes()
+
+
+# ------------------------------------------------------------------------------------------------ triage (issue 11)
+
+def test_threshold_out_of_range_or_in_the_wrong_unit_is_refused_with_the_range(env: Env) -> None:
+    pid = env.clinic.alex_id
+    rules = env.client.get(f"/api/clinician/people/{pid}").json()["rules"]
+    valgus = next(r for r in rules if r["exercise_id"] == "squat" and r["rule_id"] == "knee_valgus")
+    assert (valgus["unit"], valgus["limit"], valgus["min"], valgus["max"]) == ("ratio", 0.1, 0.05, 0.2)
+    url = f"/api/clinician/people/{pid}/thresholds"
+    ok = env.post(url, {"exercise_id": "squat", "rule_id": "knee_valgus", "threshold": 0.15, "unit": "ratio"})
+    assert ok.status_code == 200 and ok.json()["threshold"] == pytest.approx(0.15)  # not a step of 0.5
+    for bad in (-5, 0.04, 0.21, 750):
+        r = env.post(url, {"exercise_id": "squat", "rule_id": "knee_valgus", "threshold": bad})
+        assert r.status_code == 400, (bad, r.text)
+        assert r.json()["detail"] == (f"{bad:g} is out of range: give a limit from 0.05 to 0.2 ratio for knee_valgus"
+                                      " (library limit 0.1)")
+    r = env.post(url, {"exercise_id": "squat", "rule_id": "knee_valgus", "threshold": 12, "unit": "deg"})
+    assert r.status_code == 400 and r.json()["detail"].startswith("knee_valgus is measured in ratio, not degrees")
+    pike = env.post(url, {"exercise_id": "plank", "rule_id": "plank_pike", "threshold": -25, "unit": "deg"})
+    assert pike.status_code == 200, pike.text  # a negative library limit (-20 deg) keeps a negative range
+    d = env.client.get(f"/api/clinician/people/{pid}").json()
+    assert next(x for x in d["rules"] if x["rule_id"] == "knee_valgus" and x["exercise_id"] == "squat")["override"] \
+        == pytest.approx(0.15)  # the refused values changed nothing
+
+
+def test_queue_filters_and_next_previous_rep(env: Env) -> None:
+    everything = env.client.get("/api/clinician/queue?status=all").json()
+    assert len(everything) >= 3
+    alex = env.clinic.alex_id
+    mine = env.client.get(f"/api/clinician/queue?status=all&person={alex}").json()
+    assert mine and all(i["person_id"] == alex for i in mine)
+    ex = mine[0]["exercise_id"]
+    by_ex = env.client.get(f"/api/clinician/queue?status=all&exercise={ex}").json()
+    assert by_ex and all(i["exercise_id"] == ex for i in by_ex)
+    rule = mine[0]["faults"][0]["rule"]
+    by_rule = env.client.get(f"/api/clinician/queue?status=all&rule={rule}").json()
+    assert by_rule and all(rule in {f["rule"] for f in i["faults"]} for i in by_rule)
+    days = sorted({i["at"][:10] for i in everything})
+    one_day = env.client.get(f"/api/clinician/queue?status=all&date_from={days[0]}&date_to={days[0]}").json()
+    assert one_day and {i["at"][:10] for i in one_day} == {days[0]}
+    assert env.client.get("/api/clinician/queue?status=all&date_from=someday").status_code == 422
+    keys = [i["key"] for i in mine]
+    n = env.client.get(f"/api/clinician/reps/{keys[1]}/neighbours?status=all&person={alex}").json()
+    assert (n["position"], n["total"], n["prev_key"], n["next_key"]) == (2, len(keys), keys[0],
+                                                                          keys[2] if len(keys) > 2 else None)
+    first = env.client.get(f"/api/clinician/reps/{keys[0]}/neighbours?status=all&person={alex}").json()
+    assert first["prev_key"] is None and first["position"] == 1
+
+
+def test_pain_alert_on_the_clinician_home_until_the_clinician_acts(env: Env) -> None:
+    from datetime import date
+
+    assert env.client.get("/api/clinician/alerts").json() == []  # the demo clinic's pain stays below 4/10
+    store = env.client.app.state.store
+    store.add_pain(env.clinic.alex_id, date.today(), "after", 5)
+    store.add_pain(env.clinic.sam_id, date.today(), "after", 7)  # not dr_lee's person
+    alerts = env.client.get("/api/clinician/alerts").json()
+    assert [(a["person_id"], a["kind"], a["pain"]) for a in alerts] == [(env.clinic.alex_id, "pain", 5)]
+    assert alerts[0]["message"] == "Alex reported knee pain 5/10 after a session"
+    assert env.post(f"/api/clinician/people/{env.clinic.alex_id}/notes", {"note": "Called Alex"}).status_code == 200
+    assert env.client.get("/api/clinician/alerts").json() == []

@@ -72,6 +72,14 @@ class ReplayEstimator:
         pass
 
 
+def mediapipe_world(synth_m: np.ndarray) -> np.ndarray:
+    """The mannequin's world points (y up, +z towards the camera, metres) in MediaPipe's world-landmark convention
+    (origin between the hips, y down, z smaller towards the camera), as the analysis' viewpoint estimate expects."""
+    hip = synth_m[[23, 24]].mean(axis=0)
+    d = synth_m - hip
+    return np.stack([d[:, 0], -d[:, 1], -d[:, 2]], axis=1)
+
+
 def sidecar_frames(name: str) -> tuple[list[PoseFrame], dict]:
     from formcheck.synth.fixtures import load_sidecar
 
@@ -84,8 +92,20 @@ def sidecar_frames(name: str) -> tuple[list[PoseFrame], dict]:
     for f in doc["frames"]:
         xyz = np.concatenate([np.array(f["landmarks_px"]), np.full((33, 1), np.nan)], axis=1)  # no depth known
         frames.append(PoseFrame(t_s=f["t_s"], frame_wh=wh, xyz_px=xyz, visibility=np.ones(33), presence=np.ones(33),
-                                world_m=np.array(f["landmarks_m"])))
+                                world_m=mediapipe_world(np.array(f["landmarks_m"]))))
     return frames, doc
+
+
+LEAD_IN_S = 5.0  # standing still before the movement: 1 s in the start position + the 3-2-1 countdown + margin
+FIXTURE_FPS = 30
+
+
+def with_lead_in(frames: list[PoseFrame], lead_s: float = LEAD_IN_S) -> list[PoseFrame]:
+    """The fixture's first (start-position) frame held for lead_s, then the fixture shifted by lead_s: what a
+    person does who waits for the countdown before the first rep."""
+    n = int(round(lead_s * FIXTURE_FPS))
+    lead = [frames[0].replace(t_s=i / FIXTURE_FPS) for i in range(n)]
+    return lead + [pf.replace(t_s=pf.t_s + lead_s) for pf in frames]
 
 
 def make_app(tmp_path: Path, estimator_factory=EmptyEstimator):
@@ -389,6 +409,7 @@ def test_replayed_mannequin_counts_reps_over_the_socket(tmp_path):
     if not (FIXTURE_VIDEOS / f"{name}.json").exists():
         name = "small_knee_bend_front_clean"
     frames, doc = sidecar_frames(name)
+    frames = with_lead_in(frames)
     app = make_app(tmp_path, estimator_factory=lambda: ReplayEstimator(frames))
     add_person(app)
     with TestClient(app) as c:
@@ -436,6 +457,7 @@ def _ready_session(app, person_id: int, exercise: str = "small_knee_bend") -> in
 @pytest.mark.parametrize("clips_on", [False, True])
 def test_reps_are_stored_as_counted_and_clips_only_when_switched_on(tmp_path, clips_on):
     frames, doc = sidecar_frames("small_knee_bend_front_valgus")
+    frames = with_lead_in(frames)
     app = make_app(tmp_path, estimator_factory=lambda: ReplayEstimator(frames))
     pid = add_person(app, store_flagged_clips=clips_on)
     sid = _ready_session(app, pid)
@@ -582,7 +604,11 @@ def test_mannequin_video_through_real_pose_model_counts_reps(tmp_path):
             last = None
             for i, frame in enumerate(container.decode(container.streams.video[0])):
                 ok, buf = cv2.imencode(".jpg", frame.to_ndarray(format="bgr24"), [cv2.IMWRITE_JPEG_QUALITY, 80])
-                ws.send_bytes(framed(i, float(frame.time) * 1000.0, buf.tobytes()))
+                if i == 0:  # stand still in the start position through the countdown first
+                    for k in range(int(LEAD_IN_S * FIXTURE_FPS)):
+                        ws.send_bytes(framed(100000 + k, k * 1000.0 / FIXTURE_FPS, buf.tobytes()))
+                        assert recv_until(ws, "frame")["rep_count"] == 0
+                ws.send_bytes(framed(i, (LEAD_IN_S + float(frame.time)) * 1000.0, buf.tobytes()))
                 last = recv_until(ws, "frame")
     assert last["pose"] is True
     assert last["rep_count"] == len(doc["reps"])
@@ -606,3 +632,141 @@ def test_a_completed_hold_is_stored_as_one_valid_rep():
     rep = live.hold_rep_in(2, 31.5, 10.0, "auto")
     assert (rep.idx, rep.start_s, rep.end_s, rep.valid, rep.verdict) == (2, 21.5, 31.5, True, "valid")
     assert rep.side is None and rep.metrics == {"hold_s": 10.0} and "10 s in good form" in rep.reason
+
+
+# ------------------------------------------------------------------------------------------------ coach + countdown
+
+def test_no_rep_is_counted_before_the_countdown_ends(tmp_path):
+    """The person bends through the whole fixture before standing still (the gate waits: no rep counts), then
+    stands still through 3-2-1-Go (each word spoken once) and does the fixture again: only those reps count."""
+    once, doc = sidecar_frames("small_knee_bend_front_clean")
+    end_s = once[-1].t_s + 1 / FIXTURE_FPS
+    frames = once + [pf.replace(t_s=pf.t_s + end_s) for pf in with_lead_in(once)]
+    app = make_app(tmp_path, estimator_factory=lambda: ReplayEstimator(frames))
+    add_person(app)
+    with TestClient(app) as c:
+        sign_in(c)
+        with c.websocket_connect("/ws/live?exercise=small_knee_bend&target_reps=10") as ws:
+            recv_until(ws, "set_started")
+            replies = _run_fixture(ws, frames)
+    states = [m["gate"]["state"] for m in replies]
+    assert states[0] == "positioning" and "countdown" in states
+    go_i = states.index("counting")
+    cd_i = max(i for i in range(go_i) if states[i] == "positioning") + 1
+    assert replies[go_i]["t_s"] - replies[cd_i]["t_s"] == pytest.approx(3.0, abs=0.1)  # 3-2-1 takes 3 s
+    assert replies[go_i]["t_s"] > end_s  # not during the first pass: it never stood still long enough
+    assert all(m["rep_count"] == 0 and not m["new_reps"] for m in replies[:go_i + 1])
+    spoken = [s for m in replies for s in m["speak"]]
+    assert [s for s in spoken if s in ("3", "2", "1", "Go")] == ["3", "2", "1", "Go"]
+    assert replies[-1]["rep_count"] == len(doc["reps"])  # the second pass only
+    assert all(m["coach"] is not None for m in replies)  # always exactly one message
+
+
+def test_one_message_per_frame_and_no_good_without_a_person(client):
+    with client.websocket_connect("/ws/live?exercise=squat&target_reps=5") as ws:
+        recv_until(ws, "set_started")
+        msgs = []
+        for i in range(60):
+            ws.send_bytes(framed(i, i * 33.0, jpeg()))
+            msgs.append(recv_until(ws, "frame"))
+    assert all(m["coach"]["kind"] == "placement" for m in msgs)
+    assert all("good" not in m["coach"]["text"].lower() for m in msgs)
+    assert sum(len(m["speak"]) for m in msgs) == 1  # "Step into view" once, not every frame
+    assert all(m["gate"]["state"] == "positioning" for m in msgs)
+
+
+def test_pain_report_stops_counting_and_the_coach_says_stop(tmp_path):
+    frames, doc = sidecar_frames("small_knee_bend_front_clean")
+    frames = with_lead_in(frames)
+    app = make_app(tmp_path, estimator_factory=lambda: ReplayEstimator(frames))
+    add_person(app)
+    first_rep_end = doc["reps"][0]["end_s"] + LEAD_IN_S + 0.5
+    with TestClient(app) as c:
+        sign_in(c)
+        with c.websocket_connect("/ws/live?exercise=small_knee_bend&target_reps=10") as ws:
+            recv_until(ws, "set_started")
+            replies, after = [], []
+            for i, pf in enumerate(frames):
+                if pf.t_s >= first_rep_end and not after:
+                    ws.send_text(json.dumps({"type": "pain"}))
+                    assert recv_until(ws, "safety")["message"].startswith("Stop")
+                ws.send_bytes(framed(i, pf.t_s * 1000.0, jpeg()))
+                (after if pf.t_s >= first_rep_end else replies).append(recv_until(ws, "frame"))
+    counted = replies[-1]["rep_count"]
+    assert counted >= 1
+    assert all(m["rep_count"] == counted and not m["new_reps"] for m in after)
+    assert all(m["coach"]["kind"] == "safety" for m in after)
+    assert len(doc["reps"]) > counted  # there were more reps it did not count
+
+
+# ------------------------------------------------------------------------------------------------ the person's views
+
+def test_settings_are_remembered_per_person_and_validated(client, app):
+    csrf = client.cookies.get("fc_csrf")
+    h = {"X-CSRF-Token": csrf}
+    assert client.get("/api/me/settings").json() == {"voice_on": True, "speech_rate": 1.0,
+                                                     "store_flagged_clips": False, "onboarded": False}
+    r = client.put("/api/me/settings", json={"voice_on": False, "speech_rate": 1.2}, headers=h)
+    assert r.json()["voice_on"] is False and r.json()["speech_rate"] == pytest.approx(1.2)
+    bad = client.put("/api/me/settings", json={"speech_rate": 3}, headers=h)
+    assert bad.status_code == 422 and "speech_rate" in bad.json()["detail"]
+    assert client.put("/api/me/settings", json={"shout": True}, headers=h).status_code == 422
+    bob = add_person(app, "bob")
+    assert "voice_on" not in app.state.store.get_person_by_id(bob).settings  # ana's choice is ana's only
+    again = client.get("/api/me/settings").json()
+    assert again["voice_on"] is False and again["speech_rate"] == pytest.approx(1.2)
+
+
+def test_today_summary_and_progress_after_a_painful_day(client):
+    h = {"X-CSRF-Token": client.cookies.get("fc_csrf")}
+    empty = client.get("/api/me/progress").json()
+    assert empty == {"days": [], "days_done": 0, "valid_reps": 0, "total_reps": 0, "valid_share": None,
+                     "level_events": [], "streak_days": 0}
+    today = client.get("/api/today").json()
+    assert today["level"]["number"] == 1 and today["level"]["name"] == "Wake up" and today["budget_min"] == 15.0
+    assert 0 < today["estimated_min"] <= 15.0 and today["done_today"] == [] and not today["onboarded"]
+    assert [m["title"] for m in today["method"]] == ["Readiness first", "Easy before hard", "At most 15 minutes a day",
+                                                     "Pain steers the programme", "Setbacks are expected"]
+    sid = client.post("/api/live/sessions", json={}, headers=h).json()["session_id"]
+    before = client.get(f"/api/me/sessions/{sid}/summary").json()
+    assert before["complete"] is False and before["decision"] is None  # not done until the pain answers are in
+    client.post(f"/api/live/sessions/{sid}/readiness", json={"massage_done": True, "vmo_done": True,
+                                                              "skbt_verdict": "valid", "skbt_pain": 1}, headers=h)
+    client.post(f"/api/live/sessions/{sid}/pain", json={"pain_during": 5, "pain_after": 4}, headers=h)
+    s = client.get(f"/api/me/sessions/{sid}/summary").json()
+    assert s["complete"] is True and (s["pain_before"], s["pain_during"], s["pain_after"]) == (1, 5, 4)
+    assert s["budget_min"] == 15.0 and s["minutes_used"] == 0.0
+    assert s["decision"]["action"] == "rest" and s["decision"]["headline"] == "Rest your knee today"
+    assert "well done" not in s["decision"]["headline"].lower()
+    p = client.get("/api/me/progress").json()
+    assert p["days_done"] == 1 and p["streak_days"] == 1
+    assert (p["days"][0]["pain_during"], p["days"][0]["pain_after"], p["days"][0]["level"]) == (5, 4, 1)
+    assert client.post("/api/me/checkin", json={"pain": 11}, headers=h).status_code == 422
+    assert client.post("/api/me/checkin", json={"pain": 3}, headers=h).json()["pain"] == 3
+    assert client.get("/api/me/progress").json()["days"][0]["pain_next_day"] == 3
+    done = client.get("/api/today").json()["done_today"]
+    assert [(d["status"], d["valid_reps"]) for d in done] == [("finished", 0)]
+
+
+@pytest.mark.parametrize("exercise", ["squat", "straight_leg_raise", "glute_bridge", "side_lying_leg_raise",
+                                      "wall_sit", "standing_side_leg_raise", "lunge"])
+def test_exercise_demo_is_a_looping_skeleton_with_key_points(client, exercise):
+    d = client.get(f"/api/exercise-demo?exercise={exercise}").json()
+    assert d["fps"] == 15 and len(d["frames"]) == 57 and all(len(f) == 33 for f in d["frames"])
+    def travel(i: int) -> float:
+        xs, ys = [f[i][0] for f in d["frames"]], [f[i][1] for f in d["frames"]]
+        return max(max(xs) - min(xs), max(ys) - min(ys))
+
+    assert max(travel(i) for i in (23, 24, 25, 26, 27, 28)) > 0.03  # hips, knees or ankles really move
+    first, last = d["frames"][0][27], d["frames"][-1][27]
+    assert abs(first[0] - last[0]) < 0.02 and abs(first[1] - last[1]) < 0.02  # loops without a jump
+    assert d["key_points"] and all(isinstance(k, str) and k for k in d["key_points"])
+    assert client.get("/api/exercise-demo?exercise=moonwalk").status_code == 404
+
+
+def test_every_exercise_has_a_demo(client):
+    from formcheck.spec import exercise_ids
+
+    for ex in exercise_ids():
+        d = client.get(f"/api/exercise-demo?exercise={ex}").json()
+        assert len(d["frames"]) == 57 and d["aspect"] in (0.75, 1.3333), ex

@@ -2,7 +2,14 @@
 (async () => {
   const { el, fmt } = fc;
   await fc.header("clinician");
-  const people = await fc.api("/api/clinician/people");
+  const [people, alerts] = await Promise.all([fc.api("/api/clinician/people"), fc.api("/api/clinician/alerts").catch(() => [])]);
+  if (alerts.length) {
+    document.getElementById("alert-list").replaceChildren(...alerts.map((a) => el("li", { class: "alert-item" },
+      el("div", {}, el("span", { class: "pill invalid" }, a.kind === "see_professional" ? "see a professional" : `pain ${a.pain}/10`), " ", a.message,
+        el("div", { class: "small muted" }, fmt.day(a.day + "T12:00:00"))),
+      el("a", { class: "button", href: `/clinician/people/${a.person_id}` }, `Open ${a.person_name}`))));
+    document.getElementById("alerts").classList.remove("hidden");
+  }
   const tbody = document.querySelector("#people tbody");
   document.getElementById("open-count").textContent = people.reduce((a, p) => a + p.flagged_open, 0);
   tbody.replaceChildren(...(people.length ? people.map((p) => {

@@ -10,8 +10,10 @@
 
   function saved(msg) { const s = document.getElementById("saved"); s.textContent = msg; s.classList.remove("hidden"); }
 
+  let d0 = { rules: [] };
   async function load() {
     const d = await fc.api(base);
+    d0 = d;
     document.getElementById("name").textContent = d.person.name;
     document.getElementById("summary").textContent = `Level ${d.level ?? "–"} · ${d.sessions.length} session(s) · ${d.held ? "progression held" : "progressing normally"}`;
     const finished = d.sessions.filter((s) => s.total_reps > 0);
@@ -45,20 +47,40 @@
     sel.replaceChildren(...d.rules.map((r) => el("option", { value: `${r.exercise_id}:${r.rule_id}` },
       `${r.exercise_name}: ${r.rule_name} (${r.override ?? r.limit} ${r.unit}${r.override !== null ? ", adjusted" : ""})`)));
     if (prev) sel.value = prev;
-    const syncThreshold = () => { const r = d.rules.find((x) => `${x.exercise_id}:${x.rule_id}` === sel.value); document.getElementById("threshold").value = r ? (r.override ?? "") : ""; };
+    // the input takes the rule's own unit, within its valid range (the server checks the same range)
+    const UNIT = { deg: "degrees", ratio: "ratio", s: "seconds" };
+    const syncThreshold = () => {
+      const r = d.rules.find((x) => `${x.exercise_id}:${x.rule_id}` === sel.value);
+      const inp = document.getElementById("threshold");
+      inp.value = r ? (r.override ?? "") : "";
+      if (!r) return;
+      inp.min = r.min ?? ""; inp.max = r.max ?? ""; inp.step = "any";
+      inp.setAttribute("aria-label", `Limit for ${r.rule_name} in ${UNIT[r.unit] || r.unit}`);
+      document.getElementById("threshold-unit").textContent = UNIT[r.unit] || r.unit;
+      document.getElementById("threshold-range").textContent = `In ${UNIT[r.unit] || r.unit}, from ${r.min} to ${r.max} (programme default ${r.limit}).`;
+    };
     sel.onchange = syncThreshold; syncThreshold();
     document.getElementById("actions").replaceChildren(...(d.actions.length ? d.actions.slice(0, 8).map((a) =>
       el("li", {}, el("span", {}, el("strong", {}, a.kind.replace(/_/g, " ")), " ", a.summary), el("span", { class: "muted nowrap" }, a.actor_name + " · " + fmt.day(a.day)))) :
       [el("li", { class: "muted" }, "No changes yet.")]));
   }
 
-  const act = (fn, msg) => async (ev) => { ev.preventDefault(); try { await fn(); saved(msg); await load(); } catch (e) { fc.showError("error", e); } };
+  // a form's error shows beside that form (and an older "saved" message goes away)
+  const act = (fn, msg) => async (ev) => {
+    ev.preventDefault();
+    const form = ev.currentTarget.closest ? ev.currentTarget.closest("form") : null;
+    const inline = form && form.querySelector(".form-error");
+    document.getElementById("saved").classList.add("hidden");
+    if (inline) inline.classList.add("hidden");
+    try { await fn(); saved(msg); await load(); } catch (e) { fc.showError(inline || "error", e); }
+  };
   document.getElementById("level-form").addEventListener("submit", act(() => fc.api(`${base}/level`, { method: "POST", json: { level: Number(document.getElementById("level").value) } }), "Level saved."));
   document.getElementById("hold-btn").addEventListener("click", act(() => fc.api(`${base}/hold`, { method: "POST", json: { hold: document.getElementById("hold-btn").dataset.hold === "1" } }), "Progression updated."));
   document.getElementById("threshold-form").addEventListener("submit", act(() => {
     const [exercise_id, rule_id] = document.getElementById("rule").value.split(":");
     const v = document.getElementById("threshold").value;
-    return fc.api(`${base}/thresholds`, { method: "POST", json: { exercise_id, rule_id, threshold: v === "" ? null : Number(v) } });
+    const r = d0.rules.find((x) => x.exercise_id === exercise_id && x.rule_id === rule_id);
+    return fc.api(`${base}/thresholds`, { method: "POST", json: { exercise_id, rule_id, threshold: v === "" ? null : Number(v), unit: r ? r.unit : null } });
   }, "Threshold saved."));
   document.getElementById("note-form").addEventListener("submit", act(async () => {
     await fc.api(`${base}/notes`, { method: "POST", json: { note: document.getElementById("note").value } });

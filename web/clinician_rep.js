@@ -4,6 +4,19 @@
   await fc.header("queue");
   const key = fc.pathId(2);
   const rep = await fc.api(`/api/clinician/reps/${encodeURIComponent(key)}`);
+  // previous / next rep of the queue this rep was opened from (same filters, carried in the query string)
+  const qs = location.search.replace(/^\?/, "");
+  document.getElementById("back").href = "/clinician/queue" + (qs ? "?" + qs : "");
+  fc.api(`/api/clinician/reps/${encodeURIComponent(key)}/neighbours${qs ? "?" + qs : ""}`).then((n) => {
+    const link = (id, k) => { const a = document.getElementById(id); if (k) { a.href = `/clinician/reps/${encodeURIComponent(k)}${qs ? "?" + qs : ""}`; a.hidden = false; } };
+    link("prev", n.prev_key); link("next", n.next_key);
+    document.getElementById("position").textContent = n.position ? `${n.position} of ${n.total}` : "";
+    document.addEventListener("keydown", (ev) => {
+      if (ev.target.closest("input, textarea, select")) return;
+      if (ev.key === "j" && n.next_key) location.href = document.getElementById("next").href;
+      if (ev.key === "k" && n.prev_key) location.href = document.getElementById("prev").href;
+    });
+  }).catch(() => {});
   document.getElementById("title").textContent = `${rep.person_name}: ${fmt.rule(rep.exercise_id)}, rep ${rep.index}`;
   document.getElementById("subtitle").textContent = (rep.source === "upload" ? "Uploaded video" : "Live session") + " · " + fmt.date(rep.at) +
     ` · ${fmt.num(rep.start_s)}–${fmt.num(rep.end_s)} s` + (rep.side ? ` · ${rep.side} side` : "");
@@ -21,7 +34,7 @@
     document.getElementById("media-note").textContent = "Frames from the start to the end of the rep.";
   }
   document.getElementById("faults").replaceChildren(...(rep.faults.length ? rep.faults.map((f) =>
-    el("div", { class: "fault" }, el("b", {}, fmt.rule(f.rule)), `: ${fmt.measure(f.value, f.unit)}, limit ${fmt.measure(f.threshold, f.unit)}`)) :
+    el("div", { class: "fault" }, el("b", {}, fmt.rule(f.rule)), `: ${fmt.limitPair(f.value, f.threshold, f.unit)}`)) :
     [el("p", {}, rep.reason || "Judged invalid")]));
   // every rule's check on this rep (value against limit), then the rep's peak measurements
   const unitOf = (k) => (k.endsWith("_deg") ? "deg" : k.endsWith("_s") ? "s" : "");

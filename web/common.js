@@ -74,7 +74,7 @@ const fc = (() => {
     const user = await me();
     const links = user.role === "clinician"
       ? [["clinician", "/clinician", "People"], ["queue", "/clinician/queue", "Flagged reps"]]
-      : [["home", "/", "Today"], ["live", "/live", "Live coach"], ["upload", "/upload", "Upload a video"]];
+      : [["home", "/", "Today"], ["live", "/live", "Live coach"], ["progress", "/progress", "Progress"], ["upload", "/upload", "Upload a video"]];
     const nav = el("nav", {}, links.map(([k, href, label]) => el("a", { href, class: k === active ? "active" : "" }, label)));
     const brand = el("a", { class: "brand", href: user.role === "clinician" ? "/clinician" : "/" });
     brand.innerHTML = '<span class="logo">' + LOGO + "</span>formcheck";
@@ -101,6 +101,16 @@ const fc = (() => {
     unit: (u) => (u === "deg" ? "°" : u === "ratio" || !u ? "" : " " + u),
     measure: (v, u) => (v === null || v === undefined ? "–" : Number(v).toFixed(1) + (u === "deg" ? "°" : u === "ratio" || !u ? "" : " " + u)),
     rule: (id) => String(id || "").replace(/_/g, " "),
+    // A measured value and its limit with units and enough digits that a failing value never reads the same
+    // as its limit ("0.14 ratio, limit 0.13"; "82.4°, limit 75°").
+    limitPair: (v, lim, u) => {
+      const base = u === "deg" ? 1 : u === "ratio" ? 2 : u === "s" ? 1 : 2;
+      let d = base;
+      if (Number.isFinite(v) && Number.isFinite(lim)) while (d < 4 && Number(v).toFixed(d) === Number(lim).toFixed(d)) d++;
+      const one = (x, dd, unit) => (x === null || x === undefined || !Number.isFinite(Number(x)) ? "–"
+        : Number(x).toFixed(dd) + (u === "deg" ? "°" : u && unit ? " " + u : ""));
+      return `${one(v, d, true)}, limit ${one(lim, d, false)}`;
+    },
   };
 
   // A line chart on a <canvas>: series [{x:[], y:[], color, label}], hlines [{y, color, label}],

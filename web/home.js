@@ -1,5 +1,52 @@
 "use strict";
 // A clinician agreeing with a flag means "this rep needs work"; disagreeing means "this rep was fine".
+// The Today card (level and what it means, minutes, what is done, what a step back changed) and, the first
+// time, the method in plain words; after that the method stays one tap away.
+function renderToday(live, t) {
+  const { el } = fc;
+  const $ = (id) => document.getElementById(id);
+  $("today-title").textContent = "Today: " + live.title;
+  $("today-level").textContent = "Level " + live.level;
+  $("today-message").textContent = live.message || "";
+  $("today-list").replaceChildren(...(live.rest_day ? [] : (live.exercises || []).map((x) =>
+    el("li", {}, el("strong", {}, x.name || fc.fmt.rule(x.id)), " · ", x.hold_s ? `${x.sets} × ${x.hold_s} s hold` : `${x.sets} × ${x.reps} reps`))));
+  if (t) {
+    $("today-level-text").replaceChildren(el("strong", {}, `Level ${t.level.number} of ${t.level.of} — ${t.level.name}. `), t.level.focus + " ", el("span", { class: "muted" }, t.level_meaning));
+    $("today-minutes").textContent = t.rest_day ? `No exercise today (at most ${t.budget_min} minutes a day).`
+      : `About ${Math.round(t.estimated_min)} minutes today · ${t.used_min.toFixed(1)} of ${t.budget_min} minutes used.`;
+    const fin = t.done_today.filter((d) => d.status === "finished");
+    $("today-done").textContent = fin.length
+      ? `Done today: ${fin.map((d) => `${d.valid_reps} of ${d.target_reps} good reps`).join(", ")}.`
+      : t.done_today.length ? "Today's session is started but not finished: answer the pain questions to finish it." : "Not done yet today.";
+    if (t.step_back) {
+      const sb = t.step_back;
+      $("today-stepback").textContent = `Stepped back${sb.from_level ? ` from level ${sb.from_level}` : ""} to level ${sb.to_level} on ${fc.fmt.day(sb.day)}: ${sb.reason}. Setbacks are expected — you move up again after pain-free days.`;
+      $("today-stepback").classList.remove("hidden");
+    }
+    const items = () => t.method.map((m) => el("li", {}, el("strong", {}, m.title + ". "), m.text));
+    $("method-list").replaceChildren(...items());
+    $("method-list-2").replaceChildren(...items());
+    if (!t.onboarded) {
+      $("hello").textContent = $("hello").textContent.replace(/^Welcome back/, "Welcome");
+      $("onboarding").classList.remove("hidden");
+      $("onboarding-done").focus();
+    }
+    $("onboarding-done").addEventListener("click", async () => {
+      $("onboarding").classList.add("hidden");
+      await fc.api("/api/me/settings", { method: "PUT", json: { onboarded: true } }).catch(() => {});
+      $("today-card").scrollIntoView();
+    });
+  }
+  $("checkin").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      const r = await fc.api("/api/me/checkin", { method: "POST", json: { pain: parseInt($("checkin-pain").value, 10) } });
+      $("checkin-result").textContent = `Saved (${r.pain}/10). ${r.message}`;
+    } catch (e) { $("checkin-result").textContent = e.message; }
+  });
+  $("today-card").classList.remove("hidden");
+}
+
 function verdictTag(r) {
   return fc.el("span", { class: r.agree ? "tag-disagree" : "tag-agree" }, r.agree ? "Worth fixing" : "Your clinician says this rep was fine");
 }
@@ -10,14 +57,7 @@ function verdictTag(r) {
   document.getElementById("hello").textContent = "Welcome back, " + user.name;
   const [uploads, reviews, today] = await Promise.all([fc.api("/api/uploads"), fc.api("/api/me/reviews"),
     fc.api("/api/live/today").catch(() => null)]);  // the programme's plan (shown when the live coach is installed)
-  if (today) {
-    document.getElementById("today-title").textContent = "Today: " + today.title;
-    document.getElementById("today-level").textContent = "Level " + today.level;
-    document.getElementById("today-message").textContent = today.message || "";
-    document.getElementById("today-list").replaceChildren(...(today.rest_day ? [] : (today.exercises || []).map((x) =>
-      el("li", {}, el("strong", {}, x.name || fmt.rule(x.id)), " · ", x.hold_s ? `${x.sets} × ${x.hold_s} s hold` : `${x.sets} × ${x.reps} reps`))));
-    document.getElementById("today-card").classList.remove("hidden");
-  }
+  if (today) renderToday(today, await fc.api("/api/today").catch(() => null));
   const list = document.getElementById("uploads");
   list.replaceChildren(...(uploads.length ? uploads.map((u) => {
     const st = u.job ? u.job.status : "queued";

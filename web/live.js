@@ -11,11 +11,9 @@
   const MIN_FRAME_GAP_MS = 33;                     // never more than ~30 frames/s
   const REPLY_TIMEOUT_MS = 4000;                   // a frame without a reply by then is given up
   const RECONNECT_MS = 2000;
-  const CUE_MIN_SHOW_MS = 2500;                    // a shown cue stays at least this long (no flicker)
   const CUE_REPEAT_SPEAK_MS = 8000;                // the same cue is spoken again only after this
   const SPEAK_GAP_MS = 2500;                       // at most one utterance per this gap
-  const FLASH_MS = 1800;
-  const PLACEMENT_HOLD_MS = 1200;                  // guidance must persist this long before it shows
+  const FLASH_MS = 1200;                           // the small ✓/✗ badge of a counted rep
   const LANDMARK_VIS_MIN = 0.5;                    // same cut-off as the server (types.VISIBILITY_MIN)
   const SIDE_VIEW_SHOULDER_RATIO = 0.35;           // shoulder width / torso length below this → side view
 
@@ -29,28 +27,6 @@
   const COLORS = { bone: "rgba(94, 234, 212, .95)", joint: "#ffffff", fault: "#fb923c", faultGlow: "rgba(251, 146, 60, .35)",
     left: "#5eead4", right: "#a5b4fc", line: "rgba(250, 204, 21, .95)", lineOk: "rgba(74, 222, 128, .95)" };
 
-  const PLACEMENT_TEXT = {
-    step_back: "Step back — your whole body must be in view",
-    body_not_visible: "Step back — your whole body must be in view",
-    not_visible: "Step back — your whole body must be in view",
-    feet_not_visible: "Step back — your feet are out of view",
-    turn_side_on: "Turn side-on to the camera",
-    turn_to_face: "Face the camera",
-    face_camera: "Face the camera",
-    wrong_view: "Turn so the camera sees the exercise",
-    too_dark: "Too dark — turn on a light",
-    two_people: "Only one person in view, please",
-    multiple_people: "Only one person in view, please",
-    no_person: "Step into view",
-    too_close: "Step back a little",
-    turn_side: "Turn side-on to the camera",
-    one_person: "Only one person in view, please",
-  };
-
-  // The big words of each placement problem (the full sentence goes underneath).
-  const PLACEMENT_HEAD = { step_back: "Step back", turn_side: "Turn side-on", face_camera: "Face the camera",
-    too_dark: "Too dark", one_person: "One person only", no_person: "Step into view" };
-
   // ---------------------------------------------------------------- state (exposed for tests as window.fcLive)
   const S = {
     params: new URLSearchParams(location.search),
@@ -62,7 +38,7 @@
     pendingSet: null,          // sent start_set, waiting for set_started
     setDoneHandled: false,
     speech: true, lastSpoken: new Map(), lastSpeakAt: 0,
-    cue: { text: null, since: 0 }, placementSince: new Map(),
+    coachSeen: [], gate: null, demo: null, speechRate: 1.0, skipped: new Set(),
     plan: null, session_id: null, steps: [], stepIndex: -1, painChoice: null, readiness: { massage: false, vmo: false },
     skbVerdict: null, setSummaries: [],
     localLandmarks: new Map(), landmarkFrames: 0,   // browser pose (web/browser-pose.js)
@@ -110,7 +86,7 @@
     msg.classList.remove("hidden");
     msg.classList.add("error");
     $("stage-message-text").replaceChildren(title, el("small", {}, detail));
-    setCue("Camera needed", false);
+    setCue("Camera needed");
     return false;
   }
 
@@ -129,6 +105,7 @@
     };
     ws.onclose = (ev) => {
       S.wsReady = false; S.inFlight = false;
+      if (S.cameraStopped) { status("camera off"); return; }
       if (ev.code === 1008 && /sign/i.test(ev.reason || "")) { status("not signed in"); return; }
       status(`reconnecting… (${ev.code})`);
       setTimeout(() => { if (S.ws === ws) connect(); }, RECONNECT_MS);
@@ -251,11 +228,12 @@
       S.phase = msg.phase;
     }
     renderCounter();
-    $("phase").textContent = S.currentSet && !S.currentSet.preview && msg.phase ? String(msg.phase).replace(/_/g, " ") : "";
-    showPlacement(msg);
-    if (msg.cue) { setCue(msg.cue, true); if (!S.cuesSeen.includes(msg.cue)) S.cuesSeen.push(msg.cue); }
-    else maybeClearCue();
-    for (const text of msg.speak || []) speak(text);
+    $("phase").textContent = S.currentSet && !S.currentSet.preview && msg.counting && msg.phase ? String(msg.phase).replace(/_/g, " ") : "";
+    S.gate = msg.gate || null;
+    renderGate();
+    renderCoach(msg.coach);
+    if (msg.cue && !S.cuesSeen.includes(msg.cue)) S.cuesSeen.push(msg.cue);
+    if (msg.coach && msg.coach.speak) speak(msg.coach.speak, msg.coach.kind === "countdown" || msg.coach.kind === "safety");
     for (const rep of msg.new_reps || []) onRep(rep);
     if (msg.set_done && S.currentSet && !S.currentSet.preview && !S.setDoneHandled) {
       S.setDoneHandled = true;
@@ -440,41 +418,38 @@
       $("counter").classList.toggle("done", m.hold_good_s >= target);
       return;
     }
+    const waiting = counting && S.gate && S.gate.state !== "counting";
+    $("counter").classList.toggle("waiting", Boolean(waiting));
     $("rep-count").textContent = counting ? String(S.validCount) : "0";
     $("rep-target").textContent = counting && set.target ? String(set.target) : "–";
     const invalid = counting ? S.repCount - S.validCount : 0;
-    $("attempts").textContent = invalid > 0 ? `· ${invalid} not counted` : "";
+    $("attempts").textContent = waiting ? "· counting starts after 3-2-1" : invalid > 0 ? `· ${invalid} not counted` : "";
     $("counter").classList.toggle("done", Boolean(counting && set.target && S.validCount >= set.target));
     $("counter").classList.toggle("idle", !counting);
   }
 
   let flashTimer = null;
+  // A counted rep: a small badge in the top corner (✓ 3 / ✗ 3), clear of the legs. The words come from the
+  // coach message, so the badge never competes with it.
   function onRep(rep) {
     if (!S.currentSet || S.currentSet.preview) return;
     S.newReps.push(rep);
     const valid = repValid(rep);
-    const reasons = repReasons(rep);
-    const box = $("flash"), stage = $("stage"), counter = $("counter");
+    const box = $("flash"), counter = $("counter");
     box.className = "flash " + (valid === true ? "valid" : valid === false ? "invalid" : "unknown");
     const n = rep.index ?? S.newReps.length;
-    if (valid === true) box.replaceChildren(`✓ Rep ${n} — good`);
-    else if (valid === false) box.replaceChildren(`✗ Rep ${n} not counted`, el("small", {}, reasons[0] || "form fault"));
-    else box.replaceChildren(`? Rep ${n} could not be judged`, el("small", {}, reasons[0] || "move so the camera sees you fully"));
-    stage.classList.remove("flash-valid", "flash-invalid");
+    box.textContent = `${valid === true ? "✓" : valid === false ? "✗" : "?"} ${n}`;
     counter.classList.remove("bump-valid", "bump-invalid");
-    void stage.offsetWidth;
-    stage.classList.add(valid === true ? "flash-valid" : "flash-invalid");
+    void counter.offsetWidth;
     counter.classList.add(valid === true ? "bump-valid" : "bump-invalid");
     S.flashAt = performance.now();
     clearTimeout(flashTimer);
     flashTimer = setTimeout(hideFlash, FLASH_MS);
-    if (valid === false && reasons[0]) speak(reasons[0], true);
   }
 
   function hideFlash() {
     S.flashAt = null;
     $("flash").classList.add("hidden");
-    $("stage").classList.remove("flash-valid", "flash-invalid");
     $("counter").classList.remove("bump-valid", "bump-invalid");
   }
 
@@ -499,80 +474,119 @@
     return out;
   }
 
-  function setCue(text, fault) {
-    const now = performance.now();
-    if (S.cue.text === text) return;
-    if (S.cue.text && now - S.cue.since < CUE_MIN_SHOW_MS && fault) return;   // let the shown cue be read
-    S.cue = { text, since: now };
-    const c = $("cue");
+  // The one message on the stage. During a set the server's coach decides it (kind, text); outside a set the
+  // day's flow puts its own short line there ("Rest", "Session complete").
+  function showMessage(kind, text) {
+    const c = $("coach");
+    if (c.textContent === text && c.dataset.kind === kind) return;
     c.textContent = text;
-    c.classList.toggle("fault", Boolean(fault));
-    c.parentElement.classList.toggle("fault", Boolean(fault));
+    c.dataset.kind = kind;
+    S.coachSeen.push({ at: performance.now(), kind, text, pose: S.lastReply ? Boolean(S.lastReply.pose) : null });
+    if (S.coachSeen.length > 500) S.coachSeen.shift();
   }
+  function renderCoach(coach) { if (coach && coach.text) showMessage(coach.kind, coach.text); }
+  function setCue(text) { showMessage("info", text); }
 
-  function maybeClearCue() {
-    if (!S.cue.text || performance.now() - S.cue.since < CUE_MIN_SHOW_MS) return;
-    const set = S.currentSet;
-    const idle = !set ? "Get ready" : set.preview ? "Get into position" : "Good — keep going";
-    if (S.cue.text !== idle) {
-      S.cue = { text: idle, since: performance.now() };
-      $("cue").textContent = idle; $("cue").classList.remove("fault"); $("cue").parentElement.classList.remove("fault");
-    }
-  }
-
-  function placementItems(msg) {
-    const out = [];
-    for (const p of msg.placement || []) {
-      if (typeof p === "string") out.push({ code: p, text: PLACEMENT_TEXT[p] || p });
-      else if (p && (p.code || p.message)) out.push({ code: p.code || p.message, text: p.message || PLACEMENT_TEXT[p.code] || p.code });
-    }
-    if (!msg.pose && !out.length) out.push({ code: "no_person", text: PLACEMENT_TEXT.no_person });
-    return out;
-  }
-
-  function showPlacement(msg) {
-    const items = placementItems(msg);
-    const now = performance.now();
-    const seen = new Set(items.map((i) => i.code));
-    for (const k of [...S.placementSince.keys()]) if (!seen.has(k)) S.placementSince.delete(k);
-    for (const i of items) if (!S.placementSince.has(i.code)) S.placementSince.set(i.code, now);
-    const shown = items.find((i) => now - S.placementSince.get(i.code) >= PLACEMENT_HOLD_MS);
-    const box = $("placement");
-    S.placement = shown ? shown.code : null;
-    if (shown) {
-      const head = PLACEMENT_HEAD[shown.code];
-      if (head && head !== shown.text) box.replaceChildren(head, el("small", {}, shown.text));
-      else box.textContent = shown.text;
-      box.classList.remove("hidden", "ok");
-      if (S.currentSet && !S.currentSet.preview) speak(shown.text);
-    } else if (S.currentSet && S.currentSet.preview && msg.pose) {
-      box.textContent = "✓ Good position"; box.classList.remove("hidden"); box.classList.add("ok");
-    } else {
-      box.classList.add("hidden");
-    }
+  function renderGate() {
+    const g = S.gate, set = S.currentSet;
+    const waiting = Boolean(set && !set.preview && g && g.state !== "counting");
+    $("pain-stop").classList.toggle("hidden", !(set && !set.preview && S.session_id));
+    const demo = $("demo");
+    if (set && !set.preview && g && g.state === "counting") demo.classList.add("hidden");
+    else if (waiting && S.demo && S.demo.exercise === set.exercise) demo.classList.remove("hidden");
   }
 
   function speak(text, urgent) {
     if (!S.speech || !("speechSynthesis" in window) || !text) return;
     const now = performance.now();
     const last = S.lastSpoken.get(text);
-    if (last !== undefined && now - last < CUE_REPEAT_SPEAK_MS) return;
+    if (!urgent && last !== undefined && now - last < CUE_REPEAT_SPEAK_MS) return;
     if (!urgent && now - S.lastSpeakAt < SPEAK_GAP_MS) return;
     if (window.speechSynthesis.speaking && !urgent) return;
     S.lastSpoken.set(text, now); S.lastSpeakAt = now;
     try {
       if (urgent) window.speechSynthesis.cancel();
       const u = new SpeechSynthesisUtterance(text);
-      u.rate = 1.0; u.lang = document.documentElement.lang || "en";
+      u.rate = S.speechRate || 1.0; u.lang = document.documentElement.lang || "en";
       window.speechSynthesis.speak(u);
     } catch (e) { /* speech is a nicety */ }
+  }
+
+  // ---------------------------------------------------------------- demonstration (skeleton from the server)
+  const demoCache = new Map();
+  let demoRaf = null;
+  async function showDemo(exercise) {
+    const box = $("demo");
+    if (!exercise) { box.classList.add("hidden"); return; }
+    let d = demoCache.get(exercise);
+    if (!d) {
+      try { d = await fc.api(`/api/exercise-demo?exercise=${encodeURIComponent(exercise)}`); } catch (e) { box.classList.add("hidden"); return; }
+      demoCache.set(exercise, d);
+    }
+    if (!S.currentSet || S.currentSet.exercise !== exercise) return;
+    S.demo = d;
+    $("demo-points").replaceChildren(...(d.key_points || []).map((k) => el("li", {}, k)));
+    $("demo-note").textContent = d.frames.length ? "" : "No animation for this exercise yet: follow the key points.";
+    $("demo-canvas").classList.toggle("hidden", !d.frames.length);
+    box.classList.remove("hidden");
+    renderGate();
+    cancelAnimationFrame(demoRaf);
+    const t0 = performance.now();
+    const tick = () => {
+      if (S.demo !== d) return;
+      if (!box.classList.contains("hidden") && d.frames.length) drawDemo(d, Math.floor((performance.now() - t0) / 1000 * d.fps) % d.frames.length);
+      demoRaf = requestAnimationFrame(tick);
+    };
+    tick();
+  }
+
+  function drawDemo(d, i) {
+    const c = $("demo-canvas"), g = c.getContext("2d");
+    const f = d.frames[i];
+    g.clearRect(0, 0, c.width, c.height);
+    // fit the figure (all frames' extent) into the canvas
+    if (!d.box) {
+      let x0 = 1, y0 = 1, x1 = 0, y1 = 0;
+      for (const fr of d.frames) for (const p of fr) if (p[0] !== null) { x0 = Math.min(x0, p[0]); x1 = Math.max(x1, p[0]); y0 = Math.min(y0, p[1]); y1 = Math.max(y1, p[1]); }
+      d.box = { x0, y0, x1, y1 };
+    }
+    const a = d.aspect || 0.75, b = d.box, pad = 14;
+    const sx = (c.width - 2 * pad) / Math.max(1e-3, (b.x1 - b.x0) * a), sy = (c.height - 2 * pad) / Math.max(1e-3, b.y1 - b.y0);
+    const k = Math.min(sx, sy);
+    const ox = (c.width - (b.x1 - b.x0) * a * k) / 2, oy = (c.height - (b.y1 - b.y0) * k) / 2;
+    const P = (j) => (f[j] && f[j][0] !== null ? [ox + (f[j][0] - b.x0) * a * k, oy + (f[j][1] - b.y0) * k] : null);
+    g.lineCap = "round"; g.lineWidth = 5;
+    for (const [u, v] of BONES) {
+      const pu = P(u), pv = P(v);
+      if (!pu || !pv) continue;
+      g.strokeStyle = (u % 2 === 1 && v % 2 === 1) ? COLORS.left : (u % 2 === 0 && v % 2 === 0 && u > 10) ? COLORS.right : "#cbd5e1";
+      line(g, pu, pv);
+    }
+    const head = P(0);
+    if (head) { g.beginPath(); g.arc(head[0], head[1], 9, 0, Math.PI * 2); g.fillStyle = "#cbd5e1"; g.fill(); }
+  }
+
+  // A step timer (massage, VMO): start/pause, counts down the programme's minutes, says when time is up.
+  function stepTimer(minutes) {
+    let left = Math.round(minutes * 60), timer = null;
+    const fmt = () => `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
+    const shown = el("div", { class: "rest-timer", "data-testid": "step-timer", role: "timer", "aria-live": "off" }, fmt());
+    const btn = button("Start timer", () => {
+      if (timer) { clearInterval(timer); timer = null; btn.textContent = "Resume timer"; return; }
+      btn.textContent = "Pause timer";
+      timer = setInterval(() => {
+        left = Math.max(0, left - 1); shown.textContent = fmt();
+        if (left === 0) { clearInterval(timer); timer = null; btn.textContent = "Time is up"; speak("Time is up", true); }
+      }, 1000);
+    }, "secondary", "timer-toggle");
+    S.stopStepTimer = () => { if (timer) clearInterval(timer); timer = null; };
+    return { shown, btn };
   }
 
   // ---------------------------------------------------------------- sets over the socket
   function startSet(set) {
     hideFlash();
-    $("placement").classList.add("hidden");
-    S.placementSince.clear();
+    S.gate = null;
     S.currentSet = set; S.pendingSet = set; S.setDoneHandled = false;
     S.repCount = 0; S.validCount = 0; S.newReps = [];
     renderCounter();
@@ -582,13 +596,17 @@
       preview: Boolean(set.preview) });
     $("exercise-name").textContent = set.name || prettyExercise(set.exercise);
     $("set-info").textContent = set.info || "";
-    setCue(set.preview ? "Get into position" : "Go!", false);
-    if (!set.preview) speak(set.preview ? "" : "Go", true);
+    setCue(set.preview ? "Get into position" : "Get into your start position");
+    showDemo(set.exercise);
+    renderGate();
   }
 
   function endSet() {
     if (S.currentSet) sendJSON({ type: "end_set" });
     S.currentSet = null;
+    S.demo = null; S.gate = null;
+    $("demo").classList.add("hidden");
+    $("pain-stop").classList.add("hidden");
     renderCounter();
   }
 
@@ -602,7 +620,7 @@
     const steps = [];
     for (const r of plan.readiness || []) {
       if (r.id === "small_knee_bend") steps.push({ kind: "skb", title: r.title, text: r.instructions, target: plan.skb_reps || 5 });
-      else steps.push({ kind: "info", id: r.id, title: r.title, text: r.instructions });
+      else steps.push({ kind: "info", id: r.id, title: r.title, text: r.instructions, minutes: r.minutes });
     }
     (plan.exercises || []).forEach((ex, i) => {
       const sides = ex.sides === 2 ? ["left", "right"] : [ex.side || "auto"];
@@ -638,8 +656,9 @@
       seen.add(key);
       const group = S.steps.map((x, j) => [x, j]).filter(([x]) => (x.kind === "set" || x.kind === "intro" ? `ex${x.exercise_index}` : x.kind + (x.id || "")) === key);
       const first = group[0][1], last = group[group.length - 1][1];
-      const cls = S.stepIndex > last ? "done" : S.stepIndex >= first ? "current" : "";
-      const label = st.kind === "intro" ? `${st.title} · ${st.dose}` : st.title;
+      const skipped = st.exercise_index !== undefined && S.skipped.has(st.exercise_index);
+      const cls = skipped ? "skipped" : S.stepIndex > last ? "done" : S.stepIndex >= first ? "current" : "";
+      const label = (st.kind === "intro" ? `${st.title} · ${st.dose}` : st.title) + (skipped ? " (skipped)" : "");
       items.push(el("li", { class: cls }, label));
     });
     list.replaceChildren(...items);
@@ -680,11 +699,14 @@
     const st = S.steps[i];
     if (!st) return;
     const kicker = st.kind === "info" || st.kind === "skb" ? "Get ready" : st.kind === "pain_end" || st.kind === "done" ? "Finish" : "Exercise";
+    if (S.stopStepTimer) { S.stopStepTimer(); S.stopStepTimer = null; }
     if (st.kind === "info") {
       if (S.currentSet) endSet();
       setStepCard(kicker, st.title, st.text);
       $("exercise-name").textContent = st.title; $("set-info").textContent = "Before you start";
-      actions(button("Done — next", () => { S.readiness[st.id] = true; goto(i + 1); }, "", "step-next"));
+      const t = stepTimer(st.minutes || 1);
+      $("step-text").append(t.shown);
+      actions(t.btn, button("Done — next", () => { S.readiness[st.id] = true; goto(i + 1); }, "", "step-next"));
     } else if (st.kind === "skb") {
       setStepCard(kicker, st.title, st.text);
       // judged live but not stored as a set: the readiness record keeps the test's verdict and pain
@@ -712,6 +734,7 @@
             }
             setStepCard("Not today", res.title || "Your knee is not ready today", res.message || "");
             speak(res.title || "Not today", true);
+            stopCamera("Camera off — rest your knee today.");
             actions(el("a", { class: "button", href: "/" }, "Back to today"));
           } catch (e) { showFlowError(e.message); }
         });
@@ -738,7 +761,7 @@
       $("step-text").replaceChildren(t);
       const timer = setInterval(() => { left -= 1; t.textContent = `${Math.max(0, left)} s`; if (left <= 0) { clearInterval(timer); goto(i + 1); } }, 1000);
       actions(button("Skip rest", () => { clearInterval(timer); goto(i + 1); }, "secondary"));
-      setCue("Rest", false);
+      setCue("Rest");
     } else if (st.kind === "pain_end") {
       if (S.currentSet) endSet();
       $("exercise-name").textContent = "Last step"; $("set-info").textContent = "Your knee after today's session";
@@ -754,11 +777,45 @@
         });
       });
     } else if (st.kind === "done") {
+      stopCamera();
       $("exercise-name").textContent = "Done for today"; $("set-info").textContent = "";
-      setStepCard("Finish", "Well done — session saved", (S.finalDecision && S.finalDecision.message) || "");
-      actions(el("a", { class: "button", href: "/" }, "Back to today"));
-      setCue("Session complete", false);
+      setStepCard("Finish", "Session saved", (S.finalDecision && S.finalDecision.message) || "");
+      setCue("Session complete — camera off");
+      try {
+        const sum = await fc.api(`/api/me/sessions/${S.session_id}/summary`);
+        S.summary = sum;
+        renderSummary(sum);
+      } catch (e) { showFlowError(e.message); }
+      actions(el("a", { class: "button", href: "/" }, "Back to today"), el("a", { class: "button secondary", href: "/progress" }, "See your progress"));
     }
+  }
+
+  // The end of the day in numbers and plain words: never praise for pushing through pain (the server words it).
+  function renderSummary(sum) {
+    if (sum.decision) $("step-title").textContent = sum.decision.headline;
+    const rows = sum.exercises.map((x) => el("tr", {}, el("td", {}, x.name),
+      el("td", { class: "num" }, `${x.valid_reps} / ${x.target_reps}`), el("td", { class: "num" }, String(x.total_reps - x.valid_reps))));
+    const pain = (v) => (v === null || v === undefined ? "–" : `${v}/10`);
+    $("step-text").replaceChildren(
+      el("table", { class: "summary-table", "data-testid": "summary-table" },
+        el("caption", { class: "visually-hidden" }, "Today's exercises"),
+        el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Exercise"), el("th", { scope: "col" }, "valid / target reps"), el("th", { scope: "col" }, "not counted"))),
+        el("tbody", {}, ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: "3" }, "No sets today."))]))),
+      el("p", { "data-testid": "summary-minutes" }, `Exercise time: ${sum.minutes_used.toFixed(1)} of ${sum.budget_min.toFixed(0)} minutes.`),
+      el("p", { "data-testid": "summary-pain" }, `Knee pain — at the knee bend test: ${pain(sum.pain_before)}, during: ${pain(sum.pain_during)}, after: ${pain(sum.pain_after)}.`),
+      sum.decision ? el("p", { "data-testid": "summary-decision" }, el("strong", {}, "What happens next: "), sum.decision.reason) : null);
+  }
+
+  function stopCamera(note = "Camera off — today's session is saved.") {
+    if (S.stream) S.stream.getTracks().forEach((t) => t.stop());
+    S.stream = null;
+    const ws = S.ws; S.ws = null; S.wsReady = false;
+    if (ws) { try { ws.close(1000, "session done"); } catch (e) { /* already closed */ } }
+    $("video").srcObject = null;
+    $("stage-message").classList.remove("hidden", "error"); $("stage-message").classList.add("off");
+    $("stage-message-text").replaceChildren(note);
+    const c = $("overlay"); c.getContext("2d").clearRect(0, 0, c.width, c.height);
+    S.cameraStopped = true;
   }
 
   // Skip the rest of this exercise (all its remaining sets and rests): e.g. it hurts, or no room for it today.
@@ -766,6 +823,7 @@
     const ex = S.steps[i].exercise_index;
     return button("Skip this exercise", () => {
       if (S.currentSet) endSet();
+      S.skipped.add(ex);
       let j = i;
       while (j < S.steps.length && S.steps[j].exercise_index === ex && S.steps[j].kind !== "pain_end") j++;
       while (j < S.steps.length && S.steps[j].kind === "rest") j++;
@@ -789,7 +847,9 @@
     S.plan = plan;
     if (plan.rest_day || !(plan.exercises || []).length) {
       setStepCard("Today", plan.title || "Rest day", plan.message || "No exercises today.");
-      actions(el("a", { class: "button secondary", href: "/" }, "Back"));
+      actions(el("a", { class: "button secondary", href: "/" }, "Back to today"));
+      setCue("Rest day — no exercise today");
+      stopCamera("Camera off — rest day. See you tomorrow.");
       return;
     }
     setStepCard("Today", `Level ${plan.level}${plan.level_name ? " — " + plan.level_name : ""}`, plan.message || plan.focus || "");
@@ -821,14 +881,30 @@
     renderSteps();
     setStepCard("Practice", `${prettyExercise(exercise)} — practice`, `${target} good reps. Practice sets are not saved.`);
     startSet({ exercise, side, target, preview: false, name: prettyExercise(exercise), info: `Practice · ${target} reps` });
-    S.onSetDone = () => { speak("Set complete", true); setCue("Set complete — well done", false); };
+    S.onSetDone = () => { speak("Set complete", true); setCue("Set complete"); };
     actions(button("Restart", () => startSet(S.currentSet || { exercise, side, target }), "secondary", "restart-set"));
   }
 
   // ---------------------------------------------------------------- wiring
+  // Voice on/off and rate are remembered per person on the server (settings API), like clip saving.
   $("speech-toggle").addEventListener("change", (e) => {
     S.speech = e.target.checked;
     if (!S.speech && "speechSynthesis" in window) window.speechSynthesis.cancel();
+    saveSetting({ voice_on: S.speech });
+  });
+  $("speech-rate").addEventListener("change", (e) => { S.speechRate = parseFloat(e.target.value) || 1; saveSetting({ speech_rate: S.speechRate }); });
+  function saveSetting(patch) { fc.api("/api/me/settings", { method: "PUT", json: patch }).catch((e) => showFlowError(e.message)); }
+  fc.api("/api/me/settings").then((st) => {
+    S.speech = st.voice_on !== false; $("speech-toggle").checked = S.speech;
+    S.speechRate = st.speech_rate || 1; $("speech-rate").value = String(S.speechRate);
+  }).catch(() => {});
+  // "My knee hurts": the server's coach says stop and counts nothing more; then the pain questions.
+  $("pain-stop").addEventListener("click", () => {
+    sendJSON({ type: "pain" });
+    S.stoppedForPain = true;
+    speak("Stop. Rest your knee.", true);
+    const j = S.steps.findIndex((x) => x.kind === "pain_end");
+    setTimeout(() => { if (j >= 0) goto(j); }, 1500);
   });
   $("mirror-toggle").addEventListener("change", (e) => {
     S.mirrored = e.target.checked;

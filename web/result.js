@@ -24,8 +24,10 @@
     setTimeout(() => poll().catch((e) => fc.showError("error", e)), pollMs);
   }
 
+  // Each fault: its name, value and limit with the unit, and the plain-words fix (the rule's cue).
   function faultText(f) {
-    return el("span", { class: "fault" }, el("b", {}, fmt.rule(f.rule)), ` ${fmt.measure(f.value, f.unit)} (limit ${fmt.measure(f.threshold, f.unit)})`);
+    return el("span", { class: "fault" }, el("b", {}, fmt.rule(f.rule)), ` ${fmt.limitPair(f.value, f.threshold, f.unit)}`,
+      f.cue ? el("span", { class: "fix" }, "Fix: " + f.cue) : null);
   }
 
   async function showResult() {
@@ -57,6 +59,10 @@
         el("td", {}, el("span", { class: "pill " + cls }, verdict)),
         el("td", {}, (r.faults || []).length ? (r.faults || []).map(faultText) : el("span", { class: "muted small" }, r.why || "Good rep")));
       row.addEventListener("click", () => seek(r, row));
+      // keyboard: every rep row is a stop in the tab order; Enter or Space plays it
+      row.tabIndex = 0;
+      row.setAttribute("aria-label", `Rep ${r.index}, ${verdict}: play from ${fmt.num(r.start_s)} s`);
+      row.addEventListener("keydown", (ev) => { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); seek(r, row); } });
       return row;
     }) : [el("tr", {}, el("td", { colspan: 5, class: "empty" }, report.message || "No reps found in this video."))]));
 

@@ -60,6 +60,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--clinician", help="name of the clinician caring for this person")
     p.add_argument("--display-name", help="name shown on pages (default: NAME)")
     p.set_defaults(func=cmd_people_add)
+    p = sub.add_parser("link", help="link a person (default: the local person) to their clinician")
+    p.add_argument("name", nargs="?", help="the person (default: this machine's local person)")
+    p.add_argument("--clinician", required=True, help="name of the clinician")
+    p.set_defaults(func=cmd_people_link)
     p = sub.add_parser("list", help="list people with role, clinician and current level")
     p.set_defaults(func=cmd_people_list)
     p = sub.add_parser("seed-demo", help="add a demo person with a few weeks of simulated history")
@@ -86,14 +90,15 @@ def _with_service(args: argparse.Namespace, body: Callable[[ProgrammeService], i
 
 
 def resolve_person(store: Store, name: str | None) -> Person:
-    """The named person, or the only person when no name is given."""
+    """The named person; else this machine's local person (the one `make run` uses, created on a fresh install)."""
+    from formcheck.local_person import ensure_local_person
+
     if name:
         return store.get_person(name)
+    person, _ = ensure_local_person(store)
+    if person is not None:
+        return person
     people = store.list_people(role=Role.PERSON)
-    if len(people) == 1:
-        return people[0]
-    if not people:
-        raise InputError("no people yet: add one with `formcheck people add NAME`")
     raise InputError(f"several people: choose one with --person ({', '.join(p.name for p in people)})")
 
 
@@ -236,6 +241,17 @@ def cmd_people_add(args: argparse.Namespace) -> int:
             args.name, role=args.role, display_name=args.display_name, clinician_id=clinician_id
         )
         _say(f"Added {person.role.value} '{person.name}' (id {person.id}).")
+    return 0
+
+
+def cmd_people_link(args: argparse.Namespace) -> int:
+    with Store.open(getattr(args, "db", None)) as store:
+        person = resolve_person(store, args.name)
+        clinician = store.get_person(args.clinician)
+        if clinician.role not in (Role.CLINICIAN, Role.ADMIN):
+            raise InputError(f"'{clinician.name}' is not a clinician")
+        store.assign_clinician(person.id, clinician.id)
+        _say(f"'{person.name}' is now cared for by '{clinician.name}'.")
     return 0
 
 

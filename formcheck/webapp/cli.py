@@ -75,15 +75,15 @@ SINGLE_USER_NAME = "me"  # the person created on first run in single-user mode (
 
 
 def _ensure_single_person(settings: Settings) -> None:
-    """First run on a laptop: single-user mode needs exactly one person, so create one if there is none."""
-    from formcheck.store import Role
+    """First run on a laptop: single-user mode serves the local person; create (or mark) them if needed."""
+    from formcheck.local_person import ensure_local_person
     from formcheck.webapp import repo
 
     store = repo.open_store(settings)
     try:
-        if not store.list_people(role=Role.PERSON):
-            store.add_person(SINGLE_USER_NAME, role=Role.PERSON, display_name="You")
-            print(f"formcheck: created the person '{SINGLE_USER_NAME}' for single-user mode", flush=True)
+        person, created = ensure_local_person(store)
+        if created:
+            print(f"formcheck: created the person '{person.name}' for single-user mode", flush=True)
     finally:
         store.close()
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from formcheck.errors import FormcheckError
 from formcheck.store import Person, RepRow, Store
-from formcheck.webapp import repo, thresholds
+from formcheck.webapp import repo, thresholds, triage
 from formcheck.webapp.deps import (
     ClinicianPerson,
     ClinicianRepOwner,
@@ -44,6 +44,7 @@ from formcheck.webapp.settings import Settings
 log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["clinician"])
+router.include_router(triage.router)
 
 CLIP_MARGIN_S = 0.5  # show a little before and after the rep in the looping clip
 
@@ -121,6 +122,9 @@ class RuleOut(BaseModel):
     unit: str
     limit: float
     override: float | None
+    min: float | None = None  # the valid range of a per-person limit, in `unit` (triage.threshold_range)
+    max: float | None = None
+    step: float | None = None
 
 
 class PersonDetail(BaseModel):
@@ -262,7 +266,8 @@ def person_detail(p: ClinicianPerson, store: StoreDep, service: ServiceDep) -> P
 
     rules = [
         RuleOut(exercise_id=s.id, exercise_name=s.name, rule_id=r.id, rule_name=r.name, unit=r.unit, limit=r.limit,
-                override=overrides.get((s.id, r.id)))
+                override=overrides.get((s.id, r.id)), min=triage.threshold_range(r.unit, r.limit)[0],
+                max=triage.threshold_range(r.unit, r.limit)[1], step=triage.UNIT_STEP.get(r.unit))
         for s in sorted(load_all().values(), key=lambda s: s.name) for r in s.rules
     ]
     return PersonDetail(
@@ -318,7 +323,10 @@ def set_hold(p: ClinicianPerson, body: HoldIn, user: ClinicianUser, store: Store
 @router.post("/api/clinician/people/{person_id}/thresholds")
 def set_threshold(p: ClinicianPerson, body: ThresholdIn, user: ClinicianUser, store: StoreDep, service: ServiceDep) -> dict[str, Any]:
     """A per-person limit for one rule of one exercise (e.g. allow more knee valgus in squats early on);
-    `threshold: null` removes it. Checked against the rule's unit and a sane range."""
+    `threshold: null` removes it. In the rule's unit and within its range (triage.threshold_range: half to
+    double the library limit), refused with that range otherwise."""
+    rule = thresholds.rule_of(body.exercise_id, body.rule_id)
+    triage.check_threshold(rule.id, rule.unit, float(rule.limit), body.threshold, body.unit)
     limit = thresholds.record(store, p.id, user.id, body.exercise_id, body.rule_id, body.threshold, body.note,
                               service.today())
     return {"exercise_id": body.exercise_id, "rule_id": body.rule_id, "threshold": limit}
@@ -336,13 +344,21 @@ def queue(
     user: ClinicianUser, store: StoreDep,
     status_: Annotated[Literal["open", "all"], Query(alias="status")] = "open",
     person: int | None = None,
+    exercise: Annotated[str | None, Query(max_length=64)] = None,
+    rule: Annotated[str | None, Query(max_length=64)] = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
 ) -> list[QueueItem]:
-    """Flagged (invalid) reps across this clinician's people, from live sessions and uploads, newest first."""
+    """Flagged (invalid) reps across this clinician's people, from live sessions and uploads, newest first;
+    filtered by person, exercise, rule at fault and day range (inclusive)."""
     people = store.list_people(role="person", clinician_id=user.id)
     if person is not None:
         require_person_visible(store, user, person)
         people = [p for p in people if p.id == person]
-    return queue_items(store, people, open_only=status_ == "open")
+    items = triage.filter_items(queue_items(store, people, open_only=status_ == "open"), exercise=exercise,
+                                rule=rule, date_from=date_from, date_to=date_to)
+    return items[:limit] if limit else items
 
 
 @router.get("/api/clinician/reps/{rep_key}", response_model=QueueItem)

@@ -8,6 +8,8 @@ client → server
     one arrives; the server also keeps only the newest unprocessed frame, so nothing stale is ever queued.
   * text JSON: {"type": "start_set", "exercise": "squat", "side": "auto", "target_reps": 10, "session_id": 3,
     "set_no": 1, "hold_s": null, "preview": false}; {"type": "end_set"}; {"type": "ping"};
+    {"type": "pain"} (the person pressed "My knee hurts": nothing more is counted in this set, answered by
+    {"type": "safety", "message"}, and every later frame's coach message is the safety one);
     {"type": "reload_settings"} (after the person switched clips of flagged reps on or off).
     The query string may carry the same fields as start_set (exercise, side, target_reps, session_id, ...),
     which starts a set at connect time; `pose=browser` says the page runs pose itself (no server model is
@@ -22,7 +24,12 @@ server → client (text JSON, one object per message, "type" first)
     valid_rep_count, target_reps, cue (the one to show), cues (all active, debounced), speak (newly announced),
     overlay (fault_landmarks, fault_segments, lines in frame px, angles), placement ([{code, message}] that
     persisted), new_reps (counted on this frame: index, valid, verdict, why, side, times, faults, stored,
-    rep_id), hold_good_s / hold_target_s for holds, set_done, timing_ms (decode, pose, analysis, server).
+    rep_id), hold_good_s / hold_target_s for holds, set_done, timing_ms (decode, pose, analysis, server);
+    coach: the ONE message to show and speak (kind safety|placement|countdown|rep_fault|live_fault|rep_good|
+    encourage, text, speak = words to say now or null, key), chosen on the server by formcheck.coach; gate:
+    {state: positioning|countdown|counting, seconds_left} for a counted set (null for a preview); counting: true
+    once the 3-2-1 has ended. Before that no frame reaches the rep counter and rep_count stays 0.
+    "speak" carries the coach's words only (the analysis' raw cues stay in "cue"/"cues" as data).
   * set_started / set_ended / pong / settings.
   * error: code (bad_frame, too_large, bad_message, bad_landmarks, flood, not_signed_in, busy, bad_exercise,
     store_failed, model_unavailable, internal) + a one-line message; seq when it answers a frame. The socket stays usable
@@ -63,6 +70,15 @@ from formcheck.webapp.deps import CurrentUser, OwnSession, StoreDep, websocket_u
 log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["live"])
+
+
+def _include_coaching_routes() -> None:
+    from formcheck.webapp.exercise_demo import router as demo_router
+
+    router.include_router(demo_router)
+
+
+_include_coaching_routes()
 
 PROTOCOL_VERSION = 1
 FRAME_MAGIC = b"FCF1"
@@ -168,7 +184,8 @@ def live_today(request: Request, user: CurrentUser) -> dict[str, Any]:
         "day": plan.day.isoformat(), "level": plan.level, "level_name": plan.level_name, "focus": plan.focus,
         "rest_day": plan.kind != "exercise", "title": "Rest day" if plan.kind != "exercise" else plan.level_name,
         "message": " ".join([plan.reason, *plan.messages]).strip(), "readiness_status": to_jsonable(plan.readiness),
-        "readiness": [{"id": r.id, "title": r.title, "instructions": r.instructions} for r in plan.readiness_steps],
+        "readiness": [{"id": r.id, "title": r.title, "instructions": r.instructions, "minutes": r.minutes}
+                      for r in plan.readiness_steps],
         "skb_reps": SKB_TEST_REPS, "exercises": exercises, "session_id": open_session,
         "remaining_s": round(plan.remaining_s), "estimated_min": round(plan.estimated_min, 1),
     }
@@ -667,6 +684,13 @@ class LiveConnection:
         elif kind == "landmarks":  # not routed by the reader (unusual spacing): same handling, in order
             await self.handle_landmarks(text, time.perf_counter())
             return
+        elif kind == "pain":
+            # "My knee hurts": the coach says stop, and nothing more is counted in this set (issue 11 item 3)
+            if self.analysis is not None:
+                self.analysis.stop_for_pain()
+            from formcheck.webapp.live_coach import SAFETY_TEXT
+
+            await self.send({"type": "safety", "message": SAFETY_TEXT})
         elif kind == "reload_settings":
             self.store_clips = await asyncio.to_thread(person_stores_clips, self.store, self.user)
             if self.store_clips and self.clips is None:
@@ -694,7 +718,7 @@ class LiveConnection:
                 await self.fail(ProtocolError("store_failed", str(exc)))
                 return False
         try:
-            analysis = await asyncio.to_thread(_new_live_session, req, overrides)
+            analysis = await asyncio.to_thread(_new_coached_set, req, overrides)
         except FormcheckError as exc:
             if recorder is not None:
                 await asyncio.to_thread(recorder.close)
@@ -704,6 +728,7 @@ class LiveConnection:
         hold_s = req.hold_s or (recorder.target_hold_s if recorder else None)
         if (target, hold_s) != (req.target_reps, req.hold_s):
             req = dataclasses.replace(req, target_reps=target, hold_s=hold_s)
+        analysis.target_reps = req.target_reps
         self.analysis, self.set_req, self.recorder = analysis, req, recorder
         self.holds_stored = 0
         await self.send({"type": "set_started", "exercise": req.exercise_id, "side": req.side,
@@ -849,14 +874,14 @@ class LiveConnection:
         t1 = time.perf_counter()
         pf = self.estimator.process(bgr, t_s)
         t2 = time.perf_counter()
-        fb = self.analysis.update(pf) if self.analysis is not None else None
+        cf = self.analysis.update(pf) if self.analysis is not None else None
         t3 = time.perf_counter()
         reply = {"type": "frame", "t_s": round(t_s, 3), "wh": list(pf.frame_wh), "pose": pf.detected,
                  "landmarks": landmarks_json(pf), "angles": key_angles(pf),
-                 **feedback_json(fb, self.set_req),
+                 **coached_json(cf, self.set_req),
                  "timing_ms": {"decode": round((t1 - t0) * 1000, 1), "pose": round((t2 - t1) * 1000, 1),
                                "analysis": round((t3 - t2) * 1000, 1)}}
-        return reply, fb
+        return reply, (cf.counted if cf is not None else None)
 
     async def _record_new_reps(self, fb: Any, pose_source: str = "server") -> list[dict[str, Any]]:
         reps = new_reps_of(fb)
@@ -939,6 +964,14 @@ def _new_live_session(req: SetRequest, overrides: dict[str, float] | None = None
     from formcheck.analysis import LiveSession
 
     return LiveSession(req.exercise_id, side=req.side, overrides=overrides or None)
+
+
+def _new_coached_set(req: SetRequest, overrides: dict[str, float] | None = None) -> Any:
+    """The set as coached: a watch session for placement, a 3-2-1 gate, then the counting session."""
+    from formcheck.webapp.live_coach import new_coached_set
+
+    return new_coached_set(functools.partial(_new_live_session, req, overrides), preview=req.preview,
+                           target_reps=req.target_reps)
 
 
 def person_rule_overrides(svc: Any, user: Any, exercise_id: str) -> dict[str, float]:
@@ -1040,6 +1073,27 @@ def feedback_json(fb: Any, req: SetRequest | None) -> dict[str, Any]:
         else:
             done = fb.valid_rep_count >= target
     out["set_done"] = done
+    return out
+
+
+def coached_json(cf: Any, req: SetRequest | None) -> dict[str, Any]:
+    """feedback_json of what the person sees, with the counts of the counting session only (0 before "Go"),
+    the one coach message ("coach": kind, text, speak, key) and the countdown gate ("gate": state, seconds_left)."""
+    if cf is None:
+        return {**feedback_json(None, req), "coach": None, "gate": None, "counting": False}
+    out = feedback_json(cf.shown, req)
+    if not cf.counting:
+        last = getattr(cf, "last_counted", None)
+        out["rep_count"] = int(last.rep_count) if last is not None else 0
+        out["valid_rep_count"] = int(last.valid_rep_count) if last is not None else 0
+        out["set_done"] = False
+        if "hold_good_s" in out:
+            out["hold_good_s"] = _r(last.hold_good_s, 1) if last is not None and last.hold_good_s is not None else 0.0
+    msg = cf.message
+    out["speak"] = [msg.speak] if msg is not None and msg.speak else []
+    out["coach"] = msg.to_json() if msg is not None else None
+    out["gate"] = cf.gate.to_json() if cf.gate is not None else None
+    out["counting"] = bool(cf.counting)
     return out
 
 

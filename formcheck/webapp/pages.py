@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request, status
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from formcheck.webapp.deps import (
     ClinicianPerson,
@@ -21,6 +21,17 @@ from formcheck.webapp.settings import Settings
 router = APIRouter(tags=["pages"], default_response_class=HTMLResponse)
 
 MAX_NEXT_CHARS = 2000
+
+
+def _include_person_routes() -> None:
+    """The person's own JSON views (settings, today, summary, progress) and the front-end packages."""
+    from formcheck.webapp import me, vendor
+
+    router.include_router(me.router, default_response_class=JSONResponse)
+    router.include_router(vendor.router)
+
+
+_include_person_routes()
 
 
 def _page(settings: Settings, name: str) -> FileResponse:
@@ -98,3 +109,9 @@ def clinician_rep_page(owner: ClinicianRepOwner, settings: SettingsDep) -> FileR
 
 
 
+
+
+@router.get("/progress", response_class=FileResponse)
+def progress_page(user: CurrentUser, settings: SettingsDep) -> FileResponse:
+    """The person's own progress: pain, level path, valid-rep share, days done."""
+    return _page(settings, "progress.html")

@@ -94,9 +94,11 @@ def find_login(store: Store, name: str) -> tuple[User, str, str] | None:
 
 
 def single_user_person(store: Store) -> User | None:
-    """Single-user mode: the one person on this machine (None when there are several, or none)."""
-    people = store.list_people(role=StoreRole.PERSON)
-    return _user(people[0]) if len(people) == 1 else None
+    """Single-user mode: the local person of this machine (formcheck.local_person), even when others exist."""
+    from formcheck.local_person import find_local_person
+
+    person = find_local_person(store)
+    return _user(person) if person is not None else None
 
 
 def people_of_clinician(store: Store, clinician_id: int) -> list[int]:

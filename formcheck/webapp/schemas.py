@@ -139,6 +139,7 @@ class ThresholdIn(_Wire):
     exercise_id: str = Field(min_length=1, max_length=100)
     rule_id: str = Field(min_length=1, max_length=100)
     threshold: float | None  # None removes the override
+    unit: str | None = Field(None, max_length=16)  # when given, must be the rule's unit (else 422 with the range)
     note: str = Field("", max_length=2000)
 
 

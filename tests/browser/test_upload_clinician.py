@@ -106,7 +106,8 @@ def test_clinician_reviews_a_flagged_rep(clinic_server, browser, save_screenshot
         item = page.locator(".queue-item").first
         key = item.get_attribute("data-rep")
         item.locator("a.button").click()
-        page.wait_for_url(re.compile(rf".*/clinician/reps/{re.escape(key)}$"), timeout=UI_TIMEOUT_MS)
+        # the queue's filters ride along in the query string (for previous / next rep)
+        page.wait_for_url(re.compile(rf".*/clinician/reps/{re.escape(key)}(\?.*)?$"), timeout=UI_TIMEOUT_MS)
         page.wait_for_selector("#faults .fault, #faults p", timeout=UI_TIMEOUT_MS)
         page.fill("#note", "Chest drops forward at the bottom: sit back onto your heels and keep the chest up.")
         page.click("[data-testid=agree]")

@@ -1,0 +1,126 @@
+"""The live socket's coaching layer: the countdown gate in front of the rep counter, and the one coach message.
+
+Kept apart from live.py (transport) so the wire protocol and the coaching rules change independently. Runs in
+the connection's pose thread, like the analysis it wraps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from formcheck.coach import (
+    POSITIONING_TEXT,
+    Coach,
+    CoachInput,
+    CoachMessage,
+    GateState,
+    GateStatus,
+    Kind,
+    RepNews,
+    SetGate,
+    in_start_position,
+)
+from formcheck.types import PoseFrame
+
+SAFETY_TEXT = "Stop — rest your knee. Pain ends today's exercises; answer the pain questions next."
+PREVIEW_OK_TEXT = "Good position — start the set when you are ready"
+
+
+def rep_news(rep: Any) -> RepNews:
+    verdict = str(rep.verdict)
+    valid = True if verdict == "valid" else False if verdict == "invalid" else None
+    reason = next((f.cue for f in rep.faults if f.cue), "") or str(rep.why or "")
+    if reason.lower().startswith("unknown"):
+        reason = reason.split("—", 1)[-1].split("-", 1)[-1].strip() if ("—" in reason or "-" in reason) else reason
+    return RepNews(index=int(rep.index), valid=valid, reason=reason)
+
+
+@dataclasses.dataclass
+class Frame:
+    """One frame's coaching outcome: the feedback to show, the feedback that counted (None before Go)."""
+
+    shown: Any
+    counted: Any
+    counting: bool
+    gate: GateStatus | None
+    message: CoachMessage | None
+    last_counted: Any = None
+
+
+class CoachedSet:
+    """One set (or preview) as the person experiences it: positioning → 3-2-1 → counting, one message a frame.
+
+    `make_session()` builds a fresh LiveSession; the counting one is fed only from the frame after "Go", so
+    nothing the person did while walking into place is ever a rep.
+    """
+
+    def __init__(self, make_session: Any, *, preview: bool, target_reps: int | None, is_hold: bool,
+                 views: tuple[str, ...]) -> None:
+        self.preview, self.target_reps, self.is_hold, self.views = preview, target_reps, is_hold, views
+        self.coach = Coach()
+        self.counting_session: Any = None if preview else make_session()
+        self.gate: SetGate | None = None if preview else SetGate()
+        self.watch_session: Any = make_session()  # placement + start position while not counting
+        self.safety: str | None = None
+        self.last_counted: Any = None  # the newest feedback of the counting session (its counts stay shown)
+
+    def result(self) -> Any:
+        return self.analysis.result()
+
+    @property
+    def analysis(self) -> Any:
+        """The session whose result() is the set's result (the counting one once it exists)."""
+        return self.counting_session if self.counting_session is not None else self.watch_session
+
+    @property
+    def counting(self) -> bool:
+        return self.gate is not None and self.gate.state is GateState.COUNTING and self.safety is None
+
+    def stop_for_pain(self, text: str = SAFETY_TEXT) -> None:
+        """The person said it hurts: nothing more is counted in this set, and the coach says stop."""
+        self.safety = text
+
+    def update(self, pf: PoseFrame) -> Frame:
+        status: GateStatus | None = None
+        counted = None
+        if self.safety is not None:
+            shown = self.watch_session.update(pf)  # the counting session is not fed after a pain report
+        elif self.gate is not None and self.gate.state is GateState.COUNTING:
+            shown = counted = self.last_counted = self.counting_session.update(pf)
+            status = GateStatus(GateState.COUNTING, None, False)
+        else:
+            shown = self.watch_session.update(pf)
+            if self.gate is not None:
+                ready = in_start_position(pf.detected, shown.guidance_keys, shown.phase, shown.view in self.views,
+                                          self.is_hold)
+                status = self.gate.update(pf.t_s, ready)
+        msg = self.coach.update(self._coach_input(pf, shown, counted, status))
+        if msg is None and self.preview and pf.detected:
+            msg = CoachMessage(Kind.ENCOURAGE, PREVIEW_OK_TEXT, key="preview_ok")
+        return Frame(shown=shown, counted=counted, counting=counted is not None, gate=status, message=msg,
+                     last_counted=self.last_counted)
+
+    def _coach_input(self, pf: PoseFrame, shown: Any, counted: Any, status: GateStatus | None) -> CoachInput:
+        placement = tuple(zip(shown.guidance_keys, shown.guidance, strict=False)) if shown is not None else ()
+        positioning = countdown = None
+        if status is not None and status.state is GateState.POSITIONING:
+            positioning = POSITIONING_TEXT
+        if status is not None:
+            countdown = status.word()
+        new_rep = rep_news(counted.new_rep) if counted is not None and counted.new_rep is not None else None
+        return CoachInput(
+            t_s=pf.t_s, pose=pf.detected, placement=placement,
+            live_cues=tuple(shown.cues) if counted is not None else (),
+            new_rep=new_rep, valid_reps=int(counted.valid_rep_count) if counted is not None else 0,
+            target_reps=self.target_reps, safety=self.safety, countdown=countdown, positioning=positioning,
+            counting=counted is not None or (status is not None and status.went), hold=self.is_hold)
+
+
+def new_coached_set(make_session: Any, *, preview: bool, target_reps: int | None) -> CoachedSet:
+    """A CoachedSet for `make_session`'s exercise (raises what make_session raises for an unknown one)."""
+    probe = make_session()
+    spec = probe.spec
+    cs = CoachedSet(make_session, preview=preview, target_reps=target_reps, is_hold=bool(spec.is_hold),
+                    views=tuple(str(v) for v in spec.views))
+    return cs
