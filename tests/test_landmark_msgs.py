@@ -26,6 +26,7 @@ from tests.test_web_live import (
     recv_until,
     sidecar_frames,
     sign_in,
+    with_lead_in,
 )
 
 
@@ -173,7 +174,7 @@ def test_browser_landmarks_count_the_same_reps_as_server_pose(tmp_path):
     if not (FIXTURE_VIDEOS / f"{name}.json").exists():
         pytest.skip("mannequin fixture missing")
     frames, doc = sidecar_frames(name)
-    frames = with_depth(frames)
+    frames = with_depth(with_lead_in(frames))  # the person waits for the coach's countdown first
     # server pose (JPEG + replayed landmarks in the estimator) ...
     app = make_app(tmp_path / "a", estimator_factory=lambda: ReplayEstimator(frames))
     add_person(app)
@@ -206,6 +207,7 @@ def test_browser_landmarks_count_the_same_reps_as_server_pose(tmp_path):
 
 def test_stored_reps_record_the_pose_path_for_the_clinician(tmp_path):
     frames, doc = sidecar_frames("small_knee_bend_front_valgus")
+    frames = with_lead_in(frames)
     app = make_app(tmp_path, estimator_factory=NoModel)
     pid = add_person(app)
     sid = _ready_session(app, pid)

@@ -858,14 +858,14 @@ class LiveConnection:
         msg = self.lm_intake.accept(text)
         pf = lmsg.to_pose_frame(msg, self._frame_time_s(msg.t_ms))
         t1 = time.perf_counter()
-        fb = self.analysis.update(pf) if self.analysis is not None else None
+        cf = self.analysis.update(pf) if self.analysis is not None else None  # the same coached set as JPEGs
         t2 = time.perf_counter()
         reply = {"type": "frame", "seq": msg.seq, "pose_source": POSE_BROWSER, "t_s": round(pf.t_s, 3),
                  "wh": list(pf.frame_wh), "pose": pf.detected, "landmarks": None,  # the page has its own
-                 "angles": key_angles(pf), **feedback_json(fb, self.set_req),
+                 "angles": key_angles(pf), **coached_json(cf, self.set_req),
                  "timing_ms": {"parse": round((t1 - t0) * 1000, 2), "pose": None, "client_pose": msg.pose_ms,
                                "analysis": round((t2 - t1) * 1000, 2)}}
-        return reply, fb
+        return reply, (cf.counted if cf is not None else None)
 
     def _process(self, jpeg: bytes, t_s: float) -> tuple[dict[str, Any], Any]:
         """Decode → pose → analysis → reply dict (all in a worker thread: nothing here touches the loop)."""
