@@ -52,6 +52,9 @@ LANDMARK_STEPS = (10, 20, 30, 40, 50, 60, 70, 80, 100, 120, 150, 200, 300)
 JPEG_STEPS = (1, 2, 3, 4, 5, 6, 8)
 EXERCISE = "squat"
 JPEG_FRAMES = 150  # per clip: enough to loop without the client noticing
+# Each client first holds the clip's first (standing) frame this long, as a person waits for the coach's
+# countdown (formcheck.coach: READY_HOLD_S + COUNTDOWN_S = 4 s) before the first rep; then the clip loops.
+LEAD_IN_S = 5.0
 
 
 @dataclass
@@ -174,7 +177,7 @@ def landmark_bodies(paths: list[Path]) -> list[list[str]]:
             m = pose_frame_message(pf, 0, 0.0, decimals=4, pose_ms=30.0)
             del m["type"], m["seq"], m["t_ms"]
             bodies.append(json.dumps(m, separators=(",", ":"))[1:])
-        out.append(bodies)
+        out.append([bodies[0]] * round(LEAD_IN_S * FPS) + bodies)
         print(f"  {p.name}: {len(bodies)} frames of landmarks, message ~{len(bodies[0]) / 1024:.1f} kB")
     return out
 
@@ -261,7 +264,7 @@ async def _client_with_window(ws_url, kind, frames, step, box, ready, cookie: st
                 (step.rtt_first if t_sent < t_mid else step.rtt_second).append((now - t_sent) * 1000.0)
 
         rtask = asyncio.create_task(reader())
-        i = random.randrange(len(frames))
+        i = 0  # the lead-in first, as a person at the start of a set
         seq = 0
         t_next = time.perf_counter() + random.random() / FPS  # spread the clients over one frame interval
         while t_next < t_end:
@@ -361,7 +364,10 @@ def main() -> int:
     print(f"machine: {os.cpu_count()} cores; {FPS:g} fps per client; step {args.step_s:g} s after {WARMUP_S:g} s warm-up")
     print("clips (landmarks from `formcheck pose` / the landmark cache):")
     lm_clips = landmark_bodies(paths)
-    jpeg_clips = [load_frames(p, JPEG_FRAMES)[0] for p in paths]
+    jpeg_clips = []
+    for p in paths:
+        jpegs = load_frames(p, JPEG_FRAMES)[0]
+        jpeg_clips.append([jpegs[0]] * round(LEAD_IN_S * FPS) + jpegs)
     with tempfile.TemporaryDirectory(prefix="bench_capacity_") as tmp:
         n_people = max([n for n in LANDMARK_STEPS if n <= args.max_landmark] + [args.max_jpeg, 1])
         proc, url, cookies = start_server(Path(tmp), n_people)
