@@ -741,6 +741,10 @@ def test_8_12_cli_checks_output_paths_before_analysis(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ kill -9, live
+# Standing still before the movement: 1 s in the start position + the 3-2-1 countdown + margin (tests/test_web_live.py).
+LIVE_LEAD_IN_S = 5.0
+
+
 @pytest.mark.video
 def test_8_7_every_acknowledged_live_rep_survives_kill_9(tmp_path: Path) -> None:
     """Real server, real MediaPipe on a mannequin video: kill -9 after two reps were acknowledged."""
@@ -772,9 +776,17 @@ def test_8_7_every_acknowledged_live_rep_survives_kill_9(tmp_path: Path) -> None
             assert json.loads(ws.recv(timeout=WAIT_S))["type"] == "hello"
             ws.send(json.dumps({"type": "start_set", "exercise": "small_knee_bend", "session_id": session.id,
                                 "set_no": 1}))
-            for i, frame in enumerate(container.decode(container.streams.video[0])):
+            frames = []
+            for frame in container.decode(container.streams.video[0]):
                 ok, buf = cv2.imencode(".jpg", frame.to_ndarray(format="bgr24"), [cv2.IMWRITE_JPEG_QUALITY, 80])
-                ws.send(struct.pack("<4sId", b"FCF1", i, float(frame.time) * 1000.0) + buf.tobytes())
+                frames.append((float(frame.time), buf.tobytes()))
+            # stand still in the start position through the coach's countdown first (issue 11: no rep counts
+            # before it ends), then the clip
+            fps = 30.0
+            lead = [(k / fps, frames[0][1]) for k in range(int(LIVE_LEAD_IN_S * fps))]
+            stream = lead + [(LIVE_LEAD_IN_S + t, b) for t, b in frames]
+            for i, (t_s, jpeg) in enumerate(stream):
+                ws.send(struct.pack("<4sId", b"FCF1", i, t_s * 1000.0) + jpeg)
                 while True:
                     msg = json.loads(ws.recv(timeout=WAIT_S))
                     if msg["type"] == "frame":

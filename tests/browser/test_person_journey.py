@@ -17,11 +17,13 @@ UI_TIMEOUT_MS = 20_000
 SKB_TIMEOUT_S = 120.0  # the looping camera must reach a still stretch (gate) and then bends, on a busy 2-core VM
 POLL_S = 0.1
 
-# Every text the stage shows, excluding the connection status line: what a person reads at one glance.
+# Every text the stage shows, excluding the connection status line and the pose-path read-out (issue 12: which
+# pose runs and its time per frame, a status like the connection line, not a coach message): what a person
+# reads at one glance.
 VISIBLE_MESSAGES_JS = """() => {
   const out = [];
   for (const e of document.querySelectorAll('#stage > *')) {
-    if (e.id === 'status' || e.tagName === 'VIDEO' || e.tagName === 'CANVAS') continue;
+    if (e.id === 'status' || e.id === 'pose-mode' || e.tagName === 'VIDEO' || e.tagName === 'CANVAS') continue;
     const st = getComputedStyle(e);
     if (st.display === 'none' || st.visibility === 'hidden' || !e.textContent.trim()) continue;
     out.push({id: e.id, text: e.textContent.trim()});
