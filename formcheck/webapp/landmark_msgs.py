@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from formcheck.landmarks import N_LANDMARKS
 from formcheck.types import PoseFrame
+from formcheck.webapp.limits import TokenBucket
 
 # MediaPipe normalises image x, y to the frame; landmarks just outside the frame (a foot cut off) come out a
 # little beyond 0..1. A point more than one frame away is no camera's output: refused.
@@ -144,23 +145,12 @@ def to_pose_frame(msg: LandmarkMsg, t_s: float) -> PoseFrame:
                      world_m=world, luma=msg.luma)
 
 
-class RateGuard:
+class RateGuard(TokenBucket):
     """Token bucket for landmark messages (a page sends one per camera frame, <= 60/s)."""
 
     def __init__(self, rate_per_s: float = LANDMARK_RATE_PER_S, burst: float = LANDMARK_BURST,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.rate_per_s, self.burst, self._clock = rate_per_s, burst, clock
-        self._tokens = float(burst)
-        self._t = clock()
-
-    def allow(self) -> bool:
-        now = self._clock()
-        self._tokens = min(self.burst, self._tokens + (now - self._t) * self.rate_per_s)
-        self._t = now
-        if self._tokens < 1.0:
-            return False
-        self._tokens -= 1.0
-        return True
+        super().__init__(rate_per_s, burst, clock)
 
 
 class LandmarkIntake:

@@ -79,6 +79,8 @@ class TokenBucket:
         self._tokens -= 1.0
         return True
 
+    allow = take  # the per-socket guards read better as "allow this message"
+
     def wait_s(self) -> float:
         """Seconds until the next token (for Retry-After)."""
         return max(0.0, (1.0 - self._tokens) / self.rate_per_s) if self.rate_per_s > 0 else 60.0

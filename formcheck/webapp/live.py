@@ -66,6 +66,7 @@ from formcheck.landmarks import Lm, Side
 from formcheck.types import PoseFrame
 from formcheck.webapp import landmark_msgs as lmsg
 from formcheck.webapp.deps import CurrentUser, OwnSession, StoreDep, websocket_user
+from formcheck.webapp.limits import TokenBucket
 
 log = logging.getLogger(__name__)
 
@@ -397,23 +398,12 @@ def to_jsonable(obj: Any) -> Any:
 
 # -------------------------------------------------------------------------------------------------- limiter
 
-class FloodGuard:
+class FloodGuard(TokenBucket):
     """Token bucket over incoming messages: True while the client stays within rate and burst."""
 
     def __init__(self, rate_per_s: float = FLOOD_RATE_PER_S, burst: float = FLOOD_BURST,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.rate_per_s, self.burst, self._clock = rate_per_s, burst, clock
-        self._tokens = float(burst)
-        self._t = clock()
-
-    def allow(self) -> bool:
-        now = self._clock()
-        self._tokens = min(self.burst, self._tokens + (now - self._t) * self.rate_per_s)
-        self._t = now
-        if self._tokens < 1.0:
-            return False
-        self._tokens -= 1.0
-        return True
+        super().__init__(rate_per_s, burst, clock)
 
 
 class ClipBuffer:
