@@ -51,7 +51,7 @@ system-deps:
 	bash scripts/system-deps.sh
 
 fixtures: $(STAMP)
-	$(PY) -m formcheck.synth
+	$(PY) -m tools.synth
 
 bench: setup
 	$(PY) benchmarks/bench_pose.py

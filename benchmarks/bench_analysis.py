@@ -3,7 +3,7 @@
 Builds a long synthetic squat session (tests/synthpose.py stick figure, front view, 2 px landmark noise) and
 times, in one run:
   offline  analyze_seq on already-smoothed landmarks (measures, segment_reps, rules per rep)
-  offline+smoothing  analyze_seq including the zero-phase Butterworth of formcheck.smoothing
+  offline+smoothing  analyze_seq including the zero-phase Butterworth of formcheck.core.smoothing
   streaming  LiveSession.update per frame on already-smoothed frames
   streaming+smoothing  LiveSession.update with its One Euro filter
 Usage: python benchmarks/bench_analysis.py [--minutes 10]
@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from synthpose import Pose, rep_profile, to_seq  # noqa: E402
 
-from formcheck.analysis import LiveSession, analyze_seq  # noqa: E402
-from formcheck.smoothing import smooth_seq  # noqa: E402
+from formcheck.core.analysis import LiveSession, analyze_seq  # noqa: E402
+from formcheck.core.smoothing import smooth_seq  # noqa: E402
 
 
 def build(minutes: float):

@@ -53,7 +53,7 @@ JPEG_STEPS = (1, 2, 3, 4, 5, 6, 8)
 EXERCISE = "squat"
 JPEG_FRAMES = 150  # per clip: enough to loop without the client noticing
 # Each client first holds the clip's first (standing) frame this long, as a person waits for the coach's
-# countdown (formcheck.coach: READY_HOLD_S + COUNTDOWN_S = 4 s) before the first rep; then the clip loops.
+# countdown (formcheck.core.coach: READY_HOLD_S + COUNTDOWN_S = 4 s) before the first rep; then the clip loops.
 LEAD_IN_S = 5.0
 
 
@@ -166,7 +166,7 @@ def clip_paths(n: int) -> list[Path]:
 
 def landmark_bodies(paths: list[Path]) -> list[list[str]]:
     """Per clip, each frame's landmark message without seq/t_ms (added per send): pre-serialised once."""
-    from formcheck.report import landmarks_for
+    from formcheck.core.report import landmarks_for
     from formcheck.webapp.landmark_msgs import pose_frame_message
 
     out = []
@@ -333,7 +333,7 @@ def cost_per_core(steps: list[Step]) -> float:
 
 def analysis_ms_per_frame(bodies: list[str]) -> float:
     """The same landmarks through LiveSession in this process, no socket: the floor of a landmark message."""
-    from formcheck.analysis import LiveSession
+    from formcheck.core.analysis import LiveSession
     from formcheck.webapp.landmark_msgs import parse_landmarks, to_pose_frame
 
     frames = [to_pose_frame(parse_landmarks('{"type":"landmarks","seq":0,"t_ms":0,' + b), i / 30)

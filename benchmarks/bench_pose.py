@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from formcheck import geometry
-from formcheck.landmarks import Side
-from formcheck.models import ensure_model
-from formcheck.pose import PoseEstimator, bare_inference_ms
-from formcheck.smoothing import OneEuroSmoother
-from formcheck.video import read_video
-from formcheck.viewpoint import estimate_viewpoint
+from formcheck.core import geometry
+from formcheck.core.landmarks import Side
+from formcheck.media.models import ensure_model
+from formcheck.media.pose import PoseEstimator, bare_inference_ms
+from formcheck.core.smoothing import OneEuroSmoother
+from formcheck.media.video import read_video
+from formcheck.core.viewpoint import estimate_viewpoint
 
 DEFAULT_VIDEO = Path(__file__).resolve().parents[2] / "shared" / "videos" / "squat_front_valgus_vs_good_ranfit.mp4"
 FALLBACK_VIDEO = Path(__file__).resolve().parents[1] / "fixtures" / "videos"

@@ -120,7 +120,7 @@ def main() -> int:
 
     from websockets.sync.client import connect
 
-    from formcheck.pose import bare_inference_ms
+    from formcheck.media.pose import bare_inference_ms
 
     jpegs, rgbs, times_s = load_frames(args.video, args.frames)
     print(f"video: {args.video.name}, {len(jpegs)} frames at {FRAME_WH[0]}x{FRAME_WH[1]}, JPEG q{JPEG_QUALITY}: "

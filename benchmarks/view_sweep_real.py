@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from formcheck.pose import estimate_video
-from formcheck.viewpoint import estimate_seq
+from formcheck.media.pose import estimate_video
+from formcheck.core.viewpoint import estimate_seq
 
 DEFAULT_MANIFEST = Path(__file__).resolve().parents[2] / "shared" / "videos" / "manifest.json"
 

@@ -7,7 +7,7 @@ its p90 error stays under half the clean-vs-faulty separation (the sweep's "trus
 trusted yaws that starts at 0 (frontal measures) or ends at 90 deg (sagittal ones), its open edge interpolated
 linearly between the last trusted and the first untrusted grid yaw, and intersected over exercises and cameras
 (the most conservative). The true edge is then expressed in what the analysis can see, the ESTIMATED folded yaw
-(formcheck.viewpoint): the sweep's median estimate at that true yaw, pooled over the standing exercises. An
+(formcheck.core.viewpoint): the sweep's median estimate at that true yaw, pooled over the standing exercises. An
 upper edge is never put below the estimator's own p90 error square-on (a narrower window could not be told
 apart from square-on), nor a lower edge above the p10 estimate side-on.
 
@@ -16,8 +16,8 @@ some obliques and not side-on, against the literature, clinical.md §4.1/§4.4) 
 their coarse `views`, and the note says so.
 
 It also writes the measures' typical error by (estimated) yaw (the median over exercises of the clean rep's p50
-|error| at the normal camera, 1.0 m high, 2.7 m away) to formcheck/exercises/measure_noise.json: the rules' noise floor
-at the camera's yaw (formcheck.rules.sweep_noise), so a fault must clear its limit by more than that too.
+|error| at the normal camera, 1.0 m high, 2.7 m away) to formcheck/core/exercises/measure_noise.json: the rules' noise floor
+at the camera's yaw (formcheck.core.rules.sweep_noise), so a fault must clear its limit by more than that too.
 
 Usage: python benchmarks/view_windows.py [--sweep benchmarks/view_sweep.json] [--json OUT] [--write-noise]
 """
@@ -109,7 +109,7 @@ def windows(sweep: dict) -> dict[str, dict]:
 
 
 NOISE_CAMERA = (1.0, 2.7)
-NOISE_PATH = Path(__file__).resolve().parents[1] / "formcheck" / "exercises" / "measure_noise.json"
+NOISE_PATH = Path(__file__).resolve().parents[1] / "formcheck" / "core" / "exercises" / "measure_noise.json"
 
 
 def noise_table(sweep: dict) -> dict:
@@ -133,7 +133,7 @@ def noise_table(sweep: dict) -> dict:
             out[m] = {"yaw_deg": ys, "p50_abs_err": errs}
     return {"format": "formcheck.measure_noise/1",
             "source": "benchmarks/view_windows.py over benchmarks/view_sweep.json (formcheck sweep)",
-            "yaw_axis": "estimated folded camera yaw (formcheck.viewpoint): the sweep's median estimate at each true yaw",
+            "yaw_axis": "estimated folded camera yaw (formcheck.core.viewpoint): the sweep's median estimate at each true yaw",
             "measures": out}
 
 

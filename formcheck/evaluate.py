@@ -26,10 +26,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from formcheck.analysis import SetResult, analyze_seq
+from formcheck.core.analysis import SetResult, analyze_seq
 from formcheck.errors import InputError, SpecError
-from formcheck.spec import load_exercise
-from formcheck.types import PoseSeq
+from formcheck.core.spec import load_exercise
+from formcheck.core.types import PoseSeq
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +216,7 @@ def _load(video: Path, landmarks_dir: str | Path | None, load: Callable[[Path], 
             return PoseSeq.load_npz(npz)
     if load is not None:
         return load(video)
-    from formcheck import pose
+    from formcheck.media import pose
 
     return pose.estimate_video(video, use_cache=True)
 

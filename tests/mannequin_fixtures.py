@@ -1,4 +1,4 @@
-"""Read the mannequin fixtures' JSON sidecars (formcheck.synth format "formcheck.mannequin/1") for analysis tests."""
+"""Read the mannequin fixtures' JSON sidecars (tools.synth format "formcheck.mannequin/1") for analysis tests."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from formcheck.spec import load_exercise
-from formcheck.types import PoseSeq
+from formcheck.core.spec import load_exercise
+from formcheck.core.types import PoseSeq
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "videos"
 # Fault ids of the generator -> the rule that must flag them.

@@ -12,8 +12,8 @@ import math
 
 import numpy as np
 
-from formcheck.landmarks import Lm, Side, sided
-from formcheck.types import PoseSeq
+from formcheck.core.landmarks import Lm, Side, sided
+from formcheck.core.types import PoseSeq
 
 THIGH_M, SHANK_M, TORSO_M = 0.45, 0.43, 0.50
 HIP_HALF_M, SHOULDER_HALF_M = 0.10, 0.18

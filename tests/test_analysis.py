@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from synthpose import Pose, rep_profile, to_seq
 
-from formcheck.analysis import LiveSession, Verdict, analyze_seq
+from formcheck.core.analysis import LiveSession, Verdict, analyze_seq
 from formcheck.errors import InputError, SpecError
-from formcheck.landmarks import Lm
-from formcheck.types import PoseSeq
+from formcheck.core.landmarks import Lm
+from formcheck.core.types import PoseSeq
 
 
 def squats(n: int = 3, *, depth: float = 95.0, valgus_on: tuple[int, ...] = (), valgus: float = 20.0,
@@ -176,7 +176,7 @@ def test_bad_arguments() -> None:
 
 
 def test_every_exercise_runs_on_any_input_without_crashing() -> None:
-    from formcheck.spec import exercise_ids
+    from formcheck.core.spec import exercise_ids
     seq = to_seq(squats(1), "front", noise_px=2.0)
     for ex in exercise_ids():
         res = analyze_seq(seq, ex)

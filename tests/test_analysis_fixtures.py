@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from mannequin_fixtures import expected_faults, ground_truth_seq, load, sidecars
 
-from formcheck.analysis import LiveSession, analyze_seq
+from formcheck.core.analysis import LiveSession, analyze_seq
 
 CASES = sidecars()
-pytestmark = pytest.mark.skipif(not CASES, reason="no mannequin fixtures in fixtures/videos (run python -m formcheck.synth)")
+pytestmark = pytest.mark.skipif(not CASES, reason="no mannequin fixtures in fixtures/videos (run python -m tools.synth)")
 
 
 def _faults(result) -> list[set[str]]:
@@ -59,7 +59,7 @@ MODEL_BLIND = {
 @pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=MODEL_BLIND[p.stem]))
                                   if p.stem in MODEL_BLIND else p for p in CASES], ids=[p.stem for p in CASES])
 def test_fixture_video_through_mediapipe(path) -> None:
-    from formcheck.analysis import analyze_video
+    from formcheck.core.analysis import analyze_video
 
     side = load(path)
     report = analyze_video(path.with_suffix(".mp4"), side["exercise"])

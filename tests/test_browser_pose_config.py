@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import shutil
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from formcheck.webapp.settings import Settings
 from tests.test_web_live import add_person, sign_in
 
 REPO = Path(__file__).resolve().parents[1]
-VENDOR = REPO / browser_pose.TASKS_VISION_PACKAGE
+VENDOR = REPO / "node_modules" / browser_pose.TASKS_VISION_PACKAGE
 
 
 def _client(tmp_path: Path, **kw) -> TestClient:
@@ -32,10 +31,10 @@ def test_config_needs_sign_in(tmp_path):
         assert c.get(browser_pose.MODEL_URL).status_code == 401
 
 
-def test_without_the_npm_package_the_page_is_told_server_pose_and_why(tmp_path):
-    web = tmp_path / "repo" / "web"
-    shutil.copytree(REPO / "web", web)  # a checkout without node_modules/
-    with _client(tmp_path, web_dir=web) as c:
+def test_without_the_npm_package_the_page_is_told_server_pose_and_why(tmp_path, monkeypatch):
+    (tmp_path / "no_npm").mkdir()  # an installation without node_modules/
+    monkeypatch.setenv("FORMCHECK_NODE_MODULES", str(tmp_path / "no_npm"))
+    with _client(tmp_path) as c:
         sign_in(c)
         cfg = c.get("/api/live/pose-config").json()
         assert cfg["browser"] is False and "npm" in cfg["reason"]
@@ -52,7 +51,7 @@ def test_the_server_setting_turns_browser_pose_off(tmp_path):
 def test_vendor_files_and_the_servers_own_model_are_served_locally(tmp_path):
     if not (VENDOR / "vision_bundle.mjs").is_file():
         pytest.skip("@mediapipe/tasks-vision not installed (make setup runs npm install where npm exists)")
-    from formcheck.models import ensure_model
+    from formcheck.media.models import ensure_model
 
     try:
         model = ensure_model(build=False)

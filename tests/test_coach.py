@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from formcheck.coach import (
+from formcheck.core.coach import (
     COUNTDOWN_S,
     MIN_SHOW_S,
     READY_HOLD_S,

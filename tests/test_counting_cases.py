@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from synthpose import Pose, rep_profile, to_seq
 
-from formcheck.analysis import LiveSession, analyze_seq
-from formcheck.reps import RepCounter, segment_reps
-from formcheck.spec import load_exercise
-from formcheck.types import PoseSeq
+from formcheck.core.analysis import LiveSession, analyze_seq
+from formcheck.core.reps import RepCounter, segment_reps
+from formcheck.core.spec import load_exercise
+from formcheck.core.types import PoseSeq
 
 FPS = 30.0
 

@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from formcheck import geometry as g
-from formcheck.geometry import View
-from formcheck.landmarks import MIRROR_INDEX, N_LANDMARKS, Lm, Side
+from formcheck.core import geometry as g
+from formcheck.core.geometry import View
+from formcheck.core.landmarks import MIRROR_INDEX, N_LANDMARKS, Lm, Side
 
 VALGUS_DEG = 2 * math.degrees(math.atan(20 / 100))  # knee 20 px off a 200 px straight hip-ankle line = 22.62
 

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from formcheck.types import PoseFrame
+from formcheck.core.types import PoseFrame
 from formcheck.webapp import landmark_msgs as lm
 from formcheck.webapp import live
 from tests.test_web_live import (
@@ -68,7 +68,7 @@ def test_good_message_becomes_the_servers_pose_frame():
     assert pf.t_s == 2.5 and pf.frame_wh == (640, 480) and pf.detected
     np.testing.assert_allclose(pf.xyz_px[:, 0], img[:, 0] * 640)
     np.testing.assert_allclose(pf.xyz_px[:, 1], img[:, 1] * 480)
-    np.testing.assert_allclose(pf.xyz_px[:, 2], img[:, 2] * 640)  # z on the x scale, as formcheck.pose
+    np.testing.assert_allclose(pf.xyz_px[:, 2], img[:, 2] * 640)  # z on the x scale, as formcheck.media.pose
     np.testing.assert_allclose(pf.visibility, img[:, 3])
     np.testing.assert_allclose(pf.presence, img[:, 4])
     np.testing.assert_allclose(pf.world_m, np.array(m["world"]))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from formcheck.local_person import LOCAL_SETTING, ensure_local_person, find_local_person
+from formcheck.store.local_person import LOCAL_SETTING, ensure_local_person, find_local_person
 from formcheck.webapp import repo
 from formcheck.webapp.app import create_app
 from formcheck.webapp.settings import Settings

@@ -1,4 +1,4 @@
-"""The mannequin generator (formcheck.synth) and its fixtures: FK/IK and projection give the ground truth they
+"""The mannequin generator (tools.synth) and its fixtures: FK/IK and projection give the ground truth they
 claim, the sidecars are valid and current, and (video tier) MediaPipe finds the figure where the truth says."""
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ import av
 import numpy as np
 import pytest
 
-from formcheck import geometry as geo
-from formcheck.landmarks import Lm, Side
-from formcheck.synth.body import Body, PlantedLeg, frontal_fppa_deg, landmarks33, pose_skeleton
-from formcheck.synth.exercises import DROP_TRUNK_FOLLOW, EXERCISES, schedule
-from formcheck.synth.figure import Outfit, figure_primitives
-from formcheck.synth.fixtures import (
+from formcheck.core import geometry as geo
+from formcheck.core.landmarks import Lm, Side
+from formcheck.mannequin.body import Body, PlantedLeg, frontal_fppa_deg, landmarks33, pose_skeleton
+from formcheck.mannequin.exercises import DROP_TRUNK_FOLLOW, EXERCISES, schedule
+from tools.synth.figure import Outfit, figure_primitives
+from tools.synth.fixtures import (
     FIXTURES,
     FIXTURES_BY_NAME,
     FORMAT,
@@ -25,7 +25,7 @@ from formcheck.synth.fixtures import (
     load_sidecar,
     sidecar_arrays,
 )
-from formcheck.synth.render import Camera, Renderer
+from formcheck.mannequin.render import Camera, Renderer
 
 FIXTURE_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "videos"
 BODY = Body()
@@ -59,7 +59,7 @@ def _pose(exercise: str, s: float, side: Side, **faults: float):
                                            ("small_knee_bend", Side.LEFT), ("small_knee_bend", Side.RIGHT)])
 @pytest.mark.parametrize("valgus_deg", [0.0, 12.0, 20.0])
 def test_injected_valgus_gives_that_fppa(exercise: str, side: Side, valgus_deg: float) -> None:
-    """The injected size is the FPPA the front camera sees, computed independently by formcheck.geometry; the
+    """The injected size is the FPPA the front camera sees, computed independently by formcheck.core.geometry; the
     3D knee really moves medially by a comparable frontal angle (not a projection artefact)."""
     pose = _pose(exercise, 1.0, side, knee_valgus=valgus_deg)
     fppa2d = float(geo.fppa_deg(_project(exercise, "front", pose), side))
@@ -229,7 +229,7 @@ def test_fixture_names_are_unique_and_cover_the_brief() -> None:
 @pytest.mark.parametrize("name", sorted(FIXTURES_BY_NAME))
 def test_fixture_files_are_valid(name: str) -> None:
     mp4, js = FIXTURE_DIR / f"{name}.mp4", FIXTURE_DIR / f"{name}.json"
-    assert mp4.is_file() and js.is_file(), f"missing: run `python -m formcheck.synth --only {name}`"
+    assert mp4.is_file() and js.is_file(), f"missing: run `python -m tools.synth --only {name}`"
     assert mp4.stat().st_size <= MAX_FILE_BYTES
     doc = load_sidecar(js)
     fx = FIXTURES_BY_NAME[name]
@@ -248,7 +248,7 @@ def test_fixture_files_are_valid(name: str) -> None:
     for r in reps:
         assert 0 < r["start_s"] < r["bottom_s"] < r["end_s"] < doc["duration_s"]
         assert {f["fault"]: f["size_deg"] for f in r["faults"]} == dict(fx.faults.get(r["index"], {}))
-    # per-frame ground truth: the measures are formcheck.geometry of the stored 2D landmarks
+    # per-frame ground truth: the measures are formcheck.core.geometry of the stored 2D landmarks
     arr = sidecar_arrays(doc)
     np.testing.assert_allclose(arr["t_s"], np.arange(doc["frame_count"]) / doc["fps"], atol=1e-6)
     i = reps[-1]["at_bottom"]["i"]
@@ -371,8 +371,8 @@ def _compared_measures(doc: dict) -> dict[str, tuple]:
 @pytest.mark.video
 @pytest.mark.parametrize("name", sorted(FIXTURES_BY_NAME))
 def test_mediapipe_finds_the_mannequin_where_the_truth_says(name: str) -> None:
-    from formcheck.pose import estimate_video
-    from formcheck.smoothing import smooth_seq
+    from formcheck.media.pose import estimate_video
+    from formcheck.core.smoothing import smooth_seq
 
     doc = load_sidecar(FIXTURE_DIR / f"{name}.json")
     seq = estimate_video(FIXTURE_DIR / f"{name}.mp4")

@@ -6,7 +6,7 @@ import zipfile
 
 import pytest
 
-from formcheck import models
+from formcheck.media import models
 from formcheck.errors import PoseModelError
 
 
@@ -76,7 +76,7 @@ def test_unknown_variant_lists_the_choices():
 
 def test_corrupt_cached_bundle_is_rebuilt(tmp_path, monkeypatch):
     monkeypatch.setenv(models.ENV_MODELS_DIR, str(tmp_path))
-    (tmp_path / "cache").symlink_to(models.Path(models.__file__).resolve().parents[1] / "models" / "cache")
+    (tmp_path / "cache").symlink_to(models.Path(models.__file__).resolve().parents[2] / "models" / "cache")
     models.bundle_path("full").write_bytes(b"garbage")
     info = models.ensure_model("full")
     assert info.sha256 == models.expected_bundle_sha256("full")

@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from formcheck.landmarks import Lm
-from formcheck.pose import PoseEstimator, estimate_video
+from formcheck.core.landmarks import Lm
+from formcheck.media.pose import PoseEstimator, estimate_video
 from tests.conftest import SHARED_VIDEOS, shared_manifest
 from tests.videoutil import write_video
 
@@ -66,7 +66,7 @@ def test_every_labelled_clip_with_a_visible_person_is_detected():
 
 
 def test_estimator_left_open_exits_without_a_traceback():
-    code = ("import numpy as np; from formcheck.pose import PoseEstimator; "
+    code = ("import numpy as np; from formcheck.media.pose import PoseEstimator; "
             "e = PoseEstimator(); e.process(np.zeros((64, 64, 3), np.uint8), 0.0); print('ok')")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0
@@ -75,7 +75,7 @@ def test_estimator_left_open_exits_without_a_traceback():
 
 
 def test_native_log_is_silenced_but_python_errors_still_show():
-    code = ("import sys, numpy as np; from formcheck.pose import PoseEstimator\n"
+    code = ("import sys, numpy as np; from formcheck.media.pose import PoseEstimator\n"
             "with PoseEstimator() as e: e.process(np.zeros((64, 64, 3), np.uint8), 0.0)\n"
             "print('python-stderr', file=sys.stderr)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -92,7 +92,7 @@ def test_cli_pose_writes_one_line_per_frame(tmp_path):
     assert proc.returncode == 0, proc.stderr
     lines = out.read_text().splitlines()
     header = json.loads(lines[0])
-    assert header["format"] == "formcheck.landmarks.jsonl/1"
+    assert header["format"] == "formcheck.core.landmarks.jsonl/1"
     assert len(lines) == 1 + 6
     rows = [json.loads(x) for x in lines[1:]]
     assert [r["pose"] for r in rows] == [False] * 6

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from synthpose import Pose, to_seq
 
-from formcheck.posture import Posture, classify_posture, posture_code_one, posture_codes, wrong_posture
+from formcheck.core.posture import Posture, classify_posture, posture_code_one, posture_codes, wrong_posture
 
 
 @pytest.mark.parametrize(("pose", "view", "expected"), [

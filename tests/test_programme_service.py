@@ -10,7 +10,7 @@ import pytest
 
 from formcheck.errors import FormcheckError, InputError, SpecError
 from formcheck.programme import Action, Readiness, load_programme
-from formcheck.programme import cli as pcli
+from formcheck.cli import programme as pcli
 from formcheck.programme.service import ProgrammeService
 from formcheck.store import Fault, RepIn, Role, SessionStatus, Store
 

@@ -1,4 +1,4 @@
-"""The JSON report ("formcheck.report/1") and the terminal table."""
+"""The JSON report ("formcheck.core.report/1") and the terminal table."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ import numpy as np
 from synthpose import Pose, to_seq
 from test_analysis import squats
 
-from formcheck.analysis import analyze_seq
-from formcheck.report import SCHEMA, Report, render_table, report_to_json
+from formcheck.core.analysis import analyze_seq
+from formcheck.core.report import SCHEMA, Report, render_table, report_to_json
 
 
 def test_report_json_carries_the_contract_fields() -> None:
     res = analyze_seq(to_seq(squats(3, valgus_on=(1,)), "front"), "squat")
     data = report_to_json(Report(result=res, video="clip.mp4", model_sha256="ab" * 32, frame_wh=(1280, 960)))
     json.dumps(data)  # plain JSON
-    assert data["schema"] == SCHEMA == "formcheck.report/1"
+    assert data["schema"] == SCHEMA == "formcheck.core.report/1"
     assert data["exercise"] == "squat" and data["view"] == "front" and data["model_sha256"] == "ab" * 32
     assert data["summary"]["reps"] == 3 and data["summary"]["valid_reps"] == 2
     assert data["summary"]["faults"]["knee_valgus"] == 1
@@ -56,8 +56,8 @@ def test_hold_report() -> None:
 
 
 def test_live_feedback_json() -> None:
-    from formcheck.analysis import LiveSession
-    from formcheck.report import live_feedback_to_json
+    from formcheck.core.analysis import LiveSession
+    from formcheck.core.report import live_feedback_to_json
 
     s = LiveSession("squat")
     seq = to_seq(squats(2, valgus_on=(1,)), "front")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from formcheck.reps import HoldTimer, Phase, RepCounter, segment_reps, time_hold
-from formcheck.spec import HoldSpec, RepSpec
+from formcheck.core.reps import HoldTimer, Phase, RepCounter, segment_reps, time_hold
+from formcheck.core.spec import HoldSpec, RepSpec
 
 FPS = 30.0
 SPEC = RepSpec(measure="knee_flexion_3d_deg", unit="deg", enter=45.0, exit=35.0, min_range=20.0, min_rep_s=0.5,

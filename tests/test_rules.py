@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from synthpose import Pose, to_seq
 
-from formcheck.geometry import View
-from formcheck.landmarks import Lm, Side
-from formcheck.measures import MEASURES, PoseArrays, jump_ratio
-from formcheck.rules import MeasureTable, Status, Window, judge, missing_reason, view_reason
-from formcheck.spec import RuleSpec, load_exercise
+from formcheck.core.geometry import View
+from formcheck.core.landmarks import Lm, Side
+from formcheck.core.measures import MEASURES, PoseArrays, jump_ratio
+from formcheck.core.rules import MeasureTable, Status, Window, judge, missing_reason, view_reason
+from formcheck.core.spec import RuleSpec, load_exercise
 
 
 def table_of(poses: list[Pose], view: str = "front", **kw) -> MeasureTable:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from formcheck.landmarks import N_LANDMARKS, Lm
-from formcheck.smoothing import (
+from formcheck.core.landmarks import N_LANDMARKS, Lm
+from formcheck.core.smoothing import (
     BUTTER_CUTOFF_HZ,
     OneEuroFilter,
     OneEuroSmoother,
@@ -23,7 +23,7 @@ from formcheck.smoothing import (
     filtfilt_gaps,
     smooth_seq,
 )
-from formcheck.types import PoseFrame, PoseSeq
+from formcheck.core.types import PoseFrame, PoseSeq
 
 FS_HZ = 30.0
 HEIGHT_PX = 1000

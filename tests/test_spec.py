@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from formcheck import measures, spec
+from formcheck.core import measures
+from formcheck.core import spec
 from formcheck.errors import SpecError
-from formcheck.geometry import View
-from formcheck.landmarks import Lm, Side
+from formcheck.core.geometry import View
+from formcheck.core.landmarks import Lm, Side
 
 EXPECTED_IDS = {"small_knee_bend", "squat", "lunge", "side_lying_leg_raise", "standing_side_leg_raise",
                 "single_leg_squat", "step_down", "step_up", "glute_bridge", "straight_leg_raise", "wall_sit", "plank"}
@@ -49,7 +50,7 @@ def test_unknown_exercise_lists_valid_ids() -> None:
 
 def _squat_text() -> str:
     from importlib import resources
-    return (resources.files("formcheck") / "exercises" / "squat.toml").read_text()
+    return (resources.files("formcheck.core") / "exercises" / "squat.toml").read_text()
 
 
 @pytest.mark.parametrize("old, new, message", [

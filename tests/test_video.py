@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from formcheck.errors import VideoError
-from formcheck.video import frames_from, probe, read_video
+from formcheck.media.video import frames_from, probe, read_video
 from tests.videoutil import set_mp4_rotation, write_video
 
 

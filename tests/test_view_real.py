@@ -1,15 +1,15 @@
-"""The camera view from the continuous viewpoint (formcheck.viewpoint) against the labelled real clips
+"""The camera view from the continuous viewpoint (formcheck.core.viewpoint) against the labelled real clips
 (MediaPipe landmarks, cached per video+model): a set's view is the view of its median camera yaw."""
 
 from __future__ import annotations
 
 import pytest
 
-from formcheck.analysis import rep_yaw, view_of_yaw, viewpoint_of
-from formcheck.geometry import View
-from formcheck.measures import PoseArrays
-from formcheck.pose import estimate_video
-from formcheck.smoothing import smooth_seq
+from formcheck.core.analysis import rep_yaw, view_of_yaw, viewpoint_of
+from formcheck.core.geometry import View
+from formcheck.core.measures import PoseArrays
+from formcheck.media.pose import estimate_video
+from formcheck.core.smoothing import smooth_seq
 from tests.conftest import SHARED_VIDEOS, shared_manifest
 
 pytestmark = pytest.mark.video

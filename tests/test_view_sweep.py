@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from formcheck.synth import sweep
+from tools.synth import sweep
 
 REPO = Path(__file__).resolve().parents[1]
 COMMITTED = REPO / "benchmarks" / "view_sweep.json"

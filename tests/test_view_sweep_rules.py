@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from formcheck.analysis import analyze_seq
-from formcheck.rules import Status
-from formcheck.synth import sweep
+from formcheck.core.analysis import analyze_seq
+from formcheck.core.rules import Status
+from tools.synth import sweep
 
 pytestmark = pytest.mark.video
 

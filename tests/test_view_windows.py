@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from formcheck.spec import load_all
+from formcheck.core.spec import load_all
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -51,7 +51,7 @@ def test_committed_noise_table_is_what_the_sweep_gives() -> None:
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     want = mod.noise_table(json.loads((REPO / "benchmarks" / "view_sweep.json").read_text()))
-    got = json.loads((REPO / "formcheck" / "exercises" / "measure_noise.json").read_text())
+    got = json.loads((REPO / "formcheck" / "core" / "exercises" / "measure_noise.json").read_text())
     assert set(got["measures"]) == set(want["measures"])
     for m, d in want["measures"].items():
         assert got["measures"][m]["yaw_deg"] == pytest.approx(d["yaw_deg"], abs=0.05)
@@ -59,7 +59,7 @@ def test_committed_noise_table_is_what_the_sweep_gives() -> None:
 
 
 def test_sweep_noise_grows_off_axis_for_a_frontal_measure() -> None:
-    from formcheck.rules import sweep_noise
+    from formcheck.core.rules import sweep_noise
 
     assert sweep_noise("fppa_deg", 3.0) < sweep_noise("fppa_deg", 40.0)
     assert sweep_noise("stance_width_ratio", 3.0) != sweep_noise("stance_width_ratio", 3.0)  # NaN: no window

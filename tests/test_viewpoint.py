@@ -1,4 +1,4 @@
-"""formcheck.viewpoint: yaw/elevation/confidence on exact mannequin landmarks (default tier) and on the
+"""formcheck.core.viewpoint: yaw/elevation/confidence on exact mannequin landmarks (default tier) and on the
 labelled real clips (video tier, MediaPipe landmarks from the per-video cache)."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import functools
 import numpy as np
 import pytest
 
-from formcheck import viewpoint as vp
-from formcheck.synth import sweep as sw
+from formcheck.core import viewpoint as vp
+from tools.synth import sweep as sw
 from tests.conftest import SHARED_VIDEOS, shared_manifest
 
 
@@ -127,7 +127,7 @@ def test_world_yaw_contradicting_the_2d_widths_lowers_confidence():
 
 @pytest.mark.video
 def test_real_clips_yaw_by_labelled_view():
-    from formcheck.pose import estimate_video
+    from formcheck.media.pose import estimate_video
 
     if not SHARED_VIDEOS.is_dir():
         pytest.skip(f"{SHARED_VIDEOS} not present")

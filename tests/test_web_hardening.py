@@ -505,7 +505,7 @@ def test_8_8_only_mediapipe_native_log_is_silenced(tmp_path: Path) -> None:
     script = (
         "import logging, os, sys, numpy as np\n"
         "logging.basicConfig(format='%(levelname)s %(message)s')\n"
-        "from formcheck.pose import PoseEstimator\n"
+        "from formcheck.media.pose import PoseEstimator\n"
         "with PoseEstimator() as est:\n"
         "    for i in range(3):\n"
         "        est.process(np.zeros((240, 320, 3), np.uint8), i / 30)\n"
@@ -755,7 +755,7 @@ def test_8_7_every_acknowledged_live_rep_survives_kill_9(tmp_path: Path) -> None
 
     video = REPO / "fixtures" / "videos" / "small_knee_bend_front_valgus.mp4"
     if not video.exists():
-        pytest.skip(f"{video} not generated yet (python -m formcheck.synth)")
+        pytest.skip(f"{video} not generated yet (python -m tools.synth)")
     data = tmp_path / "data"
     ids = seed(data, ("alex",))
     store = repo.open_store(Settings(data_dir=data))

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from formcheck.types import PoseFrame
+from formcheck.core.types import PoseFrame
 from formcheck.webapp import live
 from formcheck.webapp.auth import hash_password
 
@@ -81,11 +81,11 @@ def mediapipe_world(synth_m: np.ndarray) -> np.ndarray:
 
 
 def sidecar_frames(name: str) -> tuple[list[PoseFrame], dict]:
-    from formcheck.synth.fixtures import load_sidecar
+    from tools.synth.fixtures import load_sidecar
 
     path = FIXTURE_VIDEOS / f"{name}.json"
     if not path.exists():
-        pytest.skip(f"mannequin fixture {path} not generated yet (python -m formcheck.synth)")
+        pytest.skip(f"mannequin fixture {path} not generated yet (python -m tools.synth)")
     doc = load_sidecar(path)
     wh = tuple(doc["frame_wh"])
     frames = []
@@ -593,7 +593,7 @@ def test_mannequin_video_through_real_pose_model_counts_reps(tmp_path):
         name = "small_knee_bend_front_clean"
     video = FIXTURE_VIDEOS / f"{name}.mp4"
     if not video.exists():
-        pytest.skip(f"{video} not generated yet (python -m formcheck.synth)")
+        pytest.skip(f"{video} not generated yet (python -m tools.synth)")
     doc = json.loads((FIXTURE_VIDEOS / f"{name}.json").read_text())
     app = make_app(tmp_path, estimator_factory=None)
     add_person(app)
@@ -765,7 +765,7 @@ def test_exercise_demo_is_a_looping_skeleton_with_key_points(client, exercise):
 
 
 def test_every_exercise_has_a_demo(client):
-    from formcheck.spec import exercise_ids
+    from formcheck.core.spec import exercise_ids
 
     for ex in exercise_ids():
         d = client.get(f"/api/exercise-demo?exercise={ex}").json()

@@ -38,7 +38,7 @@ FAKE_REPORT_REPS = [
 def fake_analyse(video, exercise_id, side, *, overrides, annotate_path, landmarks_path, progress):
     progress(0.5)
     shutil.copyfile(video, annotate_path)
-    report = {"schema": "formcheck.report/1", "exercise": exercise_id, "view": "front", "side": side,
+    report = {"schema": "formcheck.core.report/1", "exercise": exercise_id, "view": "front", "side": side,
               "video": str(video), "overrides": overrides or {}, "reps": FAKE_REPORT_REPS,
               "summary": {"reps": 2, "valid_reps": 1}}
     chart = {"label": "Knee flexion", "unit": "deg", "t_s": [0.0, 0.2, 0.4], "values": [5.0, 80.0, None],

@@ -15,7 +15,7 @@ from formcheck.errors import SpecError
 
 log = logging.getLogger(__name__)
 
-# The exercise library's ids (issue 3). The analysis helper keeps one formcheck/exercises/<id>.toml per exercise;
+# The exercise library's ids (issue 3). The analysis helper keeps one formcheck/core/exercises/<id>.toml per exercise;
 # when that directory holds files, programme ids are checked against it instead (see `library_exercise_ids`).
 KNOWN_EXERCISE_IDS: frozenset[str] = frozenset(
     {
@@ -237,8 +237,8 @@ def check_override(name: str, value: float) -> None:
 
 
 def library_exercise_ids(library_dir: Path | None = None) -> frozenset[str]:
-    """Exercise ids from formcheck/exercises/*.toml when that directory has files, else KNOWN_EXERCISE_IDS."""
-    directory = library_dir if library_dir is not None else Path(__file__).resolve().parents[1] / "exercises"
+    """Exercise ids from formcheck/core/exercises/*.toml when that directory has files, else KNOWN_EXERCISE_IDS."""
+    directory = library_dir if library_dir is not None else Path(__file__).resolve().parents[1] / "core" / "exercises"
     if directory.is_dir():
         stems = frozenset(p.stem for p in directory.glob("*.toml"))
         if stems:

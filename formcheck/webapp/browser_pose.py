@@ -20,12 +20,13 @@ from fastapi.staticfiles import StaticFiles
 
 from formcheck.errors import FormcheckError
 from formcheck.webapp.deps import CurrentUser
+from formcheck.webapp.vendor import node_modules_dir
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["live"])
 
-TASKS_VISION_PACKAGE = Path("node_modules") / "@mediapipe" / "tasks-vision"
+TASKS_VISION_PACKAGE = Path("@mediapipe") / "tasks-vision"
 TASKS_VISION_FILES = ("vision_bundle.mjs", "wasm/vision_wasm_module_internal.js",
                       "wasm/vision_wasm_module_internal.wasm")
 VENDOR_URL = "/vendor/tasks-vision"
@@ -39,8 +40,8 @@ SLOW_WINDOW = 30
 
 
 def tasks_vision_dir(settings: Any) -> Path:
-    """node_modules/@mediapipe/tasks-vision beside web/ (the repository root)."""
-    return settings.resolved_web_dir.parent / TASKS_VISION_PACKAGE
+    """@mediapipe/tasks-vision in the npm folder the app serves (vendor.node_modules_dir)."""
+    return node_modules_dir() / TASKS_VISION_PACKAGE
 
 
 def vendor_missing(settings: Any) -> str | None:
@@ -70,7 +71,7 @@ def _model(request: Request) -> Any:
     """The server's pose bundle (ModelInfo), resolved once per app (hashing 9 MB per request would be waste)."""
     info = getattr(request.app.state, "browser_pose_model", None)
     if info is None:
-        from formcheck.models import ensure_model
+        from formcheck.media.models import ensure_model
 
         info = ensure_model(build=False)
         request.app.state.browser_pose_model = info

@@ -262,7 +262,7 @@ def person_detail(p: ClinicianPerson, store: StoreDep, service: ServiceDep) -> P
     level = service.plan(p).level
     flagged_open = len(queue_items(store, [p], open_only=True))
     overrides = thresholds.all_overrides(store, p.id)
-    from formcheck.spec import load_all
+    from formcheck.core.spec import load_all
 
     rules = [
         RuleOut(exercise_id=s.id, exercise_name=s.name, rule_id=r.id, rule_name=r.name, unit=r.unit, limit=r.limit,

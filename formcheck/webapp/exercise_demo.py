@@ -1,5 +1,5 @@
 """Exercise demonstrations for the live page: a looping skeleton drawn from the mannequin generator's own
-motion model (formcheck.synth), with the key points taken from the exercise's rules (their cues).
+motion model (tools.synth), with the key points taken from the exercise's rules (their cues).
 
 The browser draws the keyframes on a canvas; nothing here is a video. Exercises the mannequin cannot do yet get
 key points only (`frames` is empty) and the page says so.
@@ -56,7 +56,7 @@ def _demo_pose(model_id: str, body: Any, s: float) -> Any:
     """Poses for exercises the synth fixtures do not model, built from the synth's body model."""
     import numpy as np
 
-    from formcheck.synth.body import ArmPose, FreeLeg, PlantedLeg, Pose
+    from formcheck.mannequin.body import ArmPose, FreeLeg, PlantedLeg, Pose
 
     x, y, z = np.eye(3)
     supine = np.column_stack([z, x, y])  # person's left / up (head) / forward (chest) in world axes
@@ -87,7 +87,7 @@ def _demo_pose(model_id: str, body: Any, s: float) -> Any:
                     left_arm=ArmPose(flexion_deg=5.0, abduction_deg=10.0),
                     right_arm=ArmPose(flexion_deg=5.0, abduction_deg=10.0))
     if model_id == "demo:plank":
-        from formcheck.synth.body import rot
+        from formcheck.mannequin.body import rot
 
         prone = np.column_stack([-z, x, -y])  # face down, head towards +x
         px, py, pz = PLANK_PELVIS_M
@@ -103,8 +103,8 @@ THREE_QUARTER_CAMERA = ((1.9, 1.0, 1.9), (0.0, 0.8, 0.0), 700.0, 480, 640)
 
 
 def _demo_camera(model_id: str, view: str) -> Any:
-    from formcheck.synth.exercises import EXERCISES
-    from formcheck.synth.render import Camera
+    from formcheck.mannequin.exercises import EXERCISES
+    from formcheck.mannequin.render import Camera
 
     if view == "three_quarter":
         return Camera(*THREE_QUARTER_CAMERA)
@@ -120,7 +120,7 @@ def _demo_camera(model_id: str, view: str) -> Any:
 
 def _phase_s(t_s: float) -> float:
     """The rep phase s (0..1) at time t of one demo loop (smooth, like the mannequin's own reps)."""
-    from formcheck.synth.exercises import ease
+    from formcheck.mannequin.exercises import ease
 
     for dur, kind in DEMO_PHASES_S:
         if t_s <= dur:
@@ -135,9 +135,9 @@ def demo_frames(exercise_id: str) -> tuple[tuple[tuple[float | None, float | Non
     """Keyframes of one demo loop: per frame 33 × (x, y) normalised to the model camera (None if unknown)."""
     import numpy as np
 
-    from formcheck.landmarks import Side
-    from formcheck.synth.body import Body, landmarks33, pose_skeleton
-    from formcheck.synth.exercises import EXERCISES
+    from formcheck.core.landmarks import Side
+    from formcheck.mannequin.body import Body, landmarks33, pose_skeleton
+    from formcheck.mannequin.exercises import EXERCISES
 
     if exercise_id not in DEMO_MODELS:
         return ()
@@ -173,7 +173,7 @@ def key_points(spec: Any) -> list[str]:
 @router.get("/api/exercise-demo")
 def exercise_demo(user: CurrentUser, exercise: str = Query(max_length=64)) -> dict[str, Any]:
     """A looping demonstration: keyframes (33 × [x, y] per frame, 0..1), fps, aspect ratio, key points."""
-    from formcheck.spec import exercise_ids, load_exercise
+    from formcheck.core.spec import exercise_ids, load_exercise
 
     exercise_id = exercise
     if exercise_id not in exercise_ids():
@@ -190,4 +190,4 @@ def exercise_demo(user: CurrentUser, exercise: str = Query(max_length=64)) -> di
         aspect = round(cam.width_px / cam.height_px, 4)
     return {"exercise": spec.id, "name": spec.name, "instructions": spec.instructions, "fps": DEMO_FPS,
             "aspect": aspect, "frames": [[list(p) for p in f] for f in frames], "key_points": key_points(spec),
-            "source": "formcheck.synth mannequin" if frames else None}
+            "source": "tools.synth mannequin" if frames else None}

@@ -42,10 +42,10 @@ def angle_chart(seq: Any, exercise_id: str, side: str) -> dict[str, Any] | None:
     """The exercise's main signal over time (the measure that drives rep counting or the hold) and its lines."""
     import numpy as np
 
-    from formcheck.measures import PoseArrays
-    from formcheck.rules import MeasureTable
-    from formcheck.smoothing import smooth_seq
-    from formcheck.spec import load_exercise
+    from formcheck.core.measures import PoseArrays
+    from formcheck.core.rules import MeasureTable
+    from formcheck.core.smoothing import smooth_seq
+    from formcheck.core.spec import load_exercise
 
     spec = load_exercise(exercise_id)
     main = spec.rep or spec.hold
@@ -78,12 +78,12 @@ def analyse_upload(
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The default job body: pose once (landmarks kept beside the upload), judge, render, chart.
 
-    Returns (report as formcheck.report/1 JSON, angle chart). Keeping the landmarks means rules can be re-run
+    Returns (report as formcheck.core.report/1 JSON, angle chart). Keeping the landmarks means rules can be re-run
     after a threshold change without MediaPipe.
     """
-    from formcheck.analysis import analyze_video
-    from formcheck.report import landmarks_for, report_to_json
-    from formcheck.types import PoseSeq
+    from formcheck.core.analysis import analyze_video
+    from formcheck.core.report import landmarks_for, report_to_json
+    from formcheck.core.types import PoseSeq
 
     if landmarks_path.is_file():
         seq = PoseSeq.load_npz(landmarks_path)

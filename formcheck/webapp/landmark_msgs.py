@@ -8,7 +8,7 @@ A page that runs MediaPipe itself (web/pose-worker.js) sends, per camera frame, 
      "pose_ms": 31.2, "luma": 118.0}                   # the page's own pose time; mean brightness (optional)
 
 `image`/`world` are null when no person was found (`pose: false`). The server turns it into the same PoseFrame
-the server-side estimator builds (formcheck.pose: x * w, y * h, z * w) and runs the same LiveSession on it.
+the server-side estimator builds (formcheck.media.pose: x * w, y * h, z * w) and runs the same LiveSession on it.
 Nothing in a message is trusted: wrong shapes, NaN/inf, coordinates no camera produces, timestamps that go
 backwards and floods are refused for that socket only (LandmarkError -> an error reply, or a close).
 """
@@ -23,8 +23,8 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
-from formcheck.landmarks import N_LANDMARKS
-from formcheck.types import PoseFrame
+from formcheck.core.landmarks import N_LANDMARKS
+from formcheck.core.types import PoseFrame
 from formcheck.webapp.limits import TokenBucket
 
 # MediaPipe normalises image x, y to the frame; landmarks just outside the frame (a foot cut off) come out a

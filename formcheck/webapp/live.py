@@ -26,7 +26,7 @@ server → client (text JSON, one object per message, "type" first)
     persisted), new_reps (counted on this frame: index, valid, verdict, why, side, times, faults, stored,
     rep_id), hold_good_s / hold_target_s for holds, set_done, timing_ms (decode, pose, analysis, server);
     coach: the ONE message to show and speak (kind safety|placement|countdown|rep_fault|live_fault|rep_good|
-    encourage, text, speak = words to say now or null, key), chosen on the server by formcheck.coach; gate:
+    encourage, text, speak = words to say now or null, key), chosen on the server by formcheck.core.coach; gate:
     {state: positioning|countdown|counting, seconds_left} for a counted set (null for a preview); counting: true
     once the 3-2-1 has ended. Before that no frame reaches the rep counter and rep_count stays 0.
     "speak" carries the coach's words only (the analysis' raw cues stay in "cue"/"cues" as data).
@@ -62,8 +62,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from formcheck.errors import FormcheckError, InputError
-from formcheck.landmarks import Lm, Side
-from formcheck.types import PoseFrame
+from formcheck.core.landmarks import Lm, Side
+from formcheck.core.types import PoseFrame
 from formcheck.webapp import landmark_msgs as lmsg
 from formcheck.webapp.deps import CurrentUser, OwnSession, StoreDep, websocket_user
 from formcheck.webapp.limits import TokenBucket
@@ -160,7 +160,7 @@ class LiveSettingsIn(_Body):
 
 
 def _exercise_info(exercise_id: str) -> dict[str, Any]:
-    from formcheck.spec import load_exercise
+    from formcheck.core.spec import load_exercise
 
     spec = load_exercise(exercise_id)
     return {"id": spec.id, "name": spec.name, "instructions": spec.instructions,
@@ -195,7 +195,7 @@ def live_today(request: Request, user: CurrentUser) -> dict[str, Any]:
 @router.get("/api/live/exercises")
 def live_exercises(user: CurrentUser) -> list[dict[str, Any]]:
     """Every exercise the live coach can judge (for practice sets outside the programme)."""
-    from formcheck.spec import exercise_ids
+    from formcheck.core.spec import exercise_ids
 
     return [_exercise_info(i) for i in exercise_ids()]
 
@@ -362,7 +362,7 @@ def landmarks_json(pf: PoseFrame) -> list[list[float | None]] | None:
 
 def key_angles(pf: PoseFrame) -> list[dict[str, Any]]:
     """Knee and hip flexion (0 = straight) at visible joints, for the overlay's labels."""
-    from formcheck.geometry import angle_at_deg
+    from formcheck.core.geometry import angle_at_deg
 
     if not pf.detected:
         return []
@@ -476,7 +476,7 @@ def lower_thread_priority() -> None:
 
 
 def _default_estimator_factory():
-    from formcheck.pose import PoseEstimator
+    from formcheck.media.pose import PoseEstimator
 
     return PoseEstimator()
 
@@ -951,7 +951,7 @@ def clip_path(data_dir: Path, person_id: int, req: SetRequest | None, rep_id: An
 # ------------------------------------------------------------------------------- analysis / store adapters
 
 def _new_live_session(req: SetRequest, overrides: dict[str, float] | None = None) -> Any:
-    from formcheck.analysis import LiveSession
+    from formcheck.core.analysis import LiveSession
 
     return LiveSession(req.exercise_id, side=req.side, overrides=overrides or None)
 
@@ -1033,7 +1033,7 @@ def hold_rep_in(index: int, t_s: float, hold_s: float, side: str | None) -> Any:
 
 
 def _guidance_key(text: str) -> str:
-    from formcheck.feedback import GUIDANCE_TEXT
+    from formcheck.core.feedback import GUIDANCE_TEXT
 
     for key, value in GUIDANCE_TEXT.items():
         if value == text:

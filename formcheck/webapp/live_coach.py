@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from formcheck.coach import (
+from formcheck.core.coach import (
     POSITIONING_TEXT,
     Coach,
     CoachInput,
@@ -21,7 +21,7 @@ from formcheck.coach import (
     SetGate,
     in_start_position,
 )
-from formcheck.types import PoseFrame
+from formcheck.core.types import PoseFrame
 
 SAFETY_TEXT = "Stop — rest your knee. Pain ends today's exercises; answer the pain questions next."
 PREVIEW_OK_TEXT = "Good position — start the set when you are ready"

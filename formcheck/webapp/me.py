@@ -148,7 +148,7 @@ def _decision_words(action: str, level: int, reason: str, pain_max: int | None, 
 def session_summary(session_id: int, session: OwnSession, request: Request) -> dict[str, Any]:
     """End of day: reps valid/target per exercise, minutes used of the daily budget, pain before/after, what the
     programme decided and why. `complete` is false until both pain answers are in (the session is not done)."""
-    from formcheck.spec import load_exercise
+    from formcheck.core.spec import load_exercise
 
     store = request.app.state.store
     programme = request.app.state.programme

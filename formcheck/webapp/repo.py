@@ -94,8 +94,8 @@ def find_login(store: Store, name: str) -> tuple[User, str, str] | None:
 
 
 def single_user_person(store: Store) -> User | None:
-    """Single-user mode: the local person of this machine (formcheck.local_person), even when others exist."""
-    from formcheck.local_person import find_local_person
+    """Single-user mode: the local person of this machine (formcheck.store.local_person), even when others exist."""
+    from formcheck.store.local_person import find_local_person
 
     person = find_local_person(store)
     return _user(person) if person is not None else None
@@ -107,13 +107,13 @@ def people_of_clinician(store: Store, clinician_id: int) -> list[int]:
 
 # ------------------------------------------------------------------------------------------------ exercises
 def exercise_ids() -> tuple[str, ...]:
-    from formcheck.spec import exercise_ids as ids
+    from formcheck.core.spec import exercise_ids as ids
 
     return ids()
 
 
 def exercises() -> list[ExercisePublic]:
-    from formcheck.spec import load_all
+    from formcheck.core.spec import load_all
 
     return [
         ExercisePublic(id=s.id, name=s.name, sided=s.side_mode != "bilateral")

@@ -111,7 +111,7 @@ class Settings(BaseModel):
 
     @property
     def resolved_web_dir(self) -> Path:
-        return self.web_dir or Path(__file__).resolve().parents[2] / "web"
+        return self.web_dir or Path(__file__).resolve().parents[1] / "static"
 
     @property
     def secure_cookies(self) -> bool:

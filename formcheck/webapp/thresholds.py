@@ -29,7 +29,7 @@ def key(exercise_id: str, rule_id: str) -> str:
 
 def rule_of(exercise_id: str, rule_id: str) -> Any:
     """The rule spec; InputError naming the exercise when it has no such rule."""
-    from formcheck.spec import exercise_ids, load_exercise
+    from formcheck.core.spec import exercise_ids, load_exercise
 
     if exercise_id not in exercise_ids():
         raise InputError(f"unknown exercise {exercise_id!r}")

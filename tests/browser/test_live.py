@@ -138,7 +138,7 @@ def test_day_flow_readiness_knee_bend_test_sets_and_pain(start_server, launch_ch
     from playwright.sync_api import expect
 
     if not MANNEQUIN_SKB.exists():
-        pytest.skip(f"{MANNEQUIN_SKB} not generated yet (python -m formcheck.synth)")
+        pytest.skip(f"{MANNEQUIN_SKB} not generated yet (python -m tools.synth)")
     from formcheck.store import Store
     from formcheck.webapp.repo import DB_FILENAME
 

@@ -85,7 +85,7 @@ def test_a_full_day_demo_countdown_one_message_summary_progress(start_server, la
     from playwright.sync_api import expect
 
     if not MANNEQUIN_SKB.exists():
-        pytest.skip(f"{MANNEQUIN_SKB} not generated yet (python -m formcheck.synth)")
+        pytest.skip(f"{MANNEQUIN_SKB} not generated yet (python -m tools.synth)")
     srv = start_server()
     _make_person(srv.data_dir, "dayone")
     cam = fake_camera(MANNEQUIN_SKB, lead_s=1.0, tail_s=8.0)

@@ -1,0 +1,146 @@
+"""CLI: `formcheck analyze`, `formcheck exercises`, `formcheck eval` (registered by formcheck.cli)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from formcheck.core import spec as spec_mod
+from formcheck.errors import InputError
+
+
+def _out(text: str) -> None:
+    """CLI output (this module is the terminal front end; library code logs instead)."""
+    sys.stdout.write(f"{text}\n")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("analyze", help="judge every rep of an exercise video",
+                              description="Pose -> reps -> rules: a terminal table, a JSON report and optionally "
+                                          "an annotated H.264 MP4.")
+    p.add_argument("video", type=Path, help="video file")
+    p.add_argument("--exercise", "-e", required=True, metavar="ID",
+                   help="exercise id (see `formcheck exercises`)")
+    p.add_argument("--side", choices=("left", "right", "auto"), default="auto",
+                   help="working side (default: detected per rep)")
+    p.add_argument("--json", type=Path, metavar="OUT", help="write the JSON report here ('-' = stdout)")
+    p.add_argument("--annotate", type=Path, metavar="OUT.mp4", help="write an annotated video (H.264 MP4)")
+    p.add_argument("--landmarks", type=Path, metavar="NPZ",
+                   help="use this landmark cache (formcheck pose --out .npz) instead of running the pose model")
+    p.set_defaults(func=cmd_analyze)
+
+    p = subparsers.add_parser("exercises", help="list the exercise library")
+    p.add_argument("--json", action="store_true", help="print the specs as JSON")
+    p.set_defaults(func=cmd_exercises)
+
+    p = subparsers.add_parser("eval", help="rep-count and per-rule accuracy over a labelled manifest")
+    p.add_argument("manifest", type=Path, help="manifest.json (format of ../shared/videos/manifest.json)")
+    p.add_argument("--json", type=Path, metavar="OUT", help="write the figures as JSON")
+    p.add_argument("--landmarks-dir", type=Path, metavar="DIR",
+                   help="directory of <video-stem>.npz landmark caches (else the pose cache is used)")
+    p.set_defaults(func=cmd_eval)
+
+
+def _check_exercise(exercise_id: str) -> None:
+    ids = spec_mod.exercise_ids()
+    if exercise_id not in ids:
+        raise InputError(f"unknown exercise {exercise_id!r}; valid: {', '.join(ids)}")
+
+
+def _progress():
+    stream = sys.stderr
+    if not stream.isatty():
+        return None
+
+    def show(fraction: float) -> None:
+        n = int(fraction * 30)
+        stream.write(f"\rpose [{'#' * n}{'.' * (30 - n)}] {fraction:4.0%}")
+        if fraction >= 1:
+            stream.write("\n")
+        stream.flush()
+    return show
+
+
+def _check_input_file(path: Path, what: str) -> None:
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not a {what} file")
+    if not path.is_file():
+        raise InputError(f"{path}: no such {what} file")
+
+
+def check_output_path(path: Path, flag: str) -> None:
+    """Before the (long) analysis: the output's folder exists and is writable, and the path is not a folder."""
+    if path.is_dir():
+        raise InputError(f"{flag} {path}: is a directory; give a file name")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError(f"{flag} {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise InputError(f"{flag} {path}: not writable")
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from formcheck.core.analysis import analyze_video
+    from formcheck.core.report import render_table, report_to_json
+
+    _check_exercise(args.exercise)
+    if args.landmarks is None:
+        _check_input_file(args.video, "video")
+    if args.landmarks is not None:
+        _check_input_file(args.landmarks, "landmark")
+    if args.json is not None and str(args.json) != "-":
+        check_output_path(args.json, "--json")
+    if args.annotate is not None:
+        check_output_path(args.annotate, "--annotate")
+    report = analyze_video(args.video, args.exercise, args.side, annotate_path=args.annotate,
+                           progress=_progress(), landmarks_cache=args.landmarks)
+    data = report_to_json(report)
+    if args.json is not None and str(args.json) == "-":
+        json.dump(data, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        _out(render_table(report))
+        if args.json is not None:
+            args.json.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+            _out(f"report: {args.json}")
+        if args.annotate is not None:
+            _out(f"annotated video: {args.annotate}")
+    return 0
+
+
+def cmd_exercises(args: argparse.Namespace) -> int:
+    specs = spec_mod.load_all()
+    if args.json:
+        _out(json.dumps({k: v.model_dump(mode="json") for k, v in specs.items()}, indent=1))
+        return 0
+    _out(f"{'id':<26}{'views':<13}{'sides':<12}{'counts':<9}rules")
+    for k, s in specs.items():
+        counts = "hold" if s.is_hold else "reps"
+        _out(f"{k:<26}{'/'.join(str(v) for v in s.views):<13}{s.side_mode:<12}{counts:<9}"
+              f"{', '.join(r.id for r in s.rules)}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from formcheck.evaluate import render_eval, run_eval
+
+    if not args.manifest.is_file():
+        raise InputError(f"{args.manifest}: no such manifest")
+    tty = sys.stderr.isatty()
+
+    def prog(name: str) -> None:
+        if tty:
+            sys.stderr.write(f"\r{name[:70]:<70}")
+            sys.stderr.flush()
+
+    summary = run_eval(args.manifest, landmarks_dir=args.landmarks_dir, progress=prog)
+    if tty:
+        sys.stderr.write("\r" + " " * 70 + "\r")
+    _out(render_eval(summary))
+    if args.json is not None:
+        args.json.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+        _out(f"figures: {args.json}")
+    return 0

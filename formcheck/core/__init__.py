@@ -1,0 +1,1 @@
+"""Pure analysis: numpy + pydantic only, no I/O, no mediapipe, no web."""

@@ -1,0 +1,193 @@
+"""Live feedback as data: debounced cues, placement guidance that must persist, and the overlay spec.
+
+Nothing here draws; render.py (video) and the browser (live canvas) draw from OverlaySpec.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from formcheck.core.geometry import View
+from formcheck.core.landmarks import CONNECTIONS, Lm, Side, sided
+from formcheck.core.posture import wrong_posture_one
+from formcheck.core.spec import ExerciseSpec, RuleSpec
+
+# A cue stays on screen at least this long after its rule last failed, so it does not flicker (judgement call).
+CUE_HOLD_S = 2.0
+# The same cue is not announced again (new_cues, e.g. spoken) within this many seconds (judgement call;
+# clinical.md §0.1: one cue at a time with a cooldown).
+CUE_COOLDOWN_S = 6.0
+# A placement problem must persist this long before it is shown (clinical.md §6 item 4: "only after the
+# condition persists"; the brief asks for ~1-2 s).
+GUIDANCE_PERSIST_S = 1.5
+# Mean frame brightness (0-255) below this reads as too dark (judgement call; clinical.md §4.4: no documented
+# MediaPipe lighting limit, so measure luminance and warn).
+TOO_DARK_LUMA = 40.0
+
+GUIDANCE_TEXT = {
+    "no_person": "Step into view of the camera",
+    "step_back": "Step back: your whole body must be in view",
+    "turn_side": "Turn side-on to the camera",
+    "face_camera": "Face the camera",
+    "too_dark": "Too dark: turn on a light or face a window",
+    "one_person": "Only one person in view, please",
+    # The posture gate (formcheck/posture.py): the exercise's posture, as an instruction.
+    "posture_standing": "Stand up for this one",
+    "posture_sitting": "Sit back against the wall for this one",
+    "posture_side_lying": "Lie on your side for this one",
+    "posture_supine": "Lie on your back for this one",
+    "posture_prone": "Get down on the floor, face down, for this one",
+}
+
+
+def posture_key(posture: str) -> str:
+    """The GUIDANCE_TEXT key that asks for an exercise's posture."""
+    return f"posture_{posture}"
+
+
+class CueTracker:
+    """Turns per-evaluation rule failures into steady cues: on while failing (+ CUE_HOLD_S), announced once."""
+
+    def __init__(self) -> None:
+        self._last_fail: dict[str, float] = {}
+        self._announced: dict[str, float] = {}
+
+    def update(self, t_s: float, failing: Iterable[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(active cues, cues newly announced at t_s)."""
+        new = []
+        for cue in failing:
+            self._last_fail[cue] = t_s
+            last = self._announced.get(cue)
+            if last is None or t_s - last >= CUE_COOLDOWN_S:
+                self._announced[cue] = t_s
+                new.append(cue)
+        active = tuple(c for c, t in self._last_fail.items() if t_s - t <= CUE_HOLD_S)
+        return active, tuple(new)
+
+
+class GuidanceTracker:
+    """Placement guidance keys shown only once their condition has held for GUIDANCE_PERSIST_S."""
+
+    def __init__(self) -> None:
+        self._since: dict[str, float] = {}
+
+    def update(self, t_s: float, conditions: Iterable[str]) -> tuple[str, ...]:
+        now = set(conditions)
+        for k in list(self._since):
+            if k not in now:
+                del self._since[k]
+        for k in now:
+            self._since.setdefault(k, t_s)
+        return tuple(sorted(k for k, t0 in self._since.items() if t_s - t0 >= GUIDANCE_PERSIST_S))
+
+
+def placement_conditions(spec: ExerciseSpec, xy: NDArray, detected: bool, view: View, n_people: int | None,
+                         luma: float | None, needed: Sequence[Lm], wrong_posture: bool | None = None) -> list[str]:
+    """The placement problems visible in one frame (keys of GUIDANCE_TEXT); `wrong_posture` as already
+    computed for this frame (None: computed here)."""
+    out = []
+    if luma is not None and luma < TOO_DARK_LUMA:
+        out.append("too_dark")
+    if n_people is not None and n_people > 1:
+        out.append("one_person")
+    if not detected:
+        out.append("no_person")
+        return out
+    if wrong_posture_one(xy, spec.posture) if wrong_posture is None else wrong_posture:
+        out.append(posture_key(spec.posture))
+        return out  # the view and framing of the wrong posture are beside the point
+    if needed and not np.isfinite(xy[[int(m) for m in needed], 0]).all():
+        out.append("step_back")
+    if view not in spec.views:
+        out.append(wrong_view_key(spec.views))
+    return out
+
+
+def wrong_view_key(views: Sequence[View]) -> str:
+    return "turn_side" if View.SIDE in views and not ({View.FRONT, View.BACK} & set(views)) else "face_camera"
+
+
+@dataclasses.dataclass(frozen=True)
+class OverlayLine:
+    """A reference line in image px: kind is "knee_over_toe" or "hip_level"."""
+
+    kind: str
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+
+@dataclasses.dataclass(frozen=True)
+class AngleLabel:
+    """A key angle to print beside a joint."""
+
+    landmark: Lm
+    label: str
+    value: float
+    unit: str
+
+
+@dataclasses.dataclass(frozen=True)
+class OverlaySpec:
+    """What to highlight on the person: landmarks and segments at fault, reference lines, angle read-outs."""
+
+    fault_landmarks: tuple[Lm, ...] = ()
+    fault_segments: tuple[tuple[Lm, Lm], ...] = ()
+    lines: tuple[OverlayLine, ...] = ()
+    angles: tuple[AngleLabel, ...] = ()
+
+    def to_json(self) -> dict:
+        return {
+            "fault_landmarks": [int(m) for m in self.fault_landmarks],
+            "fault_segments": [[int(a), int(b)] for a, b in self.fault_segments],
+            "lines": [dataclasses.asdict(ln) for ln in self.lines],
+            "angles": [{"landmark": int(a.landmark), "label": a.label, "value": _r(a.value), "unit": a.unit}
+                       for a in self.angles],
+        }
+
+
+def _r(v: float) -> float | None:
+    return None if not np.isfinite(v) else round(float(v), 1)
+
+
+def rule_landmarks(rule: RuleSpec, side: Side | None) -> tuple[Lm, ...]:
+    """The landmarks a rule highlights, resolved to a side (both sides for a bilateral rep)."""
+    out: list[Lm] = []
+    for n in rule.highlight:
+        if n in Lm.__members__:
+            out.append(Lm[n])
+        elif side is None or rule.side == "both":
+            out.extend(sided(s, n) for s in Side)
+        else:
+            out.append(sided(side if rule.side != "other" else side.other, n))
+    return tuple(dict.fromkeys(out))
+
+
+def build_overlay(spec: ExerciseSpec, xy: NDArray, failing_rules: Sequence[RuleSpec], side: Side | None,
+                  angles: Sequence[AngleLabel]) -> OverlaySpec:
+    """Overlay for one frame: failing rules' landmarks/segments, the lines those rules refer to, key angles."""
+    lms: list[Lm] = []
+    for r in failing_rules:
+        lms.extend(rule_landmarks(r, side))
+    lms = list(dict.fromkeys(lms))
+    lm_set = set(lms)
+    segs = tuple((a, b) for a, b in CONNECTIONS if a in lm_set and b in lm_set)
+    lines: list[OverlayLine] = []
+    ids = {r.id for r in failing_rules}
+    sides = [side] if side is not None else list(Side)
+    if ids & {"knee_valgus", "knees_caving_width", "knee_past_toe"}:
+        for s in sides:
+            toe, knee = xy[sided(s, "FOOT_INDEX")], xy[sided(s, "KNEE")]
+            if np.isfinite(toe).all() and np.isfinite(knee).all():
+                lines.append(OverlayLine("knee_over_toe", float(toe[0]), float(toe[1]), float(toe[0]), float(knee[1])))
+    if ids & {"pelvic_drop", "hip_hiking"}:
+        lh, rh = xy[Lm.LEFT_HIP], xy[Lm.RIGHT_HIP]
+        if np.isfinite(lh).all() and np.isfinite(rh).all():
+            y = float((lh[1] + rh[1]) / 2)
+            lines.append(OverlayLine("hip_level", float(lh[0]), y, float(rh[0]), y))
+    return OverlaySpec(tuple(lms), segs, tuple(lines), tuple(angles))
