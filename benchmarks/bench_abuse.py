@@ -151,8 +151,13 @@ def run_attack(kind: str, port: int, arg: dict, stop, results) -> None:
         for th in threads:
             th.join(60)
         refusals = counters.get("refusals", [])
-        info = {"sockets": len(threads), "replies": counters.get("replies", 0), "refused_sockets": len(refusals),
-                "refusal": refusals[-1] if refusals else None, "errors": sorted(counters.get("errors", ()))}
+        info = {
+            "sockets": len(threads),
+            "replies": counters.get("replies", 0),
+            "refused_sockets": len(refusals),
+            "refusal": refusals[-1] if refusals else None,
+            "errors": sorted(counters.get("errors", ())),
+        }
     elif kind == "flood":
         codes: dict[int, int] = {}
         lock = threading.Lock()
@@ -222,12 +227,15 @@ def main() -> int:
             # one live set first, so the pose model has been loaded once (what "idle" means after first use)
             phase("warm-up", server, other, 4.0, "streaming", {"sessions": sessions[:1]})
             time.sleep(2)
-            rows = [phase(n, server, other, args.seconds, kind, arg) for n, kind, arg in (
-                ("idle", "idle", {}),
-                ("bombs", "bombs", {"sessions": sessions[:N_BOMB_SOCKETS]}),
-                ("streaming", "streaming", {"sessions": sessions}),
-                ("flood", "flood", {"name": "p01"}),
-            )]
+            rows = [
+                phase(n, server, other, args.seconds, kind, arg)
+                for n, kind, arg in (
+                    ("idle", "idle", {}),
+                    ("bombs", "bombs", {"sessions": sessions[:N_BOMB_SOCKETS]}),
+                    ("streaming", "streaming", {"sessions": sessions}),
+                    ("flood", "flood", {"name": "p01"}),
+                )
+            ]
         finally:
             server.stop()
     base = rows[0]
@@ -238,11 +246,15 @@ def main() -> int:
         rss_x, p95_x = r["rss_mb"] / base["rss_mb"], r["p95_ms"] / base["p95_ms"]
         ok &= rss_x <= TARGET_RATIO and p95_x <= TARGET_RATIO
         detail = {k: v for k, v in r.items() if k not in ("phase", "rss_mb", "p50_ms", "p95_ms", "refusal")}
-        print(f"{r['phase']:<10} {r['rss_mb']:>11.0f} {rss_x:>7.2f} {r['p50_ms']:>7.1f} {r['p95_ms']:>7.1f} "
-              f"{p95_x:>7.2f}  {detail}")
+        print(
+            f"{r['phase']:<10} {r['rss_mb']:>11.0f} {rss_x:>7.2f} {r['p50_ms']:>7.1f} {r['p95_ms']:>7.1f} "
+            f"{p95_x:>7.2f}  {detail}"
+        )
     refusal = rows[2].get("refusal")
-    print(f"live cap: {rows[2]['sockets'] - rows[2]['refused_sockets']} of {rows[2]['sockets']} streaming sockets "
-          "served, the rest refused")
+    print(
+        f"live cap: {rows[2]['sockets'] - rows[2]['refused_sockets']} of {rows[2]['sockets']} streaming sockets "
+        "served, the rest refused"
+    )
     print(f"refusal past the live cap: {refusal!r}")
     print(f"target: every phase within {TARGET_RATIO:g}x of idle in RSS and p95 -> {'met' if ok else 'NOT met'}")
     return 0

@@ -46,7 +46,9 @@ def main() -> None:
     t = time.perf_counter()
     res2 = analyze_seq(seq, "squat")
     full_s = time.perf_counter() - t
-    print(f"frames: {n} ({args.minutes:g} min at 30 fps), reps expected {n_reps}, found {res.rep_count} / {res2.rep_count}")
+    print(
+        f"frames: {n} ({args.minutes:g} min at 30 fps), reps expected {n_reps}, found {res.rep_count} / {res2.rep_count}"
+    )
     print(f"offline   analysis only        {n / off_s:>10,.0f} frames/s  ({off_s * 1e3:.0f} ms)")
     print(f"offline   incl. smoothing      {n / full_s:>10,.0f} frames/s  ({full_s * 1e3:.0f} ms)")
 
@@ -59,7 +61,9 @@ def main() -> None:
         for f in frames:
             s.update(f)
         dt = time.perf_counter() - t
-        print(f"streaming {label:<20} {m / dt:>10,.0f} frames/s  ({dt / m * 1e6:.0f} us/frame, {s.result().rep_count} reps)")
+        print(
+            f"streaming {label:<20} {m / dt:>10,.0f} frames/s  ({dt / m * 1e6:.0f} us/frame, {s.result().rep_count} reps)"
+        )
 
 
 if __name__ == "__main__":

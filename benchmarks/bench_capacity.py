@@ -96,17 +96,23 @@ class Step:
 
     @property
     def passed(self) -> bool:
-        return (self.p(self.server_ms, 95) <= P95_LIMIT_MS and self.answered_ratio >= MIN_ANSWERED
-                and self.growth_ms <= RTT_GROWTH_MS and self.errors == 0)
+        return (
+            self.p(self.server_ms, 95) <= P95_LIMIT_MS
+            and self.answered_ratio >= MIN_ANSWERED
+            and self.growth_ms <= RTT_GROWTH_MS
+            and self.errors == 0
+        )
 
     def line(self) -> str:
-        return (f"{self.kind:8s} N={self.n:4d}  server p50 {self.p(self.server_ms, 50):6.2f} p95 "
-                f"{self.p(self.server_ms, 95):6.2f} ms | RTT p50 {self.p(self.rtt, 50):6.1f} p95 "
-                f"{self.p(self.rtt, 95):6.1f} ms, growth {self.growth_ms:+6.1f} ms | answered "
-                f"{self.answered}/{self.sent} ({100 * self.answered_ratio:5.1f}%) | errors {self.errors} | "
-                f"server CPU {self.server_cpu_cores:4.2f} cores ({self.cpu_ms_per_msg:5.2f} ms/msg), clients "
-                f"{self.client_cpu_cores:4.2f} | reps {self.reps}"
-                f"  -> {'pass' if self.passed else 'FAIL'}")
+        return (
+            f"{self.kind:8s} N={self.n:4d}  server p50 {self.p(self.server_ms, 50):6.2f} p95 "
+            f"{self.p(self.server_ms, 95):6.2f} ms | RTT p50 {self.p(self.rtt, 50):6.1f} p95 "
+            f"{self.p(self.rtt, 95):6.1f} ms, growth {self.growth_ms:+6.1f} ms | answered "
+            f"{self.answered}/{self.sent} ({100 * self.answered_ratio:5.1f}%) | errors {self.errors} | "
+            f"server CPU {self.server_cpu_cores:4.2f} cores ({self.cpu_ms_per_msg:5.2f} ms/msg), clients "
+            f"{self.client_cpu_cores:4.2f} | reps {self.reps}"
+            f"  -> {'pass' if self.passed else 'FAIL'}"
+        )
 
 
 def start_server(data_dir: Path, n_people: int) -> tuple[subprocess.Popen, str, list[str]]:
@@ -130,11 +136,22 @@ def start_server(data_dir: Path, n_people: int) -> tuple[subprocess.Popen, str, 
             raw = next(v for k, v in resp.raw_headers if k == b"set-cookie" and v.startswith(SESSION_COOKIE.encode()))
             cookies.append(raw.decode().split(";", 1)[0])
     port = free_port()
-    env = dict(os.environ, FORMCHECK_DATA_DIR=str(data_dir), FORMCHECK_SECRET_KEY=secret, PYTHONUNBUFFERED="1",
-               FORMCHECK_MAX_LIVE_CONNECTIONS="256", FORMCHECK_MAX_BROWSER_POSE_CONNECTIONS="2000")
+    env = dict(
+        os.environ,
+        FORMCHECK_DATA_DIR=str(data_dir),
+        FORMCHECK_SECRET_KEY=secret,
+        PYTHONUNBUFFERED="1",
+        FORMCHECK_MAX_LIVE_CONNECTIONS="256",
+        FORMCHECK_MAX_BROWSER_POSE_CONNECTIONS="2000",
+    )
     log = open(data_dir / "server.log", "wb")  # noqa: SIM115 - lives as long as the server
-    proc = subprocess.Popen([sys.executable, "-m", "formcheck", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "formcheck", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -155,7 +172,9 @@ def clip_paths(n: int) -> list[Path]:
     """Real squat clips from ../shared/videos (else the fixture videos): their landmarks drive the clients."""
     if (SHARED / "manifest.json").is_file():
         doc = json.loads((SHARED / "manifest.json").read_text())
-        vids = [SHARED / v["file"] for v in doc["videos"] if v.get("exercise") == EXERCISE and v.get("person_visible", True)]
+        vids = [
+            SHARED / v["file"] for v in doc["videos"] if v.get("exercise") == EXERCISE and v.get("person_visible", True)
+        ]
     else:
         vids = sorted(FIXTURES.glob("squat*.mp4"))
     vids = [v for v in vids if v.is_file()]
@@ -193,14 +212,16 @@ def own_cpu_s() -> float:
     return r.ru_utime + r.ru_stime
 
 
-async def run_step(ws_url: str, server_pid: int, kind: str, n: int, clips: list[list], step_s: float,
-                   cookies: list[str]) -> Step:
+async def run_step(
+    ws_url: str, server_pid: int, kind: str, n: int, clips: list[list], step_s: float, cookies: list[str]
+) -> Step:
     step = Step(kind, n)
     ready = asyncio.Barrier(n + 1)
     box: dict = {"go": asyncio.Event()}  # the measurement window, set once every client is connected
-    tasks = [asyncio.create_task(_client_with_window(ws_url, kind, clips[k % len(clips)], step, box, ready,
-                                                     cookies[k]))
-             for k in range(n)]
+    tasks = [
+        asyncio.create_task(_client_with_window(ws_url, kind, clips[k % len(clips)], step, box, ready, cookies[k]))
+        for k in range(n)
+    ]
     try:
         await ready.wait()  # every client connected and its set started
     except asyncio.BrokenBarrierError:
@@ -229,8 +250,9 @@ async def _client_with_window(ws_url, kind, frames, step, box, ready, cookie: st
     from websockets.asyncio.client import connect
 
     query = f"?exercise={EXERCISE}" + ("&pose=browser" if kind == "landmark" else "")
-    async with connect(ws_url + query, max_size=2**22, open_timeout=120, ping_interval=None,
-                       additional_headers={"Cookie": cookie}) as ws:
+    async with connect(
+        ws_url + query, max_size=2**22, open_timeout=120, ping_interval=None, additional_headers={"Cookie": cookie}
+    ) as ws:
         try:
             while (first := json.loads(await ws.recv()))["type"] != "set_started":
                 if first["type"] == "error":
@@ -292,8 +314,16 @@ def largest_pass(steps: list[Step]) -> Step | None:
     return max(ok, key=lambda s: s.n) if ok else None
 
 
-async def sweep(ws_url: str, pid: int, lm_clips: list[list], jpeg_clips: list[list], step_s: float,
-                max_lm: int, max_jpeg: int, cookies: list[str]) -> tuple[list[Step], list[Step]]:
+async def sweep(
+    ws_url: str,
+    pid: int,
+    lm_clips: list[list],
+    jpeg_clips: list[list],
+    step_s: float,
+    max_lm: int,
+    max_jpeg: int,
+    cookies: list[str],
+) -> tuple[list[Step], list[Step]]:
     lm_steps = [n for n in LANDMARK_STEPS if n <= max_lm]
     jp_steps = [n for n in JPEG_STEPS if n <= max_jpeg]
     lm_out: list[Step] = []
@@ -319,8 +349,10 @@ async def sweep(ws_url: str, pid: int, lm_clips: list[list], jpeg_clips: list[li
 def per_core(s: Step | None) -> str:
     if s is None:
         return "no step passed"
-    return (f"largest passing N = {s.n} (server CPU {s.server_cpu_cores:.2f} cores) -> "
-            f"{s.n / max(s.server_cpu_cores, 1e-6):.1f} clients per core")
+    return (
+        f"largest passing N = {s.n} (server CPU {s.server_cpu_cores:.2f} cores) -> "
+        f"{s.n / max(s.server_cpu_cores, 1e-6):.1f} clients per core"
+    )
 
 
 def cost_per_core(steps: list[Step]) -> float:
@@ -336,8 +368,10 @@ def analysis_ms_per_frame(bodies: list[str]) -> float:
     from formcheck.core.analysis import LiveSession
     from formcheck.webapp.landmark_msgs import parse_landmarks, to_pose_frame
 
-    frames = [to_pose_frame(parse_landmarks('{"type":"landmarks","seq":0,"t_ms":0,' + b), i / 30)
-              for i, b in enumerate(bodies)]
+    frames = [
+        to_pose_frame(parse_landmarks('{"type":"landmarks","seq":0,"t_ms":0,' + b), i / 30)
+        for i, b in enumerate(bodies)
+    ]
     sess = LiveSession(EXERCISE)
     t0 = time.process_time()  # CPU time, like the server's figure: time spent waiting for a busy VM's CPU is out
     for pf in frames:
@@ -354,6 +388,7 @@ def main() -> int:
     args = ap.parse_args()
     try:
         import uvloop
+
         uvloop.install()
     except ImportError:
         pass
@@ -361,7 +396,9 @@ def main() -> int:
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
 
     paths = clip_paths(args.clips)
-    print(f"machine: {os.cpu_count()} cores; {FPS:g} fps per client; step {args.step_s:g} s after {WARMUP_S:g} s warm-up")
+    print(
+        f"machine: {os.cpu_count()} cores; {FPS:g} fps per client; step {args.step_s:g} s after {WARMUP_S:g} s warm-up"
+    )
     print("clips (landmarks from `formcheck pose` / the landmark cache):")
     lm_clips = landmark_bodies(paths)
     jpeg_clips = []
@@ -373,20 +410,26 @@ def main() -> int:
         proc, url, cookies = start_server(Path(tmp), n_people)
         try:
             ws_url = url.replace("http", "ws", 1) + "/ws/live"
-            lm, jp = asyncio.run(sweep(ws_url, proc.pid, lm_clips, jpeg_clips, args.step_s, args.max_landmark,
-                                       args.max_jpeg, cookies))
+            lm, jp = asyncio.run(
+                sweep(ws_url, proc.pid, lm_clips, jpeg_clips, args.step_s, args.max_landmark, args.max_jpeg, cookies)
+            )
         finally:
             proc.terminate()
             proc.wait(timeout=20)
     best_lm, best_jp = largest_pass(lm), largest_pass(jp)
     a_ms = analysis_ms_per_frame(lm_clips[0])
     print()
-    print(f"LiveSession.update alone, in process, right after: {a_ms:.2f} ms CPU/frame "
-          f"(ceiling {1000 / (a_ms * FPS):.0f} clients per core at {FPS:g} fps)")
+    print(
+        f"LiveSession.update alone, in process, right after: {a_ms:.2f} ms CPU/frame "
+        f"(ceiling {1000 / (a_ms * FPS):.0f} clients per core at {FPS:g} fps)"
+    )
     lm_cost, jp_cost = cost_per_core(lm), cost_per_core(jp)
-    print(f"from the server's CPU cost per answered message: landmark {lm_cost:.1f}, JPEG {jp_cost:.1f} clients per "
-          f"core ({lm_cost / jp_cost:.0f}x)" if jp_cost == jp_cost else
-          f"from the server's CPU cost per answered message: landmark {lm_cost:.1f} clients per core")
+    print(
+        f"from the server's CPU cost per answered message: landmark {lm_cost:.1f}, JPEG {jp_cost:.1f} clients per "
+        f"core ({lm_cost / jp_cost:.0f}x)"
+        if jp_cost == jp_cost
+        else f"from the server's CPU cost per answered message: landmark {lm_cost:.1f} clients per core"
+    )
     print(f"landmark clients (browser pose): {per_core(best_lm)}")
     print(f"JPEG clients (server pose):      {per_core(best_jp)}")
     if best_lm is not None:

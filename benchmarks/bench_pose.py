@@ -19,11 +19,11 @@ import numpy as np
 
 from formcheck.core import geometry
 from formcheck.core.landmarks import Side
+from formcheck.core.smoothing import OneEuroSmoother
+from formcheck.core.viewpoint import estimate_viewpoint
 from formcheck.media.models import ensure_model
 from formcheck.media.pose import PoseEstimator, bare_inference_ms
-from formcheck.core.smoothing import OneEuroSmoother
 from formcheck.media.video import read_video
-from formcheck.core.viewpoint import estimate_viewpoint
 
 DEFAULT_VIDEO = Path(__file__).resolve().parents[2] / "shared" / "videos" / "squat_front_valgus_vs_good_ranfit.mp4"
 FALLBACK_VIDEO = Path(__file__).resolve().parents[1] / "fixtures" / "videos"
@@ -42,8 +42,9 @@ def pipeline_fps(video: Path, model) -> tuple[float, int]:
             geometry.fppa_deg(xy, Side.RIGHT)
             geometry.pelvic_drop_deg(xy, Side.LEFT)
             if n % 15 == 0:  # the live session re-estimates the camera yaw every 0.5 s
-                estimate_viewpoint(pf.world_m[None] if pf.world_m is not None else None, pf.xyz_px[None],
-                                   pf.visibility[None])
+                estimate_viewpoint(
+                    pf.world_m[None] if pf.world_m is not None else None, pf.xyz_px[None], pf.visibility[None]
+                )
             n += 1
     return n / (time.perf_counter() - t0), n
 
@@ -61,15 +62,17 @@ def main() -> int:
     print(f"video {video.name}: {len(frames)} frames {w}x{h}, model {model.variant} {model.sha256[:12]}")
     bare, pipe = [], []
     for r in range(args.rounds):
-        for which in (("bare", "pipe") if r % 2 == 0 else ("pipe", "bare")):  # alternate the order: drift cancels
+        for which in ("bare", "pipe") if r % 2 == 0 else ("pipe", "bare"):  # alternate the order: drift cancels
             if which == "bare":
                 ms = bare_inference_ms(frames, model)
                 bare.append(1000.0 * len(ms) / sum(ms))
             else:
                 fps, n = pipeline_fps(video, model)
                 pipe.append(fps)
-        print(f"round {r + 1}: bare inference {bare[-1]:.1f} frames/s "
-              f"(median {np.median(ms):.1f} ms/frame), pipeline {pipe[-1]:.1f} frames/s")
+        print(
+            f"round {r + 1}: bare inference {bare[-1]:.1f} frames/s "
+            f"(median {np.median(ms):.1f} ms/frame), pipeline {pipe[-1]:.1f} frames/s"
+        )
     b, p = statistics.median(bare), statistics.median(pipe)
     print(f"bare MediaPipe inference: {b:.1f} frames/s")
     print(f"formcheck pose pipeline:  {p:.1f} frames/s (decode + inference + smoothing + geometry)")

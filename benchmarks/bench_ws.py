@@ -45,7 +45,7 @@ def letterbox(bgr: np.ndarray) -> np.ndarray:
     nw, nh = round(sw * s), round(sh * s)
     out = np.full((h, w, 3), 128, np.uint8)
     x0, y0 = (w - nw) // 2, (h - nh) // 2
-    out[y0:y0 + nh, x0:x0 + nw] = cv2.resize(bgr, (nw, nh), interpolation=cv2.INTER_AREA)
+    out[y0 : y0 + nh, x0 : x0 + nw] = cv2.resize(bgr, (nw, nh), interpolation=cv2.INTER_AREA)
     return out
 
 
@@ -57,8 +57,9 @@ def load_frames(path: Path, n: int) -> tuple[list[bytes], list[np.ndarray], list
     jpegs, rgbs, times = [], [], []
     with av.open(str(path)) as c:
         for frame in c.decode(c.streams.video[0]):
-            ok, jpg = cv2.imencode(".jpg", letterbox(frame.to_ndarray(format="bgr24")),
-                                   [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+            ok, jpg = cv2.imencode(
+                ".jpg", letterbox(frame.to_ndarray(format="bgr24")), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
+            )
             assert ok
             jpegs.append(jpg.tobytes())
             rgbs.append(cv2.cvtColor(cv2.imdecode(jpg, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB))
@@ -85,8 +86,13 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen, str, Path]:
     env = dict(os.environ, FORMCHECK_DATA_DIR=str(data_dir), FORMCHECK_SINGLE_USER="1", PYTHONUNBUFFERED="1")
     log_path = data_dir / "server.log"
     log = open(log_path, "wb")  # noqa: SIM115 - lives as long as the server
-    proc = subprocess.Popen([sys.executable, "-m", "formcheck", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "formcheck", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -123,8 +129,10 @@ def main() -> int:
     from formcheck.media.pose import bare_inference_ms
 
     jpegs, rgbs, times_s = load_frames(args.video, args.frames)
-    print(f"video: {args.video.name}, {len(jpegs)} frames at {FRAME_WH[0]}x{FRAME_WH[1]}, JPEG q{JPEG_QUALITY}: "
-          f"median {statistics.median(len(j) for j in jpegs) / 1024:.1f} kB")
+    print(
+        f"video: {args.video.name}, {len(jpegs)} frames at {FRAME_WH[0]}x{FRAME_WH[1]}, JPEG q{JPEG_QUALITY}: "
+        f"median {statistics.median(len(j) for j in jpegs) / 1024:.1f} kB"
+    )
 
     proc = None
     tmp = tempfile.TemporaryDirectory(prefix="bench_ws_")
@@ -172,7 +180,7 @@ def main() -> int:
                 ws_frames += len(block)
                 # the same block through bare MediaPipe (fresh landmarker per block, as the server has one per
                 # connection; its creation is excluded from the per-frame times)
-                times = bare_inference_ms(rgbs[b0:b0 + BLOCK])
+                times = bare_inference_ms(rgbs[b0 : b0 + BLOCK])
                 bare.extend(times[2:] if b0 == 0 else times[1:])
     finally:
         if proc is not None:
@@ -181,15 +189,23 @@ def main() -> int:
         tmp.cleanup()
 
     fps = ws_frames / ws_wall
-    print(f"WebSocket round trip ({len(rtts)} frames, one in flight): median {pct(rtts, 50):.1f} ms, "
-          f"p95 {pct(rtts, 95):.1f} ms, {fps:.1f} frames/s")
-    print(f"  server side: pose median {pct(server_pose, 50):.1f} ms, whole frame median {pct(server_total, 50):.1f} ms"
-          f" / p95 {pct(server_total, 95):.1f} ms")
-    print(f"bare MediaPipe detect_for_video ({len(bare)} frames): median {pct(bare, 50):.1f} ms, p95 {pct(bare, 95):.1f} ms")
+    print(
+        f"WebSocket round trip ({len(rtts)} frames, one in flight): median {pct(rtts, 50):.1f} ms, "
+        f"p95 {pct(rtts, 95):.1f} ms, {fps:.1f} frames/s"
+    )
+    print(
+        f"  server side: pose median {pct(server_pose, 50):.1f} ms, whole frame median {pct(server_total, 50):.1f} ms"
+        f" / p95 {pct(server_total, 95):.1f} ms"
+    )
+    print(
+        f"bare MediaPipe detect_for_video ({len(bare)} frames): median {pct(bare, 50):.1f} ms, p95 {pct(bare, 95):.1f} ms"
+    )
     over_med = pct(rtts, 95) - pct(bare, 50)
     over_p95 = pct(rtts, 95) - pct(bare, 95)
-    print(f"p95 RTT - bare median = {over_med:+.1f} ms; p95 RTT - bare p95 = {over_p95:+.1f} ms "
-          f"(goal: <= +{GOAL_MARGIN_MS:.0f} ms) -> {'MET' if over_p95 <= GOAL_MARGIN_MS else 'NOT MET'}")
+    print(
+        f"p95 RTT - bare median = {over_med:+.1f} ms; p95 RTT - bare p95 = {over_p95:+.1f} ms "
+        f"(goal: <= +{GOAL_MARGIN_MS:.0f} ms) -> {'MET' if over_p95 <= GOAL_MARGIN_MS else 'NOT MET'}"
+    )
     print(f"reps counted by the server over {ws_frames} frames: {reps}")
     return 0
 

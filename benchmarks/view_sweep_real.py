@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from formcheck.media.pose import estimate_video
 from formcheck.core.viewpoint import estimate_seq
+from formcheck.media.pose import estimate_video
 
 DEFAULT_MANIFEST = Path(__file__).resolve().parents[2] / "shared" / "videos" / "manifest.json"
 
@@ -39,13 +39,17 @@ def main(argv: list[str]) -> int:
         elev = float(np.nanmedian(est.elevation_deg[keep]))
         conf = float(np.median(est.confidence[keep]))
         by_view.setdefault(v["camera_view"], []).append((p50, conf, signed, v["file"]))
-        print(f"{v['camera_view']:8s} {v['file']:50s} {p10:7.0f} {p50:5.0f} {p90:5.0f} {signed:6.0f} {elev:5.0f} {conf:5.2f}")
+        print(
+            f"{v['camera_view']:8s} {v['file']:50s} {p10:7.0f} {p50:5.0f} {p90:5.0f} {signed:6.0f} {elev:5.0f} {conf:5.2f}"
+        )
     print("\nper labelled view: clip-median |yaw| (deg): min / median / max, and the median confidence")
     for view, rows in sorted(by_view.items()):
         y = np.array([r[0] for r in rows])
         c = np.array([r[1] for r in rows])
-        print(f"{view:8s} n={len(rows):2d}  yaw {y.min():5.0f} / {np.median(y):5.0f} / {y.max():5.0f}   "
-              f"confidence {np.median(c):.2f}")
+        print(
+            f"{view:8s} n={len(rows):2d}  yaw {y.min():5.0f} / {np.median(y):5.0f} / {y.max():5.0f}   "
+            f"confidence {np.median(c):.2f}"
+        )
     return 0
 
 

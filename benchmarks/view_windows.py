@@ -70,16 +70,27 @@ def true_window(rule: dict, camera: str) -> tuple[float, float] | None:
 def estimate_map(sweep: dict) -> tuple[list[float], list[float], float, float]:
     """(true yaws, median |estimated| folded yaw at each) pooled over standing exercises and near cameras, and the
     estimator's p90 |error| square-on and its p10 reading side-on."""
-    rows = [e for e in sweep["estimator"] if e["exercise"] in STANDING and e["distance_m"] == 2.7
-            and e["true_yaw_deg"] is not None and e["true_yaw_deg"] <= 91]
+    rows = [
+        e
+        for e in sweep["estimator"]
+        if e["exercise"] in STANDING
+        and e["distance_m"] == 2.7
+        and e["true_yaw_deg"] is not None
+        and e["true_yaw_deg"] <= 91
+    ]
     true = sorted({round(e["yaw_deg"]) for e in rows})
     est = []
     for y in true:
-        vals = [min(abs(e["est_yaw_p50_deg"]), 180 - abs(e["est_yaw_p50_deg"])) for e in rows if round(e["yaw_deg"]) == y]
+        vals = [
+            min(abs(e["est_yaw_p50_deg"]), 180 - abs(e["est_yaw_p50_deg"])) for e in rows if round(e["yaw_deg"]) == y
+        ]
         est.append(float(np.median(vals)))
     floor = float(np.max([e["yaw"]["p90_abs_err"] for e in rows if round(e["yaw_deg"]) == 0]))
-    side = float(np.min([min(abs(e["est_yaw_p50_deg"]), 180 - abs(e["est_yaw_p50_deg"]))
-                         for e in rows if round(e["yaw_deg"]) == 90]))
+    side = float(
+        np.min(
+            [min(abs(e["est_yaw_p50_deg"]), 180 - abs(e["est_yaw_p50_deg"])) for e in rows if round(e["yaw_deg"]) == 90]
+        )
+    )
     return [float(t) for t in true], est, floor, side
 
 
@@ -94,17 +105,20 @@ def windows(sweep: dict) -> dict[str, dict]:
         ws = [w for _, _, w in rows]
         kinds = {None if w is None else ("frontal" if w[0] == 0.0 else "sagittal") for w in ws}
         if None in kinds or len(kinds) != 1:
-            out[m] = {"window_est_deg": None, "why": "no consistent trusted run from 0 or to 90 deg",
-                      "per_rule": {f"{a} @{c}": w for a, c, w in rows}}
+            out[m] = {
+                "window_est_deg": None,
+                "why": "no consistent trusted run from 0 or to 90 deg",
+                "per_rule": {f"{a} @{c}": w for a, c, w in rows},
+            }
             continue
         lo, hi = max(w[0] for w in ws), min(w[1] for w in ws)  # type: ignore[index]
         e_lo, e_hi = float(np.interp(lo, true, est)), float(np.interp(hi, true, est))
-        if kinds == {"frontal"}:
-            win = (0.0, round(max(e_hi, floor), 1))
-        else:
-            win = (round(min(e_lo, side), 1), 90.0)
-        out[m] = {"window_true_deg": (round(lo, 1), round(hi, 1)), "window_est_deg": win,
-                  "per_rule": {f"{a} @{c}": w for a, c, w in rows}}
+        win = (0.0, round(max(e_hi, floor), 1)) if kinds == {"frontal"} else (round(min(e_lo, side), 1), 90.0)
+        out[m] = {
+            "window_true_deg": (round(lo, 1), round(hi, 1)),
+            "window_est_deg": win,
+            "per_rule": {f"{a} @{c}": w for a, c, w in rows},
+        }
     return {"estimator_floor_deg": round(floor, 1), "estimator_side_p10_deg": round(side, 1), "measures": out}
 
 
@@ -123,18 +137,25 @@ def noise_table(sweep: dict) -> dict:
     for m in sorted({c["measure"] for c in sweep["cells"]} & have_window):
         ys, errs = [], []
         for y in GRID:
-            vals = [c["clean_rep"]["p50_abs_err"] for c in sweep["cells"]
-                    if c["measure"] == m and c["yaw_deg"] == y and (c["height_m"], c["distance_m"]) == NOISE_CAMERA
-                    and c["clean_rep"]["p50_abs_err"] is not None]
+            vals = [
+                c["clean_rep"]["p50_abs_err"]
+                for c in sweep["cells"]
+                if c["measure"] == m
+                and c["yaw_deg"] == y
+                and (c["height_m"], c["distance_m"]) == NOISE_CAMERA
+                and c["clean_rep"]["p50_abs_err"] is not None
+            ]
             if vals:
                 ys.append(round(float(est_axis[GRID.index(y)]), 1))
                 errs.append(round(float(np.median(vals)), 4))
         if ys:
             out[m] = {"yaw_deg": ys, "p50_abs_err": errs}
-    return {"format": "formcheck.measure_noise/1",
-            "source": "benchmarks/view_windows.py over benchmarks/view_sweep.json (formcheck sweep)",
-            "yaw_axis": "estimated folded camera yaw (formcheck.core.viewpoint): the sweep's median estimate at each true yaw",
-            "measures": out}
+    return {
+        "format": "formcheck.measure_noise/1",
+        "source": "benchmarks/view_windows.py over benchmarks/view_sweep.json (formcheck sweep)",
+        "yaw_axis": "estimated folded camera yaw (formcheck.core.viewpoint): the sweep's median estimate at each true yaw",
+        "measures": out,
+    }
 
 
 def main() -> int:
@@ -144,11 +165,15 @@ def main() -> int:
     ap.add_argument("--write-noise", action="store_true", help=f"rewrite {NOISE_PATH.name} from the sweep")
     args = ap.parse_args()
     res = windows(json.loads(args.sweep.read_text()))
-    print(f"estimator: p90 |yaw error| square-on {res['estimator_floor_deg']} deg; side-on reads >= "
-          f"{res['estimator_side_p10_deg']} deg")
+    print(
+        f"estimator: p90 |yaw error| square-on {res['estimator_floor_deg']} deg; side-on reads >= "
+        f"{res['estimator_side_p10_deg']} deg"
+    )
     for m, d in res["measures"].items():
-        print(f"{m:32} window (estimated yaw) {d['window_est_deg']}   true {d.get('window_true_deg')}"
-              f"{'   ' + d['why'] if d.get('why') else ''}")
+        print(
+            f"{m:32} window (estimated yaw) {d['window_est_deg']}   true {d.get('window_true_deg')}"
+            f"{'   ' + d['why'] if d.get('why') else ''}"
+        )
     if args.json:
         args.json.write_text(json.dumps(res, indent=1))
     if args.write_noise:

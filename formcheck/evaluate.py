@@ -27,9 +27,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from formcheck.core.analysis import SetResult, analyze_seq
-from formcheck.errors import InputError, SpecError
 from formcheck.core.spec import load_exercise
 from formcheck.core.types import PoseSeq
+from formcheck.errors import InputError, SpecError
 
 log = logging.getLogger(__name__)
 
@@ -136,10 +136,18 @@ def score_video(entry: dict, result: SetResult, rules: dict[str, RuleCounts]) ->
     label_reps = entry.get("reps")
     got = result.rep_count
     faulty = sum(any(f.severity == "fault" for f in r.faults) for r in result.reps)
-    row = {"file": entry["file"], "exercise": entry["exercise"], "camera_view": entry.get("camera_view", "unknown"),
-           "clean": not entry.get("faults"), "label_reps": label_reps, "reps": got,
-           "valid_reps": result.valid_rep_count, "fault_reps": faulty, "view": result.view,
-           "messages": [m.code for m in result.messages]}
+    row = {
+        "file": entry["file"],
+        "exercise": entry["exercise"],
+        "camera_view": entry.get("camera_view", "unknown"),
+        "clean": not entry.get("faults"),
+        "label_reps": label_reps,
+        "reps": got,
+        "valid_reps": result.valid_rep_count,
+        "fault_reps": faulty,
+        "view": result.view,
+        "messages": [m.code for m in result.messages],
+    }
     if label_reps is None:
         if result.hold is not None:
             row["hold_good_s"] = round(result.hold.good_form_s, 2)
@@ -186,8 +194,13 @@ def score_video(entry: dict, result: SetResult, rules: dict[str, RuleCounts]) ->
     return row
 
 
-def run_eval(manifest: str | Path, *, landmarks_dir: str | Path | None = None,
-             load: Callable[[Path], PoseSeq] | None = None, progress: Callable[[str], None] | None = None) -> dict:
+def run_eval(
+    manifest: str | Path,
+    *,
+    landmarks_dir: str | Path | None = None,
+    load: Callable[[Path], PoseSeq] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
     """Analyse every video of a manifest (from landmark caches where given) and score it."""
     mpath = Path(manifest)
     try:
@@ -239,14 +252,25 @@ def false_fault_rate(rows: list[dict]) -> dict:
     clean = [r for r in rows if r.get("clean") and r["label_reps"] is not None]
     reps = sum(r["reps"] for r in clean)
     faulty = sum(r.get("fault_reps", 0) for r in clean)
-    return {"clean_videos": len(clean), "reps": reps, "reps_with_fault": faulty,
-            "rate": round(faulty / reps, 4) if reps else None}
+    return {
+        "clean_videos": len(clean),
+        "reps": reps,
+        "reps_with_fault": faulty,
+        "rate": round(faulty / reps, 4) if reps else None,
+    }
 
 
 def _rule_figures(rules: dict[str, RuleCounts]) -> dict:
-    return {k: {"tp": c.tp, "fp": c.fp, "fn": c.fn,
-                "precision": None if c.precision is None else round(c.precision, 4),
-                "recall": None if c.recall is None else round(c.recall, 4)} for k, c in sorted(rules.items())}
+    return {
+        k: {
+            "tp": c.tp,
+            "fp": c.fp,
+            "fn": c.fn,
+            "precision": None if c.precision is None else round(c.precision, 4),
+            "recall": None if c.recall is None else round(c.recall, 4),
+        }
+        for k, c in sorted(rules.items())
+    }
 
 
 def _rules_of(rows: list[dict]) -> dict[str, RuleCounts]:
@@ -260,15 +284,20 @@ def _rules_of(rows: list[dict]) -> dict[str, RuleCounts]:
 
 def summarise(rows: list[dict], rules: dict[str, RuleCounts]) -> dict:
     counted = [r for r in rows if r["label_reps"] is not None]
-    per_ex = {ex: _count_figures([r for r in counted if r["exercise"] == ex])
-              for ex in sorted({r["exercise"] for r in counted})}
+    per_ex = {
+        ex: _count_figures([r for r in counted if r["exercise"] == ex])
+        for ex in sorted({r["exercise"] for r in counted})
+    }
     seen_views = {r.get("camera_view", "unknown") for r in rows}
     per_view = {}
     for v in [*VIEWS, *sorted(seen_views - set(VIEWS))]:
         vr = [r for r in rows if r.get("camera_view", "unknown") == v]
         if vr:
-            per_view[v] = {**_count_figures(vr), "false_fault": false_fault_rate(vr),
-                           "rules": _rule_figures(_rules_of(vr))}
+            per_view[v] = {
+                **_count_figures(vr),
+                "false_fault": false_fault_rate(vr),
+                "rules": _rule_figures(_rules_of(vr)),
+            }
     return {
         "schema": SCHEMA,
         "overall": _count_figures(counted),
@@ -296,14 +325,19 @@ def render_eval(summary: dict) -> str:
     lines.append(f"{'camera view':<26}{'videos':>7}{'exact':>8}{'MAE':>7}{'clean reps':>12}{'false-fault':>13}")
     for v, d in summary.get("per_view", {}).items():
         ff = d["false_fault"]
-        lines.append(f"{v:<26}{d['videos']:>7}{_f(d['exact_rate']):>8}{_f(d['mae']):>7}{ff['reps']:>12}"
-                     f"{_f(ff['rate']):>13}")
+        lines.append(
+            f"{v:<26}{d['videos']:>7}{_f(d['exact_rate']):>8}{_f(d['mae']):>7}{ff['reps']:>12}{_f(ff['rate']):>13}"
+        )
     ff = summary.get("false_fault")
     if ff is not None:
-        lines.append(f"{'all views':<26}{o['videos']:>7}{_f(o['exact_rate']):>8}{_f(o['mae']):>7}{ff['reps']:>12}"
-                     f"{_f(ff['rate']):>13}")
-        lines.append(f"false-fault rate on clean clips: {ff['reps_with_fault']} of {ff['reps']} counted reps on "
-                     f"{ff['clean_videos']} clips whose label lists no fault = {_f(ff['rate'])}")
+        lines.append(
+            f"{'all views':<26}{o['videos']:>7}{_f(o['exact_rate']):>8}{_f(o['mae']):>7}{ff['reps']:>12}"
+            f"{_f(ff['rate']):>13}"
+        )
+        lines.append(
+            f"false-fault rate on clean clips: {ff['reps_with_fault']} of {ff['reps']} counted reps on "
+            f"{ff['clean_videos']} clips whose label lists no fault = {_f(ff['rate'])}"
+        )
     lines.append("")
     lines.append(f"{'rule':<26}{'TP':>4}{'FP':>4}{'FN':>4}{'precision':>11}{'recall':>8}")
     for rule, d in summary["rules"].items():

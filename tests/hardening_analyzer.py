@@ -35,8 +35,16 @@ def slow_analyse(video, exercise_id, side, *, overrides, annotate_path, landmark
         progress((i + 1) / STEPS * 0.9)
     shutil.copyfile(video, annotate_path)
     _trace(video, f"done {tag} {os.getpid()}")
-    report = {"schema": "formcheck.core.report/1", "exercise": exercise_id, "view": "front", "side": side,
-              "video": "x", "overrides": overrides or {}, "reps": [], "summary": {"reps": 0, "valid_reps": 0}}
+    report = {
+        "schema": "formcheck.core.report/1",
+        "exercise": exercise_id,
+        "view": "front",
+        "side": side,
+        "video": "x",
+        "overrides": overrides or {},
+        "reps": [],
+        "summary": {"reps": 0, "valid_reps": 0},
+    }
     return report, None
 
 

@@ -12,9 +12,15 @@ from formcheck.core.types import PoseSeq
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "videos"
 # Fault ids of the generator -> the rule that must flag them.
-FAULT_RULE = {"knee_valgus": "knee_valgus", "pelvic_drop": "pelvic_drop", "trunk_lateral_lean": "trunk_lateral_lean",
-              "trunk_forward_lean": "trunk_forward_lean", "hip_hiking": "hip_hiking",
-              "hip_flexion_drift": "hip_flexion_drift", "pelvic_rollback": "pelvic_roll_back"}
+FAULT_RULE = {
+    "knee_valgus": "knee_valgus",
+    "pelvic_drop": "pelvic_drop",
+    "trunk_lateral_lean": "trunk_lateral_lean",
+    "trunk_forward_lean": "trunk_forward_lean",
+    "hip_hiking": "hip_hiking",
+    "hip_flexion_drift": "hip_flexion_drift",
+    "pelvic_rollback": "pelvic_roll_back",
+}
 # Ratio rules are checked against a degree-sized injection: a knee moved medially by an FPPA of >= this many
 # degrees sits >= 0.10 shank lengths medial of the foot (sin 6 deg ~= 0.10; knee_medial_of_foot_ratio).
 RATIO_RULE_MIN_DEG = 10.0
@@ -53,9 +59,14 @@ def ground_truth_seq(side: dict) -> PoseSeq:
     z_px = np.full(px.shape[:2], np.nan)
     world = pc - hip_c[:, None, :]
     n = len(frames)
-    return PoseSeq(t_s=np.array([f["t_s"] for f in frames], float), frame_wh=tuple(side["frame_wh"]),
-                   xyz_px=np.concatenate([px, z_px[..., None]], axis=-1), visibility=np.ones((n, 33)),
-                   presence=np.ones((n, 33)), world_m=world)
+    return PoseSeq(
+        t_s=np.array([f["t_s"] for f in frames], float),
+        frame_wh=tuple(side["frame_wh"]),
+        xyz_px=np.concatenate([px, z_px[..., None]], axis=-1),
+        visibility=np.ones((n, 33)),
+        presence=np.ones((n, 33)),
+        world_m=world,
+    )
 
 
 def expected_faults(side: dict) -> list[set[str]]:

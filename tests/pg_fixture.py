@@ -26,9 +26,7 @@ PG_START_TIMEOUT_S = 30
 
 
 def _initdb() -> Path | None:
-    found = sorted(
-        glob.glob(INITDB_GLOB), key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0
-    )
+    found = sorted(glob.glob(INITDB_GLOB), key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0)
     return Path(found[-1]) if found else None
 
 
@@ -86,9 +84,7 @@ def pg_server() -> Iterator[str]:
         )
         opts = f"-c listen_addresses=127.0.0.1 -p {port} -k {base} -c fsync=off -c synchronous_commit=off"
         subprocess.run(
-            _as_postgres(
-                [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", opts, "-w", "start"]
-            ),
+            _as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", opts, "-w", "start"]),
             check=True,
             capture_output=True,
             timeout=PG_START_TIMEOUT_S,

@@ -29,8 +29,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def seed(data_dir: Path, people: tuple[str, ...] = ("alex", "kim"), *, clinician: str | None = "dr_lee",
-         password_hash: str | None = None) -> dict[str, int]:
+def seed(
+    data_dir: Path,
+    people: tuple[str, ...] = ("alex", "kim"),
+    *,
+    clinician: str | None = "dr_lee",
+    password_hash: str | None = None,
+) -> dict[str, int]:
     """People (and a clinician caring for them) with PASSWORD; returns name -> id."""
     from formcheck.webapp import repo
     from formcheck.webapp.auth import hash_password
@@ -56,23 +61,30 @@ def seed(data_dir: Path, people: tuple[str, ...] = ("alex", "kim"), *, clinician
 class Server:
     """`python -m formcheck serve --host 127.0.0.1 --port P` with its own data dir and environment."""
 
-    def __init__(self, data_dir: Path, *, single_user: bool = False, env: dict[str, str] | None = None,
-                 port: int | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, *, single_user: bool = False, env: dict[str, str] | None = None, port: int | None = None
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.host = "127.0.0.1"
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = self.data_dir.parent / f"server-{self.port}.log"
         full_env = dict(os.environ)
-        full_env.update({"FORMCHECK_DATA_DIR": str(self.data_dir), "PYTHONUNBUFFERED": "1",
-                         "PYTHONPATH": os.pathsep.join([str(TESTS), full_env.get("PYTHONPATH", "")]).rstrip(os.pathsep)})
+        full_env.update(
+            {
+                "FORMCHECK_DATA_DIR": str(self.data_dir),
+                "PYTHONUNBUFFERED": "1",
+                "PYTHONPATH": os.pathsep.join([str(TESTS), full_env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+            }
+        )
         full_env.update(env or {})
         cmd = [sys.executable, "-m", "formcheck", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         if single_user:
             cmd.append("--single-user")
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(cmd, cwd=REPO, env=full_env, stdout=self._log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd, cwd=REPO, env=full_env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         self._wait_ready()
 
     def _wait_ready(self) -> None:
@@ -126,12 +138,21 @@ class Server:
             self._log.close()
 
     # ---- HTTP
-    def request(self, method: str, path: str, *, body: bytes | dict | None = None, headers: dict | None = None,
-                source: str | None = None, timeout_s: float = 30.0) -> tuple[int, dict[str, str], bytes]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | dict | None = None,
+        headers: dict | None = None,
+        source: str | None = None,
+        timeout_s: float = 30.0,
+    ) -> tuple[int, dict[str, str], bytes]:
         """(status, headers (lower-case, Set-Cookie joined by newlines), body). `source`: local address to send
         from (127.0.0.2 is another client on the loopback network)."""
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout_s,
-                                          source_address=(source, 0) if source else None)
+        conn = http.client.HTTPConnection(
+            self.host, self.port, timeout=timeout_s, source_address=(source, 0) if source else None
+        )
         h = {"Host": f"127.0.0.1:{self.port}"}
         h.update(headers or {})
         data = body
@@ -161,14 +182,21 @@ class Client:
     def _cookie_header(self) -> dict[str, str]:
         return {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())} if self.cookies else {}
 
-    def call(self, method: str, path: str, body: bytes | dict | None = None, headers: dict | None = None,
-             timeout_s: float = 30.0) -> tuple[int, dict[str, str], bytes]:
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: bytes | dict | None = None,
+        headers: dict | None = None,
+        timeout_s: float = 30.0,
+    ) -> tuple[int, dict[str, str], bytes]:
         h = self._cookie_header()
         if method not in ("GET", "HEAD") and self.csrf:
             h["X-CSRF-Token"] = self.csrf
         h.update(headers or {})
-        status, rh, data = self.server.request(method, path, body=body, headers=h, source=self.source,
-                                               timeout_s=timeout_s)
+        status, rh, data = self.server.request(
+            method, path, body=body, headers=h, source=self.source, timeout_s=timeout_s
+        )
         for line in rh.get("set-cookie", "").split("\n"):
             if "=" in line:
                 name, _, rest = line.partition("=")
@@ -204,5 +232,6 @@ class Client:
         from websockets.sync.client import connect
 
         h = {**self._cookie_header(), "Origin": self.server.base, **(headers or {})}
-        return connect(f"ws://127.0.0.1:{self.server.port}{path}", additional_headers=h, open_timeout=timeout_s,
-                       max_size=2**22)
+        return connect(
+            f"ws://127.0.0.1:{self.server.port}{path}", additional_headers=h, open_timeout=timeout_s, max_size=2**22
+        )

@@ -39,8 +39,16 @@ class Pose:
     pitch: float = 0.0  # tip the whole figure forward about the ankles (90 = lying face down)
 
 
-def _leg(hip: np.ndarray, knee_flex: float, abduction: float, valgus: float, lift: float, side_sign: float,
-         foot_x: float, foot_z: float) -> dict[str, np.ndarray]:
+def _leg(
+    hip: np.ndarray,
+    knee_flex: float,
+    abduction: float,
+    valgus: float,
+    lift: float,
+    side_sign: float,
+    foot_x: float,
+    foot_z: float,
+) -> dict[str, np.ndarray]:
     """Planted (or lifted) leg with the ankle under the hip region, knee forward by IK, plus the foot."""
     k = math.radians(knee_flex)
     if abduction:
@@ -53,7 +61,7 @@ def _leg(hip: np.ndarray, knee_flex: float, abduction: float, valgus: float, lif
         dist = float(np.linalg.norm(hip - ankle))
         dist = min(dist, THIGH_M + SHANK_M - 1e-6)
         # knee in the sagittal plane of hip->ankle, bent forward (+z)
-        cos_a = (THIGH_M ** 2 + dist ** 2 - SHANK_M ** 2) / (2 * THIGH_M * dist)
+        cos_a = (THIGH_M**2 + dist**2 - SHANK_M**2) / (2 * THIGH_M * dist)
         a = math.acos(max(-1.0, min(1.0, cos_a)))
         u = (ankle - hip) / dist
         fwd = np.array([0.0, 0.0, 1.0]) - u * u[2]
@@ -75,14 +83,18 @@ def _hip_height_for(knee_flex: float) -> float:
 
 def pose_points(p: Pose) -> np.ndarray:
     """(33, 3) world points (figure frame) for one pose."""
-    kf_stance = min(v for v, lift, ab in zip(p.knee_flex, p.lift_m, p.abduction, strict=True)
-                    if lift == 0 and ab == 0) if any(
-        lift == 0 and ab == 0 for lift, ab in zip(p.lift_m, p.abduction, strict=True)) else 0.0
+    kf_stance = (
+        min(v for v, lift, ab in zip(p.knee_flex, p.lift_m, p.abduction, strict=True) if lift == 0 and ab == 0)
+        if any(lift == 0 and ab == 0 for lift, ab in zip(p.lift_m, p.abduction, strict=True))
+        else 0.0
+    )
     hip_y = _hip_height_for(kf_stance) - p.hip_drop_m
     mid_hip = np.array([0.0, hip_y, 0.0])
     drop = math.tan(math.radians(p.pelvic_drop)) * HIP_HALF_M
-    hips = {Side.LEFT: mid_hip + np.array([HIP_HALF_M, drop, 0.0]),
-            Side.RIGHT: mid_hip + np.array([-HIP_HALF_M, -drop, 0.0])}
+    hips = {
+        Side.LEFT: mid_hip + np.array([HIP_HALF_M, drop, 0.0]),
+        Side.RIGHT: mid_hip + np.array([-HIP_HALF_M, -drop, 0.0]),
+    }
     pts = np.zeros((33, 3))
     for s, sign, i in ((Side.LEFT, 1.0, 0), (Side.RIGHT, -1.0, 1)):
         foot_x = sign * (HIP_HALF_M + p.stance_width_m)
@@ -93,8 +105,13 @@ def pose_points(p: Pose) -> np.ndarray:
             knee = hip + np.array([0.0, -THIGH_M, 0.0])
             k = math.radians(p.knee_flex[i])
             ankle = knee + SHANK_M * np.array([0.0, -math.cos(k), -math.sin(k)])
-            leg = {"HIP": hip, "KNEE": knee, "ANKLE": ankle, "HEEL": ankle + np.array([0, -0.05, -0.05]),
-                   "FOOT_INDEX": ankle + np.array([sign * 0.02, -0.07, 0.15])}
+            leg = {
+                "HIP": hip,
+                "KNEE": knee,
+                "ANKLE": ankle,
+                "HEEL": ankle + np.array([0, -0.05, -0.05]),
+                "FOOT_INDEX": ankle + np.array([sign * 0.02, -0.07, 0.15]),
+            }
         for name, v in leg.items():
             pts[sided(s, name)] = v
     f, lat = math.radians(p.trunk_forward), math.radians(p.trunk_lateral)
@@ -129,9 +146,18 @@ def pose_points(p: Pose) -> np.ndarray:
     return pts
 
 
-def to_seq(poses: list[Pose], view: str = "front", fps: float = 30.0, *, present: np.ndarray | None = None,
-           noise_px: float = 0.0, seed: int = 0, hidden: tuple[Lm, ...] = (),
-           n_people: int | None = None, luma: float | None = None) -> PoseSeq:
+def to_seq(
+    poses: list[Pose],
+    view: str = "front",
+    fps: float = 30.0,
+    *,
+    present: np.ndarray | None = None,
+    noise_px: float = 0.0,
+    seed: int = 0,
+    hidden: tuple[Lm, ...] = (),
+    n_people: int | None = None,
+    luma: float | None = None,
+) -> PoseSeq:
     """Project poses to a PoseSeq. `present[i] = False` makes frame i empty (no person)."""
     rng = np.random.default_rng(seed)
     n = len(poses)
@@ -161,12 +187,21 @@ def to_seq(poses: list[Pose], view: str = "front", fps: float = 30.0, *, present
     lum = None if luma is None else np.full(n, float(luma))
     presence = (vis > 0).astype(float)
     presence[:, [int(m) for m in hidden]] = 0.1
-    return PoseSeq(t_s=t, frame_wh=FRAME_WH, xyz_px=xyz, visibility=vis, presence=presence,
-                   world_m=world, n_people=people, luma=lum)
+    return PoseSeq(
+        t_s=t,
+        frame_wh=FRAME_WH,
+        xyz_px=xyz,
+        visibility=vis,
+        presence=presence,
+        world_m=world,
+        n_people=people,
+        luma=lum,
+    )
 
 
-def rep_profile(n_reps: int, *, rep_s: float = 2.0, rest_s: float = 1.0, lead_s: float = 1.5, fps: float = 30.0,
-                depth: float = 1.0) -> tuple[np.ndarray, list[tuple[float, float]]]:
+def rep_profile(
+    n_reps: int, *, rep_s: float = 2.0, rest_s: float = 1.0, lead_s: float = 1.5, fps: float = 30.0, depth: float = 1.0
+) -> tuple[np.ndarray, list[tuple[float, float]]]:
     """Phase 0..1 per frame (0 = start position, 1 = bottom): a standing lead-in, then smooth reps with rests.
 
     Returns (phase (T,), [(start_s, end_s)] of each rep).

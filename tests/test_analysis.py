@@ -7,21 +7,30 @@ import pytest
 from synthpose import Pose, rep_profile, to_seq
 
 from formcheck.core.analysis import LiveSession, Verdict, analyze_seq
-from formcheck.errors import InputError, SpecError
 from formcheck.core.landmarks import Lm
 from formcheck.core.types import PoseSeq
+from formcheck.errors import InputError, SpecError
 
 
-def squats(n: int = 3, *, depth: float = 95.0, valgus_on: tuple[int, ...] = (), valgus: float = 20.0,
-           lean_on: tuple[int, ...] = (), lean: float = 65.0, rep_s: float = 2.0) -> list[Pose]:
+def squats(
+    n: int = 3,
+    *,
+    depth: float = 95.0,
+    valgus_on: tuple[int, ...] = (),
+    valgus: float = 20.0,
+    lean_on: tuple[int, ...] = (),
+    lean: float = 65.0,
+    rep_s: float = 2.0,
+) -> list[Pose]:
     ph, spans = rep_profile(n, rep_s=rep_s)
     t = np.arange(len(ph)) / 30.0
     out = []
     for ti, p in zip(t, ph, strict=True):
         k = next((i for i, (a, b) in enumerate(spans) if a <= ti < b), -1)
         v = valgus * p if k in valgus_on else 0.0
-        out.append(Pose(knee_flex=(depth * p, depth * p), valgus=(v, v),
-                        trunk_forward=(lean if k in lean_on else 20.0) * p))
+        out.append(
+            Pose(knee_flex=(depth * p, depth * p), valgus=(v, v), trunk_forward=(lean if k in lean_on else 20.0) * p)
+        )
     return out
 
 
@@ -84,7 +93,10 @@ def test_side_view_squat_judges_lean_and_depth_and_says_unknown_for_valgus() -> 
     res = analyze_seq(seq, "squat")
     assert res.view == "side" and res.rep_count == 3
     assert [sorted(f.rule for f in r.faults if f.severity == "fault") for r in res.reps] == [
-        ["trunk_forward_lean"], [], []]
+        ["trunk_forward_lean"],
+        [],
+        [],
+    ]
     valgus = [c for c in res.reps[2].checks if c.rule == "knee_valgus"][0]
     assert valgus.status == "unknown" and valgus.reason.startswith("unknown — face the camera: turn about")
     assert res.reps[2].verdict is Verdict.VALID
@@ -177,6 +189,7 @@ def test_bad_arguments() -> None:
 
 def test_every_exercise_runs_on_any_input_without_crashing() -> None:
     from formcheck.core.spec import exercise_ids
+
     seq = to_seq(squats(1), "front", noise_px=2.0)
     for ex in exercise_ids():
         res = analyze_seq(seq, ex)

@@ -26,8 +26,12 @@ def test_analyze_with_landmarks_writes_table_and_json(tmp_path, capsys) -> None:
     npz = tmp_path / "clip.npz"
     to_seq(squats(3, valgus_on=(2,)), "front").save_npz(npz)
     out = tmp_path / "r.json"
-    assert main(["analyze", str(tmp_path / "clip.mp4"), "--exercise", "squat", "--landmarks", str(npz),
-                 "--json", str(out)]) == 0
+    assert (
+        main(
+            ["analyze", str(tmp_path / "clip.mp4"), "--exercise", "squat", "--landmarks", str(npz), "--json", str(out)]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "reps: 3, valid: 2" in text
     data = json.loads(out.read_text())
@@ -50,12 +54,28 @@ def test_eval_on_a_small_manifest(tmp_path, capsys) -> None:
     to_seq(squats(3), "front").save_npz(lm / "a.npz")
     to_seq(squats(2, valgus_on=(0,)), "front").save_npz(lm / "b.npz")
     manifest = tmp_path / "manifest.json"
-    manifest.write_text(json.dumps({"videos": [
-        {"file": "a.mp4", "exercise": "squat", "reps": 3, "rep_times": [[1.5, 3.5], [4.5, 6.5], [7.5, 9.5]],
-         "faults": []},
-        {"file": "b.mp4", "exercise": "squat", "reps": 3, "rep_times": [[1.5, 3.5], [4.5, 6.5], [7.5, 9.5]],
-         "faults": ["knee valgus rep 1"]},
-    ]}))
+    manifest.write_text(
+        json.dumps(
+            {
+                "videos": [
+                    {
+                        "file": "a.mp4",
+                        "exercise": "squat",
+                        "reps": 3,
+                        "rep_times": [[1.5, 3.5], [4.5, 6.5], [7.5, 9.5]],
+                        "faults": [],
+                    },
+                    {
+                        "file": "b.mp4",
+                        "exercise": "squat",
+                        "reps": 3,
+                        "rep_times": [[1.5, 3.5], [4.5, 6.5], [7.5, 9.5]],
+                        "faults": ["knee valgus rep 1"],
+                    },
+                ]
+            }
+        )
+    )
     out = tmp_path / "eval.json"
     assert main(["eval", str(manifest), "--landmarks-dir", str(lm), "--json", str(out)]) == 0
     text = capsys.readouterr().out

@@ -10,7 +10,9 @@ from mannequin_fixtures import expected_faults, ground_truth_seq, load, sidecars
 from formcheck.core.analysis import LiveSession, analyze_seq
 
 CASES = sidecars()
-pytestmark = pytest.mark.skipif(not CASES, reason="no mannequin fixtures in fixtures/videos (run python -m tools.synth)")
+pytestmark = pytest.mark.skipif(
+    not CASES, reason="no mannequin fixtures in fixtures/videos (run python -m tools.synth)"
+)
 
 
 def _faults(result) -> list[set[str]]:
@@ -49,15 +51,22 @@ def test_fixture_ground_truth_offline_and_live(path) -> None:
 # Injected faults that MediaPipe does not register on the mannequin, so no rule can see them through the model
 # (the ground-truth test above shows the rule itself fires). strict: the day the model sees them, this fails.
 MODEL_BLIND = {
-    "side_lying_leg_raise_front_hip_flexion_drift":
-        "MediaPipe's world landmarks do not move the leg forward for a 30 deg drift towards the camera "
-        "(hip_flexion_3d_deg stays within 3 deg of the clean reps); 2D cues do not show it either",
+    "side_lying_leg_raise_front_hip_flexion_drift": "MediaPipe's world landmarks do not move the leg forward for a 30 deg drift towards the camera "
+    "(hip_flexion_3d_deg stays within 3 deg of the clean reps); 2D cues do not show it either",
 }
 
 
 @pytest.mark.video
-@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=MODEL_BLIND[p.stem]))
-                                  if p.stem in MODEL_BLIND else p for p in CASES], ids=[p.stem for p in CASES])
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=MODEL_BLIND[p.stem]))
+        if p.stem in MODEL_BLIND
+        else p
+        for p in CASES
+    ],
+    ids=[p.stem for p in CASES],
+)
 def test_fixture_video_through_mediapipe(path) -> None:
     from formcheck.core.analysis import analyze_video
 

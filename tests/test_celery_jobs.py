@@ -58,8 +58,11 @@ def start_redis(port: int, workdir: Path) -> subprocess.Popen:
     exe = shutil.which("redis-server")
     if exe is None:
         pytest.skip("redis-server is not installed (scripts/system-deps.sh installs it from Debian)")
-    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     import redis
 
     deadline = time.monotonic() + 20
@@ -84,13 +87,35 @@ def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
 
 
 def start_worker(broker: str, data_dir: Path, name: str, log_dir: Path, cache_dir: Path) -> subprocess.Popen:
-    env = dict(os.environ, FORMCHECK_BROKER_VISIBILITY_S=str(VISIBILITY_S), FORMCHECK_JOB_LEASE_S=str(LEASE_S),
-               FORMCHECK_CACHE_DIR=str(cache_dir), PYTHONUNBUFFERED="1")
+    env = dict(
+        os.environ,
+        FORMCHECK_BROKER_VISIBILITY_S=str(VISIBILITY_S),
+        FORMCHECK_JOB_LEASE_S=str(LEASE_S),
+        FORMCHECK_CACHE_DIR=str(cache_dir),
+        PYTHONUNBUFFERED="1",
+    )
     env.pop("FORMCHECK_DATABASE_URL", None)
     log = open(log_dir / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen([sys.executable, "-m", "formcheck", "worker", "--broker", broker, "--data-dir",
-                             str(data_dir), "--hostname", f"{name}@test", "--loglevel", "INFO"],
-                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "formcheck",
+            "worker",
+            "--broker",
+            broker,
+            "--data-dir",
+            str(data_dir),
+            "--hostname",
+            f"{name}@test",
+            "--loglevel",
+            "INFO",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def wait_ready(workers: list[subprocess.Popen], log_dir: Path, names: list[str]) -> None:
@@ -216,8 +241,10 @@ def test_two_workers_one_killed_mid_job_every_job_done_once(tmp_path: Path, redi
     assert ref["summary"]["reps"] >= 1
     for rep in reports:
         close(ref, rep)
-    print(f"killed worker pid {killed_pid} on job {victim_job}; all {N_UPLOADS} done {recovered_after_s:.1f} s "
-          f"after the kill; attempts {attempts}")
+    print(
+        f"killed worker pid {killed_pid} on job {victim_job}; all {N_UPLOADS} done {recovered_after_s:.1f} s "
+        f"after the kill; attempts {attempts}"
+    )
 
 
 def test_broker_down_fails_the_upload_clearly_then_the_job_runs(tmp_path: Path, clip_copies, monkeypatch):
@@ -266,8 +293,16 @@ def test_claim_is_taken_once_and_a_stale_lease_is_taken_over(tmp_path: Path):
     store = repo.open_store(settings)
     try:
         alex = store.get_person("alex")
-        _, job_id = repo.create_upload(store, owner_id=alex.id, filename="a.mp4", stored_relpath="uploads/a.mp4",
-                                       sha256="0" * 64, size_bytes=1, exercise_id=EXERCISE, side="auto")
+        _, job_id = repo.create_upload(
+            store,
+            owner_id=alex.id,
+            filename="a.mp4",
+            stored_relpath="uploads/a.mp4",
+            sha256="0" * 64,
+            size_bytes=1,
+            exercise_id=EXERCISE,
+            side="auto",
+        )
         now = datetime.now(UTC)
         first = claim_job(store, job_id, "h:1:a", lease=60, now=now)
         again = claim_job(store, job_id, "h:2:b", lease=60, now=now + timedelta(seconds=5))

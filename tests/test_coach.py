@@ -36,8 +36,16 @@ def test_nobody_in_view_is_never_good():
 def test_priority_safety_then_placement_then_rep_fault_then_encouragement():
     c = Coach()
     rep = RepNews(index=2, valid=False, reason="Keep your knee over your second toe")
-    x = CoachInput(t_s=0.0, pose=True, placement=(("step_back", "Step back"),), live_cues=("Chest up",),
-                   new_rep=rep, safety="Stop — rest your knee", valid_reps=1, target_reps=10)
+    x = CoachInput(
+        t_s=0.0,
+        pose=True,
+        placement=(("step_back", "Step back"),),
+        live_cues=("Chest up",),
+        new_rep=rep,
+        safety="Stop — rest your knee",
+        valid_reps=1,
+        target_reps=10,
+    )
     assert c.update(x).kind is Kind.SAFETY
     c = Coach()
     assert c.update(CoachInput(**{**x.__dict__, "safety": None})).kind is Kind.PLACEMENT
@@ -109,13 +117,16 @@ def test_gate_goes_back_to_positioning_when_the_person_leaves_during_the_countdo
     assert st.state is GateState.COUNTDOWN  # a full countdown again, not the rest of the old one
 
 
-@pytest.mark.parametrize(("pose", "codes", "phase", "view_ok", "hold", "ready"), [
-    (True, (), "start", True, False, True),
-    (True, (), "down", True, False, False),
-    (True, ("step_back",), "start", True, False, False),
-    (False, (), "start", True, False, False),
-    (True, (), "start", False, False, False),
-    (True, (), "out", True, True, True),
-])
+@pytest.mark.parametrize(
+    ("pose", "codes", "phase", "view_ok", "hold", "ready"),
+    [
+        (True, (), "start", True, False, True),
+        (True, (), "down", True, False, False),
+        (True, ("step_back",), "start", True, False, False),
+        (False, (), "start", True, False, False),
+        (True, (), "start", False, False, False),
+        (True, (), "out", True, True, True),
+    ],
+)
 def test_in_start_position(pose, codes, phase, view_ok, hold, ready):
     assert in_start_position(pose, codes, phase, view_ok, hold) is ready

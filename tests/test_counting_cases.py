@@ -49,8 +49,16 @@ def test_slow_lowering_and_a_quick_return_count_once() -> None:
     spec = load_exercise("step_down").rep
     assert spec is not None
     start, bottom = 1.6, 1.35
-    x = np.concatenate([np.full(_seg(1.5), start), _ramp(start, bottom, 6.0), np.full(_seg(0.5), bottom),
-                        _ramp(bottom, start, 1.0), np.full(_seg(1.0), start)] * 2)
+    x = np.concatenate(
+        [
+            np.full(_seg(1.5), start),
+            _ramp(start, bottom, 6.0),
+            np.full(_seg(0.5), bottom),
+            _ramp(bottom, start, 1.0),
+            np.full(_seg(1.0), start),
+        ]
+        * 2
+    )
     x = x + np.random.default_rng(1).normal(0, 0.004, len(x))  # landmark jitter
     assert _both(x, spec) == (2, 2)
 

@@ -14,16 +14,19 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "videos"
 BASELINE = Path(__file__).resolve().parent / "baselines" / "eval.json"
 
 
-@pytest.mark.parametrize("text, rule", [
-    ("knee valgus both knees rep 1 (bottom ~1.2 s)", "knee_valgus"),
-    ("possible slight medial drift of the front (right) knee at the bottom", "knee_valgus"),
-    ("excessive forward trunk lean / hip hinge rep 1", "trunk_forward_lean"),
-    ("rep 1: loss of balance with arm flailing and lateral trunk sway (1.2-2.4 s)", "trunk_lateral_lean"),
-    ('rep 1: narrow in-line ("tightrope") stance', "narrow_stance"),
-    ("reps 1-3 also shallower than reps 4-7", "insufficient_depth"),
-    ("shallow knee bend relative to hip flexion both reps", "insufficient_depth"),
-    ("the person waves at the camera", None),
-])
+@pytest.mark.parametrize(
+    "text, rule",
+    [
+        ("knee valgus both knees rep 1 (bottom ~1.2 s)", "knee_valgus"),
+        ("possible slight medial drift of the front (right) knee at the bottom", "knee_valgus"),
+        ("excessive forward trunk lean / hip hinge rep 1", "trunk_forward_lean"),
+        ("rep 1: loss of balance with arm flailing and lateral trunk sway (1.2-2.4 s)", "trunk_lateral_lean"),
+        ('rep 1: narrow in-line ("tightrope") stance', "narrow_stance"),
+        ("reps 1-3 also shallower than reps 4-7", "insufficient_depth"),
+        ("shallow knee bend relative to hip flexion both reps", "insufficient_depth"),
+        ("the person waves at the camera", None),
+    ],
+)
 def test_fault_text_to_rule(text: str, rule: str | None) -> None:
     assert fault_rule(text) == rule
 
@@ -31,22 +34,37 @@ def test_fault_text_to_rule(text: str, rule: str | None) -> None:
 TIMES = [[0.5, 1.5], [2.0, 3.0], [3.5, 4.5], [5.0, 6.0]]
 
 
-@pytest.mark.parametrize("text, reps", [
-    ("knee valgus rep 2 (bottom ~2.5 s)", [1]),
-    ("reps 1-3 also shallower", [0, 1, 2]),
-    ("shallow both reps", [0, 1, 2, 3]),
-    ("lean at ~3.9 s", [2]),
-    ("narrow stance, all reps", [0, 1, 2, 3]),
-    ("wobbly", [0, 1, 2, 3]),
-])
+@pytest.mark.parametrize(
+    "text, reps",
+    [
+        ("knee valgus rep 2 (bottom ~2.5 s)", [1]),
+        ("reps 1-3 also shallower", [0, 1, 2]),
+        ("shallow both reps", [0, 1, 2, 3]),
+        ("lean at ~3.9 s", [2]),
+        ("narrow stance, all reps", [0, 1, 2, 3]),
+        ("wobbly", [0, 1, 2, 3]),
+    ],
+)
 def test_which_reps_a_fault_text_means(text: str, reps: list[int]) -> None:
     assert rep_of_fault(text, TIMES) == reps
 
 
 def _rep(i: int, t0: float, t1: float, faults: tuple[str, ...]) -> Rep:
     fs = tuple(Fault(f, 1.0, 0.5, "deg", "fault", "cue") for f in faults)
-    return Rep(index=i, side=None, start_s=t0, bottom_s=(t0 + t1) / 2, end_s=t1, view="front", peak={}, worst={},
-               faults=fs, checks=(), verdict=Verdict.INVALID if fs else Verdict.VALID, why="")
+    return Rep(
+        index=i,
+        side=None,
+        start_s=t0,
+        bottom_s=(t0 + t1) / 2,
+        end_s=t1,
+        view="front",
+        peak={},
+        worst={},
+        faults=fs,
+        checks=(),
+        verdict=Verdict.INVALID if fs else Verdict.VALID,
+        why="",
+    )
 
 
 def _result(reps: list[Rep]) -> SetResult:
@@ -54,14 +72,29 @@ def _result(reps: list[Rep]) -> SetResult:
 
 
 def test_scoring_counts_hits_misses_false_alarms_and_dont_cares() -> None:
-    entry = {"file": "a.mp4", "exercise": "squat", "reps": 3, "rep_times": TIMES[:3],
-             "faults": ["knee valgus rep 1", "possible knee valgus rep 3", "forward trunk lean rep 2"]}
-    pred = _result([_rep(1, 0.4, 1.4, ("knees_caving_width",)), _rep(2, 2.1, 3.1, ()),
-                    _rep(3, 3.6, 4.4, ("knee_valgus", "trunk_forward_lean")), _rep(4, 5.0, 6.0, ("knee_valgus",))])
+    entry = {
+        "file": "a.mp4",
+        "exercise": "squat",
+        "reps": 3,
+        "rep_times": TIMES[:3],
+        "faults": ["knee valgus rep 1", "possible knee valgus rep 3", "forward trunk lean rep 2"],
+    }
+    pred = _result(
+        [
+            _rep(1, 0.4, 1.4, ("knees_caving_width",)),
+            _rep(2, 2.1, 3.1, ()),
+            _rep(3, 3.6, 4.4, ("knee_valgus", "trunk_forward_lean")),
+            _rep(4, 5.0, 6.0, ("knee_valgus",)),
+        ]
+    )
     rules: dict[str, RuleCounts] = {}
     row = score_video(entry, pred, rules)
     assert row["error"] == 1
-    assert (rules["knee_valgus"].tp, rules["knee_valgus"].fp, rules["knee_valgus"].fn) == (1, 1, 0)  # rep 3 = don't care
+    assert (rules["knee_valgus"].tp, rules["knee_valgus"].fp, rules["knee_valgus"].fn) == (
+        1,
+        1,
+        0,
+    )  # rep 3 = don't care
     assert (rules["trunk_forward_lean"].tp, rules["trunk_forward_lean"].fp, rules["trunk_forward_lean"].fn) == (0, 1, 1)
     s = summarise([row], rules)
     assert s["overall"] == {"videos": 1, "exact_rate": 0.0, "mae": 1.0}
@@ -78,9 +111,10 @@ def _worse(new: dict, old: dict) -> list[str]:
         n = new["per_exercise"].get(ex)
         if n is None or n["exact_rate"] < d["exact_rate"] or n["mae"] > d["mae"]:
             bad.append(f"{ex} count")
-    if (old.get("false_fault") or {}).get("rate") is not None:
-        if new["false_fault"]["rate"] is None or new["false_fault"]["rate"] > old["false_fault"]["rate"]:
-            bad.append("false-fault rate on clean clips")
+    if (old.get("false_fault") or {}).get("rate") is not None and (
+        new["false_fault"]["rate"] is None or new["false_fault"]["rate"] > old["false_fault"]["rate"]
+    ):
+        bad.append("false-fault rate on clean clips")
     for view, d in old.get("per_view", {}).items():
         n = new.get("per_view", {}).get(view)
         if n is None:

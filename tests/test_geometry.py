@@ -38,23 +38,32 @@ def _legs_front(right_knee_dx: float = 0.0, left_knee_dx: float = 0.0) -> np.nda
 
     knee_dx > 0 moves the knee towards the other hip (medial) by that many px at y 500.
     """
-    return _xy({
-        Lm.RIGHT_SHOULDER: (200, 200), Lm.LEFT_SHOULDER: (300, 200),
-        Lm.RIGHT_HIP: (200, 400), Lm.LEFT_HIP: (300, 400),
-        Lm.RIGHT_KNEE: (200 + right_knee_dx, 500), Lm.LEFT_KNEE: (300 - left_knee_dx, 500),
-        Lm.RIGHT_ANKLE: (200, 600), Lm.LEFT_ANKLE: (300, 600),
-    })
+    return _xy(
+        {
+            Lm.RIGHT_SHOULDER: (200, 200),
+            Lm.LEFT_SHOULDER: (300, 200),
+            Lm.RIGHT_HIP: (200, 400),
+            Lm.LEFT_HIP: (300, 400),
+            Lm.RIGHT_KNEE: (200 + right_knee_dx, 500),
+            Lm.LEFT_KNEE: (300 - left_knee_dx, 500),
+            Lm.RIGHT_ANKLE: (200, 600),
+            Lm.LEFT_ANKLE: (300, 600),
+        }
+    )
 
 
 # ---------------------------------------------------------------------------------------------- hand-computed
 
 
-@pytest.mark.parametrize(("a", "c", "expected"), [
-    ((1, 0), (0, 1), 90.0),  # right angle
-    ((1, 0), (-2, 0), 180.0),  # collinear, straight
-    ((1, 0), (3, 0), 0.0),  # folded back
-    ((1, 0), (1, 1), 45.0),
-])
+@pytest.mark.parametrize(
+    ("a", "c", "expected"),
+    [
+        ((1, 0), (0, 1), 90.0),  # right angle
+        ((1, 0), (-2, 0), 180.0),  # collinear, straight
+        ((1, 0), (3, 0), 0.0),  # folded back
+        ((1, 0), (1, 1), 45.0),
+    ],
+)
 def test_angle_at_deg(a, c, expected) -> None:
     assert g.angle_at_deg(a, (0, 0), c) == pytest.approx(expected, abs=1e-9)
 
@@ -132,8 +141,9 @@ def test_trunk_lateral_lean_sign(view: str) -> None:
 
 
 def test_trunk_forward_lean_both_sides_or_one() -> None:
-    xy = _xy({Lm.LEFT_SHOULDER: (600, 200), Lm.RIGHT_SHOULDER: (604, 200),
-              Lm.LEFT_HIP: (500, 400), Lm.RIGHT_HIP: (504, 400)})
+    xy = _xy(
+        {Lm.LEFT_SHOULDER: (600, 200), Lm.RIGHT_SHOULDER: (604, 200), Lm.LEFT_HIP: (500, 400), Lm.RIGHT_HIP: (504, 400)}
+    )
     lean = math.degrees(math.atan(100 / 200))
     assert g.trunk_forward_lean_deg(xy) == pytest.approx(lean)
     far_hidden = xy.copy()
@@ -146,8 +156,16 @@ def test_trunk_forward_lean_both_sides_or_one() -> None:
 
 @pytest.mark.parametrize("facing", [1, -1])
 def test_knee_past_toe_ratio(facing: int) -> None:
-    xy = _xy({Lm.LEFT_HEEL: (100, 600), Lm.LEFT_FOOT_INDEX: (150, 600), Lm.LEFT_ANKLE: (100, 580),
-              Lm.LEFT_KNEE: (170, 480), Lm.NOSE: (200, 100), Lm.LEFT_EAR: (180, 100)})
+    xy = _xy(
+        {
+            Lm.LEFT_HEEL: (100, 600),
+            Lm.LEFT_FOOT_INDEX: (150, 600),
+            Lm.LEFT_ANKLE: (100, 580),
+            Lm.LEFT_KNEE: (170, 480),
+            Lm.NOSE: (200, 100),
+            Lm.LEFT_EAR: (180, 100),
+        }
+    )
     if facing < 0:
         xy = _mirror_x(xy)
     assert g.knee_past_toe_ratio(xy, Side.LEFT) == pytest.approx(20 / math.hypot(70, 100))
@@ -158,8 +176,9 @@ def test_knee_past_toe_ratio(facing: int) -> None:
 
 
 def test_knee_past_toe_undefined_when_foot_points_at_camera() -> None:
-    xy = _xy({Lm.LEFT_HEEL: (100, 600), Lm.LEFT_FOOT_INDEX: (103, 620), Lm.LEFT_ANKLE: (100, 580),
-              Lm.LEFT_KNEE: (110, 480)})
+    xy = _xy(
+        {Lm.LEFT_HEEL: (100, 600), Lm.LEFT_FOOT_INDEX: (103, 620), Lm.LEFT_ANKLE: (100, 580), Lm.LEFT_KNEE: (110, 480)}
+    )
     assert np.isnan(g.knee_past_toe_ratio(xy, Side.LEFT))
 
 
@@ -205,9 +224,13 @@ def test_translation_and_uniform_scale_leave_measures_unchanged(name: str) -> No
 def test_mirroring_swaps_left_and_right() -> None:
     xy = _random_pose(np.random.default_rng(1), 50)
     m = _mirror_person(xy)
-    for left, right in [(g.fppa_deg, g.fppa_deg), (g.knee_flexion_deg, g.knee_flexion_deg),
-                        (g.hip_abduction_deg, g.hip_abduction_deg), (g.pelvic_drop_deg, g.pelvic_drop_deg),
-                        (g.knee_medial_offset_ratio, g.knee_medial_offset_ratio)]:
+    for left, right in [
+        (g.fppa_deg, g.fppa_deg),
+        (g.knee_flexion_deg, g.knee_flexion_deg),
+        (g.hip_abduction_deg, g.hip_abduction_deg),
+        (g.pelvic_drop_deg, g.pelvic_drop_deg),
+        (g.knee_medial_offset_ratio, g.knee_medial_offset_ratio),
+    ]:
         np.testing.assert_allclose(left(m, Side.LEFT), right(xy, Side.RIGHT), atol=1e-9)
         np.testing.assert_allclose(left(m, Side.RIGHT), right(xy, Side.LEFT), atol=1e-9)
     np.testing.assert_allclose(g.trunk_lateral_lean_deg(m), -g.trunk_lateral_lean_deg(xy), atol=1e-9)
@@ -259,12 +282,23 @@ def test_vectorised_over_leading_axes(lead: tuple[int, ...]) -> None:
 # ---------------------------------------------------------------------------------------------- camera view
 
 
-@pytest.mark.parametrize(("yaw_deg", "confidence", "expected"), [
-    (0.0, 1.0, View.FRONT), (12.0, 0.9, View.FRONT), (180.0, 1.0, View.BACK), (170.0, 1.0, View.BACK),
-    (90.0, 1.0, View.SIDE), (65.0, 1.0, View.SIDE), (115.0, 1.0, View.SIDE),
-    (30.0, 1.0, View.UNKNOWN), (45.0, 1.0, View.UNKNOWN), (140.0, 1.0, View.UNKNOWN),  # obliques
-    (0.0, 0.1, View.UNKNOWN), (float("nan"), 0.0, View.UNKNOWN),  # not confident / no person
-])
+@pytest.mark.parametrize(
+    ("yaw_deg", "confidence", "expected"),
+    [
+        (0.0, 1.0, View.FRONT),
+        (12.0, 0.9, View.FRONT),
+        (180.0, 1.0, View.BACK),
+        (170.0, 1.0, View.BACK),
+        (90.0, 1.0, View.SIDE),
+        (65.0, 1.0, View.SIDE),
+        (115.0, 1.0, View.SIDE),
+        (30.0, 1.0, View.UNKNOWN),
+        (45.0, 1.0, View.UNKNOWN),
+        (140.0, 1.0, View.UNKNOWN),  # obliques
+        (0.0, 0.1, View.UNKNOWN),
+        (float("nan"), 0.0, View.UNKNOWN),  # not confident / no person
+    ],
+)
 def test_views_from_yaw(yaw_deg: float, confidence: float, expected: View) -> None:
     assert g.views_from_yaw(np.array([yaw_deg]), np.array([confidence]))[0] is expected
 
@@ -275,14 +309,17 @@ def test_views_from_yaw_are_vectorised_and_fold_is_symmetric() -> None:
     np.testing.assert_allclose(g.fold_yaw_deg([0.0, 30.0, 90.0, 150.0, 180.0]), [0.0, 30.0, 90.0, 30.0, 0.0])
 
 
-@pytest.mark.parametrize(("views", "expected"), [
-    ([View.SIDE] * 7 + [View.UNKNOWN] * 3, View.SIDE),
-    ([View.FRONT] * 6 + [View.BACK] * 4, View.FRONT),
-    ([View.FRONT] * 5 + [View.BACK] * 5, View.UNKNOWN),  # no clear majority
-    ([View.FRONT] * 2 + [View.UNKNOWN] * 8, View.UNKNOWN),  # only 20% of the frames decided
-    ([View.FRONT] * 3 + [View.UNKNOWN] * 7, View.FRONT),
-    ([], View.UNKNOWN),
-    (["side", "side", "front"], View.SIDE),
-])
+@pytest.mark.parametrize(
+    ("views", "expected"),
+    [
+        ([View.SIDE] * 7 + [View.UNKNOWN] * 3, View.SIDE),
+        ([View.FRONT] * 6 + [View.BACK] * 4, View.FRONT),
+        ([View.FRONT] * 5 + [View.BACK] * 5, View.UNKNOWN),  # no clear majority
+        ([View.FRONT] * 2 + [View.UNKNOWN] * 8, View.UNKNOWN),  # only 20% of the frames decided
+        ([View.FRONT] * 3 + [View.UNKNOWN] * 7, View.FRONT),
+        ([], View.UNKNOWN),
+        (["side", "side", "front"], View.SIDE),
+    ],
+)
 def test_dominant_view(views: list, expected: View) -> None:
     assert g.dominant_view(views) is expected

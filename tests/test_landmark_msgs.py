@@ -32,11 +32,19 @@ from tests.test_web_live import (
 
 def good_msg(seq: int = 1, t_ms: float = 1000.0, **changes) -> dict:
     rng = np.random.default_rng(seq)
-    img = np.concatenate([rng.uniform(0.2, 0.8, (33, 2)), rng.uniform(-0.3, 0.3, (33, 1)),
-                          rng.uniform(0.6, 1.0, (33, 2))], axis=1)
-    msg = {"type": "landmarks", "seq": seq, "t_ms": t_ms, "wh": [640, 480], "pose": True,
-           "image": img.round(5).tolist(), "world": rng.uniform(-0.8, 0.8, (33, 3)).round(5).tolist(),
-           "pose_ms": 31.5}
+    img = np.concatenate(
+        [rng.uniform(0.2, 0.8, (33, 2)), rng.uniform(-0.3, 0.3, (33, 1)), rng.uniform(0.6, 1.0, (33, 2))], axis=1
+    )
+    msg = {
+        "type": "landmarks",
+        "seq": seq,
+        "t_ms": t_ms,
+        "wh": [640, 480],
+        "pose": True,
+        "image": img.round(5).tolist(),
+        "world": rng.uniform(-0.8, 0.8, (33, 3)).round(5).tolist(),
+        "pose_ms": 31.5,
+    }
     msg.update(changes)
     return msg
 
@@ -60,6 +68,7 @@ class NoModel:
 
 # ------------------------------------------------------------------------------------------------ pure parts
 
+
 def test_good_message_becomes_the_servers_pose_frame():
     m = good_msg()
     msg = lm.parse_landmarks(json.dumps(m))
@@ -76,9 +85,15 @@ def test_good_message_becomes_the_servers_pose_frame():
 
 def test_round_trip_of_a_pose_frame_through_a_message():
     rng = np.random.default_rng(3)
-    pf = PoseFrame(t_s=1.0, frame_wh=(640, 480), xyz_px=rng.uniform(50, 400, (33, 3)),
-                   visibility=rng.uniform(0, 1, 33), presence=rng.uniform(0, 1, 33),
-                   world_m=rng.uniform(-1, 1, (33, 3)), luma=117.3)
+    pf = PoseFrame(
+        t_s=1.0,
+        frame_wh=(640, 480),
+        xyz_px=rng.uniform(50, 400, (33, 3)),
+        visibility=rng.uniform(0, 1, 33),
+        presence=rng.uniform(0, 1, 33),
+        world_m=rng.uniform(-1, 1, (33, 3)),
+        luma=117.3,
+    )
     msg = lm.parse_landmarks(json.dumps(lm.pose_frame_message(pf, 4, 1000.0)))
     back = lm.to_pose_frame(msg, 1.0)
     np.testing.assert_allclose(back.xyz_px, pf.xyz_px, atol=640 * 1e-5)
@@ -87,8 +102,7 @@ def test_round_trip_of_a_pose_frame_through_a_message():
 
 
 def test_no_person_is_an_empty_frame():
-    msg = lm.parse_landmarks(json.dumps({"type": "landmarks", "seq": 1, "t_ms": 5.0, "wh": [640, 480],
-                                         "pose": False}))
+    msg = lm.parse_landmarks(json.dumps({"type": "landmarks", "seq": 1, "t_ms": 5.0, "wh": [640, 480], "pose": False}))
     assert not lm.to_pose_frame(msg, 0.0).detected
 
 
@@ -109,13 +123,24 @@ def _bad_cases() -> dict[str, str]:
     world = json.loads(text)
     world["world"][2][1] = 12.0
     return {
-        "short": json.dumps(short), "four_values": json.dumps(four), "nan": nan, "inf": inf, "overflow": huge,
-        "far_outside_frame": json.dumps(far), "absurd_depth": json.dumps(deep), "visibility": json.dumps(vis),
-        "world_far": json.dumps(world), "pose_without_image": json.dumps(dict(g, image=None, world=None)),
-        "image_without_pose": json.dumps(dict(g, pose=False)), "extra_field": json.dumps(dict(g, cmd="rm")),
-        "string_coords": json.dumps(dict(g, image=[["a"] * 5] * 33)), "negative_t": json.dumps(dict(g, t_ms=-1)),
-        "zero_width": json.dumps(dict(g, wh=[0, 480])), "huge_frame": json.dumps(dict(g, wh=[100000, 480])),
-        "not_json": '{"type":"landmarks", nope', "wrong_type": json.dumps(dict(g, type="landmark")),
+        "short": json.dumps(short),
+        "four_values": json.dumps(four),
+        "nan": nan,
+        "inf": inf,
+        "overflow": huge,
+        "far_outside_frame": json.dumps(far),
+        "absurd_depth": json.dumps(deep),
+        "visibility": json.dumps(vis),
+        "world_far": json.dumps(world),
+        "pose_without_image": json.dumps(dict(g, image=None, world=None)),
+        "image_without_pose": json.dumps(dict(g, pose=False)),
+        "extra_field": json.dumps(dict(g, cmd="rm")),
+        "string_coords": json.dumps(dict(g, image=[["a"] * 5] * 33)),
+        "negative_t": json.dumps(dict(g, t_ms=-1)),
+        "zero_width": json.dumps(dict(g, wh=[0, 480])),
+        "huge_frame": json.dumps(dict(g, wh=[100000, 480])),
+        "not_json": '{"type":"landmarks", nope',
+        "wrong_type": json.dumps(dict(g, type="landmark")),
     }
 
 
@@ -199,8 +224,9 @@ def test_browser_landmarks_count_the_same_reps_as_server_pose(tmp_path):
     assert browser[-1]["valid_rep_count"] == server[-1]["valid_rep_count"]
     b_reps = [r for m in browser for r in m["new_reps"]]
     s_reps = [r for m in server for r in m["new_reps"]]
-    assert [(r["index"], r["valid"], sorted(f["rule"] for f in r["faults"])) for r in b_reps] == \
-           [(r["index"], r["valid"], sorted(f["rule"] for f in r["faults"])) for r in s_reps]
+    assert [(r["index"], r["valid"], sorted(f["rule"] for f in r["faults"])) for r in b_reps] == [
+        (r["index"], r["valid"], sorted(f["rule"] for f in r["faults"])) for r in s_reps
+    ]
     assert all(r["pose_source"] == "browser" for r in b_reps)
     assert browser[-1]["timing_ms"]["client_pose"] == 12.0 and browser[-1]["timing_ms"]["pose"] is None
 
@@ -215,8 +241,9 @@ def test_stored_reps_record_the_pose_path_for_the_clinician(tmp_path):
         sign_in(c)
         with c.websocket_connect("/ws/live?pose=browser") as ws:
             recv(ws)
-            ws.send_text(json.dumps({"type": "start_set", "exercise": "small_knee_bend", "session_id": sid,
-                                     "set_no": 1}))
+            ws.send_text(
+                json.dumps({"type": "start_set", "exercise": "small_knee_bend", "session_id": sid, "set_no": 1})
+            )
             recv_until(ws, "set_started")
             replies = _replay_landmarks(ws, frames)
             assert all(r["stored"] for m in replies for r in m["new_reps"])

@@ -10,8 +10,12 @@ from tests.conftest import SHARED_VIDEOS, shared_manifest
 
 pytestmark = pytest.mark.video
 
-CLIPS = ["squat_side_white_wahoo.mp4", "squat_front_home_kratika.mp4", "squat_front_valgus_vs_good_ranfit.mp4",
-         "lunge_side_white_wahoo.mp4"]
+CLIPS = [
+    "squat_side_white_wahoo.mp4",
+    "squat_front_home_kratika.mp4",
+    "squat_front_valgus_vs_good_ranfit.mp4",
+    "lunge_side_white_wahoo.mp4",
+]
 
 
 @pytest.mark.parametrize("every_kth", [1, 2, 3, 5])

@@ -21,8 +21,14 @@ LAUNCH_TOKEN = "local-person-test-token-" + "y" * 20  # single-user mode's per-l
 
 
 def _settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path, job_mode="thread", secret_key="test-secret-" + "x" * 40, single_user=True,
-                    token=LAUNCH_TOKEN, allowed_hosts=("testserver",))
+    return Settings(
+        data_dir=tmp_path,
+        job_mode="thread",
+        secret_key="test-secret-" + "x" * 40,
+        single_user=True,
+        token=LAUNCH_TOKEN,
+        allowed_hosts=("testserver",),
+    )
 
 
 def test_local_person_survives_adding_others_and_can_be_linked(tmp_path):
@@ -59,15 +65,18 @@ def test_cli_today_on_a_fresh_install_uses_the_local_person(tmp_path):
     assert first.returncode == 0, first.stderr
     assert first.stdout.startswith("You - ") and "level 1" in first.stdout
     subprocess.run([*run, "people", "add", "ana"], env=env, check=True, capture_output=True, timeout=120)
-    subprocess.run([*run, "people", "add", "dr_lee", "--role", "clinician"], env=env, check=True,
-                   capture_output=True, timeout=120)
-    link = subprocess.run([*run, "people", "link", "--clinician", "dr_lee"], env=env, capture_output=True,
-                          text=True, timeout=120)
+    subprocess.run(
+        [*run, "people", "add", "dr_lee", "--role", "clinician"], env=env, check=True, capture_output=True, timeout=120
+    )
+    link = subprocess.run(
+        [*run, "people", "link", "--clinician", "dr_lee"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert link.returncode == 0 and "'me' is now cared for by 'dr_lee'" in link.stdout
     again = subprocess.run([*run, "today"], env=env, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and again.stdout.startswith("You - ")
-    bad = subprocess.run([*run, "people", "link", "--clinician", "ana"], env=env, capture_output=True, text=True,
-                         timeout=120)
+    bad = subprocess.run(
+        [*run, "people", "link", "--clinician", "ana"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert bad.returncode == 2 and bad.stderr.strip() == "formcheck: error: 'ana' is not a clinician"
     store = repo.open_store(Settings(data_dir=tmp_path))
     try:

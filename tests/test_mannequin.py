@@ -14,6 +14,7 @@ from formcheck.core import geometry as geo
 from formcheck.core.landmarks import Lm, Side
 from formcheck.mannequin.body import Body, PlantedLeg, frontal_fppa_deg, landmarks33, pose_skeleton
 from formcheck.mannequin.exercises import DROP_TRUNK_FOLLOW, EXERCISES, schedule
+from formcheck.mannequin.render import Camera, Renderer
 from tools.synth.figure import Outfit, figure_primitives
 from tools.synth.fixtures import (
     FIXTURES,
@@ -25,7 +26,6 @@ from tools.synth.fixtures import (
     load_sidecar,
     sidecar_arrays,
 )
-from formcheck.mannequin.render import Camera, Renderer
 
 FIXTURE_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "videos"
 BODY = Body()
@@ -54,9 +54,17 @@ def _pose(exercise: str, s: float, side: Side, **faults: float):
 # ------------------------------------------------------------------------------------------- kinematics
 
 
-@pytest.mark.parametrize("exercise,side", [("single_leg_squat", Side.LEFT), ("single_leg_squat", Side.RIGHT),
-                                           ("step_down", Side.RIGHT), ("lunge", Side.LEFT),
-                                           ("small_knee_bend", Side.LEFT), ("small_knee_bend", Side.RIGHT)])
+@pytest.mark.parametrize(
+    "exercise,side",
+    [
+        ("single_leg_squat", Side.LEFT),
+        ("single_leg_squat", Side.RIGHT),
+        ("step_down", Side.RIGHT),
+        ("lunge", Side.LEFT),
+        ("small_knee_bend", Side.LEFT),
+        ("small_knee_bend", Side.RIGHT),
+    ],
+)
 @pytest.mark.parametrize("valgus_deg", [0.0, 12.0, 20.0])
 def test_injected_valgus_gives_that_fppa(exercise: str, side: Side, valgus_deg: float) -> None:
     """The injected size is the FPPA the front camera sees, computed independently by formcheck.core.geometry; the
@@ -67,8 +75,9 @@ def test_injected_valgus_gives_that_fppa(exercise: str, side: Side, valgus_deg: 
     j = pose_skeleton(BODY, pose).joints
     fppa3d = frontal_fppa_deg(j[f"hip_{side}"], j[f"knee_{side}"], j[f"ankle_{side}"], pose.body_frame(), side)
     clean = pose_skeleton(BODY, _pose(exercise, 1.0, side)).joints
-    clean3d = frontal_fppa_deg(clean[f"hip_{side}"], clean[f"knee_{side}"], clean[f"ankle_{side}"],
-                               pose.body_frame(), side)
+    clean3d = frontal_fppa_deg(
+        clean[f"hip_{side}"], clean[f"knee_{side}"], clean[f"ankle_{side}"], pose.body_frame(), side
+    )
     assert fppa3d - clean3d >= 0.8 * valgus_deg
     if exercise != "lunge":  # the lunge's front thigh points at the camera at the bottom: big perspective
         assert fppa3d == pytest.approx(valgus_deg, abs=ORTHO_VS_CAMERA_TOL_DEG)
@@ -84,8 +93,15 @@ def test_valgus_moves_the_knee_medially_and_keeps_segment_lengths() -> None:
     np.testing.assert_allclose(bad["ankle_left"], clean["ankle_left"])  # the foot stays planted
 
 
-@pytest.mark.parametrize("exercise,stance", [("single_leg_squat", Side.LEFT), ("single_leg_squat", Side.RIGHT),
-                                             ("lunge", Side.LEFT), ("step_down", Side.RIGHT)])
+@pytest.mark.parametrize(
+    "exercise,stance",
+    [
+        ("single_leg_squat", Side.LEFT),
+        ("single_leg_squat", Side.RIGHT),
+        ("lunge", Side.LEFT),
+        ("step_down", Side.RIGHT),
+    ],
+)
 @pytest.mark.parametrize("drop_deg", [0.0, 14.0])
 def test_injected_pelvic_drop_gives_that_drop(exercise: str, stance: Side, drop_deg: float) -> None:
     pose = _pose(exercise, 1.0, stance, pelvic_drop=drop_deg)
@@ -136,13 +152,17 @@ def test_side_lying_pose_is_horizontal_and_the_top_leg_rises() -> None:
     hiked = landmarks33(pose_skeleton(BODY, _pose("side_lying_leg_raise", 1.0, Side.RIGHT, hip_hiking=15.0)), BODY)
     # hiking draws the top hip towards the head (+x) and shortens the top-side shoulder-hip distance
     assert hiked[Lm.RIGHT_HIP, 0] > up[Lm.RIGHT_HIP, 0] + 0.02
-    assert (np.linalg.norm(hiked[Lm.RIGHT_SHOULDER] - hiked[Lm.RIGHT_HIP])
-            < np.linalg.norm(up[Lm.RIGHT_SHOULDER] - up[Lm.RIGHT_HIP]) - 0.02)
-    rolled = landmarks33(pose_skeleton(BODY, _pose("side_lying_leg_raise", 1.0, Side.RIGHT, pelvic_rollback=25.0)),
-                         BODY)
+    assert (
+        np.linalg.norm(hiked[Lm.RIGHT_SHOULDER] - hiked[Lm.RIGHT_HIP])
+        < np.linalg.norm(up[Lm.RIGHT_SHOULDER] - up[Lm.RIGHT_HIP]) - 0.02
+    )
+    rolled = landmarks33(
+        pose_skeleton(BODY, _pose("side_lying_leg_raise", 1.0, Side.RIGHT, pelvic_rollback=25.0)), BODY
+    )
     assert rolled[Lm.RIGHT_HIP, 2] < up[Lm.RIGHT_HIP, 2] - 0.03  # top hip rolls away from the camera
-    drift = landmarks33(pose_skeleton(BODY, _pose("side_lying_leg_raise", 1.0, Side.RIGHT, hip_flexion_drift=30.0)),
-                        BODY)
+    drift = landmarks33(
+        pose_skeleton(BODY, _pose("side_lying_leg_raise", 1.0, Side.RIGHT, hip_flexion_drift=30.0)), BODY
+    )
     assert drift[Lm.RIGHT_ANKLE, 2] > up[Lm.RIGHT_ANKLE, 2] + 0.3  # the leg drifts towards the camera
 
 
@@ -184,7 +204,7 @@ def test_rendered_figure_sits_on_its_projected_landmarks() -> None:
 
     def colour_near(lm: Lm, rgb) -> bool:
         x, y = uv[lm]
-        patch = img[int(y) - 1:int(y) + 2, int(x) - 1:int(x) + 2].reshape(-1, 3)
+        patch = img[int(y) - 1 : int(y) + 2, int(x) - 1 : int(x) + 2].reshape(-1, 3)
         hue = patch / np.maximum(patch.sum(axis=1, keepdims=True), 1e-6)
         want = np.asarray(rgb) / sum(rgb)
         return bool(np.all(np.abs(hue - want).max(axis=1) < 0.03))
@@ -217,12 +237,24 @@ def test_rep_timeline_is_smooth_and_paused() -> None:
 def test_fixture_names_are_unique_and_cover_the_brief() -> None:
     names = [f.name for f in FIXTURES]
     assert len(names) == len(set(names))
-    for want in ("small_knee_bend_front_clean", "small_knee_bend_front_valgus", "lunge_front_clean",
-                 "lunge_front_valgus", "lunge_front_pelvic_drop", "lunge_side_clean", "lunge_side_trunk_lean",
-                 "single_leg_squat_front_clean", "single_leg_squat_front_valgus",
-                 "single_leg_squat_front_pelvic_drop", "step_down_front_clean", "step_down_front_valgus_drop",
-                 "side_lying_leg_raise_front_clean", "side_lying_leg_raise_front_hip_hiking",
-                 "side_lying_leg_raise_front_hip_flexion_drift", "side_lying_leg_raise_front_pelvic_rollback"):
+    for want in (
+        "small_knee_bend_front_clean",
+        "small_knee_bend_front_valgus",
+        "lunge_front_clean",
+        "lunge_front_valgus",
+        "lunge_front_pelvic_drop",
+        "lunge_side_clean",
+        "lunge_side_trunk_lean",
+        "single_leg_squat_front_clean",
+        "single_leg_squat_front_valgus",
+        "single_leg_squat_front_pelvic_drop",
+        "step_down_front_clean",
+        "step_down_front_valgus_drop",
+        "side_lying_leg_raise_front_clean",
+        "side_lying_leg_raise_front_hip_hiking",
+        "side_lying_leg_raise_front_hip_flexion_drift",
+        "side_lying_leg_raise_front_pelvic_rollback",
+    ):
         assert want in FIXTURES_BY_NAME
 
 
@@ -371,8 +403,8 @@ def _compared_measures(doc: dict) -> dict[str, tuple]:
 @pytest.mark.video
 @pytest.mark.parametrize("name", sorted(FIXTURES_BY_NAME))
 def test_mediapipe_finds_the_mannequin_where_the_truth_says(name: str) -> None:
-    from formcheck.media.pose import estimate_video
     from formcheck.core.smoothing import smooth_seq
+    from formcheck.media.pose import estimate_video
 
     doc = load_sidecar(FIXTURE_DIR / f"{name}.json")
     seq = estimate_video(FIXTURE_DIR / f"{name}.mp4")

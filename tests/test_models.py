@@ -6,8 +6,8 @@ import zipfile
 
 import pytest
 
-from formcheck.media import models
 from formcheck.errors import PoseModelError
+from formcheck.media import models
 
 
 def test_aligned_zip_is_deterministic_stored_and_aligned(tmp_path):
@@ -42,7 +42,9 @@ def test_metadata_carries_normalisation_for_each_model(tmp_path):
     with zipfile.ZipFile(path) as z:
         for name, mean, std in [(models.DETECTOR_NAME, 127.5, 127.5), (models.LANDMARKER_NAME, 0.0, 255.0)]:
             model = tfl.Model.GetRootAs(z.read(name), 0)
-            metas = {model.Metadata(i).Name().decode(): model.Metadata(i).Buffer() for i in range(model.MetadataLength())}
+            metas = {
+                model.Metadata(i).Name().decode(): model.Metadata(i).Buffer() for i in range(model.MetadataLength())
+            }
             buf = model.Buffers(metas["TFLITE_METADATA"]).DataAsNumpy().tobytes()
             md = mdf.ModelMetadata.GetRootAs(buf, 0)
             unit = md.SubgraphMetadata(0).InputTensorMetadata(0).ProcessUnits(0)
@@ -51,11 +53,14 @@ def test_metadata_carries_normalisation_for_each_model(tmp_path):
             assert (opts.Mean(0), opts.Std(0)) == (mean, std)
 
 
-@pytest.mark.parametrize("content, message", [
-    (None, "does not exist"),
-    (b"not a zip", "not a valid .task bundle"),
-    ("zip-without-models", "not a pose landmarker bundle"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "does not exist"),
+        (b"not a zip", "not a valid .task bundle"),
+        ("zip-without-models", "not a pose landmarker bundle"),
+    ],
+)
 def test_env_model_that_is_not_a_bundle_is_one_line_error(tmp_path, monkeypatch, content, message):
     path = tmp_path / "bad.task"
     if content == "zip-without-models":

@@ -66,8 +66,10 @@ def test_every_labelled_clip_with_a_visible_person_is_detected():
 
 
 def test_estimator_left_open_exits_without_a_traceback():
-    code = ("import numpy as np; from formcheck.media.pose import PoseEstimator; "
-            "e = PoseEstimator(); e.process(np.zeros((64, 64, 3), np.uint8), 0.0); print('ok')")
+    code = (
+        "import numpy as np; from formcheck.media.pose import PoseEstimator; "
+        "e = PoseEstimator(); e.process(np.zeros((64, 64, 3), np.uint8), 0.0); print('ok')"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0
     assert proc.stdout.strip() == "ok"
@@ -75,9 +77,11 @@ def test_estimator_left_open_exits_without_a_traceback():
 
 
 def test_native_log_is_silenced_but_python_errors_still_show():
-    code = ("import sys, numpy as np; from formcheck.media.pose import PoseEstimator\n"
-            "with PoseEstimator() as e: e.process(np.zeros((64, 64, 3), np.uint8), 0.0)\n"
-            "print('python-stderr', file=sys.stderr)")
+    code = (
+        "import sys, numpy as np; from formcheck.media.pose import PoseEstimator\n"
+        "with PoseEstimator() as e: e.process(np.zeros((64, 64, 3), np.uint8), 0.0)\n"
+        "print('python-stderr', file=sys.stderr)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0
     assert proc.stderr.strip() == "python-stderr"  # no XNNPACK/absl lines
@@ -87,8 +91,12 @@ def test_cli_pose_writes_one_line_per_frame(tmp_path):
     frames = [np.full((120, 160, 3), 90, np.uint8) for _ in range(6)]
     video = write_video(tmp_path / "empty_room.mp4", frames)
     out = tmp_path / "lm.jsonl"
-    proc = subprocess.run([sys.executable, "-m", "formcheck", "pose", str(video), "--out", str(out)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "formcheck", "pose", str(video), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     lines = out.read_text().splitlines()
     header = json.loads(lines[0])

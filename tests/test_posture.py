@@ -10,13 +10,16 @@ from synthpose import Pose, to_seq
 from formcheck.core.posture import Posture, classify_posture, posture_code_one, posture_codes, wrong_posture
 
 
-@pytest.mark.parametrize(("pose", "view", "expected"), [
-    (Pose(), "front", Posture.UPRIGHT),
-    (Pose(knee_flex=(100.0, 100.0), trunk_forward=60.0), "side", Posture.UPRIGHT),  # hinged deep squat
-    (Pose(pitch=90.0), "side", Posture.LYING),  # face down along the floor
-    (Pose(pitch=-90.0), "side", Posture.LYING),  # on the back
-    (Pose(pitch=52.0), "side", Posture.UNKNOWN),  # getting up or down: never blocks
-])
+@pytest.mark.parametrize(
+    ("pose", "view", "expected"),
+    [
+        (Pose(), "front", Posture.UPRIGHT),
+        (Pose(knee_flex=(100.0, 100.0), trunk_forward=60.0), "side", Posture.UPRIGHT),  # hinged deep squat
+        (Pose(pitch=90.0), "side", Posture.LYING),  # face down along the floor
+        (Pose(pitch=-90.0), "side", Posture.LYING),  # on the back
+        (Pose(pitch=52.0), "side", Posture.UNKNOWN),  # getting up or down: never blocks
+    ],
+)
 def test_posture_of_simple_bodies(pose: Pose, view: str, expected: Posture) -> None:
     xy = to_seq([pose], view).xy_px
     assert classify_posture(xy)[0] is expected

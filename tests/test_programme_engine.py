@@ -47,9 +47,7 @@ def _path(days: list[DayScript]) -> tuple[list[str], History]:
 def _events(history: History, days: int) -> list[tuple[int, Action, int]]:
     until = START + timedelta(days=days - 1)
     return [
-        ((o.day - START).days, o.action, o.next_level)
-        for o in replay(PROG, history, until)
-        if o.action != Action.HOLD
+        ((o.day - START).days, o.action, o.next_level) for o in replay(PROG, history, until) if o.action != Action.HOLD
     ]
 
 
@@ -83,9 +81,7 @@ def test_two_day_setback_in_week_three_steps_back_then_returns() -> None:
     days[16] = DayScript(morning_pain=4, pain_during=1, pain_after=0)  # still sore next morning: rest day
     days[17] = DayScript(morning_pain=1, pain_during=1, pain_after=0)
     path, history = _path(days)
-    assert path == _levels((1, 5), (2, 5), (3, 5), (4, 1)) + ["R3"] + _levels(
-        (2, 2), (3, 5), (4, 5), (5, 5), (6, 8)
-    )
+    assert path == _levels((1, 5), (2, 5), (3, 5), (4, 1)) + ["R3"] + _levels((2, 2), (3, 5), (4, 5), (5, 5), (6, 8))
     assert _events(history, 42) == [
         (4, Action.ADVANCE, 2),
         (9, Action.ADVANCE, 3),
@@ -102,9 +98,7 @@ def test_two_day_setback_in_week_three_steps_back_then_returns() -> None:
         "knee pain 5/10 today (step back at 4/10 or 2 above your usual 0/10): back to level 3 for 2 days,"
         " then return when pain-free"
     )
-    assert outcomes[17].reason.startswith(
-        "stepped back on 2026-01-21: staying at level 2 before returning to level 3"
-    )
+    assert outcomes[17].reason.startswith("stepped back on 2026-01-21: staying at level 2 before returning to level 3")
     assert outcomes[18].reason == "2 days at the easier level and no pain above 2/10: back to level 3"
     assert not any(o.flag_clinician for o in outcomes.values())
 
@@ -158,9 +152,7 @@ def _at(day: date, hour: int = 9) -> datetime:
     return datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
 
 
-def _session(
-    i: int, day: date, level: int, during: int, after: int, valid: int = 0, total: int = 0
-) -> SessionFact:
+def _session(i: int, day: date, level: int, during: int, after: int, valid: int = 0, total: int = 0) -> SessionFact:
     """A session at `level`; by default exactly the programme's day target of valid reps, none invalid."""
     target = PROG.target_reps(level)
     return SessionFact(
@@ -206,13 +198,8 @@ def test_amber_pain_holds_and_low_valid_ratio_does_not_qualify() -> None:
     )  # usual pain 2/10
     decision = decide_after_session(PROG, amber)
     assert decision.action == Action.HOLD
-    assert (
-        decision.reason
-        == "knee pain 3/10 is above the comfortable 2/10: stay at level 1 and re-test tomorrow"
-    )
-    sloppy = replace(
-        base, sessions=base.sessions + (_session(9, START + timedelta(4), 1, 1, 0, valid=120, total=180),)
-    )
+    assert decision.reason == "knee pain 3/10 is above the comfortable 2/10: stay at level 1 and re-test tomorrow"
+    sloppy = replace(base, sessions=base.sessions + (_session(9, START + timedelta(4), 1, 1, 0, valid=120, total=180),))
     decision = decide_after_session(PROG, sloppy)
     assert (decision.action, decision.reason) == (
         Action.HOLD,
@@ -223,8 +210,7 @@ def test_amber_pain_holds_and_low_valid_ratio_does_not_qualify() -> None:
 
 def test_worse_next_morning_disqualifies_the_previous_session() -> None:
     usual = tuple(
-        ReadinessFact(START + timedelta(d), _at(START + timedelta(d), 8), True, True, "valid", 2)
-        for d in range(3)
+        ReadinessFact(START + timedelta(d), _at(START + timedelta(d), 8), True, True, "valid", 2) for d in range(3)
     )  # usual pain 2/10, so a 3 the next morning is amber, not a step back
     hist = replace(_green_history(5), readiness=usual)
     assert decide_after_session(PROG, hist).action == Action.ADVANCE
@@ -280,9 +266,7 @@ def test_clinician_controls_change_the_decision() -> None:
     hold = ClinicianFact(START, _at(START, 7), ClinicianKind.HOLD, "dr_who", note="wait for scan")
     held = decide_after_session(PROG, replace(hist, actions=(hold,)))
     assert (held.action, held.reason) == (Action.HOLD, "progression held by clinician dr_who")
-    release = ClinicianFact(
-        START + timedelta(4), _at(START + timedelta(4), 7), ClinicianKind.RELEASE, "dr_who"
-    )
+    release = ClinicianFact(START + timedelta(4), _at(START + timedelta(4), 7), ClinicianKind.RELEASE, "dr_who")
     assert decide_after_session(PROG, replace(hist, actions=(hold, release))).action == Action.ADVANCE
     fewer = ClinicianFact(
         START,
@@ -291,9 +275,7 @@ def test_clinician_controls_change_the_decision() -> None:
         "dr_who",
         thresholds=(("advance_after_sessions", 2.0), ("knee_valgus", 15.0)),
     )
-    path = [
-        o.action for o in replay(PROG, replace(_green_history(2), actions=(fewer,)), START + timedelta(1))
-    ]
+    path = [o.action for o in replay(PROG, replace(_green_history(2), actions=(fewer,)), START + timedelta(1))]
     assert path == [Action.HOLD, Action.ADVANCE]
     plan = plan_today(PROG, History(actions=(fewer,)), START)
     assert plan.rule_overrides == (("knee_valgus", 15.0),)  # analysis thresholds travel with the plan
@@ -362,16 +344,12 @@ def histories(draw: st.DrawFn) -> History:
                     ("no_advance_window_days", 2.0),
                 )
             actions.append(ClinicianFact(day, _at(day, 6), kind, "doc", thresholds=limits))
-    return History(
-        sessions=tuple(sessions), pains=tuple(pains), readiness=tuple(readiness), actions=tuple(actions)
-    )
+    return History(sessions=tuple(sessions), pains=tuple(pains), readiness=tuple(readiness), actions=tuple(actions))
 
 
 def _day_pain(history: History, day: date) -> int:
     values = [p.pain for p in history.pains if p.day == day]
-    values += [
-        v for s in history.sessions if s.day == day for v in (s.pain_during, s.pain_after) if v is not None
-    ]
+    values += [v for s in history.sessions if s.day == day for v in (s.pain_during, s.pain_after) if v is not None]
     values += [r.skbt_pain for r in history.readiness if r.day == day and r.skbt_pain is not None]
     return max(values, default=-1)
 
@@ -416,9 +394,6 @@ def test_safety_gate_holds_even_when_a_clinician_loosens_the_pain_rules() -> Non
     day1 = START + timedelta(days=1)
     outcomes = replay(PROG, hist, day1)
     assert [o.action for o in outcomes] == [Action.HOLD, Action.HOLD]
-    assert (
-        outcomes[0].reason
-        == "knee pain 5/10 is above the comfortable 2/10: stay at level 1 and re-test tomorrow"
-    )
+    assert outcomes[0].reason == "knee pain 5/10 is above the comfortable 2/10: stay at level 1 and re-test tomorrow"
     later = replace(hist, sessions=hist.sessions + (_session(2, START + timedelta(days=2), 1, 1, 0),))
     assert decide_after_session(PROG, later).action == Action.ADVANCE  # once the 2-day window has passed

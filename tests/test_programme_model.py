@@ -18,11 +18,7 @@ from formcheck.programme.model import (
     parse_programme,
 )
 
-TEXT = (
-    resources.files("formcheck.programme")
-    .joinpath("data", "runners_knee_v1.toml")
-    .read_text(encoding="utf-8")
-)
+TEXT = resources.files("formcheck.programme").joinpath("data", "runners_knee_v1.toml").read_text(encoding="utf-8")
 # Hand-computed (sets*sides*reps*3 s + (sets*sides-1)*rest + 20 s setup per exercise, + 30 s readiness test).
 EXPECTED_MINUTES = {1: 640 / 60, 2: 794 / 60, 3: 878 / 60, 4: 750 / 60, 5: 864 / 60, 6: 834 / 60}
 
@@ -76,9 +72,7 @@ def test_exercise_ids_come_from_the_library_directory(tmp_path: Path) -> None:
     assert library_exercise_ids(tmp_path / "missing") == KNOWN_EXERCISE_IDS
     (tmp_path / "squat.toml").write_text("")
     assert library_exercise_ids(tmp_path) == frozenset({"squat"})
-    with pytest.raises(
-        SpecError, match="level 1 uses unknown exercise 'straight_leg_raise' \\(known: squat\\)"
-    ):
+    with pytest.raises(SpecError, match="level 1 uses unknown exercise 'straight_leg_raise' \\(known: squat\\)"):
         parse_programme(TEXT, exercise_ids=library_exercise_ids(tmp_path))
 
 

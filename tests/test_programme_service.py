@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from formcheck.cli import programme as pcli
 from formcheck.errors import FormcheckError, InputError, SpecError
 from formcheck.programme import Action, Readiness, load_programme
-from formcheck.cli import programme as pcli
 from formcheck.programme.service import ProgrammeService
 from formcheck.store import Fault, RepIn, Role, SessionStatus, Store
 
@@ -44,9 +44,7 @@ def _rep(i: int, valid: bool = True) -> RepIn:
 
 
 def _ready(svc: ProgrammeService, session_id: int, pain: object = 0) -> tuple[Readiness, str]:
-    return svc.record_readiness(
-        session_id, massage_done=True, vmo_done=True, skbt_verdict="valid", skbt_pain=pain
-    )
+    return svc.record_readiness(session_id, massage_done=True, vmo_done=True, skbt_verdict="valid", skbt_pain=pain)
 
 
 def test_day_flow_reps_stored_as_counted_and_decision_recorded(tmp_path: Path) -> None:
@@ -81,17 +79,13 @@ def test_day_flow_reps_stored_as_counted_and_decision_recorded(tmp_path: Path) -
         clock.tick(60)
         decision = svc.finish_session(session.id, pain_during=1, pain_after="0")
         assert (decision.action, decision.level) == (Action.HOLD, 1)
-        assert (
-            decision.reason == "0 of 5 qualifying sessions at level 1: keep going"
-        )  # 10 of the day's 120 reps
+        assert decision.reason == "0 of 5 qualifying sessions at level 1: keep going"  # 10 of the day's 120 reps
         (event,) = store.list_level_events(ann.id)
         assert (event.action, event.level, event.session_id) == ("hold", 1, session.id)
         (summary,) = store.session_summaries(ann.id)
         assert (summary.valid_reps, summary.total_reps, summary.target_reps) == (10, 12, 10)
         with pytest.raises(InputError, match="is finished: start a new session"):
-            svc.record_readiness(
-                session.id, massage_done=True, vmo_done=True, skbt_verdict="valid", skbt_pain=0
-            )
+            svc.record_readiness(session.id, massage_done=True, vmo_done=True, skbt_verdict="valid", skbt_pain=0)
 
 
 def test_time_budget_is_never_exceeded(tmp_path: Path) -> None:
@@ -295,9 +289,7 @@ def test_sparkline_scales_and_gaps() -> None:
     assert pcli.sparkline([1, 6], 1, 6) == "▁█"
 
 
-def test_formcheck_main_prints_one_line_and_exits_2(
-    data_dir: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_formcheck_main_prints_one_line_and_exits_2(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from formcheck.cli import main
 
     assert main(["people", "add", "ann"]) == 0

@@ -9,12 +9,27 @@ from formcheck.core.reps import HoldTimer, Phase, RepCounter, segment_reps, time
 from formcheck.core.spec import HoldSpec, RepSpec
 
 FPS = 30.0
-SPEC = RepSpec(measure="knee_flexion_3d_deg", unit="deg", enter=45.0, exit=35.0, min_range=20.0, min_rep_s=0.5,
-               max_rep_s=10.0, max_gap_s=1.0)
+SPEC = RepSpec(
+    measure="knee_flexion_3d_deg",
+    unit="deg",
+    enter=45.0,
+    exit=35.0,
+    min_range=20.0,
+    min_rep_s=0.5,
+    max_rep_s=10.0,
+    max_gap_s=1.0,
+)
 
 
-def bumps(peaks: list[float], *, rep_s: float = 2.0, rest_s: float = 1.0, base: float = 15.0, lead_s: float = 1.0,
-          hold_bottom_s: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def bumps(
+    peaks: list[float],
+    *,
+    rep_s: float = 2.0,
+    rest_s: float = 1.0,
+    base: float = 15.0,
+    lead_s: float = 1.0,
+    hold_bottom_s: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
     """A standing lead-in, then one cosine bump per entry of `peaks` (deg), optionally paused at the bottom."""
     parts = [np.full(int(lead_s * FPS), base)]
     for p in peaks:
@@ -49,38 +64,109 @@ def test_count_happens_only_after_return_not_at_bottom() -> None:
     x, t = bumps([90])
     c = RepCounter(SPEC)
     events = [(i, c.update(i, float(ti), float(v))) for i, (ti, v) in enumerate(zip(t, x, strict=True))]
-    (i_done, ev), = [(i, e) for i, e in events if e is not None]
+    ((i_done, ev),) = [(i, e) for i, e in events if e is not None]
     assert i_done > int(np.argmax(x)) + 10
     assert ev.end_i == i_done and c.count == 1 and c.phase is Phase.START
 
 
-@pytest.mark.parametrize("case, signal, expected", [
-    # jitter around the enter threshold at the bottom of a shallow rep: one rep, not several
-    ("jitter at threshold", np.concatenate([np.full(30, 15.0), np.linspace(15, 50, 30),
-                                            50 + 6 * np.sin(np.arange(60) * 2.0), np.linspace(50, 15, 30),
-                                            np.full(30, 15.0)]), 1),
-    # half reps: never past `enter`
-    ("half reps", np.concatenate([np.full(30, 15.0)] + [np.concatenate([np.linspace(15, 42, 30),
-                                                                      np.linspace(42, 15, 30)])] * 3), 0),
-    # partial return mid-rep (bounce at the bottom) stays one rep
-    ("bounce at bottom", np.concatenate([np.full(30, 15.0), np.linspace(15, 90, 30), np.linspace(90, 70, 10),
-                                         np.linspace(70, 95, 10), np.linspace(95, 15, 30), np.full(30, 15.0)]), 1),
-    # too fast: a 0.3 s spike is not a rep (ghost)
-    ("spike too fast", np.concatenate([np.full(30, 15.0), np.linspace(15, 90, 4), np.linspace(90, 15, 5),
-                                       np.full(30, 15.0)]), 0),
-    # too slow: longer than max_rep_s
-    ("too slow", np.concatenate([np.full(30, 15.0), np.linspace(15, 90, 200), np.full(200, 90.0),
-                                 np.linspace(90, 15, 30), np.full(30, 15.0)]), 0),
-    # starting at the bottom: the first rising half rep is not counted
-    ("starts at bottom", np.concatenate([np.linspace(95, 15, 30), np.full(30, 15.0), np.linspace(15, 90, 30),
-                                         np.linspace(90, 15, 30), np.full(20, 15.0)]), 1),
-    # ends at the bottom: the unfinished rep is not counted
-    ("ends at bottom", np.concatenate([np.full(30, 15.0), np.linspace(15, 90, 30), np.linspace(90, 15, 30),
-                                       np.full(20, 15.0), np.linspace(15, 90, 30)]), 1),
-    # never fully straightens between reps (split squat): still counts each rep
-    ("no full return", np.concatenate([np.full(30, 40.0)] + [np.concatenate([np.linspace(40, 100, 20),
-                                                                            np.linspace(100, 40, 20)])] * 4), 4),
-])
+@pytest.mark.parametrize(
+    "case, signal, expected",
+    [
+        # jitter around the enter threshold at the bottom of a shallow rep: one rep, not several
+        (
+            "jitter at threshold",
+            np.concatenate(
+                [
+                    np.full(30, 15.0),
+                    np.linspace(15, 50, 30),
+                    50 + 6 * np.sin(np.arange(60) * 2.0),
+                    np.linspace(50, 15, 30),
+                    np.full(30, 15.0),
+                ]
+            ),
+            1,
+        ),
+        # half reps: never past `enter`
+        (
+            "half reps",
+            np.concatenate(
+                [np.full(30, 15.0)] + [np.concatenate([np.linspace(15, 42, 30), np.linspace(42, 15, 30)])] * 3
+            ),
+            0,
+        ),
+        # partial return mid-rep (bounce at the bottom) stays one rep
+        (
+            "bounce at bottom",
+            np.concatenate(
+                [
+                    np.full(30, 15.0),
+                    np.linspace(15, 90, 30),
+                    np.linspace(90, 70, 10),
+                    np.linspace(70, 95, 10),
+                    np.linspace(95, 15, 30),
+                    np.full(30, 15.0),
+                ]
+            ),
+            1,
+        ),
+        # too fast: a 0.3 s spike is not a rep (ghost)
+        (
+            "spike too fast",
+            np.concatenate([np.full(30, 15.0), np.linspace(15, 90, 4), np.linspace(90, 15, 5), np.full(30, 15.0)]),
+            0,
+        ),
+        # too slow: longer than max_rep_s
+        (
+            "too slow",
+            np.concatenate(
+                [
+                    np.full(30, 15.0),
+                    np.linspace(15, 90, 200),
+                    np.full(200, 90.0),
+                    np.linspace(90, 15, 30),
+                    np.full(30, 15.0),
+                ]
+            ),
+            0,
+        ),
+        # starting at the bottom: the first rising half rep is not counted
+        (
+            "starts at bottom",
+            np.concatenate(
+                [
+                    np.linspace(95, 15, 30),
+                    np.full(30, 15.0),
+                    np.linspace(15, 90, 30),
+                    np.linspace(90, 15, 30),
+                    np.full(20, 15.0),
+                ]
+            ),
+            1,
+        ),
+        # ends at the bottom: the unfinished rep is not counted
+        (
+            "ends at bottom",
+            np.concatenate(
+                [
+                    np.full(30, 15.0),
+                    np.linspace(15, 90, 30),
+                    np.linspace(90, 15, 30),
+                    np.full(20, 15.0),
+                    np.linspace(15, 90, 30),
+                ]
+            ),
+            1,
+        ),
+        # never fully straightens between reps (split squat): still counts each rep
+        (
+            "no full return",
+            np.concatenate(
+                [np.full(30, 40.0)] + [np.concatenate([np.linspace(40, 100, 20), np.linspace(100, 40, 20)])] * 4
+            ),
+            4,
+        ),
+    ],
+)
 def test_rep_counter_table(case: str, signal: np.ndarray, expected: int) -> None:
     t = np.arange(len(signal)) / FPS
     assert len(count(signal, t)) == expected, case
@@ -116,8 +202,9 @@ def test_camera_cut_abandons_the_rep_in_progress() -> None:
 
 
 def test_decreasing_signal_direction() -> None:
-    spec = RepSpec(measure="bridge_hip_angle_deg", unit="deg", direction="decrease", enter=130.0, exit=150.0,
-                   min_range=10.0)
+    spec = RepSpec(
+        measure="bridge_hip_angle_deg", unit="deg", direction="decrease", enter=130.0, exit=150.0, min_range=10.0
+    )
     x, t = bumps([100, 100], base=170.0)
     reps = count(x, t, spec)
     assert len(reps) == 2 and reps[0].peak_value == pytest.approx(100.0, abs=0.5)
@@ -130,8 +217,11 @@ def test_streaming_and_offline_agree_on_every_table_case() -> None:
         x = x + rng.normal(0, 3, len(x))
         x[rng.random(len(x)) < 0.05] = np.nan
         c = RepCounter(SPEC)
-        live = [e for i, (ti, v) in enumerate(zip(t.tolist(), x.tolist(), strict=True))
-                if (e := c.update(i, ti, v)) is not None]
+        live = [
+            e
+            for i, (ti, v) in enumerate(zip(t.tolist(), x.tolist(), strict=True))
+            if (e := c.update(i, ti, v)) is not None
+        ]
         assert live == count(x, t), k
 
 

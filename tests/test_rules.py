@@ -24,18 +24,32 @@ def window(table: MeasureTable, view: View, side: Side | None = None) -> Window:
 
 
 def rule(**kw) -> RuleSpec:
-    base = dict(id="r", name="r", measure="trunk_lateral_lean_deg", unit="deg", op="abs_above", limit=10.0,
-                at="rep", views=("front", "back"), min_duration_s=0.2, cue="c", source="test")
+    base = {
+        "id": "r",
+        "name": "r",
+        "measure": "trunk_lateral_lean_deg",
+        "unit": "deg",
+        "op": "abs_above",
+        "limit": 10.0,
+        "at": "rep",
+        "views": ("front", "back"),
+        "min_duration_s": 0.2,
+        "cue": "c",
+        "source": "test",
+    }
     base.update(kw)
     return RuleSpec(**base)
 
 
-@pytest.mark.parametrize("lean_deg, frames, expected", [
-    (20.0, 30, Status.FAULT),  # 1 s of 20 deg lean: fault
-    (20.0, 3, Status.OK),  # 0.1 s blip: shorter than the 0.2 s debounce
-    (8.0, 30, Status.OK),  # under the limit
-    (-20.0, 30, Status.FAULT),  # abs_above: either direction
-])
+@pytest.mark.parametrize(
+    "lean_deg, frames, expected",
+    [
+        (20.0, 30, Status.FAULT),  # 1 s of 20 deg lean: fault
+        (20.0, 3, Status.OK),  # 0.1 s blip: shorter than the 0.2 s debounce
+        (8.0, 30, Status.OK),  # under the limit
+        (-20.0, 30, Status.FAULT),  # abs_above: either direction
+    ],
+)
 def test_debounced_trunk_lean(lean_deg: float, frames: int, expected: Status) -> None:
     poses = [Pose()] * 30 + [Pose(trunk_lateral=lean_deg)] * frames + [Pose()] * 30
     t = table_of(poses)
@@ -58,8 +72,10 @@ def test_wrong_view_is_unknown_with_a_reason() -> None:
 
 
 def test_hidden_feet_is_unknown_step_back() -> None:
-    t = table_of([Pose(valgus=(25.0, 25.0))] * 30, hidden=(Lm.LEFT_ANKLE, Lm.RIGHT_ANKLE, Lm.LEFT_FOOT_INDEX,
-                                                              Lm.RIGHT_FOOT_INDEX))
+    t = table_of(
+        [Pose(valgus=(25.0, 25.0))] * 30,
+        hidden=(Lm.LEFT_ANKLE, Lm.RIGHT_ANKLE, Lm.LEFT_FOOT_INDEX, Lm.RIGHT_FOOT_INDEX),
+    )
     r = rule(measure="knee_medial_of_foot_ratio", unit="ratio", op="above", limit=0.1, side="both")
     c = judge(r, t, window(t, View.FRONT), baselines={})
     assert c.status is Status.UNKNOWN and c.reason == "feet not visible: step back"

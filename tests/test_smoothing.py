@@ -43,7 +43,7 @@ def _lag_ms(y: np.ndarray, x: np.ndarray, max_lag: int = 10) -> float:
     y, x = y - y.mean(), x - x.mean()
     n = len(x)
     lags = np.arange(-max_lag, max_lag + 1)
-    c = np.array([np.dot(y[max(k, 0):n + min(k, 0)], x[max(-k, 0):n - max(k, 0)]) / (n - abs(k)) for k in lags])
+    c = np.array([np.dot(y[max(k, 0) : n + min(k, 0)], x[max(-k, 0) : n - max(k, 0)]) / (n - abs(k)) for k in lags])
     i = int(np.argmax(c))
     frac = 0.5 * (c[i - 1] - c[i + 1]) / (c[i - 1] - 2 * c[i] + c[i + 1])
     return 1000.0 * (lags[i] + frac) / FS_HZ
@@ -60,8 +60,15 @@ def _one_euro(t: np.ndarray, raw: np.ndarray) -> np.ndarray:
 
 def _frame(t_s: float, xyz: np.ndarray, vis: float | np.ndarray = 0.9, world: np.ndarray | None = None) -> PoseFrame:
     visibility = np.broadcast_to(np.asarray(vis, dtype=float), (N_LANDMARKS,)).copy()
-    return PoseFrame(t_s=t_s, frame_wh=(HEIGHT_PX, HEIGHT_PX), xyz_px=xyz, visibility=visibility,
-                     presence=visibility, world_m=world, luma=80.0)
+    return PoseFrame(
+        t_s=t_s,
+        frame_wh=(HEIGHT_PX, HEIGHT_PX),
+        xyz_px=xyz,
+        visibility=visibility,
+        presence=visibility,
+        world_m=world,
+        luma=80.0,
+    )
 
 
 def test_one_euro_at_rest_removes_most_jitter() -> None:

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import pytest
 
-from formcheck.core import measures
-from formcheck.core import spec
-from formcheck.errors import SpecError
+from formcheck.core import measures, spec
 from formcheck.core.geometry import View
 from formcheck.core.landmarks import Lm, Side
+from formcheck.errors import SpecError
 
-EXPECTED_IDS = {"small_knee_bend", "squat", "lunge", "side_lying_leg_raise", "standing_side_leg_raise",
-                "single_leg_squat", "step_down", "step_up", "glute_bridge", "straight_leg_raise", "wall_sit", "plank"}
+EXPECTED_IDS = {
+    "small_knee_bend",
+    "squat",
+    "lunge",
+    "side_lying_leg_raise",
+    "standing_side_leg_raise",
+    "single_leg_squat",
+    "step_down",
+    "step_up",
+    "glute_bridge",
+    "straight_leg_raise",
+    "wall_sit",
+    "plank",
+}
 
 
 def test_exactly_the_twelve_exercises_ship() -> None:
@@ -50,19 +61,30 @@ def test_unknown_exercise_lists_valid_ids() -> None:
 
 def _squat_text() -> str:
     from importlib import resources
+
     return (resources.files("formcheck.core") / "exercises" / "squat.toml").read_text()
 
 
-@pytest.mark.parametrize("old, new, message", [
-    ('measure = "knee_medial_of_foot_ratio"', 'measure = "knee_over_toe"', r"rules\.\d+\.measure: .*unknown measure 'knee_over_toe'"),
-    ('op = "abs_above"', 'op = "beyond"', r"rules\.\d+\.op: "),
-    ('views = ["front", "side"]', 'views = ["front", "top"]', r"views\.1: "),
-    ('highlight = ["HIP", "KNEE", "ANKLE"]', 'highlight = ["HIP", "KNEE", "Lknee"]',
-     r"rules\.\d+\.highlight: .*unknown landmark 'Lknee'"),
-    ('enter = 35.0', 'enter = 35.0\nspeed = 3', r"rep\.speed: Extra inputs are not permitted"),
-    ('enter = 35.0', 'enter = 5.0', r"rep: .*hysteresis"),
-    ('unit = "ratio"', 'unit = "deg"', r"does not match measure"),
-])
+@pytest.mark.parametrize(
+    "old, new, message",
+    [
+        (
+            'measure = "knee_medial_of_foot_ratio"',
+            'measure = "knee_over_toe"',
+            r"rules\.\d+\.measure: .*unknown measure 'knee_over_toe'",
+        ),
+        ('op = "abs_above"', 'op = "beyond"', r"rules\.\d+\.op: "),
+        ('views = ["front", "side"]', 'views = ["front", "top"]', r"views\.1: "),
+        (
+            'highlight = ["HIP", "KNEE", "ANKLE"]',
+            'highlight = ["HIP", "KNEE", "Lknee"]',
+            r"rules\.\d+\.highlight: .*unknown landmark 'Lknee'",
+        ),
+        ("enter = 35.0", "enter = 35.0\nspeed = 3", r"rep\.speed: Extra inputs are not permitted"),
+        ("enter = 35.0", "enter = 5.0", r"rep: .*hysteresis"),
+        ('unit = "ratio"', 'unit = "deg"', r"does not match measure"),
+    ],
+)
 def test_bad_spec_is_an_error_naming_file_and_key(old: str, new: str, message: str) -> None:
     text = _squat_text()
     assert old in text

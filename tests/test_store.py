@@ -78,20 +78,13 @@ def test_people_sessions_reps_round_trip(store_url: str) -> None:  # noqa: F811
             store.get_person("zed")
         assert [p.name for p in store.list_people(role="person")] == ["ann"]
         assert [p.name for p in store.list_people(clinician_id=doc.id)] == ["ann"]
-        assert (
-            store.update_settings(ann.id, {"store_flagged_clips": True}).settings["store_flagged_clips"]
-            is True
-        )
+        assert store.update_settings(ann.id, {"store_flagged_clips": True}).settings["store_flagged_clips"] is True
 
         sess = store.start_session(ann.id, DAY, 2, at=AT)
         st = store.start_set(sess.id, "squat", side=None, set_index=1, target_reps=10, at=AT)
         fault = Fault("knee_valgus", 16.5, 12.0, "deg")
-        store.add_rep(
-            st.id, RepIn(1, 0.0, 2.5, True, "valid", metrics={"knee_flexion_peak_deg": 41.0}), at=AT
-        )
-        bad = store.add_rep(
-            st.id, RepIn(2, 2.5, 5.0, False, "invalid", "knee caved in", faults=(fault,)), at=AT
-        )
+        store.add_rep(st.id, RepIn(1, 0.0, 2.5, True, "valid", metrics={"knee_flexion_peak_deg": 41.0}), at=AT)
+        bad = store.add_rep(st.id, RepIn(2, 2.5, 5.0, False, "invalid", "knee caved in", faults=(fault,)), at=AT)
         assert bad.faults == (fault,) and bad.reason == "knee caved in"
         assert store.list_reps(session_id=sess.id)[0].metrics == {"knee_flexion_peak_deg": 41.0}
         assert store.set_progress(st.id, now=AT.replace(minute=1))[:2] == (1, 10)
@@ -290,9 +283,7 @@ def test_failed_migration_step_rolls_back_completely(store_url: str, monkeypatch
     with pytest.raises(RuntimeError, match="disk full"):
         Store.open(store_url)
     cols = _columns(store_url)
-    assert (
-        "settings" not in cols["people"] and "jobs" not in cols
-    )  # DDL rolled back too (SQLite and PostgreSQL)
+    assert "settings" not in cols["people"] and "jobs" not in cols  # DDL rolled back too (SQLite and PostgreSQL)
     monkeypatch.undo()
     with Store.open(store_url) as store:
         assert store.schema_version() == SCHEMA_VERSION

@@ -54,11 +54,14 @@ def test_phone_rotation_metadata_comes_out_upright(tmp_path):
     assert frames[0].rgb[20:, :, 0].mean() < 30
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda p: None, "no such file"),
-    (lambda p: p.write_bytes(b""), "empty"),
-    (lambda p: p.write_text("this is not a video\n" * 50), "not a readable video"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: None, "no such file"),
+        (lambda p: p.write_bytes(b""), "empty"),
+        (lambda p: p.write_text("this is not a video\n" * 50), "not a readable video"),
+    ],
+)
 def test_bad_files_give_one_line_errors(tmp_path, make, message):
     path = tmp_path / "bad.mp4"
     make(path)
@@ -68,8 +71,9 @@ def test_bad_files_give_one_line_errors(tmp_path, make, message):
 
 
 def test_truncated_video_is_reported_not_silently_short(tmp_path):
-    path = write_video(tmp_path / "full.mp4", [np.random.default_rng(i).integers(0, 255, (240, 320, 3), np.uint8)
-                                               for i in range(30)])
+    path = write_video(
+        tmp_path / "full.mp4", [np.random.default_rng(i).integers(0, 255, (240, 320, 3), np.uint8) for i in range(30)]
+    )
     data = path.read_bytes()
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(data[: len(data) // 2])

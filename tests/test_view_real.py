@@ -8,8 +8,8 @@ import pytest
 from formcheck.core.analysis import rep_yaw, view_of_yaw, viewpoint_of
 from formcheck.core.geometry import View
 from formcheck.core.measures import PoseArrays
-from formcheck.media.pose import estimate_video
 from formcheck.core.smoothing import smooth_seq
+from formcheck.media.pose import estimate_video
 from tests.conftest import SHARED_VIDEOS, shared_manifest
 
 pytestmark = pytest.mark.video

@@ -55,8 +55,12 @@ def test_exact_landmarks_have_no_3d_error_and_little_frontal_error_square_on():
 def quick(tmp_path_factory) -> dict:
     tmp = tmp_path_factory.mktemp("sweep")
     out = tmp / "quick.json"
-    proc = subprocess.run([sys.executable, "-m", "formcheck", "sweep", "--quick", "--out", str(out),
-                           "--cache-dir", str(tmp / "cache")], capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "formcheck", "sweep", "--quick", "--out", str(out), "--cache-dir", str(tmp / "cache")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert out.with_suffix(".md").read_text().startswith("# View sweep")
     return json.loads(out.read_text())
@@ -79,8 +83,10 @@ def test_quick_table_has_the_committed_format_and_numbers(quick):
     assert committed["format"] == quick["format"] == sweep.SWEEP_FORMAT
     assert set(committed) == set(quick)
     assert committed["fps"] == quick["fps"]
-    full = {(c["exercise"], c["measure"], c["side"], c["yaw_deg"], c["height_m"], c["distance_m"]): c
-            for c in committed["cells"]}
+    full = {
+        (c["exercise"], c["measure"], c["side"], c["yaw_deg"], c["height_m"], c["distance_m"]): c
+        for c in committed["cells"]
+    }
     assert quick["cells"], "no cells"
     compared = 0
     for c in quick["cells"]:
@@ -112,4 +118,5 @@ def test_quick_table_has_the_committed_format_and_numbers(quick):
         ref = est[(e["exercise"], e["yaw_deg"], e["height_m"], e["distance_m"])]
         assert abs(ref["true_yaw_deg"] - e["true_yaw_deg"]) < 0.05
         assert abs(ref["yaw"]["p50_abs_err"] - e["yaw"]["p50_abs_err"]) <= ABS_TOL["deg"] + REL_TOL * max(
-            ref["yaw"]["p50_abs_err"], e["yaw"]["p50_abs_err"])
+            ref["yaw"]["p50_abs_err"], e["yaw"]["p50_abs_err"]
+        )

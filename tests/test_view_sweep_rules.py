@@ -17,8 +17,10 @@ EXERCISE = "small_knee_bend"
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory) -> dict:
-    cams = [sweep.CameraSpec(0.0, sweep.NORMAL_HEIGHT_M, sweep.NEAR_M),
-            sweep.CameraSpec(45.0, sweep.NORMAL_HEIGHT_M, sweep.NEAR_M)]
+    cams = [
+        sweep.CameraSpec(0.0, sweep.NORMAL_HEIGHT_M, sweep.NEAR_M),
+        sweep.CameraSpec(45.0, sweep.NORMAL_HEIGHT_M, sweep.NEAR_M),
+    ]
     specs = sweep.clip_specs([EXERCISE], cams)
     seqs = sweep.run_clips(specs, tmp_path_factory.mktemp("sweep-cache"))
     return {s.camera.yaw_deg: (s, seqs[s.name]) for s in specs}

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from formcheck.core import viewpoint as vp
-from tools.synth import sweep as sw
 from tests.conftest import SHARED_VIDEOS, shared_manifest
+from tools.synth import sweep as sw
 
 
 @functools.cache

@@ -23,8 +23,14 @@ from formcheck.webapp.settings import Settings
 
 # Reachable without signing in: the sign-in pages and calls, and FastAPI's own docs.
 PUBLIC = {
-    ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc"),
-    ("GET", "/api/auth/csrf"), ("POST", "/api/auth/signin"), ("GET", "/signin"), ("GET", "/clinician/signin"),
+    ("GET", "/openapi.json"),
+    ("GET", "/docs"),
+    ("GET", "/docs/oauth2-redirect"),
+    ("GET", "/redoc"),
+    ("GET", "/api/auth/csrf"),
+    ("POST", "/api/auth/signin"),
+    ("GET", "/signin"),
+    ("GET", "/clinician/signin"),
 } | vendor.PUBLIC_ROUTES  # front-end packages from npm, public like /static
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 SINGLE_USER_TOKEN = "launch-token-for-tests"
@@ -57,8 +63,12 @@ FAST_HASH = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(DE
 
 
 def make_settings(tmp_path: Path, **kw: object) -> Settings:
-    base = dict(data_dir=tmp_path, job_mode="thread", secret_key="test-secret-" + "x" * 40,
-                allowed_hosts=(TEST_HOST,))
+    base = {
+        "data_dir": tmp_path,
+        "job_mode": "thread",
+        "secret_key": "test-secret-" + "x" * 40,
+        "allowed_hosts": (TEST_HOST,),
+    }
     base.update(kw)
     return Settings(**base)
 
@@ -69,14 +79,25 @@ def env(tmp_path: Path) -> Iterator[tuple[TestClient, Clinic, dict[str, str]]]:
     store = repo.open_store(settings)
     clinic = seed_clinic(store, password_hash=FAST_HASH)
     # one upload + job of alex's, so upload/job routes have a real id to point at
-    up_id, job_id = repo.create_upload(store, owner_id=clinic.alex_id, filename="a.mp4", stored_relpath="uploads/x.mp4",
-                                       sha256="0" * 64, size_bytes=1, exercise_id="squat", side="auto")
+    up_id, job_id = repo.create_upload(
+        store,
+        owner_id=clinic.alex_id,
+        filename="a.mp4",
+        stored_relpath="uploads/x.mp4",
+        sha256="0" * 64,
+        size_bytes=1,
+        exercise_id="squat",
+        side="auto",
+    )
     store.update_job(job_id, status="failed", error="test fixture")
     session_id = store.list_sessions(clinic.alex_id)[0].id
     store.close()
     ids = {
-        "upload_id": str(up_id), "job_id": str(job_id), "person_id": str(clinic.alex_id),
-        "rep_key": repo.live_rep_key(clinic.alex_flagged_rep_id), "session_id": str(session_id),
+        "upload_id": str(up_id),
+        "job_id": str(job_id),
+        "person_id": str(clinic.alex_id),
+        "rep_key": repo.live_rep_key(clinic.alex_flagged_rep_id),
+        "session_id": str(session_id),
     }
     with TestClient(create_app(settings)) as client:
         yield client, clinic, ids
@@ -236,7 +257,9 @@ def test_changing_the_password_signs_out_existing_sessions(env) -> None:
     sign_in(client, "alex", clinic.password)
     assert client.get("/api/auth/me").status_code == 200
     store = client.app.state.store
-    store.set_password_hash(clinic.alex_id, PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash("new one!"))
+    store.set_password_hash(
+        clinic.alex_id, PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash("new one!")
+    )
     assert client.get("/api/auth/me").status_code == 401
 
 
@@ -262,8 +285,9 @@ def test_single_user_mode_skips_sign_in_for_own_pages_only(tmp_path: Path) -> No
         client.get(f"/?token={SINGLE_USER_TOKEN}")  # the exchange sets the HttpOnly cookie
         assert client.get("/api/auth/me").json()["id"] == me.id
         assert client.get("/api/clinician/people").status_code == 403
-    with TestClient(create_app(make_settings(tmp_path, single_user=True, host="0.0.0.0")),
-                    client=("127.0.0.1", 50000)) as client:
+    with TestClient(
+        create_app(make_settings(tmp_path, single_user=True, host="0.0.0.0")), client=("127.0.0.1", 50000)
+    ) as client:
         assert client.get("/api/auth/me").status_code == 401
 
 
@@ -282,13 +306,15 @@ def test_repeated_wrong_passwords_lock_the_name_for_a_while(env) -> None:
     token = client.get("/api/auth/csrf").json()["csrf_token"]
 
     def attempt(password: str) -> int:
-        return client.post("/api/auth/signin", json={"name": "alex", "password": password},
-                           headers={"X-CSRF-Token": token}).status_code
+        return client.post(
+            "/api/auth/signin", json={"name": "alex", "password": password}, headers={"X-CSRF-Token": token}
+        ).status_code
 
     assert [attempt("wrong") for _ in range(5)] == [401] * 5
     assert attempt(clinic.password) == 429  # even the right password, until the window passes
-    r = client.post("/api/auth/signin", json={"name": "kim", "password": clinic.password},
-                    headers={"X-CSRF-Token": token})
+    r = client.post(
+        "/api/auth/signin", json={"name": "kim", "password": clinic.password}, headers={"X-CSRF-Token": token}
+    )
     assert r.status_code == 200  # other names are unaffected
 
 

@@ -20,7 +20,12 @@ def test_settings_from_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     monkeypatch.setenv("FORMCHECK_JOB_WORKERS", "2")
     s = Settings.from_env(port=9000)
     assert (s.data_dir, s.max_upload_bytes, s.job_workers, s.port, s.host) == (
-        tmp_path, 50 * 1024 * 1024, 2, 9000, "127.0.0.1")
+        tmp_path,
+        50 * 1024 * 1024,
+        2,
+        9000,
+        "127.0.0.1",
+    )
     assert not s.secure_cookies  # plain http on loopback; any other host gets Secure cookies
     assert Settings(data_dir=tmp_path, host="0.0.0.0").secure_cookies
     monkeypatch.setenv("FORMCHECK_MAX_UPLOAD_MB", "lots")

@@ -29,8 +29,9 @@ class Env:
         if self.token:
             self.client.post("/api/auth/signout", headers={"X-CSRF-Token": self.token})
         token = self.client.get("/api/auth/csrf").json()["csrf_token"]
-        r = self.client.post("/api/auth/signin", json={"name": name, "password": DEMO_PASSWORD},
-                             headers={"X-CSRF-Token": token})
+        r = self.client.post(
+            "/api/auth/signin", json={"name": name, "password": DEMO_PASSWORD}, headers={"X-CSRF-Token": token}
+        )
         assert r.status_code == 200, r.text
         self.token = r.json()["csrf_token"]
 
@@ -40,8 +41,13 @@ class Env:
 
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[Env]:
-    settings = Settings(data_dir=tmp_path, job_mode="thread", secret_key="c" * 48, allowed_hosts=("testserver",),
-                        analyzer="test_web_upload:fake_analyse")
+    settings = Settings(
+        data_dir=tmp_path,
+        job_mode="thread",
+        secret_key="c" * 48,
+        allowed_hosts=("testserver",),
+        analyzer="test_web_upload:fake_analyse",
+    )
     store = repo.open_store(settings)
     clinic = seed_clinic(store, password_hash=FAST_HASH)
     store.close()
@@ -82,7 +88,9 @@ def test_queue_lists_flagged_reps_of_own_people_only(env: Env) -> None:
 
 def test_verdict_is_stored_and_shown_to_the_person(env: Env) -> None:
     key = repo.live_rep_key(env.clinic.alex_flagged_rep_id)
-    r = env.post(f"/api/clinician/reps/{key}/review", {"agree": False, "note": "Fine for week 1: knee stayed over the foot."})
+    r = env.post(
+        f"/api/clinician/reps/{key}/review", {"agree": False, "note": "Fine for week 1: knee stayed over the foot."}
+    )
     assert r.status_code == 200, r.text
     assert (r.json()["agree"], r.json()["clinician_name"]) == (False, "Dr Lee")
     assert len(env.client.get("/api/clinician/queue").json()) == 5  # reviewed: out of the open queue
@@ -91,7 +99,8 @@ def test_verdict_is_stored_and_shown_to_the_person(env: Env) -> None:
     env.sign_in("alex")
     notes = env.client.get("/api/me/reviews").json()
     assert [(n["rep_key"], n["agree"], n["note"]) for n in notes] == [
-        (key, False, "Fine for week 1: knee stayed over the foot.")]
+        (key, False, "Fine for week 1: knee stayed over the foot.")
+    ]
     assert "squat" in notes[0]["rep_label"]
     env.sign_in("kim")
     assert env.client.get("/api/me/reviews").json() == []
@@ -110,8 +119,12 @@ def test_upload_reps_are_in_the_queue_with_a_frame_strip_and_reviewable(env: Env
 
     env.sign_in("alex")
     video = write_video(tmp_path / "v.mp4", n_frames=20, wh=(96, 64)).read_bytes()
-    r = env.client.post("/api/uploads", params={"exercise": "squat", "filename": "tuesday.mp4"}, content=video,
-                        headers={"X-CSRF-Token": env.token, "Content-Type": "video/mp4"})
+    r = env.client.post(
+        "/api/uploads",
+        params={"exercise": "squat", "filename": "tuesday.mp4"},
+        content=video,
+        headers={"X-CSRF-Token": env.token, "Content-Type": "video/mp4"},
+    )
     assert r.status_code == 201, r.text
     upload_id = r.json()["id"]
     deadline = time.monotonic() + 30
@@ -130,7 +143,9 @@ def test_upload_reps_are_in_the_queue_with_a_frame_strip_and_reviewable(env: Env
     assert r.status_code == 200, r.text
     env.sign_in("alex")
     result = env.client.get(f"/api/uploads/{upload_id}/result").json()
-    assert [(n["rep_key"], n["agree"], n["note"]) for n in result["reviews"]] == [(key, True, "Yes: push the knee out.")]
+    assert [(n["rep_key"], n["agree"], n["note"]) for n in result["reviews"]] == [
+        (key, True, "Yes: push the knee out.")
+    ]
     assert result["reviews"][0]["rep_label"] == "tuesday.mp4, rep 2"
 
 
@@ -138,28 +153,37 @@ def test_level_hold_thresholds_and_notes_are_recorded(env: Env) -> None:
     pid = env.clinic.alex_id
     assert env.post(f"/api/clinician/people/{pid}/level", {"level": 3, "note": "strong start"}).json() == {"level": 3}
     assert env.post(f"/api/clinician/people/{pid}/hold", {"hold": True}).json() == {"held": True}
-    rule = next(r for r in env.client.get(f"/api/clinician/people/{pid}").json()["rules"] if r["exercise_id"] == "squat")
-    r = env.post(f"/api/clinician/people/{pid}/thresholds",
-                 {"exercise_id": "squat", "rule_id": rule["rule_id"], "threshold": rule["limit"] + 2})
+    rule = next(
+        r for r in env.client.get(f"/api/clinician/people/{pid}").json()["rules"] if r["exercise_id"] == "squat"
+    )
+    r = env.post(
+        f"/api/clinician/people/{pid}/thresholds",
+        {"exercise_id": "squat", "rule_id": rule["rule_id"], "threshold": rule["limit"] + 2},
+    )
     assert r.status_code == 200, r.text
     assert env.post(f"/api/clinician/people/{pid}/notes", {"note": "Check stairs next week"}).status_code == 200
     d = env.client.get(f"/api/clinician/people/{pid}").json()
     assert (d["level"], d["held"]) == (3, True)
-    assert next(x for x in d["rules"] if (x["exercise_id"], x["rule_id"]) == ("squat", rule["rule_id"])
-                )["override"] == rule["limit"] + 2
+    assert (
+        next(x for x in d["rules"] if (x["exercise_id"], x["rule_id"]) == ("squat", rule["rule_id"]))["override"]
+        == rule["limit"] + 2
+    )
     assert [a["kind"] for a in d["actions"]] == ["note", "thresholds", "hold", "set_level"]
     assert all(a["actor_name"] == "Dr Lee" for a in d["actions"])
     assert env.post(f"/api/clinician/people/{pid}/hold", {"hold": False}).json() == {"held": False}
 
 
-@pytest.mark.parametrize(("url", "body", "status"), [
-    ("level", {"level": 0}, 422),
-    ("level", {"level": 99}, 422),
-    ("level", {"level": 20}, 400),  # within the schema, above the programme's top level
-    ("thresholds", {"exercise_id": "squat", "rule_id": "no_such_rule", "threshold": 5}, 400),
-    ("thresholds", {"exercise_id": "moonwalk", "rule_id": "x", "threshold": 5}, 400),
-    ("notes", {"note": ""}, 422),
-])
+@pytest.mark.parametrize(
+    ("url", "body", "status"),
+    [
+        ("level", {"level": 0}, 422),
+        ("level", {"level": 99}, 422),
+        ("level", {"level": 20}, 400),  # within the schema, above the programme's top level
+        ("thresholds", {"exercise_id": "squat", "rule_id": "no_such_rule", "threshold": 5}, 400),
+        ("thresholds", {"exercise_id": "moonwalk", "rule_id": "x", "threshold": 5}, 400),
+        ("notes", {"note": ""}, 422),
+    ],
+)
 def test_bad_control_values_are_clean_4xx(env: Env, url: str, body: dict, status: int) -> None:
     r = env.post(f"/api/clinician/people/{env.clinic.alex_id}/{url}", body)
     assert r.status_code == status, r.text
@@ -171,8 +195,18 @@ def test_csv_export(env: Env) -> None:
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     assert 'filename="formcheck_alex.csv"' in r.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(r.text)))
-    assert [(x["source"], x["level"], x["valid_reps"], x["total_reps"], x["valid_rep_ratio"], x["pain_during"],
-             x["pain_after"]) for x in rows] == [
+    assert [
+        (
+            x["source"],
+            x["level"],
+            x["valid_reps"],
+            x["total_reps"],
+            x["valid_rep_ratio"],
+            x["pain_during"],
+            x["pain_after"],
+        )
+        for x in rows
+    ] == [
         ("live session", "1", "4", "6", "0.67", "2", "1"),
         ("live session", "1", "4", "6", "0.67", "1", "1"),
         ("live session", "2", "4", "6", "0.67", "3", "2"),
@@ -188,8 +222,12 @@ def test_printable_report(env: Env) -> None:
 
 
 def test_pages_are_served(env: Env) -> None:
-    for url in ("/clinician", "/clinician/queue", f"/clinician/people/{env.clinic.alex_id}",
-                f"/clinician/reps/{repo.live_rep_key(env.clinic.alex_flagged_rep_id)}"):
+    for url in (
+        "/clinician",
+        "/clinician/queue",
+        f"/clinician/people/{env.clinic.alex_id}",
+        f"/clinician/reps/{repo.live_rep_key(env.clinic.alex_flagged_rep_id)}",
+    ):
         r = env.client.get(url)
         assert r.status_code == 200 and "<title>" in r.text, url
     assert env.client.get("/", follow_redirects=False).headers["location"] == "/clinician"
@@ -215,6 +253,7 @@ def test_live_rep_with_a_stored_clip_has_a_strip_and_the_clip(env: Env) -> None:
 
 # ------------------------------------------------------------------------------------------------ triage (issue 11)
 
+
 def test_threshold_out_of_range_or_in_the_wrong_unit_is_refused_with_the_range(env: Env) -> None:
     pid = env.clinic.alex_id
     rules = env.client.get(f"/api/clinician/people/{pid}").json()["rules"]
@@ -226,15 +265,17 @@ def test_threshold_out_of_range_or_in_the_wrong_unit_is_refused_with_the_range(e
     for bad in (-5, 0.04, 0.21, 750):
         r = env.post(url, {"exercise_id": "squat", "rule_id": "knee_valgus", "threshold": bad})
         assert r.status_code == 400, (bad, r.text)
-        assert r.json()["detail"] == (f"{bad:g} is out of range: give a limit from 0.05 to 0.2 ratio for knee_valgus"
-                                      " (library limit 0.1)")
+        assert r.json()["detail"] == (
+            f"{bad:g} is out of range: give a limit from 0.05 to 0.2 ratio for knee_valgus (library limit 0.1)"
+        )
     r = env.post(url, {"exercise_id": "squat", "rule_id": "knee_valgus", "threshold": 12, "unit": "deg"})
     assert r.status_code == 400 and r.json()["detail"].startswith("knee_valgus is measured in ratio, not degrees")
     pike = env.post(url, {"exercise_id": "plank", "rule_id": "plank_pike", "threshold": -25, "unit": "deg"})
     assert pike.status_code == 200, pike.text  # a negative library limit (-20 deg) keeps a negative range
     d = env.client.get(f"/api/clinician/people/{pid}").json()
-    assert next(x for x in d["rules"] if x["rule_id"] == "knee_valgus" and x["exercise_id"] == "squat")["override"] \
-        == pytest.approx(0.15)  # the refused values changed nothing
+    assert next(x for x in d["rules"] if x["rule_id"] == "knee_valgus" and x["exercise_id"] == "squat")[
+        "override"
+    ] == pytest.approx(0.15)  # the refused values changed nothing
 
 
 def test_queue_filters_and_next_previous_rep(env: Env) -> None:
@@ -255,8 +296,12 @@ def test_queue_filters_and_next_previous_rep(env: Env) -> None:
     assert env.client.get("/api/clinician/queue?status=all&date_from=someday").status_code == 422
     keys = [i["key"] for i in mine]
     n = env.client.get(f"/api/clinician/reps/{keys[1]}/neighbours?status=all&person={alex}").json()
-    assert (n["position"], n["total"], n["prev_key"], n["next_key"]) == (2, len(keys), keys[0],
-                                                                          keys[2] if len(keys) > 2 else None)
+    assert (n["position"], n["total"], n["prev_key"], n["next_key"]) == (
+        2,
+        len(keys),
+        keys[0],
+        keys[2] if len(keys) > 2 else None,
+    )
     first = env.client.get(f"/api/clinician/reps/{keys[0]}/neighbours?status=all&person={alex}").json()
     assert first["prev_key"] is None and first["position"] == 1
 

@@ -102,8 +102,9 @@ SINGLE_TOKEN = "fixed-token-for-scripts-0123456789"
 @pytest.fixture(scope="module")
 def single_server(tmp_path_factory) -> Iterator[Server]:
     data = tmp_path_factory.mktemp("single") / "data"
-    srv = Server(data, single_user=True, env={"FORMCHECK_TOKEN": SINGLE_TOKEN,
-                                               "FORMCHECK_ALLOWED_HOSTS": "formcheck.lan"})
+    srv = Server(
+        data, single_user=True, env={"FORMCHECK_TOKEN": SINGLE_TOKEN, "FORMCHECK_ALLOWED_HOSTS": "formcheck.lan"}
+    )
     yield srv
     srv.stop()
 
@@ -152,10 +153,12 @@ def test_8_2_live_connections_are_capped_per_person_and_in_all(multi_server: Ser
         with kim.ws() as over:
             refusal = json.loads(over.recv(timeout=WAIT_S))
         assert refusal["code"] == "busy" and "busy (3 sessions" in refusal["message"]
+
     # slots are given back when sockets close
     def free() -> bool:
         with kim.ws() as again:
             return json.loads(again.recv(timeout=WAIT_S))["type"] == "hello"
+
     wait_for(free, 20, 0.5, "a free live slot")
 
 
@@ -178,8 +181,12 @@ def test_8_3_rebinding_host_is_refused_even_with_the_token(single_server: Server
     evil = {"Host": f"evil.example:{single_server.port}"}
     status, _, body = c.call("GET", "/api/uploads", headers=evil)
     assert status == 403 and b"only answers to its own host names" in body
-    status, _, _ = c.call("PUT", "/api/live/settings", {"store_flagged_clips": True},
-                          headers={**evil, "Origin": f"http://evil.example:{single_server.port}"})
+    status, _, _ = c.call(
+        "PUT",
+        "/api/live/settings",
+        {"store_flagged_clips": True},
+        headers={**evil, "Origin": f"http://evil.example:{single_server.port}"},
+    )
     assert status == 403
     assert c.json("GET", "/api/live/settings")[1] == {"store_flagged_clips": False}  # consent not flipped
     # allowed: the loopback names and the configured one
@@ -194,15 +201,22 @@ def test_8_3_origin_is_checked_against_the_fixed_list(single_server: Server) -> 
     port, auth = single_server.port, {"Authorization": f"token {SINGLE_TOKEN}"}
     # WebSocket: an Origin equal to the attacker-controlled Host is not enough any more (it was accepted)
     with pytest.raises(InvalidStatus) as refused:
-        connect(f"ws://127.0.0.1:{port}/ws/live", open_timeout=WAIT_S,
-                additional_headers={"Host": f"evil.example:{port}", "Origin": f"http://evil.example:{port}", **auth})
+        connect(
+            f"ws://127.0.0.1:{port}/ws/live",
+            open_timeout=WAIT_S,
+            additional_headers={"Host": f"evil.example:{port}", "Origin": f"http://evil.example:{port}", **auth},
+        )
     assert refused.value.response.status_code == 403
     c = _token_client(single_server)
     foreign = {"Origin": f"http://evil.example:{port}"}
     status, _, body = c.call("PUT", "/api/live/settings", {"store_flagged_clips": True}, headers=foreign)
     assert status == 403 and b"Cross-origin" in body
-    assert c.call("PUT", "/api/live/settings", {"store_flagged_clips": False},
-                  headers={"Origin": f"http://localhost:{port}"})[0] == 200
+    assert (
+        c.call(
+            "PUT", "/api/live/settings", {"store_flagged_clips": False}, headers={"Origin": f"http://localhost:{port}"}
+        )[0]
+        == 200
+    )
     with pytest.raises(InvalidStatus):
         c.ws(headers={"Origin": f"http://evil.example:{port}"})
     with c.ws(headers={"Origin": f"http://localhost:{port}"}) as ws:
@@ -313,8 +327,13 @@ def forever_analyse(video, exercise_id, side, **kw):
 
 
 def hsettings(tmp_path: Path, **kw) -> Settings:
-    base = dict(data_dir=tmp_path / "data", job_mode="thread", secret_key="h" * 48, allowed_hosts=("testserver",),
-                analyzer="test_web_upload:fake_analyse")
+    base = {
+        "data_dir": tmp_path / "data",
+        "job_mode": "thread",
+        "secret_key": "h" * 48,
+        "allowed_hosts": ("testserver",),
+        "analyzer": "test_web_upload:fake_analyse",
+    }
     base.update(kw)
     return Settings(**base)
 
@@ -325,8 +344,10 @@ def long_video(tmp_path_factory) -> bytes:
 
 
 def test_8_6_duration_and_frame_caps_are_a_clear_422(tmp_path: Path, long_video: bytes) -> None:
-    for kw, words in (({"max_video_s": 2.0}, "min long; the limit is"),
-                      ({"max_video_frames": 60}, "frames; the limit is 60")):
+    for kw, words in (
+        ({"max_video_s": 2.0}, "min long; the limit is"),
+        ({"max_video_frames": 60}, "frames; the limit is 60"),
+    ):
         settings = hsettings(tmp_path / next(iter(kw)), **kw)
         seeded(settings)
         with TestClient(create_app(settings)) as client:
@@ -391,8 +412,12 @@ def test_8_6_a_job_over_the_timeout_is_stopped_with_the_reason(tmp_path: Path, l
     with TestClient(create_app(settings)) as client:
         token = sign_in(client, "alex")
         up = post_video(client, token, long_video).json()
-        pid = int(wait_for(lambda: (settings.data_dir / "worker.pid").exists() and
-                           (settings.data_dir / "worker.pid").read_text(), what="the worker running"))
+        pid = int(
+            wait_for(
+                lambda: (settings.data_dir / "worker.pid").exists() and (settings.data_dir / "worker.pid").read_text(),
+                what="the worker running",
+            )
+        )
         job = wait_job(client, up["id"], timeout_s=WAIT_S)
         assert job["status"] == "failed" and "took longer than 10 s and was stopped" in job["message"]
         assert not _alive(pid)  # the worker was killed, not left running for an hour
@@ -429,8 +454,9 @@ def crash_run(tmp_path_factory) -> dict:
             c = Client(srv)
             assert c.sign_in(who) == 200
             for _ in range(2 if who == "alex" else 1):
-                status, _, body = c.call("POST", "/api/uploads?exercise=squat&filename=set.mp4", video,
-                                         headers={"Content-Type": "video/mp4"})
+                status, _, body = c.call(
+                    "POST", "/api/uploads?exercise=squat&filename=set.mp4", video, headers={"Content-Type": "video/mp4"}
+                )
                 assert status == 201, body
                 uploads.append(json.loads(body)["job"]["id"])
         out["jobs"] = uploads
@@ -444,8 +470,12 @@ def crash_run(tmp_path_factory) -> dict:
         srv = Server(data, env=env)
         store = repo.open_store(Settings(data_dir=data))
         try:
-            wait_for(lambda: all(store.get_job(j).status in ("done", "failed") for j in uploads), 90, 0.5,
-                     "all jobs finished after the restart")
+            wait_for(
+                lambda: all(store.get_job(j).status in ("done", "failed") for j in uploads),
+                90,
+                0.5,
+                "all jobs finished after the restart",
+            )
             out["final"] = {j: (store.get_job(j).status, store.get_job(j).result.get("attempts")) for j in uploads}
         finally:
             store.close()
@@ -481,18 +511,26 @@ def test_8_9_data_dir_is_private(crash_run: dict) -> None:
 
 
 def test_8_7_lease_blocks_a_taken_over_worker(tmp_path: Path) -> None:
-    from formcheck.store import LeaseLost
+    from formcheck.store import LeaseLostError
 
     settings = hsettings(tmp_path)
     clinic = seeded(settings)
     store = repo.open_store(settings)
     try:
-        _, job_id = repo.create_upload(store, owner_id=clinic.alex_id, filename="a.mp4", stored_relpath="uploads/a.mp4",
-                                       sha256="0" * 64, size_bytes=1, exercise_id="squat", side="auto")
+        _, job_id = repo.create_upload(
+            store,
+            owner_id=clinic.alex_id,
+            filename="a.mp4",
+            stored_relpath="uploads/a.mp4",
+            sha256="0" * 64,
+            size_bytes=1,
+            exercise_id="squat",
+            side="auto",
+        )
         assert store.claim_job(job_id, "old", 0.01) is not None
         time.sleep(0.05)
         assert store.claim_job(job_id, "new", 30) is not None  # the old lease expired: taken over
-        with pytest.raises(LeaseLost):
+        with pytest.raises(LeaseLostError):
             repo.update_job(store, job_id, progress_ratio=0.5, lease_owner="old")
         repo.update_job(store, job_id, progress_ratio=0.5, lease_owner="new")
         assert store.get_job(job_id).progress == 0.5
@@ -516,15 +554,20 @@ def test_8_8_only_mediapipe_native_log_is_silenced(tmp_path: Path) -> None:
         "os.write(2, b'a line written to fd 2\\n')\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "FORMCHECK_NATIVE_LOG"}
-    r = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True,
-                       timeout=120)
+    r = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "ERROR live socket failed" in r.stderr and "ZeroDivisionError: division by zero" in r.stderr
     assert "a line written to fd 2" in r.stderr
     assert "Sparsity tensors" not in r.stderr and "XNNPACK" not in r.stderr and "W0000" not in r.stderr
     log_path = tmp_path / "native.log"
-    r = subprocess.run([sys.executable, "-c", script], cwd=REPO, env={**env, "FORMCHECK_NATIVE_LOG": str(log_path)},
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        env={**env, "FORMCHECK_NATIVE_LOG": str(log_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "ZeroDivisionError" in r.stderr and "XNNPACK" in log_path.read_text()
 
 
@@ -541,8 +584,14 @@ def clinician_client(tmp_path: Path):
 def test_8_10_overrides_are_keyed_by_exercise_and_rule(clinician_client) -> None:
     client, token, clinic, _ = clinician_client
     pid = clinic.alex_id
-    post = lambda body: client.post(f"/api/clinician/people/{pid}/thresholds", headers={"X-CSRF-Token": token},  # noqa: E731
-                                    json={"note": "", **body})
+
+    def post(body):
+        return client.post(
+            f"/api/clinician/people/{pid}/thresholds",
+            headers={"X-CSRF-Token": token},  # noqa: E731
+            json={"note": "", **body},
+        )
+
     r = post({"exercise_id": "squat", "rule_id": "knee_valgus", "threshold": 0.15})
     assert r.status_code == 200, r.text
     store = client.app.state.store
@@ -561,11 +610,13 @@ def test_8_10_overrides_are_keyed_by_exercise_and_rule(clinician_client) -> None
     shown = {(x["exercise_id"], x["rule_id"]): x["override"] for x in rules if x["override"] is not None}
     assert shown == {("squat", "knee_valgus"): 0.15}
     # validated against the rule's unit and a sane range
-    for bad in ({"exercise_id": "squat", "rule_id": "knee_valgus", "threshold": -1e308},
-                {"exercise_id": "squat", "rule_id": "knee_valgus", "threshold": 12},
-                {"exercise_id": "step_up", "rule_id": "knee_valgus", "threshold": 500},
-                {"exercise_id": "plank", "rule_id": "plank_pike", "threshold": 20},
-                {"exercise_id": "squat", "rule_id": "too_fast", "threshold": 0}):
+    for bad in (
+        {"exercise_id": "squat", "rule_id": "knee_valgus", "threshold": -1e308},
+        {"exercise_id": "squat", "rule_id": "knee_valgus", "threshold": 12},
+        {"exercise_id": "step_up", "rule_id": "knee_valgus", "threshold": 500},
+        {"exercise_id": "plank", "rule_id": "plank_pike", "threshold": 20},
+        {"exercise_id": "squat", "rule_id": "too_fast", "threshold": 0},
+    ):
         r = post(bad)
         assert r.status_code == 400, (bad, r.text)
         assert "give a limit" in r.json()["detail"] or "keep that sign" in r.json()["detail"], bad
@@ -577,8 +628,10 @@ def test_8_10_overrides_are_keyed_by_exercise_and_rule(clinician_client) -> None
 
 
 # ------------------------------------------------------------------------------------------------ 11. redirect
-@pytest.mark.parametrize("target", ["/%5Cevil.example:8000/", "//evil.example/", "/%09/evil.example",
-                                    "https://evil.example/", "/%5C%5Cevil.example"])
+@pytest.mark.parametrize(
+    "target",
+    ["/%5Cevil.example:8000/", "//evil.example/", "/%09/evil.example", "https://evil.example/", "/%5C%5Cevil.example"],
+)
 def test_8_11_sign_in_never_forwards_off_site(clinician_client, target: str) -> None:
     client = clinician_client[0]
     r = client.get(f"/signin?next={target}", follow_redirects=False)
@@ -622,9 +675,15 @@ def test_8_12_stalled_body_times_out_with_408(tmp_path: Path) -> None:
         assert c.sign_in("alex") == 200
         with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
             cookies = "; ".join(f"{k}={v}" for k, v in c.cookies.items())
-            s.sendall((f"POST /api/uploads?exercise=squat&filename=a.mp4 HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\n"
-                       f"Cookie: {cookies}\r\nX-CSRF-Token: {c.csrf}\r\nContent-Type: video/mp4\r\n"
-                       "Content-Length: 100000\r\n\r\n").encode() + b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100)
+            s.sendall(
+                (
+                    f"POST /api/uploads?exercise=squat&filename=a.mp4 HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\n"
+                    f"Cookie: {cookies}\r\nX-CSRF-Token: {c.csrf}\r\nContent-Type: video/mp4\r\n"
+                    "Content-Length: 100000\r\n\r\n"
+                ).encode()
+                + b"\x00\x00\x00\x18ftypmp42"
+                + b"\x00" * 100
+            )
             t0 = time.monotonic()
             reply = b""
             while b"stalled" not in reply and time.monotonic() - t0 < 15:
@@ -635,15 +694,20 @@ def test_8_12_stalled_body_times_out_with_408(tmp_path: Path) -> None:
             took = time.monotonic() - t0
         assert reply.startswith(b"HTTP/1.1 408") and b"stalled" in reply, reply[:300]
         assert took < 10  # the body timeout is 1 s; before, the request was held forever
-        assert not [p for p in (data / "uploads").rglob("*.part")]
+        assert not list((data / "uploads").rglob("*.part"))
     finally:
         srv.stop()
 
 
 def test_8_12_huge_ids_are_404_not_500(clinician_client) -> None:
     client = clinician_client[0]
-    for path in (f"/api/uploads/{2**63}", f"/api/jobs/{2**64}", f"/api/clinician/people/{2**63}",
-                 f"/api/uploads/{2**63}/video", f"/api/clinician/people/{10**30}"):
+    for path in (
+        f"/api/uploads/{2**63}",
+        f"/api/jobs/{2**64}",
+        f"/api/clinician/people/{2**63}",
+        f"/api/uploads/{2**63}/video",
+        f"/api/clinician/people/{10**30}",
+    ):
         assert client.get(path).status_code == 404, path
 
 
@@ -654,8 +718,11 @@ def test_8_12_urlencoded_upload_is_415(tmp_path: Path) -> None:
         token = sign_in(client, "alex")
         for extra in ({"X-CSRF-Token": token}, {}):
             body = f"csrf_token={token}&video=xyz"
-            r = client.post("/api/uploads?exercise=squat&filename=a.mp4", content=body,
-                            headers={"Content-Type": "application/x-www-form-urlencoded", **extra})
+            r = client.post(
+                "/api/uploads?exercise=squat&filename=a.mp4",
+                content=body,
+                headers={"Content-Type": "application/x-www-form-urlencoded", **extra},
+            )
             assert r.status_code in (415, 403) and r.status_code != 500, r.text
             if extra:
                 assert r.status_code == 415 and "not a form" in r.json()["detail"]
@@ -684,21 +751,41 @@ def test_8_12_failed_job_message_has_no_server_paths(tmp_path: Path) -> None:
     from formcheck.webapp.repo import JobInputs
 
     settings = hsettings(tmp_path)
-    job = JobInputs(job_id=1, upload_id=1, video_relpath="uploads/3/abc.mp4", annotated_relpath="x",
-                    landmarks_relpath="y", display_name="tuesday.mp4", exercise_id="squat", side="auto", overrides={})
+    job = JobInputs(
+        job_id=1,
+        upload_id=1,
+        video_relpath="uploads/3/abc.mp4",
+        annotated_relpath="x",
+        landmarks_relpath="y",
+        display_name="tuesday.mp4",
+        exercise_id="squat",
+        side="auto",
+        overrides={},
+    )
     path = settings.data_dir / job.video_relpath
-    msg = public_message(VideoError(f"{path}: no frame can be decoded (Invalid data found when processing input: "
-                                    f"'{path}'; avcodec_send_packet)"), job, settings)
+    msg = public_message(
+        VideoError(
+            f"{path}: no frame can be decoded (Invalid data found when processing input: '{path}'; avcodec_send_packet)"
+        ),
+        job,
+        settings,
+    )
     assert msg == "no frame can be decoded"
-    msg = public_message(VideoError(f"{settings.data_dir}/uploads/3/abc.annotated.mp4: cannot write video (x)"),
-                         job, settings)
+    msg = public_message(
+        VideoError(f"{settings.data_dir}/uploads/3/abc.annotated.mp4: cannot write video (x)"), job, settings
+    )
     assert str(tmp_path) not in msg and "avcodec" not in msg
 
 
 def test_8_12_csp_and_no_store_everywhere(clinician_client) -> None:
     client, _, clinic, _ = clinician_client
-    for path in ("/signin", "/api/auth/me", f"/api/clinician/people/{clinic.alex_id}",
-                 f"/api/clinician/people/{clinic.alex_id}/report.csv", f"/clinician/people/{clinic.alex_id}/report"):
+    for path in (
+        "/signin",
+        "/api/auth/me",
+        f"/api/clinician/people/{clinic.alex_id}",
+        f"/api/clinician/people/{clinic.alex_id}/report.csv",
+        f"/clinician/people/{clinic.alex_id}/report",
+    ):
         r = client.get(path)
         assert r.status_code == 200, path
         assert "default-src 'self'" in r.headers["content-security-policy"], path
@@ -725,19 +812,23 @@ def test_8_12_cli_checks_output_paths_before_analysis(tmp_path: Path) -> None:
     if not video.exists():
         video = next((REPO / "fixtures" / "videos").glob("*.mp4"))
     cases = [
-        (["analyze", str(video), "--exercise", "squat", "--json", str(tmp_path / "nope" / "r.json")],
-         "does not exist"),
+        (["analyze", str(video), "--exercise", "squat", "--json", str(tmp_path / "nope" / "r.json")], "does not exist"),
         (["analyze", str(video), "--exercise", "squat", "--annotate", str(tmp_path)], "is a directory"),
         (["analyze", str(tmp_path), "--exercise", "squat"], "is a directory, not a video file"),
         (["set-password", "alex", "--data-dir", str(tmp_path / "d")], "no terminal"),
     ]
     for argv, words in cases:
         t0 = time.monotonic()
-        r = subprocess.run([sys.executable, "-m", "formcheck", *argv], cwd=REPO, capture_output=True, text=True,
-                           stdin=subprocess.DEVNULL, timeout=120)
+        r = subprocess.run(
+            [sys.executable, "-m", "formcheck", *argv],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=120,
+        )
         assert r.returncode == 2 and words in r.stderr and "internal error" not in r.stderr, (argv, r.stderr)
         assert time.monotonic() - t0 < 30  # refused up front, not after the analysis
-
 
 
 # ------------------------------------------------------------------------------------------------ kill -9, live
@@ -774,8 +865,9 @@ def test_8_7_every_acknowledged_live_rep_survives_kill_9(tmp_path: Path) -> None
         assert c.sign_in("alex") == 200
         with c.ws() as ws, av.open(str(video)) as container:
             assert json.loads(ws.recv(timeout=WAIT_S))["type"] == "hello"
-            ws.send(json.dumps({"type": "start_set", "exercise": "small_knee_bend", "session_id": session.id,
-                                "set_no": 1}))
+            ws.send(
+                json.dumps({"type": "start_set", "exercise": "small_knee_bend", "session_id": session.id, "set_no": 1})
+            )
             frames = []
             for frame in container.decode(container.streams.video[0]):
                 ok, buf = cv2.imencode(".jpg", frame.to_ndarray(format="bgr24"), [cv2.IMWRITE_JPEG_QUALITY, 80])

@@ -24,6 +24,7 @@ PASSWORD = "correct horse battery"
 
 # ------------------------------------------------------------------------------------------------ helpers
 
+
 def jpeg(w: int = 64, h: int = 48, value: int = 120) -> bytes:
     import cv2
 
@@ -91,8 +92,16 @@ def sidecar_frames(name: str) -> tuple[list[PoseFrame], dict]:
     frames = []
     for f in doc["frames"]:
         xyz = np.concatenate([np.array(f["landmarks_px"]), np.full((33, 1), np.nan)], axis=1)  # no depth known
-        frames.append(PoseFrame(t_s=f["t_s"], frame_wh=wh, xyz_px=xyz, visibility=np.ones(33), presence=np.ones(33),
-                                world_m=mediapipe_world(np.array(f["landmarks_m"]))))
+        frames.append(
+            PoseFrame(
+                t_s=f["t_s"],
+                frame_wh=wh,
+                xyz_px=xyz,
+                visibility=np.ones(33),
+                presence=np.ones(33),
+                world_m=mediapipe_world(np.array(f["landmarks_m"])),
+            )
+        )
     return frames, doc
 
 
@@ -161,6 +170,7 @@ def client(app):
 
 # ------------------------------------------------------------------------------------------------ pure parts
 
+
 def test_split_frame_reads_header_and_bare_jpeg():
     j = jpeg()
     assert live.split_frame(framed(7, 1234.5, j), 99) == (7, 1234.5, j)
@@ -206,6 +216,7 @@ def test_write_clip_makes_h264_mp4(tmp_path):
 
 # ------------------------------------------------------------------------------------------------ page + auth
 
+
 def test_live_page_needs_sign_in_then_serves_html(app):
     add_person(app)
     with TestClient(app) as c:
@@ -228,13 +239,17 @@ def test_anonymous_socket_gets_error_then_policy_close(app):
 
 
 def test_cross_origin_socket_is_refused(client):
-    with pytest.raises(WebSocketDisconnect) as e:  # refused at the handshake, before any route runs
-        with client.websocket_connect("/ws/live", headers={"origin": "http://evil.example"}):
-            pass
+    # refused at the handshake, before any route runs
+    with (
+        pytest.raises(WebSocketDisconnect) as e,
+        client.websocket_connect("/ws/live", headers={"origin": "http://evil.example"}),
+    ):
+        pass
     assert e.value.code == live.WS_CLOSE_POLICY
 
 
 # ------------------------------------------------------------------------------------------------ protocol
+
 
 def test_hello_then_frame_reply_shape(client):
     with client.websocket_connect("/ws/live") as ws:
@@ -395,6 +410,7 @@ def test_client_timestamps_become_strictly_increasing_seconds(tmp_path):
 
 # ------------------------------------------------------------------------------------------------ reps + storage
 
+
 def _run_fixture(ws, frames: list[PoseFrame]) -> list[dict]:
     replies = []
     for i, pf in enumerate(frames):
@@ -467,8 +483,9 @@ def test_reps_are_stored_as_counted_and_clips_only_when_switched_on(tmp_path, cl
         sign_in(c)
         with c.websocket_connect("/ws/live") as ws:
             assert recv(ws)["store_flagged_clips"] is clips_on
-            ws.send_text(json.dumps({"type": "start_set", "exercise": "small_knee_bend", "session_id": sid,
-                                     "set_no": 1}))
+            ws.send_text(
+                json.dumps({"type": "start_set", "exercise": "small_knee_bend", "session_id": sid, "set_no": 1})
+            )
             started = recv_until(ws, "set_started")
             assert started["recording"] is True and started["target_reps"] == 10
             for i, pf in enumerate(frames):
@@ -509,12 +526,19 @@ def test_someone_elses_session_cannot_be_recorded_into(tmp_path):
             ws.send_text(json.dumps({"type": "start_set", "exercise": "small_knee_bend", "session_id": sid}))
             err = recv(ws)
             assert err["code"] == "store_failed"
-        assert c.post(f"/api/live/sessions/{sid}/pain", json={"pain_during": 0, "pain_after": 0},
-                      headers={"X-CSRF-Token": c.cookies.get("fc_csrf")}).status_code == 404
+        assert (
+            c.post(
+                f"/api/live/sessions/{sid}/pain",
+                json={"pain_during": 0, "pain_after": 0},
+                headers={"X-CSRF-Token": c.cookies.get("fc_csrf")},
+            ).status_code
+            == 404
+        )
     assert app.state.store.list_sets(sid) == []
 
 
 # ------------------------------------------------------------------------------------------------ day-flow API
+
 
 def test_day_flow_api_today_session_readiness_pain(client, app):
     today = client.get("/api/live/today").json()
@@ -524,11 +548,17 @@ def test_day_flow_api_today_session_readiness_pain(client, app):
     csrf = {"X-CSRF-Token": client.cookies.get("fc_csrf")}
     assert client.post("/api/live/sessions", json={}).status_code == 403  # CSRF-checked
     sid = client.post("/api/live/sessions", json={}, headers=csrf).json()["session_id"]
-    r = client.post(f"/api/live/sessions/{sid}/readiness", headers=csrf,
-                    json={"massage_done": True, "vmo_done": True, "skbt_verdict": "valid", "skbt_pain": 11})
+    r = client.post(
+        f"/api/live/sessions/{sid}/readiness",
+        headers=csrf,
+        json={"massage_done": True, "vmo_done": True, "skbt_verdict": "valid", "skbt_pain": 11},
+    )
     assert r.status_code == 422
-    r = client.post(f"/api/live/sessions/{sid}/readiness", headers=csrf,
-                    json={"massage_done": True, "vmo_done": True, "skbt_verdict": "valid", "skbt_pain": 1})
+    r = client.post(
+        f"/api/live/sessions/{sid}/readiness",
+        headers=csrf,
+        json={"massage_done": True, "vmo_done": True, "skbt_verdict": "valid", "skbt_pain": 1},
+    )
     assert r.json()["ready"] is True
     r = client.post(f"/api/live/sessions/{sid}/pain", headers=csrf, json={"pain_during": 1, "pain_after": 0})
     assert r.status_code == 200 and r.json()["action"] in ("hold", "advance")
@@ -539,8 +569,11 @@ def test_day_flow_api_today_session_readiness_pain(client, app):
 def test_painful_knee_bend_test_means_not_today(client):
     csrf = {"X-CSRF-Token": client.cookies.get("fc_csrf")}
     sid = client.post("/api/live/sessions", json={}, headers=csrf).json()["session_id"]
-    r = client.post(f"/api/live/sessions/{sid}/readiness", headers=csrf,
-                    json={"massage_done": True, "vmo_done": True, "skbt_verdict": "valid", "skbt_pain": 6}).json()
+    r = client.post(
+        f"/api/live/sessions/{sid}/readiness",
+        headers=csrf,
+        json={"massage_done": True, "vmo_done": True, "skbt_verdict": "valid", "skbt_pain": 6},
+    ).json()
     assert r["ready"] is False and r["status"] == "not_ready" and "6/10" in r["message"]
     assert client.get("/api/live/today").json()["rest_day"] is True
 
@@ -549,7 +582,8 @@ def test_clip_setting_defaults_off_and_can_be_switched(client):
     assert client.get("/api/live/settings").json() == {"store_flagged_clips": False}
     csrf = {"X-CSRF-Token": client.cookies.get("fc_csrf")}
     assert client.put("/api/live/settings", json={"store_flagged_clips": True}, headers=csrf).json() == {
-        "store_flagged_clips": True}
+        "store_flagged_clips": True
+    }
     with client.websocket_connect("/ws/live") as ws:
         assert recv(ws)["store_flagged_clips"] is True
 
@@ -581,6 +615,7 @@ def test_day_flow_api_needs_sign_in(app):
 
 
 # ------------------------------------------------------------------------------------------------ real model
+
 
 @pytest.mark.video
 def test_mannequin_video_through_real_pose_model_counts_reps(tmp_path):
@@ -620,10 +655,17 @@ def test_frame_header_is_16_bytes_little_endian():
     assert struct.unpack("<4sId", framed(1, 2.0, b""))[0] == b"FCF1"
 
 
-@pytest.mark.parametrize("held_s, hold_s, target, due", [
-    (0.0, 10.0, 4, 0), (9.99, 10.0, 4, 0), (10.0, 10.0, 4, 1), (35.0, 10.0, 4, 3), (95.0, 10.0, 4, 4),
-    (95.0, 10.0, None, 9),
-])
+@pytest.mark.parametrize(
+    "held_s, hold_s, target, due",
+    [
+        (0.0, 10.0, 4, 0),
+        (9.99, 10.0, 4, 0),
+        (10.0, 10.0, 4, 1),
+        (35.0, 10.0, 4, 3),
+        (95.0, 10.0, 4, 4),
+        (95.0, 10.0, None, 9),
+    ],
+)
 def test_holds_due_counts_whole_holds_up_to_the_target(held_s, hold_s, target, due):
     assert live.holds_due(held_s, hold_s, target) == due
 
@@ -635,6 +677,7 @@ def test_a_completed_hold_is_stored_as_one_valid_rep():
 
 
 # ------------------------------------------------------------------------------------------------ coach + countdown
+
 
 def test_no_rep_is_counted_before_the_countdown_ends(tmp_path):
     """The person bends through the whole fixture before standing still (the gate waits: no rep counts), then
@@ -655,7 +698,7 @@ def test_no_rep_is_counted_before_the_countdown_ends(tmp_path):
     cd_i = max(i for i in range(go_i) if states[i] == "positioning") + 1
     assert replies[go_i]["t_s"] - replies[cd_i]["t_s"] == pytest.approx(3.0, abs=0.1)  # 3-2-1 takes 3 s
     assert replies[go_i]["t_s"] > end_s  # not during the first pass: it never stood still long enough
-    assert all(m["rep_count"] == 0 and not m["new_reps"] for m in replies[:go_i + 1])
+    assert all(m["rep_count"] == 0 and not m["new_reps"] for m in replies[: go_i + 1])
     spoken = [s for m in replies for s in m["speak"]]
     assert [s for s in spoken if s in ("3", "2", "1", "Go")] == ["3", "2", "1", "Go"]
     assert replies[-1]["rep_count"] == len(doc["reps"])  # the second pass only
@@ -701,11 +744,16 @@ def test_pain_report_stops_counting_and_the_coach_says_stop(tmp_path):
 
 # ------------------------------------------------------------------------------------------------ the person's views
 
+
 def test_settings_are_remembered_per_person_and_validated(client, app):
     csrf = client.cookies.get("fc_csrf")
     h = {"X-CSRF-Token": csrf}
-    assert client.get("/api/me/settings").json() == {"voice_on": True, "speech_rate": 1.0,
-                                                     "store_flagged_clips": False, "onboarded": False}
+    assert client.get("/api/me/settings").json() == {
+        "voice_on": True,
+        "speech_rate": 1.0,
+        "store_flagged_clips": False,
+        "onboarded": False,
+    }
     r = client.put("/api/me/settings", json={"voice_on": False, "speech_rate": 1.2}, headers=h)
     assert r.json()["voice_on"] is False and r.json()["speech_rate"] == pytest.approx(1.2)
     bad = client.put("/api/me/settings", json={"speech_rate": 3}, headers=h)
@@ -720,18 +768,33 @@ def test_settings_are_remembered_per_person_and_validated(client, app):
 def test_today_summary_and_progress_after_a_painful_day(client):
     h = {"X-CSRF-Token": client.cookies.get("fc_csrf")}
     empty = client.get("/api/me/progress").json()
-    assert empty == {"days": [], "days_done": 0, "valid_reps": 0, "total_reps": 0, "valid_share": None,
-                     "level_events": [], "streak_days": 0}
+    assert empty == {
+        "days": [],
+        "days_done": 0,
+        "valid_reps": 0,
+        "total_reps": 0,
+        "valid_share": None,
+        "level_events": [],
+        "streak_days": 0,
+    }
     today = client.get("/api/today").json()
     assert today["level"]["number"] == 1 and today["level"]["name"] == "Wake up" and today["budget_min"] == 15.0
     assert 0 < today["estimated_min"] <= 15.0 and today["done_today"] == [] and not today["onboarded"]
-    assert [m["title"] for m in today["method"]] == ["Readiness first", "Easy before hard", "At most 15 minutes a day",
-                                                     "Pain steers the programme", "Setbacks are expected"]
+    assert [m["title"] for m in today["method"]] == [
+        "Readiness first",
+        "Easy before hard",
+        "At most 15 minutes a day",
+        "Pain steers the programme",
+        "Setbacks are expected",
+    ]
     sid = client.post("/api/live/sessions", json={}, headers=h).json()["session_id"]
     before = client.get(f"/api/me/sessions/{sid}/summary").json()
     assert before["complete"] is False and before["decision"] is None  # not done until the pain answers are in
-    client.post(f"/api/live/sessions/{sid}/readiness", json={"massage_done": True, "vmo_done": True,
-                                                              "skbt_verdict": "valid", "skbt_pain": 1}, headers=h)
+    client.post(
+        f"/api/live/sessions/{sid}/readiness",
+        json={"massage_done": True, "vmo_done": True, "skbt_verdict": "valid", "skbt_pain": 1},
+        headers=h,
+    )
     client.post(f"/api/live/sessions/{sid}/pain", json={"pain_during": 5, "pain_after": 4}, headers=h)
     s = client.get(f"/api/me/sessions/{sid}/summary").json()
     assert s["complete"] is True and (s["pain_before"], s["pain_during"], s["pain_after"]) == (1, 5, 4)
@@ -748,11 +811,22 @@ def test_today_summary_and_progress_after_a_painful_day(client):
     assert [(d["status"], d["valid_reps"]) for d in done] == [("finished", 0)]
 
 
-@pytest.mark.parametrize("exercise", ["squat", "straight_leg_raise", "glute_bridge", "side_lying_leg_raise",
-                                      "wall_sit", "standing_side_leg_raise", "lunge"])
+@pytest.mark.parametrize(
+    "exercise",
+    [
+        "squat",
+        "straight_leg_raise",
+        "glute_bridge",
+        "side_lying_leg_raise",
+        "wall_sit",
+        "standing_side_leg_raise",
+        "lunge",
+    ],
+)
 def test_exercise_demo_is_a_looping_skeleton_with_key_points(client, exercise):
     d = client.get(f"/api/exercise-demo?exercise={exercise}").json()
     assert d["fps"] == 15 and len(d["frames"]) == 57 and all(len(f) == 33 for f in d["frames"])
+
     def travel(i: int) -> float:
         xs, ys = [f[i][0] for f in d["frames"]], [f[i][1] for f in d["frames"]]
         return max(max(xs) - min(xs), max(ys) - min(ys))

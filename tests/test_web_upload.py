@@ -28,21 +28,49 @@ PROCESS_JOB_TIMEOUT_S = 90.0  # spawn + imports on a busy 2-core VM
 # ------------------------------------------------------------------------------------------------ fakes
 # The job calls Settings.analyzer by dotted path; these have the signature of jobs.analyse_upload.
 FAKE_REPORT_REPS = [
-    {"index": 1, "start_s": 0.0, "end_s": 0.2, "side": "left", "valid": True, "verdict": "valid", "why": "",
-     "faults": []},
-    {"index": 2, "start_s": 0.2, "end_s": 0.4, "side": "left", "valid": False, "verdict": "invalid",
-     "why": "knee caved in", "faults": [{"rule": "knee_valgus", "value": 15.5, "threshold": 10.0, "unit": "deg"}]},
+    {
+        "index": 1,
+        "start_s": 0.0,
+        "end_s": 0.2,
+        "side": "left",
+        "valid": True,
+        "verdict": "valid",
+        "why": "",
+        "faults": [],
+    },
+    {
+        "index": 2,
+        "start_s": 0.2,
+        "end_s": 0.4,
+        "side": "left",
+        "valid": False,
+        "verdict": "invalid",
+        "why": "knee caved in",
+        "faults": [{"rule": "knee_valgus", "value": 15.5, "threshold": 10.0, "unit": "deg"}],
+    },
 ]
 
 
 def fake_analyse(video, exercise_id, side, *, overrides, annotate_path, landmarks_path, progress):
     progress(0.5)
     shutil.copyfile(video, annotate_path)
-    report = {"schema": "formcheck.core.report/1", "exercise": exercise_id, "view": "front", "side": side,
-              "video": str(video), "overrides": overrides or {}, "reps": FAKE_REPORT_REPS,
-              "summary": {"reps": 2, "valid_reps": 1}}
-    chart = {"label": "Knee flexion", "unit": "deg", "t_s": [0.0, 0.2, 0.4], "values": [5.0, 80.0, None],
-             "lines": [{"value": 45.0, "label": "rep starts", "kind": "rep"}]}
+    report = {
+        "schema": "formcheck.core.report/1",
+        "exercise": exercise_id,
+        "view": "front",
+        "side": side,
+        "video": str(video),
+        "overrides": overrides or {},
+        "reps": FAKE_REPORT_REPS,
+        "summary": {"reps": 2, "valid_reps": 1},
+    }
+    chart = {
+        "label": "Knee flexion",
+        "unit": "deg",
+        "t_s": [0.0, 0.2, 0.4],
+        "values": [5.0, 80.0, None],
+        "lines": [{"value": 45.0, "label": "rep starts", "kind": "rep"}],
+    }
     return report, chart
 
 
@@ -92,8 +120,13 @@ def tiny_video(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 
 
 def make_settings(tmp_path: Path, **kw: object) -> Settings:
-    base = dict(data_dir=tmp_path / "data", job_mode="thread", secret_key="s" * 48, allowed_hosts=("testserver",),
-                analyzer=f"{__name__}:fake_analyse")
+    base = {
+        "data_dir": tmp_path / "data",
+        "job_mode": "thread",
+        "secret_key": "s" * 48,
+        "allowed_hosts": ("testserver",),
+        "analyzer": f"{__name__}:fake_analyse",
+    }
     base.update(kw)
     return Settings(**base)
 
@@ -108,8 +141,7 @@ def seeded(settings: Settings) -> Clinic:
 
 def sign_in(client: TestClient, name: str) -> str:
     token = client.get("/api/auth/csrf").json()["csrf_token"]
-    r = client.post("/api/auth/signin", json={"name": name, "password": DEMO_PASSWORD},
-                    headers={"X-CSRF-Token": token})
+    r = client.post("/api/auth/signin", json={"name": name, "password": DEMO_PASSWORD}, headers={"X-CSRF-Token": token})
     assert r.status_code == 200, r.text
     return r.json()["csrf_token"]
 
@@ -122,12 +154,20 @@ def client_as_alex(tmp_path: Path) -> Iterator[tuple[TestClient, str, Settings]]
         yield client, sign_in(client, "alex"), settings
 
 
-def post_video(client: TestClient, token: str, body, filename: str = "set.mp4", exercise: str = "squat",
-               side: str = "auto", headers: dict | None = None):
+def post_video(
+    client: TestClient,
+    token: str,
+    body,
+    filename: str = "set.mp4",
+    exercise: str = "squat",
+    side: str = "auto",
+    headers: dict | None = None,
+):
     h = {"X-CSRF-Token": token, "Content-Type": "video/mp4"}
     h.update(headers or {})
-    return client.post("/api/uploads", params={"exercise": exercise, "side": side, "filename": filename},
-                       content=body, headers=h)
+    return client.post(
+        "/api/uploads", params={"exercise": exercise, "side": side, "filename": filename}, content=body, headers=h
+    )
 
 
 def wait_job(client: TestClient, upload_id: int, timeout_s: float = JOB_TIMEOUT_S) -> dict:
@@ -148,7 +188,10 @@ def stored_files(settings: Settings) -> list[Path]:
 def test_not_a_video_is_415_and_nothing_is_kept(client_as_alex) -> None:
     client, token, settings = client_as_alex
     r = post_video(client, token, b"hello, this is a text file pretending" * 10, filename="notes.mp4")
-    assert (r.status_code, r.json()["detail"]) == (415, "This file is not a video (expected MP4, MOV, WebM, MKV or AVI)")
+    assert (r.status_code, r.json()["detail"]) == (
+        415,
+        "This file is not a video (expected MP4, MOV, WebM, MKV or AVI)",
+    )
     r = post_video(client, token, b"x" * 100, filename="notes.txt")
     assert r.status_code == 415
     assert stored_files(settings) == []
@@ -170,6 +213,7 @@ def test_over_the_limit_is_413_from_content_length(client_as_alex) -> None:
 
 def test_over_the_limit_is_413_while_streaming_without_content_length(client_as_alex) -> None:
     client, token, settings = client_as_alex
+
     def chunks() -> Iterator[bytes]:  # chunked transfer: no Content-Length to check up front
         yield b"\x00\x00\x00\x18ftypmp42"
         for _ in range(1000):  # 16 MB; the limit is 52 kB
@@ -197,8 +241,10 @@ def test_unknown_exercise_lists_the_valid_ones(client_as_alex, tiny_video: bytes
     assert post_video(client, token, tiny_video, side="middle").status_code == 422
 
 
-@pytest.mark.parametrize("trick", ["../../../etc/evil.mp4", "..\\..\\evil.mp4", "/abs/path/evil.mp4",
-                                   "C:\\Users\\x\\evil.mp4", "ev\x00il\n.mp4"])
+@pytest.mark.parametrize(
+    "trick",
+    ["../../../etc/evil.mp4", "..\\..\\evil.mp4", "/abs/path/evil.mp4", "C:\\Users\\x\\evil.mp4", "ev\x00il\n.mp4"],
+)
 def test_path_trick_filenames_never_touch_the_filesystem(client_as_alex, tiny_video: bytes, trick: str) -> None:
     client, token, settings = client_as_alex
     r = post_video(client, token, tiny_video, filename=trick)
@@ -223,7 +269,12 @@ def test_upload_job_result_and_media(client_as_alex, tiny_video: bytes) -> None:
     r = post_video(client, token, tiny_video, filename="my set.mp4", side="left")
     assert r.status_code == 201
     up = r.json()
-    assert (up["filename"], up["exercise_id"], up["side"], up["size_bytes"]) == ("my set.mp4", "squat", "left", len(tiny_video))
+    assert (up["filename"], up["exercise_id"], up["side"], up["size_bytes"]) == (
+        "my set.mp4",
+        "squat",
+        "left",
+        len(tiny_video),
+    )
     assert up["job"]["status"] in ("queued", "running", "done")
     job = wait_job(client, up["id"])
     assert (job["status"], job["progress_ratio"]) == ("done", 1.0)
@@ -260,10 +311,13 @@ def test_result_before_the_job_finishes_is_409(tmp_path: Path, tiny_video: bytes
         assert ("running", 0.3) in seen and job["status"] == "done"
 
 
-@pytest.mark.parametrize(("analyzer", "message"), [
-    ("failing_analyse", "no person found in this video: film your whole body"),
-    ("crashing_analyse", "The analysis failed because of an internal error (it was logged for the maintainers)"),
-])
+@pytest.mark.parametrize(
+    ("analyzer", "message"),
+    [
+        ("failing_analyse", "no person found in this video: film your whole body"),
+        ("crashing_analyse", "The analysis failed because of an internal error (it was logged for the maintainers)"),
+    ],
+)
 def test_failed_job_keeps_the_reason(tmp_path: Path, tiny_video: bytes, analyzer: str, message: str) -> None:
     settings = make_settings(tmp_path, analyzer=f"{__name__}:{analyzer}")
     seeded(settings)
@@ -284,11 +338,27 @@ def test_jobs_survive_a_restart(tmp_path: Path, tiny_video: bytes) -> None:
     settings.uploads_dir.mkdir(parents=True, exist_ok=True)
     (settings.data_dir / rel).write_bytes(tiny_video)
     ids = {}
-    for name, status, attempts in [("queued", "queued", 0), ("running_once", "running", 1), ("running_twice", "running", 2)]:
-        _, job_id = repo.create_upload(store, owner_id=clinic.alex_id, filename=f"{name}.mp4", stored_relpath=rel,
-                                       sha256="0" * 64, size_bytes=len(tiny_video), exercise_id="squat", side="auto")
-        store.update_job(job_id, status=status, progress=0.4 if status == "running" else 0.0,
-                         result={"attempts": attempts} if attempts else None)
+    for name, status, attempts in [
+        ("queued", "queued", 0),
+        ("running_once", "running", 1),
+        ("running_twice", "running", 2),
+    ]:
+        _, job_id = repo.create_upload(
+            store,
+            owner_id=clinic.alex_id,
+            filename=f"{name}.mp4",
+            stored_relpath=rel,
+            sha256="0" * 64,
+            size_bytes=len(tiny_video),
+            exercise_id="squat",
+            side="auto",
+        )
+        store.update_job(
+            job_id,
+            status=status,
+            progress=0.4 if status == "running" else 0.0,
+            result={"attempts": attempts} if attempts else None,
+        )
         ids[name] = job_id
     store.close()
     # the "server" starts: unfinished jobs are found in the store and put back in line, or failed with a reason
@@ -327,10 +397,14 @@ def test_per_person_thresholds_reach_the_job(tmp_path: Path, tiny_video: bytes) 
         token = sign_in(client, "dr_lee")
         people = client.get("/api/clinician/people").json()
         alex = next(p for p in people if p["name"] == "Alex")
-        rule = next(r for r in client.get(f"/api/clinician/people/{alex['id']}").json()["rules"]
-                    if r["exercise_id"] == "squat")
-        r = client.post(f"/api/clinician/people/{alex['id']}/thresholds", headers={"X-CSRF-Token": token},
-                        json={"exercise_id": "squat", "rule_id": rule["rule_id"], "threshold": rule["limit"] + 3})
+        rule = next(
+            r for r in client.get(f"/api/clinician/people/{alex['id']}").json()["rules"] if r["exercise_id"] == "squat"
+        )
+        r = client.post(
+            f"/api/clinician/people/{alex['id']}/thresholds",
+            headers={"X-CSRF-Token": token},
+            json={"exercise_id": "squat", "rule_id": rule["rule_id"], "threshold": rule["limit"] + 3},
+        )
         assert r.status_code == 200, r.text
         client.post("/api/auth/signout", headers={"X-CSRF-Token": token})
         token = sign_in(client, "alex")

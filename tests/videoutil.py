@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 
 
-def write_video(path: Path, frames: list[np.ndarray], pts_s: list[float] | None = None, fps: int = 30,
-                faststart: bool = True) -> Path:
+def write_video(
+    path: Path, frames: list[np.ndarray], pts_s: list[float] | None = None, fps: int = 30, faststart: bool = True
+) -> Path:
     """Write RGB frames as H.264 MP4; pts_s gives each frame's presentation time (variable frame rate)."""
     from fractions import Fraction
 
@@ -40,5 +41,5 @@ def set_mp4_rotation(path: Path, matrix_abcd: tuple[int, int, int, int]) -> None
     version = data[i + 4]
     off = i + 8 + (20 if version == 0 else 32) + 16
     a, b, c, d = (v << 16 for v in matrix_abcd)
-    data[off:off + 36] = struct.pack(">9i", a, b, 0, c, d, 0, 0, 0, 1 << 30)
+    data[off : off + 36] = struct.pack(">9i", a, b, 0, c, d, 0, 0, 0, 1 << 30)
     path.write_bytes(bytes(data))

@@ -46,8 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="formcheck: %(levelname)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="formcheck: %(levelname)s: %(message)s"
+    )
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
@@ -64,8 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, never a traceback
         if os.environ.get(ENV_DEBUG) == "1":
             raise
-        print(f"formcheck: internal error: {type(exc).__name__}: {exc} (set {ENV_DEBUG}=1 for details)",
-              file=sys.stderr)
+        print(
+            f"formcheck: internal error: {type(exc).__name__}: {exc} (set {ENV_DEBUG}=1 for details)", file=sys.stderr
+        )
         return EXIT_FAIL
 
 

@@ -18,18 +18,24 @@ def _out(text: str) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("analyze", help="judge every rep of an exercise video",
-                              description="Pose -> reps -> rules: a terminal table, a JSON report and optionally "
-                                          "an annotated H.264 MP4.")
+    p = subparsers.add_parser(
+        "analyze",
+        help="judge every rep of an exercise video",
+        description="Pose -> reps -> rules: a terminal table, a JSON report and optionally an annotated H.264 MP4.",
+    )
     p.add_argument("video", type=Path, help="video file")
-    p.add_argument("--exercise", "-e", required=True, metavar="ID",
-                   help="exercise id (see `formcheck exercises`)")
-    p.add_argument("--side", choices=("left", "right", "auto"), default="auto",
-                   help="working side (default: detected per rep)")
+    p.add_argument("--exercise", "-e", required=True, metavar="ID", help="exercise id (see `formcheck exercises`)")
+    p.add_argument(
+        "--side", choices=("left", "right", "auto"), default="auto", help="working side (default: detected per rep)"
+    )
     p.add_argument("--json", type=Path, metavar="OUT", help="write the JSON report here ('-' = stdout)")
     p.add_argument("--annotate", type=Path, metavar="OUT.mp4", help="write an annotated video (H.264 MP4)")
-    p.add_argument("--landmarks", type=Path, metavar="NPZ",
-                   help="use this landmark cache (formcheck pose --out .npz) instead of running the pose model")
+    p.add_argument(
+        "--landmarks",
+        type=Path,
+        metavar="NPZ",
+        help="use this landmark cache (formcheck pose --out .npz) instead of running the pose model",
+    )
     p.set_defaults(func=cmd_analyze)
 
     p = subparsers.add_parser("exercises", help="list the exercise library")
@@ -39,8 +45,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("eval", help="rep-count and per-rule accuracy over a labelled manifest")
     p.add_argument("manifest", type=Path, help="manifest.json (format of ../shared/videos/manifest.json)")
     p.add_argument("--json", type=Path, metavar="OUT", help="write the figures as JSON")
-    p.add_argument("--landmarks-dir", type=Path, metavar="DIR",
-                   help="directory of <video-stem>.npz landmark caches (else the pose cache is used)")
+    p.add_argument(
+        "--landmarks-dir",
+        type=Path,
+        metavar="DIR",
+        help="directory of <video-stem>.npz landmark caches (else the pose cache is used)",
+    )
     p.set_defaults(func=cmd_eval)
 
 
@@ -61,6 +71,7 @@ def _progress():
         if fraction >= 1:
             stream.write("\n")
         stream.flush()
+
     return show
 
 
@@ -95,8 +106,14 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         check_output_path(args.json, "--json")
     if args.annotate is not None:
         check_output_path(args.annotate, "--annotate")
-    report = analyze_video(args.video, args.exercise, args.side, annotate_path=args.annotate,
-                           progress=_progress(), landmarks_cache=args.landmarks)
+    report = analyze_video(
+        args.video,
+        args.exercise,
+        args.side,
+        annotate_path=args.annotate,
+        progress=_progress(),
+        landmarks_cache=args.landmarks,
+    )
     data = report_to_json(report)
     if args.json is not None and str(args.json) == "-":
         json.dump(data, sys.stdout, indent=1)
@@ -119,8 +136,10 @@ def cmd_exercises(args: argparse.Namespace) -> int:
     _out(f"{'id':<26}{'views':<13}{'sides':<12}{'counts':<9}rules")
     for k, s in specs.items():
         counts = "hold" if s.is_hold else "reps"
-        _out(f"{k:<26}{'/'.join(str(v) for v in s.views):<13}{s.side_mode:<12}{counts:<9}"
-              f"{', '.join(r.id for r in s.rules)}")
+        _out(
+            f"{k:<26}{'/'.join(str(v) for v in s.views):<13}{s.side_mode:<12}{counts:<9}"
+            f"{', '.join(r.id for r in s.rules)}"
+        )
     return 0
 
 

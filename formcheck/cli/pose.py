@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from formcheck.errors import InputError
 from formcheck.core.landmarks import Lm
+from formcheck.errors import InputError
 
 PROGRESS_EVERY_S = 0.2
 
@@ -46,9 +46,18 @@ class Progress:
 
 def _write_jsonl(seq, out: Path, model_sha256: str) -> None:
     with open(out, "w") as f:
-        f.write(json.dumps({"format": "formcheck.core.landmarks.jsonl/1", "frame_wh": list(seq.frame_wh),
-                            "model_sha256": model_sha256, "landmarks": [lm.name.lower() for lm in Lm],
-                            "fields": ["x_px", "y_px", "z_px", "visibility", "presence"]}) + "\n")
+        f.write(
+            json.dumps(
+                {
+                    "format": "formcheck.core.landmarks.jsonl/1",
+                    "frame_wh": list(seq.frame_wh),
+                    "model_sha256": model_sha256,
+                    "landmarks": [lm.name.lower() for lm in Lm],
+                    "fields": ["x_px", "y_px", "z_px", "visibility", "presence"],
+                }
+            )
+            + "\n"
+        )
         for i in range(len(seq)):
             detected = bool(seq.detected[i])
             row = {"t_s": round(float(seq.t_s[i]), 6), "pose": detected}
@@ -61,9 +70,9 @@ def _write_jsonl(seq, out: Path, model_sha256: str) -> None:
 
 
 def cmd_pose(args: argparse.Namespace) -> int:
+    from formcheck.core.types import PoseSeq
     from formcheck.media.models import ensure_model
     from formcheck.media.pose import PoseEstimator, estimate_video
-    from formcheck.core.types import PoseSeq
 
     out = Path(args.out)
     if out.suffix not in (".jsonl", ".npz"):
@@ -76,6 +85,7 @@ def cmd_pose(args: argparse.Namespace) -> int:
             frames = []
             with PoseEstimator(model) as est:
                 from formcheck.media.video import read_camera
+
                 for pf in est.frames(read_camera(int(source), max_frames=args.max_frames)):
                     frames.append(pf)
                     bar(len(frames), args.max_frames)
@@ -90,8 +100,10 @@ def cmd_pose(args: argparse.Namespace) -> int:
         _write_jsonl(seq, out, model.sha256)
     n = len(seq)
     found = int(seq.detected.sum())
-    print(f"{n} frames, pose found in {found} ({100.0 * found / max(n, 1):.1f}%), "
-          f"{seq.duration_s:.2f} s, model {model.variant} {model.sha256[:12]}; wrote {out}")
+    print(
+        f"{n} frames, pose found in {found} ({100.0 * found / max(n, 1):.1f}%), "
+        f"{seq.duration_s:.2f} s, model {model.variant} {model.sha256[:12]}; wrote {out}"
+    )
     return 0
 
 
@@ -120,10 +132,13 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("pose", help="write per-frame landmarks of a video (or camera index) to .jsonl or .npz",
-                       description="Run the pose model over every frame. Output: .jsonl (a header line, then one "
-                                   "line per frame: t_s, pose, image = 33 x [x_px, y_px, z_px, visibility, "
-                                   "presence], world_m = 33 x [x, y, z]) or .npz (formcheck.core.landmarks/1 arrays).")
+    p = sub.add_parser(
+        "pose",
+        help="write per-frame landmarks of a video (or camera index) to .jsonl or .npz",
+        description="Run the pose model over every frame. Output: .jsonl (a header line, then one "
+        "line per frame: t_s, pose, image = 33 x [x_px, y_px, z_px, visibility, "
+        "presence], world_m = 33 x [x, y, z]) or .npz (formcheck.core.landmarks/1 arrays).",
+    )
     p.add_argument("video", help="video file, or a camera index such as 0")
     p.add_argument("--out", required=True, help="output file (.jsonl or .npz)")
     p.add_argument("--model", choices=("lite", "full", "heavy"), default="full", help="model variant (default full)")

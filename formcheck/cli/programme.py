@@ -47,9 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser("history", help="levels, sessions, pain and valid-rep ratio over time")
     p.add_argument("--person", help="whose history (default: the only person)")
-    p.add_argument(
-        "--days", default=str(HISTORY_DAYS_DEFAULT), help="how many days back (default %(default)s)"
-    )
+    p.add_argument("--days", default=str(HISTORY_DAYS_DEFAULT), help="how many days back (default %(default)s)")
     p.set_defaults(func=cmd_history)
 
     people = subparsers.add_parser("people", help="add or list people and clinicians")
@@ -124,9 +122,7 @@ def format_plan(plan: DayPlan, person: Person) -> list[str]:
     for i, ex in enumerate(plan.exercises, 1):
         dose = f"{ex.sets} x {ex.reps}" + (f" holds of {ex.hold_s:g} s" if ex.hold_s else " reps")
         side = " each side" if ex.sides == 2 else ""
-        lines.append(
-            f"  {i}. {ex.exercise_id.replace('_', ' ')}: {dose}{side}, rest {ex.rest_s:g} s between sets"
-        )
+        lines.append(f"  {i}. {ex.exercise_id.replace('_', ' ')}: {dose}{side}, rest {ex.rest_s:g} s between sets")
     lines += [
         "",
         "Only reps the camera judges valid count towards the target.",
@@ -237,9 +233,7 @@ def cmd_people_add(args: argparse.Namespace) -> int:
             clinician_id = clinician.id
         if args.clinician and args.role != Role.PERSON.value:
             raise InputError("--clinician is only for people with role person")
-        person = store.add_person(
-            args.name, role=args.role, display_name=args.display_name, clinician_id=clinician_id
-        )
+        person = store.add_person(args.name, role=args.role, display_name=args.display_name, clinician_id=clinician_id)
         _say(f"Added {person.role.value} '{person.name}' (id {person.id}).")
     return 0
 
@@ -285,13 +279,9 @@ def cmd_people_seed_demo(args: argparse.Namespace) -> int:
         if DEMO_CLINICIAN in existing:
             clinician = svc.store.get_person(DEMO_CLINICIAN)
         else:
-            clinician = svc.store.add_person(
-                DEMO_CLINICIAN, role=Role.CLINICIAN, display_name="Demo Clinician"
-            )
+            clinician = svc.store.add_person(DEMO_CLINICIAN, role=Role.CLINICIAN, display_name="Demo Clinician")
         person = svc.store.add_person(args.name, display_name="Demo Runner", clinician_id=clinician.id)
-        days = seed_demo(
-            svc.store, svc.programme, person, end_day=svc.today() - timedelta(days=1), weeks=weeks
-        )
+        days = seed_demo(svc.store, svc.programme, person, end_day=svc.today() - timedelta(days=1), weeks=weeks)
         _say(f"Seeded '{person.name}' (clinician '{clinician.name}') with {days} days of history.")
         _say(f"Show it with: formcheck history --person {person.name}")
         return 0

@@ -21,10 +21,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("serve", help=f"run the web app (default http://{DEFAULT_HOST}:{DEFAULT_PORT})")
     p.add_argument("--host", default=None, help=f"address to listen on (default {DEFAULT_HOST}; FORMCHECK_HOST)")
     p.add_argument("--port", type=int, default=None, help=f"port (default {DEFAULT_PORT}; FORMCHECK_PORT)")
-    p.add_argument("--data-dir", default=None,
-                   help="database, uploads and results (default FORMCHECK_DATA_DIR, else the per-user data dir)")
-    p.add_argument("--single-user", action="store_true", default=None,
-                   help="on 127.0.0.1 only: the one person on this machine needs no sign-in (clinicians always do)")
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        help="database, uploads and results (default FORMCHECK_DATA_DIR, else the per-user data dir)",
+    )
+    p.add_argument(
+        "--single-user",
+        action="store_true",
+        default=None,
+        help="on 127.0.0.1 only: the one person on this machine needs no sign-in (clinicians always do)",
+    )
     p.set_defaults(func=_serve)
 
     p = subparsers.add_parser("set-password", help="set the web sign-in password of a person or clinician")
@@ -66,8 +73,9 @@ def _serve(args: argparse.Namespace) -> int:
     from formcheck.webapp.live import MAX_FRAME_BYTES
 
     # uvicorn would accept 16 MB WebSocket messages before the live route's own size check runs.
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
-                ws_max_size=MAX_FRAME_BYTES + WS_SLACK_BYTES)
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_level="warning", ws_max_size=MAX_FRAME_BYTES + WS_SLACK_BYTES
+    )
     return 0
 
 

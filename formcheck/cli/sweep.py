@@ -11,7 +11,6 @@ from types import ModuleType
 
 from formcheck.errors import FormcheckError
 
-
 CHECKOUT = Path(__file__).resolve().parents[2]
 
 
@@ -31,18 +30,32 @@ def _import_sweep() -> ModuleType:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "sweep", help="measure error by camera yaw/height/distance on the mannequins (writes JSON + Markdown)",
+        "sweep",
+        help="measure error by camera yaw/height/distance on the mannequins (writes JSON + Markdown)",
         description="Render the mannequin exercises from cameras around the person, run MediaPipe, and tabulate "
-                    "each measure's error against ground truth and the viewpoint estimator's error. Clips are "
-                    "cached, so a re-run only tabulates.")
-    p.add_argument("--out", type=Path, default=None, metavar="PATH",
-                   help="JSON table to write; the Markdown goes next to it as .md "
-                        "(default: benchmarks/view_sweep.json, or view_sweep_quick.json in the cache with --quick)")
-    p.add_argument("--quick", action="store_true",
-                   help="two exercises at yaw 0 and 90 only (~1 min): a subset of the full table's cells")
-    p.add_argument("--cache-dir", type=Path, default=None, metavar="DIR",
-                   help="landmark cache of the rendered clips (default $FORMCHECK_SWEEP_CACHE_DIR or "
-                        "~/.cache/formcheck/sweep)")
+        "each measure's error against ground truth and the viewpoint estimator's error. Clips are "
+        "cached, so a re-run only tabulates.",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="JSON table to write; the Markdown goes next to it as .md "
+        "(default: benchmarks/view_sweep.json, or view_sweep_quick.json in the cache with --quick)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="two exercises at yaw 0 and 90 only (~1 min): a subset of the full table's cells",
+    )
+    p.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="landmark cache of the rendered clips (default $FORMCHECK_SWEEP_CACHE_DIR or ~/.cache/formcheck/sweep)",
+    )
     p.set_defaults(func=cmd_sweep)
 
 
@@ -56,6 +69,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         sys.stderr.flush()
 
     table = sweep.run_sweep(out, quick=args.quick, cache_dir=cache, progress=progress)
-    sys.stdout.write(f"{out} ({len(table['cells'])} cells, {len(table['estimator'])} clips) and "
-                     f"{out.with_suffix('.md')}\n")
+    sys.stdout.write(
+        f"{out} ({len(table['cells'])} cells, {len(table['estimator'])} clips) and {out.with_suffix('.md')}\n"
+    )
     return 0

@@ -13,10 +13,17 @@ ENV_BROKER = "FORMCHECK_BROKER_URL"
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("worker", help="run a review-job worker (Celery; needs FORMCHECK_BROKER_URL)")
     p.add_argument("--broker", default=None, help=f"broker URL, e.g. redis://127.0.0.1:6379/0 (default {ENV_BROKER})")
-    p.add_argument("--data-dir", default=None,
-                   help="the app's data directory: uploads are read and results written there (FORMCHECK_DATA_DIR)")
-    p.add_argument("--concurrency", type=int, default=1,
-                   help="jobs at once in this worker (default 1: the pose model uses a core per job)")
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        help="the app's data directory: uploads are read and results written there (FORMCHECK_DATA_DIR)",
+    )
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        help="jobs at once in this worker (default 1: the pose model uses a core per job)",
+    )
     p.add_argument("--hostname", default=None, help="worker name in Celery's logs (default celery@HOST)")
     p.add_argument("--loglevel", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     p.set_defaults(func=_worker)
@@ -38,7 +45,9 @@ def _worker(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     repo.close_store(repo.open_store(settings))  # fail now, in one line, if the database is unreachable
     if not settings.uploads_dir.is_dir():
-        raise InputError(f"no uploads folder in {settings.data_dir}: point --data-dir at the app's data directory "
-                         "(shared storage on a worker machine)")
+        raise InputError(
+            f"no uploads folder in {settings.data_dir}: point --data-dir at the app's data directory "
+            "(shared storage on a worker machine)"
+        )
     run_worker(broker, concurrency=args.concurrency, loglevel=args.loglevel, hostname=args.hostname)
     return 0

@@ -18,7 +18,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from formcheck.core import feedback as fb
-from formcheck.errors import InputError
 from formcheck.core.geometry import VIEW_MIN_CONFIDENCE, View, fold_yaw_deg, views_from_yaw
 from formcheck.core.landmarks import MIRROR_INDEX, Lm, Side, sided
 from formcheck.core.measures import MEASURES, PoseArrays, jump_ratio
@@ -40,6 +39,7 @@ from formcheck.core.smoothing import OneEuroSmoother, smooth_seq
 from formcheck.core.spec import REP_DURATION, ExerciseSpec, RuleSpec, load_exercise
 from formcheck.core.types import PoseFrame, PoseSeq
 from formcheck.core.viewpoint import Viewpoint, estimate_viewpoint
+from formcheck.errors import InputError
 
 if TYPE_CHECKING:
     from formcheck.core.report import Report
@@ -288,7 +288,9 @@ def _verdict(spec: ExerciseSpec, checks: tuple[Check, ...], win: Window) -> tupl
     ]
     if not judged:
         # name the nearest camera angle at which some form rule could be judged
-        form = [c for c in checks if blocked[c.rule] and c.severity == "fault" and rules[c.rule].measure != REP_DURATION]
+        form = [
+            c for c in checks if blocked[c.rule] and c.severity == "fault" and rules[c.rule].measure != REP_DURATION
+        ]
         form.sort(key=lambda c: view_turn_size_deg(rules[c.rule], win))
         why = str(blocked[form[0].rule]) if form else view_reason(spec.views)
         return Verdict.UNKNOWN, why + " (form can't be judged from this camera angle)"
@@ -497,8 +499,9 @@ def _pair_seen(seen: NDArray) -> NDArray:
     return np.maximum(seen, seen[..., MIRROR_INDEX])
 
 
-def _set_messages(spec: ExerciseSpec, seq: PoseSeq, vp: Viewpoint, n_reps: int,
-                  judged_reps: int = 0) -> tuple[list[Message], View]:
+def _set_messages(
+    spec: ExerciseSpec, seq: PoseSeq, vp: Viewpoint, n_reps: int, judged_reps: int = 0
+) -> tuple[list[Message], View]:
     """`judged_reps`: reps that got a verdict (an oblique camera that still lets some form rules be judged is
     not called the wrong view)."""
     """Set-level input problems: no person, out of frame, wrong view, two people, too dark, no reps."""

@@ -123,13 +123,16 @@ class Coach:
         if x.new_rep is not None and x.counting:
             r = x.new_rep
             if r.valid is True:
-                left = f" — {x.target_reps - x.valid_reps} to go" if x.target_reps and x.valid_reps < x.target_reps else ""
+                left = (
+                    f" — {x.target_reps - x.valid_reps} to go" if x.target_reps and x.valid_reps < x.target_reps else ""
+                )
                 msg = CoachMessage(Kind.REP_GOOD, f"Good rep{left}", key=f"rep_{r.index}")
             elif r.valid is False:
                 msg = CoachMessage(Kind.REP_FAULT, f"Not counted: {r.reason or 'form fault'}", key=f"rep_{r.index}")
             else:
-                msg = CoachMessage(Kind.REP_FAULT, f"Not judged: {r.reason or 'the camera must see you fully'}",
-                                   key=f"rep_{r.index}")
+                msg = CoachMessage(
+                    Kind.REP_FAULT, f"Not judged: {r.reason or 'the camera must see you fully'}", key=f"rep_{r.index}"
+                )
             self._rep_msg = (msg, x.t_s)
         if self._rep_msg is not None:
             msg, t0 = self._rep_msg
@@ -140,8 +143,9 @@ class Coach:
         if x.counting:
             out.extend(CoachMessage(Kind.LIVE_FAULT, c, key="cue") for c in x.live_cues[:1])
             if x.pose and not x.placement and not x.countdown and not x.positioning:
-                out.append(CoachMessage(Kind.ENCOURAGE, encouragement(x.valid_reps, x.target_reps, x.hold),
-                                        key="encourage"))
+                out.append(
+                    CoachMessage(Kind.ENCOURAGE, encouragement(x.valid_reps, x.target_reps, x.hold), key="encourage")
+                )
         return out
 
     def update(self, x: CoachInput) -> CoachMessage | None:
@@ -178,6 +182,7 @@ class Coach:
 
 
 # ---------------------------------------------------------------------------------------------- set gate
+
 
 class GateState(enum.StrEnum):
     POSITIONING = "positioning"  # waiting for the person to be in view and in the start position
@@ -233,8 +238,9 @@ class SetGate:
         return GateStatus(self.state, None, False)
 
 
-def in_start_position(pose: bool, placement_codes: Sequence[str], phase: str | None, view_ok: bool,
-                      is_hold: bool) -> bool:
+def in_start_position(
+    pose: bool, placement_codes: Sequence[str], phase: str | None, view_ok: bool, is_hold: bool
+) -> bool:
     """Ready to count: in view, no placement problem, facing the right way, and (reps) in the start position."""
     if not pose or placement_codes or not view_ok:
         return False

@@ -85,8 +85,16 @@ class GuidanceTracker:
         return tuple(sorted(k for k, t0 in self._since.items() if t_s - t0 >= GUIDANCE_PERSIST_S))
 
 
-def placement_conditions(spec: ExerciseSpec, xy: NDArray, detected: bool, view: View, n_people: int | None,
-                         luma: float | None, needed: Sequence[Lm], wrong_posture: bool | None = None) -> list[str]:
+def placement_conditions(
+    spec: ExerciseSpec,
+    xy: NDArray,
+    detected: bool,
+    view: View,
+    n_people: int | None,
+    luma: float | None,
+    needed: Sequence[Lm],
+    wrong_posture: bool | None = None,
+) -> list[str]:
     """The placement problems visible in one frame (keys of GUIDANCE_TEXT); `wrong_posture` as already
     computed for this frame (None: computed here)."""
     out = []
@@ -146,8 +154,10 @@ class OverlaySpec:
             "fault_landmarks": [int(m) for m in self.fault_landmarks],
             "fault_segments": [[int(a), int(b)] for a, b in self.fault_segments],
             "lines": [dataclasses.asdict(ln) for ln in self.lines],
-            "angles": [{"landmark": int(a.landmark), "label": a.label, "value": _r(a.value), "unit": a.unit}
-                       for a in self.angles],
+            "angles": [
+                {"landmark": int(a.landmark), "label": a.label, "value": _r(a.value), "unit": a.unit}
+                for a in self.angles
+            ],
         }
 
 
@@ -168,8 +178,9 @@ def rule_landmarks(rule: RuleSpec, side: Side | None) -> tuple[Lm, ...]:
     return tuple(dict.fromkeys(out))
 
 
-def build_overlay(spec: ExerciseSpec, xy: NDArray, failing_rules: Sequence[RuleSpec], side: Side | None,
-                  angles: Sequence[AngleLabel]) -> OverlaySpec:
+def build_overlay(
+    spec: ExerciseSpec, xy: NDArray, failing_rules: Sequence[RuleSpec], side: Side | None, angles: Sequence[AngleLabel]
+) -> OverlaySpec:
     """Overlay for one frame: failing rules' landmarks/segments, the lines those rules refer to, key angles."""
     lms: list[Lm] = []
     for r in failing_rules:

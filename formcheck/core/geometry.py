@@ -98,14 +98,16 @@ def angle_at_deg(a: ArrayLike, b: ArrayLike, c: ArrayLike) -> NDArray:
 
 def knee_flexion_deg(xy: NDArray, side: Side | str) -> NDArray:
     """180 - angle(hip, knee, ankle): 0 = straight leg; squat depth is dosed by this (clinical.md §3.5)."""
-    return 180.0 - angle_at_deg(_pt(xy, sided(side, "HIP")), _pt(xy, sided(side, "KNEE")),
-                                _pt(xy, sided(side, "ANKLE")))
+    return 180.0 - angle_at_deg(
+        _pt(xy, sided(side, "HIP")), _pt(xy, sided(side, "KNEE")), _pt(xy, sided(side, "ANKLE"))
+    )
 
 
 def hip_flexion_deg(xy: NDArray, side: Side | str) -> NDArray:
     """180 - angle(shoulder, hip, knee): 0 = thigh in line with the trunk (bridges, leg raises, squat depth)."""
-    return 180.0 - angle_at_deg(_pt(xy, sided(side, "SHOULDER")), _pt(xy, sided(side, "HIP")),
-                                _pt(xy, sided(side, "KNEE")))
+    return 180.0 - angle_at_deg(
+        _pt(xy, sided(side, "SHOULDER")), _pt(xy, sided(side, "HIP")), _pt(xy, sided(side, "KNEE"))
+    )
 
 
 def hip_abduction_deg(xy: NDArray, side: Side | str) -> NDArray:
@@ -201,8 +203,7 @@ def facing_sign(xy: NDArray) -> NDArray:
     """
     votes = [np.sign(_pt(xy, sided(s, "FOOT_INDEX"))[..., 0] - _pt(xy, sided(s, "HEEL"))[..., 0]) for s in Side]
     left_ear, right_ear = _pt(xy, Lm.LEFT_EAR)[..., 0], _pt(xy, Lm.RIGHT_EAR)[..., 0]
-    ear_x = np.where(np.isnan(left_ear), right_ear,
-                     np.where(np.isnan(right_ear), left_ear, (left_ear + right_ear) / 2))
+    ear_x = np.where(np.isnan(left_ear), right_ear, np.where(np.isnan(right_ear), left_ear, (left_ear + right_ear) / 2))
     votes.append(np.sign(_pt(xy, Lm.NOSE)[..., 0] - ear_x))
     total = np.nansum(np.stack(votes, axis=-1), axis=-1)
     return np.where(total == 0, np.nan, np.sign(total))

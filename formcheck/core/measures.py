@@ -63,8 +63,9 @@ class PoseArrays:
         xy = frame.xy_px[None]
         world = frame.world_m[None] if frame.world_m is not None else np.full((1, 33, 3), np.nan)
         world = np.where((frame.presence < PRESENCE_MIN)[None, :, None], np.nan, world)
-        return cls(xy=xy, xyz=frame.xyz_px[None], world=world, visibility=frame.visibility[None],
-                   presence=frame.presence[None])
+        return cls(
+            xy=xy, xyz=frame.xyz_px[None], world=world, visibility=frame.visibility[None], presence=frame.presence[None]
+        )
 
     @classmethod
     def stack(cls, parts: list[PoseArrays]) -> PoseArrays:
@@ -119,7 +120,8 @@ def _p(a: NDArray, lm: Lm) -> NDArray:
 
 # (side, name) -> Lm, built once: `sided` parses an enum name per call, and live frames call it thousands of times.
 _SIDED: Mapping[tuple[Side, str], Lm] = MappingProxyType(
-    {(s, m.name.split("_", 1)[1]): m for s in Side for m in Lm if m.name.startswith(s.name + "_")})
+    {(s, m.name.split("_", 1)[1]): m for s in Side for m in Lm if m.name.startswith(s.name + "_")}
+)
 
 
 def _sided(side: Side | str, name: str) -> Lm:
@@ -229,6 +231,7 @@ def _face_sign(a: PoseArrays) -> NDArray:
 def _pelvis_roll_back(a: PoseArrays, side: Side | None) -> NDArray:
     """Tilt of the hip line out of the image plane, + when the `side` (top) hip is further from a camera the
     person faces (pelvis rolled back); from world landmarks, else MediaPipe's relative image depth."""
+
     def roll(p: NDArray) -> NDArray:
         d = _p(p, _sided(side, "HIP")) - _p(p, _sided(side.other, "HIP"))
         return np.degrees(np.arctan2(d[..., 2], np.hypot(d[..., 0], d[..., 1])))
@@ -240,6 +243,7 @@ def _pelvis_roll_back(a: PoseArrays, side: Side | None) -> NDArray:
 
 def _plank_hip(a: PoseArrays, side: Side | None) -> NDArray:
     """Hip off the shoulder-ankle line, degrees at the hip, + = sagging towards the floor, - = piked."""
+
     def one(s: Side) -> NDArray:
         sh, hip, ank = (_p(a.xy, _sided(s, n)) for n in ("SHOULDER", "HIP", "ANKLE"))
         bend = 180.0 - geo.angle_at_deg(sh, hip, ank)
@@ -248,14 +252,17 @@ def _plank_hip(a: PoseArrays, side: Side | None) -> NDArray:
             t = np.sum((hip - sh) * line, axis=-1) / np.sum(line * line, axis=-1)
         on_line_y = sh[..., 1] + t * line[..., 1]
         return np.sign(hip[..., 1] - on_line_y) * bend
+
     return _nanmean2(one(Side.LEFT), one(Side.RIGHT))
 
 
 def _body_incline(a: PoseArrays, side: Side | None) -> NDArray:
     """Shoulder->ankle line vs the image horizontal (0 = lying level, 90 = standing), near side first."""
+
     def one(s: Side) -> NDArray:
         d = _p(a.xy, _sided(s, "ANKLE")) - _p(a.xy, _sided(s, "SHOULDER"))
         return np.degrees(np.arctan2(np.abs(d[..., 1]), np.abs(d[..., 0])))
+
     return _nanmean2(one(Side.LEFT), one(Side.RIGHT))
 
 
@@ -274,8 +281,9 @@ def _knee_height(a: PoseArrays, side: Side | None) -> NDArray:
 
 def _ankle_height(a: PoseArrays, side: Side | None) -> NDArray:
     """Ankle height above the other ankle per torso length: + = this foot is higher (off the floor / on a step)."""
-    return _div(_p(a.xy, _sided(side.other, "ANKLE"))[..., 1] - _p(a.xy, _sided(side, "ANKLE"))[..., 1],
-                _torso_px(a.xy))
+    return _div(
+        _p(a.xy, _sided(side.other, "ANKLE"))[..., 1] - _p(a.xy, _sided(side, "ANKLE"))[..., 1], _torso_px(a.xy)
+    )
 
 
 def _stance_width(a: PoseArrays, side: Side | None) -> NDArray:
@@ -331,70 +339,249 @@ def _geo_plain(f: Callable[[NDArray], NDArray]) -> MeasureFn:
 
 def _build() -> Mapping[str, Measure]:
     m: list[Measure] = [
-        Measure("knee_flexion_deg", "deg", True, SAGITTAL, _geo_sided(geo.knee_flexion_deg),
-                ("HIP", "KNEE", "ANKLE"), "2D knee flexion, 0 = straight (side view)"),
-        Measure("knee_flexion_3d_deg", "deg", True, ALL_VIEWS, _knee_flexion_3d,
-                ("HIP", "KNEE", "ANKLE"), "knee flexion from world landmarks: depth in any view"),
-        Measure("hip_flexion_deg", "deg", True, SAGITTAL, _geo_sided(geo.hip_flexion_deg),
-                ("SHOULDER", "HIP", "KNEE"), "2D hip flexion, 0 = thigh in line with trunk (side view)"),
-        Measure("hip_flexion_3d_deg", "deg", True, ALL_VIEWS, _hip_flexion_3d,
-                ("LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_HIP", "RIGHT_HIP", "KNEE"),
-                "thigh forward of the trunk in the body's sagittal plane (world landmarks)"),
-        Measure("hip_abduction_deg", "deg", True, FRONTAL, _geo_sided(geo.hip_abduction_deg),
-                ("LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_HIP", "RIGHT_HIP", "KNEE"),
-                "thigh vs trunk axis, + lateral (front/back view)"),
-        Measure("fppa_deg", "deg", True, FRONTAL, _geo_sided(geo.fppa_deg),
-                ("LEFT_HIP", "RIGHT_HIP", "KNEE", "ANKLE"), "frontal plane projection angle, + valgus"),
-        Measure("knee_medial_offset_ratio", "ratio", True, FRONTAL, _geo_sided(geo.knee_medial_offset_ratio),
-                ("LEFT_HIP", "RIGHT_HIP", "KNEE", "ANKLE"), "knee medial of hip-ankle line per shank length"),
-        Measure("knee_ankle_width_ratio", "ratio", False, FRONTAL, _geo_plain(geo.knee_ankle_width_ratio),
-                ("LEFT_KNEE", "RIGHT_KNEE", "LEFT_ANKLE", "RIGHT_ANKLE"), "knee / ankle separation"),
-        Measure("pelvic_drop_deg", "deg", True, FRONTAL, _geo_sided(geo.pelvic_drop_deg),
-                ("LEFT_HIP", "RIGHT_HIP"), "hip line tilt, + when the hip opposite `side` (stance) is lower"),
-        Measure("pelvic_hike_deg", "deg", True, FRONTAL,
-                lambda a, side: -geo.pelvic_drop_deg(a.xy, side.other),
-                ("LEFT_HIP", "RIGHT_HIP"), "hip line tilt, + when the hip of `side` (moving leg) is higher"),
-        Measure("trunk_lateral_lean_deg", "deg", False, FRONTAL, _geo_plain(geo.trunk_lateral_lean_deg),
-                ("LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_HIP", "RIGHT_HIP"), "trunk vs vertical, + to the left"),
-        Measure("trunk_forward_lean_deg", "deg", False, SAGITTAL, _geo_plain(geo.trunk_forward_lean_deg),
-                ("SHOULDER", "HIP"), "trunk vs vertical (side view)"),
-        Measure("knee_past_toe_ratio", "ratio", True, SAGITTAL, _geo_sided(geo.knee_past_toe_ratio),
-                ("KNEE", "ANKLE", "HEEL", "FOOT_INDEX"), "knee ahead of the toe tip per shank length"),
-        Measure("leg_elevation_deg", "deg", True, ALL_VIEWS, _leg_elevation,
-                ("LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_HIP", "RIGHT_HIP", "ANKLE"),
-                "leg (hip->ankle) vs the body line: side-lying and straight leg raises"),
-        Measure("trunk_side_length_ratio", "ratio", True, FRONTAL, _trunk_side_length,
-                ("SHOULDER", "HIP"), "shoulder-hip length on this side / other side: hip hiking"),
-        Measure("pelvis_trunk_hike_deg", "deg", True, FRONTAL, _pelvis_trunk_hike,
-                ("SHOULDER", "HIP"), "hip line vs shoulder line, + when this side's hip is drawn to the head"),
-        Measure("pelvis_roll_back_deg", "deg", True, FRONTAL, _pelvis_roll_back,
-                ("LEFT_HIP", "RIGHT_HIP", "NOSE"), "top hip further back than the bottom hip (side-lying)"),
-        Measure("plank_hip_deg", "deg", False, SAGITTAL, _plank_hip,
-                ("SHOULDER", "HIP", "ANKLE"), "hip off the shoulder-ankle line, + sag, - pike"),
-        Measure("body_incline_deg", "deg", False, ALL_VIEWS, _body_incline,
-                ("SHOULDER", "ANKLE"), "shoulder-ankle line vs horizontal"),
-        Measure("bridge_hip_angle_deg", "deg", False, SAGITTAL, _bridge_hip_angle,
-                ("SHOULDER", "HIP", "KNEE"), "shoulder-hip-knee angle, 180 = full bridge"),
-        Measure("knee_height_ratio", "ratio", True, ALL_VIEWS, _knee_height,
-                ("KNEE", "ANKLE", "LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_HIP", "RIGHT_HIP"),
-                "knee above the lower ankle per torso length"),
-        Measure("ankle_height_ratio", "ratio", True, ALL_VIEWS, _ankle_height,
-                ("ANKLE", "LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_HIP", "RIGHT_HIP"),
-                "ankle above the other ankle per torso length"),
-        Measure("stance_width_ratio", "ratio", False, FRONTAL, _stance_width,
-                ("LEFT_HIP", "RIGHT_HIP"), "heel separation / hip width (heels may be occluded)"),
-        Measure("knee_medial_of_foot_ratio", "ratio", True, FRONTAL, _knee_medial_of_foot,
-                ("LEFT_HIP", "RIGHT_HIP", "KNEE", "ANKLE", "FOOT_INDEX"),
-                "knee medial of the foot centre per shank length (+ = caving in)"),
-        Measure("pelvic_hike_low_abduction_deg", "deg", True, FRONTAL, _pelvic_hike_low,
-                ("LEFT_HIP", "RIGHT_HIP", "LEFT_SHOULDER", "RIGHT_SHOULDER", "KNEE"),
-                "pelvic hike on the moving side while the leg is abducted <= 30 deg"),
-        Measure("hip_above_ankle_ratio", "ratio", True, ALL_VIEWS, _hip_above_ankle,
-                ("LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_HIP", "RIGHT_HIP", "ANKLE"),
-                "mid-hip above this side's ankle per torso length"),
-        Measure("hip_height_ratio", "ratio", False, ALL_VIEWS, _hip_height,
-                ("ANKLE", "LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_HIP", "RIGHT_HIP"),
-                "mid-hip above the lower ankle per torso length"),
+        Measure(
+            "knee_flexion_deg",
+            "deg",
+            True,
+            SAGITTAL,
+            _geo_sided(geo.knee_flexion_deg),
+            ("HIP", "KNEE", "ANKLE"),
+            "2D knee flexion, 0 = straight (side view)",
+        ),
+        Measure(
+            "knee_flexion_3d_deg",
+            "deg",
+            True,
+            ALL_VIEWS,
+            _knee_flexion_3d,
+            ("HIP", "KNEE", "ANKLE"),
+            "knee flexion from world landmarks: depth in any view",
+        ),
+        Measure(
+            "hip_flexion_deg",
+            "deg",
+            True,
+            SAGITTAL,
+            _geo_sided(geo.hip_flexion_deg),
+            ("SHOULDER", "HIP", "KNEE"),
+            "2D hip flexion, 0 = thigh in line with trunk (side view)",
+        ),
+        Measure(
+            "hip_flexion_3d_deg",
+            "deg",
+            True,
+            ALL_VIEWS,
+            _hip_flexion_3d,
+            ("LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_HIP", "RIGHT_HIP", "KNEE"),
+            "thigh forward of the trunk in the body's sagittal plane (world landmarks)",
+        ),
+        Measure(
+            "hip_abduction_deg",
+            "deg",
+            True,
+            FRONTAL,
+            _geo_sided(geo.hip_abduction_deg),
+            ("LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_HIP", "RIGHT_HIP", "KNEE"),
+            "thigh vs trunk axis, + lateral (front/back view)",
+        ),
+        Measure(
+            "fppa_deg",
+            "deg",
+            True,
+            FRONTAL,
+            _geo_sided(geo.fppa_deg),
+            ("LEFT_HIP", "RIGHT_HIP", "KNEE", "ANKLE"),
+            "frontal plane projection angle, + valgus",
+        ),
+        Measure(
+            "knee_medial_offset_ratio",
+            "ratio",
+            True,
+            FRONTAL,
+            _geo_sided(geo.knee_medial_offset_ratio),
+            ("LEFT_HIP", "RIGHT_HIP", "KNEE", "ANKLE"),
+            "knee medial of hip-ankle line per shank length",
+        ),
+        Measure(
+            "knee_ankle_width_ratio",
+            "ratio",
+            False,
+            FRONTAL,
+            _geo_plain(geo.knee_ankle_width_ratio),
+            ("LEFT_KNEE", "RIGHT_KNEE", "LEFT_ANKLE", "RIGHT_ANKLE"),
+            "knee / ankle separation",
+        ),
+        Measure(
+            "pelvic_drop_deg",
+            "deg",
+            True,
+            FRONTAL,
+            _geo_sided(geo.pelvic_drop_deg),
+            ("LEFT_HIP", "RIGHT_HIP"),
+            "hip line tilt, + when the hip opposite `side` (stance) is lower",
+        ),
+        Measure(
+            "pelvic_hike_deg",
+            "deg",
+            True,
+            FRONTAL,
+            lambda a, side: -geo.pelvic_drop_deg(a.xy, side.other),
+            ("LEFT_HIP", "RIGHT_HIP"),
+            "hip line tilt, + when the hip of `side` (moving leg) is higher",
+        ),
+        Measure(
+            "trunk_lateral_lean_deg",
+            "deg",
+            False,
+            FRONTAL,
+            _geo_plain(geo.trunk_lateral_lean_deg),
+            ("LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_HIP", "RIGHT_HIP"),
+            "trunk vs vertical, + to the left",
+        ),
+        Measure(
+            "trunk_forward_lean_deg",
+            "deg",
+            False,
+            SAGITTAL,
+            _geo_plain(geo.trunk_forward_lean_deg),
+            ("SHOULDER", "HIP"),
+            "trunk vs vertical (side view)",
+        ),
+        Measure(
+            "knee_past_toe_ratio",
+            "ratio",
+            True,
+            SAGITTAL,
+            _geo_sided(geo.knee_past_toe_ratio),
+            ("KNEE", "ANKLE", "HEEL", "FOOT_INDEX"),
+            "knee ahead of the toe tip per shank length",
+        ),
+        Measure(
+            "leg_elevation_deg",
+            "deg",
+            True,
+            ALL_VIEWS,
+            _leg_elevation,
+            ("LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_HIP", "RIGHT_HIP", "ANKLE"),
+            "leg (hip->ankle) vs the body line: side-lying and straight leg raises",
+        ),
+        Measure(
+            "trunk_side_length_ratio",
+            "ratio",
+            True,
+            FRONTAL,
+            _trunk_side_length,
+            ("SHOULDER", "HIP"),
+            "shoulder-hip length on this side / other side: hip hiking",
+        ),
+        Measure(
+            "pelvis_trunk_hike_deg",
+            "deg",
+            True,
+            FRONTAL,
+            _pelvis_trunk_hike,
+            ("SHOULDER", "HIP"),
+            "hip line vs shoulder line, + when this side's hip is drawn to the head",
+        ),
+        Measure(
+            "pelvis_roll_back_deg",
+            "deg",
+            True,
+            FRONTAL,
+            _pelvis_roll_back,
+            ("LEFT_HIP", "RIGHT_HIP", "NOSE"),
+            "top hip further back than the bottom hip (side-lying)",
+        ),
+        Measure(
+            "plank_hip_deg",
+            "deg",
+            False,
+            SAGITTAL,
+            _plank_hip,
+            ("SHOULDER", "HIP", "ANKLE"),
+            "hip off the shoulder-ankle line, + sag, - pike",
+        ),
+        Measure(
+            "body_incline_deg",
+            "deg",
+            False,
+            ALL_VIEWS,
+            _body_incline,
+            ("SHOULDER", "ANKLE"),
+            "shoulder-ankle line vs horizontal",
+        ),
+        Measure(
+            "bridge_hip_angle_deg",
+            "deg",
+            False,
+            SAGITTAL,
+            _bridge_hip_angle,
+            ("SHOULDER", "HIP", "KNEE"),
+            "shoulder-hip-knee angle, 180 = full bridge",
+        ),
+        Measure(
+            "knee_height_ratio",
+            "ratio",
+            True,
+            ALL_VIEWS,
+            _knee_height,
+            ("KNEE", "ANKLE", "LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_HIP", "RIGHT_HIP"),
+            "knee above the lower ankle per torso length",
+        ),
+        Measure(
+            "ankle_height_ratio",
+            "ratio",
+            True,
+            ALL_VIEWS,
+            _ankle_height,
+            ("ANKLE", "LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_HIP", "RIGHT_HIP"),
+            "ankle above the other ankle per torso length",
+        ),
+        Measure(
+            "stance_width_ratio",
+            "ratio",
+            False,
+            FRONTAL,
+            _stance_width,
+            ("LEFT_HIP", "RIGHT_HIP"),
+            "heel separation / hip width (heels may be occluded)",
+        ),
+        Measure(
+            "knee_medial_of_foot_ratio",
+            "ratio",
+            True,
+            FRONTAL,
+            _knee_medial_of_foot,
+            ("LEFT_HIP", "RIGHT_HIP", "KNEE", "ANKLE", "FOOT_INDEX"),
+            "knee medial of the foot centre per shank length (+ = caving in)",
+        ),
+        Measure(
+            "pelvic_hike_low_abduction_deg",
+            "deg",
+            True,
+            FRONTAL,
+            _pelvic_hike_low,
+            ("LEFT_HIP", "RIGHT_HIP", "LEFT_SHOULDER", "RIGHT_SHOULDER", "KNEE"),
+            "pelvic hike on the moving side while the leg is abducted <= 30 deg",
+        ),
+        Measure(
+            "hip_above_ankle_ratio",
+            "ratio",
+            True,
+            ALL_VIEWS,
+            _hip_above_ankle,
+            ("LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_HIP", "RIGHT_HIP", "ANKLE"),
+            "mid-hip above this side's ankle per torso length",
+        ),
+        Measure(
+            "hip_height_ratio",
+            "ratio",
+            False,
+            ALL_VIEWS,
+            _hip_height,
+            ("ANKLE", "LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_HIP", "RIGHT_HIP"),
+            "mid-hip above the lower ankle per torso length",
+        ),
     ]
     return MappingProxyType({x.name: x for x in m})
 
@@ -403,8 +590,9 @@ MEASURES: Mapping[str, Measure] = _build()
 
 
 # Landmarks that move with the whole body, used to spot camera cuts (no face, hands or feet).
-_BODY_IDX = [int(m) for m in (Lm.LEFT_SHOULDER, Lm.RIGHT_SHOULDER, Lm.LEFT_HIP, Lm.RIGHT_HIP,
-                              Lm.LEFT_KNEE, Lm.RIGHT_KNEE)]
+_BODY_IDX = [
+    int(m) for m in (Lm.LEFT_SHOULDER, Lm.RIGHT_SHOULDER, Lm.LEFT_HIP, Lm.RIGHT_HIP, Lm.LEFT_KNEE, Lm.RIGHT_KNEE)
+]
 
 
 _TORSO_IDX = [int(m) for m in (Lm.LEFT_SHOULDER, Lm.RIGHT_SHOULDER, Lm.LEFT_HIP, Lm.RIGHT_HIP)]
@@ -420,7 +608,9 @@ def jump_ratio(prev_xy: NDArray, xy: NDArray) -> NDArray:
     srt = np.sort(np.where(finite, d, np.inf), axis=-1)  # NaN sorted last, as +inf
     mid = np.take_along_axis(srt, np.maximum(n - 1, 0)[..., None] // 2, axis=-1)[..., 0]
     med = np.where(n > 0, mid, np.nan)
-    t = (xy[..., _TORSO_IDX[0], :] + xy[..., _TORSO_IDX[1], :] - xy[..., _TORSO_IDX[2], :] - xy[..., _TORSO_IDX[3], :]) / 2
+    t = (
+        xy[..., _TORSO_IDX[0], :] + xy[..., _TORSO_IDX[1], :] - xy[..., _TORSO_IDX[2], :] - xy[..., _TORSO_IDX[3], :]
+    ) / 2
     return _div(med, np.sqrt(t[..., 0] ** 2 + t[..., 1] ** 2))
 
 

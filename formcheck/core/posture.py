@@ -82,8 +82,9 @@ def posture_codes(xy: NDArray) -> NDArray:
     return code
 
 
-_L_SH, _R_SH, _L_HIP, _R_HIP, _L_ANK, _R_ANK = (int(m) for m in (
-    Lm.LEFT_SHOULDER, Lm.RIGHT_SHOULDER, Lm.LEFT_HIP, Lm.RIGHT_HIP, Lm.LEFT_ANKLE, Lm.RIGHT_ANKLE))
+_L_SH, _R_SH, _L_HIP, _R_HIP, _L_ANK, _R_ANK = (
+    int(m) for m in (Lm.LEFT_SHOULDER, Lm.RIGHT_SHOULDER, Lm.LEFT_HIP, Lm.RIGHT_HIP, Lm.LEFT_ANKLE, Lm.RIGHT_ANKLE)
+)
 
 
 def _mid1(xy: NDArray, a: int, b: int) -> tuple[float, float] | None:

@@ -25,8 +25,9 @@ class Report:
     frame_wh: tuple[int, int] | None = None
 
 
-def landmarks_for(path: str | Path, *, progress: Callable[[float], None] | None = None,
-                  cache: str | Path | None = None) -> tuple[PoseSeq, str | None]:
+def landmarks_for(
+    path: str | Path, *, progress: Callable[[float], None] | None = None, cache: str | Path | None = None
+) -> tuple[PoseSeq, str | None]:
     """Raw landmarks of a video (and the pose model's sha256): from a landmark .npz if given, else MediaPipe
     through formcheck.media.pose with its on-disk cache."""
     if cache is not None and Path(cache).is_file():
@@ -64,10 +65,28 @@ def _rep_json(r: Rep) -> dict:
         "verdict": str(r.verdict),
         "why": r.why,
         "peak": {k: _num(v) for k, v in r.peak.items()},
-        "faults": [{"rule": f.rule, "value": _num(f.value), "threshold": _num(f.threshold), "unit": f.unit,
-                    "severity": f.severity, "cue": f.cue} for f in r.faults],
-        "checks": [{"rule": c.rule, "status": str(c.status), "value": _num(c.value), "threshold": _num(c.threshold),
-                    "unit": c.unit, "reason": c.reason} for c in r.checks],
+        "faults": [
+            {
+                "rule": f.rule,
+                "value": _num(f.value),
+                "threshold": _num(f.threshold),
+                "unit": f.unit,
+                "severity": f.severity,
+                "cue": f.cue,
+            }
+            for f in r.faults
+        ],
+        "checks": [
+            {
+                "rule": c.rule,
+                "status": str(c.status),
+                "value": _num(c.value),
+                "threshold": _num(c.threshold),
+                "unit": c.unit,
+                "reason": c.reason,
+            }
+            for c in r.checks
+        ],
     }
 
 
@@ -75,9 +94,12 @@ def report_to_json(obj: Report | SetResult) -> dict:
     """The report as plain JSON-able data (schema "formcheck.core.report/1")."""
     rep = obj if isinstance(obj, Report) else Report(result=obj)
     res = rep.result
-    summary: dict = {"reps": res.rep_count, "valid_reps": res.valid_rep_count,
-                     "invalid_reps": sum(r.verdict == "invalid" for r in res.reps),
-                     "unknown_reps": sum(r.verdict == "unknown" for r in res.reps)}
+    summary: dict = {
+        "reps": res.rep_count,
+        "valid_reps": res.valid_rep_count,
+        "invalid_reps": sum(r.verdict == "invalid" for r in res.reps),
+        "unknown_reps": sum(r.verdict == "unknown" for r in res.reps),
+    }
     by_side: dict[str, dict[str, int]] = {}
     for r in res.reps:
         if r.side:
@@ -93,12 +115,25 @@ def report_to_json(obj: Report | SetResult) -> dict:
     summary["faults"] = counts
     if res.hold is not None:
         h = res.hold
-        summary["hold"] = {"good_form_s": _num(h.good_form_s), "in_position_s": _num(h.in_position_s),
-                           "longest_good_s": _num(h.longest_good_s), "target_s": h.target_s, "min_s": h.min_s,
-                           "met": h.met,
-                           "checks": [{"rule": c.rule, "status": str(c.status), "value": _num(c.value),
-                                       "threshold": _num(c.threshold), "unit": c.unit, "reason": c.reason}
-                                      for c in h.checks]}
+        summary["hold"] = {
+            "good_form_s": _num(h.good_form_s),
+            "in_position_s": _num(h.in_position_s),
+            "longest_good_s": _num(h.longest_good_s),
+            "target_s": h.target_s,
+            "min_s": h.min_s,
+            "met": h.met,
+            "checks": [
+                {
+                    "rule": c.rule,
+                    "status": str(c.status),
+                    "value": _num(c.value),
+                    "threshold": _num(c.threshold),
+                    "unit": c.unit,
+                    "reason": c.reason,
+                }
+                for c in h.checks
+            ],
+        }
     return {
         "schema": SCHEMA,
         "exercise": res.exercise_id,
@@ -122,14 +157,17 @@ def report_to_json(obj: Report | SetResult) -> dict:
 def render_table(obj: Report | SetResult) -> str:
     """A plain-text table of the reps (or the hold) and any input messages, for the terminal."""
     res = obj.result if isinstance(obj, Report) else obj
-    lines = [f"{res.exercise_name} ({res.exercise_id}) — view: {res.view}"
-             + (f", side: {res.side}" if res.side else "")]
+    lines = [
+        f"{res.exercise_name} ({res.exercise_id}) — view: {res.view}" + (f", side: {res.side}" if res.side else "")
+    ]
     for m in res.messages:
         lines.append(f"! {m.text}")
     if res.hold is not None:
         h = res.hold
-        lines.append(f"hold: {h.good_form_s:.1f} s in good form of {h.in_position_s:.1f} s in position "
-                     f"(target {h.target_s:.0f} s, minimum {h.min_s:.0f} s: {'met' if h.met else 'not met'})")
+        lines.append(
+            f"hold: {h.good_form_s:.1f} s in good form of {h.in_position_s:.1f} s in position "
+            f"(target {h.target_s:.0f} s, minimum {h.min_s:.0f} s: {'met' if h.met else 'not met'})"
+        )
         for c in h.checks:
             val = "—" if not math.isfinite(c.value) else f"{c.value:.1f} {c.unit}"
             lines.append(f"  {c.rule:<24} {str(c.status):<8} {val:<12} {c.reason}")
@@ -137,8 +175,10 @@ def render_table(obj: Report | SetResult) -> str:
     head = f"{'#':>3}  {'side':<6} {'start':>6} {'bottom':>7} {'end':>6}  {'verdict':<8} why"
     lines += [head, "-" * len(head)]
     for r in res.reps:
-        lines.append(f"{r.index:>3}  {r.side or '-':<6} {r.start_s:>6.2f} {r.bottom_s:>7.2f} {r.end_s:>6.2f}  "
-                     f"{str(r.verdict):<8} {r.why}")
+        lines.append(
+            f"{r.index:>3}  {r.side or '-':<6} {r.start_s:>6.2f} {r.bottom_s:>7.2f} {r.end_s:>6.2f}  "
+            f"{str(r.verdict):<8} {r.why}"
+        )
         for f in r.faults:
             lines.append(f"{'':>5}  {f.rule}: {f.value:.2f} {f.unit} (limit {f.threshold:g} {f.unit}, {f.severity})")
     lines.append(f"reps: {res.rep_count}, valid: {res.valid_rep_count}")

@@ -170,9 +170,17 @@ class RepCounter:
             self.rejected += 1
             return None
         self.count += 1
-        return RepEvent(start_i=start[0], peak_i=peak[0], end_i=i, start_s=start[1], peak_s=peak[1], end_s=t_s,
-                        start_value=start[2] * self._sign, peak_value=peak[2] * self._sign,
-                        tempo_s=tempo_s_of(self._trace, start[2], peak[2]))
+        return RepEvent(
+            start_i=start[0],
+            peak_i=peak[0],
+            end_i=i,
+            start_s=start[1],
+            peak_s=peak[1],
+            end_s=t_s,
+            start_value=start[2] * self._sign,
+            peak_value=peak[2] * self._sign,
+            tempo_s=tempo_s_of(self._trace, start[2], peak[2]),
+        )
 
     def _despiked(self, t_s: float, value: float) -> float:
         """Median of the values within SPIKE_MEDIAN_S before t_s (the window restarts after a gap)."""
@@ -201,8 +209,9 @@ def segment_reps(values: NDArray, t_s: NDArray, spec: RepSpec, cuts: NDArray | N
     counter = RepCounter(spec)
     out = []
     cut_list = np.zeros(len(values), bool).tolist() if cuts is None else np.asarray(cuts, bool).tolist()
-    for i, (t, v, c) in enumerate(zip(np.asarray(t_s, dtype=float).tolist(), np.asarray(values, dtype=float).tolist(),
-                                      cut_list, strict=True)):
+    for i, (t, v, c) in enumerate(
+        zip(np.asarray(t_s, dtype=float).tolist(), np.asarray(values, dtype=float).tolist(), cut_list, strict=True)
+    ):
         if c:
             counter.cut()
         ev = counter.update(i, t, v)
@@ -270,7 +279,11 @@ class HoldTimer:
 def time_hold(values: NDArray, t_s: NDArray, good: NDArray, spec: HoldSpec) -> HoldTotals:
     """Offline hold timing with the same machine as the live timer."""
     timer = HoldTimer(spec)
-    for t, v, g in zip(np.asarray(t_s, float).tolist(), np.asarray(values, float).tolist(),
-                       np.asarray(good, bool).tolist(), strict=True):
+    for t, v, g in zip(
+        np.asarray(t_s, float).tolist(),
+        np.asarray(values, float).tolist(),
+        np.asarray(good, bool).tolist(),
+        strict=True,
+    ):
         timer.update(t, v, g)
     return timer.totals()

@@ -50,8 +50,9 @@ NOISE_FILE = "measure_noise.json"
 @functools.lru_cache(maxsize=1)
 def _noise_table() -> dict[str, tuple[NDArray, NDArray]]:
     data = json.loads((resources.files("formcheck.core") / "exercises" / NOISE_FILE).read_text(encoding="utf-8"))
-    return {m: (np.asarray(d["yaw_deg"], float), np.asarray(d["p50_abs_err"], float))
-            for m, d in data["measures"].items()}
+    return {
+        m: (np.asarray(d["yaw_deg"], float), np.asarray(d["p50_abs_err"], float)) for m, d in data["measures"].items()
+    }
 
 
 def sweep_noise(measure: str, yaw_deg: float) -> float:
@@ -61,6 +62,7 @@ def sweep_noise(measure: str, yaw_deg: float) -> float:
     if table is None or not np.isfinite(yaw_deg):
         return float("nan")
     return float(np.interp(yaw_deg, table[0], table[1]))
+
 
 OPERATORS = ("above", "below", "outside", "abs_above")
 
@@ -89,8 +91,12 @@ class Check:
 
 # Landmark groups, checked in this order, and what to tell the person when one is missing.
 _MISSING_REASONS: tuple[tuple[frozenset[Lm], str], ...] = (
-    (frozenset({Lm.LEFT_ANKLE, Lm.RIGHT_ANKLE, Lm.LEFT_HEEL, Lm.RIGHT_HEEL, Lm.LEFT_FOOT_INDEX,
-                Lm.RIGHT_FOOT_INDEX}), "feet not visible: step back"),
+    (
+        frozenset(
+            {Lm.LEFT_ANKLE, Lm.RIGHT_ANKLE, Lm.LEFT_HEEL, Lm.RIGHT_HEEL, Lm.LEFT_FOOT_INDEX, Lm.RIGHT_FOOT_INDEX}
+        ),
+        "feet not visible: step back",
+    ),
     (frozenset({Lm.LEFT_KNEE, Lm.RIGHT_KNEE}), "knees not visible: step back"),
     (frozenset({Lm.LEFT_HIP, Lm.RIGHT_HIP}), "hips not visible: step back"),
     (frozenset({Lm.LEFT_SHOULDER, Lm.RIGHT_SHOULDER}), "shoulders not visible: step back"),
@@ -117,8 +123,9 @@ SMALL_TURN_DEG = 25.0
 def turn_deg(yaw_signed_deg: float, lo_deg: float, hi_deg: float) -> float:
     """The smallest turn (+ = to the person's left) that brings the camera into a folded yaw window [lo, hi]
     (0 = front or back, 90 = side-on): the window's front half or its back half, whichever is nearer."""
-    turns = [float(turn_to_window_deg(yaw_signed_deg, a, b)) for a, b in ((lo_deg, hi_deg),
-                                                                         (180.0 - hi_deg, 180.0 - lo_deg))]
+    turns = [
+        float(turn_to_window_deg(yaw_signed_deg, a, b)) for a, b in ((lo_deg, hi_deg), (180.0 - hi_deg, 180.0 - lo_deg))
+    ]
     return min(turns, key=abs)
 
 
@@ -187,7 +194,7 @@ class MeasureTable:
         """Robust spread of the raw measure around the smoothed one over frames i0..i1 (NaN without raw frames)."""
         if self._raw is None:
             return float("nan")
-        d = self._raw.get(name, side)[i0:i1 + 1] - self.get(name, side)[i0:i1 + 1]
+        d = self._raw.get(name, side)[i0 : i1 + 1] - self.get(name, side)[i0 : i1 + 1]
         d = d[np.isfinite(d)]
         return MAD_TO_SD * float(np.median(np.abs(d - np.median(d)))) if len(d) >= 3 else float("nan")
 
@@ -280,8 +287,15 @@ def rule_sides(rule: RuleSpec, side: Side | None, combine: str) -> list[Side | s
     return [side if rule.side == "working" else side.other]
 
 
-def judge(rule: RuleSpec, table: MeasureTable, win: Window, *, baselines: Mapping[tuple[str, str | None], float],
-          combine: str = "mean", overrides: Mapping[str, float] | None = None) -> Check:
+def judge(
+    rule: RuleSpec,
+    table: MeasureTable,
+    win: Window,
+    *,
+    baselines: Mapping[tuple[str, str | None], float],
+    combine: str = "mean",
+    overrides: Mapping[str, float] | None = None,
+) -> Check:
     """Judge one rule on one window of `table` (see module docstring for "unknown")."""
     limit = rule.limit_for(dict(overrides) if overrides else None)
     hi = rule.limit_hi
@@ -289,8 +303,18 @@ def judge(rule: RuleSpec, table: MeasureTable, win: Window, *, baselines: Mappin
         hi = float(overrides[f"{rule.id}.hi"])
 
     def make(status: Status, value: float, reason: str = "", side: object = None, noise: float = float("nan")) -> Check:
-        return Check(rule.id, status, value, limit, rule.unit, rule.severity, rule.cue, reason,
-                     None if side is None or side in ("mean", "max", "min") else str(side), noise)
+        return Check(
+            rule.id,
+            status,
+            value,
+            limit,
+            rule.unit,
+            rule.severity,
+            rule.cue,
+            reason,
+            None if side is None or side in ("mean", "max", "min") else str(side),
+            noise,
+        )
 
     if rule.measure == REP_DURATION:
         d = win.duration_s
@@ -312,14 +336,14 @@ def judge(rule: RuleSpec, table: MeasureTable, win: Window, *, baselines: Mappin
     best: tuple[float, float, object] | None = None  # (badness, value, side)
     reason = ""
     for s in rule_sides(rule, win.side, combine):
-        x = table.get(rule.measure, s)[i0:i1 + 1]
+        x = table.get(rule.measure, s)[i0 : i1 + 1]
         if rule.baseline:
             b = baselines.get((rule.measure, None if s is None else str(s)), float("nan"))
             if np.isfinite(b):
                 x = x - b
         if np.isfinite(x).mean() < rule.min_coverage if len(x) else True:
             side_for_lm = s if isinstance(s, Side) else None
-            reason = missing_reason(table.arrays.xy[i0:i1 + 1], m.landmarks(side_for_lm))
+            reason = missing_reason(table.arrays.xy[i0 : i1 + 1], m.landmarks(side_for_lm))
             continue
         if rule.at == "peak":
             value = float(np.nanmedian(x))
@@ -333,7 +357,7 @@ def judge(rule: RuleSpec, table: MeasureTable, win: Window, *, baselines: Mappin
             v_hi, v_lo = _sustained(x, k, "max"), _sustained(x, k, "min")
             value = v_hi if (v_hi - hi) >= (limit - v_lo) else v_lo  # type: ignore[operator]
         if not np.isfinite(value):
-            reason = reason or missing_reason(table.arrays.xy[i0:i1 + 1], m.landmarks(None))
+            reason = reason or missing_reason(table.arrays.xy[i0 : i1 + 1], m.landmarks(None))
             continue
         badness = _badness(rule.op, value, limit, hi)
         if best is None or badness > best[0]:
@@ -347,8 +371,13 @@ def judge(rule: RuleSpec, table: MeasureTable, win: Window, *, baselines: Mappin
     if not rule.baseline:  # the sweep's error is absolute: its bias is what a baseline-relative rule removes
         noise = float(np.fmax(noise, sweep_noise(rule.measure, win.yaw_deg)))
     if np.isfinite(noise) and badness <= NOISE_MARGIN_SPREADS * noise:
-        return make(Status.OK, value, f"within the measurement noise (±{noise:.2g} {rule.unit}) of the limit",
-                    side=s, noise=noise)
+        return make(
+            Status.OK,
+            value,
+            f"within the measurement noise (±{noise:.2g} {rule.unit}) of the limit",
+            side=s,
+            noise=noise,
+        )
     return make(Status.FAULT, value, side=s, noise=noise)
 
 
@@ -364,10 +393,19 @@ def _badness(op: str, value: float, lo: float, hi: float | None) -> float:
     return max(value - hi, lo - value)
 
 
-def judge_all(spec: ExerciseSpec, table: MeasureTable, win: Window, *,
-              baselines: Mapping[tuple[str, str | None], float],
-              overrides: Mapping[str, float] | None = None, at: tuple[str, ...] = ("peak", "rep")) -> tuple[Check, ...]:
+def judge_all(
+    spec: ExerciseSpec,
+    table: MeasureTable,
+    win: Window,
+    *,
+    baselines: Mapping[tuple[str, str | None], float],
+    overrides: Mapping[str, float] | None = None,
+    at: tuple[str, ...] = ("peak", "rep"),
+) -> tuple[Check, ...]:
     """Every rule of `spec` whose `at` is in `at`, judged on one window."""
     combine = spec.rep.combine_key() if spec.rep else spec.hold.combine  # type: ignore[union-attr]
-    return tuple(judge(r, table, win, baselines=baselines, combine=combine, overrides=overrides)
-                 for r in spec.rules if r.at in at)
+    return tuple(
+        judge(r, table, win, baselines=baselines, combine=combine, overrides=overrides)
+        for r in spec.rules
+        if r.at in at
+    )

@@ -53,8 +53,14 @@ class OneEuroFilter:
     (so beta is in Hz per unit of scaled speed); the other coordinates share that cut-off.
     """
 
-    def __init__(self, min_cutoff_hz: float = MIN_CUTOFF_HZ, beta: float = BETA_HZ_PER_FRAME_HEIGHT_S,
-                 d_cutoff_hz: float = D_CUTOFF_HZ, speed_dims: int = 2, max_gap_s: float = MAX_GAP_S) -> None:
+    def __init__(
+        self,
+        min_cutoff_hz: float = MIN_CUTOFF_HZ,
+        beta: float = BETA_HZ_PER_FRAME_HEIGHT_S,
+        d_cutoff_hz: float = D_CUTOFF_HZ,
+        speed_dims: int = 2,
+        max_gap_s: float = MAX_GAP_S,
+    ) -> None:
         self.min_cutoff_hz, self.beta, self.d_cutoff_hz = min_cutoff_hz, beta, d_cutoff_hz
         self.speed_dims, self.max_gap_s = speed_dims, max_gap_s
         self.reset()
@@ -97,9 +103,14 @@ class OneEuroSmoother:
     jitter / 2.2 with 42 ms lag; at 1 Hz the cut-off opens fully (jitter / 0.94, 33 ms lag).
     """
 
-    def __init__(self, min_cutoff_hz: float = MIN_CUTOFF_HZ, beta_hz_per_frame_height_s: float = BETA_HZ_PER_FRAME_HEIGHT_S,
-                 beta_hz_per_m_s: float = BETA_HZ_PER_M_S, d_cutoff_hz: float = D_CUTOFF_HZ,
-                 max_gap_s: float = MAX_GAP_S) -> None:
+    def __init__(
+        self,
+        min_cutoff_hz: float = MIN_CUTOFF_HZ,
+        beta_hz_per_frame_height_s: float = BETA_HZ_PER_FRAME_HEIGHT_S,
+        beta_hz_per_m_s: float = BETA_HZ_PER_M_S,
+        d_cutoff_hz: float = D_CUTOFF_HZ,
+        max_gap_s: float = MAX_GAP_S,
+    ) -> None:
         self._px = OneEuroFilter(min_cutoff_hz, beta_hz_per_frame_height_s, d_cutoff_hz, 2, max_gap_s)
         self._world = OneEuroFilter(min_cutoff_hz, beta_hz_per_m_s, d_cutoff_hz, 3, max_gap_s)
 
@@ -168,7 +179,7 @@ def _lfilter_steady(b: NDArray, a: NDArray, x: NDArray) -> NDArray:
     ext = np.concatenate([np.repeat(x2[:1], n_h, axis=0), x2])
     size = 1 << int(np.ceil(np.log2(len(ext) + n_h - 1)))
     y = np.fft.irfft(np.fft.rfft(ext, size, axis=0) * np.fft.rfft(h, size)[:, None], size, axis=0)
-    return y[n_h:n_h + n_x].reshape(x.shape)
+    return y[n_h : n_h + n_x].reshape(x.shape)
 
 
 def filtfilt(x: NDArray, cutoff_hz: float, fs_hz: float) -> NDArray:
@@ -178,10 +189,10 @@ def filtfilt(x: NDArray, cutoff_hz: float, fs_hz: float) -> NDArray:
         return x.copy()
     b, a = butter2_lowpass(cutoff_hz, fs_hz)
     pad = min(n - 1, max(9, math.ceil(fs_hz / cutoff_hz)))  # scipy uses 9; a longer pad settles edges better
-    ext = np.concatenate([2 * x[0] - x[pad:0:-1], x, 2 * x[-1] - x[-2:-pad - 2:-1]])
+    ext = np.concatenate([2 * x[0] - x[pad:0:-1], x, 2 * x[-1] - x[-2 : -pad - 2 : -1]])
     y = _lfilter_steady(b, a, ext)
     y = _lfilter_steady(b, a, y[::-1])[::-1]
-    return y[pad:pad + n]
+    return y[pad : pad + n]
 
 
 def _finite_runs(mask: NDArray) -> list[tuple[int, int]]:

@@ -15,13 +15,23 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from formcheck.core import measures
-from formcheck.errors import SpecError
 from formcheck.core.geometry import View
 from formcheck.core.landmarks import Lm
+from formcheck.errors import SpecError
 
 EXERCISE_IDS = (
-    "small_knee_bend", "squat", "lunge", "side_lying_leg_raise", "standing_side_leg_raise", "single_leg_squat",
-    "step_down", "step_up", "glute_bridge", "straight_leg_raise", "wall_sit", "plank",
+    "small_knee_bend",
+    "squat",
+    "lunge",
+    "side_lying_leg_raise",
+    "standing_side_leg_raise",
+    "single_leg_squat",
+    "step_down",
+    "step_up",
+    "glute_bridge",
+    "straight_leg_raise",
+    "wall_sit",
+    "plank",
 )
 
 # Pseudo-measure of a rule that judges the rep's duration (tempo) rather than a pose series.
@@ -90,8 +100,11 @@ class RepSpec(_Model):
         if self.unit != _unit_of(self.measure):
             raise ValueError(f"unit {self.unit!r} does not match measure {self.measure} ({_unit_of(self.measure)})")
         inc = self.direction == "increase"
-        if self.enter is not None and self.exit is not None and (
-                (self.enter <= self.exit) if inc else (self.enter >= self.exit)):
+        if (
+            self.enter is not None
+            and self.exit is not None
+            and ((self.enter <= self.exit) if inc else (self.enter >= self.exit))
+        ):
             raise ValueError("enter must be past exit in the rep direction (hysteresis)")
         if self.enter is None and self.min_range <= 0:
             raise ValueError("without an enter level, min_range must be > 0")

@@ -79,13 +79,22 @@ class PoseFrame:
         return bool(np.isfinite(self.xyz_px[:, 0]).any())
 
     @classmethod
-    def empty(cls, t_s: float, frame_wh: tuple[int, int], n_people: int | None = None,
-              luma: float | None = None) -> PoseFrame:
+    def empty(
+        cls, t_s: float, frame_wh: tuple[int, int], n_people: int | None = None, luma: float | None = None
+    ) -> PoseFrame:
         """A frame in which no person was found: kept (not dropped) so timing stays true."""
         nan = np.full((N_LANDMARKS, 3), np.nan)
         zero = np.zeros(N_LANDMARKS)
-        return cls(t_s=t_s, frame_wh=frame_wh, xyz_px=nan, visibility=zero, presence=zero, world_m=None,
-                   n_people=n_people, luma=luma)
+        return cls(
+            t_s=t_s,
+            frame_wh=frame_wh,
+            xyz_px=nan,
+            visibility=zero,
+            presence=zero,
+            world_m=None,
+            n_people=n_people,
+            luma=luma,
+        )
 
     def replace(self, **changes) -> PoseFrame:
         """A copy with some fields changed; xy_px is recomputed unless given."""
@@ -145,13 +154,20 @@ class PoseSeq:
         return float(self.t_s[-1] - self.t_s[0]) if len(self) else 0.0
 
     @classmethod
-    def from_frames(cls, frames: Sequence[PoseFrame] | Iterable[PoseFrame], frame_wh: tuple[int, int] | None = None) -> PoseSeq:
+    def from_frames(
+        cls, frames: Sequence[PoseFrame] | Iterable[PoseFrame], frame_wh: tuple[int, int] | None = None
+    ) -> PoseSeq:
         frames = list(frames)
         if not frames:
             wh = frame_wh or (0, 0)
-            return cls(t_s=np.zeros(0), frame_wh=wh, xyz_px=np.zeros((0, N_LANDMARKS, 3)),
-                       visibility=np.zeros((0, N_LANDMARKS)), presence=np.zeros((0, N_LANDMARKS)),
-                       world_m=np.zeros((0, N_LANDMARKS, 3)))
+            return cls(
+                t_s=np.zeros(0),
+                frame_wh=wh,
+                xyz_px=np.zeros((0, N_LANDMARKS, 3)),
+                visibility=np.zeros((0, N_LANDMARKS)),
+                presence=np.zeros((0, N_LANDMARKS)),
+                world_m=np.zeros((0, N_LANDMARKS, 3)),
+            )
         nan_world = np.full((N_LANDMARKS, 3), np.nan)
         return cls(
             t_s=np.array([f.t_s for f in frames]),
@@ -168,10 +184,17 @@ class PoseSeq:
     def frame(self, i: int) -> PoseFrame:
         w = self.world_m[i]
         n, lu = self.n_people[i], self.luma[i]
-        return PoseFrame(t_s=float(self.t_s[i]), frame_wh=self.frame_wh, xyz_px=self.xyz_px[i],
-                         visibility=self.visibility[i], presence=self.presence[i],
-                         world_m=None if np.isnan(w).all() else w, xy_px=self.xy_px[i],
-                         n_people=None if np.isnan(n) else int(n), luma=None if np.isnan(lu) else float(lu))
+        return PoseFrame(
+            t_s=float(self.t_s[i]),
+            frame_wh=self.frame_wh,
+            xyz_px=self.xyz_px[i],
+            visibility=self.visibility[i],
+            presence=self.presence[i],
+            world_m=None if np.isnan(w).all() else w,
+            xy_px=self.xy_px[i],
+            n_people=None if np.isnan(n) else int(n),
+            luma=None if np.isnan(lu) else float(lu),
+        )
 
     def frames(self) -> Iterable[PoseFrame]:
         for i in range(len(self)):
@@ -179,10 +202,17 @@ class PoseSeq:
 
     def index_window(self, i0: int, i1: int) -> PoseSeq:
         """Frames i0 <= i < i1, sliced once across every column."""
-        return PoseSeq(t_s=self.t_s[i0:i1], frame_wh=self.frame_wh, xyz_px=self.xyz_px[i0:i1],
-                       visibility=self.visibility[i0:i1], presence=self.presence[i0:i1],
-                       world_m=self.world_m[i0:i1], xy_px=self.xy_px[i0:i1],
-                       n_people=self.n_people[i0:i1], luma=self.luma[i0:i1])
+        return PoseSeq(
+            t_s=self.t_s[i0:i1],
+            frame_wh=self.frame_wh,
+            xyz_px=self.xyz_px[i0:i1],
+            visibility=self.visibility[i0:i1],
+            presence=self.presence[i0:i1],
+            world_m=self.world_m[i0:i1],
+            xy_px=self.xy_px[i0:i1],
+            n_people=self.n_people[i0:i1],
+            luma=self.luma[i0:i1],
+        )
 
     def window(self, t0_s: float, t1_s: float) -> PoseSeq:
         """Frames with t0_s <= t_s <= t1_s."""
@@ -192,23 +222,45 @@ class PoseSeq:
 
     def with_xy(self, xyz_px: NDArray, world_m: NDArray | None = None) -> PoseSeq:
         """A copy with new (e.g. smoothed) coordinates; the mask is recomputed from visibility."""
-        return PoseSeq(t_s=self.t_s, frame_wh=self.frame_wh, xyz_px=xyz_px, visibility=self.visibility,
-                       presence=self.presence, world_m=self.world_m if world_m is None else world_m,
-                       n_people=self.n_people, luma=self.luma)
+        return PoseSeq(
+            t_s=self.t_s,
+            frame_wh=self.frame_wh,
+            xyz_px=xyz_px,
+            visibility=self.visibility,
+            presence=self.presence,
+            world_m=self.world_m if world_m is None else world_m,
+            n_people=self.n_people,
+            luma=self.luma,
+        )
 
     def save_npz(self, path: str | Path, **meta: str) -> None:
         """Write the sequence as a compressed .npz (format NPZ_FORMAT); `meta` adds string fields."""
-        np.savez_compressed(path, format=np.array(NPZ_FORMAT), t_s=self.t_s, xyz_px=self.xyz_px,
-                            visibility=self.visibility, presence=self.presence, world_m=self.world_m,
-                            frame_wh=np.array(self.frame_wh), n_people=self.n_people, luma=self.luma,
-                            **{k: np.array(v) for k, v in meta.items()})
+        np.savez_compressed(
+            path,
+            format=np.array(NPZ_FORMAT),
+            t_s=self.t_s,
+            xyz_px=self.xyz_px,
+            visibility=self.visibility,
+            presence=self.presence,
+            world_m=self.world_m,
+            frame_wh=np.array(self.frame_wh),
+            n_people=self.n_people,
+            luma=self.luma,
+            **{k: np.array(v) for k, v in meta.items()},
+        )
 
     @classmethod
     def load_npz(cls, path: str | Path) -> PoseSeq:
         with np.load(path, allow_pickle=False) as z:
             if str(z["format"]) != NPZ_FORMAT:
                 raise ValueError(f"{path}: not a {NPZ_FORMAT} file")
-            return cls(t_s=z["t_s"], frame_wh=tuple(int(v) for v in z["frame_wh"]), xyz_px=z["xyz_px"],
-                       visibility=z["visibility"], presence=z["presence"], world_m=z["world_m"],
-                       n_people=z["n_people"] if "n_people" in z else None,
-                       luma=z["luma"] if "luma" in z else None)
+            return cls(
+                t_s=z["t_s"],
+                frame_wh=tuple(int(v) for v in z["frame_wh"]),
+                xyz_px=z["xyz_px"],
+                visibility=z["visibility"],
+                presence=z["presence"],
+                world_m=z["world_m"],
+                n_people=z.get("n_people", None),
+                luma=z.get("luma", None),
+            )

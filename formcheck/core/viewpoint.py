@@ -212,11 +212,17 @@ def confidence_factors(world_m: NDArray | None, xyz_px: NDArray, visibility: NDA
     torso_px = np.hypot(*((xy[:, _L_SH] + xy[:, _R_SH] - xy[:, _L_HIP] - xy[:, _R_HIP]) / 2.0).T)
     with np.errstate(invalid="ignore", divide="ignore"):
         nose_front = -(xyz[:, _NOSE, 2] - (xyz[:, _L_SH, 2] + xyz[:, _R_SH, 2]) / 2.0) / torso_px
-        fb_conflict = (np.abs(cos_y) >= FRONT_BACK_MIN_COS) & (np.abs(nose_front) >= NOSE_DEPTH_DECISIVE_RATIO) \
+        fb_conflict = (
+            (np.abs(cos_y) >= FRONT_BACK_MIN_COS)
+            & (np.abs(nose_front) >= NOSE_DEPTH_DECISIVE_RATIO)
             & (np.sign(nose_front) != np.sign(cos_y))
+        )
         asym = vis[:, _LEFT_SIDE].mean(axis=1) - vis[:, _RIGHT_SIDE].mean(axis=1)
-        side_conflict = (np.abs(sin_y) >= SIDE_MIN_SIN) & (np.abs(asym) >= SIDE_VISIBILITY_DECISIVE) \
+        side_conflict = (
+            (np.abs(sin_y) >= SIDE_MIN_SIN)
+            & (np.abs(asym) >= SIDE_VISIBILITY_DECISIVE)
             & (np.sign(asym) != np.sign(sin_y))
+        )
     f["front_back"] = np.where(fb_conflict, FRONT_BACK_CONFLICT_FACTOR, 1.0)
     f["side"] = np.where(side_conflict, SIDE_CONFLICT_FACTOR, 1.0)
     return f

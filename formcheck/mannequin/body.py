@@ -143,8 +143,7 @@ def _sgn(side: Side) -> float:
     return 1.0 if side is Side.LEFT else -1.0
 
 
-def _knee_ik(hip: Vec, ankle: Vec, thigh_m: float, shank_m: float, pole: Vec, medial: Vec,
-             swivel_deg: float) -> Vec:
+def _knee_ik(hip: Vec, ankle: Vec, thigh_m: float, shank_m: float, pole: Vec, medial: Vec, swivel_deg: float) -> Vec:
     """Knee centre for a hip and ankle: in the plane of hip, ankle and `pole`, swivelled medially."""
     d_vec = ankle - hip
     d = float(np.linalg.norm(d_vec))
@@ -180,8 +179,7 @@ def pose_skeleton(body: Body, pose: Pose) -> Skeleton:
     rb = pose.body_frame()
     rp = rb @ rot(_Y, pose.pelvis_rotation_deg) @ rot(_Z, pose.pelvis_obliquity_deg)
     rleg = _leg_frame(pose)  # legs follow the pelvis turn, not its obliquity
-    rt = (rb @ rot(_Y, pose.trunk_rotation_deg) @ rot(_Z, -pose.trunk_lateral_deg)
-          @ rot(_X, pose.trunk_forward_deg))
+    rt = rb @ rot(_Y, pose.trunk_rotation_deg) @ rot(_Z, -pose.trunk_lateral_deg) @ rot(_X, pose.trunk_forward_deg)
     pelvis = np.asarray(pose.pelvis_m, dtype=np.float64)
     j: dict[str, Vec] = {"pelvis": pelvis}
     foot_frames: dict[Side, NDArray] = {}
@@ -222,8 +220,9 @@ def pose_skeleton(body: Body, pose: Pose) -> Skeleton:
         wrist = elbow + body.forearm_m * (re @ -_Y)
         j[f"shoulder_{side}"], j[f"elbow_{side}"], j[f"wrist_{side}"] = sh, elbow, wrist
         hand_frames[side] = re
-    return Skeleton(joints=j, pelvis_frame=rp, trunk_frame=rt, head_frame=rh_, foot_frames=foot_frames,
-                    hand_frames=hand_frames)
+    return Skeleton(
+        joints=j, pelvis_frame=rp, trunk_frame=rt, head_frame=rh_, foot_frames=foot_frames, hand_frames=hand_frames
+    )
 
 
 # Face points in the head frame (x = person's left, y = up, z = forward), metres from the head centre.
@@ -297,8 +296,9 @@ def image_fppa_deg(hip: Vec, knee: Vec, ankle: Vec, other_hip: Vec) -> float:
     return float(mag if cross_k * cross_o > 0 else -mag)
 
 
-def knee_swivel_for_fppa(body: Body, pose: Pose, side: Side, target_deg: float,
-                         project: Callable[[NDArray], NDArray] | None = None) -> float:
+def knee_swivel_for_fppa(
+    body: Body, pose: Pose, side: Side, target_deg: float, project: Callable[[NDArray], NDArray] | None = None
+) -> float:
     """Knee swivel (deg, + medial) of a planted leg giving a frontal FPPA of `target_deg` (bisection).
 
     With `project` (world (n, 3) -> image (n, 2) px) the FPPA is the one the camera sees; without it, the

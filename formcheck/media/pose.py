@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
 import logging
 import os
@@ -17,10 +18,10 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from formcheck.errors import PoseModelError, VideoError
 from formcheck.core.landmarks import N_LANDMARKS
-from formcheck.media.models import ModelInfo, check_bundle_file, ensure_model, sha256_file
 from formcheck.core.types import PoseFrame, PoseSeq
+from formcheck.errors import PoseModelError, VideoError
+from formcheck.media.models import ModelInfo, check_bundle_file, ensure_model, sha256_file
 from formcheck.media.video import Frame, frames_from, probe, read_video
 
 log = logging.getLogger(__name__)
@@ -91,8 +92,9 @@ def _silence_native_stderr() -> None:
     os.dup2(write_fd, 2)
     os.close(write_fd)
     sys.stderr = os.fdopen(os.dup(real_fd), "w", buffering=1)
-    thread = threading.Thread(target=_forward_non_native, args=(read_fd, real_fd, sink_fd),
-                              name="native-log-filter", daemon=True)
+    thread = threading.Thread(
+        target=_forward_non_native, args=(read_fd, real_fd, sink_fd), name="native-log-filter", daemon=True
+    )
     thread.start()
 
     def drain() -> None:  # at exit: end the pipe so the filter passes on its last lines, then stop
@@ -137,8 +139,13 @@ class PoseEstimator:
                 ...
     """
 
-    def __init__(self, model: ModelInfo | str | Path | None = None, *, variant: str | None = None,
-                 people_check_interval_s: float | None = PEOPLE_CHECK_INTERVAL_S) -> None:
+    def __init__(
+        self,
+        model: ModelInfo | str | Path | None = None,
+        *,
+        variant: str | None = None,
+        people_check_interval_s: float | None = PEOPLE_CHECK_INTERVAL_S,
+    ) -> None:
         self.model = resolve_model(model, variant)
         self._people_interval_s = people_check_interval_s
         mp, vision, base_options = _mediapipe()
@@ -187,10 +194,8 @@ class PoseEstimator:
                 setattr(self, name, None)
 
     def __del__(self) -> None:  # last resort; `with` or close() is the supported way
-        try:
+        with contextlib.suppress(Exception):  # interpreter shutdown: nothing useful to report
             self.close()
-        except Exception:  # noqa: BLE001 - interpreter shutdown: nothing useful to report
-            pass
 
     def process(self, image: NDArray, t_s: float, *, rgb: bool = False) -> PoseFrame:
         """Estimate the pose in one image (BGR unless rgb=True) taken at t_s seconds."""
@@ -220,8 +225,16 @@ class PoseEstimator:
         world = None
         if result.pose_world_landmarks:
             world = np.array([[p.x, p.y, p.z] for p in result.pose_world_landmarks[0]], dtype=np.float64)
-        return PoseFrame(t_s=frame.t_s, frame_wh=(w, h), xyz_px=xyz, visibility=arr[:, 3], presence=arr[:, 4],
-                         world_m=world, n_people=n_people, luma=luma)
+        return PoseFrame(
+            t_s=frame.t_s,
+            frame_wh=(w, h),
+            xyz_px=xyz,
+            visibility=arr[:, 3],
+            presence=arr[:, 4],
+            world_m=world,
+            n_people=n_people,
+            luma=luma,
+        )
 
     def _count_people(self, mp_image, t_s: float) -> int | None:
         """The latest multi-person count; a new check starts every PEOPLE_CHECK_INTERVAL_S on a worker thread."""
@@ -235,8 +248,11 @@ class PoseEstimator:
             except (RuntimeError, ValueError) as exc:  # a failed check is "not known", never a crash
                 log.warning("two-person check failed: %s", exc)
                 self._last_n_people = None
-        due = self._last_people_t_s is None or t_s - self._last_people_t_s >= self._people_interval_s \
+        due = (
+            self._last_people_t_s is None
+            or t_s - self._last_people_t_s >= self._people_interval_s
             or t_s < self._last_people_t_s
+        )
         if due and self._people_pending is None:
             if self._people_pool is None:
                 self._people_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pose-people")
@@ -271,9 +287,14 @@ def cache_key(video: Path, model: ModelInfo) -> str:
     return h.hexdigest()[:32]
 
 
-def estimate_video(path: str | Path, *, model: ModelInfo | str | Path | None = None,
-                   progress: Callable[[int, int | None], None] | None = None,
-                   use_cache: bool = False, cache_dir: Path | None = None) -> PoseSeq:
+def estimate_video(
+    path: str | Path,
+    *,
+    model: ModelInfo | str | Path | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
+    use_cache: bool = False,
+    cache_dir: Path | None = None,
+) -> PoseSeq:
     """Raw (unsmoothed) landmarks of every frame of a video; frames without a person are kept, empty.
 
     With use_cache, the result is stored under $FORMCHECK_CACHE_DIR (default ~/.cache/formcheck/landmarks),
@@ -311,8 +332,11 @@ def bare_inference_ms(frames: list[NDArray], model: ModelInfo | str | Path | Non
     mp.Image (MediaPipe's own input conversion) plus detect_for_video. The benchmark's reference."""
     mp, vision, base_options = _mediapipe()
     minfo = resolve_model(model)
-    opts = vision.PoseLandmarkerOptions(base_options=base_options.BaseOptions(model_asset_path=str(minfo.path)),
-                                        running_mode=vision.RunningMode.VIDEO, num_poses=1)
+    opts = vision.PoseLandmarkerOptions(
+        base_options=base_options.BaseOptions(model_asset_path=str(minfo.path)),
+        running_mode=vision.RunningMode.VIDEO,
+        num_poses=1,
+    )
     frames = [np.ascontiguousarray(f) for f in frames]
     out = []
     with vision.PoseLandmarker.create_from_options(opts) as lm:

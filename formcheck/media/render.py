@@ -14,13 +14,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from formcheck.core.analysis import Rep, SetResult
-from formcheck.errors import VideoError
 from formcheck.core.feedback import rule_landmarks
 from formcheck.core.landmarks import CONNECTIONS, Side, sided
 from formcheck.core.measures import MEASURES, PoseArrays
 from formcheck.core.rules import MeasureTable
 from formcheck.core.spec import load_exercise
 from formcheck.core.types import PoseSeq
+from formcheck.errors import VideoError
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +47,18 @@ def _pt(xy: NDArray, lm: int, scale: tuple[float, float]) -> tuple[int, int] | N
     return int(round(p[0] * scale[0])), int(round(p[1] * scale[1]))
 
 
-def draw_frame(rgb: NDArray, xy: NDArray, scale: tuple[float, float], *, rep_count: int, valid_count: int,
-               angle: tuple[str, float, int] | None, fault_lms: set[int], banner: str | None,
-               banner_bad: bool) -> NDArray:
+def draw_frame(
+    rgb: NDArray,
+    xy: NDArray,
+    scale: tuple[float, float],
+    *,
+    rep_count: int,
+    valid_count: int,
+    angle: tuple[str, float, int] | None,
+    fault_lms: set[int],
+    banner: str | None,
+    banner_bad: bool,
+) -> NDArray:
     """Draw one frame's annotations on a copy of `rgb` (H, W, 3 uint8)."""
     img = np.ascontiguousarray(rgb).copy()
     h, w = img.shape[:2]
@@ -69,8 +78,16 @@ def draw_frame(rgb: NDArray, xy: NDArray, scale: tuple[float, float], *, rep_cou
         label, value, lm = angle
         p = _pt(xy, lm, scale)
         if p and np.isfinite(value):
-            cv2.putText(img, f"{label} {value:.0f}", (p[0] + 8 * thick, p[1]), cv2.FONT_HERSHEY_SIMPLEX, font,
-                        TEXT_RGB, thick, cv2.LINE_AA)
+            cv2.putText(
+                img,
+                f"{label} {value:.0f}",
+                (p[0] + 8 * thick, p[1]),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                font,
+                TEXT_RGB,
+                thick,
+                cv2.LINE_AA,
+            )
     text = f"reps {rep_count}  valid {valid_count}"
     (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font * 1.2, thick)
     cv2.rectangle(img, (0, 0), (tw + 20, th + 20), PANEL_RGB, -1)
@@ -133,8 +150,17 @@ def annotate_video(video: str | Path, seq: PoseSeq, result: SetResult, out_path:
                 bad = r.verdict == "invalid"
             xy = seq.xy_px[i] if i >= 0 else np.full((33, 2), np.nan)
             angle = (label, float(signal[i]), joint) if i >= 0 else None
-            img = draw_frame(rgb, xy, scale, rep_count=len(done), valid_count=sum(r.valid for r in done),
-                             angle=angle, fault_lms=fault_lms, banner=banner, banner_bad=bad)
+            img = draw_frame(
+                rgb,
+                xy,
+                scale,
+                rep_count=len(done),
+                valid_count=sum(r.valid for r in done),
+                angle=angle,
+                fault_lms=fault_lms,
+                banner=banner,
+                banner_bad=bad,
+            )
             vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(img[: _even(h), : _even(w)]), format="rgb24")
             for p in stream.encode(vf):
                 container.mux(p)
@@ -146,4 +172,3 @@ def annotate_video(video: str | Path, seq: PoseSeq, result: SetResult, out_path:
     if stream is None:
         raise VideoError(f"{video}: no frames to annotate")
     return out_path
-

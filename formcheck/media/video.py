@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -81,8 +82,11 @@ def probe(path: str | Path) -> VideoInfo:
     try:
         s = container.streams.video[0]
         rate = float(s.average_rate) if s.average_rate else 0.0
-        dur = float(s.duration * s.time_base) if s.duration and s.time_base else (
-            container.duration / 1e6 if container.duration else None)
+        dur = (
+            float(s.duration * s.time_base)
+            if s.duration and s.time_base
+            else (container.duration / 1e6 if container.duration else None)
+        )
         rot = 0
         try:
             first = next(container.decode(s), None)
@@ -144,8 +148,11 @@ def _decode(path: Path, stop: threading.Event, max_side_px: int | None = MAX_SID
                     last_t = t
                     rot = getattr(vf, "rotation", 0) or 0
                     w, h = _scaled_size(vf.width, vf.height, max_side_px)
-                    rgb = vf.to_ndarray(format="rgb24", width=w, height=h) if (w, h) != (vf.width, vf.height) \
+                    rgb = (
+                        vf.to_ndarray(format="rgb24", width=w, height=h)
+                        if (w, h) != (vf.width, vf.height)
                         else vf.to_ndarray(format="rgb24")
+                    )
                     # PyAV may hand back rows padded to its line size (a strided view); MediaPipe ignores strides.
                     yield Frame(t_s=t, rgb=np.ascontiguousarray(_upright(rgb, int(rot) % 360)))
                     n += 1
@@ -165,14 +172,13 @@ def _decode(path: Path, stop: threading.Event, max_side_px: int | None = MAX_SID
 def _lower_thread_priority() -> None:
     """Decoding runs ahead in the background: let it yield the CPU to the pose model (Linux: per-thread nice;
     the decoder's own worker threads, created from this thread, inherit it)."""
-    try:
+    with contextlib.suppress(AttributeError, OSError):  # not Linux, or not allowed: decoding still works
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), DECODE_NICE)
-    except (AttributeError, OSError, PermissionError):  # not Linux, or not allowed: decoding still works
-        pass
 
 
-def read_video(path: str | Path, *, read_ahead: int = READ_AHEAD_FRAMES,
-               max_side_px: int | None = MAX_SIDE_PX) -> Iterator[Frame]:
+def read_video(
+    path: str | Path, *, read_ahead: int = READ_AHEAD_FRAMES, max_side_px: int | None = MAX_SIDE_PX
+) -> Iterator[Frame]:
     """Decode `path` on a background thread so decoding overlaps the consumer's work; errors re-raised here."""
     path = Path(path)
     _open(path).close()  # fail fast, in the caller's thread, on a missing or unreadable file
@@ -235,8 +241,9 @@ def read_camera(index: int, *, max_frames: int | None = None) -> Iterator[Frame]
         cap.release()
 
 
-def frames_from(source: str | Path | int | Iterable[tuple[float, NDArray]] | Iterable[Frame], *,
-                bgr: bool = True) -> Iterator[Frame]:
+def frames_from(
+    source: str | Path | int | Iterable[tuple[float, NDArray]] | Iterable[Frame], *, bgr: bool = True
+) -> Iterator[Frame]:
     """Any frame source: a video path, a camera index, Frames, or (t_s, image) pairs (BGR unless bgr=False)."""
     if isinstance(source, int):
         return read_camera(source)

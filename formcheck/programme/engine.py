@@ -115,9 +115,7 @@ class ReadinessFact:
     at: datetime
     massage_done: bool
     vmo_done: bool
-    skbt_verdict: (
-        str | None
-    )  # analysis verdict "valid" | "invalid" | "unknown", or "self" when judged without camera
+    skbt_verdict: str | None  # analysis verdict "valid" | "invalid" | "unknown", or "self" when judged without camera
     skbt_pain: int | None
 
 
@@ -383,8 +381,7 @@ class _Replay:
             window_start = d - timedelta(days=rv.regression_window_days - 1)
             regressions = tuple(x for x in st.regressions if x >= window_start) + (d,)
             unsettled = all(
-                self.is_red(self.day_max(d - timedelta(days=k)), rv, base)
-                for k in range(rv.unsettled_pain_days)
+                self.is_red(self.day_max(d - timedelta(days=k)), rv, base) for k in range(rv.unsettled_pain_days)
             )
             why_pain = (
                 f"knee pain {pmax}/10 today (step back at {rv.step_back_pain:g}/10"
@@ -421,9 +418,7 @@ class _Replay:
                     step_back_return=None,
                     step_back_since=None,
                 )
-                return st, out(
-                    Action.REST, 1, f"{why_pain} at the easiest level: rest tomorrow, then re-test"
-                )
+                return st, out(Action.REST, 1, f"{why_pain} at the easiest level: rest tomorrow, then re-test")
             st = replace(
                 st,
                 level=level - 1,
@@ -464,14 +459,10 @@ class _Replay:
         if st.step_back_return is not None and st.step_back_since is not None:
             since = st.step_back_since
             elapsed = (d - since).days
-            green = [
-                s for s in self.sessions_in(since + timedelta(days=1), d) if self.is_green_session(s, rv)
-            ]
+            green = [s for s in self.sessions_in(since + timedelta(days=1), d) if self.is_green_session(s, rv)]
             if elapsed >= rv.step_back_days and green and gate is None:
                 target = st.step_back_return
-                st = replace(
-                    st, level=target, level_since=tomorrow, step_back_return=None, step_back_since=None
-                )
+                st = replace(st, level=target, level_since=tomorrow, step_back_return=None, step_back_since=None)
                 return st, out(
                     Action.ADVANCE,
                     target,
@@ -492,11 +483,7 @@ class _Replay:
         if level >= self.p.max_level:
             return st, out(Action.HOLD, level, f"top level {level}: keep going, every day, within 15 minutes")
         days = sorted(
-            {
-                s.day
-                for s in self.sessions_in(st.level_since, d)
-                if s.level == level and self.qualifies(s, rv, d)
-            }
+            {s.day for s in self.sessions_in(st.level_since, d) if s.level == level and self.qualifies(s, rv, d)}
         )
         need = rv.advance_after_sessions
         if len(days) >= need and gate is None:
@@ -509,9 +496,7 @@ class _Replay:
                 f" the next day: moving up to level {level + 1}",
             )
         if not sessions and pmax is None and ready is None:
-            return st, out(
-                Action.HOLD, level, f"no session today ({len(days)} of {need} qualifying at level {level})"
-            )
+            return st, out(Action.HOLD, level, f"no session today ({len(days)} of {need} qualifying at level {level})")
         return st, out(
             Action.HOLD,
             level,
@@ -562,9 +547,7 @@ def decide_after_session(programme: Programme, history: History) -> Decision:
         day = max(s.day for s in history.sessions)
     _, outcomes = _Replay(programme, history).replay(day)
     o = outcomes[-1]
-    return Decision(
-        day=o.day, action=o.action, level=o.next_level, reason=o.reason, flag_clinician=o.flag_clinician
-    )
+    return Decision(day=o.day, action=o.action, level=o.next_level, reason=o.reason, flag_clinician=o.flag_clinician)
 
 
 def plan_today(programme: Programme, history: History, today: date) -> DayPlan:
@@ -584,9 +567,7 @@ def plan_today(programme: Programme, history: History, today: date) -> DayPlan:
             " Your clinician has been told."
         )
     if st.step_back_return is not None:
-        messages.append(
-            f"You stepped back a level; you return to level {st.step_back_return} once it is pain-free."
-        )
+        messages.append(f"You stepped back a level; you return to level {st.step_back_return} once it is pain-free.")
     if st.held_by is not None:
         messages.append(f"Your clinician {st.held_by} is holding your level for now.")
     last_reason = outcomes[-1].reason if outcomes else "first day of the programme"
@@ -639,4 +620,4 @@ def plan_today(programme: Programme, history: History, today: date) -> DayPlan:
 
 
 def _programme_keys(programme: Programme) -> Mapping[str, object]:
-    return {name: None for name in type(programme.rules).model_fields} | {BASELINE_OVERRIDE_KEY: None}
+    return dict.fromkeys(type(programme.rules).model_fields) | {BASELINE_OVERRIDE_KEY: None}

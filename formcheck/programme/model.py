@@ -254,9 +254,7 @@ def _one_line(err: ValidationError) -> str:
     return f"{where}: {msg}{more}" if where else f"{msg}{more}"
 
 
-def parse_programme(
-    text: str, *, origin: str = "<programme>", exercise_ids: frozenset[str] | None = None
-) -> Programme:
+def parse_programme(text: str, *, origin: str = "<programme>", exercise_ids: frozenset[str] | None = None) -> Programme:
     """Parse and validate programme TOML; any problem is one SpecError line naming the file and the field."""
     try:
         raw = tomllib.loads(text)
@@ -283,9 +281,7 @@ def parse_programme(
     return prog
 
 
-def load_programme(
-    path: Path | str | None = None, *, exercise_ids: frozenset[str] | None = None
-) -> Programme:
+def load_programme(path: Path | str | None = None, *, exercise_ids: frozenset[str] | None = None) -> Programme:
     """Load a programme file (default: the packaged runner's-knee programme)."""
     if path is None:
         ref = resources.files("formcheck.programme").joinpath("data", DEFAULT_PROGRAMME_FILE)

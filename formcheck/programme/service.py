@@ -220,9 +220,7 @@ class ProgrammeService:
             raise InputError(f"{exercise_id} is done per side: choose left or right")
         if planned.sides == 1:
             side = None
-        existing = [
-            s for s in self.store.list_sets(session.id) if s.exercise_id == exercise_id and s.side == side
-        ]
+        existing = [s for s in self.store.list_sets(session.id) if s.exercise_id == exercise_id and s.side == side]
         if any(s.ended_at is None for s in self.store.list_sets(session.id)):
             raise InputError("finish the current set first")
         if len(existing) >= planned.sets:
@@ -269,9 +267,7 @@ class ProgrammeService:
         self._record_decision(person, decision, session_id=session.id)
         return decision
 
-    def checkin(
-        self, person: Person, pain: object, kind: PainKind | str = PainKind.NEXT_DAY
-    ) -> CheckinResult:
+    def checkin(self, person: Person, pain: object, kind: PainKind | str = PainKind.NEXT_DAY) -> CheckinResult:
         """A pain report outside the session flow (next-day by default); returns the day's decision so far."""
         value = parse_pain(pain)
         try:
@@ -285,9 +281,7 @@ class ProgrammeService:
             session_id = todays[-1].id if todays else None
         self.store.add_pain(person.id, today, kind.value, value, session_id=session_id, at=self.now())
         outcome = replay(self.programme, self.history(person), today)[-1]
-        decision = Decision(
-            outcome.day, outcome.action, outcome.next_level, outcome.reason, outcome.flag_clinician
-        )
+        decision = Decision(outcome.day, outcome.action, outcome.next_level, outcome.reason, outcome.flag_clinician)
         if decision.action != Action.HOLD:
             self._record_decision(person, decision, session_id=None)
         return CheckinResult(value, kind, outcome.action, outcome.reason, outcome.next_level)
@@ -310,9 +304,7 @@ class ProgrammeService:
         for alert in self.store.list_alerts(person_id=person.id):
             self.store.resolve_alert(alert.id, clinician.id, at=self.now())
 
-    def set_thresholds(
-        self, person: Person, clinician: Person, limits: Mapping[str, float], note: str = ""
-    ) -> None:
+    def set_thresholds(self, person: Person, clinician: Person, limits: Mapping[str, float], note: str = "") -> None:
         """Per-person {rule_id: limit}: programme rule names change the engine, others go to the analysis rules."""
         clean: dict[str, float] = {}
         for name, value in limits.items():
@@ -328,9 +320,7 @@ class ProgrammeService:
             clean[name] = number
         if not clean:
             raise InputError("give at least one threshold to change")
-        self._clinician_action(
-            person, clinician, ClinicianKind.THRESHOLDS, {"thresholds": clean, "note": note}
-        )
+        self._clinician_action(person, clinician, ClinicianKind.THRESHOLDS, {"thresholds": clean, "note": note})
 
     def add_note(self, person: Person, clinician: Person, note: str) -> None:
         if not note.strip():
@@ -338,16 +328,12 @@ class ProgrammeService:
         self._clinician_action(person, clinician, ClinicianKind.NOTE, {"note": note.strip()})
 
     # ------------------------------------------------------------------------------------------ internals
-    def _clinician_action(
-        self, person: Person, clinician: Person, kind: ClinicianKind, payload: dict
-    ) -> None:
+    def _clinician_action(self, person: Person, clinician: Person, kind: ClinicianKind, payload: dict) -> None:
         if clinician.role not in (Role.CLINICIAN, Role.ADMIN):
             raise InputError(f"'{clinician.name}' is not a clinician")
         if clinician.role != Role.ADMIN and person.clinician_id not in (None, clinician.id):
             raise InputError(f"'{person.name}' is not under the care of '{clinician.name}'")
-        self.store.add_clinician_action(
-            person.id, clinician.id, kind.value, payload, day=self.today(), at=self.now()
-        )
+        self.store.add_clinician_action(person.id, clinician.id, kind.value, payload, day=self.today(), at=self.now())
 
     def _record_decision(self, person: Person, decision: Decision, *, session_id: int | None) -> None:
         self.store.add_level_event(
@@ -360,9 +346,7 @@ class ProgrammeService:
             at=self.now(),
         )
         if decision.flag_clinician:
-            self.store.add_alert(
-                person.id, decision.day, ALERT_SEE_PROFESSIONAL, decision.reason, at=self.now()
-            )
+            self.store.add_alert(person.id, decision.day, ALERT_SEE_PROFESSIONAL, decision.reason, at=self.now())
 
     def _open_session(self, session_id: int) -> SessionRow:
         session = self.store.get_session(session_id)

@@ -159,9 +159,7 @@ def seed_demo(
                         clock.advance(rep_s)
                         valid = rng.random() < day.valid_ratio
                         valid_count += valid
-                        faults = (
-                            () if valid else (Fault("knee_valgus", 14.0 + rng.random() * 4, 12.0, "deg"),)
-                        )
+                        faults = () if valid else (Fault("knee_valgus", 14.0 + rng.random() * 4, 12.0, "deg"),)
                         store.add_rep(
                             the_set.id,
                             RepIn(

@@ -26,7 +26,7 @@ from formcheck.store.records import (
     UploadRow,
 )
 from formcheck.store.schema import SCHEMA_VERSION
-from formcheck.store.store import LeaseLost, Store
+from formcheck.store.store import LeaseLostError, Store
 
 __all__ = [
     "DB_FILENAME",
@@ -38,7 +38,7 @@ __all__ = [
     "Fault",
     "JobRow",
     "JobStatus",
-    "LeaseLost",
+    "LeaseLostError",
     "LevelEventRow",
     "PainRow",
     "Person",

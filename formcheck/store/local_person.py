@@ -35,6 +35,7 @@ def ensure_local_person(store: Any) -> tuple[Any, bool]:
         return found, False
     if store.list_people(role=Role.PERSON):
         return None, False  # several people and none marked: the CLI asks for --person
-    person = store.add_person(LOCAL_PERSON_NAME, role=Role.PERSON, display_name=LOCAL_PERSON_DISPLAY,
-                              settings={LOCAL_SETTING: True})
+    person = store.add_person(
+        LOCAL_PERSON_NAME, role=Role.PERSON, display_name=LOCAL_PERSON_DISPLAY, settings={LOCAL_SETTING: True}
+    )
     return person, True

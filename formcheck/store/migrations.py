@@ -169,9 +169,7 @@ def current_version(conn: Connection) -> int:
     names = set(inspect(conn).get_table_names())
     if "schema_version" not in names:
         if names & {"people", "sessions", "reps"}:
-            raise StoreError(
-                "database has formcheck-like tables but no schema_version: not a formcheck database"
-            )
+            raise StoreError("database has formcheck-like tables but no schema_version: not a formcheck database")
         return 0
     row = conn.execute(select(schema.schema_version.c.version)).first()
     return int(row[0]) if row else 0

@@ -89,7 +89,7 @@ def _check_id(row_id: Any, what: str) -> None:
         raise InputError(f"no {what} with id {row_id}")
 
 
-class LeaseLost(StoreError):
+class LeaseLostError(StoreError):
     """A worker wrote to a job whose lease another worker has taken over (the old run must stop)."""
 
 
@@ -164,9 +164,7 @@ class Store:
                 raise StoreError(f"cannot create data directory {db.parent}: {e.strerror or e}") from None
             # Checked on the mode bits, not os.access: root can write a 0444 file, and we must not.
             if db.exists() and not db.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
-                raise StoreError(
-                    f"database {db} is read-only: make it writable or choose another data directory"
-                )
+                raise StoreError(f"database {db} is read-only: make it writable or choose another data directory")
             if db.exists() and not db.is_file():
                 raise StoreError(f"database path {db} is not a file")
             try:
@@ -191,9 +189,7 @@ class Store:
         @event.listens_for(engine, "begin")
         def _begin(conn: Connection) -> None:
             # IMMEDIATE takes the write lock up front, so a writer never dies half-way on a busy upgrade.
-            conn.exec_driver_sql(
-                "BEGIN IMMEDIATE" if conn.get_execution_options().get("fc_write") else "BEGIN"
-            )
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("fc_write") else "BEGIN")
 
         return engine
 
@@ -235,9 +231,7 @@ class Store:
                 with conn.begin():
                     yield conn
         except IntegrityError as e:
-            raise StoreError(
-                f"database {self.where}: refused a write that breaks a rule: {_first_line(e)}"
-            ) from None
+            raise StoreError(f"database {self.where}: refused a write that breaks a rule: {_first_line(e)}") from None
         except DBAPIError as e:
             raise self._error(e) from None
 
@@ -247,9 +241,7 @@ class Store:
         if "locked" in low or "busy" in low:
             return StoreError(f"database {self.where} is locked by another program: close it or try again")
         if "readonly" in low or "read-only" in low:
-            return StoreError(
-                f"database {self.where} is read-only: make it writable or choose another data directory"
-            )
+            return StoreError(f"database {self.where} is read-only: make it writable or choose another data directory")
         if "not a database" in low or "malformed" in low:
             return StoreError(f"{self.where} is not a formcheck database (or it is damaged): {line}")
         if "unable to open" in low:
@@ -276,9 +268,7 @@ class Store:
         try:
             role = Role(role)
         except ValueError:
-            raise InputError(
-                f"unknown role '{role}' (choose from {', '.join(r.value for r in Role)})"
-            ) from None
+            raise InputError(f"unknown role '{role}' (choose from {', '.join(r.value for r in Role)})") from None
         merged = dict(migrations.DEFAULT_PERSON_SETTINGS)
         merged.update(settings or {})
         with self._tx(write=True) as conn:
@@ -300,9 +290,7 @@ class Store:
             )
 
     def _require_clinician(self, conn: Connection, clinician_id: int) -> None:
-        row = conn.execute(
-            select(t.people.c.role, t.people.c.name).where(t.people.c.id == clinician_id)
-        ).first()
+        row = conn.execute(select(t.people.c.role, t.people.c.name).where(t.people.c.id == clinician_id)).first()
         if row is None:
             raise InputError(f"no clinician with id {clinician_id}")
         if row.role not in (Role.CLINICIAN, Role.ADMIN):
@@ -341,9 +329,7 @@ class Store:
     def set_password_hash(self, person_id: int, password_hash: str | None) -> Person:
         with self._tx(write=True) as conn:
             self._person(conn, person_id)
-            conn.execute(
-                t.people.update().where(t.people.c.id == person_id).values(password_hash=password_hash)
-            )
+            conn.execute(t.people.update().where(t.people.c.id == person_id).values(password_hash=password_hash))
             return self._person(conn, person_id)
 
     def assign_clinician(self, person_id: int, clinician_id: int | None) -> Person:
@@ -351,9 +337,7 @@ class Store:
             self._person(conn, person_id)
             if clinician_id is not None:
                 self._require_clinician(conn, clinician_id)
-            conn.execute(
-                t.people.update().where(t.people.c.id == person_id).values(clinician_id=clinician_id)
-            )
+            conn.execute(t.people.update().where(t.people.c.id == person_id).values(clinician_id=clinician_id))
             return self._person(conn, person_id)
 
     def update_settings(self, person_id: int, changes: Mapping[str, Any]) -> Person:
@@ -365,9 +349,7 @@ class Store:
             return self._person(conn, person_id)
 
     # ------------------------------------------------------------------------------------------ sessions
-    def start_session(
-        self, person_id: int, day: date, level: int, *, at: datetime | None = None
-    ) -> SessionRow:
+    def start_session(self, person_id: int, day: date, level: int, *, at: datetime | None = None) -> SessionRow:
         with self._tx(write=True) as conn:
             self._person(conn, person_id)
             return _insert_row(
@@ -446,11 +428,7 @@ class Store:
 
     def list_sessions(self, person_id: int) -> list[SessionRow]:
         with self._tx(write=False) as conn:
-            q = (
-                select(t.sessions)
-                .where(t.sessions.c.person_id == person_id)
-                .order_by(t.sessions.c.started_at)
-            )
+            q = select(t.sessions).where(t.sessions.c.person_id == person_id).order_by(t.sessions.c.started_at)
             return [_session_row(r) for r in conn.execute(q)]
 
     def session_summaries(self, person_id: int) -> list[SessionSummary]:
@@ -459,9 +437,7 @@ class Store:
             srows = [
                 _session_row(r)
                 for r in conn.execute(
-                    select(t.sessions)
-                    .where(t.sessions.c.person_id == person_id)
-                    .order_by(t.sessions.c.started_at)
+                    select(t.sessions).where(t.sessions.c.person_id == person_id).order_by(t.sessions.c.started_at)
                 )
             ]
             ids = [s.id for s in srows]
@@ -488,9 +464,7 @@ class Store:
                     .order_by(t.pain_checkins.c.created_at)
                 )
             )
-        per: dict[int, dict[str, float]] = defaultdict(
-            lambda: {"valid": 0, "total": 0, "target": 0, "secs": 0.0}
-        )
+        per: dict[int, dict[str, float]] = defaultdict(lambda: {"valid": 0, "total": 0, "target": 0, "secs": 0.0})
         for s in set_rows:
             agg = per[s.session_id]
             valid, total = rep_counts.get(s.id, (0, 0))
@@ -742,9 +716,7 @@ class Store:
         if skbt_pain is not None:
             _check_pain(skbt_pain)
         if skbt_verdict not in (None, "valid", "invalid", "unknown", "self"):
-            raise InputError(
-                f"Small Knee Bend Test verdict must be valid/invalid/unknown/self, got {skbt_verdict!r}"
-            )
+            raise InputError(f"Small Knee Bend Test verdict must be valid/invalid/unknown/self, got {skbt_verdict!r}")
         with self._tx(write=True) as conn:
             self._person(conn, person_id)
             return _insert_row(
@@ -852,14 +824,9 @@ class Store:
     def list_level_events(self, person_id: int) -> list[LevelEventRow]:
         with self._tx(write=False) as conn:
             q = select(t.level_events).where(t.level_events.c.person_id == person_id)
-            return [
-                _level_row(r)
-                for r in conn.execute(q.order_by(t.level_events.c.created_at, t.level_events.c.id))
-            ]
+            return [_level_row(r) for r in conn.execute(q.order_by(t.level_events.c.created_at, t.level_events.c.id))]
 
-    def add_alert(
-        self, person_id: int, day: date, kind: str, message: str, *, at: datetime | None = None
-    ) -> AlertRow:
+    def add_alert(self, person_id: int, day: date, kind: str, message: str, *, at: datetime | None = None) -> AlertRow:
         """Flag a person for their clinician; one alert per person, day and kind (repeats are ignored)."""
         with self._tx(write=True) as conn:
             person = self._person(conn, person_id)
@@ -989,9 +956,7 @@ class Store:
         with self._tx(write=False) as conn:
             return self._job(conn, job_id)
 
-    def list_jobs(
-        self, *, status: JobStatus | str | None = None, upload_id: int | None = None
-    ) -> list[JobRow]:
+    def list_jobs(self, *, status: JobStatus | str | None = None, upload_id: int | None = None) -> list[JobRow]:
         q = select(t.jobs.c.id).order_by(t.jobs.c.id)
         if status is not None:
             q = q.where(t.jobs.c.status == JobStatus(status).value)
@@ -1012,7 +977,7 @@ class Store:
         lease_owner: str | None = None,
         release: bool = False,
     ) -> JobRow:
-        """Change a job. With `lease_owner`, only while that worker still holds the job's lease (else LeaseLost,
+        """Change a job. With `lease_owner`, only while that worker still holds the job's lease (else LeaseLostError,
         so a worker whose job was taken over after a crash can never overwrite the new run); `release` drops it."""
         values: dict[str, Any] = {"updated_at": _to_db(at or _now())}
         if release:
@@ -1033,7 +998,7 @@ class Store:
             if lease_owner is not None:
                 q = q.where(t.jobs.c.lease_owner == lease_owner)
             if conn.execute(q.values(**values)).rowcount != 1:
-                raise LeaseLost(f"job {job_id} is no longer held by {lease_owner}")
+                raise LeaseLostError(f"job {job_id} is no longer held by {lease_owner}")
             return self._job(conn, job_id)
 
     def claim_job(self, job_id: int, owner: str, lease_s: float, *, at: datetime | None = None) -> JobRow | None:
@@ -1044,11 +1009,18 @@ class Store:
             self._job(conn, job_id)
             free = (t.jobs.c.status == JobStatus.QUEUED.value) | (
                 (t.jobs.c.status == JobStatus.RUNNING.value)
-                & (t.jobs.c.lease_until.is_(None) | (t.jobs.c.lease_until < _to_db(now))))
+                & (t.jobs.c.lease_until.is_(None) | (t.jobs.c.lease_until < _to_db(now)))
+            )
             res = conn.execute(
-                t.jobs.update().where(t.jobs.c.id == job_id, free).values(
-                    status=JobStatus.RUNNING.value, lease_owner=owner,
-                    lease_until=_to_db(now + timedelta(seconds=lease_s)), updated_at=_to_db(now)))
+                t.jobs.update()
+                .where(t.jobs.c.id == job_id, free)
+                .values(
+                    status=JobStatus.RUNNING.value,
+                    lease_owner=owner,
+                    lease_until=_to_db(now + timedelta(seconds=lease_s)),
+                    updated_at=_to_db(now),
+                )
+            )
             return self._job(conn, job_id) if res.rowcount == 1 else None
 
     def renew_lease(self, job_id: int, owner: str, lease_s: float, *, at: datetime | None = None) -> bool:
@@ -1056,17 +1028,23 @@ class Store:
         now = at or _now()
         with self._tx(write=True) as conn:
             res = conn.execute(
-                t.jobs.update().where(t.jobs.c.id == job_id, t.jobs.c.lease_owner == owner,
-                                      t.jobs.c.status == JobStatus.RUNNING.value)
-                .values(lease_until=_to_db(now + timedelta(seconds=lease_s))))
+                t.jobs.update()
+                .where(t.jobs.c.id == job_id, t.jobs.c.lease_owner == owner, t.jobs.c.status == JobStatus.RUNNING.value)
+                .values(lease_until=_to_db(now + timedelta(seconds=lease_s)))
+            )
             return res.rowcount == 1
 
     def stale_running_jobs(self, *, at: datetime | None = None) -> list[JobRow]:
         """Running jobs nobody holds any more: lease expired (its worker died with its server) or never leased."""
         now = _to_db(at or _now())
-        q = select(t.jobs.c.id).where(
-            t.jobs.c.status == JobStatus.RUNNING.value,
-            t.jobs.c.lease_until.is_(None) | (t.jobs.c.lease_until < now)).order_by(t.jobs.c.id)
+        q = (
+            select(t.jobs.c.id)
+            .where(
+                t.jobs.c.status == JobStatus.RUNNING.value,
+                t.jobs.c.lease_until.is_(None) | (t.jobs.c.lease_until < now),
+            )
+            .order_by(t.jobs.c.id)
+        )
         with self._tx(write=False) as conn:
             return [self._job(conn, r[0]) for r in conn.execute(q)]
 
@@ -1074,10 +1052,7 @@ class Store:
         """Atomically move the oldest queued job to running and return it (None when the queue is empty)."""
         with self._tx(write=True) as conn:
             row = conn.execute(
-                select(t.jobs.c.id)
-                .where(t.jobs.c.status == JobStatus.QUEUED.value)
-                .order_by(t.jobs.c.id)
-                .limit(1)
+                select(t.jobs.c.id).where(t.jobs.c.status == JobStatus.QUEUED.value).order_by(t.jobs.c.id).limit(1)
             ).first()
             if row is None:
                 return None
@@ -1101,9 +1076,7 @@ class Store:
     def add_rep_clip(self, rep_id: int, path: str, *, at: datetime | None = None) -> RepClipRow:
         with self._tx(write=True) as conn:
             _require_id(conn, t.reps, rep_id, "rep")
-            return _insert_row(
-                conn, t.rep_clips, _clip_row, rep_id=rep_id, path=path, created_at=_to_db(at or _now())
-            )
+            return _insert_row(conn, t.rep_clips, _clip_row, rep_id=rep_id, path=path, created_at=_to_db(at or _now()))
 
     def list_rep_clips(self, rep_id: int) -> list[RepClipRow]:
         with self._tx(write=False) as conn:

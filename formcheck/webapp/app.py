@@ -52,8 +52,10 @@ def _html_error(request: Request, status: int, detail: str) -> HTMLResponse:
     signin = "/clinician/signin" if "/clinician" in request.url.path else "/signin"
     settings = request.app.state.settings
     if status == 401 and settings.single_user_active and "/clinician" not in request.url.path:
-        detail = (f"{detail}: open the address formcheck printed when it started "
-                  f"(http://{settings.host}:{settings.port}/?token=…), or sign in")
+        detail = (
+            f"{detail}: open the address formcheck printed when it started "
+            f"(http://{settings.host}:{settings.port}/?token=…), or sign in"
+        )
     target = f"{signin}?next={html.escape(request.url.path)}"
     link = (
         f'<p><a class="button" href="{target}">Sign in</a></p>'
@@ -168,21 +170,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.jobs = runner
     app.state.programme = load_programme()
     secret = settings.secret_key or load_or_create_secret(settings.data_dir)
-    app.state.session_codec = SessionCodec(
-        secret, max_age_s=settings.session_max_age_s, secure=settings.secure_cookies
-    )
+    app.state.session_codec = SessionCodec(secret, max_age_s=settings.session_max_age_s, secure=settings.secure_cookies)
     app.state.signin_gate = SignInGate()
     app.state.live_slots = LiveSlots(settings.max_live_connections, settings.max_live_per_person)
     # browser-pose sockets (no server model) have their own, larger cap; a JPEG on one takes a live slot then
-    app.state.browser_pose_slots = LiveSlots(settings.max_browser_pose_connections,
-                                             max(settings.max_live_per_person, BROWSER_POSE_PER_PERSON))
+    app.state.browser_pose_slots = LiveSlots(
+        settings.max_browser_pose_connections, max(settings.max_live_per_person, BROWSER_POSE_PER_PERSON)
+    )
     _install_error_handlers(app)
     app.add_middleware(SecurityHeaders)
     # Outermost last: the Host/Origin check runs first, then the token exchange, headers and the body timeout.
     app.add_middleware(BodyTimeout, timeout_s=settings.body_timeout_s)
     app.add_middleware(ResponseHeaders)
-    app.add_middleware(TokenExchange, token=settings.token if settings.single_user_active else None,
-                       secure=settings.secure_cookies)
+    app.add_middleware(
+        TokenExchange, token=settings.token if settings.single_user_active else None, secure=settings.secure_cookies
+    )
     app.add_middleware(HostOriginGuard, names=settings.allowed_host_names)
 
     app.include_router(routes_auth.router)

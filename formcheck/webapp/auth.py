@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,8 +95,11 @@ class SessionCodec:
             return None
         uid = data.get("uid")
         tag = data.get("pw")
-        return SessionData(user_id=uid if isinstance(uid, int) else None, csrf=data["csrf"],
-                           password_tag=tag if isinstance(tag, str) else "")
+        return SessionData(
+            user_id=uid if isinstance(uid, int) else None,
+            csrf=data["csrf"],
+            password_tag=tag if isinstance(tag, str) else "",
+        )
 
     def write(self, response: Response, session: SessionData) -> None:
         token = self._serializer.dumps({"uid": session.user_id, "csrf": session.csrf, "pw": session.password_tag})
@@ -104,7 +107,12 @@ class SessionCodec:
             SESSION_COOKIE, token, max_age=self.max_age_s, httponly=True, secure=self.secure, samesite="lax", path="/"
         )
         response.set_cookie(
-            CSRF_COOKIE, session.csrf, max_age=self.max_age_s, httponly=False, secure=self.secure, samesite="strict",
+            CSRF_COOKIE,
+            session.csrf,
+            max_age=self.max_age_s,
+            httponly=False,
+            secure=self.secure,
+            samesite="strict",
             path="/",
         )
 
@@ -120,8 +128,11 @@ def password_tag(password_hash: str | None) -> str:
 
 def new_session(user_id: int | None, password_hash: str | None = None) -> SessionData:
     """A fresh session; a new CSRF token on every sign-in/out so a token seen before sign-in is useless after."""
-    return SessionData(user_id=user_id, csrf=secrets.token_urlsafe(32),
-                       password_tag=password_tag(password_hash) if user_id is not None else "")
+    return SessionData(
+        user_id=user_id,
+        csrf=secrets.token_urlsafe(32),
+        password_tag=password_tag(password_hash) if user_id is not None else "",
+    )
 
 
 MAX_FAILED_SIGNINS = 5  # judgement call (OWASP: lock out after a handful of failures, for a while)
@@ -144,8 +155,13 @@ class SignInThrottle:
     key is refused until the window passes, so passwords cannot be guessed at speed. The sign-in route keys it by
     (client address, name), so someone else failing on your name never locks you out."""
 
-    def __init__(self, *, max_failures: int = MAX_FAILED_SIGNINS, window_s: float = SIGNIN_LOCKOUT_S,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        max_failures: int = MAX_FAILED_SIGNINS,
+        window_s: float = SIGNIN_LOCKOUT_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._failures: dict[str, list[float]] = {}
         self._max, self._window_s, self._clock = max_failures, window_s, clock
         self._lock = threading.Lock()
@@ -176,13 +192,11 @@ class SignInThrottle:
 
 
 def _low_priority() -> None:
-    try:
+    with suppress(AttributeError, OSError):
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), ARGON2_NICE)
-    except (AttributeError, OSError):
-        pass
 
 
-class SignInRefused(Exception):
+class SignInRefusedError(Exception):
     """429: why, and after how many seconds to retry."""
 
     def __init__(self, message: str, retry_after_s: float) -> None:
@@ -194,17 +208,24 @@ class SignInGate:
     """Everything a sign-in must pass before argon2 runs: per-client and global rate limits, the per-(client,
     name) failure lockout and a bound on concurrent verifications. One per app."""
 
-    def __init__(self, *, concurrent: int = MAX_CONCURRENT_VERIFICATIONS,
-                 global_rate_per_s: float = SIGNIN_GLOBAL_RATE_PER_S, global_burst: float = SIGNIN_GLOBAL_BURST,
-                 client_rate_per_s: float = SIGNIN_CLIENT_RATE_PER_S, client_burst: float = SIGNIN_CLIENT_BURST,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        concurrent: int = MAX_CONCURRENT_VERIFICATIONS,
+        global_rate_per_s: float = SIGNIN_GLOBAL_RATE_PER_S,
+        global_burst: float = SIGNIN_GLOBAL_BURST,
+        client_rate_per_s: float = SIGNIN_CLIENT_RATE_PER_S,
+        client_burst: float = SIGNIN_CLIENT_BURST,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         from formcheck.webapp.limits import KeyedBuckets, TokenBucket
 
         self._slots = threading.BoundedSemaphore(concurrent)
         # Verifications run here, not on the shared thread pool, at low CPU priority: under a flood the pages and
         # API calls of everyone else still get the cores first.
-        self.executor = ThreadPoolExecutor(max_workers=concurrent, thread_name_prefix="argon2",
-                                           initializer=_low_priority)
+        self.executor = ThreadPoolExecutor(
+            max_workers=concurrent, thread_name_prefix="argon2", initializer=_low_priority
+        )
         self._global = TokenBucket(global_rate_per_s, global_burst, clock)
         self._global_lock = threading.Lock()
         self._clients = KeyedBuckets(client_rate_per_s, client_burst, clock=clock)
@@ -215,23 +236,23 @@ class SignInGate:
         return f"{client}\x00{name.strip()}"
 
     def admit(self, client: str, name: str) -> None:
-        """Raise SignInRefused unless this attempt may go on to a password check."""
+        """Raise SignInRefusedError unless this attempt may go on to a password check."""
         if self.failures.locked(self._key(client, name)):
-            raise SignInRefused(TOO_MANY_FAILURES, SIGNIN_LOCKOUT_S)
+            raise SignInRefusedError(TOO_MANY_FAILURES, SIGNIN_LOCKOUT_S)
         ok, wait_s = self._clients.take(client)
         if not ok:
-            raise SignInRefused(SIGNIN_TOO_FAST.format(s=max(1, math.ceil(wait_s))), wait_s)
+            raise SignInRefusedError(SIGNIN_TOO_FAST.format(s=max(1, math.ceil(wait_s))), wait_s)
         with self._global_lock:
             ok = self._global.take()
             wait_s = self._global.wait_s()
         if not ok:
-            raise SignInRefused(SIGNIN_BUSY, max(1.0, wait_s))
+            raise SignInRefusedError(SIGNIN_BUSY, max(1.0, wait_s))
 
     @contextmanager
     def verifying(self) -> Iterator[None]:
         """Hold one of the few verification slots, or refuse at once (never queue behind a flood)."""
         if not self._slots.acquire(blocking=False):
-            raise SignInRefused(SIGNIN_BUSY, 1.0)
+            raise SignInRefusedError(SIGNIN_BUSY, 1.0)
         try:
             yield
         finally:

@@ -27,8 +27,11 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["live"])
 
 TASKS_VISION_PACKAGE = Path("@mediapipe") / "tasks-vision"
-TASKS_VISION_FILES = ("vision_bundle.mjs", "wasm/vision_wasm_module_internal.js",
-                      "wasm/vision_wasm_module_internal.wasm")
+TASKS_VISION_FILES = (
+    "vision_bundle.mjs",
+    "wasm/vision_wasm_module_internal.js",
+    "wasm/vision_wasm_module_internal.wasm",
+)
 VENDOR_URL = "/vendor/tasks-vision"
 MODEL_URL = "/models/pose.task"
 MODEL_CACHE_S = 3600  # the bundle changes only with a new build; its sha256 is in the config for checking
@@ -49,8 +52,10 @@ def vendor_missing(settings: Any) -> str | None:
     root = tasks_vision_dir(settings)
     missing = [f for f in TASKS_VISION_FILES if not (root / f).is_file()]
     if missing:
-        return ("the @mediapipe/tasks-vision npm package is not installed (run `make run`, which uses npm); "
-                "pose runs on the server")
+        return (
+            "the @mediapipe/tasks-vision npm package is not installed (run `make run`, which uses npm); "
+            "pose runs on the server"
+        )
     return None
 
 
@@ -93,10 +98,17 @@ def pose_config(request: Request, user: CurrentUser) -> dict[str, Any]:
             model = _model(request)
         except FormcheckError as exc:
             reason = f"the pose model is not available: {exc}"
-    return {"browser": reason is None, "reason": reason, "vendor_url": VENDOR_URL,
-            "bundle_url": f"{VENDOR_URL}/vision_bundle.mjs", "wasm_url": f"{VENDOR_URL}/wasm",
-            "model_url": MODEL_URL, "model_sha256": model.sha256 if model else None,
-            "slow_pose_ms": SLOW_POSE_MS, "slow_window": SLOW_WINDOW}
+    return {
+        "browser": reason is None,
+        "reason": reason,
+        "vendor_url": VENDOR_URL,
+        "bundle_url": f"{VENDOR_URL}/vision_bundle.mjs",
+        "wasm_url": f"{VENDOR_URL}/wasm",
+        "model_url": MODEL_URL,
+        "model_sha256": model.sha256 if model else None,
+        "slow_pose_ms": SLOW_POSE_MS,
+        "slow_window": SLOW_WINDOW,
+    }
 
 
 @router.get(MODEL_URL, response_class=FileResponse)
@@ -106,5 +118,8 @@ def pose_model(request: Request, user: CurrentUser) -> FileResponse:
         info = _model(request)
     except FormcheckError as exc:
         raise HTTPException(503, f"the pose model is not available: {exc}") from None
-    return FileResponse(info.path, media_type="application/octet-stream",
-                        headers={"Cache-Control": f"private, max-age={MODEL_CACHE_S}", "ETag": f'"{info.sha256}"'})
+    return FileResponse(
+        info.path,
+        media_type="application/octet-stream",
+        headers={"Cache-Control": f"private, max-age={MODEL_CACHE_S}", "ETag": f'"{info.sha256}"'},
+    )

@@ -9,6 +9,7 @@ redelivered job is never run twice. No result backend: the outcome lives in the 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -43,7 +44,7 @@ def _resend_interval_s() -> float:
         return RESEND_INTERVAL_S
 
 
-class BrokerUnavailable(StoreError):
+class BrokerUnavailableError(StoreError):
     """The job queue (broker) cannot be reached (HTTP 503); the job stays queued in the database, sent later."""
 
 
@@ -67,8 +68,11 @@ def celery_app(broker_url: str) -> Any:
         worker_prefetch_multiplier=1,  # one job reserved per worker process: others stay for idle workers
         task_default_queue=QUEUE,
         task_ignore_result=True,  # the outcome is in the jobs table
-        broker_transport_options={"visibility_timeout": _visibility_s(),
-                                  "unacked_restore_interval": RESTORE_INTERVAL_S, "unacked_restore_throttle": 1},
+        broker_transport_options={
+            "visibility_timeout": _visibility_s(),
+            "unacked_restore_interval": RESTORE_INTERVAL_S,
+            "unacked_restore_throttle": 1,
+        },
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=SEND_TIMEOUT_S,
         worker_hijack_root_logger=False,
@@ -101,8 +105,12 @@ def _run_job_task(task: Any, job_id: int) -> str:
             log.info("job %s is %s: nothing to do", job_id, claim.status)
             return str(claim.status)
         if claim.takeover and repo.job_attempts(store, job_id) >= MAX_ATTEMPTS:
-            repo.update_job(store, job_id, status=JobStatus.FAILED,
-                            message="The analysis worker stopped twice on this video; please upload it again")
+            repo.update_job(
+                store,
+                job_id,
+                status=JobStatus.FAILED,
+                message="The analysis worker stopped twice on this video; please upload it again",
+            )
             return JobStatus.FAILED
         if claim.takeover:
             log.warning("job %s: its worker stopped mid-job; running it again", job_id)
@@ -113,16 +121,25 @@ def _run_job_task(task: Any, job_id: int) -> str:
 
 
 def send_job(broker_url: str, job_id: int) -> None:
-    """App side: put one job id on the queue; BrokerUnavailable (one line) when the broker is down."""
+    """App side: put one job id on the queue; BrokerUnavailableError (one line) when the broker is down."""
     from kombu.exceptions import OperationalError
 
     app = celery_app(broker_url)
     try:
-        app.send_task(TASK_NAME, args=[int(job_id)], queue=QUEUE, retry=True,
-                      retry_policy={"max_retries": SEND_RETRIES, "interval_start": 0.5, "interval_step": 0.5,
-                                    "interval_max": 1.0})
+        app.send_task(
+            TASK_NAME,
+            args=[int(job_id)],
+            queue=QUEUE,
+            retry=True,
+            retry_policy={
+                "max_retries": SEND_RETRIES,
+                "interval_start": 0.5,
+                "interval_step": 0.5,
+                "interval_max": 1.0,
+            },
+        )
     except (OperationalError, OSError, ConnectionError) as exc:
-        raise BrokerUnavailable(f"the analysis queue at {_safe_url(broker_url)} is unreachable ({exc})") from None
+        raise BrokerUnavailableError(f"the analysis queue at {_safe_url(broker_url)} is unreachable ({exc})") from None
 
 
 def _safe_url(url: str) -> str:
@@ -136,8 +153,15 @@ def run_worker(broker_url: str, *, concurrency: int = 1, loglevel: str = "INFO",
     """`formcheck worker`: one Celery worker consuming formcheck jobs (solo pool for one job at a time: the
     pose model uses a core by itself; run more workers for more cores or machines)."""
     app = celery_app(broker_url)
-    argv = ["worker", f"--loglevel={loglevel}", "-Q", QUEUE, "--without-gossip", "--without-mingle",
-            "--without-heartbeat"]
+    argv = [
+        "worker",
+        f"--loglevel={loglevel}",
+        "-Q",
+        QUEUE,
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
     if concurrency <= 1:
         argv += ["--pool=solo"]
     else:
@@ -168,14 +192,16 @@ class CeleryDispatcher:
     def submit(self, job_id: int) -> None:
         try:
             send_job(self._url, job_id)
-        except BrokerUnavailable as exc:
+        except BrokerUnavailableError as exc:
             with self._lock:
                 self._pending.add(int(job_id))
             log.error("job %s not sent: %s", job_id, exc)
-            message = (f"Your video is saved, but {exc}; it is tried again every {self._interval_s:g} s and "
-                       "analysed when the queue is back (no need to upload again)")
+            message = (
+                f"Your video is saved, but {exc}; it is tried again every {self._interval_s:g} s and "
+                "analysed when the queue is back (no need to upload again)"
+            )
             self._note(job_id, message)
-            raise BrokerUnavailable(message) from None
+            raise BrokerUnavailableError(message) from None
 
     def pending(self) -> set[int]:
         with self._lock:
@@ -197,7 +223,7 @@ class CeleryDispatcher:
         for job_id in sorted(self.pending()):
             try:
                 send_job(self._url, job_id)
-            except BrokerUnavailable:
+            except BrokerUnavailableError:
                 return sent  # still down: the rest waits for the next round
             with self._lock:
                 self._pending.discard(job_id)
@@ -220,10 +246,8 @@ class CeleryDispatcher:
         self._store = store
         queued = [job_id for job_id, status, _ in repo.unfinished_jobs(store) if status == "queued"]
         for job_id in queued:
-            try:
+            with contextlib.suppress(BrokerUnavailableError):  # noted on the job and retried by the resend loop
                 self.submit(job_id)
-            except BrokerUnavailable:
-                pass  # noted on the job and retried by the resend loop
         return queued
 
     def shutdown(self) -> None:

@@ -26,22 +26,28 @@ class Clinic:
     password: str = DEMO_PASSWORD
 
 
-def _session(store: Store, person_id: int, day: date, level: int, reps: list[RepIn], pain: tuple[int, int]) -> list[int]:
+def _session(
+    store: Store, person_id: int, day: date, level: int, reps: list[RepIn], pain: tuple[int, int]
+) -> list[int]:
     at = datetime(day.year, day.month, day.day, 9, 0, tzinfo=UTC)
     s = store.start_session(person_id, day, level, at=at)
     st = store.start_set(s.id, "squat", side=None, set_index=1, target_reps=len(reps), at=at)
     ids = [store.add_rep(st.id, r, at=at + timedelta(seconds=5 * r.idx)).id for r in reps]
     store.end_set(st.id, at=at + timedelta(minutes=3))
-    store.finish_session_with_pain(s.id, pain_during=pain[0], pain_after=pain[1], day=day,
-                                   at=at + timedelta(minutes=4))
+    store.finish_session_with_pain(s.id, pain_during=pain[0], pain_after=pain[1], day=day, at=at + timedelta(minutes=4))
     return ids
 
 
 def _rep(idx: int, valid: bool, start_s: float) -> RepIn:
     faults = () if valid else (Fault(rule="knee_valgus", value=14.2, threshold=10.0, unit="deg"),)
     return RepIn(
-        idx=idx, start_s=start_s, end_s=start_s + 2.4, valid=valid, verdict="valid" if valid else "invalid",
-        reason="" if valid else "knee caved in (14.2° > 10°)", side="left",
+        idx=idx,
+        start_s=start_s,
+        end_s=start_s + 2.4,
+        valid=valid,
+        verdict="valid" if valid else "invalid",
+        reason="" if valid else "knee caved in (14.2° > 10°)",
+        side="left",
         metrics={"knee_flexion_deg": 92.0 if valid else 88.5, "knee_fppa_deg": 6.0 if valid else 14.2},
         faults=faults,
     )
@@ -65,5 +71,13 @@ def seed_clinic(
         ids = _session(store, alex.id, day, level, reps, pain)
         flagged = ids[1]
     sam_ids = _session(store, sam.id, today - timedelta(days=1), 1, [_rep(1, True, 0.0), _rep(2, False, 3.0)], (1, 1))
-    return Clinic(clinician_id=lee.id, other_clinician_id=park.id, alex_id=alex.id, kim_id=kim.id, sam_id=sam.id,
-                  alex_flagged_rep_id=flagged, sam_flagged_rep_id=sam_ids[1], password=password)
+    return Clinic(
+        clinician_id=lee.id,
+        other_clinician_id=park.id,
+        alex_id=alex.id,
+        kim_id=kim.id,
+        sam_id=sam.id,
+        alex_flagged_rep_id=flagged,
+        sam_flagged_rep_id=sam_ids[1],
+        password=password,
+    )

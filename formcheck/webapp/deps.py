@@ -133,8 +133,14 @@ async def current_user(conn: HTTPConnection, settings: SettingsDep, store: Store
 
 async def require_csrf(request: Request, session: SessionData | None) -> None:
     supplied = request.headers.get(CSRF_HEADER)
-    small = request.headers.get("content-length", "").isdigit() and int(request.headers["content-length"]) <= MAX_FORM_BYTES
-    if not supplied and small and request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+    small = (
+        request.headers.get("content-length", "").isdigit() and int(request.headers["content-length"]) <= MAX_FORM_BYTES
+    )
+    if (
+        not supplied
+        and small
+        and request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
+    ):
         form = await request.form()  # cached by Starlette, so a later Form() parameter still sees it
         value = form.get(CSRF_FORM_FIELD)
         supplied = value if isinstance(value, str) else None

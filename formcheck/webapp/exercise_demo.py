@@ -60,32 +60,48 @@ def _demo_pose(model_id: str, body: Any, s: float) -> Any:
 
     x, y, z = np.eye(3)
     supine = np.column_stack([z, x, y])  # person's left / up (head) / forward (chest) in world axes
-    arms = {"left_arm": ArmPose(flexion_deg=10.0, abduction_deg=15.0),
-            "right_arm": ArmPose(flexion_deg=10.0, abduction_deg=15.0)}
+    arms = {
+        "left_arm": ArmPose(flexion_deg=10.0, abduction_deg=15.0),
+        "right_arm": ArmPose(flexion_deg=10.0, abduction_deg=15.0),
+    }
     if model_id == "demo:straight_leg_raise":
-        return Pose(pelvis_m=LYING_PELVIS_M, base=supine,
-                    left_leg=FreeLeg(hip_flexion_deg=2.0 + (SLR_LIFT_DEG - 2.0) * s, knee_flexion_deg=2.0,
-                                     ankle_dorsiflexion_deg=10.0),
-                    right_leg=FreeLeg(hip_flexion_deg=50.0, knee_flexion_deg=100.0, ankle_dorsiflexion_deg=10.0),
-                    **arms)
+        return Pose(
+            pelvis_m=LYING_PELVIS_M,
+            base=supine,
+            left_leg=FreeLeg(
+                hip_flexion_deg=2.0 + (SLR_LIFT_DEG - 2.0) * s, knee_flexion_deg=2.0, ankle_dorsiflexion_deg=10.0
+            ),
+            right_leg=FreeLeg(hip_flexion_deg=50.0, knee_flexion_deg=100.0, ankle_dorsiflexion_deg=10.0),
+            **arms,
+        )
     if model_id == "demo:glute_bridge":
         px, py, pz = LYING_PELVIS_M
         heel_x = px - BRIDGE_FOOT_BACK_M
-        return Pose(pelvis_m=(px, py + BRIDGE_LIFT_M * s, pz), base=supine, trunk_forward_deg=-25.0 * s,
-                    left_leg=PlantedLeg((heel_x, body.ankle_height_m, 0.12)),
-                    right_leg=PlantedLeg((heel_x, body.ankle_height_m, -0.12)), **arms)
+        return Pose(
+            pelvis_m=(px, py + BRIDGE_LIFT_M * s, pz),
+            base=supine,
+            trunk_forward_deg=-25.0 * s,
+            left_leg=PlantedLeg((heel_x, body.ankle_height_m, 0.12)),
+            right_leg=PlantedLeg((heel_x, body.ankle_height_m, -0.12)),
+            **arms,
+        )
     if model_id == "demo:standing_side_leg_raise":
-        return Pose(pelvis_m=(0.0, body.standing_hip_height_m, 0.0),
-                    left_leg=PlantedLeg((0.1, body.ankle_height_m, 0.0)),
-                    right_leg=FreeLeg(hip_abduction_deg=3.0 + (SIDE_RAISE_DEG - 3.0) * s, knee_flexion_deg=2.0),
-                    trunk_lateral_deg=4.0 * s)
+        return Pose(
+            pelvis_m=(0.0, body.standing_hip_height_m, 0.0),
+            left_leg=PlantedLeg((0.1, body.ankle_height_m, 0.0)),
+            right_leg=FreeLeg(hip_abduction_deg=3.0 + (SIDE_RAISE_DEG - 3.0) * s, knee_flexion_deg=2.0),
+            trunk_lateral_deg=4.0 * s,
+        )
     if model_id == "demo:wall_sit":
         h = body.standing_hip_height_m
-        return Pose(pelvis_m=(0.0, h - (h - WALL_SIT_HIP_M) * s, -0.02 - WALL_SIT_BACK_M * s),
-                    left_leg=PlantedLeg((0.1, body.ankle_height_m, 0.15)),
-                    right_leg=PlantedLeg((-0.1, body.ankle_height_m, 0.15)), trunk_forward_deg=2.0,
-                    left_arm=ArmPose(flexion_deg=5.0, abduction_deg=10.0),
-                    right_arm=ArmPose(flexion_deg=5.0, abduction_deg=10.0))
+        return Pose(
+            pelvis_m=(0.0, h - (h - WALL_SIT_HIP_M) * s, -0.02 - WALL_SIT_BACK_M * s),
+            left_leg=PlantedLeg((0.1, body.ankle_height_m, 0.15)),
+            right_leg=PlantedLeg((-0.1, body.ankle_height_m, 0.15)),
+            trunk_forward_deg=2.0,
+            left_arm=ArmPose(flexion_deg=5.0, abduction_deg=10.0),
+            right_arm=ArmPose(flexion_deg=5.0, abduction_deg=10.0),
+        )
     if model_id == "demo:plank":
         from formcheck.mannequin.body import rot
 
@@ -93,8 +109,14 @@ def _demo_pose(model_id: str, body: Any, s: float) -> Any:
         px, py, pz = PLANK_PELVIS_M
         leg = FreeLeg(ankle_dorsiflexion_deg=60.0)  # on the toes
         arm = ArmPose(flexion_deg=80.0, abduction_deg=10.0, elbow_flexion_deg=90.0)  # on the forearms
-        return Pose(pelvis_m=(px, py + 0.02 * s, pz), base=rot(z, PLANK_TILT_DEG) @ prone, left_leg=leg,
-                    right_leg=leg, left_arm=arm, right_arm=arm)
+        return Pose(
+            pelvis_m=(px, py + 0.02 * s, pz),
+            base=rot(z, PLANK_TILT_DEG) @ prone,
+            left_leg=leg,
+            right_leg=leg,
+            left_arm=arm,
+            right_arm=arm,
+        )
     raise ValueError(f"no demo pose {model_id}")
 
 
@@ -145,6 +167,7 @@ def demo_frames(exercise_id: str) -> tuple[tuple[tuple[float | None, float | Non
     cam = _demo_camera(model_id, view)
     body = Body()
     if model_id.startswith("demo:"):
+
         def pose_at(s: float) -> Any:
             return _demo_pose(model_id, body, s)
     else:
@@ -153,14 +176,21 @@ def demo_frames(exercise_id: str) -> tuple[tuple[tuple[float | None, float | Non
 
         def pose_at(s: float) -> Any:
             return model.pose(body, s, {}, side, None)  # no faults: the camera only matters for valgus
+
     loop_s = sum(d for d, _ in DEMO_PHASES_S)
     n = int(round(loop_s * DEMO_FPS))
     out = []
     for i in range(n):
         uv, _ = cam.project(landmarks33(pose_skeleton(body, pose_at(_phase_s(i / DEMO_FPS) * depth)), body))
         xy = uv / np.array([cam.width_px, cam.height_px])
-        out.append(tuple((round(float(x), DEMO_DECIMALS), round(float(y), DEMO_DECIMALS))
-                         if math.isfinite(x) and math.isfinite(y) else (None, None) for x, y in xy))
+        out.append(
+            tuple(
+                (round(float(x), DEMO_DECIMALS), round(float(y), DEMO_DECIMALS))
+                if math.isfinite(x) and math.isfinite(y)
+                else (None, None)
+                for x, y in xy
+            )
+        )
     return tuple(out)
 
 
@@ -188,6 +218,13 @@ def exercise_demo(user: CurrentUser, exercise: str = Query(max_length=64)) -> di
         model_id, _, view = DEMO_MODELS[exercise_id]
         cam = _demo_camera(model_id, view)
         aspect = round(cam.width_px / cam.height_px, 4)
-    return {"exercise": spec.id, "name": spec.name, "instructions": spec.instructions, "fps": DEMO_FPS,
-            "aspect": aspect, "frames": [[list(p) for p in f] for f in frames], "key_points": key_points(spec),
-            "source": "tools.synth mannequin" if frames else None}
+    return {
+        "exercise": spec.id,
+        "name": spec.name,
+        "instructions": spec.instructions,
+        "fps": DEMO_FPS,
+        "aspect": aspect,
+        "frames": [[list(p) for p in f] for f in frames],
+        "key_points": key_points(spec),
+        "source": "tools.synth mannequin" if frames else None,
+    }

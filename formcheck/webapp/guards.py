@@ -35,9 +35,11 @@ ORIGIN_REFUSED = "Cross-origin request refused: open formcheck from its own addr
 BODY_STALLED = "The request body stalled: send it without pauses"
 # CSP: scripts, styles, media and sockets only from this origin. Inline style attributes are used by the pages;
 # inline scripts are not (the printable report carries a per-response nonce). wasm for in-browser pose models.
-CSP = ("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; "
-       "img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; worker-src 'self' blob:; "
-       "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; worker-src 'self' blob:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 STATIC_PREFIX = "/static/"
 WS_CLOSE_POLICY = 1008
 
@@ -73,9 +75,17 @@ def origin_allowed(origin: str, names: frozenset[str] | None) -> bool:
 
 async def _refuse_http(send: Send, status: int, detail: str) -> None:
     body = json.dumps({"detail": detail}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            (b"cache-control", b"no-store")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"cache-control", b"no-store"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -101,8 +111,13 @@ class HostOriginGuard:
         if refusal is None:
             await self.app(scope, receive, send)
             return
-        log.info("refused %s %s: host=%r origin=%r", scope["type"], scope.get("path"), headers.get("host"),
-                 headers.get("origin"))
+        log.info(
+            "refused %s %s: host=%r origin=%r",
+            scope["type"],
+            scope.get("path"),
+            headers.get("host"),
+            headers.get("origin"),
+        )
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": WS_CLOSE_POLICY, "reason": refusal[:120]})
             return

@@ -57,8 +57,9 @@ def holder_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def claim_job(store: Any, job_id: int, holder: str, *, lease: float | None = None,
-              now: datetime | None = None) -> Claim:
+def claim_job(
+    store: Any, job_id: int, holder: str, *, lease: float | None = None, now: datetime | None = None
+) -> Claim:
     """Take job `job_id`'s lease for `holder` (see the module docstring); the claim is noted in the job's
     bookkeeping (holder, time, whether it took over a dead worker's run)."""
     now = now or datetime.now(UTC)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from formcheck.errors import FormcheckError, VideoError
-from formcheck.store import LeaseLost
+from formcheck.store import LeaseLostError
 from formcheck.webapp import repo
 from formcheck.webapp.schemas import JobStatus
 from formcheck.webapp.settings import Settings
@@ -35,7 +35,6 @@ def load_analyzer(dotted: str) -> Callable[..., Any]:
     """'package.module:function' -> the function (the analyzer is configurable so tests can use a fake)."""
     module_name, _, attr = dotted.partition(":")
     return getattr(importlib.import_module(module_name), attr)
-
 
 
 def angle_chart(seq: Any, exercise_id: str, side: str) -> dict[str, Any] | None:
@@ -58,8 +57,11 @@ def angle_chart(seq: Any, exercise_id: str, side: str) -> dict[str, Any] | None:
     step = max(1, int(np.ceil(len(t_s) / MAX_CHART_POINTS)))
     label = main.measure.removesuffix(f"_{main.unit}").replace("_3d", " (3D)").replace("_", " ")
     # exercises whose rep thresholds adapt to the person's own range (enter/exit None) draw no fixed lines
-    lines = [{"value": float(v), "label": label, "kind": "rep"}
-             for v, label in ((main.enter, "rep starts"), (main.exit, "rep ends")) if v is not None]
+    lines = [
+        {"value": float(v), "label": label, "kind": "rep"}
+        for v, label in ((main.enter, "rep starts"), (main.exit, "rep ends"))
+        if v is not None
+    ]
     for rule in spec.rules:
         if rule.measure == main.measure:
             lines.append({"value": float(rule.limit), "label": rule.name, "kind": "rule"})
@@ -73,8 +75,14 @@ def angle_chart(seq: Any, exercise_id: str, side: str) -> dict[str, Any] | None:
 
 
 def analyse_upload(
-    video: Path, exercise_id: str, side: str, *, overrides: dict[str, float] | None, annotate_path: Path,
-    landmarks_path: Path, progress: Callable[[float], None],
+    video: Path,
+    exercise_id: str,
+    side: str,
+    *,
+    overrides: dict[str, float] | None,
+    annotate_path: Path,
+    landmarks_path: Path,
+    progress: Callable[[float], None],
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The default job body: pose once (landmarks kept beside the upload), judge, render, chart.
 
@@ -91,8 +99,9 @@ def analyse_upload(
         seq, model_sha = landmarks_for(video, progress=lambda r: progress(r * LANDMARK_PROGRESS_RATIO))
         seq.save_npz(landmarks_path, model_sha256=model_sha or "")
     progress(LANDMARK_PROGRESS_RATIO)
-    report = analyze_video(video, exercise_id, side, overrides=overrides, annotate_path=annotate_path,
-                           landmarks_cache=landmarks_path)
+    report = analyze_video(
+        video, exercise_id, side, overrides=overrides, annotate_path=annotate_path, landmarks_cache=landmarks_path
+    )
     return report_to_json(report), angle_chart(seq, exercise_id, side)
 
 
@@ -140,9 +149,10 @@ def run_job(job_id: int, settings_json: str, lease_owner: str | None = None) -> 
             log.warning("job %s vanished before it ran", job_id)
             return JobStatus.FAILED
         try:
-            repo.update_job(store, job_id, status=JobStatus.RUNNING, progress_ratio=0.0, started=True,
-                            lease_owner=lease_owner)
-        except LeaseLost:
+            repo.update_job(
+                store, job_id, status=JobStatus.RUNNING, progress_ratio=0.0, started=True, lease_owner=lease_owner
+            )
+        except LeaseLostError:
             log.warning("job %s was taken over before it started", job_id)
             return JobStatus.FAILED
         annotate_path = settings.data_dir / job.annotated_relpath
@@ -158,26 +168,39 @@ def run_job(job_id: int, settings_json: str, lease_owner: str | None = None) -> 
                 landmarks_path=settings.data_dir / job.landmarks_relpath,
                 progress=_Progress(store, job_id, lease_owner),
             )
-        except LeaseLost:
+        except LeaseLostError:
             log.warning("job %s: lease lost (timed out or taken over); this run stops", job_id)
             return JobStatus.FAILED
         except FormcheckError as exc:
             log.info("job %s failed: %s", job_id, exc)
-            repo.update_job(store, job_id, status=JobStatus.FAILED, message=public_message(exc, job, settings),
-                            lease_owner=lease_owner, release=True)
+            repo.update_job(
+                store,
+                job_id,
+                status=JobStatus.FAILED,
+                message=public_message(exc, job, settings),
+                lease_owner=lease_owner,
+                release=True,
+            )
             return JobStatus.FAILED
         except Exception:  # noqa: BLE001 - a job must end with a stored reason, never silently
             log.exception("job %s crashed", job_id)
-            repo.update_job(store, job_id, status=JobStatus.FAILED, message=UNEXPECTED_FAILURE,
-                            lease_owner=lease_owner, release=True)
+            repo.update_job(
+                store,
+                job_id,
+                status=JobStatus.FAILED,
+                message=UNEXPECTED_FAILURE,
+                lease_owner=lease_owner,
+                release=True,
+            )
             return JobStatus.FAILED
         report = dict(report)
         report["video"] = job.display_name  # never the server's path
         annotated = job.annotated_relpath if annotate_path.is_file() and annotate_path.stat().st_size > 0 else None
         try:
-            repo.store_job_result(store, job_id, {"report": report, "chart": chart}, annotated_relpath=annotated,
-                                  lease_owner=lease_owner)
-        except LeaseLost:
+            repo.store_job_result(
+                store, job_id, {"report": report, "chart": chart}, annotated_relpath=annotated, lease_owner=lease_owner
+            )
+        except LeaseLostError:
             log.warning("job %s finished after its lease was lost; the result is dropped", job_id)
             return JobStatus.FAILED
         return JobStatus.DONE

@@ -59,8 +59,10 @@ class LandmarkMsg(BaseModel):
     type: Literal["landmarks"]
     seq: int = Field(ge=0, le=2**32 - 1)
     t_ms: float = Field(ge=0.0, le=MAX_T_MS)
-    wh: tuple[Annotated[int, Field(ge=MIN_FRAME_SIDE_PX, le=MAX_FRAME_SIDE_PX)],
-              Annotated[int, Field(ge=MIN_FRAME_SIDE_PX, le=MAX_FRAME_SIDE_PX)]]
+    wh: tuple[
+        Annotated[int, Field(ge=MIN_FRAME_SIDE_PX, le=MAX_FRAME_SIDE_PX)],
+        Annotated[int, Field(ge=MIN_FRAME_SIDE_PX, le=MAX_FRAME_SIDE_PX)],
+    ]
     pose: bool
     image: Annotated[list[Point5], Field(min_length=N_LANDMARKS, max_length=N_LANDMARKS)] | None = None
     world: Annotated[list[Point3], Field(min_length=N_LANDMARKS, max_length=N_LANDMARKS)] | None = None
@@ -122,16 +124,19 @@ def check_values(msg: LandmarkMsg) -> None:
         raise LandmarkError("bad_landmarks", "landmarks must be finite numbers", seq=msg.seq)
     xy, z, scores = img[:, :2], img[:, 2], img[:, 3:]
     if xy.min() < IMAGE_XY_MIN or xy.max() > IMAGE_XY_MAX:
-        raise LandmarkError("bad_landmarks", f"image x, y must be within {IMAGE_XY_MIN}..{IMAGE_XY_MAX} "
-                            "(normalised to the frame)", seq=msg.seq)
+        raise LandmarkError(
+            "bad_landmarks",
+            f"image x, y must be within {IMAGE_XY_MIN}..{IMAGE_XY_MAX} (normalised to the frame)",
+            seq=msg.seq,
+        )
     if np.abs(z).max() > IMAGE_Z_ABS_MAX:
         raise LandmarkError("bad_landmarks", f"image z must be within ±{IMAGE_Z_ABS_MAX}", seq=msg.seq)
     if scores.min() < 0.0 or scores.max() > 1.0:
         raise LandmarkError("bad_landmarks", "visibility and presence must be within 0..1", seq=msg.seq)
-    if world is not None:
-        if not np.isfinite(world).all() or np.abs(world).max() > WORLD_ABS_MAX_M:
-            raise LandmarkError("bad_landmarks", f"world landmarks must be within ±{WORLD_ABS_MAX_M} m of the hips",
-                                seq=msg.seq)
+    if world is not None and (not np.isfinite(world).all() or np.abs(world).max() > WORLD_ABS_MAX_M):
+        raise LandmarkError(
+            "bad_landmarks", f"world landmarks must be within ±{WORLD_ABS_MAX_M} m of the hips", seq=msg.seq
+        )
 
 
 def to_pose_frame(msg: LandmarkMsg, t_s: float) -> PoseFrame:
@@ -141,15 +146,20 @@ def to_pose_frame(msg: LandmarkMsg, t_s: float) -> PoseFrame:
         return PoseFrame.empty(t_s, (w, h), luma=msg.luma)
     img, world = msg.arrays()
     xyz = img[:, :3] * np.array([w, h, w], dtype=np.float64)  # normalised -> px (z on the x scale), as pose.py
-    return PoseFrame(t_s=t_s, frame_wh=(w, h), xyz_px=xyz, visibility=img[:, 3], presence=img[:, 4],
-                     world_m=world, luma=msg.luma)
+    return PoseFrame(
+        t_s=t_s, frame_wh=(w, h), xyz_px=xyz, visibility=img[:, 3], presence=img[:, 4], world_m=world, luma=msg.luma
+    )
 
 
 class RateGuard(TokenBucket):
     """Token bucket for landmark messages (a page sends one per camera frame, <= 60/s)."""
 
-    def __init__(self, rate_per_s: float = LANDMARK_RATE_PER_S, burst: float = LANDMARK_BURST,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        rate_per_s: float = LANDMARK_RATE_PER_S,
+        burst: float = LANDMARK_BURST,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__(rate_per_s, burst, clock)
 
 
@@ -164,18 +174,27 @@ class LandmarkIntake:
         refused, never analysed twice)."""
         msg = parse_landmarks(text)
         if not msg.t_ms > self.last_t_ms:
-            raise LandmarkError("bad_landmarks", f"t_ms {msg.t_ms:g} is not after the previous frame's "
-                                f"{self.last_t_ms:g}: timestamps must increase", seq=msg.seq)
+            raise LandmarkError(
+                "bad_landmarks",
+                f"t_ms {msg.t_ms:g} is not after the previous frame's {self.last_t_ms:g}: timestamps must increase",
+                seq=msg.seq,
+            )
         self.last_t_ms = msg.t_ms
         return msg
 
 
-def pose_frame_message(frame: PoseFrame, seq: int, t_ms: float, *, decimals: int = 5,
-                       pose_ms: float | None = None) -> dict:
+def pose_frame_message(
+    frame: PoseFrame, seq: int, t_ms: float, *, decimals: int = 5, pose_ms: float | None = None
+) -> dict:
     """The landmark message a page would send for `frame` (used by benchmarks and tests to replay real clips)."""
     w, h = frame.frame_wh
-    out: dict = {"type": "landmarks", "seq": int(seq), "t_ms": round(float(t_ms), 3), "wh": [int(w), int(h)],
-                 "pose": bool(frame.detected)}
+    out: dict = {
+        "type": "landmarks",
+        "seq": int(seq),
+        "t_ms": round(float(t_ms), 3),
+        "wh": [int(w), int(h)],
+        "pose": bool(frame.detected),
+    }
     if frame.detected:
         norm = frame.xyz_px / np.array([w, h, w], dtype=np.float64)
         img = np.concatenate([norm, frame.visibility[:, None], frame.presence[:, None]], axis=1)

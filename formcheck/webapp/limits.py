@@ -89,8 +89,14 @@ class TokenBucket:
 class KeyedBuckets:
     """One TokenBucket per key (client address, ...), least recently used dropped beyond `max_keys`."""
 
-    def __init__(self, rate_per_s: float, burst: float, *, max_keys: int = MAX_TRACKED_KEYS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        rate_per_s: float,
+        burst: float,
+        *,
+        max_keys: int = MAX_TRACKED_KEYS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.rate_per_s, self.burst, self.max_keys, self._clock = rate_per_s, burst, max_keys, clock
         self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
         self._lock = threading.Lock()

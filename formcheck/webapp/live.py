@@ -42,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import contextlib
 import dataclasses
 import functools
 import json
@@ -61,9 +62,9 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from formcheck.errors import FormcheckError, InputError
 from formcheck.core.landmarks import Lm, Side
 from formcheck.core.types import PoseFrame
+from formcheck.errors import FormcheckError, InputError
 from formcheck.webapp import landmark_msgs as lmsg
 from formcheck.webapp.deps import CurrentUser, OwnSession, StoreDep, websocket_user
 from formcheck.webapp.limits import TokenBucket
@@ -122,6 +123,7 @@ ANGLE_LABELS: tuple[tuple[str, Lm, Lm, Lm], ...] = (
 
 # ------------------------------------------------------------------------------------------------ page route
 
+
 @router.get("/live", response_class=FileResponse, tags=["pages"])
 def live_page(request: Request, user: CurrentUser) -> FileResponse:
     """The live coaching page (static HTML; everything else comes over the API and the WebSocket).
@@ -163,9 +165,15 @@ def _exercise_info(exercise_id: str) -> dict[str, Any]:
     from formcheck.core.spec import load_exercise
 
     spec = load_exercise(exercise_id)
-    return {"id": spec.id, "name": spec.name, "instructions": spec.instructions,
-            "views": [str(v) for v in spec.views], "sided": str(spec.side_mode) != "bilateral",
-            "is_hold": spec.is_hold, "hold_s": spec.hold.target_s if spec.hold is not None else None}
+    return {
+        "id": spec.id,
+        "name": spec.name,
+        "instructions": spec.instructions,
+        "views": [str(v) for v in spec.views],
+        "sided": str(spec.side_mode) != "bilateral",
+        "is_hold": spec.is_hold,
+        "hold_s": spec.hold.target_s if spec.hold is not None else None,
+    }
 
 
 @router.get("/api/live/today")
@@ -174,21 +182,41 @@ def live_today(request: Request, user: CurrentUser) -> dict[str, Any]:
     svc = programme_service(request.app)
     person = svc.store.get_person_by_id(user.id)
     plan = svc.plan(person)
-    open_session = next((s.id for s in svc.store.list_sessions(user.id)
-                         if s.status.value == "in_progress" and s.day == plan.day), None)
+    open_session = next(
+        (s.id for s in svc.store.list_sessions(user.id) if s.status.value == "in_progress" and s.day == plan.day), None
+    )
     exercises = []
     for ex in plan.exercises:
         info = _exercise_info(ex.exercise_id)
-        exercises.append({**info, "sets": ex.sets, "reps": ex.reps, "hold_s": ex.hold_s, "sides": ex.sides,
-                          "rest_s": ex.rest_s, "note": ex.note})
+        exercises.append(
+            {
+                **info,
+                "sets": ex.sets,
+                "reps": ex.reps,
+                "hold_s": ex.hold_s,
+                "sides": ex.sides,
+                "rest_s": ex.rest_s,
+                "note": ex.note,
+            }
+        )
     return {
-        "day": plan.day.isoformat(), "level": plan.level, "level_name": plan.level_name, "focus": plan.focus,
-        "rest_day": plan.kind != "exercise", "title": "Rest day" if plan.kind != "exercise" else plan.level_name,
-        "message": " ".join([plan.reason, *plan.messages]).strip(), "readiness_status": to_jsonable(plan.readiness),
-        "readiness": [{"id": r.id, "title": r.title, "instructions": r.instructions, "minutes": r.minutes}
-                      for r in plan.readiness_steps],
-        "skb_reps": SKB_TEST_REPS, "exercises": exercises, "session_id": open_session,
-        "remaining_s": round(plan.remaining_s), "estimated_min": round(plan.estimated_min, 1),
+        "day": plan.day.isoformat(),
+        "level": plan.level,
+        "level_name": plan.level_name,
+        "focus": plan.focus,
+        "rest_day": plan.kind != "exercise",
+        "title": "Rest day" if plan.kind != "exercise" else plan.level_name,
+        "message": " ".join([plan.reason, *plan.messages]).strip(),
+        "readiness_status": to_jsonable(plan.readiness),
+        "readiness": [
+            {"id": r.id, "title": r.title, "instructions": r.instructions, "minutes": r.minutes}
+            for r in plan.readiness_steps
+        ],
+        "skb_reps": SKB_TEST_REPS,
+        "exercises": exercises,
+        "session_id": open_session,
+        "remaining_s": round(plan.remaining_s),
+        "estimated_min": round(plan.estimated_min, 1),
     }
 
 
@@ -212,12 +240,25 @@ def live_start_session(request: Request, user: CurrentUser) -> dict[str, Any]:
 def live_readiness(session_id: int, session: OwnSession, body: ReadinessIn, request: Request) -> dict[str, Any]:
     """The three readiness steps + the Small Knee Bend Test's camera verdict and pain: ready or not today."""
     svc = programme_service(request.app)
-    status, reason = svc.record_readiness(session_id, massage_done=body.massage_done, vmo_done=body.vmo_done,
-                                          skbt_verdict=body.skbt_verdict, skbt_pain=body.skbt_pain)
-    titles = {"ready": "Ready — let's go", "not_ready": "Not today: your knee needs rest",
-              "retry": "Let's redo the test", "incomplete": "One step is missing"}
-    return {"ready": str(status) == "ready", "status": str(status), "title": titles.get(str(status), str(status)),
-            "message": reason[:1].upper() + reason[1:]}
+    status, reason = svc.record_readiness(
+        session_id,
+        massage_done=body.massage_done,
+        vmo_done=body.vmo_done,
+        skbt_verdict=body.skbt_verdict,
+        skbt_pain=body.skbt_pain,
+    )
+    titles = {
+        "ready": "Ready — let's go",
+        "not_ready": "Not today: your knee needs rest",
+        "retry": "Let's redo the test",
+        "incomplete": "One step is missing",
+    }
+    return {
+        "ready": str(status) == "ready",
+        "status": str(status),
+        "title": titles.get(str(status), str(status)),
+        "message": reason[:1].upper() + reason[1:],
+    }
 
 
 @router.post("/api/live/sessions/{session_id}/pain")
@@ -225,8 +266,12 @@ def live_finish(session_id: int, session: OwnSession, body: PainIn, request: Req
     """Pain during and after: closes the session and returns the programme's decision in words."""
     svc = programme_service(request.app)
     d = svc.finish_session(session_id, pain_during=body.pain_during, pain_after=body.pain_after)
-    return {"action": str(d.action), "level": d.level, "message": d.reason[:1].upper() + d.reason[1:],
-            "flag_clinician": d.flag_clinician}
+    return {
+        "action": str(d.action),
+        "level": d.level,
+        "message": d.reason[:1].upper() + d.reason[1:],
+        "flag_clinician": d.flag_clinician,
+    }
 
 
 @router.get("/api/live/settings")
@@ -242,6 +287,7 @@ def live_settings_put(body: LiveSettingsIn, user: CurrentUser, store: StoreDep) 
 
 
 # ------------------------------------------------------------------------------------------------ wire types
+
 
 @dataclasses.dataclass(frozen=True)
 class SetRequest:
@@ -264,9 +310,12 @@ class SetRequest:
         if side not in ("auto", Side.LEFT.value, Side.RIGHT.value):
             raise ValueError("side must be auto, left or right")
         return cls(
-            exercise_id=ex, side=side, target_reps=_opt_int(m.get("target_reps"), 1, 500),
+            exercise_id=ex,
+            side=side,
+            target_reps=_opt_int(m.get("target_reps"), 1, 500),
             session_id=_opt_int(m.get("session_id"), 1, 2**62),
-            set_no=_opt_int(m.get("set_no"), 1, 100), preview=_truthy(m.get("preview")),
+            set_no=_opt_int(m.get("set_no"), 1, 100),
+            preview=_truthy(m.get("preview")),
             hold_s=_opt_float(m.get("hold_s"), 0.5, 600.0),
         )
 
@@ -313,7 +362,7 @@ def split_frame(data: bytes, server_seq: int) -> tuple[int, float | None, bytes]
         if len(data) < FRAME_HEADER.size + 2:
             raise ProtocolError("bad_frame", "frame header without an image")
         _, seq, t_ms = FRAME_HEADER.unpack_from(data)
-        jpeg = data[FRAME_HEADER.size:]
+        jpeg = data[FRAME_HEADER.size :]
         t = float(t_ms) if math.isfinite(t_ms) else None
     else:
         seq, t, jpeg = server_seq, None, data
@@ -332,8 +381,9 @@ def decode_jpeg(jpeg: bytes) -> np.ndarray:
     if size is None:
         raise ProtocolError("bad_frame", "not a JPEG image (no frame header)")
     if max(size) > MAX_FRAME_SIDE_PX:
-        raise ProtocolError("bad_frame", f"image of {size[0]}x{size[1]} px is larger than {MAX_FRAME_SIDE_PX} px: "
-                                         "send 640x480")
+        raise ProtocolError(
+            "bad_frame", f"image of {size[0]}x{size[1]} px is larger than {MAX_FRAME_SIDE_PX} px: send 640x480"
+        )
     bgr = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
     if bgr is None or bgr.ndim != 3 or bgr.shape[0] < 16 or bgr.shape[1] < 16:
         raise ProtocolError("bad_frame", "the image could not be decoded")
@@ -355,8 +405,13 @@ def landmarks_json(pf: PoseFrame) -> list[list[float | None]] | None:
     out: list[list[float | None]] = []
     for (x, y), vis in zip(xy, pf.visibility, strict=True):
         ok = math.isfinite(x) and math.isfinite(y)
-        out.append([round(float(x), LANDMARK_DECIMALS) if ok else None,
-                    round(float(y), LANDMARK_DECIMALS) if ok else None, round(float(vis), 2)])
+        out.append(
+            [
+                round(float(x), LANDMARK_DECIMALS) if ok else None,
+                round(float(y), LANDMARK_DECIMALS) if ok else None,
+                round(float(vis), 2),
+            ]
+        )
     return out
 
 
@@ -398,11 +453,16 @@ def to_jsonable(obj: Any) -> Any:
 
 # -------------------------------------------------------------------------------------------------- limiter
 
+
 class FloodGuard(TokenBucket):
     """Token bucket over incoming messages: True while the client stays within rate and burst."""
 
-    def __init__(self, rate_per_s: float = FLOOD_RATE_PER_S, burst: float = FLOOD_BURST,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        rate_per_s: float = FLOOD_RATE_PER_S,
+        burst: float = FLOOD_BURST,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__(rate_per_s, burst, clock)
 
 
@@ -464,15 +524,14 @@ def write_clip(frames: list[tuple[float, bytes]], out: Path) -> Path:
 
 # ------------------------------------------------------------------------------------------------ connection
 
+
 def lower_thread_priority() -> None:
     """Pose work yields the CPU to request handling (Linux per-thread nice, as video.py's decoder): a saturated
     server still answers other people's pages and API calls promptly. MediaPipe's own threads inherit it."""
     from formcheck.webapp.limits import LIVE_POSE_NICE
 
-    try:
+    with contextlib.suppress(AttributeError, OSError):
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), LIVE_POSE_NICE)
-    except (AttributeError, OSError):
-        pass
 
 
 def _default_estimator_factory():
@@ -495,8 +554,9 @@ class LiveConnection:
         self.estimator: Any = None
         # One worker thread per connection runs the estimator and the analysis, in order: creation, every frame
         # and the final close are serial, so the native landmarker is never closed under a running frame.
-        self.pose_thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="live-pose",
-                                                                 initializer=lower_thread_priority)
+        self.pose_thread = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="live-pose", initializer=lower_thread_priority
+        )
         self.analysis: Any = None
         self.set_req: SetRequest | None = None
         self.recorder: Any = None
@@ -547,14 +607,23 @@ class LiveConnection:
                 # and every control message. A ping-pong client never drops a frame, however fast it is.
                 charged = text is not None or self.latest is not None
                 if charged and not self.flood.allow():
-                    self._event("fatal", ProtocolError("flood", "too many messages: send one frame, then wait "
-                                                       "for its reply", close=WS_CLOSE_POLICY))
+                    self._event(
+                        "fatal",
+                        ProtocolError(
+                            "flood", "too many messages: send one frame, then wait for its reply", close=WS_CLOSE_POLICY
+                        ),
+                    )
                     return
                 if data is not None:
                     if len(data) > MAX_FRAME_BYTES:
-                        self._event("fatal", ProtocolError(
-                            "too_large", f"frame of {len(data)} bytes is over the {MAX_FRAME_BYTES}-byte limit",
-                            close=WS_CLOSE_TOO_BIG))
+                        self._event(
+                            "fatal",
+                            ProtocolError(
+                                "too_large",
+                                f"frame of {len(data)} bytes is over the {MAX_FRAME_BYTES}-byte limit",
+                                close=WS_CLOSE_TOO_BIG,
+                            ),
+                        )
                         return
                     self.frames_in += 1
                     self.latest = data  # latest frame wins: an unprocessed older one is dropped here
@@ -572,12 +641,22 @@ class LiveConnection:
     def _take_landmarks(self, text: str) -> bool:
         """Keep the newest landmark message (latest wins); False after a fatal flood / size error."""
         if not self.lm_rate.allow():
-            self._event("fatal", ProtocolError("flood", "too many landmark messages: at most "
-                                               f"{lmsg.LANDMARK_RATE_PER_S:g} a second", close=WS_CLOSE_POLICY))
+            self._event(
+                "fatal",
+                ProtocolError(
+                    "flood",
+                    f"too many landmark messages: at most {lmsg.LANDMARK_RATE_PER_S:g} a second",
+                    close=WS_CLOSE_POLICY,
+                ),
+            )
             return False
         if len(text) > lmsg.MAX_LANDMARK_MSG_BYTES:
-            self._event("fatal", ProtocolError("too_large", f"landmark message over {lmsg.MAX_LANDMARK_MSG_BYTES} "
-                                               "bytes", close=WS_CLOSE_TOO_BIG))
+            self._event(
+                "fatal",
+                ProtocolError(
+                    "too_large", f"landmark message over {lmsg.MAX_LANDMARK_MSG_BYTES} bytes", close=WS_CLOSE_TOO_BIG
+                ),
+            )
             return False
         self.frames_in += 1
         self.latest_lm = (text, time.perf_counter())
@@ -642,10 +721,8 @@ class LiveConnection:
     async def close(self, code: int, reason: str) -> None:
         self.closed = True
         if self.ws.application_state is WebSocketState.CONNECTED:
-            try:
+            with contextlib.suppress(RuntimeError):
                 await self.ws.close(code=code, reason=reason[:120])
-            except RuntimeError:
-                pass
 
     # ---- control messages
     async def handle_text(self, text: str) -> None:
@@ -655,7 +732,7 @@ class LiveConnection:
         try:
             msg = json.loads(text)
             if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
-                raise ValueError("a JSON object with a \"type\" is expected")
+                raise ValueError('a JSON object with a "type" is expected')
         except ValueError as exc:
             await self.fail(ProtocolError("bad_message", f"not a control message: {str(exc)[:100]}"))
             return
@@ -721,11 +798,20 @@ class LiveConnection:
         analysis.target_reps = req.target_reps
         self.analysis, self.set_req, self.recorder = analysis, req, recorder
         self.holds_stored = 0
-        await self.send({"type": "set_started", "exercise": req.exercise_id, "side": req.side,
-                         "target_reps": req.target_reps, "hold_s": req.hold_s, "preview": req.preview,
-                         "session_id": req.session_id,
-                         "set_no": req.set_no, "recording": recorder is not None,
-                         "set_id": recorder.set_id if recorder else None})
+        await self.send(
+            {
+                "type": "set_started",
+                "exercise": req.exercise_id,
+                "side": req.side,
+                "target_reps": req.target_reps,
+                "hold_s": req.hold_s,
+                "preview": req.preview,
+                "session_id": req.session_id,
+                "set_no": req.set_no,
+                "recording": recorder is not None,
+                "set_id": recorder.set_id if recorder else None,
+            }
+        )
         return True
 
     async def end_set(self) -> None:
@@ -850,11 +936,23 @@ class LiveConnection:
         t1 = time.perf_counter()
         cf = self.analysis.update(pf) if self.analysis is not None else None  # the same coached set as JPEGs
         t2 = time.perf_counter()
-        reply = {"type": "frame", "seq": msg.seq, "pose_source": POSE_BROWSER, "t_s": round(pf.t_s, 3),
-                 "wh": list(pf.frame_wh), "pose": pf.detected, "landmarks": None,  # the page has its own
-                 "angles": key_angles(pf), **coached_json(cf, self.set_req),
-                 "timing_ms": {"parse": round((t1 - t0) * 1000, 2), "pose": None, "client_pose": msg.pose_ms,
-                               "analysis": round((t2 - t1) * 1000, 2)}}
+        reply = {
+            "type": "frame",
+            "seq": msg.seq,
+            "pose_source": POSE_BROWSER,
+            "t_s": round(pf.t_s, 3),
+            "wh": list(pf.frame_wh),
+            "pose": pf.detected,
+            "landmarks": None,  # the page has its own
+            "angles": key_angles(pf),
+            **coached_json(cf, self.set_req),
+            "timing_ms": {
+                "parse": round((t1 - t0) * 1000, 2),
+                "pose": None,
+                "client_pose": msg.pose_ms,
+                "analysis": round((t2 - t1) * 1000, 2),
+            },
+        }
         return reply, (cf.counted if cf is not None else None)
 
     def _process(self, jpeg: bytes, t_s: float) -> tuple[dict[str, Any], Any]:
@@ -866,11 +964,20 @@ class LiveConnection:
         t2 = time.perf_counter()
         cf = self.analysis.update(pf) if self.analysis is not None else None
         t3 = time.perf_counter()
-        reply = {"type": "frame", "t_s": round(t_s, 3), "wh": list(pf.frame_wh), "pose": pf.detected,
-                 "landmarks": landmarks_json(pf), "angles": key_angles(pf),
-                 **coached_json(cf, self.set_req),
-                 "timing_ms": {"decode": round((t1 - t0) * 1000, 1), "pose": round((t2 - t1) * 1000, 1),
-                               "analysis": round((t3 - t2) * 1000, 1)}}
+        reply = {
+            "type": "frame",
+            "t_s": round(t_s, 3),
+            "wh": list(pf.frame_wh),
+            "pose": pf.detected,
+            "landmarks": landmarks_json(pf),
+            "angles": key_angles(pf),
+            **coached_json(cf, self.set_req),
+            "timing_ms": {
+                "decode": round((t1 - t0) * 1000, 1),
+                "pose": round((t2 - t1) * 1000, 1),
+                "analysis": round((t3 - t2) * 1000, 1),
+            },
+        }
         return reply, (cf.counted if cf is not None else None)
 
     async def _record_new_reps(self, fb: Any, pose_source: str = "server") -> list[dict[str, Any]]:
@@ -889,8 +996,13 @@ class LiveConnection:
                         self._schedule_clip(rep, rep_id)
                 except FormcheckError as exc:
                     log.error("could not store rep %s: %s", item.get("index"), exc)
-                    await self.send({"type": "error", "code": "store_failed",
-                                     "message": f"rep {item.get('index')} could not be saved: {exc}"})
+                    await self.send(
+                        {
+                            "type": "error",
+                            "code": "store_failed",
+                            "message": f"rep {item.get('index')} could not be saved: {exc}",
+                        }
+                    )
             out.append(item)
         return out
 
@@ -905,15 +1017,26 @@ class LiveConnection:
         while self.holds_stored < due:
             self.holds_stored += 1
             rep = hold_rep_in(self.holds_stored, fb.t_s, req.hold_s, req.side)
-            item = {"index": rep.idx, "valid": True, "verdict": rep.verdict, "why": rep.reason, "side": rep.side,
-                    "start_s": rep.start_s, "end_s": rep.end_s, "faults": [], "stored": False, "hold": True}
+            item = {
+                "index": rep.idx,
+                "valid": True,
+                "verdict": rep.verdict,
+                "why": rep.reason,
+                "side": rep.side,
+                "start_s": rep.start_s,
+                "end_s": rep.end_s,
+                "faults": [],
+                "stored": False,
+                "hold": True,
+            }
             try:
                 item["rep_id"] = await asyncio.to_thread(self.recorder.record_in, rep)
                 item["stored"] = True
             except FormcheckError as exc:
                 log.error("could not store hold %s: %s", rep.idx, exc)
-                await self.send({"type": "error", "code": "store_failed",
-                                 "message": f"hold {rep.idx} could not be saved: {exc}"})
+                await self.send(
+                    {"type": "error", "code": "store_failed", "message": f"hold {rep.idx} could not be saved: {exc}"}
+                )
             out.append(item)
         return out
 
@@ -950,6 +1073,7 @@ def clip_path(data_dir: Path, person_id: int, req: SetRequest | None, rep_id: An
 
 # ------------------------------------------------------------------------------- analysis / store adapters
 
+
 def _new_live_session(req: SetRequest, overrides: dict[str, float] | None = None) -> Any:
     from formcheck.core.analysis import LiveSession
 
@@ -960,8 +1084,9 @@ def _new_coached_set(req: SetRequest, overrides: dict[str, float] | None = None)
     """The set as coached: a watch session for placement, a 3-2-1 gate, then the counting session."""
     from formcheck.webapp.live_coach import new_coached_set
 
-    return new_coached_set(functools.partial(_new_live_session, req, overrides), preview=req.preview,
-                           target_reps=req.target_reps)
+    return new_coached_set(
+        functools.partial(_new_live_session, req, overrides), preview=req.preview, target_reps=req.target_reps
+    )
 
 
 def person_rule_overrides(svc: Any, user: Any, exercise_id: str) -> dict[str, float]:
@@ -994,12 +1119,29 @@ def _finite_metrics(*maps: Any) -> dict[str, float]:
 
 def rep_json(rep: Any) -> dict[str, Any]:
     """A counted rep for the page: index (1-based), verdict and why, side, times, faults with their cues."""
-    return {"index": int(rep.index), "valid": bool(rep.valid), "verdict": str(rep.verdict), "why": rep.why,
-            "side": rep.side, "start_s": _r(rep.start_s, 3), "bottom_s": _r(rep.bottom_s, 3),
-            "end_s": _r(rep.end_s, 3), "view": str(rep.view),
-            "faults": [{"rule": f.rule, "value": _r(f.value, 2), "threshold": _r(f.threshold, 2), "unit": f.unit,
-                        "severity": f.severity, "cue": f.cue} for f in rep.faults],
-            "peak": _finite_metrics(rep.peak)}
+    return {
+        "index": int(rep.index),
+        "valid": bool(rep.valid),
+        "verdict": str(rep.verdict),
+        "why": rep.why,
+        "side": rep.side,
+        "start_s": _r(rep.start_s, 3),
+        "bottom_s": _r(rep.bottom_s, 3),
+        "end_s": _r(rep.end_s, 3),
+        "view": str(rep.view),
+        "faults": [
+            {
+                "rule": f.rule,
+                "value": _r(f.value, 2),
+                "threshold": _r(f.threshold, 2),
+                "unit": f.unit,
+                "severity": f.severity,
+                "cue": f.cue,
+            }
+            for f in rep.faults
+        ],
+        "peak": _finite_metrics(rep.peak),
+    }
 
 
 def rep_in(rep: Any) -> Any:
@@ -1008,13 +1150,27 @@ def rep_in(rep: Any) -> Any:
 
     verdict = str(rep.verdict)
     reason = rep.why or ("" if rep.valid else "not judged")
-    faults = tuple(Fault(rule=f.rule, value=float(f.value), threshold=float(f.threshold), unit=f.unit)
-                   for f in rep.faults if math.isfinite(float(f.value)) and math.isfinite(float(f.threshold)))
-    metrics = _finite_metrics({f"peak_{k}": v for k, v in rep.peak.items()},
-                              {f"worst_{k}": v for k, v in rep.worst.items()},
-                              {"duration_s": rep.end_s - rep.start_s, "bottom_s": rep.bottom_s})
-    return RepIn(idx=int(rep.index), start_s=float(rep.start_s), end_s=float(rep.end_s), valid=bool(rep.valid),
-                 verdict=verdict, reason=reason, side=rep.side, metrics=metrics, faults=faults)
+    faults = tuple(
+        Fault(rule=f.rule, value=float(f.value), threshold=float(f.threshold), unit=f.unit)
+        for f in rep.faults
+        if math.isfinite(float(f.value)) and math.isfinite(float(f.threshold))
+    )
+    metrics = _finite_metrics(
+        {f"peak_{k}": v for k, v in rep.peak.items()},
+        {f"worst_{k}": v for k, v in rep.worst.items()},
+        {"duration_s": rep.end_s - rep.start_s, "bottom_s": rep.bottom_s},
+    )
+    return RepIn(
+        idx=int(rep.index),
+        start_s=float(rep.start_s),
+        end_s=float(rep.end_s),
+        valid=bool(rep.valid),
+        verdict=verdict,
+        reason=reason,
+        side=rep.side,
+        metrics=metrics,
+        faults=faults,
+    )
 
 
 def holds_due(hold_good_s: float, hold_s: float, target: int | None) -> int:
@@ -1027,9 +1183,16 @@ def hold_rep_in(index: int, t_s: float, hold_s: float, side: str | None) -> Any:
     """One completed hold as the store's RepIn: valid, since hold time only accrues while the form is good."""
     from formcheck.store import RepIn
 
-    return RepIn(idx=index, start_s=max(0.0, t_s - hold_s), end_s=t_s, valid=True, verdict="valid",
-                 reason=f"held {hold_s:g} s in good form", side=side if side in ("left", "right") else None,
-                 metrics={"hold_s": float(hold_s)})
+    return RepIn(
+        idx=index,
+        start_s=max(0.0, t_s - hold_s),
+        end_s=t_s,
+        valid=True,
+        verdict="valid",
+        reason=f"held {hold_s:g} s in good form",
+        side=side if side in ("left", "right") else None,
+        metrics={"hold_s": float(hold_s)},
+    )
 
 
 def _guidance_key(text: str) -> str:
@@ -1045,13 +1208,32 @@ def feedback_json(fb: Any, req: SetRequest | None) -> dict[str, Any]:
     """The analysis part of a frame reply: phase, counts, the one cue to show, overlay, placement, set_done."""
     target = req.target_reps if req else None
     if fb is None:
-        return {"phase": None, "rep_count": 0, "valid_rep_count": 0, "target_reps": target, "cue": None,
-                "cues": [], "speak": [], "overlay": None, "placement": [], "view": None, "set_done": False}
+        return {
+            "phase": None,
+            "rep_count": 0,
+            "valid_rep_count": 0,
+            "target_reps": target,
+            "cue": None,
+            "cues": [],
+            "speak": [],
+            "overlay": None,
+            "placement": [],
+            "view": None,
+            "set_done": False,
+        }
     cues = [str(c) for c in fb.cues]
-    out = {"phase": str(fb.phase), "rep_count": int(fb.rep_count), "valid_rep_count": int(fb.valid_rep_count),
-           "target_reps": target, "cue": cues[0] if cues else None, "cues": cues,
-           "speak": [str(c) for c in fb.new_cues][:1], "overlay": fb.overlay.to_json(),
-           "placement": [{"code": _guidance_key(g), "message": g} for g in fb.guidance], "view": fb.view}
+    out = {
+        "phase": str(fb.phase),
+        "rep_count": int(fb.rep_count),
+        "valid_rep_count": int(fb.valid_rep_count),
+        "target_reps": target,
+        "cue": cues[0] if cues else None,
+        "cues": cues,
+        "speak": [str(c) for c in fb.new_cues][:1],
+        "overlay": fb.overlay.to_json(),
+        "placement": [{"code": _guidance_key(g), "message": g} for g in fb.guidance],
+        "view": fb.view,
+    }
     done = False
     if target is not None and req is not None and not req.preview:
         if fb.hold_good_s is not None:
@@ -1148,14 +1330,16 @@ class SetRecorder:
 
 # ------------------------------------------------------------------------------------------------ endpoint
 
+
 @router.websocket("/ws/live")
 async def live_socket(ws: WebSocket) -> None:
     """Frames in, feedback out; see the module docstring for the protocol."""
     await ws.accept()
     user = await websocket_user(ws)
     if user is None:
-        await ws.send_text(json.dumps({"type": "error", "code": "not_signed_in",
-                                       "message": "Sign in first, then reload this page"}))
+        await ws.send_text(
+            json.dumps({"type": "error", "code": "not_signed_in", "message": "Sign in first, then reload this page"})
+        )
         await ws.close(code=WS_CLOSE_POLICY, reason="not signed in")
         return
     browser_pose = ws.query_params.get("pose") == POSE_BROWSER
@@ -1179,9 +1363,16 @@ async def _serve_live(ws: WebSocket, user: Any, browser_pose: bool = False) -> N
     try:
         conn.store_clips = await asyncio.to_thread(person_stores_clips, conn.store, user)
         conn.clips = ClipBuffer() if conn.store_clips else None
-        await conn.send({"type": "hello", "protocol": PROTOCOL_VERSION, "max_frame_bytes": MAX_FRAME_BYTES,
-                         "max_frame_side_px": MAX_FRAME_SIDE_PX, "store_flagged_clips": conn.store_clips,
-                         "user": {"id": user.id, "name": user.name}})
+        await conn.send(
+            {
+                "type": "hello",
+                "protocol": PROTOCOL_VERSION,
+                "max_frame_bytes": MAX_FRAME_BYTES,
+                "max_frame_side_px": MAX_FRAME_SIDE_PX,
+                "store_flagged_clips": conn.store_clips,
+                "user": {"id": user.id, "name": user.name},
+            }
+        )
         if not browser_pose:  # browser pose: the model loads on a first JPEG only
             try:
                 conn.estimator = await conn.in_pose_thread(conn.estimator_factory)

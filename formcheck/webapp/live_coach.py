@@ -55,8 +55,9 @@ class CoachedSet:
     nothing the person did while walking into place is ever a rep.
     """
 
-    def __init__(self, make_session: Any, *, preview: bool, target_reps: int | None, is_hold: bool,
-                 views: tuple[str, ...]) -> None:
+    def __init__(
+        self, make_session: Any, *, preview: bool, target_reps: int | None, is_hold: bool, views: tuple[str, ...]
+    ) -> None:
         self.preview, self.target_reps, self.is_hold, self.views = preview, target_reps, is_hold, views
         self.coach = Coach()
         self.counting_session: Any = None if preview else make_session()
@@ -92,14 +93,21 @@ class CoachedSet:
         else:
             shown = self.watch_session.update(pf)
             if self.gate is not None:
-                ready = in_start_position(pf.detected, shown.guidance_keys, shown.phase, shown.view in self.views,
-                                          self.is_hold)
+                ready = in_start_position(
+                    pf.detected, shown.guidance_keys, shown.phase, shown.view in self.views, self.is_hold
+                )
                 status = self.gate.update(pf.t_s, ready)
         msg = self.coach.update(self._coach_input(pf, shown, counted, status))
         if msg is None and self.preview and pf.detected:
             msg = CoachMessage(Kind.ENCOURAGE, PREVIEW_OK_TEXT, key="preview_ok")
-        return Frame(shown=shown, counted=counted, counting=counted is not None, gate=status, message=msg,
-                     last_counted=self.last_counted)
+        return Frame(
+            shown=shown,
+            counted=counted,
+            counting=counted is not None,
+            gate=status,
+            message=msg,
+            last_counted=self.last_counted,
+        )
 
     def _coach_input(self, pf: PoseFrame, shown: Any, counted: Any, status: GateStatus | None) -> CoachInput:
         placement = tuple(zip(shown.guidance_keys, shown.guidance, strict=False)) if shown is not None else ()
@@ -110,17 +118,30 @@ class CoachedSet:
             countdown = status.word()
         new_rep = rep_news(counted.new_rep) if counted is not None and counted.new_rep is not None else None
         return CoachInput(
-            t_s=pf.t_s, pose=pf.detected, placement=placement,
+            t_s=pf.t_s,
+            pose=pf.detected,
+            placement=placement,
             live_cues=tuple(shown.cues) if counted is not None else (),
-            new_rep=new_rep, valid_reps=int(counted.valid_rep_count) if counted is not None else 0,
-            target_reps=self.target_reps, safety=self.safety, countdown=countdown, positioning=positioning,
-            counting=counted is not None or (status is not None and status.went), hold=self.is_hold)
+            new_rep=new_rep,
+            valid_reps=int(counted.valid_rep_count) if counted is not None else 0,
+            target_reps=self.target_reps,
+            safety=self.safety,
+            countdown=countdown,
+            positioning=positioning,
+            counting=counted is not None or (status is not None and status.went),
+            hold=self.is_hold,
+        )
 
 
 def new_coached_set(make_session: Any, *, preview: bool, target_reps: int | None) -> CoachedSet:
     """A CoachedSet for `make_session`'s exercise (raises what make_session raises for an unknown one)."""
     probe = make_session()
     spec = probe.spec
-    cs = CoachedSet(make_session, preview=preview, target_reps=target_reps, is_hold=bool(spec.is_hold),
-                    views=tuple(str(v) for v in spec.views))
+    cs = CoachedSet(
+        make_session,
+        preview=preview,
+        target_reps=target_reps,
+        is_hold=bool(spec.is_hold),
+        views=tuple(str(v) for v in spec.views),
+    )
     return cs

@@ -23,21 +23,37 @@ SPEECH_RATE_MIN, SPEECH_RATE_MAX = 0.6, 1.6
 SETTING_DEFAULTS: dict[str, Any] = {"voice_on": True, "speech_rate": 1.0, "store_flagged_clips": False}
 
 # What a level is, in one sentence the person can read on the Today card (the programme's own "focus" follows).
-LEVEL_MEANING = ("Your level is the step of the programme you are on: 1 is the easiest (lying down, no load "
-                 "on the knee), higher levels add standing and one-leg work. You move up after pain-free days "
-                 "and step back a level when it hurts.")
+LEVEL_MEANING = (
+    "Your level is the step of the programme you are on: 1 is the easiest (lying down, no load "
+    "on the knee), higher levels add standing and one-leg work. You move up after pain-free days "
+    "and step back a level when it hurts."
+)
 METHOD = [
-    ("Readiness first", "Every day starts with a short massage of the tight muscles, waking up the inner thigh "
-                        "muscle (VMO), and the Small Knee Bend Test: five shallow knee bends, judged by the "
-                        "camera, and a pain question. If the test hurts, today is a rest day."),
-    ("Easy before hard", "Easy, isolated moves (lying leg raises) come before harder standing and one-leg "
-                         "exercises. Only reps with good form count."),
-    ("At most 15 minutes a day", "Short and every day beats long and rarely. The coach stops the day at 15 "
-                                 "minutes of exercise."),
-    ("Pain steers the programme", "Some discomfort up to 2 out of 10 is fine. When it hurts more (4 or more "
-                                  "out of 10), the programme steps back a level for a day or two."),
-    ("Setbacks are expected", "A step back is part of the plan, not a failure: knees recover in waves. Your "
-                              "clinician sees your pain reports and flagged reps."),
+    (
+        "Readiness first",
+        "Every day starts with a short massage of the tight muscles, waking up the inner thigh "
+        "muscle (VMO), and the Small Knee Bend Test: five shallow knee bends, judged by the "
+        "camera, and a pain question. If the test hurts, today is a rest day.",
+    ),
+    (
+        "Easy before hard",
+        "Easy, isolated moves (lying leg raises) come before harder standing and one-leg "
+        "exercises. Only reps with good form count.",
+    ),
+    (
+        "At most 15 minutes a day",
+        "Short and every day beats long and rarely. The coach stops the day at 15 minutes of exercise.",
+    ),
+    (
+        "Pain steers the programme",
+        "Some discomfort up to 2 out of 10 is fine. When it hurts more (4 or more "
+        "out of 10), the programme steps back a level for a day or two.",
+    ),
+    (
+        "Setbacks are expected",
+        "A step back is part of the plan, not a failure: knees recover in waves. Your "
+        "clinician sees your pain reports and flagged reps.",
+    ),
 ]
 
 
@@ -83,8 +99,7 @@ def _svc(request: Request) -> Any:
 
 def _level_info(programme: Any, number: int) -> dict[str, Any]:
     lv = next((lv for lv in programme.levels if lv.number == number), None)
-    return {"number": number, "name": lv.name if lv else "", "focus": lv.focus if lv else "",
-            "of": programme.max_level}
+    return {"number": number, "name": lv.name if lv else "", "focus": lv.focus if lv else "", "of": programme.max_level}
 
 
 def _last_step_back(store: Any, person_id: int) -> dict[str, Any] | None:
@@ -110,20 +125,37 @@ def today(request: Request, user: CurrentUser) -> dict[str, Any]:
     plan = svc.plan(person)
     programme = request.app.state.programme
     summaries = [s for s in store.session_summaries(user.id) if s.session.day == plan.day]
-    done = [{"session_id": s.session.id, "status": str(s.session.status), "valid_reps": s.valid_reps,
-             "target_reps": s.target_reps, "minutes": round(s.exercise_s / 60.0, 1)} for s in summaries]
+    done = [
+        {
+            "session_id": s.session.id,
+            "status": str(s.session.status),
+            "valid_reps": s.valid_reps,
+            "target_reps": s.target_reps,
+            "minutes": round(s.exercise_s / 60.0, 1),
+        }
+        for s in summaries
+    ]
     finished = any(d["status"] == "finished" for d in done)
     step_back = _last_step_back(store, user.id)
     budget_min = float(programme.day_budget_min)
     return {
-        "day": plan.day.isoformat(), "level": _level_info(programme, plan.level), "level_meaning": LEVEL_MEANING,
-        "rest_day": plan.kind != "exercise", "message": " ".join([plan.reason, *plan.messages]).strip(),
-        "estimated_min": round(plan.estimated_min, 1), "budget_min": budget_min,
-        "used_min": round(plan.used_s / 60.0, 1), "remaining_min": round(plan.remaining_s / 60.0, 1),
-        "exercises": [{"id": e.exercise_id, "sets": e.sets, "reps": e.reps, "hold_s": e.hold_s, "sides": e.sides}
-                      for e in plan.exercises],
+        "day": plan.day.isoformat(),
+        "level": _level_info(programme, plan.level),
+        "level_meaning": LEVEL_MEANING,
+        "rest_day": plan.kind != "exercise",
+        "message": " ".join([plan.reason, *plan.messages]).strip(),
+        "estimated_min": round(plan.estimated_min, 1),
+        "budget_min": budget_min,
+        "used_min": round(plan.used_s / 60.0, 1),
+        "remaining_min": round(plan.remaining_s / 60.0, 1),
+        "exercises": [
+            {"id": e.exercise_id, "sets": e.sets, "reps": e.reps, "hold_s": e.hold_s, "sides": e.sides}
+            for e in plan.exercises
+        ],
         "readiness": [{"id": r.id, "title": r.title, "minutes": r.minutes} for r in plan.readiness_steps],
-        "done_today": done, "finished_today": finished, "step_back": step_back,
+        "done_today": done,
+        "finished_today": finished,
+        "step_back": step_back,
         "method": [{"title": t, "text": x} for t, x in METHOD],
         "onboarded": person_settings(store, user.id)["onboarded"],
     }
@@ -167,8 +199,16 @@ def session_summary(session_id: int, session: OwnSession, request: Request) -> d
             name = load_exercise(ex_id).name
         except Exception:  # noqa: BLE001 - an exercise removed since: show its id
             name = ex_id
-        exercises.append({"id": ex_id, "name": name, "valid_reps": agg["valid"], "total_reps": agg["total"],
-                          "target_reps": agg["target"], "sets": agg["sets"]})
+        exercises.append(
+            {
+                "id": ex_id,
+                "name": name,
+                "valid_reps": agg["valid"],
+                "total_reps": agg["total"],
+                "target_reps": agg["target"],
+                "sets": agg["sets"],
+            }
+        )
     summ = next((s for s in store.session_summaries(row.person_id) if s.session.id == session_id), None)
     readiness = [r for r in store.list_readiness(row.person_id) if r.session_id == session_id]
     pain_before = readiness[-1].skbt_pain if readiness else None
@@ -180,14 +220,28 @@ def session_summary(session_id: int, session: OwnSession, request: Request) -> d
     if events:
         ev = events[-1]
         pain_max = max(p for p in (pain_during, pain_after) if p is not None) if complete else None
-        decision = {"action": ev.action, "level": ev.level, "reason": ev.reason[:1].upper() + ev.reason[1:],
-                    "headline": _decision_words(ev.action, ev.level, ev.reason, pain_max,
-                                                float(programme.rules.green_pain_max.value))}
+        decision = {
+            "action": ev.action,
+            "level": ev.level,
+            "reason": ev.reason[:1].upper() + ev.reason[1:],
+            "headline": _decision_words(
+                ev.action, ev.level, ev.reason, pain_max, float(programme.rules.green_pain_max.value)
+            ),
+        }
     used_s = summ.exercise_s if summ else 0.0
-    return {"session_id": session_id, "day": row.day.isoformat(), "level": row.level, "complete": complete,
-            "exercises": exercises, "minutes_used": round(used_s / 60.0, 1),
-            "budget_min": float(programme.day_budget_min), "pain_before": pain_before, "pain_during": pain_during,
-            "pain_after": pain_after, "decision": decision}
+    return {
+        "session_id": session_id,
+        "day": row.day.isoformat(),
+        "level": row.level,
+        "complete": complete,
+        "exercises": exercises,
+        "minutes_used": round(used_s / 60.0, 1),
+        "budget_min": float(programme.day_budget_min),
+        "pain_before": pain_before,
+        "pain_during": pain_during,
+        "pain_after": pain_after,
+        "decision": decision,
+    }
 
 
 @router.post("/api/me/checkin")
@@ -196,8 +250,12 @@ def checkin(body: CheckinIn, request: Request, user: CurrentUser) -> dict[str, A
     svc = _svc(request)
     res = svc.checkin(svc.store.get_person_by_id(user.id), body.pain, "next_day")
     reason = str(res.outcome_reason)
-    return {"pain": res.pain, "action": str(res.outcome_action), "message": reason[:1].upper() + reason[1:],
-            "level": res.next_level}
+    return {
+        "pain": res.pain,
+        "action": str(res.outcome_action),
+        "message": reason[:1].upper() + reason[1:],
+        "level": res.next_level,
+    }
 
 
 @router.get("/api/me/progress")
@@ -207,9 +265,22 @@ def progress(request: Request, user: CurrentUser) -> dict[str, Any]:
     days: dict[date, dict[str, Any]] = {}
 
     def day_of(d: date) -> dict[str, Any]:
-        return days.setdefault(d, {"day": d.isoformat(), "level": None, "pain_during": None, "pain_after": None,
-                                   "pain_next_day": None, "valid_reps": 0, "total_reps": 0, "target_reps": 0,
-                                   "done": False, "step_back": False, "minutes": 0.0})
+        return days.setdefault(
+            d,
+            {
+                "day": d.isoformat(),
+                "level": None,
+                "pain_during": None,
+                "pain_after": None,
+                "pain_next_day": None,
+                "valid_reps": 0,
+                "total_reps": 0,
+                "target_reps": 0,
+                "done": False,
+                "step_back": False,
+                "minutes": 0.0,
+            },
+        )
 
     for s in store.session_summaries(user.id):
         d = day_of(s.session.day)
@@ -233,11 +304,17 @@ def progress(request: Request, user: CurrentUser) -> dict[str, Any]:
         r["valid_share"] = round(r["valid_reps"] / r["total_reps"], 3) if r["total_reps"] else None
     total = sum(r["total_reps"] for r in rows)
     valid = sum(r["valid_reps"] for r in rows)
-    return {"days": rows, "days_done": sum(r["done"] for r in rows), "valid_reps": valid, "total_reps": total,
-            "valid_share": round(valid / total, 3) if total else None,
-            "level_events": [{"day": e.day.isoformat(), "level": e.level, "action": e.action, "reason": e.reason}
-                             for e in events],
-            "streak_days": _streak(rows)}
+    return {
+        "days": rows,
+        "days_done": sum(r["done"] for r in rows),
+        "valid_reps": valid,
+        "total_reps": total,
+        "valid_share": round(valid / total, 3) if total else None,
+        "level_events": [
+            {"day": e.day.isoformat(), "level": e.level, "action": e.action, "reason": e.reason} for e in events
+        ],
+        "streak_days": _streak(rows),
+    }
 
 
 def _streak(rows: list[dict[str, Any]]) -> int:
@@ -251,4 +328,3 @@ def _streak(rows: list[dict[str, Any]]) -> int:
             break
         n, prev = n + 1, d
     return n
-

@@ -108,9 +108,6 @@ def clinician_rep_page(owner: ClinicianRepOwner, settings: SettingsDep) -> FileR
     return _page(settings, "clinician_rep.html")
 
 
-
-
-
 @router.get("/progress", response_class=FileResponse)
 def progress_page(user: CurrentUser, settings: SettingsDep) -> FileResponse:
     """The person's own progress: pain, level path, valid-rep share, days done."""

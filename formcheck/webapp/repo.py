@@ -123,12 +123,24 @@ def exercises() -> list[ExercisePublic]:
 
 # ------------------------------------------------------------------------------------------------ uploads
 def create_upload(
-    store: Store, *, owner_id: int, filename: str, stored_relpath: str, sha256: str, size_bytes: int,
-    exercise_id: str, side: str,
+    store: Store,
+    *,
+    owner_id: int,
+    filename: str,
+    stored_relpath: str,
+    sha256: str,
+    size_bytes: int,
+    exercise_id: str,
+    side: str,
 ) -> tuple[int, int]:
     up = store.add_upload(
-        owner_id, original_filename=filename, stored_path=stored_relpath, sha256=sha256, size_bytes=size_bytes,
-        exercise_id=exercise_id, side=side,
+        owner_id,
+        original_filename=filename,
+        stored_path=stored_relpath,
+        sha256=sha256,
+        size_bytes=size_bytes,
+        exercise_id=exercise_id,
+        side=side,
     )
     job = store.create_job(up.id)
     return up.id, job.id
@@ -223,27 +235,43 @@ def job_attempts(store: Store, job_id: int) -> int:
 
 
 def update_job(
-    store: Store, job_id: int, *, status: str | None = None, progress_ratio: float | None = None,
-    message: str | None = None, started: bool = False, lease_owner: str | None = None, release: bool = False,
+    store: Store,
+    job_id: int,
+    *,
+    status: str | None = None,
+    progress_ratio: float | None = None,
+    message: str | None = None,
+    started: bool = False,
+    lease_owner: str | None = None,
+    release: bool = False,
 ) -> None:
-    """Change a job; with `lease_owner` only while that worker holds it (store.LeaseLost otherwise)."""
+    """Change a job; with `lease_owner` only while that worker holds it (store.LeaseLostError otherwise)."""
     result = None
     if started:
         result = _bookkeeping(store.get_job(job_id))
         result["attempts"] = int(result.get("attempts", 0)) + 1
         result["started_at"] = datetime.now(UTC).isoformat()
         message = message if message is not None else ""
-    store.update_job(job_id, status=status, progress=progress_ratio, error=message, result=result,
-                     lease_owner=lease_owner, release=release)
+    store.update_job(
+        job_id,
+        status=status,
+        progress=progress_ratio,
+        error=message,
+        result=result,
+        lease_owner=lease_owner,
+        release=release,
+    )
 
 
-def store_job_result(store: Store, job_id: int, result: dict[str, Any], *, annotated_relpath: str | None,
-                     lease_owner: str | None = None) -> None:
+def store_job_result(
+    store: Store, job_id: int, result: dict[str, Any], *, annotated_relpath: str | None, lease_owner: str | None = None
+) -> None:
     merged = _bookkeeping(store.get_job(job_id))
     merged.update(result)
     merged["annotated"] = annotated_relpath
-    store.update_job(job_id, status="done", progress=1.0, error="", result=merged, lease_owner=lease_owner,
-                     release=True)
+    store.update_job(
+        job_id, status="done", progress=1.0, error="", result=merged, lease_owner=lease_owner, release=True
+    )
 
 
 def unfinished_jobs(store: Store) -> list[tuple[int, str, int]]:
@@ -293,8 +321,12 @@ def rep_owner(store: Store, key: str) -> int | None:
         return None
 
 
-def _review_public(*, rid: int, key: str, label: str, agree: bool, note: str, clinician: str, at: datetime | None) -> ReviewPublic:
-    return ReviewPublic(id=rid, rep_key=key, rep_label=label, agree=agree, note=note, clinician_name=clinician, created_at=at)
+def _review_public(
+    *, rid: int, key: str, label: str, agree: bool, note: str, clinician: str, at: datetime | None
+) -> ReviewPublic:
+    return ReviewPublic(
+        id=rid, rep_key=key, rep_label=label, agree=agree, note=note, clinician_name=clinician, created_at=at
+    )
 
 
 def display_name(store: Store, person_id: int) -> str:
@@ -327,16 +359,33 @@ def person_reviews(store: Store, person_id: int) -> list[ReviewPublic]:
         if a.kind == "note" and isinstance(rv, dict):
             key = upload_rep_key(int(rv["upload_id"]), int(rv["rep_index"]))
             label = f"{rv.get('filename', 'uploaded video')}, rep {rv['rep_index']}"
-            out.append(_review_public(rid=a.id, key=key, label=label, agree=bool(rv["agree"]),
-                                      note=str(a.payload.get("note", "")), clinician=_name(store, a.actor_id, names),
-                                      at=a.created_at))
+            out.append(
+                _review_public(
+                    rid=a.id,
+                    key=key,
+                    label=label,
+                    agree=bool(rv["agree"]),
+                    note=str(a.payload.get("note", "")),
+                    clinician=_name(store, a.actor_id, names),
+                    at=a.created_at,
+                )
+            )
     for session in store.list_sessions(person_id):
         sets = {s.id: s for s in store.list_sets(session.id)}
         for rep in store.list_reps(session_id=session.id):
             for r in store.list_rep_reviews(rep.id):
                 ex = sets[rep.set_id].exercise_id.replace("_", " ")
                 label = f"{ex} on {session.day.isoformat()}, rep {rep.idx}"
-                out.append(_review_public(rid=r.id, key=live_rep_key(rep.id), label=label, agree=r.agree, note=r.note,
-                                          clinician=_name(store, r.clinician_id, names), at=r.at))
+                out.append(
+                    _review_public(
+                        rid=r.id,
+                        key=live_rep_key(rep.id),
+                        label=label,
+                        agree=r.agree,
+                        note=r.note,
+                        clinician=_name(store, r.clinician_id, names),
+                        at=r.at,
+                    )
+                )
     out.sort(key=lambda r: r.created_at or datetime.min.replace(tzinfo=UTC), reverse=True)
     return out

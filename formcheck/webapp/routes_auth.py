@@ -12,7 +12,7 @@ from formcheck.webapp import repo
 from formcheck.webapp.auth import (
     CSRF_HEADER,
     TOO_MANY_FAILURES,
-    SignInRefused,
+    SignInRefusedError,
     csrf_matches,
     hash_password,
     new_session,
@@ -66,11 +66,15 @@ async def sign_in(
         gate.admit(client, name)
         with gate.verifying():
             found, ok = await asyncio.get_running_loop().run_in_executor(
-                gate.executor, _check_password, store, name, body.password)
-    except SignInRefused as refused:
+                gate.executor, _check_password, store, name, body.password
+            )
+    except SignInRefusedError as refused:
         await asyncio.sleep(SIGNIN_REFUSAL_DELAY_S)  # tarpit: a flood waits here, costing the server nothing
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, refused.message,
-                            headers={"Retry-After": str(max(1, round(refused.retry_after_s)))}) from None
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            refused.message,
+            headers={"Retry-After": str(max(1, round(refused.retry_after_s)))},
+        ) from None
     if not found or not ok:
         gate.failed(client, name)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, WRONG_CREDENTIALS)
@@ -82,8 +86,9 @@ async def sign_in(
 
 
 @router.post("/signout")
-def sign_out(user: CurrentUser, response: Response, codec: CodecDep, store: StoreDep,
-             session: SessionDep) -> dict[str, bool]:
+def sign_out(
+    user: CurrentUser, response: Response, codec: CodecDep, store: StoreDep, session: SessionDep
+) -> dict[str, bool]:
     """Sign out everywhere: the server-side session generation moves on, so a copied cookie is dead too."""
     if session is not None and session.user_id == user.id:
         repo.revoke_sessions(store, user.id)

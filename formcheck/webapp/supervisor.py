@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from formcheck.store import LeaseLost
+from formcheck.store import LeaseLostError
 from formcheck.webapp import repo
 from formcheck.webapp.schemas import JobStatus
 from formcheck.webapp.settings import Settings
@@ -79,8 +80,9 @@ def worker_main(job_id: int, settings_json: str, lease_owner: str, parent_pid: i
 
 
 # ------------------------------------------------------------------------------------------------ scheduling
-def pick_fair(queued: Iterable[tuple[int, int]], running_by_owner: Counter[int],
-              last_started_s: dict[int, float]) -> int | None:
+def pick_fair(
+    queued: Iterable[tuple[int, int]], running_by_owner: Counter[int], last_started_s: dict[int, float]
+) -> int | None:
     """The next job id from (job id, owner id) pairs: the owner with the fewest running jobs, then the one served
     least recently, then the oldest job. One person's forty uploads cannot keep another's first one waiting."""
     oldest: dict[int, int] = {}
@@ -149,7 +151,9 @@ class JobRunner:
             return
         remove_leftovers(self._settings.data_dir)
         if self._settings.job_mode == "thread":
-            self._threads = ThreadPoolExecutor(max_workers=self._settings.job_workers, thread_name_prefix="formcheck-job")
+            self._threads = ThreadPoolExecutor(
+                max_workers=self._settings.job_workers, thread_name_prefix="formcheck-job"
+            )
         self._thread = threading.Thread(target=self._loop, name="formcheck-jobs", daemon=True)
         self._thread.start()
 
@@ -163,7 +167,7 @@ class JobRunner:
         return [j.id for j in store.list_jobs(status=JobStatus.QUEUED)]
 
     def submit(self, job_id: int) -> None:
-        """Wake the supervisor, or send the job to the broker (BrokerUnavailable, a 503, when it is down)."""
+        """Wake the supervisor, or send the job to the broker (BrokerUnavailableError, a 503, when it is down)."""
         if self._remote is not None:
             self._remote.submit(job_id)
             return
@@ -203,7 +207,9 @@ class JobRunner:
                 self._reap(run)
             elif now_s - run.started_s > self._settings.job_timeout_s:
                 self._stop_worker(run)
-                self._finish(run, JobStatus.FAILED, TIMEOUT_REASON.format(limit=_duration(self._settings.job_timeout_s)))
+                self._finish(
+                    run, JobStatus.FAILED, TIMEOUT_REASON.format(limit=_duration(self._settings.job_timeout_s))
+                )
                 log.warning("job %s stopped after %.0f s", run.job_id, now_s - run.started_s)
             elif now_s - run.renewed_s > self._settings.job_lease_s * RENEW_FRACTION:
                 if self._store.renew_lease(run.job_id, run.lease_owner, self._settings.job_lease_s):
@@ -238,8 +244,12 @@ class JobRunner:
 
             return self._threads.submit(run_job, job_id, self._settings_json, lease_owner=lease_owner)
         ctx = multiprocessing.get_context("spawn")  # not fork: the server has threads mid-state
-        proc = ctx.Process(target=worker_main, args=(job_id, self._settings_json, lease_owner, os.getpid()),
-                           name=f"formcheck-job-{job_id}", daemon=True)
+        proc = ctx.Process(
+            target=worker_main,
+            args=(job_id, self._settings_json, lease_owner, os.getpid()),
+            name=f"formcheck-job-{job_id}",
+            daemon=True,
+        )
         proc.start()
         return proc
 
@@ -274,11 +284,11 @@ class JobRunner:
 
     def _finish(self, run: _Running, status: str, message: str) -> None:
         self._running.pop(run.job_id, None)
-        try:
-            repo.update_job(self._store, run.job_id, status=status, message=message, lease_owner=run.lease_owner,
-                            release=True)
-        except LeaseLost:
-            pass  # the worker stored its outcome (or another server took the job) in the meantime
+        # LeaseLostError: the worker stored its outcome (or another server took the job) in the meantime
+        with contextlib.suppress(LeaseLostError):
+            repo.update_job(
+                self._store, run.job_id, status=status, message=message, lease_owner=run.lease_owner, release=True
+            )
         self._wake.set()
 
     def _requeue_stale(self) -> None:
@@ -295,8 +305,9 @@ class JobRunner:
                 if owner is None:
                     repo.update_job(self._store, job.id, status=status, message=message)
                 else:
-                    repo.update_job(self._store, job.id, status=status, message=message, lease_owner=owner,
-                                    release=True)
+                    repo.update_job(
+                        self._store, job.id, status=status, message=message, lease_owner=owner, release=True
+                    )
                 log.info("job %s: %s", job.id, message)
-            except LeaseLost:
+            except LeaseLostError:
                 pass

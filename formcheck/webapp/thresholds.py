@@ -75,18 +75,33 @@ def rule_overrides(store: Any, person_id: int, exercise_id: str) -> dict[str, fl
     return {r: v for (ex, r), v in all_overrides(store, person_id).items() if ex == exercise_id}
 
 
-def record(store: Any, person_id: int, clinician_id: int, exercise_id: str, rule_id: str, value: float | None,
-           note: str, day: Any) -> float | None:
+def record(
+    store: Any,
+    person_id: int,
+    clinician_id: int,
+    exercise_id: str,
+    rule_id: str,
+    value: float | None,
+    note: str,
+    day: Any,
+) -> float | None:
     """Validate and store one override (or its removal); returns what was stored."""
     limit = validate(exercise_id, rule_id, value)
-    store.add_clinician_action(person_id, clinician_id, THRESHOLDS_KIND,
-                               {RULE_LIMITS: {key(exercise_id, rule_id): limit}, "note": note}, day=day)
+    store.add_clinician_action(
+        person_id,
+        clinician_id,
+        THRESHOLDS_KIND,
+        {RULE_LIMITS: {key(exercise_id, rule_id): limit}, "note": note},
+        day=day,
+    )
     return limit
 
 
 def summary(payload: dict[str, Any]) -> str:
-    """"squat knee_valgus = 0.15", "... removed" for the timeline (legacy rule-only entries as they were)."""
-    parts = [f"{k.replace('/', ' ')} = {v:g}" if v is not None else f"{k.replace('/', ' ')} removed"
-             for k, v in (payload.get(RULE_LIMITS) or {}).items()]
+    """ "squat knee_valgus = 0.15", "... removed" for the timeline (legacy rule-only entries as they were)."""
+    parts = [
+        f"{k.replace('/', ' ')} = {v:g}" if v is not None else f"{k.replace('/', ' ')} removed"
+        for k, v in (payload.get(RULE_LIMITS) or {}).items()
+    ]
     parts += [f"{k} = {float(v):g}" for k, v in (payload.get("thresholds") or {}).items()]
     return ", ".join(parts)

@@ -50,8 +50,10 @@ def range_text(rule_id: str, unit: str, limit: float) -> str:
 def check_threshold(rule_id: str, rule_unit: str, limit: float, value: float | None, unit: str | None) -> None:
     """InputError (400 on the wire) for a threshold in the wrong unit or outside its range, with the range."""
     if unit is not None and unit != rule_unit:
-        raise InputError(f"{rule_id} is measured in {UNIT_WORDS.get(rule_unit, rule_unit)}, not "
-                         f"{UNIT_WORDS.get(unit, unit)}: {range_text(rule_id, rule_unit, limit)}")
+        raise InputError(
+            f"{rule_id} is measured in {UNIT_WORDS.get(rule_unit, rule_unit)}, not "
+            f"{UNIT_WORDS.get(unit, unit)}: {range_text(rule_id, rule_unit, limit)}"
+        )
     if value is None:
         return
     lo, hi = threshold_range(rule_unit, limit)
@@ -61,8 +63,15 @@ def check_threshold(rule_id: str, rule_unit: str, limit: float, value: float | N
 
 # ------------------------------------------------------------------------------------------------ queue filters
 
-def filter_items(items: list[Any], *, exercise: str | None = None, rule: str | None = None,
-                 date_from: date | None = None, date_to: date | None = None) -> list[Any]:
+
+def filter_items(
+    items: list[Any],
+    *,
+    exercise: str | None = None,
+    rule: str | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> list[Any]:
     """Queue items of one exercise / with one rule at fault / in a date range (inclusive days)."""
     out = []
     for it in items:
@@ -92,11 +101,17 @@ def neighbours(items: list[Any], key: str) -> Neighbours:
     if key not in keys:
         return Neighbours(key=key, position=0, total=len(keys), prev_key=keys[0] if keys else None, next_key=None)
     i = keys.index(key)
-    return Neighbours(key=key, position=i + 1, total=len(keys), prev_key=keys[i - 1] if i > 0 else None,
-                      next_key=keys[i + 1] if i + 1 < len(keys) else None)
+    return Neighbours(
+        key=key,
+        position=i + 1,
+        total=len(keys),
+        prev_key=keys[i - 1] if i > 0 else None,
+        next_key=keys[i + 1] if i + 1 < len(keys) else None,
+    )
 
 
 # ------------------------------------------------------------------------------------------------ pain alerts
+
 
 class PainAlert(BaseModel):
     person_id: int
@@ -118,13 +133,33 @@ def pain_alerts(store: Any, people: list[Any], step_back_pain: float, today: dat
         name = p.display_name or p.name
         for pr in store.list_pain(p.id):
             if pr.pain >= step_back_pain and pr.day >= since and (last_act is None or pr.created_at > last_act):
-                words = {"during": "during a session", "after": "after a session", "next_day": "the next morning",
-                         "readiness": "at the Small Knee Bend Test"}.get(pr.kind, pr.kind)
-                out.append(PainAlert(person_id=p.id, person_name=name, day=pr.day, kind="pain", pain=pr.pain,
-                                     message=f"{name} reported knee pain {pr.pain}/10 {words}"))
+                words = {
+                    "during": "during a session",
+                    "after": "after a session",
+                    "next_day": "the next morning",
+                    "readiness": "at the Small Knee Bend Test",
+                }.get(pr.kind, pr.kind)
+                out.append(
+                    PainAlert(
+                        person_id=p.id,
+                        person_name=name,
+                        day=pr.day,
+                        kind="pain",
+                        pain=pr.pain,
+                        message=f"{name} reported knee pain {pr.pain}/10 {words}",
+                    )
+                )
         for al in store.list_alerts(person_id=p.id):
-            out.append(PainAlert(person_id=p.id, person_name=name, day=al.day, kind="see_professional", pain=None,
-                                 message=f"{name}: {al.message}"))
+            out.append(
+                PainAlert(
+                    person_id=p.id,
+                    person_name=name,
+                    day=al.day,
+                    kind="see_professional",
+                    pain=None,
+                    message=f"{name}: {al.message}",
+                )
+            )
     out.sort(key=lambda a: (a.day, a.kind == "see_professional"), reverse=True)
     return out
 
@@ -141,10 +176,18 @@ def clinician_alerts(request: Request, user: ClinicianUser, store: StoreDep) -> 
 
 
 @router.get("/api/clinician/reps/{rep_key}/neighbours", response_model=Neighbours)
-def rep_neighbours(rep_key: str, owner: ClinicianRepOwner, user: ClinicianUser, store: StoreDep,
-                   status: str = Query("open", pattern="^(open|all)$"), person: int | None = None,
-                   exercise: str | None = Query(None, max_length=64), rule: str | None = Query(None, max_length=64),
-                   date_from: date | None = None, date_to: date | None = None) -> Neighbours:
+def rep_neighbours(
+    rep_key: str,
+    owner: ClinicianRepOwner,
+    user: ClinicianUser,
+    store: StoreDep,
+    status: str = Query("open", pattern="^(open|all)$"),
+    person: int | None = None,
+    exercise: str | None = Query(None, max_length=64),
+    rule: str | None = Query(None, max_length=64),
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> Neighbours:
     """Previous and next rep of the same filtered queue, for reviewing one rep after another."""
     from formcheck.webapp.clinician import queue_items
 
@@ -152,6 +195,11 @@ def rep_neighbours(rep_key: str, owner: ClinicianRepOwner, user: ClinicianUser, 
     if person is not None:
         require_person_visible(store, user, person)
         people = [p for p in people if p.id == person]
-    items = filter_items(queue_items(store, people, open_only=status == "open"), exercise=exercise, rule=rule,
-                         date_from=date_from, date_to=date_to)
+    items = filter_items(
+        queue_items(store, people, open_only=status == "open"),
+        exercise=exercise,
+        rule=rule,
+        date_from=date_from,
+        date_to=date_to,
+    )
     return neighbours(items, rep_key)

@@ -95,8 +95,10 @@ _UPLOAD_BODY = {
     "requestBody": {
         "required": True,
         "description": "The raw video file as the request body (not multipart), streamed to disk.",
-        "content": {"video/*": {"schema": {"type": "string", "format": "binary"}},
-                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        "content": {
+            "video/*": {"schema": {"type": "string", "format": "binary"}},
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        },
     }
 }
 
@@ -105,9 +107,13 @@ _UPLOAD_BODY = {
     "/api/uploads",
     status_code=status.HTTP_201_CREATED,
     openapi_extra=_UPLOAD_BODY,
-    responses={400: {"description": "empty file or bad parameters"}, 413: {"description": "over the size limit"},
-               415: {"description": "not a video"}, 422: {"description": "a video that cannot be decoded"},
-               507: {"description": "not enough disk space"}},
+    responses={
+        400: {"description": "empty file or bad parameters"},
+        413: {"description": "over the size limit"},
+        415: {"description": "not a video"},
+        422: {"description": "a video that cannot be decoded"},
+        507: {"description": "not enough disk space"},
+    },
 )
 async def create_upload(
     request: Request,
@@ -126,8 +132,9 @@ async def create_upload(
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, NOT_A_FORM)
     pending = repo.pending_jobs_of(store, user.id)
     if pending >= settings.max_pending_jobs_per_person:
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, TOO_MANY_PENDING.format(n=pending),
-                            headers={"Retry-After": "60"})
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS, TOO_MANY_PENDING.format(n=pending), headers={"Retry-After": "60"}
+        )
     known = repo.exercise_ids()
     if exercise not in known:
         raise InputError(f"Unknown exercise {exercise!r}; choose one of: {', '.join(known)}")
@@ -205,11 +212,14 @@ def check_video_caps(info: Any, settings: Settings) -> None:
     if frames is None and duration_s is not None and info.fps > 0:
         frames = int(math.ceil(duration_s * info.fps))
     if duration_s is not None and duration_s > settings.max_video_s:
-        raise VideoError(f"The video is {duration_s / 60:.1f} min long; the limit is {settings.max_video_s / 60:g} min:"
-                         " trim it to the sets you want reviewed")
+        raise VideoError(
+            f"The video is {duration_s / 60:.1f} min long; the limit is {settings.max_video_s / 60:g} min:"
+            " trim it to the sets you want reviewed"
+        )
     if frames is not None and frames > settings.max_video_frames:
-        raise VideoError(f"The video has {frames} frames; the limit is {settings.max_video_frames}: "
-                         "trim it or record at 30 fps")
+        raise VideoError(
+            f"The video has {frames} frames; the limit is {settings.max_video_frames}: trim it or record at 30 fps"
+        )
 
 
 async def _check_decodable(path: Path, display: str) -> Any:
@@ -236,8 +246,13 @@ def _job_public(job: Any) -> JobPublic:
     elif message is None and job.status == "running":
         message = "Finding you in each frame and judging every rep"
     return JobPublic(
-        id=job.id, upload_id=job.upload_id, status=job.status, progress_ratio=float(job.progress),
-        message=message, created_at=job.created_at, finished_at=job.updated_at if job.status in ("done", "failed") else None,
+        id=job.id,
+        upload_id=job.upload_id,
+        status=job.status,
+        progress_ratio=float(job.progress),
+        message=message,
+        created_at=job.created_at,
+        finished_at=job.updated_at if job.status in ("done", "failed") else None,
     )
 
 
@@ -245,8 +260,13 @@ def _upload_public(store: Any, up: Any) -> UploadPublic:
     job = repo.latest_job(store, up.id)
     annotated = job is not None and job.status == "done" and bool((job.result or {}).get("annotated"))
     return UploadPublic(
-        id=up.id, person_id=up.owner_id, filename=up.original_filename, exercise_id=up.exercise_id,
-        side=up.side or "auto", size_bytes=up.size_bytes, created_at=up.created_at,
+        id=up.id,
+        person_id=up.owner_id,
+        filename=up.original_filename,
+        exercise_id=up.exercise_id,
+        side=up.side or "auto",
+        size_bytes=up.size_bytes,
+        created_at=up.created_at,
         job=_job_public(job) if job else None,
         annotated_url=f"/api/uploads/{up.id}/annotated" if annotated else None,
         video_url=f"/api/uploads/{up.id}/video",

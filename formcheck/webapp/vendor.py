@@ -38,12 +38,18 @@ def _serve(package: str, rel: str, media_type: str) -> FileResponse:
 def _add_routes() -> None:
     """One GET route per vendored file (public, like /static): nothing else under node_modules is reachable."""
     for (package, name), (rel, media_type) in VENDOR_FILES.items():
+
         def serve(package: str = package, rel: str = rel, media_type: str = media_type) -> FileResponse:
             return _serve(package, rel, media_type)
 
         serve.__doc__ = f"{package}/{name} from npm (package.json), served locally."
-        router.add_api_route(f"/vendor/{package}/{name}", serve, methods=["GET"], response_class=FileResponse,
-                             name=f"vendor_{package}_{name}")
+        router.add_api_route(
+            f"/vendor/{package}/{name}",
+            serve,
+            methods=["GET"],
+            response_class=FileResponse,
+            name=f"vendor_{package}_{name}",
+        )
 
 
 _add_routes()

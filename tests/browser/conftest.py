@@ -29,17 +29,22 @@ MANNEQUIN_VIDEOS = REPO_ROOT / "fixtures" / "videos"
 ARTIFACTS_DIR = Path(os.environ.get("FORMCHECK_ARTIFACTS_DIR", REPO_ROOT / "tests" / "artifacts"))
 
 CHROMIUM_ARGS = (
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run", "--disable-sync",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
 )
 FAKE_CAMERA_ARGS = ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream")
 
-SERVER_START_TIMEOUT_S = 60.0   # judgement call: cold import of mediapipe + migrations on a busy 2-core VM
+SERVER_START_TIMEOUT_S = 60.0  # judgement call: cold import of mediapipe + migrations on a busy 2-core VM
 SERVER_STOP_TIMEOUT_S = 10.0
-FAKE_CAMERA_WH = (640, 480)     # what Chromium's fake device and the live page expect (stack-recipes §3)
-FAKE_CAMERA_FPS = 30            # Chromium plays MJPEG files at 30 fps; y4m carries it in its header
+FAKE_CAMERA_WH = (640, 480)  # what Chromium's fake device and the live page expect (stack-recipes §3)
+FAKE_CAMERA_FPS = 30  # Chromium plays MJPEG files at 30 fps; y4m carries it in its header
 FAKE_CAMERA_JPEG_QUALITY = 85
-FAKE_CAMERA_PAD_GREY = 128      # letterbox colour: mid grey, so bars never read as "too dark"
+FAKE_CAMERA_PAD_GREY = 128  # letterbox colour: mid grey, so bars never read as "too dark"
 
 
 def _require_browser_or_fail() -> bool:
@@ -62,6 +67,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 # --------------------------------------------------------------------------------------------------- server
 
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -71,10 +77,30 @@ def free_port() -> int:
 def _server_command(port: int, single_user: bool = False) -> list[str]:
     """`python -m formcheck serve` once the CLI exists; uvicorn on the app factory until then."""
     if (REPO_ROOT / "formcheck" / "__main__.py").exists() and (REPO_ROOT / "formcheck" / "webapp" / "cli.py").exists():
-        return [sys.executable, "-m", "formcheck", "serve", "--host", "127.0.0.1", "--port", str(port),
-                *(["--single-user"] if single_user else [])]
-    return [sys.executable, "-m", "uvicorn", "formcheck.webapp.app:create_app", "--factory",
-            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+        return [
+            sys.executable,
+            "-m",
+            "formcheck",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            *(["--single-user"] if single_user else []),
+        ]
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "formcheck.webapp.app:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
 
 
 def _wait_http(url: str, proc: subprocess.Popen, log_path: Path, timeout_s: float) -> None:
@@ -86,7 +112,7 @@ def _wait_http(url: str, proc: subprocess.Popen, log_path: Path, timeout_s: floa
             with urllib.request.urlopen(url, timeout=2.0):
                 return
         except urllib.error.HTTPError:
-            return                      # any HTTP answer (401, 404, ...) means it is serving
+            return  # any HTTP answer (401, 404, ...) means it is serving
         except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
             time.sleep(0.2)
     raise RuntimeError(f"server did not answer {url} within {timeout_s:.0f} s:\n{_tail(log_path)}")
@@ -102,8 +128,9 @@ def _tail(path: Path, n_chars: int = 4000) -> str:
 class LiveServer:
     """A `formcheck serve` subprocess on a free port with its own FORMCHECK_DATA_DIR."""
 
-    def __init__(self, data_dir: Path, log_path: Path, env_extra: dict[str, str] | None = None,
-                 single_user: bool = False) -> None:
+    def __init__(
+        self, data_dir: Path, log_path: Path, env_extra: dict[str, str] | None = None, single_user: bool = False
+    ) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
@@ -118,8 +145,9 @@ class LiveServer:
         env.update(env_extra or {})
         data_dir.mkdir(parents=True, exist_ok=True)
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(_server_command(self.port, single_user), cwd=REPO_ROOT, env=env,
-                                     stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            _server_command(self.port, single_user), cwd=REPO_ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT
+        )
         try:
             _wait_http(self.base_url + "/", self.proc, log_path, SERVER_START_TIMEOUT_S)
         except Exception:
@@ -174,6 +202,7 @@ def live_server_data_dir(live_server_instance: LiveServer) -> Path:
 
 
 # -------------------------------------------------------------------------------------------------- browser
+
 
 @pytest.fixture(scope="session")
 def playwright_instance() -> Iterator[object]:
@@ -259,6 +288,7 @@ def screenshot(pg, name: str, full_page: bool = True) -> Path:
 
 # ---------------------------------------------------------------------------------------------- fake camera
 
+
 def shared_video(name: str) -> Path:
     """A labelled clip from ../shared/videos; skips (with the reason) where that folder or file is absent."""
     path = SHARED_VIDEOS / name
@@ -291,13 +321,21 @@ def _fit_letterbox(bgr: np.ndarray, wh: tuple[int, int]) -> np.ndarray:
     small = cv2.resize(bgr, (nw, nh), interpolation=cv2.INTER_AREA)
     out = np.full((h, w, 3), FAKE_CAMERA_PAD_GREY, np.uint8)
     x0, y0 = (w - nw) // 2, (h - nh) // 2
-    out[y0:y0 + nh, x0:x0 + nw] = small
+    out[y0 : y0 + nh, x0 : x0 + nw] = small
     return out
 
 
-def make_fake_camera(src: Path, out: Path, *, lead_s: float = 0.0, tail_s: float = 0.0,
-                     start_s: float = 0.0, end_s: float | None = None, speed: float = 1.0,
-                     fmt: str = "mjpeg") -> Path:
+def make_fake_camera(
+    src: Path,
+    out: Path,
+    *,
+    lead_s: float = 0.0,
+    tail_s: float = 0.0,
+    start_s: float = 0.0,
+    end_s: float | None = None,
+    speed: float = 1.0,
+    fmt: str = "mjpeg",
+) -> Path:
     """Convert a video into a 640×480, 30 fps fake-camera file for Chromium (no ffmpeg needed).
 
     Frames are resampled by their decoder timestamps (each output tick shows the latest source frame);

@@ -45,8 +45,14 @@ def _run(server, launch_chromium, cam: Path, play_s: float, query: str) -> tuple
     sent: list = []
     foreign: list[str] = []
     page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)))
-    page.on("request", lambda r: foreign.append(r.url) if not r.url.startswith(
-        (server.base_url, "ws://127.0.0.1", "data:", "blob:")) else None)
+    page.on(
+        "request",
+        lambda r: (
+            foreign.append(r.url)
+            if not r.url.startswith((server.base_url, "ws://127.0.0.1", "data:", "blob:"))
+            else None
+        ),
+    )
     try:
         _sign_in(page, server.base_url, "posetester")
         page.goto(f"{server.base_url}/live?exercise={EXERCISE}&target=7{query}")
@@ -61,8 +67,9 @@ def _run(server, launch_chromium, cam: Path, play_s: float, query: str) -> tuple
     return state, sent, foreign, badge
 
 
-def test_browser_pose_counts_like_server_pose_and_sends_no_images(start_server, launch_chromium, fake_camera,
-                                                                   shared_videos, shared_manifest):
+def test_browser_pose_counts_like_server_pose_and_sends_no_images(
+    start_server, launch_chromium, fake_camera, shared_videos, shared_manifest
+):
     if not TASKS_VISION.is_file():
         pytest.skip("@mediapipe/tasks-vision is not installed (make setup runs npm install where npm exists)")
     entry = shared_manifest(CLIP)
@@ -79,13 +86,15 @@ def test_browser_pose_counts_like_server_pose_and_sends_no_images(start_server, 
         return {rule for r in state["newReps"] for rule in r["faults"]}
 
     pose_med = _median(br_state["poseMs"])
-    info = (f"label {entry['reps']}; server pose: {srv_state['reps']} reps ({srv_state['valid']} valid), "
-            f"{srv_state['replies']} replies, faults {sorted(faults(srv_state))}; browser pose: {br_state['reps']} reps "
-            f"({br_state['valid']} valid), {br_state['replies']} replies, faults {sorted(faults(br_state))}, "
-            f"page pose median {pose_med} ms (p95 {sorted(br_state['poseMs'])[int(len(br_state['poseMs']) * .95)] if br_state['poseMs'] else None}), "
-            f"model load {br_state['loadMs']} ms; badges {srv_badge!r} / {br_badge!r}; "
-            f"mode {br_state['mode']} ({br_state['reason']}); errors {srv_state['errors']} {br_state['errors']}\n"
-            f"server reps {srv_state['newReps']}\nbrowser reps {br_state['newReps']}")
+    info = (
+        f"label {entry['reps']}; server pose: {srv_state['reps']} reps ({srv_state['valid']} valid), "
+        f"{srv_state['replies']} replies, faults {sorted(faults(srv_state))}; browser pose: {br_state['reps']} reps "
+        f"({br_state['valid']} valid), {br_state['replies']} replies, faults {sorted(faults(br_state))}, "
+        f"page pose median {pose_med} ms (p95 {sorted(br_state['poseMs'])[int(len(br_state['poseMs']) * 0.95)] if br_state['poseMs'] else None}), "
+        f"model load {br_state['loadMs']} ms; badges {srv_badge!r} / {br_badge!r}; "
+        f"mode {br_state['mode']} ({br_state['reason']}); errors {srv_state['errors']} {br_state['errors']}\n"
+        f"server reps {srv_state['newReps']}\nbrowser reps {br_state['newReps']}"
+    )
     print(info)
     # the page says which path is in use
     assert srv_state["mode"] == "server" and "on the server" in srv_badge, info

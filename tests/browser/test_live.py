@@ -29,8 +29,9 @@ def _make_person(data_dir: Path, name: str) -> None:
 
 def _sign_in(page, base_url: str, name: str) -> None:
     csrf = page.request.get(f"{base_url}/api/auth/csrf").json()["csrf_token"]
-    r = page.request.post(f"{base_url}/api/auth/signin", data={"name": name, "password": PASSWORD},
-                          headers={"X-CSRF-Token": csrf})
+    r = page.request.post(
+        f"{base_url}/api/auth/signin", data={"name": name, "password": PASSWORD}, headers={"X-CSRF-Token": csrf}
+    )
     assert r.ok, r.text()
 
 
@@ -41,8 +42,9 @@ def server(start_server):
     return srv
 
 
-def test_live_page_counts_real_video_reps_and_cues(server, launch_chromium, fake_camera, shared_videos,
-                                                   shared_manifest, save_screenshot):
+def test_live_page_counts_real_video_reps_and_cues(
+    server, launch_chromium, fake_camera, shared_videos, shared_manifest, save_screenshot
+):
     entry = shared_manifest(CLIP)
     assert entry["exercise"] == EXERCISE and entry["camera_view"] in ("front", "side") and entry["reps"]
     cam = fake_camera(shared_videos(CLIP), lead_s=LEAD_S, tail_s=TAIL_S)
@@ -52,8 +54,14 @@ def test_live_page_counts_real_video_reps_and_cues(server, launch_chromium, fake
     console: list[str] = []
     page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
     foreign: list[str] = []
-    page.on("request", lambda r: foreign.append(r.url) if not r.url.startswith((server.base_url, "ws://127.0.0.1",
-                                                                                   "data:", "blob:")) else None)
+    page.on(
+        "request",
+        lambda r: (
+            foreign.append(r.url)
+            if not r.url.startswith((server.base_url, "ws://127.0.0.1", "data:", "blob:"))
+            else None
+        ),
+    )
     try:
         _sign_in(page, server.base_url, "livetester")
         page.goto(f"{server.base_url}/live?exercise={EXERCISE}&target={entry['reps']}")
@@ -66,7 +74,8 @@ def test_live_page_counts_real_video_reps_and_cues(server, launch_chromium, fake
             if elapsed_s >= play_s:
                 break
             if shot_cue is None and page.evaluate(
-                    "['rep_fault', 'live_fault'].includes(document.getElementById('coach').dataset.kind)"):
+                "['rep_fault', 'live_fault'].includes(document.getElementById('coach').dataset.kind)"
+            ):
                 shot_cue = save_screenshot(page, "live_page_cue", full_page=False)
             if shot_flash is None and page.evaluate("!document.getElementById('flash').classList.contains('hidden')"):
                 shot_flash = save_screenshot(page, "live_page_rep_flash", full_page=False)
@@ -83,11 +92,13 @@ def test_live_page_counts_real_video_reps_and_cues(server, launch_chromium, fake
         ctx.close()
     fps = state["replies"] / (play_s - LEAD_S + 2.0)
     med_rtt = state["rtts"][len(state["rtts"]) // 2] if state["rtts"] else None
-    info = (f"label {entry['reps']}, counted {state['reps']} ({state['valid']} valid), {state['replies']} replies"
-            f" (~{fps:.1f}/s, median RTT {med_rtt and round(med_rtt)} ms), cues {state['cues']},"
-            f" client gap median {state['gaps'] and round(state['gaps'][len(state['gaps']) // 2])} ms,"
-            f" encode median {state['enc'] and round(state['enc'][len(state['enc']) // 2])} ms,"
-            f" errors {state['errors']}, screenshots {shot_cue} {shot_flash} {shot_end}\n" + "\n".join(console[-20:]))
+    info = (
+        f"label {entry['reps']}, counted {state['reps']} ({state['valid']} valid), {state['replies']} replies"
+        f" (~{fps:.1f}/s, median RTT {med_rtt and round(med_rtt)} ms), cues {state['cues']},"
+        f" client gap median {state['gaps'] and round(state['gaps'][len(state['gaps']) // 2])} ms,"
+        f" encode median {state['enc'] and round(state['enc'][len(state['enc']) // 2])} ms,"
+        f" errors {state['errors']}, screenshots {shot_cue} {shot_flash} {shot_end}\n" + "\n".join(console[-20:])
+    )
     assert state["cameraError"] is None, info
     assert abs(state["reps"] - entry["reps"]) <= REP_TOLERANCE, info
     assert state["newReps"] == state["reps"], info  # every counted rep was flashed
@@ -132,8 +143,7 @@ def test_live_page_redirects_to_sign_in_when_anonymous(server, browser):
 MANNEQUIN_SKB = Path(__file__).resolve().parents[2] / "fixtures" / "videos" / "small_knee_bend_front_clean.mp4"
 
 
-def test_day_flow_readiness_knee_bend_test_sets_and_pain(start_server, launch_chromium, fake_camera,
-                                                         save_screenshot):
+def test_day_flow_readiness_knee_bend_test_sets_and_pain(start_server, launch_chromium, fake_camera, save_screenshot):
     """The day's flow: massage → VMO → Small Knee Bend Test (camera + pain) → exercises → pain → stored."""
     from playwright.sync_api import expect
 
@@ -195,12 +205,17 @@ def test_day_flow_readiness_knee_bend_test_sets_and_pain(start_server, launch_ch
     assert [str(s.status) for s in sessions] == ["finished"]
     assert [(r.massage_done, r.vmo_done, r.skbt_verdict, r.skbt_pain) for r in readiness] == [(True, True, "valid", 0)]
     assert pains == {"during": 1, "after": 0}
-    assert len(sets) == 1 and sets[0].ended_at is not None and first_title.startswith(sets[0].exercise_id.split("_")[0].capitalize())
+    assert (
+        len(sets) == 1
+        and sets[0].ended_at is not None
+        and first_title.startswith(sets[0].exercise_id.split("_")[0].capitalize())
+    )
     assert all(p.stat().st_size > 10_000 for p in shots)
 
 
-def test_placement_guidance_when_the_body_is_cut_off(server, launch_chromium, fake_camera, shared_videos,
-                                                     save_screenshot):
+def test_placement_guidance_when_the_body_is_cut_off(
+    server, launch_chromium, fake_camera, shared_videos, save_screenshot
+):
     """A low camera that cuts off the head: the page shows "Step back" over the camera image."""
     cam = fake_camera(shared_videos("squat_side_lowcam_yuyoujiang.mp4"), lead_s=1.0, tail_s=1.0, end_s=8.0)
     browser = launch_chromium(fake_camera=cam)
@@ -211,7 +226,9 @@ def test_placement_guidance_when_the_body_is_cut_off(server, launch_chromium, fa
         page.goto(f"{server.base_url}/live?exercise=squat&target=3")
         page.wait_for_function(
             "document.getElementById('coach').dataset.kind === 'placement'"
-            " && document.getElementById('coach').textContent.startsWith('Step back')", timeout=30000)
+            " && document.getElementById('coach').textContent.startsWith('Step back')",
+            timeout=30000,
+        )
         shot = save_screenshot(page, "live_page_placement", full_page=False)
         text = page.inner_text("[data-testid=coach]")
     finally:

@@ -98,8 +98,13 @@ def check_page(pg, name: str, size: str, save_screenshot) -> dict:
           nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' '))}));
     }""")
     save_screenshot(pg, f"pages_{name}_{size}")
-    return {"h1": h1, "overflow_px": overflow, "too_wide": wide, "blocking": [v for v in violations if v["impact"] in AXE_BLOCKING],
-            "other": [v["id"] for v in violations if v["impact"] not in AXE_BLOCKING]}
+    return {
+        "h1": h1,
+        "overflow_px": overflow,
+        "too_wide": wide,
+        "blocking": [v for v in violations if v["impact"] in AXE_BLOCKING],
+        "other": [v["id"] for v in violations if v["impact"] not in AXE_BLOCKING],
+    }
 
 
 def _walk(pages: list[tuple[str, str]], ctx_factory, base: str, save_screenshot) -> dict:
@@ -121,10 +126,12 @@ def _assert_clean(results: dict, name: str) -> None:
 
     artifacts = Path(os.environ.get("FORMCHECK_ARTIFACTS_DIR", Path(__file__).resolve().parents[1] / "artifacts"))
     artifacts.mkdir(parents=True, exist_ok=True)
-    (artifacts / f"axe_{name}.json").write_text(json.dumps({f"{n}@{s}": r for (n, s), r in results.items()},
-                                                             indent=1))
-    bad = {f"{n}@{s}": r for (n, s), r in results.items()
-           if r["h1"] != 1 or r["blocking"] or (s == "phone" and r["overflow_px"] > 0)}
+    (artifacts / f"axe_{name}.json").write_text(json.dumps({f"{n}@{s}": r for (n, s), r in results.items()}, indent=1))
+    bad = {
+        f"{n}@{s}": r
+        for (n, s), r in results.items()
+        if r["h1"] != 1 or r["blocking"] or (s == "phone" and r["overflow_px"] > 0)
+    }
     assert bad == {}, bad
 
 
@@ -135,14 +142,19 @@ def test_person_pages_at_both_sizes(clinic, uploaded, launch_chromium, save_scre
     upload_path = "/" + uploaded.split("/", 3)[3]
 
     def ctx_factory(w, h):
-        ctx = browser.new_context(viewport={"width": w, "height": h}, device_scale_factor=1,
-                                  is_mobile=w < 600, has_touch=w < 600)
+        ctx = browser.new_context(
+            viewport={"width": w, "height": h}, device_scale_factor=1, is_mobile=w < 600, has_touch=w < 600
+        )
         page = ctx.new_page()
         _sign_in(page, srv.base_url, "alex", c.password)
         return ctx, page
 
-    results = _walk([("home", "/"), ("live", "/live"), ("progress", "/progress"), ("upload", "/upload"),
-                     ("result", upload_path)], ctx_factory, srv.base_url, save_screenshot)
+    results = _walk(
+        [("home", "/"), ("live", "/live"), ("progress", "/progress"), ("upload", "/upload"), ("result", upload_path)],
+        ctx_factory,
+        srv.base_url,
+        save_screenshot,
+    )
     for size, (w, h) in SIZES.items():  # signed out: the sign-in pages
         anon = browser.new_context(viewport={"width": w, "height": h}, is_mobile=w < 600)
         try:
@@ -169,9 +181,17 @@ def test_clinician_pages_at_both_sizes(clinic, uploaded, browser, save_screensho
         _sign_in(page, srv.base_url, "dr_lee", c.password, clinician=True)
         return ctx, page
 
-    results = _walk([("clinician_home", "/clinician"), ("clinician_queue", "/clinician/queue"),
-                     ("clinician_person", f"/clinician/people/{c.alex_id}"),
-                     ("clinician_rep", f"/clinician/reps/{key}")], ctx_factory, srv.base_url, save_screenshot)
+    results = _walk(
+        [
+            ("clinician_home", "/clinician"),
+            ("clinician_queue", "/clinician/queue"),
+            ("clinician_person", f"/clinician/people/{c.alex_id}"),
+            ("clinician_rep", f"/clinician/reps/{key}"),
+        ],
+        ctx_factory,
+        srv.base_url,
+        save_screenshot,
+    )
     _assert_clean(results, "clinician")
 
 
@@ -237,8 +257,10 @@ def test_clinician_filter_next_and_pain_alert(clinic, browser, save_screenshot):
         names = page.locator(".queue-item strong").all_inner_texts()
         assert "person=" in page.url
         page.select_option("#f-person", str(c.alex_id))
-        page.wait_for_function("[...document.querySelectorAll('.queue-item strong')].every(e => e.textContent === 'Alex')",
-                               timeout=UI_TIMEOUT_MS)
+        page.wait_for_function(
+            "[...document.querySelectorAll('.queue-item strong')].every(e => e.textContent === 'Alex')",
+            timeout=UI_TIMEOUT_MS,
+        )
         save_screenshot(page, "clinician_queue_filtered")
         page.locator(".queue-item a.button").first.click()
         page.wait_for_selector("[data-testid=next-rep]:not([hidden])", timeout=UI_TIMEOUT_MS)
@@ -256,8 +278,10 @@ def test_clinician_filter_next_and_pain_alert(clinic, browser, save_screenshot):
         page.fill("#threshold", "0.15")
         page.click("#threshold-form button[type=submit]")
         page.wait_for_selector("#saved:not(.hidden)", timeout=UI_TIMEOUT_MS)
-        page.wait_for_function("document.querySelector(\"#rule option[value='squat:knee_valgus']\")"
-                               ".textContent.includes('adjusted')", timeout=UI_TIMEOUT_MS)  # reloaded
+        page.wait_for_function(
+            "document.querySelector(\"#rule option[value='squat:knee_valgus']\").textContent.includes('adjusted')",
+            timeout=UI_TIMEOUT_MS,
+        )  # reloaded
         saved_option = page.inner_text("#rule option[value='squat:knee_valgus']")
         page.evaluate("document.getElementById('threshold').removeAttribute('max')")  # past the browser's own check
         page.fill("#threshold", "5")

@@ -43,8 +43,9 @@ def _make_person(data_dir: Path, name: str) -> None:
 
 def _sign_in(page, base_url: str, name: str) -> None:
     csrf = page.request.get(f"{base_url}/api/auth/csrf").json()["csrf_token"]
-    r = page.request.post(f"{base_url}/api/auth/signin", data={"name": name, "password": PASSWORD},
-                          headers={"X-CSRF-Token": csrf})
+    r = page.request.post(
+        f"{base_url}/api/auth/signin", data={"name": name, "password": PASSWORD}, headers={"X-CSRF-Token": csrf}
+    )
     assert r.ok, r.text()
 
 
@@ -72,16 +73,25 @@ def test_first_visit_explains_the_programme_then_stays_one_tap_away(start_server
     finally:
         ctx.close()
     joined = " ".join(method)
-    for words in ("Readiness first", "massage", "VMO", "Small Knee Bend Test", "Easy before hard",
-                  "15 minutes", "steps back a level", "Setbacks are expected"):
+    for words in (
+        "Readiness first",
+        "massage",
+        "VMO",
+        "Small Knee Bend Test",
+        "Easy before hard",
+        "15 minutes",
+        "steps back a level",
+        "Setbacks are expected",
+    ):
         assert words in joined, words
     assert again == method
     assert "Level 1 of 6" in today and "Wake up" in today
     assert "About" in minutes and "of 15 minutes used" in minutes
 
 
-def test_a_full_day_demo_countdown_one_message_summary_progress(start_server, launch_chromium, fake_camera,
-                                                                save_screenshot):
+def test_a_full_day_demo_countdown_one_message_summary_progress(
+    start_server, launch_chromium, fake_camera, save_screenshot
+):
     from playwright.sync_api import expect
 
     if not MANNEQUIN_SKB.exists():
@@ -152,8 +162,10 @@ def test_a_full_day_demo_countdown_one_message_summary_progress(start_server, la
         expect(page.locator("#step-title")).to_have_text("And right now?")
         page.get_by_test_id("pain-1").click()
         page.wait_for_selector("[data-testid=summary-table]", timeout=UI_TIMEOUT_MS)
-        summary = {k: page.inner_text(f"[data-testid={k}]") for k in
-                   ("summary-table", "summary-minutes", "summary-pain", "summary-decision")}
+        summary = {
+            k: page.inner_text(f"[data-testid={k}]")
+            for k in ("summary-table", "summary-minutes", "summary-pain", "summary-decision")
+        }
         title = page.inner_text("#step-title")
         camera = page.evaluate("""() => ({stopped: window.fcLive.cameraStopped === true,
             live: !!(document.getElementById('video').srcObject)})""")
@@ -182,8 +194,9 @@ def test_a_full_day_demo_countdown_one_message_summary_progress(start_server, la
     # one message at a time, and never "Good" with nobody in view
     assert max_visible == 1, worst
     assert all(not (t["pose"] is False and t["coach"] and "good" in t["coach"].lower()) for t in trace)
-    assert not any(t["coach"] and "good" in t["coach"].lower() and t["kind"] in ("rep_fault", "placement")
-                   for t in trace)
+    assert not any(
+        t["coach"] and "good" in t["coach"].lower() and t["kind"] in ("rep_fault", "placement") for t in trace
+    )
     assert flash_text == "" or flash_text[0] in "✓✗?" and len(flash_text) <= 4  # a badge, not a sentence
     # summary: reps per exercise, minutes of 15, pain before/after, the decision; camera off
     assert "Exercise time:" in summary["summary-minutes"] and "of 15 minutes" in summary["summary-minutes"]

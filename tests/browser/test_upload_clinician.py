@@ -56,7 +56,9 @@ def test_upload_shows_the_per_rep_table(clinic_server, page, shared_videos, shar
     page.click("text=Upload a video")
     page.wait_for_selector("#exercise option[value=squat]", state="attached", timeout=UI_TIMEOUT_MS)
     # a file that is not a video: a clear message on the page, and the person stays on the form
-    page.set_input_files("#file", files=[{"name": "notes.mp4", "mimeType": "video/mp4", "buffer": b"just some text" * 50}])
+    page.set_input_files(
+        "#file", files=[{"name": "notes.mp4", "mimeType": "video/mp4", "buffer": b"just some text" * 50}]
+    )
     page.click("#submit")
     page.wait_for_selector("#error:not(.hidden)", timeout=UI_TIMEOUT_MS)
     assert "not a video" in page.locator("#error").inner_text()
@@ -78,7 +80,8 @@ def test_upload_shows_the_per_rep_table(clinic_server, page, shared_videos, shar
     start_s = float(last.get_attribute("data-start"))
     last.click()
     page.wait_for_function(
-        f"Math.abs(document.getElementById('player').currentTime - {start_s}) < 0.6", timeout=UI_TIMEOUT_MS)
+        f"Math.abs(document.getElementById('player').currentTime - {start_s}) < 0.6", timeout=UI_TIMEOUT_MS
+    )
     assert page.evaluate("document.getElementById('player').src").endswith("/annotated")
     page.evaluate("document.getElementById('player').pause()")
     assert page.locator("#chart").bounding_box()["height"] > 100
@@ -98,8 +101,10 @@ def test_clinician_reviews_a_flagged_rep(clinic_server, browser, save_screenshot
 
         page.click("text=Review flagged reps")
         page.wait_for_selector("#queue[data-loaded] .queue-item", timeout=UI_TIMEOUT_MS)
-        page.wait_for_function("[...document.querySelectorAll('.queue-item img')].slice(0, 3).every(i => i.complete)",
-                               timeout=UI_TIMEOUT_MS)
+        page.wait_for_function(
+            "[...document.querySelectorAll('.queue-item img')].slice(0, 3).every(i => i.complete)",
+            timeout=UI_TIMEOUT_MS,
+        )
         n_open = page.locator(".queue-item").count()
         save_screenshot(page, "web_clinician_queue")
 

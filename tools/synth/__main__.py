@@ -33,8 +33,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out = args.out or default_out_dir()
     if args.out is None and not out.parent.is_dir():
-        print(f"tools.synth: error: {out.parent} does not exist (not a source checkout?); pass --out DIR",
-              file=sys.stderr)
+        print(
+            f"tools.synth: error: {out.parent} does not exist (not a source checkout?); pass --out DIR", file=sys.stderr
+        )
         return 2
     logging.basicConfig(level=logging.WARNING)
     too_big = []
@@ -42,8 +43,11 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         mp4, js = write_fixture(FIXTURES_BY_NAME[name], out)
         size = mp4.stat().st_size
-        print(f"{mp4.name:52s} {size / 1e3:7.0f} kB  json {js.stat().st_size / 1e3:6.0f} kB  "
-              f"{time.perf_counter() - t0:5.1f} s", flush=True)
+        print(
+            f"{mp4.name:52s} {size / 1e3:7.0f} kB  json {js.stat().st_size / 1e3:6.0f} kB  "
+            f"{time.perf_counter() - t0:5.1f} s",
+            flush=True,
+        )
         if size > MAX_FILE_BYTES:
             too_big.append(mp4.name)
     if too_big:

@@ -48,13 +48,12 @@ def figure_primitives(sk: Skeleton, body: Body, outfit: Outfit | None = None) ->
     # pelvis and the chest (the lumbar spine bends), so a pelvic drop tilts the waist as it does on a person
     # and is not hidden under a level shirt.
     rl = blend_frames(rp, rt, 0.15)
-    prims.append(Ellipsoid(j["pelvis"] + rp @ np.array([0.0, 0.03, -0.01]), rp, (0.18, 0.14, 0.115),
-                           outfit.trousers))
-    prims.append(Ellipsoid(j["pelvis"] + rp @ np.array([0.0, 0.125, -0.005]), rp, (0.163, 0.024, 0.113),
-                           outfit.belt))
+    prims.append(Ellipsoid(j["pelvis"] + rp @ np.array([0.0, 0.03, -0.01]), rp, (0.18, 0.14, 0.115), outfit.trousers))
+    prims.append(Ellipsoid(j["pelvis"] + rp @ np.array([0.0, 0.125, -0.005]), rp, (0.163, 0.024, 0.113), outfit.belt))
     for s in (1.0, -1.0):  # the hips' lateral bulge (greater trochanter and gluteus medius)
-        prims.append(Ellipsoid(j["pelvis"] + rp @ np.array([s * 0.125, 0.0, -0.01]), rp, (0.07, 0.11, 0.1),
-                               outfit.trousers))
+        prims.append(
+            Ellipsoid(j["pelvis"] + rp @ np.array([s * 0.125, 0.0, -0.01]), rp, (0.07, 0.11, 0.1), outfit.trousers)
+        )
     prims.append(Ellipsoid(j["pelvis"] + rl @ np.array([0.0, 0.22, 0.0]), rl, (0.152, 0.15, 0.103), outfit.shirt))
     prims.append(Ellipsoid(j["pelvis"] + rt @ np.array([0.0, 0.40, 0.0]), rt, (0.175, 0.15, 0.115), outfit.shirt))
     prims.append(Capsule(j["shoulder_left"] - 0.02 * up_t, j["shoulder_right"] - 0.02 * up_t, 0.06, outfit.shirt))
@@ -62,8 +61,14 @@ def figure_primitives(sk: Skeleton, body: Body, outfit: Outfit | None = None) ->
     prims.append(Capsule(j["neck"] - 0.03 * up_t, j["head"] - 0.06 * rh[:, 1], 0.05, outfit.skin))
     prims.append(Ellipsoid(j["head"], rh, body.head_radii_m, outfit.skin))
     hr = body.head_radii_m
-    prims.append(Ellipsoid(j["head"] + rh @ np.array([0.0, 0.03, -0.022]), rh,
-                           (hr[0] + 0.006, hr[1] - 0.01, hr[2] - 0.006), outfit.hair))
+    prims.append(
+        Ellipsoid(
+            j["head"] + rh @ np.array([0.0, 0.03, -0.022]),
+            rh,
+            (hr[0] + 0.006, hr[1] - 0.01, hr[2] - 0.006),
+            outfit.hair,
+        )
+    )
     for s in (1.0, -1.0):
         face = face_points_m(s)
         side = "LEFT" if s > 0 else "RIGHT"
@@ -74,12 +79,12 @@ def figure_primitives(sk: Skeleton, body: Body, outfit: Outfit | None = None) ->
         prims.append(Capsule(j["head"] + rh @ brow_a, j["head"] + rh @ brow_b, 0.005, outfit.hair))
         ear = face[Lm[f"{side}_EAR"]]
         prims.append(Ellipsoid(j["head"] + rh @ ear, rh, (0.012, 0.03, 0.02), outfit.skin))
-    prims.append(sphere(j["head"] + rh @ np.array([0.0, -0.008, 0.096]), 0.019,
-                        tuple(c * 0.93 for c in outfit.skin)))
+    prims.append(sphere(j["head"] + rh @ np.array([0.0, -0.008, 0.096]), 0.019, tuple(c * 0.93 for c in outfit.skin)))
     ml = face_points_m(1.0)[Lm.MOUTH_LEFT]
     mr = face_points_m(-1.0)[Lm.MOUTH_RIGHT]
-    prims.append(Capsule(j["head"] + rh @ (ml - [0, 0, 0.004]), j["head"] + rh @ (mr - [0, 0, 0.004]), 0.0075,
-                         outfit.lips))
+    prims.append(
+        Capsule(j["head"] + rh @ (ml - [0, 0, 0.004]), j["head"] + rh @ (mr - [0, 0, 0.004]), 0.0075, outfit.lips)
+    )
     # arms: short sleeves, bare forearms, hands
     for side in (Side.LEFT, Side.RIGHT):
         sh, el, wr = j[f"shoulder_{side}"], j[f"elbow_{side}"], j[f"wrist_{side}"]

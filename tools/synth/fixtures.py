@@ -18,8 +18,8 @@ from formcheck.core import geometry as geo
 from formcheck.core.landmarks import N_LANDMARKS, Lm, Side
 from formcheck.mannequin.body import Body, PlantedLeg, Pose, frontal_fppa_deg, landmarks33, pose_skeleton
 from formcheck.mannequin.exercises import EXERCISES, FAULTS, Rep, schedule
-from tools.synth.figure import figure_primitives
 from formcheck.mannequin.render import Renderer
+from tools.synth.figure import figure_primitives
 
 log = logging.getLogger(__name__)
 
@@ -61,38 +61,122 @@ def _on(reps: tuple[int, ...], **faults: float) -> dict[int, dict[str, float]]:
 
 FIXTURES: tuple[Fixture, ...] = (
     Fixture("small_knee_bend", "front", "clean", Side.LEFT, 3, {}, "mini squat, knees over the feet"),
-    Fixture("small_knee_bend", "front", "valgus", Side.LEFT, 4, _on((2, 4), knee_valgus=VALGUS_BILATERAL_DEG),
-            "mini squat, both knees caving in on reps 2 and 4"),
-    Fixture("small_knee_bend", "front", "trunk_lean", Side.LEFT, 4,
-            _on((2, 4), trunk_lateral_lean=TRUNK_LATERAL_DEG), "mini squat, trunk leaning to the left on reps 2 and 4"),
+    Fixture(
+        "small_knee_bend",
+        "front",
+        "valgus",
+        Side.LEFT,
+        4,
+        _on((2, 4), knee_valgus=VALGUS_BILATERAL_DEG),
+        "mini squat, both knees caving in on reps 2 and 4",
+    ),
+    Fixture(
+        "small_knee_bend",
+        "front",
+        "trunk_lean",
+        Side.LEFT,
+        4,
+        _on((2, 4), trunk_lateral_lean=TRUNK_LATERAL_DEG),
+        "mini squat, trunk leaning to the left on reps 2 and 4",
+    ),
     Fixture("lunge", "front", "clean", Side.LEFT, 3, {}, "stationary lunge, left leg forward"),
-    Fixture("lunge", "front", "valgus", Side.LEFT, 4, _on((2, 4), knee_valgus=VALGUS_SINGLE_DEG),
-            "stationary lunge, front knee caving in on reps 2 and 4"),
-    Fixture("lunge", "front", "pelvic_drop", Side.LEFT, 4, _on((2, 4), pelvic_drop=PELVIC_DROP_DEG),
-            "stationary lunge, rear-side pelvis dropping on reps 2 and 4"),
+    Fixture(
+        "lunge",
+        "front",
+        "valgus",
+        Side.LEFT,
+        4,
+        _on((2, 4), knee_valgus=VALGUS_SINGLE_DEG),
+        "stationary lunge, front knee caving in on reps 2 and 4",
+    ),
+    Fixture(
+        "lunge",
+        "front",
+        "pelvic_drop",
+        Side.LEFT,
+        4,
+        _on((2, 4), pelvic_drop=PELVIC_DROP_DEG),
+        "stationary lunge, rear-side pelvis dropping on reps 2 and 4",
+    ),
     Fixture("lunge", "side", "clean", Side.LEFT, 3, {}, "stationary lunge seen from the left, left leg forward"),
-    Fixture("lunge", "side", "trunk_lean", Side.LEFT, 4, _on((2, 4), trunk_forward_lean=TRUNK_FORWARD_EXTRA_DEG),
-            "stationary lunge seen from the left, excessive forward trunk lean on reps 2 and 4"),
+    Fixture(
+        "lunge",
+        "side",
+        "trunk_lean",
+        Side.LEFT,
+        4,
+        _on((2, 4), trunk_forward_lean=TRUNK_FORWARD_EXTRA_DEG),
+        "stationary lunge seen from the left, excessive forward trunk lean on reps 2 and 4",
+    ),
     Fixture("single_leg_squat", "front", "clean", Side.LEFT, 3, {}, "single-leg squat on the left leg"),
-    Fixture("single_leg_squat", "front", "valgus", Side.LEFT, 4, _on((2, 4), knee_valgus=VALGUS_SINGLE_DEG),
-            "single-leg squat on the left leg, knee caving in on reps 2 and 4"),
-    Fixture("single_leg_squat", "front", "pelvic_drop", Side.RIGHT, 4, _on((2, 4), pelvic_drop=PELVIC_DROP_DEG),
-            "single-leg squat on the right leg, left pelvis dropping on reps 2 and 4"),
+    Fixture(
+        "single_leg_squat",
+        "front",
+        "valgus",
+        Side.LEFT,
+        4,
+        _on((2, 4), knee_valgus=VALGUS_SINGLE_DEG),
+        "single-leg squat on the left leg, knee caving in on reps 2 and 4",
+    ),
+    Fixture(
+        "single_leg_squat",
+        "front",
+        "pelvic_drop",
+        Side.RIGHT,
+        4,
+        _on((2, 4), pelvic_drop=PELVIC_DROP_DEG),
+        "single-leg squat on the right leg, left pelvis dropping on reps 2 and 4",
+    ),
     Fixture("step_down", "front", "clean", Side.RIGHT, 3, {}, "forward step-down, right leg on a 15 cm step"),
-    Fixture("step_down", "front", "valgus_drop", Side.RIGHT, 4,
-            {2: {"knee_valgus": VALGUS_SINGLE_DEG}, 3: {"pelvic_drop": PELVIC_DROP_DEG},
-             4: {"knee_valgus": VALGUS_SINGLE_DEG, "pelvic_drop": PELVIC_DROP_DEG}},
-            "forward step-down, right stance leg: valgus on rep 2, pelvic drop on rep 3, both on rep 4"),
-    Fixture("side_lying_leg_raise", "front", "clean", Side.RIGHT, 3, {},
-            "lying on the left side facing the camera, right leg raised to ~40°"),
-    Fixture("side_lying_leg_raise", "front", "hip_hiking", Side.RIGHT, 4, _on((2, 4), hip_hiking=HIP_HIKING_DEG),
-            "side-lying leg raise, hip hiked towards the ribs on reps 2 and 4"),
-    Fixture("side_lying_leg_raise", "front", "hip_flexion_drift", Side.RIGHT, 4,
-            _on((2, 4), hip_flexion_drift=HIP_FLEXION_DRIFT_DEG),
-            "side-lying leg raise, the leg drifting forward (hip flexion) on reps 2 and 4"),
-    Fixture("side_lying_leg_raise", "front", "pelvic_rollback", Side.RIGHT, 4,
-            _on((2, 4), pelvic_rollback=PELVIC_ROLLBACK_DEG),
-            "side-lying leg raise, pelvis rolling backwards on reps 2 and 4"),
+    Fixture(
+        "step_down",
+        "front",
+        "valgus_drop",
+        Side.RIGHT,
+        4,
+        {
+            2: {"knee_valgus": VALGUS_SINGLE_DEG},
+            3: {"pelvic_drop": PELVIC_DROP_DEG},
+            4: {"knee_valgus": VALGUS_SINGLE_DEG, "pelvic_drop": PELVIC_DROP_DEG},
+        },
+        "forward step-down, right stance leg: valgus on rep 2, pelvic drop on rep 3, both on rep 4",
+    ),
+    Fixture(
+        "side_lying_leg_raise",
+        "front",
+        "clean",
+        Side.RIGHT,
+        3,
+        {},
+        "lying on the left side facing the camera, right leg raised to ~40°",
+    ),
+    Fixture(
+        "side_lying_leg_raise",
+        "front",
+        "hip_hiking",
+        Side.RIGHT,
+        4,
+        _on((2, 4), hip_hiking=HIP_HIKING_DEG),
+        "side-lying leg raise, hip hiked towards the ribs on reps 2 and 4",
+    ),
+    Fixture(
+        "side_lying_leg_raise",
+        "front",
+        "hip_flexion_drift",
+        Side.RIGHT,
+        4,
+        _on((2, 4), hip_flexion_drift=HIP_FLEXION_DRIFT_DEG),
+        "side-lying leg raise, the leg drifting forward (hip flexion) on reps 2 and 4",
+    ),
+    Fixture(
+        "side_lying_leg_raise",
+        "front",
+        "pelvic_rollback",
+        Side.RIGHT,
+        4,
+        _on((2, 4), pelvic_rollback=PELVIC_ROLLBACK_DEG),
+        "side-lying leg raise, pelvis rolling backwards on reps 2 and 4",
+    ),
 )
 
 FIXTURES_BY_NAME: dict[str, Fixture] = {f.name: f for f in FIXTURES}
@@ -123,10 +207,14 @@ def _r(x: float, nd: int) -> float | None:
 def frame_measures(xy: NDArray, stance: Side | None, pelvic_side: Side) -> dict:
     """Ground-truth 2D measures of one frame, from the projected landmarks through formcheck.core.geometry."""
     both = {}
-    for name, fn in (("knee_flexion_deg", geo.knee_flexion_deg), ("hip_flexion_deg", geo.hip_flexion_deg),
-                     ("hip_abduction_deg", geo.hip_abduction_deg), ("fppa_deg", geo.fppa_deg),
-                     ("knee_medial_offset_ratio", geo.knee_medial_offset_ratio),
-                     ("knee_past_toe_ratio", geo.knee_past_toe_ratio)):
+    for name, fn in (
+        ("knee_flexion_deg", geo.knee_flexion_deg),
+        ("hip_flexion_deg", geo.hip_flexion_deg),
+        ("hip_abduction_deg", geo.hip_abduction_deg),
+        ("fppa_deg", geo.fppa_deg),
+        ("knee_medial_offset_ratio", geo.knee_medial_offset_ratio),
+        ("knee_past_toe_ratio", geo.knee_past_toe_ratio),
+    ):
         both[name] = {str(s): _r(fn(xy, s), 3) for s in (Side.LEFT, Side.RIGHT)}
     return {
         **both,
@@ -142,7 +230,9 @@ def pose_truth(pose: Pose, sk_joints: dict, side: Side) -> dict:
     rb = pose.body_frame()
     fp = {}
     for s in (Side.LEFT, Side.RIGHT):
-        fp[str(s)] = _r(frontal_fppa_deg(sk_joints[f"hip_{s}"], sk_joints[f"knee_{s}"], sk_joints[f"ankle_{s}"], rb, s), 3)
+        fp[str(s)] = _r(
+            frontal_fppa_deg(sk_joints[f"hip_{s}"], sk_joints[f"knee_{s}"], sk_joints[f"ankle_{s}"], rb, s), 3
+        )
     work_leg = getattr(pose, f"{side}_leg")
     return {
         "frontal_fppa_3d_deg": fp,
@@ -184,25 +274,36 @@ def build(fx: Fixture, body: Body | None = None) -> dict:
         uv, _ = cam.project(lm3)
         lm2d_all[i] = uv
         poses.append(pose)
-        frames.append({
-            "i": i, "t_s": round(t, 6), "rep": rep.index if rep else None, "phase": round(s, 4),
-            "faults_now": {k: round(v, 3) for k, v in now.items()},
-            "landmarks_px": (np.round(uv, 2) + 0.0).tolist(),
-            "landmarks_m": (np.round(lm3, 3) + 0.0).tolist(),
-            "measures": frame_measures(uv, stance, fx.side),
-            "truth_3d": pose_truth(pose, sk.joints, fx.side),
-        })
+        frames.append(
+            {
+                "i": i,
+                "t_s": round(t, 6),
+                "rep": rep.index if rep else None,
+                "phase": round(s, 4),
+                "faults_now": {k: round(v, 3) for k, v in now.items()},
+                "landmarks_px": (np.round(uv, 2) + 0.0).tolist(),
+                "landmarks_m": (np.round(lm3, 3) + 0.0).tolist(),
+                "measures": frame_measures(uv, stance, fx.side),
+                "truth_3d": pose_truth(pose, sk.joints, fx.side),
+            }
+        )
     rep_docs = []
     for rep in reps:
         ib = int(round(rep.bottom_s * FPS))
         fl = []
         for fault, size in rep.faults.items():
             fl.append({"fault": fault, "size_deg": float(size), "measure": FAULT_MEASURE[fault]})
-        rep_docs.append({
-            "index": rep.index, "start_s": round(rep.start_s, 4), "bottom_s": round(rep.bottom_s, 4),
-            "end_s": round(rep.end_s, 4), "side": str(fx.side), "faults": fl,
-            "at_bottom": {"i": ib, "measures": frames[ib]["measures"], "truth_3d": frames[ib]["truth_3d"]},
-        })
+        rep_docs.append(
+            {
+                "index": rep.index,
+                "start_s": round(rep.start_s, 4),
+                "bottom_s": round(rep.bottom_s, 4),
+                "end_s": round(rep.end_s, 4),
+                "side": str(fx.side),
+                "faults": fl,
+                "at_bottom": {"i": ib, "measures": frames[ib]["measures"], "truth_3d": frames[ib]["truth_3d"]},
+            }
+        )
     sidecar = {
         "format": FORMAT,
         "generator_version": GENERATOR_VERSION,
@@ -284,6 +385,8 @@ def load_sidecar(path: str | Path) -> dict:
 def sidecar_arrays(doc: dict) -> dict[str, NDArray]:
     """Columnar views of a sidecar: t_s (T,), landmarks_px (T, 33, 2), landmarks_m (T, 33, 3)."""
     fr = doc["frames"]
-    return {"t_s": np.array([f["t_s"] for f in fr]),
-            "landmarks_px": np.array([f["landmarks_px"] for f in fr], dtype=np.float64),
-            "landmarks_m": np.array([f["landmarks_m"] for f in fr], dtype=np.float64)}
+    return {
+        "t_s": np.array([f["t_s"] for f in fr]),
+        "landmarks_px": np.array([f["landmarks_px"] for f in fr], dtype=np.float64),
+        "landmarks_m": np.array([f["landmarks_m"] for f in fr], dtype=np.float64),
+    }

@@ -55,9 +55,9 @@ from numpy.typing import NDArray
 from formcheck.core.landmarks import N_LANDMARKS, Side
 from formcheck.mannequin.body import Body, landmarks33, pose_skeleton
 from formcheck.mannequin.exercises import EXERCISES, Rep, schedule
+from formcheck.mannequin.render import Camera, Renderer
 from tools.synth.figure import figure_primitives
 from tools.synth.fixtures import FIXTURES, _active_rep
-from formcheck.mannequin.render import Camera, Renderer
 
 log = logging.getLogger(__name__)
 
@@ -175,8 +175,7 @@ def sweep_camera(exercise: str, cs: CameraSpec) -> Camera:
     tx, ty, tz = front.target_m
     yaw = math.radians(cs.yaw_deg) * orbit_sign(exercise)
     pos = (tx + cs.distance_m * math.sin(yaw), cs.height_m, tz + cs.distance_m * math.cos(yaw))
-    return Camera(tuple(round(v, 9) for v in pos), front.target_m, front.focal_px, front.width_px,
-                  front.height_px)
+    return Camera(tuple(round(v, 9) for v in pos), front.target_m, front.focal_px, front.width_px, front.height_px)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -214,8 +213,15 @@ def build_motion(exercise: str, side: Side, faults: tuple[tuple[str, float], ...
         pelvis[i] = sk.joints["pelvis"]
         rep_of[i] = rep.index if rep else 0
         prims.append(figure_primitives(sk, body))
-    return Motion(t_s=t, reps=tuple(reps), rep_of_frame=rep_of, landmarks_m=lms, body_frames=frames,
-                  pelvis_m=pelvis, primitives=tuple(prims))
+    return Motion(
+        t_s=t,
+        reps=tuple(reps),
+        rep_of_frame=rep_of,
+        landmarks_m=lms,
+        body_frames=frames,
+        pelvis_m=pelvis,
+        primitives=tuple(prims),
+    )
 
 
 def render_frames(exercise: str, side: Side, motion: Motion, cam: Camera) -> Iterator[tuple[float, NDArray]]:
@@ -229,10 +235,18 @@ def cache_key(spec: ClipSpec, model_sha256: str) -> str:
     from formcheck.media.pose import PIPELINE_VERSION
     from tools.synth.fixtures import GENERATOR_VERSION
 
-    doc = {"sweep": SWEEP_VERSION, "generator": GENERATOR_VERSION, "pipeline": PIPELINE_VERSION, "fps": FPS,
-           "model": model_sha256, "exercise": spec.exercise, "side": str(spec.side),
-           "faults": [list(f) for f in spec.faults], "camera": dataclasses.asdict(spec.camera),
-           "orbit": orbit_sign(spec.exercise)}
+    doc = {
+        "sweep": SWEEP_VERSION,
+        "generator": GENERATOR_VERSION,
+        "pipeline": PIPELINE_VERSION,
+        "fps": FPS,
+        "model": model_sha256,
+        "exercise": spec.exercise,
+        "side": str(spec.side),
+        "faults": [list(f) for f in spec.faults],
+        "camera": dataclasses.asdict(spec.camera),
+        "orbit": orbit_sign(spec.exercise),
+    }
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:24]
 
 
@@ -248,8 +262,8 @@ def default_cache_dir() -> Path:
 
 def pose_clip(spec: ClipSpec, motion: Motion, model_info):
     """Render the clip in memory and run MediaPipe over it: the raw (unsmoothed) PoseSeq."""
-    from formcheck.media.pose import PoseEstimator
     from formcheck.core.types import PoseSeq
+    from formcheck.media.pose import PoseEstimator
 
     cam = sweep_camera(spec.exercise, spec.camera)
     with PoseEstimator(model_info, people_check_interval_s=None) as est:
@@ -257,11 +271,12 @@ def pose_clip(spec: ClipSpec, motion: Motion, model_info):
     return PoseSeq.from_frames(frames, frame_wh=(cam.width_px, cam.height_px))
 
 
-def run_clips(specs: list[ClipSpec], cache_dir: Path, model_info=None,
-              progress: Callable[[str], None] | None = None) -> dict[str, object]:
+def run_clips(
+    specs: list[ClipSpec], cache_dir: Path, model_info=None, progress: Callable[[str], None] | None = None
+) -> dict[str, object]:
     """Raw PoseSeq per clip name, from the cache where present, else rendered and posed (then cached)."""
-    from formcheck.media.pose import resolve_model
     from formcheck.core.types import PoseSeq
+    from formcheck.media.pose import resolve_model
 
     minfo = resolve_model(model_info)
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -284,8 +299,10 @@ def run_clips(specs: list[ClipSpec], cache_dir: Path, model_info=None,
         tmp.replace(path)
         out[spec.name] = seq
         if progress is not None:
-            progress(f"{spec.name}: {len(seq)} frames, {int(seq.detected.sum())} with a person, "
-                     f"{time.perf_counter() - t0:.1f} s")
+            progress(
+                f"{spec.name}: {len(seq)} frames, {int(seq.detected.sum())} with a person, "
+                f"{time.perf_counter() - t0:.1f} s"
+            )
     return out
 
 
@@ -344,9 +361,14 @@ def true_viewpoint(motion: Motion, cam: Camera) -> tuple[NDArray, NDArray]:
 # Rule id -> the injected fault that rule is meant to catch (rules without one are scored against the margin
 # between the clean rep's true value and the rule's limit instead).
 RULE_FAULT: Mapping[str, str] = {
-    "knee_valgus": "knee_valgus", "knees_caving_width": "knee_valgus", "pelvic_drop": "pelvic_drop",
-    "trunk_lateral_lean": "trunk_lateral_lean", "trunk_forward_lean": "trunk_forward_lean",
-    "hip_hiking": "hip_hiking", "hip_flexion_drift": "hip_flexion_drift", "pelvic_roll_back": "pelvic_rollback",
+    "knee_valgus": "knee_valgus",
+    "knees_caving_width": "knee_valgus",
+    "pelvic_drop": "pelvic_drop",
+    "trunk_lateral_lean": "trunk_lateral_lean",
+    "trunk_forward_lean": "trunk_forward_lean",
+    "hip_hiking": "hip_hiking",
+    "hip_flexion_drift": "hip_flexion_drift",
+    "pelvic_roll_back": "pelvic_rollback",
 }
 
 
@@ -399,8 +421,7 @@ def _stats(err: NDArray) -> dict:
     e = np.abs(err[np.isfinite(err)])
     if e.size == 0:
         return {"n": 0, "p50_abs_err": None, "p90_abs_err": None}
-    return {"n": int(e.size), "p50_abs_err": _round(np.percentile(e, 50)),
-            "p90_abs_err": _round(np.percentile(e, 90))}
+    return {"n": int(e.size), "p50_abs_err": _round(np.percentile(e, 50)), "p90_abs_err": _round(np.percentile(e, 90))}
 
 
 def _round(x: float | None, nd: int = 3) -> float | None:
@@ -416,8 +437,13 @@ def _frame_sets(motion: Motion) -> dict[str, NDArray]:
         bottom |= np.abs(t - rep.bottom_s) <= BOTTOM_HALF_WINDOW_S + 1e-9
     base = (t >= BASELINE_SKIP_S) & (t < motion.reps[0].start_s)
     clean = motion.rep_of_frame == 1
-    return {"bottom": bottom, "rep": motion.rep_of_frame > 0, "clean": clean, "bottom_clean": bottom & clean,
-            "baseline": base}
+    return {
+        "bottom": bottom,
+        "rep": motion.rep_of_frame > 0,
+        "clean": clean,
+        "bottom_clean": bottom & clean,
+        "baseline": base,
+    }
 
 
 def _bottom_value(x: NDArray, motion: Motion, rep: Rep) -> float:
@@ -454,31 +480,52 @@ def clip_cells(spec: ClipSpec, motion: Motion, raw_seq) -> tuple[list[dict], dic
         clean = motion.reps[0]
         for rep in motion.reps[1:]:
             for f in rep.faults:
-                faults[f] = {"true_sep": _round(_bottom_value(truth, motion, rep) - _bottom_value(truth, motion, clean)),
-                             "measured_sep": _round(_bottom_value(meas, motion, rep)
-                                                    - _bottom_value(meas, motion, clean))}
-        cells.append({
-            "exercise": spec.exercise, "measure": s.measure, "side": s.side, "rules": list(s.rules),
-            "units": MEASURES[s.measure].unit, "truth": truth_kind(s.measure), **where,
-            "true_clean_bottom": _round(_bottom_value(truth, motion, clean)),
-            "true_clean_range": _round(_bottom_value(truth, motion, clean) - bt),
-            "bottom": {**_stats(err[sets["bottom"]]), "p90_abs_err_rel": _stats(rel[sets["bottom"]])["p90_abs_err"]},
-            "rep": {**_stats(err[sets["rep"]]), "p90_abs_err_rel": _stats(rel[sets["rep"]])["p90_abs_err"]},
-            "clean_rep": {**_stats(err[sets["clean"]]), "p90_abs_err_rel": _stats(rel[sets["clean"]])["p90_abs_err"]},
-            "bottom_clean": {**_stats(err[sets["bottom_clean"]]),
-                             "p90_abs_err_rel": _stats(rel[sets["bottom_clean"]])["p90_abs_err"]},
-            "faults": faults,
-        })
+                faults[f] = {
+                    "true_sep": _round(_bottom_value(truth, motion, rep) - _bottom_value(truth, motion, clean)),
+                    "measured_sep": _round(_bottom_value(meas, motion, rep) - _bottom_value(meas, motion, clean)),
+                }
+        cells.append(
+            {
+                "exercise": spec.exercise,
+                "measure": s.measure,
+                "side": s.side,
+                "rules": list(s.rules),
+                "units": MEASURES[s.measure].unit,
+                "truth": truth_kind(s.measure),
+                **where,
+                "true_clean_bottom": _round(_bottom_value(truth, motion, clean)),
+                "true_clean_range": _round(_bottom_value(truth, motion, clean) - bt),
+                "bottom": {
+                    **_stats(err[sets["bottom"]]),
+                    "p90_abs_err_rel": _stats(rel[sets["bottom"]])["p90_abs_err"],
+                },
+                "rep": {**_stats(err[sets["rep"]]), "p90_abs_err_rel": _stats(rel[sets["rep"]])["p90_abs_err"]},
+                "clean_rep": {
+                    **_stats(err[sets["clean"]]),
+                    "p90_abs_err_rel": _stats(rel[sets["clean"]])["p90_abs_err"],
+                },
+                "bottom_clean": {
+                    **_stats(err[sets["bottom_clean"]]),
+                    "p90_abs_err_rel": _stats(rel[sets["bottom_clean"]])["p90_abs_err"],
+                },
+                "faults": faults,
+            }
+        )
     vp = estimate_seq(seq)
     ty, te = true_viewpoint(motion, sweep_camera(spec.exercise, cam))
     yerr = (vp.yaw_signed_deg - ty + 180.0) % 360.0 - 180.0
     eerr = vp.elevation_deg - te
-    est = {"exercise": spec.exercise, **where, "true_yaw_deg": _round(np.median(ty), 1),
-           "true_elevation_deg": _round(np.median(te), 1),
-           "est_yaw_p50_deg": _round(np.nanmedian(vp.yaw_signed_deg), 1) if np.isfinite(vp.yaw_signed_deg).any() else None,
-           "yaw": _stats(yerr), "elevation": _stats(eerr),
-           "confidence_p50": _round(np.median(vp.confidence), 2),
-           "detected_share": _round(float(seq.detected.mean()), 3)}
+    est = {
+        "exercise": spec.exercise,
+        **where,
+        "true_yaw_deg": _round(np.median(ty), 1),
+        "true_elevation_deg": _round(np.median(te), 1),
+        "est_yaw_p50_deg": _round(np.nanmedian(vp.yaw_signed_deg), 1) if np.isfinite(vp.yaw_signed_deg).any() else None,
+        "yaw": _stats(yerr),
+        "elevation": _stats(eerr),
+        "confidence_p50": _round(np.median(vp.confidence), 2),
+        "detected_share": _round(float(seq.detected.mean()), 3),
+    }
     return cells, est
 
 
@@ -528,16 +575,24 @@ def rule_windows(cells: list[dict]) -> list[dict]:
             continue
         rule = spec_mod.load_exercise(ex).rule(rid)
         fault = RULE_FAULT.get(rid)
-        seps = [abs(c["faults"][fault]["true_sep"]) for c in cs
-                if fault and fault in c["faults"] and c["faults"][fault]["true_sep"] is not None]
+        seps = [
+            abs(c["faults"][fault]["true_sep"])
+            for c in cs
+            if fault and fault in c["faults"] and c["faults"][fault]["true_sep"] is not None
+        ]
         if seps:
             sep, source = float(np.median(seps)), f"fault {fault}: clean vs faulty true value at the bottom"
         else:
-            seps = [max(NO_FAULT_RANGE_SHARE * abs(c["true_clean_range"]), abs(rule.limit - c["true_clean_bottom"]))
-                    for c in cs if c["true_clean_bottom"] is not None and c["true_clean_range"] is not None]
+            seps = [
+                max(NO_FAULT_RANGE_SHARE * abs(c["true_clean_range"]), abs(rule.limit - c["true_clean_bottom"]))
+                for c in cs
+                if c["true_clean_bottom"] is not None and c["true_clean_range"] is not None
+            ]
             sep = float(np.median(seps)) if seps else math.nan
-            source = (f"no injected fault: {NO_FAULT_RANGE_SHARE} x the clean rep's true range (a rep "
-                      f"{NO_FAULT_RANGE_SHARE:g} as deep), or the clean bottom's margin to the limit if larger")
+            source = (
+                f"no injected fault: {NO_FAULT_RANGE_SHARE} x the clean rep's true range (a rep "
+                f"{NO_FAULT_RANGE_SHARE:g} as deep), or the clean bottom's margin to the limit if larger"
+            )
         stat = "bottom" if rule.at == "peak" else "rep"
         stat_clean = "bottom_clean" if rule.at == "peak" else "clean_rep"
         key = "p90_abs_err_rel" if rule.baseline else "p90_abs_err"
@@ -549,15 +604,31 @@ def rule_windows(cells: list[dict]) -> list[dict]:
             okc = ec is not None and math.isfinite(sep) and ec < TRUSTED_ERROR_SHARE * sep
             msep = c["faults"].get(fault, {}).get("measured_sep") if fault else None
             windows.setdefault(hk, {})[f"{c['yaw_deg']:g}"] = {
-                "p90": e, "trusted": bool(ok), "p90_clean": ec, "trusted_clean": bool(okc), "measured_sep": msep}
-        out.append({"exercise": ex, "rule": rid, "measure": measure, "side": side, "units": cs[0]["units"],
-                    "limit": rule.limit, "baseline": rule.baseline, "error_from": f"{stat}.{key}",
-                    "separation": _round(sep), "separation_source": source,
-                    "max_trusted_p90": _round(TRUSTED_ERROR_SHARE * sep),
-                    "error_from_clean": f"{stat_clean}.{key}",
-                    "window_deg": {hk: trusted_window(w, measure) for hk, w in windows.items()},
-                    "window_clean_deg": {hk: trusted_window(w, measure, "trusted_clean") for hk, w in windows.items()},
-                    "by_camera": windows})
+                "p90": e,
+                "trusted": bool(ok),
+                "p90_clean": ec,
+                "trusted_clean": bool(okc),
+                "measured_sep": msep,
+            }
+        out.append(
+            {
+                "exercise": ex,
+                "rule": rid,
+                "measure": measure,
+                "side": side,
+                "units": cs[0]["units"],
+                "limit": rule.limit,
+                "baseline": rule.baseline,
+                "error_from": f"{stat}.{key}",
+                "separation": _round(sep),
+                "separation_source": source,
+                "max_trusted_p90": _round(TRUSTED_ERROR_SHARE * sep),
+                "error_from_clean": f"{stat_clean}.{key}",
+                "window_deg": {hk: trusted_window(w, measure) for hk, w in windows.items()},
+                "window_clean_deg": {hk: trusted_window(w, measure, "trusted_clean") for hk, w in windows.items()},
+                "by_camera": windows,
+            }
+        )
     return out
 
 
@@ -572,31 +643,39 @@ def build_table(specs: list[ClipSpec], seqs: Mapping[str, object]) -> dict:
         if spec.exercise not in motions:
             motions[spec.exercise] = build_motion(spec.exercise, spec.side, spec.faults)
         c, e = clip_cells(spec, motions[spec.exercise], seqs[spec.name])
-        exact, _ = clip_cells(spec, motions[spec.exercise],
-                              exact_seq(motions[spec.exercise], sweep_camera(spec.exercise, spec.camera)))
+        exact, _ = clip_cells(
+            spec, motions[spec.exercise], exact_seq(motions[spec.exercise], sweep_camera(spec.exercise, spec.camera))
+        )
         for cell, ex in zip(c, exact, strict=True):
-            cell["geometry_only"] = {part: {k: ex[part][k] for k in ("p50_abs_err", "p90_abs_err", "p90_abs_err_rel")}
-                                     for part in ("bottom", "rep")}
+            cell["geometry_only"] = {
+                part: {k: ex[part][k] for k in ("p50_abs_err", "p90_abs_err", "p90_abs_err_rel")}
+                for part in ("bottom", "rep")
+            }
         cells += c
         estimator.append(e)
     cams = sorted({dataclasses.astuple(s.camera) for s in specs})
     return {
-        "format": SWEEP_FORMAT, "sweep_version": SWEEP_VERSION, "generator_version": GENERATOR_VERSION,
-        "model_sha256": resolve_model(None).sha256, "fps": FPS,
-        "exercises": {ex: {"side": str(working_side(ex)), "faults": dict(exercise_faults(ex))}
-                      for ex in dict.fromkeys(s.exercise for s in specs)},
+        "format": SWEEP_FORMAT,
+        "sweep_version": SWEEP_VERSION,
+        "generator_version": GENERATOR_VERSION,
+        "model_sha256": resolve_model(None).sha256,
+        "fps": FPS,
+        "exercises": {
+            ex: {"side": str(working_side(ex)), "faults": dict(exercise_faults(ex))}
+            for ex in dict.fromkeys(s.exercise for s in specs)
+        },
         "cameras": [{"yaw_deg": y, "height_m": h, "distance_m": d} for y, h, d in cams],
         "conventions": {
             "yaw_deg": "camera around the person towards the working side (side-lying: towards the head); "
-                       "0 = facing, 90 = side-on, 180 = behind",
+            "0 = facing, 90 = side-on, 180 = behind",
             "error": "measured (MediaPipe, smoothed) minus truth, absolute, in `units`; bottom = frames within "
-                     f"{BOTTOM_HALF_WINDOW_S} s of each rep's bottom, rep = every frame in a rep; _rel = minus each "
-                     "series' standing baseline",
+            f"{BOTTOM_HALF_WINDOW_S} s of each rep's bottom, rep = every frame in a rep; _rel = minus each "
+            "series' standing baseline",
             "truth": "frontal/sagittal: the measure on an orthographic projection onto the body's frontal/sagittal "
-                     "plane; world: on the 3D ground truth (tools/synth/sweep.py docstring)",
+            "plane; world: on the 3D ground truth (tools/synth/sweep.py docstring)",
             "trusted": f"p90 error < {TRUSTED_ERROR_SHARE} x separation (rule_windows docstring)",
             "geometry_only": "the same errors on exact perspective landmarks (exact_seq): the camera geometry's "
-                             "share, without MediaPipe's",
+            "share, without MediaPipe's",
         },
         "cells": cells,
         "estimator": estimator,
@@ -616,68 +695,109 @@ def render_markdown(table: dict, timing_note: str = "") -> str:
     yaws = sorted({c["yaw_deg"] for c in cams})
     rows = sorted({(c["height_m"], c["distance_m"]) for c in cams}, key=lambda r: (r[1], -r[0]))
     head = "| camera | " + " | ".join(f"{y:g}°" for y in yaws) + " |\n|---|" + "---|" * len(yaws) + "\n"
-    lines = ["# View sweep: measure error by camera yaw", "",
-             "Generated by `formcheck sweep` (tools/synth/sweep.py; the docstring defines truth and error). "
-             "Mannequin exercises, one clean rep then one rep per injected fault, MediaPipe full model, "
-             f"{table['fps']} fps, smoothed as offline analysis. Yaw: camera around the person towards the working "
-             "side (the side-lying leg raise: towards the head), 0 = facing, 90 = side-on, 180 = behind; the "
-             "estimator's signed yaw is + with the person's left towards the camera. Camera rows `h` height m, "
-             "`d` distance m.", ""]
+    lines = [
+        "# View sweep: measure error by camera yaw",
+        "",
+        "Generated by `formcheck sweep` (tools/synth/sweep.py; the docstring defines truth and error). "
+        "Mannequin exercises, one clean rep then one rep per injected fault, MediaPipe full model, "
+        f"{table['fps']} fps, smoothed as offline analysis. Yaw: camera around the person towards the working "
+        "side (the side-lying leg raise: towards the head), 0 = facing, 90 = side-on, 180 = behind; the "
+        "estimator's signed yaw is + with the person's left towards the camera. Camera rows `h` height m, "
+        "`d` distance m.",
+        "",
+    ]
     if timing_note:
         lines += [timing_note, ""]
     # estimator
-    lines += ["## Viewpoint estimator (formcheck.core.viewpoint): p50 / p90 |yaw error| °, standing exercises", "", head.rstrip("\n")]
+    lines += [
+        "## Viewpoint estimator (formcheck.core.viewpoint): p50 / p90 |yaw error| °, standing exercises",
+        "",
+        head.rstrip("\n"),
+    ]
     for h, d in rows:
         vals = []
         for y in yaws:
-            es = [e for e in table["estimator"] if e["height_m"] == h and e["distance_m"] == d and e["yaw_deg"] == y
-                  and e["exercise"] != "side_lying_leg_raise" and e["yaw"]["n"]]
-            vals.append("–" if not es else f"{np.median([e['yaw']['p50_abs_err'] for e in es]):.0f} / "
-                        f"{np.max([e['yaw']['p90_abs_err'] for e in es]):.0f}")
+            es = [
+                e
+                for e in table["estimator"]
+                if e["height_m"] == h
+                and e["distance_m"] == d
+                and e["yaw_deg"] == y
+                and e["exercise"] != "side_lying_leg_raise"
+                and e["yaw"]["n"]
+            ]
+            vals.append(
+                "–"
+                if not es
+                else f"{np.median([e['yaw']['p50_abs_err'] for e in es]):.0f} / "
+                f"{np.max([e['yaw']['p90_abs_err'] for e in es]):.0f}"
+            )
         lines.append(f"| h{h:g} d{d:g} | " + " | ".join(vals) + " |")
-    lines += ["", "Per exercise: median estimated signed yaw (true yaw) °, p90 |elevation error| °, median confidence:", ""]
+    lines += [
+        "",
+        "Per exercise: median estimated signed yaw (true yaw) °, p90 |elevation error| °, median confidence:",
+        "",
+    ]
     lines.append("| exercise | camera | " + " | ".join(f"{y:g}°" for y in yaws) + " |")
     lines.append("|---|---|" + "---|" * len(yaws))
     for ex in table["exercises"]:
         for h, d in rows:
             vals = []
             for y in yaws:
-                es = [e for e in table["estimator"] if e["exercise"] == ex and e["height_m"] == h
-                      and e["distance_m"] == d and e["yaw_deg"] == y]
+                es = [
+                    e
+                    for e in table["estimator"]
+                    if e["exercise"] == ex and e["height_m"] == h and e["distance_m"] == d and e["yaw_deg"] == y
+                ]
                 if not es or es[0]["est_yaw_p50_deg"] is None:
                     vals.append("–")
                     continue
                 e = es[0]
-                vals.append(f"{e['est_yaw_p50_deg']:.0f} ({e['true_yaw_deg']:.0f}), "
-                            f"el {_fmt(e['elevation']['p90_abs_err'], 'deg')}, c {e['confidence_p50']:.2f}")
+                vals.append(
+                    f"{e['est_yaw_p50_deg']:.0f} ({e['true_yaw_deg']:.0f}), "
+                    f"el {_fmt(e['elevation']['p90_abs_err'], 'deg')}, c {e['confidence_p50']:.2f}"
+                )
             lines.append(f"| {ex} | h{h:g} d{d:g} | " + " | ".join(vals) + " |")
+
     # rules: summary, then per rule
     def _win(w: list[float] | None) -> str:
         return "–" if w is None else f"{w[0]:g}–{w[1]:g}°"
 
     row_keys = [f"h{h:g}_d{d:g}" for h, d in rows]
-    lines += ["", "## Rule windows (summary): trusted yaw range, all reps / clean rep only", "",
-              "| exercise | rule | measure | " + " | ".join(k.replace("_", " ") for k in row_keys) + " | back (180°) |",
-              "|---|---|---|" + "---|" * (len(row_keys) + 1)]
+    lines += [
+        "",
+        "## Rule windows (summary): trusted yaw range, all reps / clean rep only",
+        "",
+        "| exercise | rule | measure | " + " | ".join(k.replace("_", " ") for k in row_keys) + " | back (180°) |",
+        "|---|---|---|" + "---|" * (len(row_keys) + 1),
+    ]
     for r in table["rules"]:
         back = r["by_camera"].get(row_keys[0], {}).get(f"{BACK_YAW_DEG:g}")
-        lines.append(f"| {r['exercise']} | {r['rule']} | `{r['measure']}` ({r['side']}) | "
-                     + " | ".join(f"{_win(r['window_deg'].get(k))} / {_win(r['window_clean_deg'].get(k))}"
-                                  for k in row_keys)
-                     + f" | {'–' if back is None else ('✓' if back['trusted'] else '✗')} |")
-    lines += ["", "## Rules: where the measured error allows judging", "",
-              f"A cell is ✓ when the rule's p90 error is under {TRUSTED_ERROR_SHARE} × the separation "
-              "(clean vs injected fault; a half-depth rep when no fault is injected); the number is the p90 error, in "
-              "brackets the measured clean-vs-faulty difference at the bottom (the true one is in the heading). "
-              "`window`: the contiguous trusted yaws around the measure's home view (0° frontal, 90° sagittal); "
-              "`window, clean rep`: the same judged on the clean rep's error only.",
-              ""]
+        lines.append(
+            f"| {r['exercise']} | {r['rule']} | `{r['measure']}` ({r['side']}) | "
+            + " | ".join(f"{_win(r['window_deg'].get(k))} / {_win(r['window_clean_deg'].get(k))}" for k in row_keys)
+            + f" | {'–' if back is None else ('✓' if back['trusted'] else '✗')} |"
+        )
+    lines += [
+        "",
+        "## Rules: where the measured error allows judging",
+        "",
+        f"A cell is ✓ when the rule's p90 error is under {TRUSTED_ERROR_SHARE} × the separation "
+        "(clean vs injected fault; a half-depth rep when no fault is injected); the number is the p90 error, in "
+        "brackets the measured clean-vs-faulty difference at the bottom (the true one is in the heading). "
+        "`window`: the contiguous trusted yaws around the measure's home view (0° frontal, 90° sagittal); "
+        "`window, clean rep`: the same judged on the clean rep's error only.",
+        "",
+    ]
     for r in table["rules"]:
-        lines += [f"### {r['exercise']} / {r['rule']} — `{r['measure']}` ({r['side']}), limit {r['limit']:g} "
-                  f"{r['units']}, {r['error_from']}, separation {_fmt(r['separation'], r['units'])} "
-                  f"(trusted below {_fmt(r['max_trusted_p90'], r['units'])})", "",
-                  "| camera | " + " | ".join(f"{y:g}°" for y in yaws) + " | window | window, clean rep |",
-                  "|---|" + "---|" * (len(yaws) + 2)]
+        lines += [
+            f"### {r['exercise']} / {r['rule']} — `{r['measure']}` ({r['side']}), limit {r['limit']:g} "
+            f"{r['units']}, {r['error_from']}, separation {_fmt(r['separation'], r['units'])} "
+            f"(trusted below {_fmt(r['max_trusted_p90'], r['units'])})",
+            "",
+            "| camera | " + " | ".join(f"{y:g}°" for y in yaws) + " | window | window, clean rep |",
+            "|---|" + "---|" * (len(yaws) + 2),
+        ]
         for h, d in rows:
             w = r["by_camera"].get(f"h{h:g}_d{d:g}", {})
             vals = []
@@ -690,13 +810,19 @@ def render_markdown(table: dict, timing_note: str = "") -> str:
                 vals.append(f"{'✓' if c['trusted'] else '✗'} {_fmt(c['p90'], r['units'])}{msep}")
             win = r["window_deg"].get(f"h{h:g}_d{d:g}")
             winc = r["window_clean_deg"].get(f"h{h:g}_d{d:g}")
-            lines.append(f"| h{h:g} d{d:g} | " + " | ".join(vals)
-                         + f" | {'–' if win is None else f'{win[0]:g}–{win[1]:g}°'}"
-                         + f" | {'–' if winc is None else f'{winc[0]:g}–{winc[1]:g}°'} |")
+            lines.append(
+                f"| h{h:g} d{d:g} | "
+                + " | ".join(vals)
+                + f" | {'–' if win is None else f'{win[0]:g}–{win[1]:g}°'}"
+                + f" | {'–' if winc is None else f'{winc[0]:g}–{winc[1]:g}°'} |"
+            )
         lines.append("")
     # measures
-    lines += ["## Measures: p90 |error| at rep bottoms (baseline-relative in brackets; after the slash, the same "
-              "on exact perspective landmarks, i.e. the camera geometry's share without MediaPipe's)", ""]
+    lines += [
+        "## Measures: p90 |error| at rep bottoms (baseline-relative in brackets; after the slash, the same "
+        "on exact perspective landmarks, i.e. the camera geometry's share without MediaPipe's)",
+        "",
+    ]
     seen = []
     for c in table["cells"]:
         k = (c["exercise"], c["measure"], c["side"])
@@ -705,8 +831,11 @@ def render_markdown(table: dict, timing_note: str = "") -> str:
     for ex, m, sd in seen:
         cs = [c for c in table["cells"] if (c["exercise"], c["measure"], c["side"]) == (ex, m, sd)]
         u = cs[0]["units"]
-        lines += [f"### {ex} / `{m}` ({sd}, {u}, truth {cs[0]['truth']}; read by {', '.join(cs[0]['rules'])})", "",
-                  head.rstrip("\n")]
+        lines += [
+            f"### {ex} / `{m}` ({sd}, {u}, truth {cs[0]['truth']}; read by {', '.join(cs[0]['rules'])})",
+            "",
+            head.rstrip("\n"),
+        ]
         for h, d in rows:
             vals = []
             for y in yaws:
@@ -715,8 +844,10 @@ def render_markdown(table: dict, timing_note: str = "") -> str:
                     vals.append("–")
                     continue
                 b, g = cc[0]["bottom"], cc[0]["geometry_only"]["bottom"]
-                vals.append(f"{_fmt(b['p90_abs_err'], u)} [{_fmt(b['p90_abs_err_rel'], u)}] / "
-                            f"{_fmt(g['p90_abs_err'], u)} [{_fmt(g['p90_abs_err_rel'], u)}]")
+                vals.append(
+                    f"{_fmt(b['p90_abs_err'], u)} [{_fmt(b['p90_abs_err_rel'], u)}] / "
+                    f"{_fmt(g['p90_abs_err'], u)} [{_fmt(g['p90_abs_err_rel'], u)}]"
+                )
             lines.append(f"| h{h:g} d{d:g} | " + " | ".join(vals) + " |")
         lines.append("")
     return "\n".join(lines) + "\n"
@@ -734,8 +865,9 @@ def dumps_table(table: dict) -> str:
     return "{\n" + ",\n".join(parts) + "\n}\n"
 
 
-def run_sweep(out: Path, *, quick: bool = False, cache_dir: Path | None = None,
-              progress: Callable[[str], None] | None = None) -> dict:
+def run_sweep(
+    out: Path, *, quick: bool = False, cache_dir: Path | None = None, progress: Callable[[str], None] | None = None
+) -> dict:
     """Stage 1 + stage 2: write `out` (JSON) and `out` with suffix .md; returns the table."""
     exercises = QUICK_EXERCISES if quick else tuple(EXERCISES)
     cams = quick_grid() if quick else full_grid()
@@ -757,11 +889,15 @@ def run_sweep(out: Path, *, quick: bool = False, cache_dir: Path | None = None,
     n_frames = sum(len(s) for s in seqs.values())
     note = f"{len(specs)} clips, {n_frames} frames. "
     if posed:
-        note += (f"This run rendered and posed {len(posed)} clips in {posed_s:.0f} s wall / {posed_cpu_s:.0f} s CPU "
-                 f"({len(specs) - len(posed)} from the landmark cache).")
+        note += (
+            f"This run rendered and posed {len(posed)} clips in {posed_s:.0f} s wall / {posed_cpu_s:.0f} s CPU "
+            f"({len(specs) - len(posed)} from the landmark cache)."
+        )
     else:
-        note += ("All clips came from the landmark cache (a full run from scratch: ~5-6 s CPU per clip, "
-                 "~9 min CPU in all; 20-30 min wall on 2 cores shared with other work, 2026-12-01).")
+        note += (
+            "All clips came from the landmark cache (a full run from scratch: ~5-6 s CPU per clip, "
+            "~9 min CPU in all; 20-30 min wall on 2 cores shared with other work, 2026-12-01)."
+        )
     out.with_suffix(".md").write_text(render_markdown(table, note))
     return table
 
@@ -786,5 +922,11 @@ def exact_seq(motion: Motion, cam: Camera):
     hip = (depth[:, 23:24] + depth[:, 24:25]) / 2.0
     xyz = np.concatenate([uv, ((depth - hip) * cam.focal_px / hip)[..., None]], axis=-1)
     one = np.ones(xyz.shape[:2])
-    return PoseSeq(t_s=motion.t_s, frame_wh=(cam.width_px, cam.height_px), xyz_px=xyz, visibility=one,
-                   presence=one, world_m=camera_world_truth(motion, cam))
+    return PoseSeq(
+        t_s=motion.t_s,
+        frame_wh=(cam.width_px, cam.height_px),
+        xyz_px=xyz,
+        visibility=one,
+        presence=one,
+        world_m=camera_world_truth(motion, cam),
+    )
