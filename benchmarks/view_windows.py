@@ -12,7 +12,7 @@ upper edge is never put below the estimator's own p90 error square-on (a narrowe
 apart from square-on), nor a lower edge above the p10 estimate side-on.
 
 Measures whose trusted yaws do not form such a run (MediaPipe's 3D knee angles on the mannequin are trusted at
-some obliques and not side-on, against the literature, clinical.md §4.1/§4.4) get no window: their rules keep
+some obliques and not side-on, against the literature, docs/clinical.md §4.1/§4.4) get no window: their rules keep
 their coarse `views`, and the note says so.
 
 It also writes the measures' typical error by (estimated) yaw (the median over exercises of the clean rep's p50

@@ -216,7 +216,7 @@ def _needed_landmarks(spec: ExerciseSpec) -> tuple[Lm, ...]:
 
 def _baseline_idx(signal: NDArray, t_s: NDArray, spec: ExerciseSpec, start_i: int) -> NDArray:
     """Frames of the standing start read as the person's baseline: at the start position, the last
-    baseline_s before the first rep began (clinical.md §3.2/§3.3: relative to the person's own baseline)."""
+    baseline_s before the first rep began (docs/clinical.md §3.2/§3.3: relative to the person's own baseline)."""
     rep = spec.rep
     if rep is None or start_i <= 0:
         return np.zeros(0, dtype=int)

@@ -18,7 +18,7 @@ import math
 from collections.abc import Sequence
 
 # How long a message stays at least, unless something more important arrives (judgement call: long enough to
-# read 6-8 words; clinical.md §0.1 "one cue at a time with a cooldown").
+# read 6-8 words; docs/clinical.md §0.1 "one cue at a time with a cooldown").
 MIN_SHOW_S = 1.5
 # A rep's verdict stays the message this long after the rep (judgement call: the flash of the old page was
 # 1.8 s and people asked what it said; 2.5 s reads a short reason twice).

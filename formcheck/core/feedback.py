@@ -19,12 +19,12 @@ from formcheck.core.spec import ExerciseSpec, RuleSpec
 # A cue stays on screen at least this long after its rule last failed, so it does not flicker (judgement call).
 CUE_HOLD_S = 2.0
 # The same cue is not announced again (new_cues, e.g. spoken) within this many seconds (judgement call;
-# clinical.md §0.1: one cue at a time with a cooldown).
+# docs/clinical.md §0.1: one cue at a time with a cooldown).
 CUE_COOLDOWN_S = 6.0
-# A placement problem must persist this long before it is shown (clinical.md §6 item 4: "only after the
+# A placement problem must persist this long before it is shown (docs/clinical.md §6 item 4: "only after the
 # condition persists"; the brief asks for ~1-2 s).
 GUIDANCE_PERSIST_S = 1.5
-# Mean frame brightness (0-255) below this reads as too dark (judgement call; clinical.md §4.4: no documented
+# Mean frame brightness (0-255) below this reads as too dark (judgement call; docs/clinical.md §4.4: no documented
 # MediaPipe lighting limit, so measure luminance and warn).
 TOO_DARK_LUMA = 40.0
 

@@ -28,7 +28,7 @@ FRONTAL_MAX_YAW_DEG = 15.0
 # ... for a person lying down, at most this: the yaw about a lying body's long axis is what the estimator reads,
 # and the mannequin sweep's side-lying clips, filmed by the fixture's own square-on camera, read 17-28 deg (the
 # lying figure's trunk is rolled; MediaPipe's world landmarks of lying bodies are the least reliable,
-# clinical.md §4.1), while the real lying clips filmed side-on read 75-93 deg.
+# docs/clinical.md §4.1), while the real lying clips filmed side-on read 75-93 deg.
 FRONTAL_MAX_YAW_LYING_DEG = 30.0
 # Side: folded yaw at least this (the sweep's estimator error is a few degrees from 45 deg to side-on; the
 # labelled side clips' medians read 75-90 deg). Between the two: oblique, View.UNKNOWN.
@@ -97,7 +97,7 @@ def angle_at_deg(a: ArrayLike, b: ArrayLike, c: ArrayLike) -> NDArray:
 
 
 def knee_flexion_deg(xy: NDArray, side: Side | str) -> NDArray:
-    """180 - angle(hip, knee, ankle): 0 = straight leg; squat depth is dosed by this (clinical.md §3.5)."""
+    """180 - angle(hip, knee, ankle): 0 = straight leg; squat depth is dosed by this (docs/clinical.md §3.5)."""
     return 180.0 - angle_at_deg(
         _pt(xy, sided(side, "HIP")), _pt(xy, sided(side, "KNEE")), _pt(xy, sided(side, "ANKLE"))
     )
@@ -133,7 +133,7 @@ def _knee_offset_px(xy: NDArray, side: Side) -> tuple[NDArray, NDArray]:
 
 
 def fppa_deg(xy: NDArray, side: Side | str) -> NDArray:
-    """Frontal plane projection angle, + = valgus (knee medial of hip-ankle line), - = varus (clinical.md §3.2)."""
+    """Frontal plane projection angle, + = valgus (knee medial of hip-ankle line), - = varus (docs/clinical.md §3.2)."""
     side = Side(side)
     offset_px, _ = _knee_offset_px(xy, side)
     return np.sign(offset_px) * knee_flexion_deg(xy, side)
@@ -147,7 +147,7 @@ def knee_medial_offset_ratio(xy: NDArray, side: Side | str) -> NDArray:
 
 
 def knee_ankle_width_ratio(xy: NDArray) -> NDArray:
-    """Knee separation / ankle separation (KASR; < ~0.7 = knees caving in a bilateral squat, clinical.md §3.2)."""
+    """Knee separation / ankle separation (KASR; < ~0.7 = knees caving in a bilateral squat, docs/clinical.md §3.2)."""
     knees = _norm(_pt(xy, Lm.LEFT_KNEE) - _pt(xy, Lm.RIGHT_KNEE))
     ankles = _norm(_pt(xy, Lm.LEFT_ANKLE) - _pt(xy, Lm.RIGHT_ANKLE))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -155,14 +155,14 @@ def knee_ankle_width_ratio(xy: NDArray) -> NDArray:
 
 
 def pelvic_drop_deg(xy: NDArray, stance_side: Side | str) -> NDArray:
-    """Hip line vs image horizontal, + when the non-stance hip is lower (contralateral drop, clinical.md §3.3)."""
+    """Hip line vs image horizontal, + when the non-stance hip is lower (contralateral drop, docs/clinical.md §3.3)."""
     stance_side = Side(stance_side)
     d = _pt(xy, sided(stance_side.other, "HIP")) - _pt(xy, sided(stance_side, "HIP"))
     return np.degrees(np.arctan2(d[..., 1], np.abs(d[..., 0])))
 
 
 def trunk_lateral_lean_deg(xy: NDArray) -> NDArray:
-    """Mid-hip->mid-shoulder vs vertical, + towards the person's left (front and back agree; clinical.md §3.4)."""
+    """Mid-hip->mid-shoulder vs vertical, + towards the person's left (front and back agree; docs/clinical.md §3.4)."""
     trunk = _mid(xy, Lm.LEFT_SHOULDER, Lm.RIGHT_SHOULDER) - _mid(xy, Lm.LEFT_HIP, Lm.RIGHT_HIP)
     left_x = np.sign(_pt(xy, Lm.LEFT_HIP)[..., 0] - _pt(xy, Lm.RIGHT_HIP)[..., 0])
     left_x = np.where(left_x == 0, np.nan, left_x)  # hips stacked (side view): no left direction
@@ -180,7 +180,7 @@ def _trunk_vector(xy: NDArray) -> NDArray:
 
 
 def trunk_forward_lean_deg(xy: NDArray) -> NDArray:
-    """Unsigned trunk angle to the image vertical; in a side view that is forward lean (clinical.md §3.4)."""
+    """Unsigned trunk angle to the image vertical; in a side view that is forward lean (docs/clinical.md §3.4)."""
     trunk = _trunk_vector(xy)
     return np.degrees(np.arctan2(np.abs(trunk[..., 0]), -trunk[..., 1]))
 

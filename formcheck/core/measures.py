@@ -3,7 +3,7 @@
 Each measure maps (T, 33, ...) landmark arrays to a (T,) float64 series (NaN where its landmarks are unseen)
 and declares its unit, the landmarks it needs and the camera views in which it means what it says. 2D
 measures come from formcheck.core.geometry; the few "_3d_" measures use MediaPipe's world landmarks (view-
-independent angles; lengths are never taken from world metres, clinical.md §4.1) and fall back to the 2D
+independent angles; lengths are never taken from world metres, docs/clinical.md §4.1) and fall back to the 2D
 angle where a frame has no world landmarks.
 """
 
@@ -29,7 +29,7 @@ SAGITTAL = frozenset({View.SIDE})
 # need occluded feet (a rear foot hidden right behind the front one is the "tightrope" lunge itself).
 PRESENCE_MIN = 0.5
 # Side-raise hip hiking is read only while the leg is abducted at most this much: the quadratus lumborum
-# substitutes early, below ~20 deg (clinical.md §3.6), while big kicks tilt the pelvis by necessity.
+# substitutes early, below ~20 deg (docs/clinical.md §3.6), while big kicks tilt the pelvis by necessity.
 HIKE_MAX_ABDUCTION_DEG = 30.0
 
 # The face counts as towards the camera (a front view of a lying person) at this mean nose/eye visibility
@@ -300,7 +300,7 @@ def _stance_width(a: PoseArrays, side: Side | None) -> NDArray:
 
 def _knee_medial_of_foot(a: PoseArrays, side: Side | None) -> NDArray:
     """Knee's horizontal offset from the centre of its foot (ankle-toe midpoint), + medial, per shank length:
-    the clinical "knee over the second toe" check (clinical.md §3.2), valid at any squat depth, front view."""
+    the clinical "knee over the second toe" check (docs/clinical.md §3.2), valid at any squat depth, front view."""
     knee, ankle, toe = (_p(a.xy, _sided(side, n)) for n in ("KNEE", "ANKLE", "FOOT_INDEX"))
     medial = np.sign(_p(a.xy, _sided(side.other, "HIP"))[..., 0] - _p(a.xy, _sided(side, "HIP"))[..., 0])
     foot_x = (ankle[..., 0] + toe[..., 0]) / 2.0

@@ -1,6 +1,6 @@
 """Rep counting and hold timing: one RepSpec drives the streaming RepCounter and the offline segment_reps.
 
-The counter is a two-threshold hysteresis machine (clinical.md §3.10) on a signal oriented so that it rises
+The counter is a two-threshold hysteresis machine (docs/clinical.md §3.10) on a signal oriented so that it rises
 into the rep. A rep starts from the start position (at or below `exit`, then the lowest value since) once the
 signal passes both `enter` and the start value + `min_range`; it is counted on the return to the start
 position (back below `exit`, or within `return_fraction` of the rep's range from its start, so people who do

@@ -29,13 +29,13 @@ from formcheck.core.viewpoint import turn_to_window_deg
 # per-rule share of frames that must have a value is RuleSpec.min_coverage; judgement call).
 MIN_COVERAGE = 0.5
 # "at = peak" rules read the median of their measure within this many seconds either side of the rep's
-# deepest point (clinical.md §3.2: FPPA is taken at peak knee flexion; the median resists single-frame noise).
+# deepest point (docs/clinical.md §3.2: FPPA is taken at peak knee flexion; the median resists single-frame noise).
 PEAK_HALF_WINDOW_S = 0.1
 # A value past its limit is a fault only when it is past by more than this many times the measure's noise in
 # the window: the larger of its own jitter there (the robust spread, 1.4826 x median absolute deviation, of the
 # raw per-frame measure around the smoothed one) and, for rules on the absolute value (baseline = false), its
 # typical error at the camera's yaw on the mannequin sweep (sweep_noise; absolute error includes the measure's
-# bias, which a baseline-relative rule subtracts). clinical.md §0.4: a valgus flag must be coarse and persistent, and the smallest detectable
+# bias, which a baseline-relative rule subtracts). docs/clinical.md §0.4: a valgus flag must be coarse and persistent, and the smallest detectable
 # difference of even a hand-digitised FPPA is 7.5-8.9 deg; a value within one noise spread of the limit cannot
 # be told apart from it, so it is not called a fault (judgement call: one spread, the least that "more than the
 # noise" can mean).

@@ -167,7 +167,7 @@ class RuleSpec(_Model):
     limit_hi: float | None = None
     side: RuleSide = "none"
     at: At = "rep"
-    baseline: bool = False  # compare with the person's own standing start (clinical.md §3.2/§3.3)
+    baseline: bool = False  # compare with the person's own standing start (docs/clinical.md §3.2/§3.3)
     views: tuple[View, ...] = tuple(View)
     # Camera yaw (deg, folded: 0 = square to the front or back, 90 = side-on) in which the rule is judged,
     # measured on the mannequin sweep (benchmarks/view_sweep.md); outside it the rule is "unknown — turn ...".
@@ -213,7 +213,7 @@ class RuleSpec(_Model):
         if self.yaw_window_deg is not None and not 0.0 <= self.yaw_window_deg[0] < self.yaw_window_deg[1] <= 90.0:
             raise ValueError("yaw_window_deg must be [lo, hi] with 0 <= lo < hi <= 90")
         if not self.source.strip():
-            raise ValueError("every rule needs a source (clinical.md section or 'judgement call')")
+            raise ValueError("every rule needs a source (docs/clinical.md section or 'judgement call')")
         return self
 
     def limit_for(self, overrides: dict[str, float] | None) -> float:

@@ -43,7 +43,7 @@ class _Frozen(BaseModel):
 
 
 class Param(_Frozen):
-    """A named rule number with its source, so every threshold can be traced (clinical.md or judgement call)."""
+    """A named rule number with its source, so every threshold can be traced (docs/clinical.md or judgement call)."""
 
     value: float
     source: str = Field(min_length=3)

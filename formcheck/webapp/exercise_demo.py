@@ -42,10 +42,10 @@ DEMO_MODELS: dict[str, tuple[str, float, str]] = {
     "standing_side_leg_raise": ("demo:standing_side_leg_raise", 1.0, "front"),
 }
 LYING_PELVIS_M = (-0.15, 0.10, 0.0)  # hip-joint centre ~10 cm above the mat, as the synth's side-lying pose
-SLR_LIFT_DEG = 45.0  # straight leg raised to about the height of the other, bent knee (clinical.md §3.10)
+SLR_LIFT_DEG = 45.0  # straight leg raised to about the height of the other, bent knee (docs/clinical.md §3.10)
 BRIDGE_LIFT_M = 0.22  # hips lifted until shoulders, hips and knees line up
 BRIDGE_FOOT_BACK_M = 0.42  # heels this far from the hips along the body, knees bent ~90°
-SIDE_RAISE_DEG = 27.0  # standing hip abduction, about 30° (clinical.md: side leg raise)
+SIDE_RAISE_DEG = 27.0  # standing hip abduction, about 30° (docs/clinical.md: side leg raise)
 WALL_SIT_HIP_M = 0.52  # hip-joint height with the thighs about level (knees ~90°)
 WALL_SIT_BACK_M = 0.25  # the hips slide this far back down the wall
 PLANK_TILT_DEG = 12.0  # body line from the feet up to the shoulders on the forearms

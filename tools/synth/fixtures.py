@@ -29,7 +29,7 @@ FPS = 30
 CRF = 23  # x264 quality; flat-shaded frames stay far below the 2 MB budget at this setting
 MAX_FILE_BYTES = 2_000_000
 
-# Fault sizes, chosen clearly above the clinical.md thresholds so a "faulty" rep is unambiguous:
+# Fault sizes, chosen clearly above the docs/clinical.md thresholds so a "faulty" rep is unambiguous:
 VALGUS_BILATERAL_DEG = 18.0  # FPPA; §3.2 flags ~12-15° (and KASR < 0.7, which 18° per knee gives)
 VALGUS_SINGLE_DEG = 20.0  # FPPA; §3.2 single-leg PFP means 15-17°, threshold ~12-15°
 PELVIC_DROP_DEG = 20.0  # §3.3 PFP mean 10.3°, threshold ~8-10°; MediaPipe reads ~55% of it (see exercises.py)
