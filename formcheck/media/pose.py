@@ -28,11 +28,11 @@ log = logging.getLogger(__name__)
 
 ENV_NATIVE_LOG = "FORMCHECK_NATIVE_LOG"  # "1": keep MediaPipe's C++ logging on stderr; a path: write it there
 ENV_CACHE_DIR = "FORMCHECK_CACHE_DIR"
-# Detection/tracking confidences: MediaPipe's defaults (0.5); speed does not depend on them (stack-recipes §7).
+# Detection/tracking confidences: MediaPipe's defaults (0.5); speed does not depend on them (docs/platform.md §7).
 MIN_DETECTION_CONFIDENCE = 0.5
 MIN_PRESENCE_CONFIDENCE = 0.5
 MIN_TRACKING_CONFIDENCE = 0.5
-# num_poses=1 keeps VIDEO-mode tracking (2x faster than 2 poses, stack-recipes §7), so a second landmarker
+# num_poses=1 keeps VIDEO-mode tracking (2x faster than 2 poses, docs/platform.md §7), so a second landmarker
 # looks for a second person only this often (IMAGE mode, 2 poses), on its own thread so that it overlaps the
 # main inference instead of adding to it (measured inline: 4-8% of the throughput).
 PEOPLE_CHECK_INTERVAL_S = 5.0
@@ -77,7 +77,7 @@ def _forward_non_native(read_fd: int, real_fd: int, sink_fd: int | None) -> None
 def _silence_native_stderr() -> None:
     """Filter MediaPipe's native (C++) log out of stderr; keep everything else, the server's tracebacks included.
 
-    MediaPipe's GLOG/TF/ABSL environment variables have no effect (stack-recipes §7) and its C++ code writes to
+    MediaPipe's GLOG/TF/ABSL environment variables have no effect (docs/platform.md §7) and its C++ code writes to
     file descriptor 2 directly, so fd 2 becomes a pipe read by a filter thread: native log lines are dropped (or
     written to FORMCHECK_NATIVE_LOG=path), every other line goes on to the real stderr. Python's own `sys.stderr`
     writes straight to the real stderr. Done once, only when mediapipe is first imported.

@@ -32,7 +32,7 @@ TEXT_RGB = (255, 255, 255)
 PANEL_RGB = (20, 20, 20)
 # A finished rep's verdict stays on screen this long after the rep ends.
 VERDICT_SHOW_S = 1.5
-# libx264 settings from ../shared/reference/stack-recipes.md §1 (veryfast crf 23: ~80 fps at 960x540).
+# libx264 settings from docs/platform.md §1 (veryfast crf 23: ~80 fps at 960x540).
 X264_OPTIONS = {"preset": "veryfast", "crf": "23"}
 
 

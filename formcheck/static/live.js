@@ -7,7 +7,7 @@
 
   // ---------------------------------------------------------------- constants (judgement calls, tuned for 2-3 m)
   const CAPTURE_W = 640, CAPTURE_H = 480;         // what the server expects (MediaPipe resizes anyway)
-  const JPEG_QUALITY = 0.8;                        // ~20-40 kB per frame at 640x480 (stack-recipes §2)
+  const JPEG_QUALITY = 0.8;                        // ~20-40 kB per frame at 640x480 (docs/platform.md §2)
   const MIN_FRAME_GAP_MS = 33;                     // never more than ~30 frames/s
   const REPLY_TIMEOUT_MS = 4000;                   // a frame without a reply by then is given up
   const RECONNECT_MS = 2000;

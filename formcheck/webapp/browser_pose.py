@@ -37,7 +37,7 @@ MODEL_URL = "/models/pose.task"
 MODEL_CACHE_S = 3600  # the bundle changes only with a new build; its sha256 is in the config for checking
 # A page whose own pose takes longer than this per frame (median over SLOW_WINDOW frames) switches to server
 # pose: below ~6 fps a rep's bottom is easily missed (judgement call; the CPU-only worst case measured in
-# headless Chromium on 2 shared cores is ~90 ms, stack-recipes §4).
+# headless Chromium on 2 shared cores is ~90 ms, docs/platform.md §4).
 SLOW_POSE_MS = 160.0
 SLOW_WINDOW = 30
 

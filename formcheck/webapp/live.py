@@ -486,7 +486,7 @@ class ClipBuffer:
 
 
 def write_clip(frames: list[tuple[float, bytes]], out: Path) -> Path:
-    """Encode (t_s, JPEG) frames to a browser-playable H.264 MP4 (stack-recipes §1), atomically."""
+    """Encode (t_s, JPEG) frames to a browser-playable H.264 MP4 (docs/platform.md §1), atomically."""
     from fractions import Fraction
 
     import av
