@@ -3,7 +3,7 @@
 Streams a real video's frames through /ws/live the way the browser does (640×480 JPEG q80, one frame in flight:
 the next frame goes when the reply to the previous one arrives) and reports median / p95 round-trip latency and
 frames/s. In the same run it times bare `detect_for_video` on the same decoded frames. The two are measured in
-alternating blocks so the VM's speed drift (stack-recipes §7) hits both alike. Goal (issue 5): p95 RTT <= bare
+alternating blocks so the VM's speed drift (docs/platform.md §7) hits both alike. Goal (issue 5): p95 RTT <= bare
 inference + 25 ms.
 
     .venv/bin/python benchmarks/bench_ws.py [--video PATH] [--frames 300] [--exercise squat] [--url http://...]

@@ -41,7 +41,7 @@ FAKE_CAMERA_ARGS = ("--use-fake-ui-for-media-stream", "--use-fake-device-for-med
 
 SERVER_START_TIMEOUT_S = 60.0  # judgement call: cold import of mediapipe + migrations on a busy 2-core VM
 SERVER_STOP_TIMEOUT_S = 10.0
-FAKE_CAMERA_WH = (640, 480)  # what Chromium's fake device and the live page expect (stack-recipes §3)
+FAKE_CAMERA_WH = (640, 480)  # what Chromium's fake device and the live page expect (docs/platform.md §3)
 FAKE_CAMERA_FPS = 30  # Chromium plays MJPEG files at 30 fps; y4m carries it in its header
 FAKE_CAMERA_JPEG_QUALITY = 85
 FAKE_CAMERA_PAD_GREY = 128  # letterbox colour: mid grey, so bars never read as "too dark"
