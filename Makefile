@@ -1,6 +1,7 @@
 # Two commands do all set-up on a fresh machine:
 #   make run    - set up, then start the web app (http://127.0.0.1:8000)
 #   make test   - set up (incl. Chromium + PostgreSQL from Debian where missing), then run every test tier
+# `make lint` runs ruff format --check, ruff check and mypy; CI (.ci/run) runs setup, lint, then test.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -60,8 +61,12 @@ bench: setup
 eval: setup
 	$(VENV)/bin/formcheck eval ../shared/videos/manifest.json
 
+# The tooling CI holds the line with (all from the test extras, inside .venv): the formatter, the linter
+# (pyproject's rule set) and mypy (pyproject: strict on formcheck.core, checked elsewhere).
 lint: $(STAMP)
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 clean-venv:
 	rm -rf $(VENV)

@@ -89,9 +89,9 @@ def _targets(node: ast.AST, importer: str, is_package: bool, known: set[str]) ->
     elif isinstance(node, ast.Call):
         func = node.func
         name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-        if name in {"import_module", "__import__"} and node.args and isinstance(node.args[0], ast.Constant):
-            if isinstance(node.args[0].value, str):
-                yield node.args[0].value, ()
+        first = node.args[0] if node.args else None
+        if name in {"import_module", "__import__"} and isinstance(first, ast.Constant) and isinstance(first.value, str):
+            yield first.value, ()
 
 
 def collect_imports() -> list[Import]:
@@ -225,7 +225,9 @@ def test_no_import_circles(imports: list[Import]) -> None:
     problems = []
     for component in strongly_connected(graph):
         steps = "".join(f"{imp.importer} --[{imp.where}]--> " for imp in cycle_through(graph, component))
-        edges = [f"    {imp.where}: {a} imports {b}" for a in component for b, imp in graph[a].items() if b in component]
+        edges = [
+            f"    {imp.where}: {a} imports {b}" for a in component for b, imp in graph[a].items() if b in component
+        ]
         problems.append(f"import circle: {steps}{component[0]}; all imports inside it:\n" + "\n".join(edges))
     assert not problems, "\n".join(problems)
 

@@ -13,7 +13,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = {"clinical": ROOT / "docs" / "clinical.md", "platform": ROOT / "docs" / "platform.md"}
-DATA_FILES = sorted([*(ROOT / "formcheck/core/exercises").glob("*.toml"), *(ROOT / "formcheck/programme/data").glob("*.toml")])
+DATA_FILES = sorted(
+    [*(ROOT / "formcheck/core/exercises").glob("*.toml"), *(ROOT / "formcheck/programme/data").glob("*.toml")]
+)
 CITING_TREES = ("formcheck", "tools", "benchmarks", "tests", "scripts", "docs")
 TEXT_SUFFIXES = {".py", ".toml", ".js", ".html", ".css", ".md", ".json", ".sh"}
 

@@ -23,13 +23,14 @@ _Y = np.array([0.0, 1.0, 0.0])
 _Z = np.array([0.0, 0.0, 1.0])
 
 
-def rot(axis: Vec | tuple[float, float, float], angle_deg: float) -> NDArray:
+def rot(axis: Vec | tuple[float, float, float], angle_deg: float) -> NDArray[np.float64]:
     """3×3 rotation by `angle_deg` about `axis` (right-hand rule, Rodrigues)."""
     a = np.asarray(axis, dtype=np.float64)
     a = a / np.linalg.norm(a)
     th = np.radians(angle_deg)
     k = np.array([[0.0, -a[2], a[1]], [a[2], 0.0, -a[0]], [-a[1], a[0], 0.0]])
-    return np.eye(3) + np.sin(th) * k + (1.0 - np.cos(th)) * (k @ k)
+    r: NDArray[np.float64] = np.eye(3) + np.sin(th) * k + (1.0 - np.cos(th)) * (k @ k)
+    return r
 
 
 def unit(v: Vec) -> Vec:
@@ -38,7 +39,7 @@ def unit(v: Vec) -> Vec:
 
 # The body frame of a person lying on their LEFT side with the head towards +x, facing +z (a camera on +z
 # sees their front): their up (cranial) axis is world +x, their left is world −y (the floor), forward is +z.
-LYING_ON_LEFT_HEAD_PLUS_X: NDArray = np.column_stack([-_Y, _X, _Z])
+LYING_ON_LEFT_HEAD_PLUS_X: NDArray[np.float64] = np.column_stack([-_Y, _X, _Z])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,7 +108,7 @@ class Pose:
     left_leg: Leg
     right_leg: Leg
     facing_deg: float = 0.0  # body turned about world up; 0 = facing +z, 90 = facing +x
-    base: NDArray | None = None  # body frame override (e.g. LYING_ON_LEFT_HEAD_PLUS_X); columns left/up/fwd
+    base: NDArray[np.float64] | None = None  # body frame override (e.g. LYING_ON_LEFT_HEAD_PLUS_X); columns left/up/fwd
     pelvis_obliquity_deg: float = 0.0  # + left hip higher (about the forward axis)
     pelvis_rotation_deg: float = 0.0  # + pelvis turned towards the person's left (left hip goes back)
     trunk_forward_deg: float = 0.0  # + trunk leans forward
@@ -118,7 +119,7 @@ class Pose:
     left_arm: ArmPose = ArmPose()
     right_arm: ArmPose = ArmPose()
 
-    def body_frame(self) -> NDArray:
+    def body_frame(self) -> NDArray[np.float64]:
         b = np.eye(3) if self.base is None else np.asarray(self.base, dtype=np.float64)
         return b @ rot(_Y, self.facing_deg)
 
@@ -128,13 +129,13 @@ class Skeleton:
     """Joint centres (world m) and segment frames of one posed mannequin."""
 
     joints: dict[str, Vec]
-    pelvis_frame: NDArray  # columns: person's left, up, forward
-    trunk_frame: NDArray
-    head_frame: NDArray
-    foot_frames: dict[Side, NDArray]
-    hand_frames: dict[Side, NDArray]
+    pelvis_frame: NDArray[np.float64]  # columns: person's left, up, forward
+    trunk_frame: NDArray[np.float64]
+    head_frame: NDArray[np.float64]
+    foot_frames: dict[Side, NDArray[np.float64]]
+    hand_frames: dict[Side, NDArray[np.float64]]
 
-    def landmarks_m(self, body: Body) -> NDArray:
+    def landmarks_m(self, body: Body) -> NDArray[np.float64]:
         """(33, 3) world positions of the BlazePose landmarks."""
         return landmarks33(self, body)
 
@@ -156,15 +157,16 @@ def _knee_ik(hip: Vec, ankle: Vec, thigh_m: float, shank_m: float, pole: Vec, me
     if np.dot(q, medial) < 0:
         q = -q
     phi = np.radians(swivel_deg)
-    return hip + a * u + r * (np.cos(phi) * p + np.sin(phi) * q)
+    knee: Vec = hip + a * u + r * (np.cos(phi) * p + np.sin(phi) * q)
+    return knee
 
 
-def _leg_frame(pose: Pose) -> NDArray:
+def _leg_frame(pose: Pose) -> NDArray[np.float64]:
     """Frame the legs are posed in: the body frame turned with the pelvis, but not tilted with it."""
     return pose.body_frame() @ rot(_Y, pose.pelvis_rotation_deg)
 
 
-def _planted_foot_frame(rleg: NDArray, side: Side, leg: PlantedLeg) -> NDArray:
+def _planted_foot_frame(rleg: NDArray[np.float64], side: Side, leg: PlantedLeg) -> NDArray[np.float64]:
     return rleg @ rot(_Y, _sgn(side) * leg.toe_out_deg) @ rot(_X, leg.heel_lift_deg)
 
 
@@ -182,7 +184,7 @@ def pose_skeleton(body: Body, pose: Pose) -> Skeleton:
     rt = rb @ rot(_Y, pose.trunk_rotation_deg) @ rot(_Z, -pose.trunk_lateral_deg) @ rot(_X, pose.trunk_forward_deg)
     pelvis = np.asarray(pose.pelvis_m, dtype=np.float64)
     j: dict[str, Vec] = {"pelvis": pelvis}
-    foot_frames: dict[Side, NDArray] = {}
+    foot_frames: dict[Side, NDArray[np.float64]] = {}
     for side, leg in ((Side.LEFT, pose.left_leg), (Side.RIGHT, pose.right_leg)):
         s = _sgn(side)
         hip = pelvis + rp @ (s * body.hip_half_width_m * _X)
@@ -210,7 +212,7 @@ def pose_skeleton(body: Body, pose: Pose) -> Skeleton:
     j["neck"] = neck
     rh_ = rt @ rot(_X, -pose.head_pitch_deg) @ rot(_Z, -pose.head_lateral_deg)
     j["head"] = neck + rh_ @ np.array([0.0, body.head_centre_above_neck_m, 0.012])
-    hand_frames: dict[Side, NDArray] = {}
+    hand_frames: dict[Side, NDArray[np.float64]] = {}
     for side, arm in ((Side.LEFT, pose.left_arm), (Side.RIGHT, pose.right_arm)):
         s = _sgn(side)
         sh = neck + rt @ np.array([s * body.shoulder_half_width_m, -body.shoulder_drop_m, -0.01])
@@ -236,9 +238,9 @@ _FACE_M: dict[Lm, tuple[float, float, float]] = {
 }
 
 
-def face_points_m(side_sign: float) -> dict[Lm, NDArray]:
+def face_points_m(side_sign: float) -> dict[Lm, NDArray[np.float64]]:
     """Face landmark offsets in the head frame; side_sign +1 gives the left-side ones (and the nose)."""
-    out: dict[Lm, NDArray] = {}
+    out: dict[Lm, NDArray[np.float64]] = {}
     for lm, (x, y, z) in _FACE_M.items():
         if lm is Lm.NOSE:
             out[lm] = np.array([x, y, z])
@@ -248,7 +250,7 @@ def face_points_m(side_sign: float) -> dict[Lm, NDArray]:
     return out
 
 
-def landmarks33(sk: Skeleton, body: Body) -> NDArray:
+def landmarks33(sk: Skeleton, body: Body) -> NDArray[np.float64]:
     """(33, 3) world positions of the BlazePose landmarks for a posed skeleton."""
     out = np.full((N_LANDMARKS, 3), np.nan)
     j = sk.joints
@@ -274,7 +276,7 @@ def landmarks33(sk: Skeleton, body: Body) -> NDArray:
     return out
 
 
-def frontal_fppa_deg(hip: Vec, knee: Vec, ankle: Vec, body_frame: NDArray, side: Side) -> float:
+def frontal_fppa_deg(hip: Vec, knee: Vec, ankle: Vec, body_frame: NDArray[np.float64], side: Side) -> float:
     """FPPA of a 3D leg seen orthographically along the body's forward axis: + valgus (knee medial)."""
     lat, up = body_frame[:, 0], body_frame[:, 1]
     h, k, a = (np.array([np.dot(p, lat), np.dot(p, up)]) for p in (hip, knee, ankle))
@@ -297,7 +299,11 @@ def image_fppa_deg(hip: Vec, knee: Vec, ankle: Vec, other_hip: Vec) -> float:
 
 
 def knee_swivel_for_fppa(
-    body: Body, pose: Pose, side: Side, target_deg: float, project: Callable[[NDArray], NDArray] | None = None
+    body: Body,
+    pose: Pose,
+    side: Side,
+    target_deg: float,
+    project: Callable[[NDArray[np.float64]], NDArray[np.float64]] | None = None,
 ) -> float:
     """Knee swivel (deg, + medial) of a planted leg giving a frontal FPPA of `target_deg` (bisection).
 
@@ -315,7 +321,7 @@ def knee_swivel_for_fppa(
 
     def fppa(sw: float) -> float:
         knee = _knee_ik(hip, ankle, body.thigh_m, body.shank_m, pole, medial, sw)
-        if fixed is not None:
+        if fixed is not None and project is not None:  # both or neither: `fixed` is made by `project`
             k = project(knee[None])[0]
             return image_fppa_deg(fixed[0], k, fixed[1], fixed[2])
         return frontal_fppa_deg(hip, knee, ankle, rb, side)

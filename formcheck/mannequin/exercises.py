@@ -34,11 +34,14 @@ FAULTS: dict[str, str] = {
     "pelvic_rollback": "pelvis and trunk rolled backwards about the body's long axis",
 }
 
+# The two legs of a pose, by side: planted on the floor or held free.
+Legs = dict[Side, PlantedLeg | FreeLeg]
+
 
 def ease(x: float) -> float:
     """Smooth 0→1 (cosine), flat at both ends like a controlled human movement."""
     x = min(max(x, 0.0), 1.0)
-    return 0.5 - 0.5 * np.cos(np.pi * x)
+    return float(0.5 - 0.5 * np.cos(np.pi * x))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,13 +108,15 @@ def _hip_over_ankle(
     dz = body.shank_m * np.sin(a) - body.thigh_m * np.sin(b)
     d2 = body.thigh_m**2 + body.shank_m**2 + 2 * body.thigh_m * body.shank_m * np.cos(th)
     dy = np.sqrt(max(d2 - dz**2 - lateral_m**2, 1e-6))
-    return ankle + np.array([lateral_m, dy, dz])
+    hip: np.ndarray = ankle + np.array([lateral_m, dy, dz])
+    return hip
 
 
 def _pelvis_pivoting_on(body: Body, stance_hip: np.ndarray, stance: Side, obliquity_deg: float) -> np.ndarray:
     """Pelvis centre such that the stance hip stays put when the pelvis tilts by `obliquity_deg`."""
     off = rot((0.0, 0.0, 1.0), obliquity_deg) @ np.array([_sgn(stance) * body.hip_half_width_m, 0.0, 0.0])
-    return stance_hip - off
+    pelvis: np.ndarray = stance_hip - off
+    return pelvis
 
 
 def _drop_obliquity(stance: Side, drop_deg: float) -> float:
@@ -171,33 +176,49 @@ def small_knee_bend(body: Body, s: float, f: Mapping[str, float], side: Side, ca
     return _with_valgus(body, pose, (Side.LEFT, Side.RIGHT), f.get("knee_valgus", 0.0), cam)
 
 
+def _one_leg_pose(
+    body: Body,
+    f: Mapping[str, float],
+    stance: Side,
+    stance_hip: np.ndarray,
+    legs: Legs,
+    arm: ArmPose,
+    trunk_forward_deg: float,
+    head_pitch_deg: float,
+    cam: Camera | None,
+) -> Pose:
+    """The pose of a move loaded on one leg (lunge front leg, single-leg squat, step-down): the pelvis pivots on the
+    stance hip by the pelvic-drop fault, the trunk leans by its faults, and the stance knee caves in by the valgus."""
+    obl = _drop_obliquity(stance, f.get("pelvic_drop", 0.0))
+    pelvis = _pelvis_pivoting_on(body, stance_hip, stance, obl)
+    pose = Pose(
+        pelvis_m=tuple(pelvis),
+        left_leg=legs[Side.LEFT],
+        right_leg=legs[Side.RIGHT],
+        pelvis_obliquity_deg=obl,
+        trunk_forward_deg=trunk_forward_deg,
+        head_pitch_deg=head_pitch_deg,
+        trunk_lateral_deg=_trunk_lateral(stance, f),
+        left_arm=arm,
+        right_arm=arm,
+    )
+    return _with_valgus(body, pose, (stance,), f.get("knee_valgus", 0.0), cam)
+
+
 def lunge(body: Body, s: float, f: Mapping[str, float], side: Side, cam: Camera | None = None) -> Pose:
     """Stationary (split-stance) forward lunge, `side` leg in front, rear heel up; front knee ~10° → ~90°."""
     front, rear = side, side.other
     fa = np.array([_sgn(front) * 0.11, body.ankle_height_m, 0.36])
     ra = np.array([_sgn(rear) * 0.11, 0.165, -0.40])
     pelvis = np.array([0.0, 0.83 - 0.27 * s, 0.0])
-    obl = _drop_obliquity(front, f.get("pelvic_drop", 0.0))
     stance_hip = pelvis + np.array([_sgn(front) * body.hip_half_width_m, 0.0, 0.0])
-    pelvis = _pelvis_pivoting_on(body, stance_hip, front, obl)
-    legs = {
+    legs: Legs = {
         front: PlantedLeg(tuple(fa), toe_out_deg=5.0),
         rear: PlantedLeg(tuple(ra), toe_out_deg=5.0, heel_lift_deg=40.0 + 10.0 * s),
     }
     arm = ArmPose(flexion_deg=5.0, abduction_deg=16.0, elbow_flexion_deg=12.0)
     fwd = 3.0 + 4.0 * s + f.get("trunk_forward_lean", 0.0)
-    pose = Pose(
-        pelvis_m=tuple(pelvis),
-        left_leg=legs[Side.LEFT],
-        right_leg=legs[Side.RIGHT],
-        pelvis_obliquity_deg=obl,
-        trunk_forward_deg=fwd,
-        head_pitch_deg=0.6 * (fwd - 3.0),
-        trunk_lateral_deg=_trunk_lateral(front, f),
-        left_arm=arm,
-        right_arm=arm,
-    )
-    return _with_valgus(body, pose, (front,), f.get("knee_valgus", 0.0), cam)
+    return _one_leg_pose(body, f, front, stance_hip, legs, arm, fwd, 0.6 * (fwd - 3.0), cam)
 
 
 def single_leg_squat(body: Body, s: float, f: Mapping[str, float], side: Side, cam: Camera | None = None) -> Pose:
@@ -205,9 +226,7 @@ def single_leg_squat(body: Body, s: float, f: Mapping[str, float], side: Side, c
     stance, free = side, side.other
     ankle = np.array([_sgn(stance) * 0.06, body.ankle_height_m, 0.0])
     stance_hip = _hip_over_ankle(body, ankle, 4.0 + 51.0 * s, 0.42, _sgn(stance) * 0.035)
-    obl = _drop_obliquity(stance, f.get("pelvic_drop", 0.0))
-    pelvis = _pelvis_pivoting_on(body, stance_hip, stance, obl)
-    legs = {
+    legs: Legs = {
         stance: PlantedLeg(tuple(ankle), toe_out_deg=6.0),
         free: FreeLeg(
             hip_flexion_deg=32.0 + 12.0 * s,
@@ -218,18 +237,7 @@ def single_leg_squat(body: Body, s: float, f: Mapping[str, float], side: Side, c
     }
     arm = ArmPose(flexion_deg=15.0 + 35.0 * s, abduction_deg=24.0, elbow_flexion_deg=18.0)
     fwd = 4.0 + 18.0 * s + f.get("trunk_forward_lean", 0.0)
-    pose = Pose(
-        pelvis_m=tuple(pelvis),
-        left_leg=legs[Side.LEFT],
-        right_leg=legs[Side.RIGHT],
-        pelvis_obliquity_deg=obl,
-        trunk_forward_deg=fwd,
-        head_pitch_deg=0.5 * (fwd - 4.0),
-        trunk_lateral_deg=_trunk_lateral(stance, f),
-        left_arm=arm,
-        right_arm=arm,
-    )
-    return _with_valgus(body, pose, (stance,), f.get("knee_valgus", 0.0), cam)
+    return _one_leg_pose(body, f, stance, stance_hip, legs, arm, fwd, 0.5 * (fwd - 4.0), cam)
 
 
 STEP_HEIGHT_M = 0.15
@@ -251,9 +259,7 @@ def step_down(body: Body, s: float, f: Mapping[str, float], side: Side, cam: Cam
     stance, free = side, side.other
     ankle = np.array([_step_x(stance), STEP_HEIGHT_M + body.ankle_height_m, -0.03])
     stance_hip = _hip_over_ankle(body, ankle, 4.0 + 58.0 * s, 0.42, _sgn(stance) * 0.03)
-    obl = _drop_obliquity(stance, f.get("pelvic_drop", 0.0))
-    pelvis = _pelvis_pivoting_on(body, stance_hip, stance, obl)
-    legs = {
+    legs: Legs = {
         stance: PlantedLeg(tuple(ankle), toe_out_deg=6.0),
         free: FreeLeg(
             hip_flexion_deg=14.0 + 12.0 * s, hip_abduction_deg=2.0, knee_flexion_deg=6.0, ankle_dorsiflexion_deg=12.0
@@ -261,18 +267,7 @@ def step_down(body: Body, s: float, f: Mapping[str, float], side: Side, cam: Cam
     }
     arm = ArmPose(flexion_deg=12.0 + 25.0 * s, abduction_deg=24.0, elbow_flexion_deg=18.0)
     fwd = 4.0 + 14.0 * s + f.get("trunk_forward_lean", 0.0)
-    pose = Pose(
-        pelvis_m=tuple(pelvis),
-        left_leg=legs[Side.LEFT],
-        right_leg=legs[Side.RIGHT],
-        pelvis_obliquity_deg=obl,
-        trunk_forward_deg=fwd,
-        head_pitch_deg=0.5 * (fwd - 4.0),
-        trunk_lateral_deg=_trunk_lateral(stance, f),
-        left_arm=arm,
-        right_arm=arm,
-    )
-    return _with_valgus(body, pose, (stance,), f.get("knee_valgus", 0.0), cam)
+    return _one_leg_pose(body, f, stance, stance_hip, legs, arm, fwd, 0.5 * (fwd - 4.0), cam)
 
 
 def side_lying_leg_raise(body: Body, s: float, f: Mapping[str, float], side: Side, cam: Camera | None = None) -> Pose:

@@ -9,6 +9,7 @@ and the pixel with index (i, j) covers [j, j+1) × [i, i+1), so its centre is (j
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -31,14 +32,14 @@ class Camera:
             raise ValueError("frame size must be even (libx264 with yuv420p)")
 
     @property
-    def basis(self) -> tuple[NDArray, NDArray, NDArray]:
+    def basis(self) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
         """(right, up, forward) unit vectors of the camera in world coordinates."""
         fwd = unit(np.asarray(self.target_m, float) - np.asarray(self.position_m, float))
         right = unit(np.cross(fwd, np.array([0.0, 1.0, 0.0])))
         up = np.cross(right, fwd)
         return right, up, fwd
 
-    def project(self, pts_m: NDArray) -> tuple[NDArray, NDArray]:
+    def project(self, pts_m: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """World points (..., 3) → pixel coordinates (..., 2) and depth along the optical axis (...)."""
         right, up, fwd = self.basis
         rel = np.asarray(pts_m, float) - np.asarray(self.position_m, float)
@@ -47,15 +48,16 @@ class Camera:
         v = self.height_px / 2.0 - self.focal_px * y / z
         return np.stack([u, v], axis=-1), z
 
-    def rays(self) -> NDArray:
+    def rays(self) -> NDArray[np.float64]:
         """(H, W, 3) unit ray directions through the pixel centres."""
         right, up, fwd = self.basis
         u = (np.arange(self.width_px) + 0.5 - self.width_px / 2.0) / self.focal_px
         v = (np.arange(self.height_px) + 0.5 - self.height_px / 2.0) / self.focal_px
         d = fwd[None, None, :] + u[None, :, None] * right[None, None, :] - v[:, None, None] * up[None, None, :]
-        return (d / np.linalg.norm(d, axis=-1, keepdims=True)).astype(np.float64)
+        rays: NDArray[np.float64] = (d / np.linalg.norm(d, axis=-1, keepdims=True)).astype(np.float64)
+        return rays
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "position_m": [round(float(v), 4) for v in self.position_m],
             "target_m": [round(float(v), 4) for v in self.target_m],
@@ -68,15 +70,15 @@ class Camera:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Capsule:
-    a: NDArray
-    b: NDArray
+    a: NDArray[np.float64]
+    b: NDArray[np.float64]
     r: float
     rgb: tuple[float, float, float]
 
-    def bounds(self) -> tuple[NDArray, NDArray]:
+    def bounds(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         return np.minimum(self.a, self.b) - self.r, np.maximum(self.a, self.b) + self.r
 
-    def hit(self, o: NDArray, d: NDArray) -> tuple[NDArray, NDArray]:
+    def hit(self, o: NDArray[np.float64], d: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Ray parameter t (inf on a miss) and the unit normal at the hit, for rays o + t d."""
         ba = self.b - self.a
         oa = o - self.a
@@ -114,16 +116,16 @@ class Capsule:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Ellipsoid:
-    c: NDArray
-    frame: NDArray  # columns: the ellipsoid's axes in world coordinates
+    c: NDArray[np.float64]
+    frame: NDArray[np.float64]  # columns: the ellipsoid's axes in world coordinates
     radii: tuple[float, float, float]
     rgb: tuple[float, float, float]
 
-    def bounds(self) -> tuple[NDArray, NDArray]:
+    def bounds(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         ext = np.abs(self.frame) @ np.asarray(self.radii)
         return self.c - ext, self.c + ext
 
-    def hit(self, o: NDArray, d: NDArray) -> tuple[NDArray, NDArray]:
+    def hit(self, o: NDArray[np.float64], d: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         inv_r = 1.0 / np.asarray(self.radii)
         ol = ((o - self.c) @ self.frame) * inv_r
         dl = (d @ self.frame) * inv_r
@@ -142,7 +144,7 @@ class Ellipsoid:
         return t, n
 
 
-def sphere(c: NDArray, r: float, rgb: tuple[float, float, float]) -> Ellipsoid:
+def sphere(c: NDArray[np.float64], r: float, rgb: tuple[float, float, float]) -> Ellipsoid:
     return Ellipsoid(c=np.asarray(c, float), frame=np.eye(3), radii=(r, r, r), rgb=rgb)
 
 
@@ -150,14 +152,14 @@ def sphere(c: NDArray, r: float, rgb: tuple[float, float, float]) -> Ellipsoid:
 class Box:
     """An axis-aligned box (e.g. the step of a step-down)."""
 
-    lo: NDArray
-    hi: NDArray
+    lo: NDArray[np.float64]
+    hi: NDArray[np.float64]
     rgb: tuple[float, float, float]
 
-    def bounds(self) -> tuple[NDArray, NDArray]:
+    def bounds(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         return self.lo, self.hi
 
-    def hit(self, o: NDArray, d: NDArray) -> tuple[NDArray, NDArray]:
+    def hit(self, o: NDArray[np.float64], d: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         with np.errstate(divide="ignore", invalid="ignore"):
             inv = 1.0 / d
             t1 = (self.lo - o) * inv
@@ -205,7 +207,7 @@ class Renderer:
         self.light = unit(0.9 * np.array([0.0, 1.0, 0.0]) - 0.6 * fwd - 0.35 * right)
         self._bg_rgb, self._bg_t = self._background(room, props)
 
-    def _background(self, room: Room, props: tuple[Primitive, ...]) -> tuple[NDArray, NDArray]:
+    def _background(self, room: Room, props: tuple[Primitive, ...]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         h, w = self.camera.height_px, self.camera.width_px
         d = self.rays.reshape(-1, 3)
         o = self.origin
@@ -245,7 +247,7 @@ class Renderer:
             rgb[mm] = self._shade(np.asarray(prim.rgb), n[mm])
         return rgb.reshape(h, w, 3), t.reshape(h, w)
 
-    def _shade(self, rgb: NDArray, n: NDArray) -> NDArray:
+    def _shade(self, rgb: NDArray[np.float64], n: NDArray[np.float64]) -> NDArray[np.float64]:
         lam = np.clip(n @ self.light, 0.0, 1.0)
         return rgb[None, :] * (self.AMBIENT + self.DIFFUSE * lam)[:, None]
 
@@ -264,7 +266,7 @@ class Renderer:
             return None
         return u0, u1, v0, v1
 
-    def render(self, prims: list[Primitive]) -> NDArray:
+    def render(self, prims: list[Primitive]) -> NDArray[np.float64]:
         """An (H, W, 3) uint8 RGB frame."""
         rgb = self._bg_rgb.copy()
         zbuf = self._bg_t.copy()
