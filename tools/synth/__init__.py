@@ -8,9 +8,10 @@ Regenerate everything (deterministic: same code and library versions give the sa
     python -m tools.synth --only lunge_front_valgus
     python -m tools.synth --list
 
-Modules: body (proportions, FK/IK, the 33-landmark map), figure (capsules/ellipsoids + face + clothes),
-render (camera, ray caster, floor and wall), exercises (rep timeline and per-exercise poses), fixtures (the
-fixture table and the .mp4/.json writer).
+The mannequin itself is package code, because the web's exercise demos pose it too: formcheck.mannequin.body
+(proportions, FK/IK, the 33-landmark map), .render (camera, ray caster, floor and wall) and .exercises (rep
+timeline and per-exercise poses). Here, outside the wheel: figure (capsules/ellipsoids + face + clothes), fixtures
+(the fixture table and the .mp4/.json writer) and sweep (the camera sweep behind `formcheck sweep`).
 
 Sidecar format ``"format": "formcheck.mannequin/1"`` (one JSON object; the header is pretty-printed and each
 frame is one line)::
@@ -60,7 +61,7 @@ Fault ids and sizes (degrees, peaking at each faulty rep's bottom, scaled by the
   the pelvis outline: on this figure a pure 14° drop under a level trunk reads ~3°.
 - trunk_lateral_lean: towards the stance side (the person's left when bilateral); trunk_forward_lean: extra
   forward lean (side view).
-- hip_hiking, hip_flexion_drift, pelvic_rollback: side-lying compensations (see FAULTS in exercises.py).
+- hip_hiking, hip_flexion_drift, pelvic_rollback: side-lying compensations (see FAULTS in formcheck/mannequin/exercises.py).
 A fault's ``measure`` names the key of ``measures`` (2D) or ``truth_3d`` that shows it.
 """
 
