@@ -20,7 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from synthpose import Pose, rep_profile, to_seq  # noqa: E402
 
-from formcheck.core.analysis import LiveSession, analyze_seq  # noqa: E402
+from formcheck.core.live import LiveSession
+from formcheck.core.offline import analyze_seq  # noqa: E402
 from formcheck.core.smoothing import smooth_seq  # noqa: E402
 
 

@@ -26,7 +26,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from formcheck.core.analysis import SetResult, analyze_seq
+from formcheck.core.offline import analyze_seq
+from formcheck.core.results import SetResult
 from formcheck.core.spec import load_exercise
 from formcheck.core.types import PoseSeq
 from formcheck.errors import InputError, SpecError

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 from synthpose import Pose, rep_profile, to_seq
 
-from formcheck.core.analysis import LiveSession, Verdict, analyze_seq
 from formcheck.core.landmarks import Lm
+from formcheck.core.live import LiveSession
+from formcheck.core.offline import analyze_seq
+from formcheck.core.results import Verdict
 from formcheck.core.types import PoseSeq
 from formcheck.errors import InputError, SpecError
 

@@ -94,8 +94,8 @@ def check_output_path(path: Path, flag: str) -> None:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from formcheck.core.analysis import analyze_video
     from formcheck.core.report import render_table, report_to_json
+    from formcheck.pipeline import analyze_video
 
     _check_exercise(args.exercise)
     if args.landmarks is None:

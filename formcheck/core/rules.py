@@ -11,18 +11,19 @@ import dataclasses
 import enum
 import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from importlib import resources
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
-from formcheck.core import measures
+from formcheck.core import measures, ops
 from formcheck.core.geometry import View
 from formcheck.core.landmarks import Lm, Side
 from formcheck.core.measures import PoseArrays
 from formcheck.core.spec import REP_DURATION, ExerciseSpec, RuleSpec
+from formcheck.core.types import FloatArray
 from formcheck.core.viewpoint import turn_to_window_deg
 
 # missing_reason names a landmark as unseen when it is missing in more than this share of the window (the
@@ -62,9 +63,6 @@ def sweep_noise(measure: str, yaw_deg: float) -> float:
     if table is None or not np.isfinite(yaw_deg):
         return float("nan")
     return float(np.interp(yaw_deg, table[0], table[1]))
-
-
-OPERATORS = ("above", "below", "outside", "abs_above")
 
 
 class Status(enum.StrEnum):
@@ -167,18 +165,24 @@ def view_turn_size_deg(rule: RuleSpec, win: Window) -> float:
     return abs(turn_deg(win.yaw_signed_deg, *rule.yaw_window_deg))
 
 
-def missing_reason(xy: NDArray, lms: tuple[Lm, ...]) -> str:
+def missing_text(missing: Collection[Lm], lms: Collection[Lm], any_seen: bool) -> str:
+    """Name the body part of the `missing` landmarks (of the `lms` asked about) as an instruction; `any_seen`:
+    some landmark at all was seen."""
+    if len(missing) == len(lms) and not any_seen:
+        return "no person in view"
+    for group, text in _MISSING_REASONS:
+        if group.intersection(missing):
+            return text
+    return "body not fully visible: step back"
+
+
+def missing_reason(xy: FloatArray, lms: tuple[Lm, ...]) -> str:
     """Name the body part whose landmarks were unseen most of the window, as an instruction."""
     if len(xy) == 0:
         return "not visible: step into view"
     seen = np.isfinite(xy[:, [int(m) for m in lms], 0]).mean(axis=0)
     missing = {m for m, s in zip(lms, seen, strict=True) if s < MIN_COVERAGE}
-    if len(missing) == len(lms) and not np.isfinite(xy[..., 0]).any():
-        return "no person in view"
-    for group, text in _MISSING_REASONS:
-        if missing & group:
-            return text
-    return "body not fully visible: step back"
+    return missing_text(missing, lms, bool(np.isfinite(xy[..., 0]).any()))
 
 
 class MeasureTable:
@@ -263,15 +267,26 @@ def _sustained(x: NDArray, k: int, worst: str) -> float:
     return v if np.isfinite(v) else float("nan")
 
 
-def _violates(op: str, value: float, lo: float, hi: float | None) -> bool:
+def rule_limits(rule: RuleSpec, overrides: Mapping[str, float] | None) -> tuple[float, float | None]:
+    """(limit, upper limit) of a rule for this person: a clinician's override ("<rule>", "<rule>.hi") wins."""
+    limit = rule.limit_for(dict(overrides) if overrides else None)
+    hi = rule.limit_hi
+    if rule.op == "outside" and overrides and f"{rule.id}.hi" in overrides:
+        hi = float(overrides[f"{rule.id}.hi"])
+    return limit, hi
+
+
+def _worst_sustained(op: str, x: FloatArray, k: int, limit: float, hi: float | None) -> float:
+    """The worst value of x held for k frames, in the direction the operator looks."""
     if op == "above":
-        return value > lo
+        return _sustained(x, k, "max")
     if op == "below":
-        return value < lo
+        return _sustained(x, k, "min")
     if op == "abs_above":
-        return abs(value) > lo
+        return _sustained(np.abs(x), k, "max")
     assert hi is not None
-    return value < lo or value > hi
+    v_hi, v_lo = _sustained(x, k, "max"), _sustained(x, k, "min")
+    return v_hi if (v_hi - hi) >= (limit - v_lo) else v_lo
 
 
 def rule_sides(rule: RuleSpec, side: Side | None, combine: str) -> list[Side | str | None]:
@@ -297,10 +312,7 @@ def judge(
     overrides: Mapping[str, float] | None = None,
 ) -> Check:
     """Judge one rule on one window of `table` (see module docstring for "unknown")."""
-    limit = rule.limit_for(dict(overrides) if overrides else None)
-    hi = rule.limit_hi
-    if rule.op == "outside" and overrides and f"{rule.id}.hi" in overrides:
-        hi = float(overrides[f"{rule.id}.hi"])
+    limit, hi = rule_limits(rule, overrides)
 
     def make(status: Status, value: float, reason: str = "", side: object = None, noise: float = float("nan")) -> Check:
         return Check(
@@ -318,7 +330,7 @@ def judge(
 
     if rule.measure == REP_DURATION:
         d = win.duration_s
-        return make(Status.FAULT if _violates(rule.op, d, limit, hi) else Status.OK, d)
+        return make(Status.FAULT if ops.compare(rule.op, d, limit, hi) else Status.OK, d)
     blocked = view_check(rule, win)
     if blocked is not None:
         return make(Status.UNKNOWN, float("nan"), blocked)
@@ -345,27 +357,17 @@ def judge(
             side_for_lm = s if isinstance(s, Side) else None
             reason = missing_reason(table.arrays.xy[i0 : i1 + 1], m.landmarks(side_for_lm))
             continue
-        if rule.at == "peak":
-            value = float(np.nanmedian(x))
-        elif rule.op == "above":
-            value = _sustained(x, k, "max")
-        elif rule.op == "below":
-            value = _sustained(x, k, "min")
-        elif rule.op == "abs_above":
-            value = _sustained(np.abs(x), k, "max")
-        else:
-            v_hi, v_lo = _sustained(x, k, "max"), _sustained(x, k, "min")
-            value = v_hi if (v_hi - hi) >= (limit - v_lo) else v_lo  # type: ignore[operator]
+        value = float(np.nanmedian(x)) if rule.at == "peak" else _worst_sustained(rule.op, x, k, limit, hi)
         if not np.isfinite(value):
             reason = reason or missing_reason(table.arrays.xy[i0 : i1 + 1], m.landmarks(None))
             continue
-        badness = _badness(rule.op, value, limit, hi)
+        badness = ops.excess(rule.op, value, limit, hi)
         if best is None or badness > best[0]:
             best = (badness, value, s)
     if best is None:
         return make(Status.UNKNOWN, float("nan"), reason or "body not fully visible: step back")
     badness, value, s = best
-    if not _violates(rule.op, value, limit, hi):
+    if not ops.compare(rule.op, value, limit, hi):
         return make(Status.OK, value, side=s)
     noise = table.noise(rule.measure, s, i0, i1)
     if not rule.baseline:  # the sweep's error is absolute: its bias is what a baseline-relative rule removes
@@ -379,18 +381,6 @@ def judge(
             noise=noise,
         )
     return make(Status.FAULT, value, side=s, noise=noise)
-
-
-def _badness(op: str, value: float, lo: float, hi: float | None) -> float:
-    """How far past (positive) or inside (negative) the limit a value is, to pick the worse side."""
-    if op == "above":
-        return value - lo
-    if op == "below":
-        return lo - value
-    if op == "abs_above":
-        return abs(value) - lo
-    assert hi is not None
-    return max(value - hi, lo - value)
 
 
 def judge_all(

@@ -17,29 +17,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from formcheck.core import measures
 from formcheck.core.geometry import View
 from formcheck.core.landmarks import Lm
+from formcheck.core.ops import RuleOp
 from formcheck.errors import SpecError
-
-EXERCISE_IDS = (
-    "small_knee_bend",
-    "squat",
-    "lunge",
-    "side_lying_leg_raise",
-    "standing_side_leg_raise",
-    "single_leg_squat",
-    "step_down",
-    "step_up",
-    "glute_bridge",
-    "straight_leg_raise",
-    "wall_sit",
-    "plank",
-)
 
 # Pseudo-measure of a rule that judges the rep's duration (tempo) rather than a pose series.
 REP_DURATION = "rep_duration_s"
 
 SideMode = Literal["bilateral", "one_sided", "alternating"]
 PostureName = Literal["standing", "sitting", "side_lying", "supine", "prone"]
-Op = Literal["above", "below", "outside", "abs_above"]
+Op = RuleOp  # the rule operators of core.ops (the one operator table)
 RuleSide = Literal["working", "other", "both", "none", "signal"]  # "signal": the rep signal's own series
 At = Literal["peak", "rep", "hold"]
 Severity = Literal["fault", "advisory"]
@@ -292,7 +278,7 @@ def _files() -> dict[str, tuple[str, str]]:
 
 
 def exercise_ids() -> tuple[str, ...]:
-    """Ids of the exercise files shipped with the package, in a stable order."""
+    """Ids of the exercise files shipped with the package, in a stable order: the one list of exercise ids."""
     return tuple(sorted(_files()))
 
 

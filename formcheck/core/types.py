@@ -11,12 +11,20 @@ from numpy.typing import NDArray
 
 from formcheck.core.landmarks import N_LANDMARKS
 
+# The array types the core passes around (numpy's own generic, spelled once).
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+IntArray = NDArray[np.intp]
+
 # A landmark whose visibility is below this is treated as not seen: its xy_px becomes NaN, so every
 # measure built on it is NaN and every rule that needs it says "unknown" (MediaPipe's own drawing
 # utilities use 0.5 as their visibility cut-off).
 VISIBILITY_MIN = 0.5
 
 NPZ_FORMAT = "formcheck.core.landmarks/1"
+# The same layout under its name before the package was split into layers: still read (landmark caches and the
+# landmarks kept beside stored uploads).
+NPZ_FORMATS_READ = frozenset({NPZ_FORMAT, "formcheck.landmarks/1"})
 
 
 def _frozen(a: NDArray) -> NDArray:
@@ -252,7 +260,7 @@ class PoseSeq:
     @classmethod
     def load_npz(cls, path: str | Path) -> PoseSeq:
         with np.load(path, allow_pickle=False) as z:
-            if str(z["format"]) != NPZ_FORMAT:
+            if str(z["format"]) not in NPZ_FORMATS_READ:
                 raise ValueError(f"{path}: not a {NPZ_FORMAT} file")
             return cls(
                 t_s=z["t_s"],
