@@ -72,7 +72,7 @@ def _write_jsonl(seq, out: Path, model_sha256: str) -> None:
 def cmd_pose(args: argparse.Namespace) -> int:
     from formcheck.core.types import PoseSeq
     from formcheck.media.models import ensure_model
-    from formcheck.media.pose import PoseEstimator, estimate_video
+    from formcheck.media.pose import MediaPipePoseEstimator, estimate_video
 
     out = Path(args.out)
     if out.suffix not in (".jsonl", ".npz"):
@@ -83,7 +83,7 @@ def cmd_pose(args: argparse.Namespace) -> int:
     try:
         if source.isdigit():  # a camera index
             frames = []
-            with PoseEstimator(model) as est:
+            with MediaPipePoseEstimator(model) as est:
                 from formcheck.media.video import read_camera
 
                 for pf in est.frames(read_camera(int(source), max_frames=args.max_frames)):

@@ -1,4 +1,8 @@
-"""Pose estimation: the only module that imports the mediapipe runtime. Frames in, PoseFrame (px, metres) out."""
+"""Pose estimation: the only module that imports the mediapipe runtime. Frames in, PoseFrame (px, metres) out.
+
+`PoseEstimator` is what the analysis, the pipeline and the live server need from an estimator (a Protocol, so a
+test or another model can stand in); `MediaPipePoseEstimator` is the one the project ships.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from types import ModuleType, TracebackType
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -129,12 +135,33 @@ def resolve_model(model: ModelInfo | str | Path | None = None, variant: str | No
     return ensure_model(variant)
 
 
-class PoseEstimator:
+@runtime_checkable
+class PoseEstimator(Protocol):
+    """One stream's pose estimator: images or a whole source in, PoseFrames out; closed when done."""
+
+    def process(self, image: NDArray[np.uint8], t_s: float, *, rgb: bool = False) -> PoseFrame:
+        """The pose in one image (BGR unless rgb=True) taken at t_s seconds (t_s increasing per estimator)."""
+        ...
+
+    def frames(self, source: str | Path | int | Iterable[tuple[float, NDArray[np.uint8]]]) -> Iterator[PoseFrame]:
+        """PoseFrames for a video path, a camera index or an iterable of (t_s, BGR image)."""
+        ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> PoseEstimator: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+
+class MediaPipePoseEstimator:
     """MediaPipe PoseLandmarker in VIDEO mode, one per stream (timestamps must increase per instance).
 
     Use as a context manager so the native landmarker closes before interpreter exit::
 
-        with PoseEstimator() as est:
+        with MediaPipePoseEstimator() as est:
             for pf in est.frames("squat.mp4"):
                 ...
     """
@@ -175,10 +202,12 @@ class PoseEstimator:
             msg = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
             raise PoseModelError(f"pose model {self.model.path} could not be loaded ({msg})") from exc
 
-    def __enter__(self) -> PoseEstimator:
+    def __enter__(self) -> MediaPipePoseEstimator:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     def close(self) -> None:
@@ -200,7 +229,7 @@ class PoseEstimator:
     def process(self, image: NDArray, t_s: float, *, rgb: bool = False) -> PoseFrame:
         """Estimate the pose in one image (BGR unless rgb=True) taken at t_s seconds."""
         if self._landmarker is None:
-            raise RuntimeError("PoseEstimator is closed")
+            raise RuntimeError("the pose estimator is closed")
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise VideoError(f"expected an HxWx3 uint8 image, got {image.shape} {image.dtype}")
         rgb_img = np.ascontiguousarray(image if rgb else image[..., ::-1])
@@ -271,6 +300,16 @@ class PoseEstimator:
             yield self._detect(frame)
 
 
+def open_estimator(
+    model: ModelInfo | str | Path | None = None,
+    *,
+    variant: str | None = None,
+    people_check_interval_s: float | None = PEOPLE_CHECK_INTERVAL_S,
+) -> PoseEstimator:
+    """The project's pose estimator (MediaPipe) for one stream."""
+    return MediaPipePoseEstimator(model, variant=variant, people_check_interval_s=people_check_interval_s)
+
+
 def _cache_dir() -> Path:
     env = os.environ.get(ENV_CACHE_DIR)
     if env:
@@ -313,7 +352,7 @@ def estimate_video(
                 log.warning("ignoring unreadable landmark cache %s (%s)", cache_file, exc)
     frames: list[PoseFrame] = []
     total = info.frame_count
-    with PoseEstimator(minfo) as est:
+    with MediaPipePoseEstimator(minfo) as est:
         for pf in est.frames(read_video(path)):
             frames.append(pf)
             if progress is not None:

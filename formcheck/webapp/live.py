@@ -535,9 +535,9 @@ def lower_thread_priority() -> None:
 
 
 def _default_estimator_factory():
-    from formcheck.media.pose import PoseEstimator
+    from formcheck.media.pose import open_estimator
 
-    return PoseEstimator()
+    return open_estimator()
 
 
 class LiveConnection:
