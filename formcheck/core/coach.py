@@ -64,7 +64,7 @@ class CoachMessage:
     speak: str | None = None
     key: str = ""  # stable id (placement code, rule id, rep index) so clients can style without parsing text
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, object]:
         return {"kind": str(self.kind), "text": self.text, "speak": self.speak, "key": self.key}
 
 
@@ -196,7 +196,7 @@ class GateStatus:
             return fb.GO_TEXT
         return str(self.seconds_left) if self.state is GateState.COUNTDOWN and self.seconds_left else None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, object]:
         return {"state": str(self.state), "seconds_left": self.seconds_left}
 
 

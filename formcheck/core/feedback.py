@@ -12,12 +12,12 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-from numpy.typing import NDArray
 
 from formcheck.core.geometry import View
 from formcheck.core.landmarks import CONNECTIONS, Lm, Side, sided
 from formcheck.core.posture import wrong_posture_one
 from formcheck.core.spec import ExerciseSpec, RuleSpec
+from formcheck.core.types import FloatArray
 
 # A cue stays on screen at least this long after its rule last failed, so it does not flicker (judgement call).
 CUE_HOLD_S = 2.0
@@ -170,7 +170,7 @@ class GuidanceTracker:
 
 def placement_conditions(
     spec: ExerciseSpec,
-    xy: NDArray,
+    xy: FloatArray,
     detected: bool,
     view: View,
     n_people: int | None,
@@ -232,7 +232,7 @@ class OverlaySpec:
     lines: tuple[OverlayLine, ...] = ()
     angles: tuple[AngleLabel, ...] = ()
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, object]:
         return {
             "fault_landmarks": [int(m) for m in self.fault_landmarks],
             "fault_segments": [[int(a), int(b)] for a, b in self.fault_segments],
@@ -262,7 +262,11 @@ def rule_landmarks(rule: RuleSpec, side: Side | None) -> tuple[Lm, ...]:
 
 
 def build_overlay(
-    spec: ExerciseSpec, xy: NDArray, failing_rules: Sequence[RuleSpec], side: Side | None, angles: Sequence[AngleLabel]
+    spec: ExerciseSpec,
+    xy: FloatArray,
+    failing_rules: Sequence[RuleSpec],
+    side: Side | None,
+    angles: Sequence[AngleLabel],
 ) -> OverlaySpec:
     """Overlay for one frame: failing rules' landmarks/segments, the lines those rules refer to, key angles."""
     lms: list[Lm] = []

@@ -107,7 +107,8 @@ def baseline_idx(signal: FloatArray, t_s: FloatArray, spec: ExerciseSpec, start_
         rest_level = (np.nanmin(low) if np.isfinite(low).any() else np.inf) + REST_TOLERANCE_FRACTION * rep.min_range
     with np.errstate(invalid="ignore"):
         at_rest = oriented <= rest_level
-    return i[at_rest & recent]
+    picked: IntArray = i[at_rest & recent]
+    return picked
 
 
 def baselines(spec: ExerciseSpec, table: MeasureTable, idx: IntArray) -> Baselines:

@@ -14,12 +14,11 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
 import numpy as np
-from numpy.typing import NDArray
 
 from formcheck.core import geometry as geo
 from formcheck.core.geometry import View
 from formcheck.core.landmarks import Lm, Side
-from formcheck.core.types import PoseFrame, PoseSeq
+from formcheck.core.types import FloatArray, PoseFrame, PoseSeq, as_float
 
 ALL_VIEWS = frozenset(View)
 FRONTAL = frozenset({View.FRONT, View.BACK})
@@ -46,11 +45,11 @@ class PoseArrays:
     still has a consistent 3D angle, whereas its 2D image position is not trusted (xy is NaN there).
     """
 
-    xy: NDArray
-    xyz: NDArray
-    world: NDArray
-    visibility: NDArray
-    presence: NDArray
+    xy: FloatArray
+    xyz: FloatArray
+    world: FloatArray
+    visibility: FloatArray
+    presence: FloatArray
 
     @classmethod
     def from_seq(cls, seq: PoseSeq) -> PoseArrays:
@@ -78,7 +77,7 @@ class PoseArrays:
         return PoseArrays(*(getattr(self, f.name)[i0:i1] for f in dataclasses.fields(self)))
 
 
-MeasureFn = Callable[[PoseArrays, Side | None], NDArray]
+MeasureFn = Callable[[PoseArrays, Side | None], FloatArray]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,7 +104,7 @@ class Measure:
                 out.append(_sided(side, n))
         return tuple(dict.fromkeys(out))
 
-    def __call__(self, arrays: PoseArrays, side: Side | None = None) -> NDArray:
+    def __call__(self, arrays: PoseArrays, side: Side | None = None) -> FloatArray:
         if self.sided and side is None:
             raise ValueError(f"measure {self.name} needs a side")
         return np.asarray(self.fn(arrays, side), dtype=np.float64)
@@ -114,7 +113,7 @@ class Measure:
 # ---------------------------------------------------------------------------------------------- helpers
 
 
-def _p(a: NDArray, lm: Lm) -> NDArray:
+def _p(a: FloatArray, lm: Lm) -> FloatArray:
     return a[..., int(lm), :]
 
 
@@ -124,20 +123,35 @@ _SIDED: Mapping[tuple[Side, str], Lm] = MappingProxyType(
 )
 
 
-def _sided(side: Side | str, name: str) -> Lm:
-    """formcheck.core.landmarks.sided from a lookup table (Side is a StrEnum, so "left" and Side.LEFT hash alike)."""
-    return _SIDED[(side, name)]
+def _sided(side: Side | str | None, name: str) -> Lm:
+    """formcheck.core.landmarks.sided from a lookup table (Side is a StrEnum, so "left" and Side.LEFT hash alike).
+    A sided measure is only ever called with a side (Measure.__call__ checks), hence the error for None."""
+    if side is None:
+        raise ValueError(f"{name}: a side is needed")
+    return _SIDED[(Side(side), name)]
 
 
-def _mid(a: NDArray, x: Lm, y: Lm) -> NDArray:
+def _need(side: Side | None) -> Side:
+    """The side of a sided measure (see _sided for None)."""
+    if side is None:
+        raise ValueError("a side is needed")
+    return side
+
+
+def _other(side: Side | None) -> Side:
+    """The other side of a sided measure's side."""
+    return _need(side).other
+
+
+def _mid(a: FloatArray, x: Lm, y: Lm) -> FloatArray:
     return (_p(a, x) + _p(a, y)) / 2.0
 
 
-def _norm(v: NDArray) -> NDArray:
-    return np.sqrt(np.sum(v * v, axis=-1))
+def _norm(v: FloatArray) -> FloatArray:
+    return as_float(np.sqrt(np.sum(v * v, axis=-1)))
 
 
-def _angle3_deg(a: NDArray, b: NDArray, c: NDArray) -> NDArray:
+def _angle3_deg(a: FloatArray, b: FloatArray, c: FloatArray) -> FloatArray:
     """Angle ABC in degrees for (..., 3) points."""
     u, v = a - b, c - b
     ux, uy, uz = u[..., 0], u[..., 1], u[..., 2]
@@ -146,7 +160,7 @@ def _angle3_deg(a: NDArray, b: NDArray, c: NDArray) -> NDArray:
     return np.degrees(np.arctan2(cross, ux * vx + uy * vy + uz * vz))
 
 
-def _torso_px(xy: NDArray) -> NDArray:
+def _torso_px(xy: FloatArray) -> FloatArray:
     """Mid-shoulder to mid-hip length in px, or one side's when the other is unseen: the body's scale."""
     both = _norm(_mid(xy, Lm.LEFT_SHOULDER, Lm.RIGHT_SHOULDER) - _mid(xy, Lm.LEFT_HIP, Lm.RIGHT_HIP))
     left = _norm(_p(xy, Lm.LEFT_SHOULDER) - _p(xy, Lm.LEFT_HIP))
@@ -155,17 +169,17 @@ def _torso_px(xy: NDArray) -> NDArray:
     return np.where(np.isnan(both), one, both)
 
 
-def _div(a: NDArray, b: NDArray) -> NDArray:
+def _div(a: FloatArray, b: FloatArray) -> FloatArray:
     with np.errstate(invalid="ignore", divide="ignore"):
         out = a / b
     return np.where(np.isfinite(out), out, np.nan)
 
 
-def _nanmean2(a: NDArray, b: NDArray) -> NDArray:
+def _nanmean2(a: FloatArray, b: FloatArray) -> FloatArray:
     return np.where(np.isnan(a), b, np.where(np.isnan(b), a, (a + b) / 2.0))
 
 
-def _body_axes(w: NDArray) -> tuple[NDArray, NDArray, NDArray]:
+def _body_axes(w: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Unit (left, up, forward) axes of the pelvis/trunk from world landmarks (right-handed frames)."""
     lat = _p(w, Lm.LEFT_HIP) - _p(w, Lm.RIGHT_HIP)
     lat = lat / _norm(lat)[..., None]
@@ -180,23 +194,23 @@ def _body_axes(w: NDArray) -> tuple[NDArray, NDArray, NDArray]:
 # ---------------------------------------------------------------------------------------------- measures
 
 
-def _knee_flexion_3d(a: PoseArrays, side: Side | None) -> NDArray:
+def _knee_flexion_3d(a: PoseArrays, side: Side | None) -> FloatArray:
     w = a.world
     three = 180.0 - _angle3_deg(_p(w, _sided(side, "HIP")), _p(w, _sided(side, "KNEE")), _p(w, _sided(side, "ANKLE")))
     gaps = np.isnan(three)
     if not gaps.any():
         return three
-    return np.where(gaps, geo.knee_flexion_deg(a.xy, side), three)
+    return np.where(gaps, geo.knee_flexion_deg(a.xy, _need(side)), three)
 
 
-def _hip_flexion_3d(a: PoseArrays, side: Side | None) -> NDArray:
+def _hip_flexion_3d(a: PoseArrays, side: Side | None) -> FloatArray:
     """Thigh angle forward of the trunk line in the body's sagittal plane (0 = in line, + = flexed)."""
     lat, up, fwd = _body_axes(a.world)
     thigh = _p(a.world, _sided(side, "KNEE")) - _p(a.world, _sided(side, "HIP"))
-    return np.degrees(np.arctan2(np.sum(thigh * fwd, axis=-1), -np.sum(thigh * up, axis=-1)))
+    return as_float(np.degrees(np.arctan2(np.sum(thigh * fwd, axis=-1), -np.sum(thigh * up, axis=-1))))
 
 
-def _leg_elevation(a: PoseArrays, side: Side | None) -> NDArray:
+def _leg_elevation(a: PoseArrays, side: Side | None) -> FloatArray:
     """Hip->ankle of `side` vs the body line (mid-shoulder->mid-hip, extended): 0 = leg in line with the body."""
     xy = a.xy
     body = _mid(xy, Lm.LEFT_HIP, Lm.RIGHT_HIP) - _mid(xy, Lm.LEFT_SHOULDER, Lm.RIGHT_SHOULDER)
@@ -204,36 +218,36 @@ def _leg_elevation(a: PoseArrays, side: Side | None) -> NDArray:
     return geo._angle_between_deg(body, leg)
 
 
-def _trunk_side_length(a: PoseArrays, side: Side | None) -> NDArray:
+def _trunk_side_length(a: PoseArrays, side: Side | None) -> FloatArray:
     """Shoulder-hip length on `side` / on the other side: drops when that side's pelvis hikes to the ribs."""
     xy = a.xy
     this = _norm(_p(xy, _sided(side, "SHOULDER")) - _p(xy, _sided(side, "HIP")))
-    other = _norm(_p(xy, _sided(side.other, "SHOULDER")) - _p(xy, _sided(side.other, "HIP")))
+    other = _norm(_p(xy, _sided(_other(side), "SHOULDER")) - _p(xy, _sided(_other(side), "HIP")))
     return _div(this, other)
 
 
-def _pelvis_trunk_hike(a: PoseArrays, side: Side | None) -> NDArray:
+def _pelvis_trunk_hike(a: PoseArrays, side: Side | None) -> FloatArray:
     """Hip line vs shoulder line in the image, + when the `side` hip is drawn towards the head (hip hiking with
     the camera facing the person's front or back; works lying or standing)."""
     xy = a.xy
-    u = _p(xy, _sided(side, "SHOULDER")) - _p(xy, _sided(side.other, "SHOULDER"))
-    v = _p(xy, _sided(side, "HIP")) - _p(xy, _sided(side.other, "HIP"))
+    u = _p(xy, _sided(side, "SHOULDER")) - _p(xy, _sided(_other(side), "SHOULDER"))
+    v = _p(xy, _sided(side, "HIP")) - _p(xy, _sided(_other(side), "HIP"))
     c = _mid(xy, Lm.LEFT_SHOULDER, Lm.RIGHT_SHOULDER) - _mid(xy, Lm.LEFT_HIP, Lm.RIGHT_HIP)
     ang = np.degrees(np.arctan2(geo._cross(u, v), np.sum(u * v, axis=-1)))
-    return np.sign(geo._cross(u, c)) * ang
+    return as_float(np.sign(geo._cross(u, c)) * ang)
 
 
-def _face_sign(a: PoseArrays) -> NDArray:
+def _face_sign(a: PoseArrays) -> FloatArray:
     face = a.visibility[..., [int(Lm.NOSE), int(Lm.LEFT_EYE), int(Lm.RIGHT_EYE)]].mean(axis=-1)
     return np.where(face >= FACE_TOWARDS_CAMERA_MIN, 1.0, -1.0)
 
 
-def _pelvis_roll_back(a: PoseArrays, side: Side | None) -> NDArray:
+def _pelvis_roll_back(a: PoseArrays, side: Side | None) -> FloatArray:
     """Tilt of the hip line out of the image plane, + when the `side` (top) hip is further from a camera the
     person faces (pelvis rolled back); from world landmarks, else MediaPipe's relative image depth."""
 
-    def roll(p: NDArray) -> NDArray:
-        d = _p(p, _sided(side, "HIP")) - _p(p, _sided(side.other, "HIP"))
+    def roll(p: FloatArray) -> FloatArray:
+        d = _p(p, _sided(side, "HIP")) - _p(p, _sided(_other(side), "HIP"))
         return np.degrees(np.arctan2(d[..., 2], np.hypot(d[..., 0], d[..., 1])))
 
     w = roll(a.world)
@@ -241,52 +255,52 @@ def _pelvis_roll_back(a: PoseArrays, side: Side | None) -> NDArray:
     return _face_sign(a) * np.where(np.isnan(w), roll(xyz), w)
 
 
-def _plank_hip(a: PoseArrays, side: Side | None) -> NDArray:
+def _plank_hip(a: PoseArrays, side: Side | None) -> FloatArray:
     """Hip off the shoulder-ankle line, degrees at the hip, + = sagging towards the floor, - = piked."""
 
-    def one(s: Side) -> NDArray:
+    def one(s: Side) -> FloatArray:
         sh, hip, ank = (_p(a.xy, _sided(s, n)) for n in ("SHOULDER", "HIP", "ANKLE"))
         bend = 180.0 - geo.angle_at_deg(sh, hip, ank)
         line = ank - sh
         with np.errstate(invalid="ignore", divide="ignore"):
             t = np.sum((hip - sh) * line, axis=-1) / np.sum(line * line, axis=-1)
         on_line_y = sh[..., 1] + t * line[..., 1]
-        return np.sign(hip[..., 1] - on_line_y) * bend
+        return as_float(np.sign(hip[..., 1] - on_line_y) * bend)
 
     return _nanmean2(one(Side.LEFT), one(Side.RIGHT))
 
 
-def _body_incline(a: PoseArrays, side: Side | None) -> NDArray:
+def _body_incline(a: PoseArrays, side: Side | None) -> FloatArray:
     """Shoulder->ankle line vs the image horizontal (0 = lying level, 90 = standing), near side first."""
 
-    def one(s: Side) -> NDArray:
+    def one(s: Side) -> FloatArray:
         d = _p(a.xy, _sided(s, "ANKLE")) - _p(a.xy, _sided(s, "SHOULDER"))
         return np.degrees(np.arctan2(np.abs(d[..., 1]), np.abs(d[..., 0])))
 
     return _nanmean2(one(Side.LEFT), one(Side.RIGHT))
 
 
-def _bridge_hip_angle(a: PoseArrays, side: Side | None) -> NDArray:
+def _bridge_hip_angle(a: PoseArrays, side: Side | None) -> FloatArray:
     """Shoulder-hip-knee angle: ~135 lying with knees bent, ~180 at full bridge extension (side view)."""
     if side is not None:
         return 180.0 - geo.hip_flexion_deg(a.xy, side)
     return 180.0 - _nanmean2(geo.hip_flexion_deg(a.xy, Side.LEFT), geo.hip_flexion_deg(a.xy, Side.RIGHT))
 
 
-def _knee_height(a: PoseArrays, side: Side | None) -> NDArray:
+def _knee_height(a: PoseArrays, side: Side | None) -> FloatArray:
     """Knee height above the lower ankle per torso length: the front (working) knee of a lunge is the higher."""
     low = np.fmax(_p(a.xy, Lm.LEFT_ANKLE)[..., 1], _p(a.xy, Lm.RIGHT_ANKLE)[..., 1])
     return _div(low - _p(a.xy, _sided(side, "KNEE"))[..., 1], _torso_px(a.xy))
 
 
-def _ankle_height(a: PoseArrays, side: Side | None) -> NDArray:
+def _ankle_height(a: PoseArrays, side: Side | None) -> FloatArray:
     """Ankle height above the other ankle per torso length: + = this foot is higher (off the floor / on a step)."""
     return _div(
-        _p(a.xy, _sided(side.other, "ANKLE"))[..., 1] - _p(a.xy, _sided(side, "ANKLE"))[..., 1], _torso_px(a.xy)
+        _p(a.xy, _sided(_other(side), "ANKLE"))[..., 1] - _p(a.xy, _sided(side, "ANKLE"))[..., 1], _torso_px(a.xy)
     )
 
 
-def _stance_width(a: PoseArrays, side: Side | None) -> NDArray:
+def _stance_width(a: PoseArrays, side: Side | None) -> FloatArray:
     """Horizontal heel separation / hip width: ~1 hip-width stance, << 1 "tightrope" lunge (front view).
 
     Heels are taken where the model places them in the frame (presence), even when occluded: a rear heel
@@ -298,42 +312,42 @@ def _stance_width(a: PoseArrays, side: Side | None) -> NDArray:
     return _div(heels, hips)
 
 
-def _knee_medial_of_foot(a: PoseArrays, side: Side | None) -> NDArray:
+def _knee_medial_of_foot(a: PoseArrays, side: Side | None) -> FloatArray:
     """Knee's horizontal offset from the centre of its foot (ankle-toe midpoint), + medial, per shank length:
     the clinical "knee over the second toe" check (docs/clinical.md §3.2), valid at any squat depth, front view."""
     knee, ankle, toe = (_p(a.xy, _sided(side, n)) for n in ("KNEE", "ANKLE", "FOOT_INDEX"))
-    medial = np.sign(_p(a.xy, _sided(side.other, "HIP"))[..., 0] - _p(a.xy, _sided(side, "HIP"))[..., 0])
+    medial = np.sign(_p(a.xy, _sided(_other(side), "HIP"))[..., 0] - _p(a.xy, _sided(side, "HIP"))[..., 0])
     foot_x = (ankle[..., 0] + toe[..., 0]) / 2.0
     return _div((knee[..., 0] - foot_x) * medial, _norm(knee - ankle))
 
 
-def _pelvic_hike_low(a: PoseArrays, side: Side | None) -> NDArray:
+def _pelvic_hike_low(a: PoseArrays, side: Side | None) -> FloatArray:
     """Pelvic hike on the moving side while that leg is abducted <= HIKE_MAX_ABDUCTION_DEG (else NaN)."""
-    hike = -geo.pelvic_drop_deg(a.xy, side.other)
-    abd = geo.hip_abduction_deg(a.xy, side)
+    hike = -geo.pelvic_drop_deg(a.xy, _other(side))
+    abd = geo.hip_abduction_deg(a.xy, _need(side))
     with np.errstate(invalid="ignore"):
         return np.where(abd <= HIKE_MAX_ABDUCTION_DEG, hike, np.nan)
 
 
-def _hip_height(a: PoseArrays, side: Side | None) -> NDArray:
+def _hip_height(a: PoseArrays, side: Side | None) -> FloatArray:
     """Mid-hip height above the lower ankle per torso length: falls as the body lowers, in any view."""
     low = np.fmax(_p(a.xy, Lm.LEFT_ANKLE)[..., 1], _p(a.xy, Lm.RIGHT_ANKLE)[..., 1])
     hip = _nanmean2(_p(a.xy, Lm.LEFT_HIP)[..., 1], _p(a.xy, Lm.RIGHT_HIP)[..., 1])
     return _div(low - hip, _torso_px(a.xy))
 
 
-def _hip_above_ankle(a: PoseArrays, side: Side | None) -> NDArray:
+def _hip_above_ankle(a: PoseArrays, side: Side | None) -> FloatArray:
     """Mid-hip height above this side's ankle per torso length: falls as the stance leg bends, in any view
     (2D, so it still reads depth from the front, where MediaPipe's knee angles are least reliable, §4.1)."""
     hip = _nanmean2(_p(a.xy, Lm.LEFT_HIP)[..., 1], _p(a.xy, Lm.RIGHT_HIP)[..., 1])
     return _div(_p(a.xy, _sided(side, "ANKLE"))[..., 1] - hip, _torso_px(a.xy))
 
 
-def _geo_sided(f: Callable[[NDArray, Side], NDArray]) -> MeasureFn:
-    return lambda a, side: f(a.xy, side)
+def _geo_sided(f: Callable[[FloatArray, Side], FloatArray]) -> MeasureFn:
+    return lambda a, side: f(a.xy, _need(side))
 
 
-def _geo_plain(f: Callable[[NDArray], NDArray]) -> MeasureFn:
+def _geo_plain(f: Callable[[FloatArray], FloatArray]) -> MeasureFn:
     return lambda a, side: f(a.xy)
 
 
@@ -425,7 +439,7 @@ def _build() -> Mapping[str, Measure]:
             "deg",
             True,
             FRONTAL,
-            lambda a, side: -geo.pelvic_drop_deg(a.xy, side.other),
+            lambda a, side: -geo.pelvic_drop_deg(a.xy, _other(side)),
             ("LEFT_HIP", "RIGHT_HIP"),
             "hip line tilt, + when the hip of `side` (moving leg) is higher",
         ),
@@ -598,7 +612,7 @@ _BODY_IDX = [
 _TORSO_IDX = [int(m) for m in (Lm.LEFT_SHOULDER, Lm.RIGHT_SHOULDER, Lm.LEFT_HIP, Lm.RIGHT_HIP)]
 
 
-def jump_ratio(prev_xy: NDArray, xy: NDArray) -> NDArray:
+def jump_ratio(prev_xy: FloatArray, xy: FloatArray) -> FloatArray:
     """Median frame-to-frame displacement of the shoulders, hips and knees, per torso length: far above any
     body speed in these exercises when the video cuts to another shot (NaN if not computable)."""
     diff = xy[..., _BODY_IDX, :] - prev_xy[..., _BODY_IDX, :]

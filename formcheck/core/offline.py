@@ -20,7 +20,7 @@ from formcheck.core.measures import PoseArrays, jump_ratio
 from formcheck.core.posture import wrong_posture
 from formcheck.core.reps import HoldTimer, segment_reps
 from formcheck.core.results import HoldResult, Rep, SetResult, Verdict
-from formcheck.core.rules import MeasureTable
+from formcheck.core.rules import Check, MeasureTable
 from formcheck.core.smoothing import smooth_seq
 from formcheck.core.spec import ExerciseSpec, load_exercise
 from formcheck.core.types import BoolArray, FloatArray, PoseSeq
@@ -154,7 +154,7 @@ def _offline_hold(
         timer.update(ti, v, good)
         if timer.in_position:
             in_idx.append(i)
-    checks = ()
+    checks: tuple[Check, ...] = ()
     if in_idx:
         i0, i1 = in_idx[0], in_idx[-1]
         checks = jd.hold_checks(spec, table, i0, i1, fixed, jd.rep_yaw(vp, i0, i1), overrides)

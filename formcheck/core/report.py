@@ -66,11 +66,11 @@ def _rep_json(r: Rep) -> dict[str, object]:
     }
 
 
-def report_to_json(obj: Report | SetResult) -> dict:
+def report_to_json(obj: Report | SetResult) -> dict[str, object]:
     """The report as plain JSON-able data (schema "formcheck.core.report/1")."""
     rep = obj if isinstance(obj, Report) else Report(result=obj)
     res = rep.result
-    summary: dict = {
+    summary: dict[str, object] = {
         "reps": res.rep_count,
         "valid_reps": res.valid_rep_count,
         "invalid_reps": sum(r.verdict == "invalid" for r in res.reps),
@@ -151,7 +151,7 @@ def render_table(obj: Report | SetResult) -> str:
     return "\n".join(lines)
 
 
-def live_feedback_to_json(fb: LiveFeedback) -> dict:
+def live_feedback_to_json(fb: LiveFeedback) -> dict[str, object]:
     """One LiveFeedback as plain JSON data for the live page's WebSocket."""
     return {
         "t_s": _num(fb.t_s, 3),

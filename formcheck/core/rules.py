@@ -16,7 +16,6 @@ from importlib import resources
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from numpy.typing import NDArray
 
 from formcheck.core import measures, ops
 from formcheck.core.geometry import View
@@ -49,7 +48,7 @@ NOISE_FILE = "measure_noise.json"
 
 
 @functools.lru_cache(maxsize=1)
-def _noise_table() -> dict[str, tuple[NDArray, NDArray]]:
+def _noise_table() -> dict[str, tuple[FloatArray, FloatArray]]:
     data = json.loads((resources.files("formcheck.core") / "exercises" / NOISE_FILE).read_text(encoding="utf-8"))
     return {
         m: (np.asarray(d["yaw_deg"], float), np.asarray(d["p50_abs_err"], float)) for m, d in data["measures"].items()
@@ -188,10 +187,10 @@ def missing_reason(xy: FloatArray, lms: tuple[Lm, ...]) -> str:
 class MeasureTable:
     """Lazily computed measure series over one PoseArrays (a clip, or a live buffer), cached per (name, side)."""
 
-    def __init__(self, arrays: PoseArrays, t_s: NDArray, raw: PoseArrays | None = None) -> None:
+    def __init__(self, arrays: PoseArrays, t_s: FloatArray, raw: PoseArrays | None = None) -> None:
         """`raw`: the same frames before smoothing, so rules can measure each series' own noise."""
         self.arrays, self.t_s = arrays, np.asarray(t_s, dtype=float)
-        self._cache: dict[tuple[str, str | None], NDArray] = {}
+        self._cache: dict[tuple[str, str | None], FloatArray] = {}
         self._raw = None if raw is None else MeasureTable(raw, t_s)
 
     def noise(self, name: str, side: Side | str | None, i0: int, i1: int) -> float:
@@ -205,7 +204,7 @@ class MeasureTable:
     def __len__(self) -> int:
         return len(self.t_s)
 
-    def get(self, name: str, side: Side | str | None) -> NDArray:
+    def get(self, name: str, side: Side | str | None) -> FloatArray:
         """(T,) series of measure `name`. For a sided measure, side None / "mean" / "max" / "min" combines both
         sides, and "side_by:<measure>:<max|min>" takes, frame by frame, the side that measure picks (e.g. the
         stance leg = the lower ankle)."""
@@ -232,7 +231,7 @@ class MeasureTable:
         return out
 
 
-def _combine(a: NDArray, b: NDArray, how: str) -> NDArray:
+def _combine(a: FloatArray, b: FloatArray, how: str) -> FloatArray:
     with np.errstate(invalid="ignore"):
         if how == "max":
             return np.fmax(a, b)
@@ -255,7 +254,7 @@ class Window:
     yaw_signed_deg: float = float("nan")  # (-180, 180], + = the person's left side towards the camera
 
 
-def _sustained(x: NDArray, k: int, worst: str) -> float:
+def _sustained(x: FloatArray, k: int, worst: str) -> float:
     """Worst value held for k consecutive frames: max of rolling min ("max") or min of rolling max ("min")."""
     k = max(1, min(k, len(x)))
     if worst == "max":
@@ -314,7 +313,9 @@ def judge(
     """Judge one rule on one window of `table` (see module docstring for "unknown")."""
     limit, hi = rule_limits(rule, overrides)
 
-    def make(status: Status, value: float, reason: str = "", side: object = None, noise: float = float("nan")) -> Check:
+    def make(
+        status: Status, value: float, reason: str = "", side: Side | str | None = None, noise: float = float("nan")
+    ) -> Check:
         return Check(
             rule.id,
             status,
@@ -345,7 +346,7 @@ def judge(
         i0, i1 = win.i0, win.i1
     fps = (i1 - i0) / max(table.t_s[i1] - table.t_s[i0], 1e-9) if i1 > i0 else 30.0
     k = max(1, int(round(rule.min_duration_s * fps)))
-    best: tuple[float, float, object] | None = None  # (badness, value, side)
+    best: tuple[float, float, Side | str | None] | None = None  # (badness, value, side)
     reason = ""
     for s in rule_sides(rule, win.side, combine):
         x = table.get(rule.measure, s)[i0 : i1 + 1]

@@ -11,10 +11,9 @@ import logging
 import math
 
 import numpy as np
-from numpy.typing import NDArray
 from scipy import signal
 
-from formcheck.core.types import VISIBILITY_MIN, FloatArray, PoseFrame, PoseSeq
+from formcheck.core.types import VISIBILITY_MIN, BoolArray, FloatArray, PoseFrame, PoseSeq, as_float
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +42,7 @@ BUTTER_ORDER = 2
 MAX_CUTOFF_FRACTION_OF_FS = 0.45
 
 
-def _alpha(cutoff_hz: NDArray | float, dt_s: NDArray) -> NDArray:
+def _alpha(cutoff_hz: FloatArray | float, dt_s: FloatArray) -> FloatArray:
     """Smoothing factor of a first-order low-pass at `cutoff_hz` for a step of dt_s (Casiez 2012, eq. 4)."""
     tau_s = 1.0 / (2.0 * np.pi * cutoff_hz)
     return 1.0 / (1.0 + tau_s / dt_s)
@@ -66,33 +65,36 @@ class OneEuroFilter:
     ) -> None:
         self.min_cutoff_hz, self.beta, self.d_cutoff_hz = min_cutoff_hz, beta, d_cutoff_hz
         self.speed_dims, self.max_gap_s = speed_dims, max_gap_s
-        self.reset()
+        self._x: FloatArray | None = None  # last output per point (NaN: restart)
+        self._dx: FloatArray = np.zeros(0)  # smoothed speed per point
+        self._t: FloatArray = np.zeros(0)  # time of the last sample per point (NaN: restart)
 
     def reset(self) -> None:
         """Forget every point's history (e.g. a new clip or camera)."""
-        self._x = self._dx = self._t = None
+        self._x = None
 
-    def __call__(self, t_s: float, x: NDArray, ok: NDArray, scale: float = 1.0) -> NDArray:
+    def __call__(self, t_s: float, x: FloatArray, ok: BoolArray, scale: float = 1.0) -> FloatArray:
         """Filter one sample x (N, D) at time t_s; points where `ok` is False pass through and restart."""
         x = np.asarray(x, dtype=np.float64)
         ok = np.asarray(ok, dtype=bool) & np.isfinite(x).all(axis=-1)
-        if self._x is None or self._x.shape != x.shape:
-            self._x = np.full(x.shape, np.nan)
+        prev_x = self._x
+        if prev_x is None or prev_x.shape != x.shape:
+            prev_x = np.full(x.shape, np.nan)
             self._dx = np.zeros(x.shape[:-1] + (self.speed_dims,))
             self._t = np.full(x.shape[:-1], np.nan)
         dt_s = t_s - self._t
         with np.errstate(invalid="ignore"):
             run = ok & (dt_s > 0) & (dt_s <= self.max_gap_s)
         dt = np.where(run, dt_s, 1.0)[..., None]
-        velocity = (x - np.where(run[..., None], self._x, x))[..., : self.speed_dims] / dt / scale
+        velocity = (x - np.where(run[..., None], prev_x, x))[..., : self.speed_dims] / dt / scale
         dx = self._dx + _alpha(self.d_cutoff_hz, dt) * (velocity - self._dx)
         cutoff_hz = self.min_cutoff_hz + self.beta * np.linalg.norm(dx, axis=-1, keepdims=True)
-        smoothed = self._x + _alpha(cutoff_hz, dt) * (x - self._x)
+        smoothed = prev_x + _alpha(cutoff_hz, dt) * (x - prev_x)
         out = np.where(run[..., None], smoothed, x)
         self._x = np.where(ok[..., None], out, np.nan)
         self._dx = np.where(run[..., None], dx, 0.0)
         self._t = np.where(ok, t_s, np.nan)
-        return out
+        return as_float(out)
 
 
 class OneEuroSmoother:
@@ -154,13 +156,13 @@ def filtfilt(x: FloatArray, cutoff_hz: float, fs_hz: float) -> FloatArray:
     return np.asarray(signal.sosfiltfilt(sos, x, axis=0, padlen=pad), dtype=np.float64)
 
 
-def _finite_runs(mask: NDArray) -> list[tuple[int, int]]:
+def _finite_runs(mask: FloatArray) -> list[tuple[int, int]]:
     """(start, stop) of each run of True in a 1-D mask."""
     edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
     return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True))
 
 
-def filtfilt_gaps(x: NDArray, cutoff_hz: float, fs_hz: float) -> NDArray:
+def filtfilt_gaps(x: FloatArray, cutoff_hz: float, fs_hz: float) -> FloatArray:
     """filtfilt over axis 0 of x (T, ...) where each finite run of each channel is filtered on its own."""
     flat = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
     out = np.full_like(flat, np.nan)
