@@ -114,7 +114,14 @@ def _silence_native_stderr() -> None:
     atexit.register(drain)
 
 
-def _mediapipe():
+# mediapipe ships no type hints: its landmarkers and images are `Any` to mypy whatever we write, so they are
+# named by these aliases rather than pretended to be typed.
+Landmarker = Any
+MpImage = Any
+
+
+def _mediapipe() -> tuple[ModuleType, ModuleType, ModuleType]:
+    """mediapipe, its vision tasks and base options (imported on first use, with the native log filtered)."""
     if "mediapipe" not in sys.modules:
         _silence_native_stderr()
     import mediapipe as mp
@@ -143,8 +150,10 @@ class PoseEstimator(Protocol):
         """The pose in one image (BGR unless rgb=True) taken at t_s seconds (t_s increasing per estimator)."""
         ...
 
-    def frames(self, source: str | Path | int | Iterable[tuple[float, NDArray[np.uint8]]]) -> Iterator[PoseFrame]:
-        """PoseFrames for a video path, a camera index or an iterable of (t_s, BGR image)."""
+    def frames(
+        self, source: str | Path | int | Iterable[tuple[float, NDArray[np.uint8]]] | Iterable[Frame]
+    ) -> Iterator[PoseFrame]:
+        """PoseFrames for a video path, a camera index, Frames or an iterable of (t_s, BGR image)."""
         ...
 
     def close(self) -> None: ...
@@ -180,14 +189,14 @@ class MediaPipePoseEstimator:
         self._vision = vision
         self._base_options = base_options
         self._landmarker = self._create(vision.RunningMode.VIDEO, num_poses=1)
-        self._people = None  # IMAGE-mode, 2-pose landmarker, created on first use (in the worker thread)
+        self._people: Landmarker | None = None  # IMAGE-mode, 2 poses, created on first use (in the worker thread)
         self._people_pool: ThreadPoolExecutor | None = None
-        self._people_pending: Future | None = None
+        self._people_pending: Future[int] | None = None
         self._last_ts_ms = -1
         self._last_people_t_s: float | None = None
         self._last_n_people: int | None = None
 
-    def _create(self, mode, num_poses: int):
+    def _create(self, mode: object, num_poses: int) -> Landmarker:
         opts = self._vision.PoseLandmarkerOptions(
             base_options=self._base_options.BaseOptions(model_asset_path=str(self.model.path)),
             running_mode=mode,
@@ -226,7 +235,7 @@ class MediaPipePoseEstimator:
         with contextlib.suppress(Exception):  # interpreter shutdown: nothing useful to report
             self.close()
 
-    def process(self, image: NDArray, t_s: float, *, rgb: bool = False) -> PoseFrame:
+    def process(self, image: NDArray[np.uint8], t_s: float, *, rgb: bool = False) -> PoseFrame:
         """Estimate the pose in one image (BGR unless rgb=True) taken at t_s seconds."""
         if self._landmarker is None:
             raise RuntimeError("the pose estimator is closed")
@@ -265,7 +274,7 @@ class MediaPipePoseEstimator:
             luma=luma,
         )
 
-    def _count_people(self, mp_image, t_s: float) -> int | None:
+    def _count_people(self, mp_image: MpImage, t_s: float) -> int | None:
         """The latest multi-person count; a new check starts every PEOPLE_CHECK_INTERVAL_S on a worker thread."""
         if not self._people_interval_s:
             return None
@@ -289,12 +298,15 @@ class MediaPipePoseEstimator:
             self._last_people_t_s = t_s
         return self._last_n_people
 
-    def _people_count(self, mp_image) -> int:
-        if self._people is None:
-            self._people = self._create(self._vision.RunningMode.IMAGE, num_poses=2)
-        return len(self._people.detect(mp_image).pose_landmarks or [])
+    def _people_count(self, mp_image: MpImage) -> int:
+        people = self._people
+        if people is None:
+            people = self._people = self._create(self._vision.RunningMode.IMAGE, num_poses=2)
+        return len(people.detect(mp_image).pose_landmarks or [])
 
-    def frames(self, source: str | Path | int | Iterable[tuple[float, NDArray]]) -> Iterator[PoseFrame]:
+    def frames(
+        self, source: str | Path | int | Iterable[tuple[float, NDArray[np.uint8]]] | Iterable[Frame]
+    ) -> Iterator[PoseFrame]:
         """PoseFrames for a video path, a camera index or an iterable of (t_s, BGR image); one per input frame."""
         for frame in frames_from(source):
             yield self._detect(frame)
@@ -366,7 +378,7 @@ def estimate_video(
     return seq
 
 
-def bare_inference_ms(frames: list[NDArray], model: ModelInfo | str | Path | None = None) -> list[float]:
+def bare_inference_ms(frames: list[NDArray[np.uint8]], model: ModelInfo | str | Path | None = None) -> list[float]:
     """Per-frame time of MediaPipe alone on frames already decoded into memory (RGB): wrapping the array as an
     mp.Image (MediaPipe's own input conversion) plus detect_for_video. The benchmark's reference."""
     mp, vision, base_options = _mediapipe()

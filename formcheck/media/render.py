@@ -40,7 +40,7 @@ def _even(n: int) -> int:
     return n - (n % 2)
 
 
-def _pt(xy: NDArray, lm: int, scale: tuple[float, float]) -> tuple[int, int] | None:
+def _pt(xy: NDArray[np.float64], lm: int, scale: tuple[float, float]) -> tuple[int, int] | None:
     p = xy[lm]
     if not np.isfinite(p).all():
         return None
@@ -48,8 +48,8 @@ def _pt(xy: NDArray, lm: int, scale: tuple[float, float]) -> tuple[int, int] | N
 
 
 def draw_frame(
-    rgb: NDArray,
-    xy: NDArray,
+    rgb: NDArray[np.uint8],
+    xy: NDArray[np.float64],
     scale: tuple[float, float],
     *,
     rep_count: int,
@@ -58,7 +58,7 @@ def draw_frame(
     fault_lms: set[int],
     banner: str | None,
     banner_bad: bool,
-) -> NDArray:
+) -> NDArray[np.uint8]:
     """Draw one frame's annotations on a copy of `rgb` (H, W, 3 uint8)."""
     img = np.ascontiguousarray(rgb).copy()
     h, w = img.shape[:2]

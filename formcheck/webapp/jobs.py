@@ -37,7 +37,8 @@ LANDMARK_PROGRESS_RATIO = 0.75  # share of the progress bar for pose estimation 
 def load_analyzer(dotted: str) -> Callable[..., Any]:
     """'package.module:function' -> the function (the analyzer is configurable so tests can use a fake)."""
     module_name, _, attr = dotted.partition(":")
-    return getattr(importlib.import_module(module_name), attr)
+    fn: Callable[..., Any] = getattr(importlib.import_module(module_name), attr)
+    return fn
 
 
 def angle_chart(table: MeasureTable, exercise_id: str, side: str) -> dict[str, Any] | None:
