@@ -16,12 +16,6 @@ from formcheck.core.rules import Check
 ALGO_VERSION = "formcheck.core.analysis/1"
 
 
-class Verdict(enum.StrEnum):
-    VALID = "valid"
-    INVALID = "invalid"
-    UNKNOWN = "unknown"
-
-
 @dataclasses.dataclass(frozen=True)
 class Fault:
     """A rule that fired on a rep: the worst sustained value against its limit.
@@ -34,6 +28,14 @@ class Fault:
     unit: str
     severity: str = "fault"
     cue: str = ""
+
+
+class Verdict(enum.StrEnum):
+    """A rep's verdict: counted as good form, at fault, or not judgeable from what the camera saw."""
+
+    VALID = "valid"
+    INVALID = "invalid"
+    UNKNOWN = "unknown"
 
 
 @dataclasses.dataclass(frozen=True)

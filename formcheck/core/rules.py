@@ -301,6 +301,55 @@ def rule_sides(rule: RuleSpec, side: Side | None, combine: str) -> list[Side | s
     return [side if rule.side == "working" else side.other]
 
 
+def _rule_frames(rule: RuleSpec, table: MeasureTable, win: Window) -> tuple[int, int]:
+    """The frames a rule reads: the whole window, or (at = peak) those near the rep's deepest point."""
+    if rule.at != "peak":
+        return win.i0, win.i1
+    t = table.t_s
+    half = max(PEAK_HALF_WINDOW_S, rule.min_duration_s / 2)
+    lo_i = int(np.searchsorted(t, t[win.peak_i] - half, side="left"))
+    hi_i = int(np.searchsorted(t, t[win.peak_i] + half, side="right")) - 1
+    return max(win.i0, lo_i), min(win.i1, hi_i)
+
+
+def _worst_side(
+    rule: RuleSpec,
+    table: MeasureTable,
+    win: Window,
+    i0: int,
+    i1: int,
+    baselines: Mapping[tuple[str, str | None], float],
+    combine: str,
+    lims: tuple[float, float | None],
+) -> tuple[tuple[float, float, Side | str | None] | None, str]:
+    """((how far past the limit, value, side) of the worst series the rule reads, or None; why a series
+    could not be read)."""
+    limit, hi = lims
+    m = measures.MEASURES[rule.measure]
+    fps = (i1 - i0) / max(table.t_s[i1] - table.t_s[i0], 1e-9) if i1 > i0 else 30.0
+    k = max(1, int(round(rule.min_duration_s * fps)))
+    best: tuple[float, float, Side | str | None] | None = None
+    reason = ""
+    for s in rule_sides(rule, win.side, combine):
+        x = table.get(rule.measure, s)[i0 : i1 + 1]
+        if rule.baseline:
+            b = baselines.get((rule.measure, None if s is None else str(s)), float("nan"))
+            if np.isfinite(b):
+                x = x - b
+        if np.isfinite(x).mean() < rule.min_coverage if len(x) else True:
+            side_for_lm = s if isinstance(s, Side) else None
+            reason = missing_reason(table.arrays.xy[i0 : i1 + 1], m.landmarks(side_for_lm))
+            continue
+        value = float(np.nanmedian(x)) if rule.at == "peak" else _worst_sustained(rule.op, x, k, limit, hi)
+        if not np.isfinite(value):
+            reason = reason or missing_reason(table.arrays.xy[i0 : i1 + 1], m.landmarks(None))
+            continue
+        badness = ops.excess(rule.op, value, limit, hi)
+        if best is None or badness > best[0]:
+            best = (badness, value, s)
+    return best, reason
+
+
 def judge(
     rule: RuleSpec,
     table: MeasureTable,
@@ -335,36 +384,8 @@ def judge(
     blocked = view_check(rule, win)
     if blocked is not None:
         return make(Status.UNKNOWN, float("nan"), blocked)
-    m = measures.MEASURES[rule.measure]
-    if rule.at == "peak":
-        t = table.t_s
-        half = max(PEAK_HALF_WINDOW_S, rule.min_duration_s / 2)
-        lo_i = int(np.searchsorted(t, t[win.peak_i] - half, side="left"))
-        hi_i = int(np.searchsorted(t, t[win.peak_i] + half, side="right")) - 1
-        i0, i1 = max(win.i0, lo_i), min(win.i1, hi_i)
-    else:
-        i0, i1 = win.i0, win.i1
-    fps = (i1 - i0) / max(table.t_s[i1] - table.t_s[i0], 1e-9) if i1 > i0 else 30.0
-    k = max(1, int(round(rule.min_duration_s * fps)))
-    best: tuple[float, float, Side | str | None] | None = None  # (badness, value, side)
-    reason = ""
-    for s in rule_sides(rule, win.side, combine):
-        x = table.get(rule.measure, s)[i0 : i1 + 1]
-        if rule.baseline:
-            b = baselines.get((rule.measure, None if s is None else str(s)), float("nan"))
-            if np.isfinite(b):
-                x = x - b
-        if np.isfinite(x).mean() < rule.min_coverage if len(x) else True:
-            side_for_lm = s if isinstance(s, Side) else None
-            reason = missing_reason(table.arrays.xy[i0 : i1 + 1], m.landmarks(side_for_lm))
-            continue
-        value = float(np.nanmedian(x)) if rule.at == "peak" else _worst_sustained(rule.op, x, k, limit, hi)
-        if not np.isfinite(value):
-            reason = reason or missing_reason(table.arrays.xy[i0 : i1 + 1], m.landmarks(None))
-            continue
-        badness = ops.excess(rule.op, value, limit, hi)
-        if best is None or badness > best[0]:
-            best = (badness, value, s)
+    i0, i1 = _rule_frames(rule, table, win)
+    best, reason = _worst_side(rule, table, win, i0, i1, baselines, combine, (limit, hi))
     if best is None:
         return make(Status.UNKNOWN, float("nan"), reason or "body not fully visible: step back")
     badness, value, s = best
