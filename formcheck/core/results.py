@@ -30,14 +30,6 @@ class Fault:
     cue: str = ""
 
 
-class Verdict(enum.StrEnum):
-    """A rep's verdict: counted as good form, at fault, or not judgeable from what the camera saw."""
-
-    VALID = "valid"
-    INVALID = "invalid"
-    UNKNOWN = "unknown"
-
-
 @dataclasses.dataclass(frozen=True)
 class Rep:
     """One counted rep, judged: timing, side, peak measures, worst value per rule, faults and verdict."""
@@ -129,3 +121,11 @@ class LiveFeedback:
     hold_good_s: float | None = None
     hold_in_position_s: float | None = None
     guidance_keys: tuple[str, ...] = ()  # the same as `guidance`, as stable codes (feedback.GUIDANCE_TEXT keys)
+
+
+class Verdict(enum.StrEnum):
+    """A rep's verdict: counted as good form, at fault, or not judgeable from what the camera saw."""
+
+    VALID = "valid"
+    INVALID = "invalid"
+    UNKNOWN = "unknown"
