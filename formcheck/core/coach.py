@@ -119,8 +119,8 @@ class Coach:
         if x.new_rep is not None and x.counting:
             r = x.new_rep
             if r.valid is True:
-                more = x.target_reps and x.valid_reps < x.target_reps
-                left = fb.to_go_text(x.target_reps - x.valid_reps) if x.target_reps and more else ""
+                target = x.target_reps or 0
+                left = fb.to_go_text(target - x.valid_reps) if x.valid_reps < target else ""
                 msg = CoachMessage(Kind.REP_GOOD, fb.GOOD_REP_TEXT + left, key=f"rep_{r.index}")
             elif r.valid is False:
                 text = fb.NOT_COUNTED_PREFIX + (r.reason or fb.NOT_COUNTED_DEFAULT)
