@@ -77,7 +77,7 @@ def _p(a: FloatArray, lm: Lm) -> FloatArray:
 
 
 # (side, name) -> Lm, built once: `sided` parses an enum name per call, and live frames call it thousands of times.
-_SIDED: Mapping[tuple[Side, str], Lm] = MappingProxyType(
+_SIDED: Mapping[tuple[str, str], Lm] = MappingProxyType(  # Side is a StrEnum: str keys
     {(s, m.name.split("_", 1)[1]): m for s in Side for m in Lm if m.name.startswith(s.name + "_")}
 )
 
@@ -87,7 +87,7 @@ def sided_lm(side: Side | str | None, name: str) -> Lm:
     A sided measure is only ever called with a side (Measure.__call__ checks), hence the error for None."""
     if side is None:
         raise ValueError(f"{name}: a side is needed")
-    return _SIDED[(Side(side), name)]
+    return _SIDED[(side, name)]
 
 
 def need_side(side: Side | None) -> Side:
