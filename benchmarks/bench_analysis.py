@@ -6,6 +6,8 @@ times, in one run:
   offline+smoothing  analyze_seq including the zero-phase Butterworth of formcheck.core.smoothing
   streaming  LiveSession.update per frame on already-smoothed frames
   streaming+smoothing  LiveSession.update with its One Euro filter
+  upload series  what an upload computes besides pose: before issue 10 smoothing and the measures three times
+                 (analysis, review video, angle chart), now once (formcheck.core.offline.prepare), as a ratio
 Usage: python benchmarks/bench_analysis.py [--minutes 10]
 """
 
@@ -20,8 +22,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from synthpose import Pose, rep_profile, to_seq  # noqa: E402
 
-from formcheck.core.analysis import LiveSession, analyze_seq  # noqa: E402
+from formcheck.core.live import LiveSession  # noqa: E402
+from formcheck.core.measures import PoseArrays  # noqa: E402
+from formcheck.core.offline import analyze_prepared, analyze_seq, prepare  # noqa: E402
+from formcheck.core.rules import MeasureTable  # noqa: E402
 from formcheck.core.smoothing import smooth_seq  # noqa: E402
+from formcheck.core.spec import load_exercise  # noqa: E402
 
 
 def build(minutes: float):
@@ -52,6 +58,8 @@ def main() -> None:
     print(f"offline   analysis only        {n / off_s:>10,.0f} frames/s  ({off_s * 1e3:.0f} ms)")
     print(f"offline   incl. smoothing      {n / full_s:>10,.0f} frames/s  ({full_s * 1e3:.0f} ms)")
 
+    upload_series(seq)
+
     m = min(n, int(args.stream_minutes * 60 * 30))
     frames_s = list(smoothed.index_window(0, m).frames())
     frames_r = list(seq.index_window(0, m).frames())
@@ -64,6 +72,38 @@ def main() -> None:
         print(
             f"streaming {label:<20} {m / dt:>10,.0f} frames/s  ({dt / m * 1e6:.0f} us/frame, {s.result().rep_count} reps)"
         )
+
+
+def upload_series(seq) -> None:
+    """The series an upload needs (analysis, review video's angle read-out, angle chart): three times, as before
+    formcheck.pipeline, and once, as now; the same numbers either way."""
+    spec = load_exercise("squat")
+    measure, combine = spec.rep.measure, spec.rep.combine
+
+    def three_times() -> None:
+        analyze_seq(seq, "squat")
+        for _ in range(2):  # render, then the chart: each smoothed and measured again
+            smoothed = smooth_seq(seq)
+            MeasureTable(PoseArrays.from_seq(smoothed), smoothed.t_s).get(measure, combine)
+
+    def once() -> None:
+        prep = prepare(seq)
+        analyze_prepared(prep, spec)
+        prep.table.get(measure, combine)  # the render's and the chart's read-out: cached
+
+    best = {}
+    for label, fn in (("three times", three_times), ("once", once)):
+        best[label] = min(_timed(fn) for _ in range(3))
+    print(
+        f"upload    series three times   {best['three times'] * 1e3:>10.0f} ms; once {best['once'] * 1e3:.0f} ms "
+        f"(ratio {best['once'] / best['three times']:.2f})"
+    )
+
+
+def _timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from formcheck.core.landmarks import Side
 from formcheck.core.smoothing import OneEuroSmoother
 from formcheck.core.viewpoint import estimate_viewpoint
 from formcheck.media.models import ensure_model
-from formcheck.media.pose import PoseEstimator, bare_inference_ms
+from formcheck.media.pose import MediaPipePoseEstimator, bare_inference_ms
 from formcheck.media.video import read_video
 
 DEFAULT_VIDEO = Path(__file__).resolve().parents[2] / "shared" / "videos" / "squat_front_valgus_vs_good_ranfit.mp4"
@@ -33,7 +33,7 @@ def pipeline_fps(video: Path, model) -> tuple[float, int]:
     smoother = OneEuroSmoother()
     n = 0
     t0 = time.perf_counter()
-    with PoseEstimator(model) as est:
+    with MediaPipePoseEstimator(model) as est:
         for pf in est.frames(video):
             pf = smoother(pf)
             xy = pf.xy_px

@@ -25,13 +25,18 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
-from formcheck.core.analysis import SetResult, analyze_seq
+from formcheck.core.offline import analyze_seq
+from formcheck.core.results import SetResult
 from formcheck.core.spec import load_exercise
 from formcheck.core.types import PoseSeq
 from formcheck.errors import InputError, SpecError
 
 log = logging.getLogger(__name__)
+
+# A manifest entry, a scored row or the summary: parsed or written JSON, whose values are of many types.
+Json = dict[str, Any]
 
 SCHEMA = "formcheck.eval/1"
 # The labelled camera views of the manifest, in table order.
@@ -131,7 +136,7 @@ def _unscored_rules(exercise_id: str) -> frozenset[str]:
     return frozenset(rule for rule, _ in FAULT_KEYWORDS if rule not in scored)
 
 
-def score_video(entry: dict, result: SetResult, rules: dict[str, RuleCounts]) -> dict:
+def score_video(entry: Json, result: SetResult, rules: dict[str, RuleCounts]) -> Json:
     """Score one video: count error, and update per-rule counts over matched reps."""
     label_reps = entry.get("reps")
     got = result.rep_count
@@ -200,7 +205,7 @@ def run_eval(
     landmarks_dir: str | Path | None = None,
     load: Callable[[Path], PoseSeq] | None = None,
     progress: Callable[[str], None] | None = None,
-) -> dict:
+) -> Json:
     """Analyse every video of a manifest (from landmark caches where given) and score it."""
     mpath = Path(manifest)
     try:
@@ -242,12 +247,12 @@ def _mae(xs: list[int]) -> float | None:
     return round(sum(abs(x) for x in xs) / len(xs), 4) if xs else None
 
 
-def _count_figures(rows: list[dict]) -> dict:
+def _count_figures(rows: list[Json]) -> Json:
     errs = [r["error"] for r in rows if r["label_reps"] is not None]
     return {"videos": len(errs), "exact_rate": _rate([e == 0 for e in errs]), "mae": _mae(errs)}
 
 
-def false_fault_rate(rows: list[dict]) -> dict:
+def false_fault_rate(rows: list[Json]) -> Json:
     """Of the reps counted on clips whose label lists no fault, the share with a fault of severity "fault"."""
     clean = [r for r in rows if r.get("clean") and r["label_reps"] is not None]
     reps = sum(r["reps"] for r in clean)
@@ -260,7 +265,7 @@ def false_fault_rate(rows: list[dict]) -> dict:
     }
 
 
-def _rule_figures(rules: dict[str, RuleCounts]) -> dict:
+def _rule_figures(rules: dict[str, RuleCounts]) -> Json:
     return {
         k: {
             "tp": c.tp,
@@ -273,7 +278,7 @@ def _rule_figures(rules: dict[str, RuleCounts]) -> dict:
     }
 
 
-def _rules_of(rows: list[dict]) -> dict[str, RuleCounts]:
+def _rules_of(rows: list[Json]) -> dict[str, RuleCounts]:
     out: dict[str, RuleCounts] = {}
     for r in rows:
         for k, c in r.get("rules", {}).items():
@@ -282,7 +287,7 @@ def _rules_of(rows: list[dict]) -> dict[str, RuleCounts]:
     return out
 
 
-def summarise(rows: list[dict], rules: dict[str, RuleCounts]) -> dict:
+def summarise(rows: list[Json], rules: dict[str, RuleCounts]) -> Json:
     counted = [r for r in rows if r["label_reps"] is not None]
     per_ex = {
         ex: _count_figures([r for r in counted if r["exercise"] == ex])
@@ -314,7 +319,7 @@ def _f(v: float | None) -> str:
     return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.2f}"
 
 
-def render_eval(summary: dict) -> str:
+def render_eval(summary: Json) -> str:
     """The eval figures as terminal tables."""
     lines = [f"{'exercise':<26}{'videos':>7}{'exact':>8}{'MAE':>7}"]
     for ex, d in summary["per_exercise"].items():

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 from synthpose import Pose, rep_profile, to_seq
 
-from formcheck.core.analysis import LiveSession, Verdict, analyze_seq
 from formcheck.core.landmarks import Lm
+from formcheck.core.live import LiveSession
+from formcheck.core.offline import analyze_seq
+from formcheck.core.results import Verdict
 from formcheck.core.types import PoseSeq
 from formcheck.errors import InputError, SpecError
 
@@ -198,3 +200,40 @@ def test_every_exercise_runs_on_any_input_without_crashing() -> None:
         for f in seq.frames():
             s.update(f)
         assert s.result().rep_count == res.rep_count, ex
+
+
+def test_set_messages_are_the_same_words_live_and_offline() -> None:
+    """One definition of the set-level texts (core.feedback): both drivers say the same thing about the same input."""
+    n = 150
+    cases = [
+        (to_seq([Pose()] * n, present=np.zeros(n, bool)), "squat"),
+        (to_seq(squats(2), "front", n_people=2, luma=12.0), "squat"),
+        (to_seq(squats(2), "front", hidden=(Lm.LEFT_ANKLE, Lm.RIGHT_ANKLE, Lm.LEFT_HEEL, Lm.RIGHT_HEEL)), "squat"),
+        (to_seq(squats(2, depth=60.0), "side"), "small_knee_bend"),
+    ]
+    for seq, exercise in cases:
+        offline = [(m.code, m.text) for m in analyze_seq(seq, exercise).messages]
+        lres, _ = live(seq, exercise)
+        assert offline and [(m.code, m.text) for m in lres.messages] == offline
+
+
+def test_pipeline_computes_the_series_once_and_shares_them() -> None:
+    """formcheck.pipeline: the report equals analyze_seq's, and the angle chart reads the analysis' own table."""
+    from formcheck.core.report import report_to_json
+    from formcheck.core.smoothing import smooth_seq
+    from formcheck.core.spec import load_exercise
+    from formcheck.pipeline import analyse_landmarks
+    from formcheck.webapp.jobs import angle_chart
+
+    seq = to_seq(squats(3, valgus_on=(1,)), "front", noise_px=2.0)
+    done = analyse_landmarks(seq, "squat")
+    assert report_to_json(done.report.result) == report_to_json(analyze_seq(seq, "squat"))  # NaN-safe comparison
+    rep = load_exercise("squat").rep
+    assert rep is not None
+    table = done.prepared.table
+    signal = table.get(rep.measure, rep.combine)
+    assert table.get(rep.measure, rep.combine) is signal  # cached: asked again, not computed again
+    np.testing.assert_allclose(done.prepared.smoothed.xyz_px, smooth_seq(seq).xyz_px, rtol=0, atol=1e-9)
+    chart = angle_chart(table, "squat", "auto")
+    assert chart is not None and len(chart["values"]) == len(signal)
+    assert chart["values"][45] == pytest.approx(round(float(signal[45]), 2))

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from mannequin_fixtures import expected_faults, ground_truth_seq, load, sidecars
 
-from formcheck.core.analysis import LiveSession, analyze_seq
+from formcheck.core.live import LiveSession
+from formcheck.core.offline import analyze_seq
 
 CASES = sidecars()
 pytestmark = pytest.mark.skipif(
@@ -68,7 +69,7 @@ MODEL_BLIND = {
     ids=[p.stem for p in CASES],
 )
 def test_fixture_video_through_mediapipe(path) -> None:
-    from formcheck.core.analysis import analyze_video
+    from formcheck.pipeline import analyze_video
 
     side = load(path)
     report = analyze_video(path.with_suffix(".mp4"), side["exercise"])

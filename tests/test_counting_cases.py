@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from synthpose import Pose, rep_profile, to_seq
 
-from formcheck.core.analysis import LiveSession, analyze_seq
+from formcheck.core.live import LiveSession
+from formcheck.core.offline import analyze_seq
 from formcheck.core.reps import RepCounter, segment_reps
 from formcheck.core.spec import load_exercise
 from formcheck.core.types import PoseSeq

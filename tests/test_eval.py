@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from formcheck.core.analysis import Fault, Rep, SetResult, Verdict
+from formcheck.core.results import Fault, Rep, SetResult, Verdict
 from formcheck.evaluate import RuleCounts, fault_rule, rep_of_fault, score_video, summarise
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "videos"

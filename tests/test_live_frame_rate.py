@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from formcheck.core.analysis import LiveSession
+from formcheck.core.live import LiveSession
 from formcheck.media.pose import estimate_video
 from tests.conftest import SHARED_VIDEOS, shared_manifest
 
@@ -34,7 +34,7 @@ def test_live_count_within_one_of_label_at_browser_frame_rates(every_kth):
 def test_live_and_offline_counts_agree_on_every_labelled_clip():
     """The streaming counter (One Euro smoothing, frame by frame) and the offline one (zero-phase smoothing,
     whole clip) count the same reps on all the labelled clips, and match the label where there is one."""
-    from formcheck.core.analysis import analyze_seq
+    from formcheck.core.offline import analyze_seq
 
     rows = []
     for v in shared_manifest():

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from formcheck.core.landmarks import Lm
-from formcheck.media.pose import PoseEstimator, estimate_video
+from formcheck.media.pose import MediaPipePoseEstimator, PoseEstimator, estimate_video
 from tests.conftest import SHARED_VIDEOS, shared_manifest
 from tests.videoutil import write_video
 
@@ -20,7 +20,8 @@ DETECTION_MIN_RATIO = 0.90  # issue 2: a pose in >= 90% of frames of every clip 
 
 
 def test_frame_without_a_person_is_kept_empty_with_its_time():
-    with PoseEstimator(people_check_interval_s=None) as est:
+    with MediaPipePoseEstimator(people_check_interval_s=None) as est:
+        assert isinstance(est, PoseEstimator)  # the MediaPipe one is what the pipeline's protocol asks for
         pf = est.process(np.zeros((480, 640, 3), np.uint8), 1.25)
     assert not pf.detected
     assert pf.t_s == 1.25
@@ -67,8 +68,8 @@ def test_every_labelled_clip_with_a_visible_person_is_detected():
 
 def test_estimator_left_open_exits_without_a_traceback():
     code = (
-        "import numpy as np; from formcheck.media.pose import PoseEstimator; "
-        "e = PoseEstimator(); e.process(np.zeros((64, 64, 3), np.uint8), 0.0); print('ok')"
+        "import numpy as np; from formcheck.media.pose import MediaPipePoseEstimator; "
+        "e = MediaPipePoseEstimator(); e.process(np.zeros((64, 64, 3), np.uint8), 0.0); print('ok')"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0
@@ -78,8 +79,8 @@ def test_estimator_left_open_exits_without_a_traceback():
 
 def test_native_log_is_silenced_but_python_errors_still_show():
     code = (
-        "import sys, numpy as np; from formcheck.media.pose import PoseEstimator\n"
-        "with PoseEstimator() as e: e.process(np.zeros((64, 64, 3), np.uint8), 0.0)\n"
+        "import sys, numpy as np; from formcheck.media.pose import MediaPipePoseEstimator\n"
+        "with MediaPipePoseEstimator() as e: e.process(np.zeros((64, 64, 3), np.uint8), 0.0)\n"
         "print('python-stderr', file=sys.stderr)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

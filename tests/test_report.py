@@ -8,7 +8,7 @@ import numpy as np
 from synthpose import Pose, to_seq
 from test_analysis import squats
 
-from formcheck.core.analysis import analyze_seq
+from formcheck.core.offline import analyze_seq
 from formcheck.core.report import SCHEMA, Report, render_table, report_to_json
 
 
@@ -56,7 +56,7 @@ def test_hold_report() -> None:
 
 
 def test_live_feedback_json() -> None:
-    from formcheck.core.analysis import LiveSession
+    from formcheck.core.live import LiveSession
     from formcheck.core.report import live_feedback_to_json
 
     s = LiveSession("squat")

@@ -130,3 +130,19 @@ def test_measures_nan_in_nan_out_and_cut_detection() -> None:
         assert np.isnan(v[1]), name
     moved = seq.xy_px[0] + 300.0
     assert jump_ratio(seq.xy_px[0], moved) > 0.35 > jump_ratio(seq.xy_px[0], seq.xy_px[0] + 1.0)
+
+
+def test_one_operator_table_for_rules_holds_and_the_rest() -> None:
+    from formcheck.core import ops
+
+    assert ops.compare("above", 11.0, 10.0) and not ops.compare("above", 10.0, 10.0)
+    assert ops.compare("below", 9.0, 10.0) and not ops.compare("below", 10.0, 10.0)
+    assert ops.compare("abs_above", -11.0, 10.0) and not ops.compare("abs_above", -9.0, 10.0)
+    assert ops.compare("outside", 4.0, 5.0, 8.0) and ops.compare("outside", 9.0, 5.0, 8.0)
+    assert not ops.compare("outside", 6.0, 5.0, 8.0)
+    assert ops.compare("ge", 10.0, 10.0) and ops.compare("le", 10.0, 10.0) and not ops.compare("gt", 10.0, 10.0)
+    assert not ops.compare("above", float("nan"), 10.0)  # an unseen value is never past a limit
+    assert ops.excess("below", 7.0, 10.0) == pytest.approx(3.0)
+    with pytest.raises(ValueError, match="unknown operator"):
+        ops.compare("over", 1.0, 0.0)
+    assert set(ops.RULE_OPS) <= set(ops.OPERATORS)

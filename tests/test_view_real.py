@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from formcheck.core.analysis import rep_yaw, view_of_yaw, viewpoint_of
 from formcheck.core.geometry import View
+from formcheck.core.judging import rep_yaw, view_of_yaw, viewpoint_of
 from formcheck.core.measures import PoseArrays
 from formcheck.core.smoothing import smooth_seq
 from formcheck.media.pose import estimate_video

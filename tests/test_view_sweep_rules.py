@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from formcheck.core.analysis import analyze_seq
+from formcheck.core.offline import analyze_seq
 from formcheck.core.rules import Status
 from tools.synth import sweep
 

@@ -543,8 +543,8 @@ def test_8_8_only_mediapipe_native_log_is_silenced(tmp_path: Path) -> None:
     script = (
         "import logging, os, sys, numpy as np\n"
         "logging.basicConfig(format='%(levelname)s %(message)s')\n"
-        "from formcheck.media.pose import PoseEstimator\n"
-        "with PoseEstimator() as est:\n"
+        "from formcheck.media.pose import MediaPipePoseEstimator\n"
+        "with MediaPipePoseEstimator() as est:\n"
         "    for i in range(3):\n"
         "        est.process(np.zeros((240, 320, 3), np.uint8), i / 30)\n"
         "try:\n"

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from formcheck.core import spec as spec_mod
@@ -17,7 +18,7 @@ def _out(text: str) -> None:
     sys.stdout.write(f"{text}\n")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "analyze",
         help="judge every rep of an exercise video",
@@ -60,7 +61,7 @@ def _check_exercise(exercise_id: str) -> None:
         raise InputError(f"unknown exercise {exercise_id!r}; valid: {', '.join(ids)}")
 
 
-def _progress():
+def _progress() -> Callable[[float], None] | None:
     stream = sys.stderr
     if not stream.isatty():
         return None
@@ -94,8 +95,8 @@ def check_output_path(path: Path, flag: str) -> None:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from formcheck.core.analysis import analyze_video
     from formcheck.core.report import render_table, report_to_json
+    from formcheck.pipeline import analyze_video
 
     _check_exercise(args.exercise)
     if args.landmarks is None:

@@ -7,11 +7,13 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
 from formcheck.core.landmarks import Lm
-from formcheck.errors import InputError
+from formcheck.core.types import PoseSeq
+from formcheck.errors import InputError, PoseModelError
 
 PROGRESS_EVERY_S = 0.2
 
@@ -19,7 +21,7 @@ PROGRESS_EVERY_S = 0.2
 class Progress:
     """A one-line progress bar on a terminal; silent when stderr is not a terminal."""
 
-    def __init__(self, label: str, stream=None) -> None:
+    def __init__(self, label: str, stream: TextIO | None = None) -> None:
         self.label = label
         self.stream = stream or sys.stderr
         self.enabled = self.stream.isatty()
@@ -44,7 +46,7 @@ class Progress:
             self.stream.flush()
 
 
-def _write_jsonl(seq, out: Path, model_sha256: str) -> None:
+def _write_jsonl(seq: PoseSeq, out: Path, model_sha256: str) -> None:
     with open(out, "w") as f:
         f.write(
             json.dumps(
@@ -72,7 +74,7 @@ def _write_jsonl(seq, out: Path, model_sha256: str) -> None:
 def cmd_pose(args: argparse.Namespace) -> int:
     from formcheck.core.types import PoseSeq
     from formcheck.media.models import ensure_model
-    from formcheck.media.pose import PoseEstimator, estimate_video
+    from formcheck.media.pose import MediaPipePoseEstimator, estimate_video
 
     out = Path(args.out)
     if out.suffix not in (".jsonl", ".npz"):
@@ -83,7 +85,7 @@ def cmd_pose(args: argparse.Namespace) -> int:
     try:
         if source.isdigit():  # a camera index
             frames = []
-            with PoseEstimator(model) as est:
+            with MediaPipePoseEstimator(model) as est:
                 from formcheck.media.video import read_camera
 
                 for pf in est.frames(read_camera(int(source), max_frames=args.max_frames)):
@@ -118,7 +120,7 @@ def cmd_models(args: argparse.Namespace) -> int:
             print(f"built   {variant:<5} {models.sha256_file(path)}  {path}")
         try:
             info = models.ensure_model(variant)
-        except models.PoseModelError as exc:
+        except PoseModelError as exc:
             print(f"missing {variant:<5} {exc}")
             rc = 1
             continue
@@ -131,7 +133,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     return rc
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "pose",
         help="write per-frame landmarks of a video (or camera index) to .jsonl or .npz",

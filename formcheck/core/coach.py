@@ -17,6 +17,11 @@ import enum
 import math
 from collections.abc import Sequence
 
+from formcheck.core import feedback as fb
+from formcheck.core.feedback import POSITIONING_TEXT, encouragement
+
+__all__ = ["POSITIONING_TEXT", "Coach", "CoachInput", "CoachMessage", "SetGate", "encouragement", "in_start_position"]
+
 # How long a message stays at least, unless something more important arrives (judgement call: long enough to
 # read 6-8 words; docs/clinical.md §0.1 "one cue at a time with a cooldown").
 MIN_SHOW_S = 1.5
@@ -28,7 +33,7 @@ SPEAK_COOLDOWN_S = 6.0
 # The person must hold the start position this long before the countdown begins (judgement call: filters a
 # person walking through the start range on the way into place).
 READY_HOLD_S = 1.0
-# The spoken countdown: "3", "2", "1", then "Go" (issue 11 item 2).
+# The spoken countdown: "3", "2", "1", then feedback.GO_TEXT (issue 11 item 2).
 COUNTDOWN_S = 3
 
 # Phases in which a rep exercise is "in the start position" (reps.Phase values).
@@ -59,7 +64,7 @@ class CoachMessage:
     speak: str | None = None
     key: str = ""  # stable id (placement code, rule id, rep index) so clients can style without parsing text
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, object]:
         return {"kind": str(self.kind), "text": self.text, "speak": self.speak, "key": self.key}
 
 
@@ -90,15 +95,6 @@ class CoachInput:
     hold: bool = False  # a timed hold: encouragement speaks of holding, not of reps
 
 
-def encouragement(valid: int, target: int | None, hold: bool) -> str:
-    if hold:
-        return "Hold it — steady breathing"
-    if target:
-        left = max(0, target - valid)
-        return "Set complete" if left == 0 else f"Keep going — {left} to go"
-    return "Keep going"
-
-
 class Coach:
     """Decides the one message per frame; remembers what it showed and said so it neither flickers nor nags."""
 
@@ -113,7 +109,7 @@ class Coach:
         if x.safety:
             out.append(CoachMessage(Kind.SAFETY, x.safety, key="safety"))
         if not x.pose:
-            out.append(CoachMessage(Kind.PLACEMENT, "Step into view of the camera", key="no_person"))
+            out.append(CoachMessage(Kind.PLACEMENT, fb.GUIDANCE_TEXT["no_person"], key="no_person"))
         for code, words in x.placement:
             out.append(CoachMessage(Kind.PLACEMENT, words, key=code))
         if x.positioning and x.pose:
@@ -123,16 +119,15 @@ class Coach:
         if x.new_rep is not None and x.counting:
             r = x.new_rep
             if r.valid is True:
-                left = (
-                    f" — {x.target_reps - x.valid_reps} to go" if x.target_reps and x.valid_reps < x.target_reps else ""
-                )
-                msg = CoachMessage(Kind.REP_GOOD, f"Good rep{left}", key=f"rep_{r.index}")
+                target = x.target_reps or 0
+                left = fb.to_go_text(target - x.valid_reps) if x.valid_reps < target else ""
+                msg = CoachMessage(Kind.REP_GOOD, fb.GOOD_REP_TEXT + left, key=f"rep_{r.index}")
             elif r.valid is False:
-                msg = CoachMessage(Kind.REP_FAULT, f"Not counted: {r.reason or 'form fault'}", key=f"rep_{r.index}")
+                text = fb.NOT_COUNTED_PREFIX + (r.reason or fb.NOT_COUNTED_DEFAULT)
+                msg = CoachMessage(Kind.REP_FAULT, text, key=f"rep_{r.index}")
             else:
-                msg = CoachMessage(
-                    Kind.REP_FAULT, f"Not judged: {r.reason or 'the camera must see you fully'}", key=f"rep_{r.index}"
-                )
+                text = fb.NOT_JUDGED_PREFIX + (r.reason or fb.NOT_JUDGED_DEFAULT)
+                msg = CoachMessage(Kind.REP_FAULT, text, key=f"rep_{r.index}")
             self._rep_msg = (msg, x.t_s)
         if self._rep_msg is not None:
             msg, t0 = self._rep_msg
@@ -173,7 +168,7 @@ class Coach:
         if msg.kind is Kind.ENCOURAGE:
             return None  # shown, not spoken: a voice saying "keep going" every rep nags
         if msg.kind is Kind.REP_GOOD:
-            words = "Good"
+            words = fb.GOOD_REP_SPOKEN
         last = self._spoken.get(words)
         if msg.kind is not Kind.COUNTDOWN and last is not None and t_s - last < SPEAK_COOLDOWN_S:
             return None
@@ -198,10 +193,10 @@ class GateStatus:
 
     def word(self) -> str | None:
         if self.went:
-            return "Go"
+            return fb.GO_TEXT
         return str(self.seconds_left) if self.state is GateState.COUNTDOWN and self.seconds_left else None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, object]:
         return {"state": str(self.state), "seconds_left": self.seconds_left}
 
 
@@ -245,6 +240,3 @@ def in_start_position(
     if not pose or placement_codes or not view_ok:
         return False
     return True if is_hold else (phase in START_PHASES)
-
-
-POSITIONING_TEXT = "Stand still in your start position"

@@ -1,6 +1,9 @@
-"""Live feedback as data: debounced cues, placement guidance that must persist, and the overlay spec.
+"""Feedback as data: every text a person reads or hears (placement guidance, set messages, the coach's words),
+debounced cues, placement guidance that must persist, and the overlay spec.
 
-Nothing here draws; render.py (video) and the browser (live canvas) draw from OverlaySpec.
+The only home of these texts in Python: the drivers, the coach and the web take them from here. Rule cues live
+with their rules in the exercise TOMLs. Nothing here draws; media.render (video) and the browser (live canvas)
+draw from OverlaySpec.
 """
 
 from __future__ import annotations
@@ -9,12 +12,12 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-from numpy.typing import NDArray
 
 from formcheck.core.geometry import View
 from formcheck.core.landmarks import CONNECTIONS, Lm, Side, sided
 from formcheck.core.posture import wrong_posture_one
 from formcheck.core.spec import ExerciseSpec, RuleSpec
+from formcheck.core.types import FloatArray
 
 # A cue stays on screen at least this long after its rule last failed, so it does not flicker (judgement call).
 CUE_HOLD_S = 2.0
@@ -42,6 +45,86 @@ GUIDANCE_TEXT = {
     "posture_supine": "Lie on your back for this one",
     "posture_prone": "Get down on the floor, face down, for this one",
 }
+
+
+# ---- set-level messages (SetResult.messages), the same words for a recorded video and a live set
+SET_TEXT = {
+    "no_person": "No person found in the video: make sure you are in view of the camera",
+    "two_people": "More than one person in view: only one person should be in frame",
+    "too_dark": "The video is too dark: add light or face a window",
+    "no_reps": "No complete repetition found (a rep counts when you return to the start)",
+}
+# How an exercise's posture reads in a sentence ("... is done lying on your back"), and the posture a person
+# in the wrong one is mostly in.
+POSTURE_WORDS = {
+    "standing": "standing",
+    "sitting": "sitting against a wall",
+    "side_lying": "lying on your side",
+    "supine": "lying on your back",
+    "prone": "face down on the floor",
+}
+OTHER_POSTURE_WORDS = {
+    "standing": "lying down",
+    "sitting": "lying down",
+    "side_lying": "upright",
+    "supine": "upright",
+    "prone": "upright",
+}
+OUT_OF_FRAME_PREFIX = "Body partly out of frame — "
+
+
+def wrong_posture_text(exercise_name: str, posture: str) -> str:
+    """The set message for a set done mostly in another posture than the exercise's."""
+    return (
+        f"{exercise_name} is done {POSTURE_WORDS[posture]}, but the person is mostly {OTHER_POSTURE_WORDS[posture]}: "
+        f"nothing there counts. {GUIDANCE_TEXT[posture_key(posture)]}."
+    )
+
+
+def out_of_frame_text(reason: str) -> str:
+    """The set message for landmarks the exercise needs that were mostly unseen; `reason` names the part."""
+    return OUT_OF_FRAME_PREFIX + reason
+
+
+def wrong_view_text(exercise_name: str, views: Sequence[View], seen: View) -> str:
+    """The set message for a camera angle the exercise is not judged from."""
+    want = " or ".join(str(v) for v in views)
+    looks = "oblique or unclear" if seen is View.UNKNOWN else str(seen)
+    return (
+        f"{exercise_name} is judged from a {want} view but the video looks {looks}: "
+        f"{GUIDANCE_TEXT[wrong_view_key(views)].lower()}"
+    )
+
+
+# ---- the live coach's words (core.coach picks one message at a time; the web shows and speaks it)
+SET_COMPLETE_TEXT = "Set complete"
+KEEP_GOING_TEXT = "Keep going"
+HOLD_ENCOURAGE_TEXT = "Hold it — steady breathing"
+GOOD_REP_TEXT = "Good rep"
+GOOD_REP_SPOKEN = "Good"
+NOT_COUNTED_PREFIX = "Not counted: "
+NOT_COUNTED_DEFAULT = "form fault"
+NOT_JUDGED_PREFIX = "Not judged: "
+NOT_JUDGED_DEFAULT = "the camera must see you fully"
+POSITIONING_TEXT = "Stand still in your start position"
+GET_INTO_START_TEXT = "Get into your start position"
+GET_INTO_POSITION_TEXT = "Get into position"  # a preview: nothing is counted, so no "start" position
+GO_TEXT = "Go"
+
+
+def to_go_text(left: int) -> str:
+    """The suffix saying how many good reps a set still needs (" — 3 to go")."""
+    return f" — {left} to go"
+
+
+def encouragement(valid: int, target: int | None, hold: bool) -> str:
+    """The encouragement shown (not spoken) while all is well."""
+    if hold:
+        return HOLD_ENCOURAGE_TEXT
+    if target:
+        left = max(0, target - valid)
+        return SET_COMPLETE_TEXT if left == 0 else KEEP_GOING_TEXT + to_go_text(left)
+    return KEEP_GOING_TEXT
 
 
 def posture_key(posture: str) -> str:
@@ -87,7 +170,7 @@ class GuidanceTracker:
 
 def placement_conditions(
     spec: ExerciseSpec,
-    xy: NDArray,
+    xy: FloatArray,
     detected: bool,
     view: View,
     n_people: int | None,
@@ -149,7 +232,7 @@ class OverlaySpec:
     lines: tuple[OverlayLine, ...] = ()
     angles: tuple[AngleLabel, ...] = ()
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, object]:
         return {
             "fault_landmarks": [int(m) for m in self.fault_landmarks],
             "fault_segments": [[int(a), int(b)] for a, b in self.fault_segments],
@@ -179,7 +262,11 @@ def rule_landmarks(rule: RuleSpec, side: Side | None) -> tuple[Lm, ...]:
 
 
 def build_overlay(
-    spec: ExerciseSpec, xy: NDArray, failing_rules: Sequence[RuleSpec], side: Side | None, angles: Sequence[AngleLabel]
+    spec: ExerciseSpec,
+    xy: FloatArray,
+    failing_rules: Sequence[RuleSpec],
+    side: Side | None,
+    angles: Sequence[AngleLabel],
 ) -> OverlaySpec:
     """Overlay for one frame: failing rules' landmarks/segments, the lines those rules refer to, key angles."""
     lms: list[Lm] = []

@@ -10,9 +10,10 @@ from __future__ import annotations
 import enum
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
 from formcheck.core.landmarks import Lm, Side, sided
+from formcheck.core.types import FloatArray, as_float
 
 # A heel->toe segment whose horizontal extent is below this fraction of its length points mostly towards or
 # away from the camera, so "ahead of the toes" has no horizontal direction (judgement call).
@@ -53,41 +54,41 @@ class View(enum.StrEnum):
 # ---------------------------------------------------------------------------------------------- primitives
 
 
-def _pt(xy: NDArray, lm: Lm) -> NDArray:
+def _pt(xy: FloatArray, lm: Lm) -> FloatArray:
     """One landmark's (..., 2) points, as float64."""
     return np.asarray(xy[..., int(lm), :2], dtype=np.float64)
 
 
-def _mid(xy: NDArray, a: Lm, b: Lm) -> NDArray:
+def _mid(xy: FloatArray, a: Lm, b: Lm) -> FloatArray:
     """Midpoint of two landmarks (NaN if either is unseen)."""
     return (_pt(xy, a) + _pt(xy, b)) / 2.0
 
 
-def _cross(u: NDArray, v: NDArray) -> NDArray:
+def _cross(u: FloatArray, v: FloatArray) -> FloatArray:
     """z of the 2D cross product; its sign says which side of u the vector v lies on."""
     return u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0]
 
 
-def _norm(u: NDArray) -> NDArray:
+def _norm(u: FloatArray) -> FloatArray:
     """Euclidean length over the last axis."""
     return np.hypot(u[..., 0], u[..., 1])
 
 
-def angle_between_deg(u: ArrayLike, v: ArrayLike) -> NDArray:
+def angle_between_deg(u: ArrayLike, v: ArrayLike) -> FloatArray:
     """Unsigned angle between (..., 2) vectors in [0, 180]; atan2 keeps it accurate near 0 and 180."""
     u, v = np.asarray(u, dtype=np.float64), np.asarray(v, dtype=np.float64)
-    return np.degrees(np.arctan2(np.abs(_cross(u, v)), np.sum(u * v, axis=-1)))
+    return as_float(np.degrees(np.arctan2(np.abs(_cross(u, v)), np.sum(u * v, axis=-1))))
 
 
 _angle_between_deg = angle_between_deg  # old private name, still used by measures.py
 
 
-def _sign_towards(line: NDArray, offset: NDArray, reference: NDArray) -> NDArray:
+def _sign_towards(line: FloatArray, offset: FloatArray, reference: FloatArray) -> FloatArray:
     """+1 when `offset` lies on the same side of `line` as `reference`, -1 opposite, 0 on it; NaN propagates."""
     return np.sign(_cross(line, offset)) * np.sign(_cross(line, reference))
 
 
-def angle_at_deg(a: ArrayLike, b: ArrayLike, c: ArrayLike) -> NDArray:
+def angle_at_deg(a: ArrayLike, b: ArrayLike, c: ArrayLike) -> FloatArray:
     """Angle ABC in [0, 180] degrees for (..., 2) points: the building block of every joint angle."""
     a, b, c = (np.asarray(p, dtype=np.float64) for p in (a, b, c))
     return angle_between_deg(a - b, c - b)
@@ -96,21 +97,21 @@ def angle_at_deg(a: ArrayLike, b: ArrayLike, c: ArrayLike) -> NDArray:
 # ---------------------------------------------------------------------------------------------- joint angles
 
 
-def knee_flexion_deg(xy: NDArray, side: Side | str) -> NDArray:
+def knee_flexion_deg(xy: FloatArray, side: Side | str) -> FloatArray:
     """180 - angle(hip, knee, ankle): 0 = straight leg; squat depth is dosed by this (docs/clinical.md §3.5)."""
     return 180.0 - angle_at_deg(
         _pt(xy, sided(side, "HIP")), _pt(xy, sided(side, "KNEE")), _pt(xy, sided(side, "ANKLE"))
     )
 
 
-def hip_flexion_deg(xy: NDArray, side: Side | str) -> NDArray:
+def hip_flexion_deg(xy: FloatArray, side: Side | str) -> FloatArray:
     """180 - angle(shoulder, hip, knee): 0 = thigh in line with the trunk (bridges, leg raises, squat depth)."""
     return 180.0 - angle_at_deg(
         _pt(xy, sided(side, "SHOULDER")), _pt(xy, sided(side, "HIP")), _pt(xy, sided(side, "KNEE"))
     )
 
 
-def hip_abduction_deg(xy: NDArray, side: Side | str) -> NDArray:
+def hip_abduction_deg(xy: FloatArray, side: Side | str) -> FloatArray:
     """Thigh vs trunk axis, + when the knee is lateral (away from the other hip): side leg raises, frontal view."""
     side = Side(side)
     hip, knee = _pt(xy, sided(side, "HIP")), _pt(xy, sided(side, "KNEE"))
@@ -121,7 +122,7 @@ def hip_abduction_deg(xy: NDArray, side: Side | str) -> NDArray:
     return lateral * angle_between_deg(axis, thigh)
 
 
-def _knee_offset_px(xy: NDArray, side: Side) -> tuple[NDArray, NDArray]:
+def _knee_offset_px(xy: FloatArray, side: Side) -> tuple[FloatArray, FloatArray]:
     """Signed distance of the knee from the hip-ankle line (+ medial) and the shank length, both in px."""
     hip, knee, ankle = (_pt(xy, sided(side, n)) for n in ("HIP", "KNEE", "ANKLE"))
     other_hip = _pt(xy, sided(side.other, "HIP"))
@@ -132,21 +133,21 @@ def _knee_offset_px(xy: NDArray, side: Side) -> tuple[NDArray, NDArray]:
     return medial * dist_px, _norm(ankle - knee)
 
 
-def fppa_deg(xy: NDArray, side: Side | str) -> NDArray:
+def fppa_deg(xy: FloatArray, side: Side | str) -> FloatArray:
     """Frontal plane projection angle, + = valgus (knee medial of hip-ankle line), - = varus (docs/clinical.md §3.2)."""
     side = Side(side)
     offset_px, _ = _knee_offset_px(xy, side)
     return np.sign(offset_px) * knee_flexion_deg(xy, side)
 
 
-def knee_medial_offset_ratio(xy: NDArray, side: Side | str) -> NDArray:
+def knee_medial_offset_ratio(xy: FloatArray, side: Side | str) -> FloatArray:
     """Knee's distance from the hip-ankle line, + medial, per shank length: valgus shift without an angle."""
     offset_px, shank_px = _knee_offset_px(xy, Side(side))
     with np.errstate(invalid="ignore", divide="ignore"):
         return offset_px / shank_px
 
 
-def knee_ankle_width_ratio(xy: NDArray) -> NDArray:
+def knee_ankle_width_ratio(xy: FloatArray) -> FloatArray:
     """Knee separation / ankle separation (KASR; < ~0.7 = knees caving in a bilateral squat, docs/clinical.md §3.2)."""
     knees = _norm(_pt(xy, Lm.LEFT_KNEE) - _pt(xy, Lm.RIGHT_KNEE))
     ankles = _norm(_pt(xy, Lm.LEFT_ANKLE) - _pt(xy, Lm.RIGHT_ANKLE))
@@ -154,14 +155,14 @@ def knee_ankle_width_ratio(xy: NDArray) -> NDArray:
         return knees / ankles
 
 
-def pelvic_drop_deg(xy: NDArray, stance_side: Side | str) -> NDArray:
+def pelvic_drop_deg(xy: FloatArray, stance_side: Side | str) -> FloatArray:
     """Hip line vs image horizontal, + when the non-stance hip is lower (contralateral drop, docs/clinical.md §3.3)."""
     stance_side = Side(stance_side)
     d = _pt(xy, sided(stance_side.other, "HIP")) - _pt(xy, sided(stance_side, "HIP"))
     return np.degrees(np.arctan2(d[..., 1], np.abs(d[..., 0])))
 
 
-def trunk_lateral_lean_deg(xy: NDArray) -> NDArray:
+def trunk_lateral_lean_deg(xy: FloatArray) -> FloatArray:
     """Mid-hip->mid-shoulder vs vertical, + towards the person's left (front and back agree; docs/clinical.md §3.4)."""
     trunk = _mid(xy, Lm.LEFT_SHOULDER, Lm.RIGHT_SHOULDER) - _mid(xy, Lm.LEFT_HIP, Lm.RIGHT_HIP)
     left_x = np.sign(_pt(xy, Lm.LEFT_HIP)[..., 0] - _pt(xy, Lm.RIGHT_HIP)[..., 0])
@@ -169,7 +170,7 @@ def trunk_lateral_lean_deg(xy: NDArray) -> NDArray:
     return np.degrees(np.arctan2(trunk[..., 0] * left_x, -trunk[..., 1]))
 
 
-def _trunk_vector(xy: NDArray) -> NDArray:
+def _trunk_vector(xy: FloatArray) -> FloatArray:
     """Hip->shoulder vector: both sides' midpoints when all four are seen, else the one side that is."""
     both = _mid(xy, Lm.LEFT_SHOULDER, Lm.RIGHT_SHOULDER) - _mid(xy, Lm.LEFT_HIP, Lm.RIGHT_HIP)
     left = _pt(xy, Lm.LEFT_SHOULDER) - _pt(xy, Lm.LEFT_HIP)
@@ -179,13 +180,13 @@ def _trunk_vector(xy: NDArray) -> NDArray:
     return np.where(ok, both, np.where(left_ok, left, right))
 
 
-def trunk_forward_lean_deg(xy: NDArray) -> NDArray:
+def trunk_forward_lean_deg(xy: FloatArray) -> FloatArray:
     """Unsigned trunk angle to the image vertical; in a side view that is forward lean (docs/clinical.md §3.4)."""
     trunk = _trunk_vector(xy)
     return np.degrees(np.arctan2(np.abs(trunk[..., 0]), -trunk[..., 1]))
 
 
-def knee_past_toe_ratio(xy: NDArray, side: Side | str) -> NDArray:
+def knee_past_toe_ratio(xy: FloatArray, side: Side | str) -> FloatArray:
     """How far the knee is ahead of the toe tip along the foot's direction, per shank length (side view, §3.5)."""
     knee, ankle = _pt(xy, sided(side, "KNEE")), _pt(xy, sided(side, "ANKLE"))
     heel, toe = _pt(xy, sided(side, "HEEL")), _pt(xy, sided(side, "FOOT_INDEX"))
@@ -196,7 +197,7 @@ def knee_past_toe_ratio(xy: NDArray, side: Side | str) -> NDArray:
         return (knee[..., 0] - toe[..., 0]) * forward / _norm(knee - ankle)
 
 
-def facing_sign(xy: NDArray) -> NDArray:
+def facing_sign(xy: FloatArray) -> FloatArray:
     """+1 if the person faces image +x, -1 if -x, NaN if unknown: orients side-view measures.
 
     Votes: each foot's heel->toe x direction and the nose relative to the ears' midpoint (or the one seen ear).
@@ -214,13 +215,13 @@ def facing_sign(xy: NDArray) -> NDArray:
 _VIEW_CODES = np.array([View.FRONT, View.BACK, View.SIDE, View.UNKNOWN], dtype=object)
 
 
-def fold_yaw_deg(yaw_deg: ArrayLike) -> NDArray:
+def fold_yaw_deg(yaw_deg: ArrayLike) -> FloatArray:
     """Camera yaw in [0, 180] (0 = front, 180 = behind) folded to [0, 90]: 0 = square to the front or back."""
     y = np.abs(np.asarray(yaw_deg, dtype=np.float64))
     return np.minimum(y, 180.0 - y)
 
 
-def views_from_yaw(yaw_deg: ArrayLike, confidence: ArrayLike, *, lying: bool = False) -> NDArray:
+def views_from_yaw(yaw_deg: ArrayLike, confidence: ArrayLike, *, lying: bool = False) -> FloatArray:
     """FRONT / BACK / SIDE / UNKNOWN per frame from the camera yaw in [0, 180] and its confidence (NaN or
     low confidence -> UNKNOWN; obliques between FRONTAL_MAX_YAW_DEG and SIDE_MIN_YAW_DEG -> UNKNOWN).
     `lying`: the exercise is done lying down (FRONTAL_MAX_YAW_LYING_DEG)."""

@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from formcheck.core.landmarks import Lm
+from formcheck.core.types import BoolArray, FloatArray
 
 # The mid-shoulder -> ankle line of the steeper leg (the stance leg) at least this far above the image
 # horizontal: upright (standing, squatting, sitting against a wall). Measured on the 40 labelled clips
@@ -52,20 +53,20 @@ EXERCISE_POSTURES: dict[str, Posture] = {
 _CODES = np.array([Posture.UPRIGHT, Posture.LYING, Posture.UNKNOWN], dtype=object)
 
 
-def _mid(xy: NDArray, a: Lm, b: Lm) -> NDArray:
+def _mid(xy: FloatArray, a: Lm, b: Lm) -> FloatArray:
     """Midpoint of two landmarks; the one that is seen where the other is not."""
     pa, pb = xy[..., int(a), :], xy[..., int(b), :]
     return np.where(np.isnan(pa), pb, np.where(np.isnan(pb), pa, (pa + pb) / 2.0))
 
 
-def posture_codes(xy: NDArray) -> NDArray:
+def posture_codes(xy: FloatArray) -> NDArray[np.int8]:
     """Per frame 0 = upright, 1 = lying, 2 = unknown (indices into the Posture order above)."""
     xy = np.asarray(xy, dtype=np.float64)
     sh = _mid(xy, Lm.LEFT_SHOULDER, Lm.RIGHT_SHOULDER)
     hip = _mid(xy, Lm.LEFT_HIP, Lm.RIGHT_HIP)
     trunk = sh - hip
 
-    def incline(ankle: Lm) -> NDArray:
+    def incline(ankle: Lm) -> FloatArray:
         body = xy[..., int(ankle), :] - sh
         return np.degrees(np.arctan2(np.abs(body[..., 1]), np.abs(body[..., 0])))
 
@@ -87,7 +88,7 @@ _L_SH, _R_SH, _L_HIP, _R_HIP, _L_ANK, _R_ANK = (
 )
 
 
-def _mid1(xy: NDArray, a: int, b: int) -> tuple[float, float] | None:
+def _mid1(xy: FloatArray, a: int, b: int) -> tuple[float, float] | None:
     pa, pb = xy[a], xy[b]
     ok_a, ok_b = pa[0] == pa[0] and pa[1] == pa[1], pb[0] == pb[0] and pb[1] == pb[1]
     if ok_a and ok_b:
@@ -98,7 +99,7 @@ def _mid1(xy: NDArray, a: int, b: int) -> tuple[float, float] | None:
     return None
 
 
-def posture_code_one(xy: NDArray) -> int:
+def posture_code_one(xy: FloatArray) -> int:
     """posture_codes for one (33, 2) frame in plain floats: the live path calls it every frame, where numpy's
     per-call overhead on a handful of points costs ~0.2 ms."""
     sh, hip = _mid1(xy, _L_SH, _R_SH), _mid1(xy, _L_HIP, _R_HIP)
@@ -121,20 +122,22 @@ def posture_code_one(xy: NDArray) -> int:
     return 1 if trunk_deg >= 90.0 - TRUNK_ONLY_UPRIGHT_MAX_DEG else 2
 
 
-def wrong_posture_one(xy: NDArray, exercise_posture: str) -> bool:
+def wrong_posture_one(xy: FloatArray, exercise_posture: str) -> bool:
     """wrong_posture for one (33, 2) frame."""
     want = EXERCISE_POSTURES[exercise_posture]
     return posture_code_one(xy) == (1 if want is Posture.UPRIGHT else 0)
 
 
-def classify_posture(xy: NDArray) -> NDArray:
+def classify_posture(xy: FloatArray) -> NDArray[np.object_]:
     """Posture per frame as an object array of Posture (leading shape of `xy`)."""
-    return _CODES[posture_codes(xy)]
+    out: NDArray[np.object_] = _CODES[posture_codes(xy)]
+    return out
 
 
-def wrong_posture(xy: NDArray, exercise_posture: str) -> NDArray:
+def wrong_posture(xy: FloatArray, exercise_posture: str) -> BoolArray:
     """(...,) bool: the frame is positively in another posture than the exercise's (unknown never is)."""
     want = EXERCISE_POSTURES[exercise_posture]
     code = posture_codes(xy)
     other = 1 if want is Posture.UPRIGHT else 0
-    return code == other
+    wrong: BoolArray = code == other
+    return wrong

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
-from pathlib import Path
 
-import numpy as np
-
-from formcheck.core.analysis import LiveFeedback, Rep, SetResult
-from formcheck.core.types import PoseSeq
+from formcheck.core.results import LiveFeedback, Rep, SetResult
+from formcheck.core.rules import Check
 
 SCHEMA = "formcheck.core.report/1"
 
@@ -25,34 +21,24 @@ class Report:
     frame_wh: tuple[int, int] | None = None
 
 
-def landmarks_for(
-    path: str | Path, *, progress: Callable[[float], None] | None = None, cache: str | Path | None = None
-) -> tuple[PoseSeq, str | None]:
-    """Raw landmarks of a video (and the pose model's sha256): from a landmark .npz if given, else MediaPipe
-    through formcheck.media.pose with its on-disk cache."""
-    if cache is not None and Path(cache).is_file():
-        seq = PoseSeq.load_npz(cache)
-        with np.load(cache, allow_pickle=False) as z:
-            sha = str(z["model_sha256"]) if "model_sha256" in z else None
-        return seq, sha
-    from formcheck.media import pose
-
-    def prog(n: int, total: int | None) -> None:
-        if progress is not None and total:
-            progress(min(1.0, n / total))
-
-    model = pose.resolve_model()
-    seq = pose.estimate_video(path, model=model, progress=prog, use_cache=True)
-    return seq, model.sha256
-
-
 def _num(v: float | None, nd: int = 2) -> float | None:
     if v is None or not math.isfinite(v):
         return None
     return round(float(v), nd)
 
 
-def _rep_json(r: Rep) -> dict:
+def _check_json(c: Check) -> dict[str, object]:
+    return {
+        "rule": c.rule,
+        "status": str(c.status),
+        "value": _num(c.value),
+        "threshold": _num(c.threshold),
+        "unit": c.unit,
+        "reason": c.reason,
+    }
+
+
+def _rep_json(r: Rep) -> dict[str, object]:
     return {
         "index": r.index,
         "start_s": _num(r.start_s, 3),
@@ -76,25 +62,15 @@ def _rep_json(r: Rep) -> dict:
             }
             for f in r.faults
         ],
-        "checks": [
-            {
-                "rule": c.rule,
-                "status": str(c.status),
-                "value": _num(c.value),
-                "threshold": _num(c.threshold),
-                "unit": c.unit,
-                "reason": c.reason,
-            }
-            for c in r.checks
-        ],
+        "checks": [_check_json(c) for c in r.checks],
     }
 
 
-def report_to_json(obj: Report | SetResult) -> dict:
+def report_to_json(obj: Report | SetResult) -> dict[str, object]:
     """The report as plain JSON-able data (schema "formcheck.core.report/1")."""
     rep = obj if isinstance(obj, Report) else Report(result=obj)
     res = rep.result
-    summary: dict = {
+    summary: dict[str, object] = {
         "reps": res.rep_count,
         "valid_reps": res.valid_rep_count,
         "invalid_reps": sum(r.verdict == "invalid" for r in res.reps),
@@ -122,17 +98,7 @@ def report_to_json(obj: Report | SetResult) -> dict:
             "target_s": h.target_s,
             "min_s": h.min_s,
             "met": h.met,
-            "checks": [
-                {
-                    "rule": c.rule,
-                    "status": str(c.status),
-                    "value": _num(c.value),
-                    "threshold": _num(c.threshold),
-                    "unit": c.unit,
-                    "reason": c.reason,
-                }
-                for c in h.checks
-            ],
+            "checks": [_check_json(c) for c in h.checks],
         }
     return {
         "schema": SCHEMA,
@@ -185,7 +151,7 @@ def render_table(obj: Report | SetResult) -> str:
     return "\n".join(lines)
 
 
-def live_feedback_to_json(fb: LiveFeedback) -> dict:
+def live_feedback_to_json(fb: LiveFeedback) -> dict[str, object]:
     """One LiveFeedback as plain JSON data for the live page's WebSocket."""
     return {
         "t_s": _num(fb.t_s, 3),

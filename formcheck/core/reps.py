@@ -19,9 +19,9 @@ import enum
 import math
 
 import numpy as np
-from numpy.typing import NDArray
 
 from formcheck.core.spec import HoldSpec, RepSpec
+from formcheck.core.types import BoolArray, FloatArray
 
 # In a rep, the phase reads "up" once the signal has come back this share of the hysteresis gap from its peak.
 UP_PHASE_FRACTION = 0.5
@@ -201,7 +201,7 @@ class RepCounter:
         return self._start[0] if self._start is not None and self.phase in (Phase.DOWN, Phase.UP) else None
 
 
-def segment_reps(values: NDArray, t_s: NDArray, spec: RepSpec, cuts: NDArray | None = None) -> list[RepEvent]:
+def segment_reps(values: FloatArray, t_s: FloatArray, spec: RepSpec, cuts: BoolArray | None = None) -> list[RepEvent]:
     """Offline segmentation of a whole (T,) signal with the same machine as the live counter.
 
     `cuts` (T,) bool marks frames where the video cut to another shot (RepCounter.cut is called first).
@@ -276,7 +276,7 @@ class HoldTimer:
         return HoldTotals(self.in_position_s, self.good_form_s, self.longest_good_s, self.first_in_s)
 
 
-def time_hold(values: NDArray, t_s: NDArray, good: NDArray, spec: HoldSpec) -> HoldTotals:
+def time_hold(values: FloatArray, t_s: FloatArray, good: FloatArray, spec: HoldSpec) -> HoldTotals:
     """Offline hold timing with the same machine as the live timer."""
     timer = HoldTimer(spec)
     for t, v, g in zip(

@@ -11,18 +11,18 @@ import dataclasses
 import enum
 import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from importlib import resources
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from numpy.typing import NDArray
 
-from formcheck.core import measures
+from formcheck.core import measures, ops
 from formcheck.core.geometry import View
 from formcheck.core.landmarks import Lm, Side
 from formcheck.core.measures import PoseArrays
 from formcheck.core.spec import REP_DURATION, ExerciseSpec, RuleSpec
+from formcheck.core.types import FloatArray
 from formcheck.core.viewpoint import turn_to_window_deg
 
 # missing_reason names a landmark as unseen when it is missing in more than this share of the window (the
@@ -48,7 +48,7 @@ NOISE_FILE = "measure_noise.json"
 
 
 @functools.lru_cache(maxsize=1)
-def _noise_table() -> dict[str, tuple[NDArray, NDArray]]:
+def _noise_table() -> dict[str, tuple[FloatArray, FloatArray]]:
     data = json.loads((resources.files("formcheck.core") / "exercises" / NOISE_FILE).read_text(encoding="utf-8"))
     return {
         m: (np.asarray(d["yaw_deg"], float), np.asarray(d["p50_abs_err"], float)) for m, d in data["measures"].items()
@@ -62,9 +62,6 @@ def sweep_noise(measure: str, yaw_deg: float) -> float:
     if table is None or not np.isfinite(yaw_deg):
         return float("nan")
     return float(np.interp(yaw_deg, table[0], table[1]))
-
-
-OPERATORS = ("above", "below", "outside", "abs_above")
 
 
 class Status(enum.StrEnum):
@@ -167,27 +164,33 @@ def view_turn_size_deg(rule: RuleSpec, win: Window) -> float:
     return abs(turn_deg(win.yaw_signed_deg, *rule.yaw_window_deg))
 
 
-def missing_reason(xy: NDArray, lms: tuple[Lm, ...]) -> str:
+def missing_text(missing: Collection[Lm], lms: Collection[Lm], any_seen: bool) -> str:
+    """Name the body part of the `missing` landmarks (of the `lms` asked about) as an instruction; `any_seen`:
+    some landmark at all was seen."""
+    if len(missing) == len(lms) and not any_seen:
+        return "no person in view"
+    for group, text in _MISSING_REASONS:
+        if group.intersection(missing):
+            return text
+    return "body not fully visible: step back"
+
+
+def missing_reason(xy: FloatArray, lms: tuple[Lm, ...]) -> str:
     """Name the body part whose landmarks were unseen most of the window, as an instruction."""
     if len(xy) == 0:
         return "not visible: step into view"
     seen = np.isfinite(xy[:, [int(m) for m in lms], 0]).mean(axis=0)
     missing = {m for m, s in zip(lms, seen, strict=True) if s < MIN_COVERAGE}
-    if len(missing) == len(lms) and not np.isfinite(xy[..., 0]).any():
-        return "no person in view"
-    for group, text in _MISSING_REASONS:
-        if missing & group:
-            return text
-    return "body not fully visible: step back"
+    return missing_text(missing, lms, bool(np.isfinite(xy[..., 0]).any()))
 
 
 class MeasureTable:
     """Lazily computed measure series over one PoseArrays (a clip, or a live buffer), cached per (name, side)."""
 
-    def __init__(self, arrays: PoseArrays, t_s: NDArray, raw: PoseArrays | None = None) -> None:
+    def __init__(self, arrays: PoseArrays, t_s: FloatArray, raw: PoseArrays | None = None) -> None:
         """`raw`: the same frames before smoothing, so rules can measure each series' own noise."""
         self.arrays, self.t_s = arrays, np.asarray(t_s, dtype=float)
-        self._cache: dict[tuple[str, str | None], NDArray] = {}
+        self._cache: dict[tuple[str, str | None], FloatArray] = {}
         self._raw = None if raw is None else MeasureTable(raw, t_s)
 
     def noise(self, name: str, side: Side | str | None, i0: int, i1: int) -> float:
@@ -201,7 +204,7 @@ class MeasureTable:
     def __len__(self) -> int:
         return len(self.t_s)
 
-    def get(self, name: str, side: Side | str | None) -> NDArray:
+    def get(self, name: str, side: Side | str | None) -> FloatArray:
         """(T,) series of measure `name`. For a sided measure, side None / "mean" / "max" / "min" combines both
         sides, and "side_by:<measure>:<max|min>" takes, frame by frame, the side that measure picks (e.g. the
         stance leg = the lower ankle)."""
@@ -228,7 +231,7 @@ class MeasureTable:
         return out
 
 
-def _combine(a: NDArray, b: NDArray, how: str) -> NDArray:
+def _combine(a: FloatArray, b: FloatArray, how: str) -> FloatArray:
     with np.errstate(invalid="ignore"):
         if how == "max":
             return np.fmax(a, b)
@@ -251,7 +254,7 @@ class Window:
     yaw_signed_deg: float = float("nan")  # (-180, 180], + = the person's left side towards the camera
 
 
-def _sustained(x: NDArray, k: int, worst: str) -> float:
+def _sustained(x: FloatArray, k: int, worst: str) -> float:
     """Worst value held for k consecutive frames: max of rolling min ("max") or min of rolling max ("min")."""
     k = max(1, min(k, len(x)))
     if worst == "max":
@@ -263,15 +266,26 @@ def _sustained(x: NDArray, k: int, worst: str) -> float:
     return v if np.isfinite(v) else float("nan")
 
 
-def _violates(op: str, value: float, lo: float, hi: float | None) -> bool:
+def rule_limits(rule: RuleSpec, overrides: Mapping[str, float] | None) -> tuple[float, float | None]:
+    """(limit, upper limit) of a rule for this person: a clinician's override ("<rule>", "<rule>.hi") wins."""
+    limit = rule.limit_for(dict(overrides) if overrides else None)
+    hi = rule.limit_hi
+    if rule.op == "outside" and overrides and f"{rule.id}.hi" in overrides:
+        hi = float(overrides[f"{rule.id}.hi"])
+    return limit, hi
+
+
+def _worst_sustained(op: str, x: FloatArray, k: int, limit: float, hi: float | None) -> float:
+    """The worst value of x held for k frames, in the direction the operator looks."""
     if op == "above":
-        return value > lo
+        return _sustained(x, k, "max")
     if op == "below":
-        return value < lo
+        return _sustained(x, k, "min")
     if op == "abs_above":
-        return abs(value) > lo
+        return _sustained(np.abs(x), k, "max")
     assert hi is not None
-    return value < lo or value > hi
+    v_hi, v_lo = _sustained(x, k, "max"), _sustained(x, k, "min")
+    return v_hi if (v_hi - hi) >= (limit - v_lo) else v_lo
 
 
 def rule_sides(rule: RuleSpec, side: Side | None, combine: str) -> list[Side | str | None]:
@@ -287,6 +301,55 @@ def rule_sides(rule: RuleSpec, side: Side | None, combine: str) -> list[Side | s
     return [side if rule.side == "working" else side.other]
 
 
+def _rule_frames(rule: RuleSpec, table: MeasureTable, win: Window) -> tuple[int, int]:
+    """The frames a rule reads: the whole window, or (at = peak) those near the rep's deepest point."""
+    if rule.at != "peak":
+        return win.i0, win.i1
+    t = table.t_s
+    half = max(PEAK_HALF_WINDOW_S, rule.min_duration_s / 2)
+    lo_i = int(np.searchsorted(t, t[win.peak_i] - half, side="left"))
+    hi_i = int(np.searchsorted(t, t[win.peak_i] + half, side="right")) - 1
+    return max(win.i0, lo_i), min(win.i1, hi_i)
+
+
+def _worst_side(
+    rule: RuleSpec,
+    table: MeasureTable,
+    win: Window,
+    i0: int,
+    i1: int,
+    baselines: Mapping[tuple[str, str | None], float],
+    combine: str,
+    lims: tuple[float, float | None],
+) -> tuple[tuple[float, float, Side | str | None] | None, str]:
+    """((how far past the limit, value, side) of the worst series the rule reads, or None; why a series
+    could not be read)."""
+    limit, hi = lims
+    m = measures.MEASURES[rule.measure]
+    fps = (i1 - i0) / max(table.t_s[i1] - table.t_s[i0], 1e-9) if i1 > i0 else 30.0
+    k = max(1, int(round(rule.min_duration_s * fps)))
+    best: tuple[float, float, Side | str | None] | None = None
+    reason = ""
+    for s in rule_sides(rule, win.side, combine):
+        x = table.get(rule.measure, s)[i0 : i1 + 1]
+        if rule.baseline:
+            b = baselines.get((rule.measure, None if s is None else str(s)), float("nan"))
+            if np.isfinite(b):
+                x = x - b
+        if np.isfinite(x).mean() < rule.min_coverage if len(x) else True:
+            side_for_lm = s if isinstance(s, Side) else None
+            reason = missing_reason(table.arrays.xy[i0 : i1 + 1], m.landmarks(side_for_lm))
+            continue
+        value = float(np.nanmedian(x)) if rule.at == "peak" else _worst_sustained(rule.op, x, k, limit, hi)
+        if not np.isfinite(value):
+            reason = reason or missing_reason(table.arrays.xy[i0 : i1 + 1], m.landmarks(None))
+            continue
+        badness = ops.excess(rule.op, value, limit, hi)
+        if best is None or badness > best[0]:
+            best = (badness, value, s)
+    return best, reason
+
+
 def judge(
     rule: RuleSpec,
     table: MeasureTable,
@@ -297,12 +360,11 @@ def judge(
     overrides: Mapping[str, float] | None = None,
 ) -> Check:
     """Judge one rule on one window of `table` (see module docstring for "unknown")."""
-    limit = rule.limit_for(dict(overrides) if overrides else None)
-    hi = rule.limit_hi
-    if rule.op == "outside" and overrides and f"{rule.id}.hi" in overrides:
-        hi = float(overrides[f"{rule.id}.hi"])
+    limit, hi = rule_limits(rule, overrides)
 
-    def make(status: Status, value: float, reason: str = "", side: object = None, noise: float = float("nan")) -> Check:
+    def make(
+        status: Status, value: float, reason: str = "", side: Side | str | None = None, noise: float = float("nan")
+    ) -> Check:
         return Check(
             rule.id,
             status,
@@ -318,54 +380,16 @@ def judge(
 
     if rule.measure == REP_DURATION:
         d = win.duration_s
-        return make(Status.FAULT if _violates(rule.op, d, limit, hi) else Status.OK, d)
+        return make(Status.FAULT if ops.compare(rule.op, d, limit, hi) else Status.OK, d)
     blocked = view_check(rule, win)
     if blocked is not None:
         return make(Status.UNKNOWN, float("nan"), blocked)
-    m = measures.MEASURES[rule.measure]
-    if rule.at == "peak":
-        t = table.t_s
-        half = max(PEAK_HALF_WINDOW_S, rule.min_duration_s / 2)
-        lo_i = int(np.searchsorted(t, t[win.peak_i] - half, side="left"))
-        hi_i = int(np.searchsorted(t, t[win.peak_i] + half, side="right")) - 1
-        i0, i1 = max(win.i0, lo_i), min(win.i1, hi_i)
-    else:
-        i0, i1 = win.i0, win.i1
-    fps = (i1 - i0) / max(table.t_s[i1] - table.t_s[i0], 1e-9) if i1 > i0 else 30.0
-    k = max(1, int(round(rule.min_duration_s * fps)))
-    best: tuple[float, float, object] | None = None  # (badness, value, side)
-    reason = ""
-    for s in rule_sides(rule, win.side, combine):
-        x = table.get(rule.measure, s)[i0 : i1 + 1]
-        if rule.baseline:
-            b = baselines.get((rule.measure, None if s is None else str(s)), float("nan"))
-            if np.isfinite(b):
-                x = x - b
-        if np.isfinite(x).mean() < rule.min_coverage if len(x) else True:
-            side_for_lm = s if isinstance(s, Side) else None
-            reason = missing_reason(table.arrays.xy[i0 : i1 + 1], m.landmarks(side_for_lm))
-            continue
-        if rule.at == "peak":
-            value = float(np.nanmedian(x))
-        elif rule.op == "above":
-            value = _sustained(x, k, "max")
-        elif rule.op == "below":
-            value = _sustained(x, k, "min")
-        elif rule.op == "abs_above":
-            value = _sustained(np.abs(x), k, "max")
-        else:
-            v_hi, v_lo = _sustained(x, k, "max"), _sustained(x, k, "min")
-            value = v_hi if (v_hi - hi) >= (limit - v_lo) else v_lo  # type: ignore[operator]
-        if not np.isfinite(value):
-            reason = reason or missing_reason(table.arrays.xy[i0 : i1 + 1], m.landmarks(None))
-            continue
-        badness = _badness(rule.op, value, limit, hi)
-        if best is None or badness > best[0]:
-            best = (badness, value, s)
+    i0, i1 = _rule_frames(rule, table, win)
+    best, reason = _worst_side(rule, table, win, i0, i1, baselines, combine, (limit, hi))
     if best is None:
         return make(Status.UNKNOWN, float("nan"), reason or "body not fully visible: step back")
     badness, value, s = best
-    if not _violates(rule.op, value, limit, hi):
+    if not ops.compare(rule.op, value, limit, hi):
         return make(Status.OK, value, side=s)
     noise = table.noise(rule.measure, s, i0, i1)
     if not rule.baseline:  # the sweep's error is absolute: its bias is what a baseline-relative rule removes
@@ -379,18 +403,6 @@ def judge(
             noise=noise,
         )
     return make(Status.FAULT, value, side=s, noise=noise)
-
-
-def _badness(op: str, value: float, lo: float, hi: float | None) -> float:
-    """How far past (positive) or inside (negative) the limit a value is, to pick the worse side."""
-    if op == "above":
-        return value - lo
-    if op == "below":
-        return lo - value
-    if op == "abs_above":
-        return abs(value) - lo
-    assert hi is not None
-    return max(value - hi, lo - value)
 
 
 def judge_all(

@@ -11,9 +11,9 @@ import logging
 import math
 
 import numpy as np
-from numpy.typing import NDArray
+from scipy import signal
 
-from formcheck.core.types import VISIBILITY_MIN, PoseFrame, PoseSeq
+from formcheck.core.types import VISIBILITY_MIN, BoolArray, FloatArray, PoseFrame, PoseSeq, as_float
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +36,13 @@ MAX_GAP_S = 0.5
 # knee-rehab exercises are slower (reps of 1-4 s), so 4 Hz keeps their harmonics and drops more jitter
 # (judgement call).
 BUTTER_CUTOFF_HZ = 4.0
+# 2nd order, run forward and backward: 4th-order magnitude, no phase shift (Winter's gait-marker practice).
+BUTTER_ORDER = 2
 # The cut-off is clamped below this fraction of the sampling rate (Nyquist is 0.5; the bilinear design breaks).
 MAX_CUTOFF_FRACTION_OF_FS = 0.45
 
 
-def _alpha(cutoff_hz: NDArray | float, dt_s: NDArray) -> NDArray:
+def _alpha(cutoff_hz: FloatArray | float, dt_s: FloatArray) -> FloatArray:
     """Smoothing factor of a first-order low-pass at `cutoff_hz` for a step of dt_s (Casiez 2012, eq. 4)."""
     tau_s = 1.0 / (2.0 * np.pi * cutoff_hz)
     return 1.0 / (1.0 + tau_s / dt_s)
@@ -63,33 +65,36 @@ class OneEuroFilter:
     ) -> None:
         self.min_cutoff_hz, self.beta, self.d_cutoff_hz = min_cutoff_hz, beta, d_cutoff_hz
         self.speed_dims, self.max_gap_s = speed_dims, max_gap_s
-        self.reset()
+        self._x: FloatArray | None = None  # last output per point (NaN: restart)
+        self._dx: FloatArray = np.zeros(0)  # smoothed speed per point
+        self._t: FloatArray = np.zeros(0)  # time of the last sample per point (NaN: restart)
 
     def reset(self) -> None:
         """Forget every point's history (e.g. a new clip or camera)."""
-        self._x = self._dx = self._t = None
+        self._x = None
 
-    def __call__(self, t_s: float, x: NDArray, ok: NDArray, scale: float = 1.0) -> NDArray:
+    def __call__(self, t_s: float, x: FloatArray, ok: BoolArray, scale: float = 1.0) -> FloatArray:
         """Filter one sample x (N, D) at time t_s; points where `ok` is False pass through and restart."""
         x = np.asarray(x, dtype=np.float64)
         ok = np.asarray(ok, dtype=bool) & np.isfinite(x).all(axis=-1)
-        if self._x is None or self._x.shape != x.shape:
-            self._x = np.full(x.shape, np.nan)
+        prev_x = self._x
+        if prev_x is None or prev_x.shape != x.shape:
+            prev_x = np.full(x.shape, np.nan)
             self._dx = np.zeros(x.shape[:-1] + (self.speed_dims,))
             self._t = np.full(x.shape[:-1], np.nan)
         dt_s = t_s - self._t
         with np.errstate(invalid="ignore"):
             run = ok & (dt_s > 0) & (dt_s <= self.max_gap_s)
         dt = np.where(run, dt_s, 1.0)[..., None]
-        velocity = (x - np.where(run[..., None], self._x, x))[..., : self.speed_dims] / dt / scale
+        velocity = (x - np.where(run[..., None], prev_x, x))[..., : self.speed_dims] / dt / scale
         dx = self._dx + _alpha(self.d_cutoff_hz, dt) * (velocity - self._dx)
         cutoff_hz = self.min_cutoff_hz + self.beta * np.linalg.norm(dx, axis=-1, keepdims=True)
-        smoothed = self._x + _alpha(cutoff_hz, dt) * (x - self._x)
+        smoothed = prev_x + _alpha(cutoff_hz, dt) * (x - prev_x)
         out = np.where(run[..., None], smoothed, x)
         self._x = np.where(ok[..., None], out, np.nan)
         self._dx = np.where(run[..., None], dx, 0.0)
         self._t = np.where(ok, t_s, np.nan)
-        return out
+        return as_float(out)
 
 
 class OneEuroSmoother:
@@ -134,74 +139,30 @@ class OneEuroSmoother:
 # ---------------------------------------------------------------------------------------------- offline
 
 
-def butter2_lowpass(cutoff_hz: float, fs_hz: float) -> tuple[NDArray, NDArray]:
-    """(b, a) of a 2nd-order Butterworth low-pass by the bilinear transform with pre-warping (a[0] = 1)."""
-    k = math.tan(math.pi * cutoff_hz / fs_hz)
-    norm = 1.0 / (1.0 + math.sqrt(2.0) * k + k * k)
-    b0 = k * k * norm
-    b = np.array([b0, 2.0 * b0, b0])
-    a = np.array([1.0, 2.0 * (k * k - 1.0) * norm, (1.0 - math.sqrt(2.0) * k + k * k) * norm])
-    return b, a
+def butter2_lowpass(cutoff_hz: float, fs_hz: float) -> tuple[FloatArray, FloatArray]:
+    """(b, a) of the 2nd-order Butterworth low-pass (bilinear transform with pre-warping; a[0] = 1)."""
+    b, a = signal.butter(BUTTER_ORDER, cutoff_hz, fs=fs_hz)
+    return np.asarray(b, dtype=np.float64), np.asarray(a, dtype=np.float64)
 
 
-# The 2nd-order filter's impulse response is cut where it has decayed below this (relative): the FIR form then
-# equals the recursion to ~1e-12 and can run as one FFT convolution over all channels at once.
-IMPULSE_TAIL_REL = 1e-12
-IMPULSE_MAX_LEN = 20_000
-
-
-def _impulse_response(b: NDArray, a: NDArray) -> NDArray:
-    """h[n] of the recursive filter (a[0] = 1), long enough that the rest is below IMPULSE_TAIL_REL."""
-    h = []
-    x1 = x2 = y1 = y2 = 0.0
-    peak = 0.0
-    for n in range(IMPULSE_MAX_LEN):
-        x0 = 1.0 if n == 0 else 0.0
-        y0 = b[0] * x0 + b[1] * x1 + b[2] * x2 - a[1] * y1 - a[2] * y2
-        h.append(y0)
-        peak = max(peak, abs(y0))
-        x2, x1, y2, y1 = x1, x0, y1, y0
-        if n > 8 and abs(y0) < IMPULSE_TAIL_REL * peak and abs(y2) < IMPULSE_TAIL_REL * peak:
-            break
-    return np.array(h)
-
-
-def _lfilter_steady(b: NDArray, a: NDArray, x: NDArray) -> NDArray:
-    """The filter along axis 0 of x (T, C), started in steady state at x[0] (no start-up step).
-
-    Computed as a convolution with the truncated impulse response, over a prefix holding x[0] (which is what
-    "steady state" means), by FFT for every channel at once: the same numbers as the recursion to ~1e-12,
-    without a Python loop over time.
-    """
-    h = _impulse_response(b, a)
-    n_h, n_x = len(h), len(x)
-    x2 = np.asarray(x, dtype=np.float64).reshape(n_x, -1)
-    ext = np.concatenate([np.repeat(x2[:1], n_h, axis=0), x2])
-    size = 1 << int(np.ceil(np.log2(len(ext) + n_h - 1)))
-    y = np.fft.irfft(np.fft.rfft(ext, size, axis=0) * np.fft.rfft(h, size)[:, None], size, axis=0)
-    return y[n_h : n_h + n_x].reshape(x.shape)
-
-
-def filtfilt(x: NDArray, cutoff_hz: float, fs_hz: float) -> NDArray:
-    """Zero-phase low-pass of one finite run x (T, C): forward and backward passes with odd-extension padding."""
+def filtfilt(x: FloatArray, cutoff_hz: float, fs_hz: float) -> FloatArray:
+    """Zero-phase low-pass of one finite run x (T, C): scipy's forward-backward Butterworth (second-order
+    sections, each pass started in steady state) over an odd extension of the ends."""
     n = len(x)
     if n < 2:
         return x.copy()
-    b, a = butter2_lowpass(cutoff_hz, fs_hz)
-    pad = min(n - 1, max(9, math.ceil(fs_hz / cutoff_hz)))  # scipy uses 9; a longer pad settles edges better
-    ext = np.concatenate([2 * x[0] - x[pad:0:-1], x, 2 * x[-1] - x[-2 : -pad - 2 : -1]])
-    y = _lfilter_steady(b, a, ext)
-    y = _lfilter_steady(b, a, y[::-1])[::-1]
-    return y[pad : pad + n]
+    sos = signal.butter(BUTTER_ORDER, cutoff_hz, fs=fs_hz, output="sos")
+    pad = min(n - 1, max(9, math.ceil(fs_hz / cutoff_hz)))  # scipy's default is 9; a longer pad settles edges better
+    return np.asarray(signal.sosfiltfilt(sos, x, axis=0, padlen=pad), dtype=np.float64)
 
 
-def _finite_runs(mask: NDArray) -> list[tuple[int, int]]:
+def _finite_runs(mask: FloatArray) -> list[tuple[int, int]]:
     """(start, stop) of each run of True in a 1-D mask."""
     edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
     return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True))
 
 
-def filtfilt_gaps(x: NDArray, cutoff_hz: float, fs_hz: float) -> NDArray:
+def filtfilt_gaps(x: FloatArray, cutoff_hz: float, fs_hz: float) -> FloatArray:
     """filtfilt over axis 0 of x (T, ...) where each finite run of each channel is filtered on its own."""
     flat = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
     out = np.full_like(flat, np.nan)

@@ -10,36 +10,22 @@ import hashlib
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from formcheck.core import measures
 from formcheck.core.geometry import View
 from formcheck.core.landmarks import Lm
+from formcheck.core.ops import RuleOp
 from formcheck.errors import SpecError
-
-EXERCISE_IDS = (
-    "small_knee_bend",
-    "squat",
-    "lunge",
-    "side_lying_leg_raise",
-    "standing_side_leg_raise",
-    "single_leg_squat",
-    "step_down",
-    "step_up",
-    "glute_bridge",
-    "straight_leg_raise",
-    "wall_sit",
-    "plank",
-)
 
 # Pseudo-measure of a rule that judges the rep's duration (tempo) rather than a pose series.
 REP_DURATION = "rep_duration_s"
 
 SideMode = Literal["bilateral", "one_sided", "alternating"]
 PostureName = Literal["standing", "sitting", "side_lying", "supine", "prone"]
-Op = Literal["above", "below", "outside", "abs_above"]
+Op = RuleOp  # the rule operators of core.ops (the one operator table)
 RuleSide = Literal["working", "other", "both", "none", "signal"]  # "signal": the rep signal's own series
 At = Literal["peak", "rep", "hold"]
 Severity = Literal["fault", "advisory"]
@@ -62,7 +48,27 @@ def _unit_of(name: str) -> str:
     return "s" if name == REP_DURATION else measures.MEASURES[name].unit
 
 
-class RepSpec(_Model):
+class _Measured(_Model):
+    """A model with a `measure` (checked against the registry) and its `unit` (stated again in the file, and
+    checked to be the measure's own). The subclasses declare both fields, in their own field order."""
+
+    if TYPE_CHECKING:
+        measure: str
+        unit: str
+
+    @field_validator("measure", check_fields=False)
+    @classmethod
+    def _measure(cls, v: str) -> str:
+        return _check_measure(v)
+
+    @model_validator(mode="after")
+    def _unit_matches(self) -> Self:
+        if self.unit != _unit_of(self.measure):
+            raise ValueError(f"unit {self.unit!r} does not match measure {self.measure} ({_unit_of(self.measure)})")
+        return self
+
+
+class RepSpec(_Measured):
     """Rep counting on one signal with hysteresis: a rep enters past `enter` and is counted on return past `exit`."""
 
     measure: str
@@ -81,11 +87,6 @@ class RepSpec(_Model):
     side_pick: Literal["max", "min"] = "max"
     source: str = ""
 
-    @field_validator("measure")
-    @classmethod
-    def _measure(cls, v: str) -> str:
-        return _check_measure(v)
-
     @field_validator("side_by")
     @classmethod
     def _side_by(cls, v: str | None) -> str | None:
@@ -97,8 +98,6 @@ class RepSpec(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> RepSpec:
-        if self.unit != _unit_of(self.measure):
-            raise ValueError(f"unit {self.unit!r} does not match measure {self.measure} ({_unit_of(self.measure)})")
         inc = self.direction == "increase"
         if (
             self.enter is not None
@@ -122,7 +121,7 @@ class RepSpec(_Model):
         return f"side_by:{self.side_by}:{self.side_pick}" if self.combine == "side_by" else self.combine
 
 
-class HoldSpec(_Model):
+class HoldSpec(_Measured):
     """A timed hold: in position while the signal is past `enter` (left again past `exit`); timed in good form."""
 
     measure: str
@@ -135,15 +134,8 @@ class HoldSpec(_Model):
     min_s: float
     source: str = ""
 
-    @field_validator("measure")
-    @classmethod
-    def _measure(cls, v: str) -> str:
-        return _check_measure(v)
-
     @model_validator(mode="after")
     def _check(self) -> HoldSpec:
-        if self.unit != _unit_of(self.measure):
-            raise ValueError(f"unit {self.unit!r} does not match measure {self.measure} ({_unit_of(self.measure)})")
         inc = self.direction == "increase"
         if (self.enter <= self.exit) if inc else (self.enter >= self.exit):
             raise ValueError("enter must be past exit (hysteresis)")
@@ -155,7 +147,7 @@ class HoldSpec(_Model):
         return 1.0 if self.direction == "increase" else -1.0
 
 
-class RuleSpec(_Model):
+class RuleSpec(_Measured):
     """One check: `measure` `op` `limit` (+ `limit_hi` for outside), judged `at` the peak / over the rep / the hold."""
 
     id: str
@@ -181,11 +173,6 @@ class RuleSpec(_Model):
     judgement_call: bool = False
     highlight: tuple[str, ...] = ()  # landmark names ("KNEE" = the judged side's knee, or "LEFT_HIP")
 
-    @field_validator("measure")
-    @classmethod
-    def _measure(cls, v: str) -> str:
-        return _check_measure(v)
-
     @field_validator("highlight")
     @classmethod
     def _landmarks(cls, v: tuple[str, ...]) -> tuple[str, ...]:
@@ -196,8 +183,6 @@ class RuleSpec(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> RuleSpec:
-        if self.unit != _unit_of(self.measure):
-            raise ValueError(f"unit {self.unit!r} does not match measure {self.measure} ({_unit_of(self.measure)})")
         if (self.op == "outside") != (self.limit_hi is not None):
             raise ValueError("limit_hi is required for op 'outside' and only for it")
         if self.limit_hi is not None and self.limit_hi <= self.limit:
@@ -292,7 +277,7 @@ def _files() -> dict[str, tuple[str, str]]:
 
 
 def exercise_ids() -> tuple[str, ...]:
-    """Ids of the exercise files shipped with the package, in a stable order."""
+    """Ids of the exercise files shipped with the package, in a stable order: the one list of exercise ids."""
     return tuple(sorted(_files()))
 
 

@@ -5,11 +5,23 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from formcheck.core.landmarks import N_LANDMARKS
+
+# The array types the core passes around (numpy's own generic, spelled once).
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+IntArray = NDArray[np.intp]
+
+
+def as_float(x: ArrayLike) -> FloatArray:
+    """`x` as a float64 array (no copy when it already is one): numpy's ufuncs are typed as returning Any."""
+    return np.asarray(x, dtype=np.float64)
+
 
 # A landmark whose visibility is below this is treated as not seen: its xy_px becomes NaN, so every
 # measure built on it is NaN and every rule that needs it says "unknown" (MediaPipe's own drawing
@@ -17,15 +29,18 @@ from formcheck.core.landmarks import N_LANDMARKS
 VISIBILITY_MIN = 0.5
 
 NPZ_FORMAT = "formcheck.core.landmarks/1"
+# The same layout under its name before the package was split into layers: still read (landmark caches and the
+# landmarks kept beside stored uploads).
+NPZ_FORMATS_READ = frozenset({NPZ_FORMAT, "formcheck.landmarks/1"})
 
 
-def _frozen(a: NDArray) -> NDArray:
+def _frozen(a: FloatArray) -> FloatArray:
     a = np.ascontiguousarray(a)
     a.setflags(write=False)
     return a
 
 
-def mask_xy(xyz_px: NDArray, visibility: NDArray, visibility_min: float = VISIBILITY_MIN) -> NDArray:
+def mask_xy(xyz_px: FloatArray, visibility: FloatArray, visibility_min: float = VISIBILITY_MIN) -> FloatArray:
     """x, y in px with NaN where the landmark is not visible enough. Works on (..., 33, 3) / (..., 33)."""
     xy = np.array(xyz_px[..., :2], dtype=np.float64, copy=True)
     xy[~(visibility >= visibility_min)] = np.nan
@@ -50,11 +65,11 @@ class PoseFrame:
 
     t_s: float
     frame_wh: tuple[int, int]
-    xyz_px: NDArray
-    visibility: NDArray
-    presence: NDArray
-    world_m: NDArray | None = None
-    xy_px: NDArray = dataclasses.field(default=None)  # type: ignore[assignment]
+    xyz_px: FloatArray
+    visibility: FloatArray
+    presence: FloatArray
+    world_m: FloatArray | None = None
+    xy_px: FloatArray = dataclasses.field(default=None)  # type: ignore[arg-type]  # filled in __post_init__
     n_people: int | None = None
     luma: float | None = None
 
@@ -96,8 +111,8 @@ class PoseFrame:
             luma=luma,
         )
 
-    def replace(self, **changes) -> PoseFrame:
-        """A copy with some fields changed; xy_px is recomputed unless given."""
+    def replace(self, **changes: Any) -> PoseFrame:
+        """A copy with some fields changed (of each field's own type, hence Any); xy_px is recomputed unless given."""
         if "xy_px" not in changes and ("xyz_px" in changes or "visibility" in changes):
             changes["xy_px"] = None
         return dataclasses.replace(self, **changes)
@@ -112,15 +127,15 @@ class PoseSeq:
     not measured.
     """
 
-    t_s: NDArray
+    t_s: FloatArray
     frame_wh: tuple[int, int]
-    xyz_px: NDArray
-    visibility: NDArray
-    presence: NDArray
-    world_m: NDArray
-    xy_px: NDArray = dataclasses.field(default=None)  # type: ignore[assignment]
-    n_people: NDArray = dataclasses.field(default=None)  # type: ignore[assignment]
-    luma: NDArray = dataclasses.field(default=None)  # type: ignore[assignment]
+    xyz_px: FloatArray
+    visibility: FloatArray
+    presence: FloatArray
+    world_m: FloatArray
+    xy_px: FloatArray = dataclasses.field(default=None)  # type: ignore[arg-type]  # filled in __post_init__
+    n_people: FloatArray = dataclasses.field(default=None)  # type: ignore[arg-type]  # filled in __post_init__
+    luma: FloatArray = dataclasses.field(default=None)  # type: ignore[arg-type]  # filled in __post_init__
 
     def __post_init__(self) -> None:
         n = len(self.t_s)
@@ -145,9 +160,9 @@ class PoseSeq:
         return len(self.t_s)
 
     @property
-    def detected(self) -> NDArray:
+    def detected(self) -> BoolArray:
         """(T,) bool: a person was found in the frame."""
-        return np.isfinite(self.xyz_px[:, :, 0]).any(axis=1)
+        return np.asarray(np.isfinite(self.xyz_px[:, :, 0]).any(axis=1), dtype=np.bool_)
 
     @property
     def duration_s(self) -> float:
@@ -220,7 +235,7 @@ class PoseSeq:
         i1 = int(np.searchsorted(self.t_s, t1_s, side="right"))
         return self.index_window(i0, i1)
 
-    def with_xy(self, xyz_px: NDArray, world_m: NDArray | None = None) -> PoseSeq:
+    def with_xy(self, xyz_px: FloatArray, world_m: FloatArray | None = None) -> PoseSeq:
         """A copy with new (e.g. smoothed) coordinates; the mask is recomputed from visibility."""
         return PoseSeq(
             t_s=self.t_s,
@@ -235,28 +250,28 @@ class PoseSeq:
 
     def save_npz(self, path: str | Path, **meta: str) -> None:
         """Write the sequence as a compressed .npz (format NPZ_FORMAT); `meta` adds string fields."""
-        np.savez_compressed(
-            path,
-            format=np.array(NPZ_FORMAT),
-            t_s=self.t_s,
-            xyz_px=self.xyz_px,
-            visibility=self.visibility,
-            presence=self.presence,
-            world_m=self.world_m,
-            frame_wh=np.array(self.frame_wh),
-            n_people=self.n_people,
-            luma=self.luma,
-            **{k: np.array(v) for k, v in meta.items()},
-        )
+        arrays: dict[str, NDArray[np.generic]] = {
+            "format": np.array(NPZ_FORMAT),
+            "t_s": self.t_s,
+            "xyz_px": self.xyz_px,
+            "visibility": self.visibility,
+            "presence": self.presence,
+            "world_m": self.world_m,
+            "frame_wh": np.array(self.frame_wh),
+            "n_people": self.n_people,
+            "luma": self.luma,
+        }
+        arrays.update({k: np.array(v) for k, v in meta.items()})
+        np.savez_compressed(path, allow_pickle=False, **arrays)
 
     @classmethod
     def load_npz(cls, path: str | Path) -> PoseSeq:
         with np.load(path, allow_pickle=False) as z:
-            if str(z["format"]) != NPZ_FORMAT:
+            if str(z["format"]) not in NPZ_FORMATS_READ:
                 raise ValueError(f"{path}: not a {NPZ_FORMAT} file")
             return cls(
                 t_s=z["t_s"],
-                frame_wh=tuple(int(v) for v in z["frame_wh"]),
+                frame_wh=(int(z["frame_wh"][0]), int(z["frame_wh"][1])),
                 xyz_px=z["xyz_px"],
                 visibility=z["visibility"],
                 presence=z["presence"],

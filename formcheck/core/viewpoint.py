@@ -42,11 +42,15 @@ degrees.
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import numpy as np
-from numpy.typing import NDArray
 
 from formcheck.core.landmarks import Lm
+from formcheck.core.types import FloatArray
+
+if TYPE_CHECKING:
+    from formcheck.core.types import PoseSeq
 
 # Below this length (m) a world hip or shoulder line, or the long axis, has no usable direction (MediaPipe's
 # adult hip joints sit ~0.2 m apart, shoulders ~0.3 m, the long axis ~0.5-1.4 m): treat the frame as unseen.
@@ -103,29 +107,29 @@ _RIGHT_SIDE = [int(m) for m in (Lm.RIGHT_SHOULDER, Lm.RIGHT_HIP, Lm.RIGHT_KNEE, 
 class Viewpoint:
     """Per-frame camera direction in the person's body frame; every field is a (T,) float64 array."""
 
-    yaw_deg: NDArray  # [0, 180]: 0 = camera faces the person's front, 90 = side-on, 180 = behind (NaN: unseen)
-    yaw_signed_deg: NDArray  # (-180, 180]: + = the person's left side towards the camera, - = their right
-    elevation_deg: NDArray  # + = camera above the transverse plane towards the head (looking down, standing)
-    confidence: NDArray  # [0, 1]; 0 where no person
+    yaw_deg: FloatArray  # [0, 180]: 0 = camera faces the person's front, 90 = side-on, 180 = behind (NaN: unseen)
+    yaw_signed_deg: FloatArray  # (-180, 180]: + = the person's left side towards the camera, - = their right
+    elevation_deg: FloatArray  # + = camera above the transverse plane towards the head (looking down, standing)
+    confidence: FloatArray  # [0, 1]; 0 where no person
 
     def __len__(self) -> int:
         return len(self.yaw_deg)
 
     @property
-    def side_towards_camera(self) -> NDArray:
+    def side_towards_camera(self) -> FloatArray:
         """(T,) "left", "right" or "" (facing or unseen: |sin yaw| < 0.5) - the body side nearer the camera."""
         s = np.sin(np.radians(self.yaw_signed_deg))
         with np.errstate(invalid="ignore"):
             return np.where(s >= 0.5, "left", np.where(s <= -0.5, "right", ""))
 
 
-def _unit(v: NDArray, min_len: float) -> NDArray:
+def _unit(v: FloatArray, min_len: float) -> FloatArray:
     n = np.sqrt(np.sum(v * v, axis=-1, keepdims=True))
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(n >= min_len, v / n, np.nan)
 
 
-def _width_cos(xy: NDArray) -> NDArray:
+def _width_cos(xy: FloatArray) -> FloatArray:
     """|cos yaw| from the 2D shoulder and hip widths across the torso axis per torso length, clipped to [0, 1]
     (NaN where unseen). Only the width component perpendicular to the image torso axis counts, so a pelvic
     drop or a trunk lean (which tilt the lines within the frontal plane) does not read as a turn."""
@@ -141,18 +145,18 @@ def _width_cos(xy: NDArray) -> NDArray:
     return np.clip(np.where(np.isfinite(c), c, np.nan), 0.0, 1.0)
 
 
-def _torso_seen(vis: NDArray) -> NDArray:
+def _torso_seen(vis: FloatArray) -> FloatArray:
     """[0, 1]: the more visible of each shoulder/hip pair, averaged, ramped TORSO_VIS_ZERO -> TORSO_VIS_FULL."""
     v = (np.maximum(vis[:, _L_SH], vis[:, _R_SH]) + np.maximum(vis[:, _L_HIP], vis[:, _R_HIP])) / 2.0
     return np.clip((v - TORSO_VIS_ZERO) / (TORSO_VIS_FULL - TORSO_VIS_ZERO), 0.0, 1.0)
 
 
-def _yaw_from_lines(lat: NDArray) -> NDArray:
+def _yaw_from_lines(lat: FloatArray) -> FloatArray:
     """Signed yaw (deg) of a left-pointing lateral direction (x right, z away): atan2(-z, x)."""
     return np.degrees(np.arctan2(-lat[..., 2], lat[..., 0]))
 
 
-def _yaw_elevation(left: NDArray, axis: NDArray) -> tuple[NDArray, NDArray]:
+def _yaw_elevation(left: FloatArray, axis: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Camera yaw and elevation (deg) for a body whose left is `left` and long axis `axis` (unit, world axes).
 
     up = the axis made orthogonal to left; forward = left x up; the camera direction is c = (0, 0, -1)."""
@@ -163,11 +167,11 @@ def _yaw_elevation(left: NDArray, axis: NDArray) -> tuple[NDArray, NDArray]:
     return yaw, elev
 
 
-def _wrap_deg(a: NDArray) -> NDArray:
+def _wrap_deg(a: FloatArray) -> FloatArray:
     return (a + 180.0) % 360.0 - 180.0
 
 
-def _angles(world: NDArray, xyz: NDArray) -> tuple[NDArray, NDArray, NDArray, NDArray]:
+def _angles(world: FloatArray, xyz: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """(yaw_signed_deg, elevation_deg, twist_deg, have_world) per frame; the image fallback where no world."""
     hip_l = _unit(world[:, _L_HIP] - world[:, _R_HIP], MIN_LINE_M)
     sh_l = _unit(world[:, _L_SH] - world[:, _R_SH], MIN_LINE_M)
@@ -188,7 +192,7 @@ def _angles(world: NDArray, xyz: NDArray) -> tuple[NDArray, NDArray, NDArray, ND
     return yaw, elev, twist, have_world
 
 
-def confidence_factors(world_m: NDArray | None, xyz_px: NDArray, visibility: NDArray) -> dict[str, NDArray]:
+def confidence_factors(world_m: FloatArray | None, xyz_px: FloatArray, visibility: FloatArray) -> dict[str, FloatArray]:
     """The independent checks behind Viewpoint.confidence, each (T,) in [0, 1] (their product is the
     confidence; exposed so that tests and the sweep can see which check fails where)."""
     xyz = np.asarray(xyz_px, dtype=np.float64)
@@ -197,7 +201,7 @@ def confidence_factors(world_m: NDArray | None, xyz_px: NDArray, visibility: NDA
     world = np.full((n, 33, 3), np.nan) if world_m is None else np.asarray(world_m, dtype=np.float64)
     xy = xyz[..., :2]
     yaw, elev, twist, have_world = _angles(world, xyz)
-    f: dict[str, NDArray] = {}
+    f: dict[str, FloatArray] = {}
     f["torso_seen"] = _torso_seen(vis)
     f["world"] = np.where(have_world, 1.0, NO_WORLD_CONFIDENCE)
     f["twist"] = np.exp(-((twist / TWIST_TOLERANCE_DEG) ** 2))
@@ -228,7 +232,7 @@ def confidence_factors(world_m: NDArray | None, xyz_px: NDArray, visibility: NDA
     return f
 
 
-def estimate_viewpoint(world_m: NDArray | None, xyz_px: NDArray, visibility: NDArray) -> Viewpoint:
+def estimate_viewpoint(world_m: FloatArray | None, xyz_px: FloatArray, visibility: FloatArray) -> Viewpoint:
     """The camera's yaw, elevation and a confidence per frame (see the module docstring for the conventions).
 
     world_m (T, 33, 3) metres or None; xyz_px (T, 33, 3) px (NaN where no person); visibility (T, 33).
@@ -244,12 +248,12 @@ def estimate_viewpoint(world_m: NDArray | None, xyz_px: NDArray, visibility: NDA
     return Viewpoint(yaw_deg=np.abs(yaw), yaw_signed_deg=yaw, elevation_deg=elev, confidence=conf)
 
 
-def estimate_seq(seq) -> Viewpoint:
+def estimate_seq(seq: PoseSeq) -> Viewpoint:
     """estimate_viewpoint for a formcheck.core.types.PoseSeq."""
     return estimate_viewpoint(seq.world_m, seq.xyz_px, seq.visibility)
 
 
-def turn_to_window_deg(yaw_signed_deg: NDArray | float, lo_deg: float, hi_deg: float) -> NDArray:
+def turn_to_window_deg(yaw_signed_deg: FloatArray | float, lo_deg: float, hi_deg: float) -> FloatArray:
     """How far the person should turn (+ = to their left, - = to their right, 0 = already inside) so that the
     camera's |yaw| lands in [lo_deg, hi_deg], by the smallest turn.
 

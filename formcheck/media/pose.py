@@ -1,4 +1,8 @@
-"""Pose estimation: the only module that imports the mediapipe runtime. Frames in, PoseFrame (px, metres) out."""
+"""Pose estimation: the only module that imports the mediapipe runtime. Frames in, PoseFrame (px, metres) out.
+
+`PoseEstimator` is what the analysis, the pipeline and the live server need from an estimator (a Protocol, so a
+test or another model can stand in); `MediaPipePoseEstimator` is the one the project ships.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from types import ModuleType, TracebackType
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -108,7 +114,14 @@ def _silence_native_stderr() -> None:
     atexit.register(drain)
 
 
-def _mediapipe():
+# mediapipe ships no type hints: its landmarkers and images are `Any` to mypy whatever we write, so they are
+# named by these aliases rather than pretended to be typed.
+Landmarker = Any
+MpImage = Any
+
+
+def _mediapipe() -> tuple[ModuleType, ModuleType, ModuleType]:
+    """mediapipe, its vision tasks and base options (imported on first use, with the native log filtered)."""
     if "mediapipe" not in sys.modules:
         _silence_native_stderr()
     import mediapipe as mp
@@ -129,12 +142,35 @@ def resolve_model(model: ModelInfo | str | Path | None = None, variant: str | No
     return ensure_model(variant)
 
 
-class PoseEstimator:
+@runtime_checkable
+class PoseEstimator(Protocol):
+    """One stream's pose estimator: images or a whole source in, PoseFrames out; closed when done."""
+
+    def process(self, image: NDArray[np.uint8], t_s: float, *, rgb: bool = False) -> PoseFrame:
+        """The pose in one image (BGR unless rgb=True) taken at t_s seconds (t_s increasing per estimator)."""
+        ...
+
+    def frames(
+        self, source: str | Path | int | Iterable[tuple[float, NDArray[np.uint8]]] | Iterable[Frame]
+    ) -> Iterator[PoseFrame]:
+        """PoseFrames for a video path, a camera index, Frames or an iterable of (t_s, BGR image)."""
+        ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> PoseEstimator: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+
+class MediaPipePoseEstimator:
     """MediaPipe PoseLandmarker in VIDEO mode, one per stream (timestamps must increase per instance).
 
     Use as a context manager so the native landmarker closes before interpreter exit::
 
-        with PoseEstimator() as est:
+        with MediaPipePoseEstimator() as est:
             for pf in est.frames("squat.mp4"):
                 ...
     """
@@ -153,14 +189,14 @@ class PoseEstimator:
         self._vision = vision
         self._base_options = base_options
         self._landmarker = self._create(vision.RunningMode.VIDEO, num_poses=1)
-        self._people = None  # IMAGE-mode, 2-pose landmarker, created on first use (in the worker thread)
+        self._people: Landmarker | None = None  # IMAGE-mode, 2 poses, created on first use (in the worker thread)
         self._people_pool: ThreadPoolExecutor | None = None
-        self._people_pending: Future | None = None
+        self._people_pending: Future[int] | None = None
         self._last_ts_ms = -1
         self._last_people_t_s: float | None = None
         self._last_n_people: int | None = None
 
-    def _create(self, mode, num_poses: int):
+    def _create(self, mode: object, num_poses: int) -> Landmarker:
         opts = self._vision.PoseLandmarkerOptions(
             base_options=self._base_options.BaseOptions(model_asset_path=str(self.model.path)),
             running_mode=mode,
@@ -175,10 +211,12 @@ class PoseEstimator:
             msg = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
             raise PoseModelError(f"pose model {self.model.path} could not be loaded ({msg})") from exc
 
-    def __enter__(self) -> PoseEstimator:
+    def __enter__(self) -> MediaPipePoseEstimator:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     def close(self) -> None:
@@ -197,10 +235,10 @@ class PoseEstimator:
         with contextlib.suppress(Exception):  # interpreter shutdown: nothing useful to report
             self.close()
 
-    def process(self, image: NDArray, t_s: float, *, rgb: bool = False) -> PoseFrame:
+    def process(self, image: NDArray[np.uint8], t_s: float, *, rgb: bool = False) -> PoseFrame:
         """Estimate the pose in one image (BGR unless rgb=True) taken at t_s seconds."""
         if self._landmarker is None:
-            raise RuntimeError("PoseEstimator is closed")
+            raise RuntimeError("the pose estimator is closed")
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise VideoError(f"expected an HxWx3 uint8 image, got {image.shape} {image.dtype}")
         rgb_img = np.ascontiguousarray(image if rgb else image[..., ::-1])
@@ -236,7 +274,7 @@ class PoseEstimator:
             luma=luma,
         )
 
-    def _count_people(self, mp_image, t_s: float) -> int | None:
+    def _count_people(self, mp_image: MpImage, t_s: float) -> int | None:
         """The latest multi-person count; a new check starts every PEOPLE_CHECK_INTERVAL_S on a worker thread."""
         if not self._people_interval_s:
             return None
@@ -260,15 +298,28 @@ class PoseEstimator:
             self._last_people_t_s = t_s
         return self._last_n_people
 
-    def _people_count(self, mp_image) -> int:
-        if self._people is None:
-            self._people = self._create(self._vision.RunningMode.IMAGE, num_poses=2)
-        return len(self._people.detect(mp_image).pose_landmarks or [])
+    def _people_count(self, mp_image: MpImage) -> int:
+        people = self._people
+        if people is None:
+            people = self._people = self._create(self._vision.RunningMode.IMAGE, num_poses=2)
+        return len(people.detect(mp_image).pose_landmarks or [])
 
-    def frames(self, source: str | Path | int | Iterable[tuple[float, NDArray]]) -> Iterator[PoseFrame]:
+    def frames(
+        self, source: str | Path | int | Iterable[tuple[float, NDArray[np.uint8]]] | Iterable[Frame]
+    ) -> Iterator[PoseFrame]:
         """PoseFrames for a video path, a camera index or an iterable of (t_s, BGR image); one per input frame."""
         for frame in frames_from(source):
             yield self._detect(frame)
+
+
+def open_estimator(
+    model: ModelInfo | str | Path | None = None,
+    *,
+    variant: str | None = None,
+    people_check_interval_s: float | None = PEOPLE_CHECK_INTERVAL_S,
+) -> PoseEstimator:
+    """The project's pose estimator (MediaPipe) for one stream."""
+    return MediaPipePoseEstimator(model, variant=variant, people_check_interval_s=people_check_interval_s)
 
 
 def _cache_dir() -> Path:
@@ -313,7 +364,7 @@ def estimate_video(
                 log.warning("ignoring unreadable landmark cache %s (%s)", cache_file, exc)
     frames: list[PoseFrame] = []
     total = info.frame_count
-    with PoseEstimator(minfo) as est:
+    with MediaPipePoseEstimator(minfo) as est:
         for pf in est.frames(read_video(path)):
             frames.append(pf)
             if progress is not None:
@@ -327,7 +378,7 @@ def estimate_video(
     return seq
 
 
-def bare_inference_ms(frames: list[NDArray], model: ModelInfo | str | Path | None = None) -> list[float]:
+def bare_inference_ms(frames: list[NDArray[np.uint8]], model: ModelInfo | str | Path | None = None) -> list[float]:
     """Per-frame time of MediaPipe alone on frames already decoded into memory (RGB): wrapping the array as an
     mp.Image (MediaPipe's own input conversion) plus detect_for_video. The benchmark's reference."""
     mp, vision, base_options = _mediapipe()

@@ -13,10 +13,10 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from formcheck.core.analysis import Rep, SetResult
 from formcheck.core.feedback import rule_landmarks
 from formcheck.core.landmarks import CONNECTIONS, Side, sided
 from formcheck.core.measures import MEASURES, PoseArrays
+from formcheck.core.results import Rep, SetResult
 from formcheck.core.rules import MeasureTable
 from formcheck.core.spec import load_exercise
 from formcheck.core.types import PoseSeq
@@ -40,7 +40,7 @@ def _even(n: int) -> int:
     return n - (n % 2)
 
 
-def _pt(xy: NDArray, lm: int, scale: tuple[float, float]) -> tuple[int, int] | None:
+def _pt(xy: NDArray[np.float64], lm: int, scale: tuple[float, float]) -> tuple[int, int] | None:
     p = xy[lm]
     if not np.isfinite(p).all():
         return None
@@ -48,8 +48,8 @@ def _pt(xy: NDArray, lm: int, scale: tuple[float, float]) -> tuple[int, int] | N
 
 
 def draw_frame(
-    rgb: NDArray,
-    xy: NDArray,
+    rgb: NDArray[np.uint8],
+    xy: NDArray[np.float64],
     scale: tuple[float, float],
     *,
     rep_count: int,
@@ -58,7 +58,7 @@ def draw_frame(
     fault_lms: set[int],
     banner: str | None,
     banner_bad: bool,
-) -> NDArray:
+) -> NDArray[np.uint8]:
     """Draw one frame's annotations on a copy of `rgb` (H, W, 3 uint8)."""
     img = np.ascontiguousarray(rgb).copy()
     h, w = img.shape[:2]
@@ -109,14 +109,20 @@ def _fault_landmarks(result: SetResult, rep: Rep) -> set[int]:
     return out
 
 
-def annotate_video(video: str | Path, seq: PoseSeq, result: SetResult, out_path: str | Path) -> Path:
-    """Re-decode `video` and write it annotated from `seq` (smoothed landmarks) and `result` as H.264 MP4."""
+def annotate_video(
+    video: str | Path, seq: PoseSeq, result: SetResult, out_path: str | Path, *, table: MeasureTable | None = None
+) -> Path:
+    """Re-decode `video` and write it annotated from `seq` (smoothed landmarks) and `result` as H.264 MP4.
+
+    `table`: the measures over `seq` already computed (formcheck.pipeline passes the analysis' own), so the
+    angle read-out is not computed again."""
     from formcheck.media.video import read_video
 
     spec = load_exercise(result.exercise_id)
     s = spec.rep or spec.hold
     assert s is not None
-    table = MeasureTable(PoseArrays.from_seq(seq), seq.t_s)
+    if table is None:
+        table = MeasureTable(PoseArrays.from_seq(seq), seq.t_s)
     side_key = s.combine if not spec.rep else spec.rep.combine_key()
     signal = table.get(s.measure, side_key if MEASURES[s.measure].sided else None)
     joint = int(sided(Side.LEFT, "KNEE") if "knee" in s.measure else sided(Side.LEFT, "HIP"))

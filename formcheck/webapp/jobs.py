@@ -14,13 +14,16 @@ import re
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from formcheck.errors import FormcheckError, VideoError
 from formcheck.store import LeaseLostError
 from formcheck.webapp import repo
 from formcheck.webapp.schemas import JobStatus
 from formcheck.webapp.settings import Settings
+
+if TYPE_CHECKING:
+    from formcheck.core.rules import MeasureTable
 
 log = logging.getLogger(__name__)
 
@@ -34,26 +37,23 @@ LANDMARK_PROGRESS_RATIO = 0.75  # share of the progress bar for pose estimation 
 def load_analyzer(dotted: str) -> Callable[..., Any]:
     """'package.module:function' -> the function (the analyzer is configurable so tests can use a fake)."""
     module_name, _, attr = dotted.partition(":")
-    return getattr(importlib.import_module(module_name), attr)
+    fn: Callable[..., Any] = getattr(importlib.import_module(module_name), attr)
+    return fn
 
 
-def angle_chart(seq: Any, exercise_id: str, side: str) -> dict[str, Any] | None:
-    """The exercise's main signal over time (the measure that drives rep counting or the hold) and its lines."""
+def angle_chart(table: MeasureTable, exercise_id: str, side: str) -> dict[str, Any] | None:
+    """The exercise's main signal over time (the measure that drives rep counting or the hold) and its lines,
+    read from the analysis' own measure table (smoothed series, computed once by formcheck.pipeline)."""
     import numpy as np
 
-    from formcheck.core.measures import PoseArrays
-    from formcheck.core.rules import MeasureTable
-    from formcheck.core.smoothing import smooth_seq
     from formcheck.core.spec import load_exercise
 
     spec = load_exercise(exercise_id)
     main = spec.rep or spec.hold
-    if main is None or len(seq) == 0:
+    if main is None or len(table) == 0:
         return None
-    smoothed = smooth_seq(seq)
-    table = MeasureTable(PoseArrays.from_seq(smoothed), smoothed.t_s)
     values = table.get(main.measure, side if side in ("left", "right") else main.combine)
-    t_s = np.asarray(smoothed.t_s, dtype=float)
+    t_s = np.asarray(table.t_s, dtype=float)
     step = max(1, int(np.ceil(len(t_s) / MAX_CHART_POINTS)))
     label = main.measure.removesuffix(f"_{main.unit}").replace("_3d", " (3D)").replace("_", " ")
     # exercises whose rep thresholds adapt to the person's own range (enter/exit None) draw no fixed lines
@@ -89,20 +89,25 @@ def analyse_upload(
     Returns (report as formcheck.core.report/1 JSON, angle chart). Keeping the landmarks means rules can be re-run
     after a threshold change without MediaPipe.
     """
-    from formcheck.core.analysis import analyze_video
-    from formcheck.core.report import landmarks_for, report_to_json
-    from formcheck.core.types import PoseSeq
+    from formcheck.core.report import report_to_json
+    from formcheck.pipeline import analyse_landmarks, landmarks_for
 
     if landmarks_path.is_file():
-        seq = PoseSeq.load_npz(landmarks_path)
+        seq, model_sha = landmarks_for(video, cache=landmarks_path)
     else:
         seq, model_sha = landmarks_for(video, progress=lambda r: progress(r * LANDMARK_PROGRESS_RATIO))
         seq.save_npz(landmarks_path, model_sha256=model_sha or "")
     progress(LANDMARK_PROGRESS_RATIO)
-    report = analyze_video(
-        video, exercise_id, side, overrides=overrides, annotate_path=annotate_path, landmarks_cache=landmarks_path
+    done = analyse_landmarks(
+        seq,
+        exercise_id,
+        side,
+        overrides=overrides,
+        video=video,
+        model_sha256=model_sha,
+        annotate_path=annotate_path,
     )
-    return report_to_json(report), angle_chart(seq, exercise_id, side)
+    return report_to_json(done.report), angle_chart(done.prepared.table, exercise_id, side)
 
 
 class _Progress:

@@ -535,9 +535,9 @@ def lower_thread_priority() -> None:
 
 
 def _default_estimator_factory():
-    from formcheck.media.pose import PoseEstimator
+    from formcheck.media.pose import open_estimator
 
-    return PoseEstimator()
+    return open_estimator()
 
 
 class LiveConnection:
@@ -1075,7 +1075,7 @@ def clip_path(data_dir: Path, person_id: int, req: SetRequest | None, rep_id: An
 
 
 def _new_live_session(req: SetRequest, overrides: dict[str, float] | None = None) -> Any:
-    from formcheck.core.analysis import LiveSession
+    from formcheck.core.live import LiveSession
 
     return LiveSession(req.exercise_id, side=req.side, overrides=overrides or None)
 

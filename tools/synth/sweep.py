@@ -150,10 +150,10 @@ def default_cache_dir() -> Path:
 def pose_clip(spec: ClipSpec, motion: Motion, model_info):
     """Render the clip in memory and run MediaPipe over it: the raw (unsmoothed) PoseSeq."""
     from formcheck.core.types import PoseSeq
-    from formcheck.media.pose import PoseEstimator
+    from formcheck.media.pose import MediaPipePoseEstimator
 
     cam = sweep_camera(spec.exercise, spec.camera)
-    with PoseEstimator(model_info, people_check_interval_s=None) as est:
+    with MediaPipePoseEstimator(model_info, people_check_interval_s=None) as est:
         frames = [est.process(rgb, t, rgb=True) for t, rgb in render_frames(spec.exercise, spec.side, motion, cam)]
     return PoseSeq.from_frames(frames, frame_wh=(cam.width_px, cam.height_px))
 

@@ -1,0 +1,131 @@
+"""The results of the analysis core: a judged rep, a timed hold, a set, and one live frame's feedback.
+
+Frozen data that the drivers (core.offline, core.live) produce and that reports (core.report), the review video
+(media.render), the store and the web read; nothing here computes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Mapping
+
+from formcheck.core.feedback import OverlaySpec
+from formcheck.core.rules import Check
+
+ALGO_VERSION = "formcheck.core.analysis/1"
+
+
+@dataclasses.dataclass(frozen=True)
+class Fault:
+    """A rule that fired on a rep: the worst sustained value against its limit.
+
+    The one definition of a fault; `severity` and `cue` default for records that keep only the numbers."""
+
+    rule: str
+    value: float
+    threshold: float
+    unit: str
+    severity: str = "fault"
+    cue: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Rep:
+    """One counted rep, judged: timing, side, peak measures, worst value per rule, faults and verdict."""
+
+    index: int
+    side: str | None
+    start_s: float
+    bottom_s: float
+    end_s: float
+    view: str
+    peak: Mapping[str, float]
+    worst: Mapping[str, float]
+    faults: tuple[Fault, ...]
+    checks: tuple[Check, ...]
+    verdict: Verdict
+    why: str
+
+    @property
+    def valid(self) -> bool:
+        return self.verdict is Verdict.VALID
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+@dataclasses.dataclass(frozen=True)
+class HoldResult:
+    """A timed hold: time in position, time in good form (what counts), the longest good stretch."""
+
+    in_position_s: float
+    good_form_s: float
+    longest_good_s: float
+    target_s: float
+    min_s: float
+    checks: tuple[Check, ...]
+
+    @property
+    def met(self) -> bool:
+        return self.good_form_s >= self.min_s
+
+
+@dataclasses.dataclass(frozen=True)
+class Message:
+    """A set-level problem with the input, in words a person can act on (texts: core.feedback)."""
+
+    code: str  # no_person | wrong_posture | half_out_of_frame | wrong_view | two_people | too_dark | no_reps
+    text: str
+
+
+@dataclasses.dataclass(frozen=True)
+class SetResult:
+    exercise_id: str
+    exercise_name: str
+    side: str | None
+    view: str
+    reps: tuple[Rep, ...]
+    hold: HoldResult | None
+    messages: tuple[Message, ...]
+    spec_sha256: str
+    algo_version: str
+    n_frames: int
+    duration_s: float
+    detected_ratio: float
+
+    @property
+    def rep_count(self) -> int:
+        return len(self.reps)
+
+    @property
+    def valid_rep_count(self) -> int:
+        return sum(r.valid for r in self.reps)
+
+
+@dataclasses.dataclass(frozen=True)
+class LiveFeedback:
+    """What the live page shows after one frame (all data; the browser draws)."""
+
+    t_s: float
+    phase: str
+    rep_count: int
+    valid_rep_count: int
+    cues: tuple[str, ...]  # active, debounced
+    new_cues: tuple[str, ...]  # announced at this frame (speak these)
+    guidance: tuple[str, ...]  # placement messages that have persisted
+    new_rep: Rep | None
+    overlay: OverlaySpec
+    view: str
+    hold_good_s: float | None = None
+    hold_in_position_s: float | None = None
+    guidance_keys: tuple[str, ...] = ()  # the same as `guidance`, as stable codes (feedback.GUIDANCE_TEXT keys)
+
+
+class Verdict(enum.StrEnum):
+    """A rep's verdict: counted as good form, at fault, or not judgeable from what the camera saw."""
+
+    VALID = "valid"
+    INVALID = "invalid"
+    UNKNOWN = "unknown"
