@@ -41,6 +41,10 @@ PAGE_TEXTS: dict[str, str] = {
     "rest_day": "Rest day — no exercise today",
     "session_complete": "Session complete — camera off",
     "camera_needed": "Camera needed",
+    # the Small Knee Bend Test's verdict (decided on the server, formcheck.programme.readiness), as shown
+    "skbt_valid": "The camera saw clean small knee bends.",
+    "skbt_invalid": "The camera saw a knee bend that was not clean.",
+    "skbt_unknown": "The camera could not judge the knee bends.",
 }
 
 
