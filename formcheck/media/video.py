@@ -323,8 +323,8 @@ class H264Writer:
             raise VideoError(f"{self.path}: cannot write video ({e})") from None
         stream = self._container.add_stream("libx264", rate=self.fps)
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        if timed:
-            stream.time_base = Fraction(1, MS_TIME_BASE)
+        if timed:  # the encoder's clock too: on the 1/fps clock, frames closer than a tick would share a time
+            stream.time_base = stream.codec_context.time_base = Fraction(1, MS_TIME_BASE)
         stream.options = dict(self.options)
         self._stream = stream
         return stream

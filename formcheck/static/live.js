@@ -12,7 +12,7 @@ import { actions, setStepCard } from "./live/steps.js";
 
 const PAIN_TO_QUESTIONS_MS = 1500;   // "My knee hurts": the coach's stop is heard before the pain questions
 
-function saveSetting(patch) { window.fc.api("/api/me/settings", { method: "PUT", json: patch }).catch((e) => showFlowError(e.message)); }
+function saveSetting(patch) { fc.api("/api/me/settings", { method: "PUT", json: patch }).catch((e) => showFlowError(e.message)); }
 
 // Voice on/off and rate are remembered per person on the server (settings API), like clip saving.
 function wireSpeech() {
@@ -22,7 +22,7 @@ function wireSpeech() {
     saveSetting({ voice_on: S.speech });
   });
   $("speech-rate").addEventListener("change", (e) => { S.speechRate = parseFloat(e.target.value) || 1; saveSetting({ speech_rate: S.speechRate }); });
-  window.fc.api("/api/me/settings").then((st) => {
+  fc.api("/api/me/settings").then((st) => {
     S.speech = st.voice_on !== false; $("speech-toggle").checked = S.speech;
     S.speechRate = st.speech_rate || 1; $("speech-rate").value = String(S.speechRate);
   }).catch(() => {});
@@ -31,10 +31,10 @@ function wireSpeech() {
 // Clips of flagged reps are stored only when the person switches this on (off by default).
 function wireClips() {
   const clips = $("clips-toggle");
-  window.fc.api("/api/live/settings").then((st) => { clips.checked = Boolean(st.store_flagged_clips); }).catch(() => {});
+  fc.api("/api/live/settings").then((st) => { clips.checked = Boolean(st.store_flagged_clips); }).catch(() => {});
   clips.addEventListener("change", async () => {
     try {
-      const st = await window.fc.api("/api/live/settings", { method: "PUT", json: { store_flagged_clips: clips.checked } });
+      const st = await fc.api("/api/live/settings", { method: "PUT", json: { store_flagged_clips: clips.checked } });
       clips.checked = Boolean(st.store_flagged_clips);
       sendJSON({ type: "reload_settings" });   // the server re-reads it for this connection
     } catch (e) { clips.checked = !clips.checked; showFlowError(e.message); }
@@ -63,7 +63,7 @@ function wire() {
 }
 
 async function boot() {
-  try { await window.fc.header("live"); } catch (e) { /* the page still works without the top bar */ }
+  try { await fc.header("live"); } catch (e) { /* the page still works without the top bar */ }
   try {
     await loadConfig();
   } catch (e) {

@@ -12,7 +12,7 @@ export async function showDemo(exercise) {
   if (!exercise) { box.classList.add("hidden"); return; }
   let d = demoCache.get(exercise);
   if (!d) {
-    try { d = await window.fc.api(`/api/exercise-demo?exercise=${encodeURIComponent(exercise)}`); } catch (e) { box.classList.add("hidden"); return; }
+    try { d = await fc.api(`/api/exercise-demo?exercise=${encodeURIComponent(exercise)}`); } catch (e) { box.classList.add("hidden"); return; }
     demoCache.set(exercise, d);
   }
   if (!S.currentSet || S.currentSet.exercise !== exercise) return;

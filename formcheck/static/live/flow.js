@@ -53,7 +53,7 @@ function painEndStep(st, i) {
     setStepCard("Finish", "And right now?", "Rate the knee pain you feel now, from 0 (none) to 10 (worst imaginable).");
     painScale(async (after) => {
       try {
-        S.finalDecision = await window.fc.api(`/api/live/sessions/${S.session_id}/pain`, { method: "POST",
+        S.finalDecision = await fc.api(`/api/live/sessions/${S.session_id}/pain`, { method: "POST",
           json: { pain_during: during, pain_after: after } });
         goto(i + 1);
       } catch (e) { showFlowError(e.message); }
@@ -67,7 +67,7 @@ async function doneStep() {
   setStepCard("Finish", "Session saved", (S.finalDecision && S.finalDecision.message) || "");
   setCue("session_complete");
   try {
-    const sum = await window.fc.api(`/api/me/sessions/${S.session_id}/summary`);
+    const sum = await fc.api(`/api/me/sessions/${S.session_id}/summary`);
     S.summary = sum;
     renderSummary(sum);
   } catch (e) { showFlowError(e.message); }
@@ -108,7 +108,7 @@ export async function startFlow() {
   if (ex) return startPractice(ex);
   let plan;
   try {
-    plan = await window.fc.api("/api/live/today");
+    plan = await fc.api("/api/live/today");
   } catch (e) {
     setStepCard("Today", "Today's plan is not available", e.message);
     practicePicker();
@@ -127,7 +127,7 @@ export async function startFlow() {
   renderSteps();
   actions(button("Start today's session", async () => {
     try {
-      const s = await window.fc.api("/api/live/sessions", { method: "POST", json: {} });
+      const s = await fc.api("/api/live/sessions", { method: "POST", json: {} });
       S.session_id = s.session_id;
       goto(0);
     } catch (e) { showFlowError(e.message); }
@@ -137,7 +137,7 @@ export async function startFlow() {
 // A practice set of any exercise outside the programme (not saved), e.g. when today's plan is unavailable.
 async function practicePicker() {
   let list = [];
-  try { list = await window.fc.api("/api/live/exercises"); } catch (e) { return; }
+  try { list = await fc.api("/api/live/exercises"); } catch (e) { return; }
   const sel = el("select", { id: "practice-exercise", "aria-label": "Exercise" },
     list.map((x) => el("option", { value: x.id }, x.name)));
   const go = button("Practise", () => { location.href = `/live?exercise=${encodeURIComponent(sel.value)}&target=10`; }, "secondary", "practise");

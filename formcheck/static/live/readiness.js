@@ -75,7 +75,7 @@ export function kneeBendStep(st, i, goto) {
 
 async function sendReadiness(pain, i, goto) {
   try {
-    const res = await window.fc.api(`/api/live/sessions/${S.session_id}/readiness`, { method: "POST",
+    const res = await fc.api(`/api/live/sessions/${S.session_id}/readiness`, { method: "POST",
       json: { massage_done: Boolean(S.readiness.massage), vmo_done: Boolean(S.readiness.vmo), skbt_verdict: S.skbVerdict, skbt_pain: pain } });
     if (res.ready) { goto(i + 1); return; }
     if (res.status === "retry") {

@@ -1,8 +1,9 @@
 // formcheck live coach: shared state (window.fcLive, read by the browser tests), tuning constants, and what the
+/* global fc */
 // server tells the page once (GET /api/live/page-config): the landmark table, pain zones and fixed texts.
 
 export const $ = (id) => document.getElementById(id);
-export const el = (...args) => window.fc.el(...args);
+export const el = (...args) => fc.el(...args);
 
 // judgement calls, tuned for a webcam at 2-3 m
 export const CAPTURE_W = 640, CAPTURE_H = 480;   // what the server expects (MediaPipe resizes anyway)
@@ -39,7 +40,7 @@ window.fcLive = S;
 export const cfg = { LM: {}, edges: [], joints: [], sides: [], visibilityMin: 0.5, painZones: [], texts: {} };
 
 export async function loadConfig() {
-  const c = await window.fc.api("/api/live/page-config");
+  const c = await fc.api("/api/live/page-config");
   const t = c.landmarks;
   cfg.LM = Object.fromEntries(t.names.map((name, i) => [name, i]));
   cfg.edges = t.edges; cfg.joints = t.joints; cfg.sides = t.sides; cfg.visibilityMin = t.visibility_min;
