@@ -72,34 +72,21 @@ class ProtocolError(Exception):
 # ------------------------------------------------------------------------------------------- client → server
 
 
-def _bounded_int(lo: int, hi: int) -> BeforeValidator:
-    """Lax whole numbers as the page and query strings send them ("10", 10.0); "" and None mean not given."""
+def _bounded(kind: type[int] | type[float], lo: float, hi: float) -> BeforeValidator:
+    """Lax numbers as the page and query strings send them ("10", 10.0), within lo..hi; "" and None mean not
+    given. Whole numbers are truncated like int() (the wire has always accepted 10.0 for 10)."""
+    what = "a whole number" if kind is int else "a number"
 
-    def check(v: Any) -> int | None:
-        if v is None or v == "":
-            return None
-        try:
-            i = int(v)
-        except (TypeError, ValueError, OverflowError):  # OverflowError: int(1e309), i.e. int(inf)
-            raise ValueError(f"{v!r} is not a whole number") from None
-        if not lo <= i <= hi:
-            raise ValueError(f"{i} is outside {lo}..{hi}")
-        return i
-
-    return BeforeValidator(check)
-
-
-def _bounded_float(lo: float, hi: float) -> BeforeValidator:
     def check(v: Any) -> float | None:
         if v is None or v == "":
             return None
         try:
-            f = float(v)
-        except (TypeError, ValueError):
-            raise ValueError(f"{v!r} is not a number") from None
-        if not (math.isfinite(f) and lo <= f <= hi):
-            raise ValueError(f"{v!r} is outside {lo}..{hi}")
-        return f
+            x = kind(v)
+        except (TypeError, ValueError, OverflowError):  # OverflowError: int(1e309), i.e. int(inf)
+            raise ValueError(f"{v!r} is not {what}") from None
+        if not (math.isfinite(x) and lo <= x <= hi):
+            raise ValueError(f"{x if kind is int else repr(v)} is outside {lo}..{hi}")
+        return x
 
     return BeforeValidator(check)
 
@@ -131,12 +118,12 @@ class StartSet(_In):
     type: Literal["start_set"] = "start_set"
     exercise: Annotated[str, BeforeValidator(_exercise_id)]
     side: Annotated[str, BeforeValidator(_side)] = "auto"
-    target_reps: Annotated[int | None, _bounded_int(1, 500)] = None
-    session_id: Annotated[int | None, _bounded_int(1, 2**62)] = None
-    set_no: Annotated[int | None, _bounded_int(1, 100)] = None
+    target_reps: Annotated[int | None, _bounded(int, 1, 500)] = None
+    session_id: Annotated[int | None, _bounded(int, 1, 2**62)] = None
+    set_no: Annotated[int | None, _bounded(int, 1, 100)] = None
     preview: Annotated[bool, BeforeValidator(_truthy)] = False
     # holds: seconds per hold; the set is done after target_reps x hold_s in good form
-    hold_s: Annotated[float | None, _bounded_float(0.5, 600.0)] = None
+    hold_s: Annotated[float | None, _bounded(float, 0.5, 600.0)] = None
 
     @classmethod
     def from_mapping(cls, m: dict[str, Any]) -> StartSet:
