@@ -11,28 +11,22 @@ import asyncio
 import collections
 import concurrent.futures
 import contextlib
-import dataclasses
 import functools
 import logging
-import math
-import os
-import threading
 import time
 from collections.abc import Callable
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, TypeVar
 
-import numpy as np
 from fastapi import WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from formcheck.core.analysis import LiveFeedback, LiveSession
+from formcheck.core.analysis import LiveFeedback
 from formcheck.core.types import PoseFrame
 from formcheck.errors import FormcheckError
-from formcheck.webapp.limits import TokenBucket
 from formcheck.webapp.live import landmark_msgs as lmsg
 from formcheck.webapp.live import protocol as p
 from formcheck.webapp.live.clips import CLIP_PAD_S, ClipBuffer, ClipJobs, clip_path
-from formcheck.webapp.live.coach import SAFETY_TEXT, CoachedSet, Frame, new_coached_set
+from formcheck.webapp.live.coach import SAFETY_TEXT, Frame
 from formcheck.webapp.live.recorder import (
     SetRecorder,
     hold_json,
@@ -44,94 +38,24 @@ from formcheck.webapp.live.recorder import (
     programme_service,
     readiness_verdict,
 )
-from formcheck.webapp.live.replies import coached_json, decode_jpeg, key_angles, landmarks_json, rep_json, to_jsonable
+from formcheck.webapp.live.replies import coached_json, decode_jpeg, frame_fields, landmarks_json, rep_json, to_jsonable
+from formcheck.webapp.live.runtime import (
+    ActiveSet,
+    FloodGuard,
+    FrameClock,
+    FrameEstimator,
+    default_estimator_factory,
+    lower_thread_priority,
+    new_set,
+)
 from formcheck.webapp.schemas import User
 
 log = logging.getLogger(__name__)
 
-MAX_CLIENT_TIME_JUMP_S = 60.0  # a client clock that jumps further than this is replaced by the server clock
-MIN_FRAME_STEP_S = 1e-3  # frame times strictly increase, by at least this
 LANDMARKS_ON_LOOP = True  # see LiveConnection.handle_landmarks
 
 T = TypeVar("T")
 EventKind = Literal["text", "fatal"]
-
-
-class FrameEstimator(Protocol):
-    """What the live socket needs of a pose estimator (formcheck.media.pose.PoseEstimator, or a test's)."""
-
-    def process(self, bgr: np.ndarray, t_s: float) -> PoseFrame: ...
-
-    def close(self) -> None: ...
-
-
-def lower_thread_priority() -> None:
-    """Pose work yields the CPU to request handling (Linux per-thread nice, as video.py's decoder): a saturated
-    server still answers other people's pages and API calls promptly. MediaPipe's own threads inherit it."""
-    from formcheck.webapp.limits import LIVE_POSE_NICE
-
-    with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), LIVE_POSE_NICE)
-
-
-def _default_estimator_factory() -> FrameEstimator:
-    from formcheck.media.pose import PoseEstimator
-
-    return PoseEstimator()
-
-
-class FloodGuard(TokenBucket):
-    """Token bucket over incoming messages: True while the client stays within rate and burst."""
-
-    def __init__(
-        self,
-        rate_per_s: float = p.FLOOD_RATE_PER_S,
-        burst: float = p.FLOOD_BURST,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        super().__init__(rate_per_s, burst, clock)
-
-
-class FrameClock:
-    """Seconds since the first frame: the client's capture clock when sane, else the server's; increasing."""
-
-    def __init__(self) -> None:
-        self.t0_client_ms: float | None = None
-        self.t0_server = time.monotonic()
-        self.last_t_s = -math.inf
-
-    def __call__(self, client_ms: float | None) -> float:
-        server_s = time.monotonic() - self.t0_server
-        t = server_s
-        if client_ms is not None:
-            if self.t0_client_ms is None:
-                self.t0_client_ms = client_ms
-                self.t0_server = time.monotonic()
-            t = (client_ms - self.t0_client_ms) / 1000.0
-            if not (self.last_t_s - 1e-9 <= t <= max(self.last_t_s, 0.0) + MAX_CLIENT_TIME_JUMP_S):
-                t = server_s
-        t = max(t, self.last_t_s + MIN_FRAME_STEP_S) if math.isfinite(self.last_t_s) else max(t, 0.0)
-        self.last_t_s = t
-        return t
-
-
-@dataclasses.dataclass
-class ActiveSet:
-    """The set being coached: what was asked, its analysis, and (for a stored set) its recorder."""
-
-    req: p.StartSet
-    analysis: CoachedSet
-    recorder: SetRecorder | None
-    holds_stored: int = 0  # holds already stored as "reps" (one per hold_s in good form)
-
-
-def _new_coached_set(req: p.StartSet, overrides: dict[str, float]) -> CoachedSet:
-    """The set as coached: a watch session for placement, a 3-2-1 gate, then the counting session."""
-
-    def make_session() -> LiveSession:
-        return LiveSession(req.exercise, side=req.side, overrides=overrides or None)
-
-    return new_coached_set(make_session, preview=req.preview, target_reps=req.target_reps)
 
 
 class LiveConnection:
@@ -144,7 +68,7 @@ class LiveConnection:
         self.store = app.state.store
         # Tests and benchmarks may inject another estimator (same interface) through app.state.
         self.estimator_factory: Callable[[], FrameEstimator] = (
-            getattr(app.state, "pose_estimator_factory", None) or _default_estimator_factory
+            getattr(app.state, "pose_estimator_factory", None) or default_estimator_factory
         )
         self.estimator: FrameEstimator | None = None
         # One worker thread per connection runs the estimator and the analysis, in order: creation, every frame
@@ -356,7 +280,7 @@ class LiveConnection:
             return False
         recorder, overrides = opened
         try:
-            analysis = await asyncio.to_thread(_new_coached_set, req, overrides)
+            analysis = await asyncio.to_thread(new_set, req, overrides)
         except FormcheckError as exc:
             if recorder is not None:
                 await asyncio.to_thread(recorder.close)
@@ -502,7 +426,7 @@ class LiveConnection:
         t2 = time.perf_counter()
         timing = {"parse": round((t1 - t0) * 1000, 2), "pose": None, "client_pose": msg.pose_ms}
         timing["analysis"] = round((t2 - t1) * 1000, 2)
-        return self._reply(msg.seq, p.POSE_BROWSER, pf, None, coached, timing), counted
+        return frame_fields(msg.seq, p.POSE_BROWSER, pf, None, coached, timing), counted
 
     def _process(self, jpeg: bytes, t_s: float, seq: int) -> tuple[dict[str, Any], LiveFeedback | None]:
         """Decode → pose → analysis → reply fields (all in a worker thread: nothing here touches the loop)."""
@@ -519,28 +443,7 @@ class LiveConnection:
             "pose": round((t2 - t1) * 1000, 1),
             "analysis": round((t3 - t2) * 1000, 1),
         }
-        return self._reply(seq, p.POSE_SERVER, pf, landmarks_json(pf), coached, timing), counted
-
-    @staticmethod
-    def _reply(
-        seq: int,
-        source: str,
-        pf: PoseFrame,
-        landmarks: list[list[float | None]] | None,
-        coached: dict[str, Any],
-        timing: dict[str, float | None],
-    ) -> dict[str, Any]:
-        return {
-            "seq": seq,
-            "pose_source": source,
-            "t_s": round(pf.t_s, 3),
-            "wh": list(pf.frame_wh),
-            "pose": pf.detected,
-            "landmarks": landmarks,  # browser pose: None, the page has its own
-            "angles": key_angles(pf),
-            **coached,
-            "timing_ms": timing,
-        }
+        return frame_fields(seq, p.POSE_SERVER, pf, landmarks_json(pf), coached, timing), counted
 
     async def _record_new_reps(self, fb: LiveFeedback | None, pose_source: str) -> list[dict[str, Any]]:
         out = []

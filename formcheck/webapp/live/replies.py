@@ -223,3 +223,25 @@ def coached_json(cf: Frame | None, req: StartSet | None) -> dict[str, Any]:
     out["gate"] = cf.gate.to_json() if cf.gate is not None else None
     out["counting"] = bool(cf.counting)
     return out
+
+
+def frame_fields(
+    seq: int,
+    source: str,
+    pf: PoseFrame,
+    landmarks: list[list[float | None]] | None,
+    coached: dict[str, Any],
+    timing: dict[str, float | None],
+) -> dict[str, Any]:
+    """A frame reply's fields (protocol.FrameReply but new_reps, added once the reps are stored)."""
+    return {
+        "seq": seq,
+        "pose_source": source,
+        "t_s": round(pf.t_s, 3),
+        "wh": list(pf.frame_wh),
+        "pose": pf.detected,
+        "landmarks": landmarks,  # browser pose: None, the page has its own
+        "angles": key_angles(pf),
+        **coached,
+        "timing_ms": timing,
+    }
