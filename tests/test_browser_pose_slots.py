@@ -7,8 +7,8 @@ import json
 
 from fastapi.testclient import TestClient
 
-from formcheck.webapp.live import protocol
 from formcheck.webapp.app import create_app
+from formcheck.webapp.live import protocol
 from formcheck.webapp.settings import Settings
 from tests.test_landmark_msgs import good_msg, recv_after
 from tests.test_web_live import EmptyEstimator, add_person, framed, jpeg, recv, sign_in

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from formcheck.core.types import PoseFrame
-from formcheck.webapp.live import clips, connection, protocol, recorder
 from formcheck.webapp.auth import hash_password
+from formcheck.webapp.live import clips, connection, protocol, recorder
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE_VIDEOS = REPO / "fixtures" / "videos"
