@@ -186,7 +186,7 @@ def clip_paths(n: int) -> list[Path]:
 def landmark_bodies(paths: list[Path]) -> list[list[str]]:
     """Per clip, each frame's landmark message without seq/t_ms (added per send): pre-serialised once."""
     from formcheck.pipeline import landmarks_for
-    from formcheck.webapp.landmark_msgs import pose_frame_message
+    from formcheck.webapp.live.landmark_msgs import pose_frame_message
 
     out = []
     for p in paths:
@@ -366,7 +366,7 @@ def cost_per_core(steps: list[Step]) -> float:
 def analysis_ms_per_frame(bodies: list[str]) -> float:
     """The same landmarks through LiveSession in this process, no socket: the floor of a landmark message."""
     from formcheck.core.live import LiveSession
-    from formcheck.webapp.landmark_msgs import parse_landmarks, to_pose_frame
+    from formcheck.webapp.live.landmark_msgs import parse_landmarks, to_pose_frame
 
     frames = [
         to_pose_frame(parse_landmarks('{"type":"landmarks","seq":0,"t_ms":0,' + b), i / 30)

@@ -36,7 +36,7 @@ def slow_analyse(video, exercise_id, side, *, overrides, annotate_path, landmark
     shutil.copyfile(video, annotate_path)
     _trace(video, f"done {tag} {os.getpid()}")
     report = {
-        "schema": "formcheck.core.report/1",
+        "schema": "formcheck.report/1",
         "exercise": exercise_id,
         "view": "front",
         "side": side,

@@ -35,7 +35,7 @@ def test_analyze_with_landmarks_writes_table_and_json(tmp_path, capsys) -> None:
     text = capsys.readouterr().out
     assert "reps: 3, valid: 2" in text
     data = json.loads(out.read_text())
-    assert data["schema"] == "formcheck.core.report/1" and data["summary"]["reps"] == 3
+    assert data["schema"] == "formcheck.report/1" and data["summary"]["reps"] == 3
     assert [r["valid"] for r in data["reps"]] == [True, True, False]
 
 

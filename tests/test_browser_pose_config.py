@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from formcheck.webapp import browser_pose
 from formcheck.webapp.app import create_app
+from formcheck.webapp.live import browser_pose
 from formcheck.webapp.settings import Settings
 from tests.test_web_live import add_person, sign_in
 

@@ -7,8 +7,8 @@ import json
 
 from fastapi.testclient import TestClient
 
-from formcheck.webapp import live
 from formcheck.webapp.app import create_app
+from formcheck.webapp.live import protocol
 from formcheck.webapp.settings import Settings
 from tests.test_landmark_msgs import good_msg, recv_after
 from tests.test_web_live import EmptyEstimator, add_person, framed, jpeg, recv, sign_in
@@ -54,4 +54,4 @@ def test_a_browser_pose_socket_switching_to_jpegs_takes_and_releases_a_server_sl
                 pass
             assert m["pose_source"] == "server" and app.state.live_slots.in_use() == 1
     assert app.state.live_slots.in_use() == 0
-    assert live.WS_CLOSE_TRY_AGAIN == 1013
+    assert protocol.WS_CLOSE_TRY_AGAIN == 1013

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from formcheck.core.types import PoseFrame
-from formcheck.webapp import landmark_msgs as lm
-from formcheck.webapp import live
+from formcheck.webapp.live import landmark_msgs as lm
+from formcheck.webapp.live import protocol
 from tests.test_web_live import (
     FIXTURE_VIDEOS,
     ReplayEstimator,
@@ -313,6 +313,6 @@ def test_a_landmark_flood_closes_only_that_socket(tmp_path):
                         m = recv(ws)
                         if m["type"] == "error":
                             codes.append(m["code"])
-                assert closed.value.code == live.WS_CLOSE_POLICY
+                assert closed.value.code == protocol.WS_CLOSE_POLICY
                 assert "flood" in codes
             assert recv_after(other, json.dumps(good_msg(2, 50.0)))["type"] == "frame"

@@ -1,4 +1,4 @@
-"""The JSON report ("formcheck.core.report/1") and the terminal table."""
+"""The JSON report ("formcheck.report/1") and the terminal table."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def test_report_json_carries_the_contract_fields() -> None:
     res = analyze_seq(to_seq(squats(3, valgus_on=(1,)), "front"), "squat")
     data = report_to_json(Report(result=res, video="clip.mp4", model_sha256="ab" * 32, frame_wh=(1280, 960)))
     json.dumps(data)  # plain JSON
-    assert data["schema"] == SCHEMA == "formcheck.core.report/1"
+    assert data["schema"] == SCHEMA == "formcheck.report/1"
     assert data["exercise"] == "squat" and data["view"] == "front" and data["model_sha256"] == "ab" * 32
     assert data["summary"]["reps"] == 3 and data["summary"]["valid_reps"] == 2
     assert data["summary"]["faults"]["knee_valgus"] == 1

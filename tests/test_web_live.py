@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from formcheck.core.types import PoseFrame
-from formcheck.webapp import live
 from formcheck.webapp.auth import hash_password
+from formcheck.webapp.live import clips, connection, protocol, recorder
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE_VIDEOS = REPO / "fixtures" / "videos"
@@ -34,7 +34,7 @@ def jpeg(w: int = 64, h: int = 48, value: int = 120) -> bytes:
 
 
 def framed(seq: int, t_ms: float, payload: bytes) -> bytes:
-    return live.FRAME_HEADER.pack(live.FRAME_MAGIC, seq, t_ms) + payload
+    return protocol.FRAME_HEADER.pack(protocol.FRAME_MAGIC, seq, t_ms) + payload
 
 
 class EmptyEstimator:
@@ -173,30 +173,30 @@ def client(app):
 
 def test_split_frame_reads_header_and_bare_jpeg():
     j = jpeg()
-    assert live.split_frame(framed(7, 1234.5, j), 99) == (7, 1234.5, j)
-    assert live.split_frame(j, 99) == (99, None, j)
-    with pytest.raises(live.ProtocolError) as e:
-        live.split_frame(b"GIF89a....", 1)
+    assert protocol.split_frame(framed(7, 1234.5, j), 99) == (7, 1234.5, j)
+    assert protocol.split_frame(j, 99) == (99, None, j)
+    with pytest.raises(protocol.ProtocolError) as e:
+        protocol.split_frame(b"GIF89a....", 1)
     assert e.value.code == "bad_frame"
-    with pytest.raises(live.ProtocolError):
-        live.split_frame(framed(1, 0.0, b"not a jpeg"), 1)
+    with pytest.raises(protocol.ProtocolError):
+        protocol.split_frame(framed(1, 0.0, b"not a jpeg"), 1)
 
 
 def test_flood_guard_allows_burst_then_rate():
     now = [0.0]
-    g = live.FloodGuard(rate_per_s=10.0, burst=5, clock=lambda: now[0])
+    g = connection.FloodGuard(rate_per_s=10.0, burst=5, clock=lambda: now[0])
     assert [g.allow() for _ in range(6)] == [True] * 5 + [False]
     now[0] += 0.5  # refills 5 tokens
     assert sum(g.allow() for _ in range(10)) == 5
 
 
 def test_clip_buffer_is_bounded_by_time_and_count():
-    buf = live.ClipBuffer(max_s=2.0, max_frames=30)
+    buf = clips.ClipBuffer(max_s=2.0, max_frames=30)
     for i in range(100):
         buf.add(i * 0.1, b"x")
     assert len(buf) == 21  # 2.0 s at 10 frames/s, inclusive
     assert [t for t, _ in buf.window(9.0, 9.25)] == pytest.approx([9.0, 9.1, 9.2])
-    small = live.ClipBuffer(max_s=100.0, max_frames=30)
+    small = clips.ClipBuffer(max_s=100.0, max_frames=30)
     for i in range(100):
         small.add(i * 0.1, b"x")
     assert len(small) == 30
@@ -206,7 +206,7 @@ def test_write_clip_makes_h264_mp4(tmp_path):
     import av
 
     frames = [(i / 15, jpeg(641, 481, value=10 * i)) for i in range(15)]  # odd size: must be evened
-    out = live.write_clip(frames, tmp_path / "c" / "rep.mp4")
+    out = clips.write_clip(frames, tmp_path / "c" / "rep.mp4")
     with av.open(str(out)) as c:
         s = c.streams.video[0]
         assert s.codec_context.name == "h264"
@@ -235,7 +235,7 @@ def test_anonymous_socket_gets_error_then_policy_close(app):
         assert msg == {"type": "error", "code": "not_signed_in", "message": "Sign in first, then reload this page"}
         with pytest.raises(WebSocketDisconnect) as e:
             ws.receive_text()
-        assert e.value.code == live.WS_CLOSE_POLICY
+        assert e.value.code == protocol.WS_CLOSE_POLICY
 
 
 def test_cross_origin_socket_is_refused(client):
@@ -245,7 +245,7 @@ def test_cross_origin_socket_is_refused(client):
         client.websocket_connect("/ws/live", headers={"origin": "http://evil.example"}),
     ):
         pass
-    assert e.value.code == live.WS_CLOSE_POLICY
+    assert e.value.code == protocol.WS_CLOSE_POLICY
 
 
 # ------------------------------------------------------------------------------------------------ protocol
@@ -289,24 +289,24 @@ def test_garbage_gets_error_and_socket_stays_usable(client):
 def test_too_many_bad_messages_in_a_row_close_the_socket(client):
     with client.websocket_connect("/ws/live") as ws:
         recv(ws)
-        for _ in range(live.MAX_CONSECUTIVE_ERRORS):
+        for _ in range(protocol.MAX_CONSECUTIVE_ERRORS):
             ws.send_text("garbage")
-        codes = [recv(ws)["code"] for _ in range(live.MAX_CONSECUTIVE_ERRORS)]
-        assert codes == ["bad_message"] * live.MAX_CONSECUTIVE_ERRORS
+        codes = [recv(ws)["code"] for _ in range(protocol.MAX_CONSECUTIVE_ERRORS)]
+        assert codes == ["bad_message"] * protocol.MAX_CONSECUTIVE_ERRORS
         with pytest.raises(WebSocketDisconnect) as e:
             ws.receive_text()
-        assert e.value.code == live.WS_CLOSE_UNSUPPORTED
+        assert e.value.code == protocol.WS_CLOSE_UNSUPPORTED
 
 
 def test_oversize_frame_is_rejected_and_closed_others_keep_working(client):
     with client.websocket_connect("/ws/live") as ws:
         recv(ws)
-        ws.send_bytes(b"\xff\xd8" + b"\0" * live.MAX_FRAME_BYTES)
+        ws.send_bytes(b"\xff\xd8" + b"\0" * protocol.MAX_FRAME_BYTES)
         err = recv(ws)
-        assert err["code"] == "too_large" and str(live.MAX_FRAME_BYTES) in err["message"]
+        assert err["code"] == "too_large" and str(protocol.MAX_FRAME_BYTES) in err["message"]
         with pytest.raises(WebSocketDisconnect) as e:
             ws.receive_text()
-        assert e.value.code == live.WS_CLOSE_TOO_BIG
+        assert e.value.code == protocol.WS_CLOSE_TOO_BIG
     with client.websocket_connect("/ws/live") as ws2:  # the server keeps serving
         recv(ws2)
         ws2.send_bytes(jpeg())
@@ -321,15 +321,15 @@ def test_flood_gets_error_and_close(tmp_path):
         sign_in(c)
         with c.websocket_connect("/ws/live") as ws:
             recv(ws)
-            for _ in range(live.FLOOD_BURST * 3):  # no waiting for replies: most frames are dropped unprocessed
+            for _ in range(protocol.FLOOD_BURST * 3):  # no waiting for replies: most frames are dropped unprocessed
                 ws.send_bytes(frame)
             kinds = []
             with pytest.raises(WebSocketDisconnect) as e:
                 while True:
                     kinds.append(recv(ws))
-            assert e.value.code == live.WS_CLOSE_POLICY
+            assert e.value.code == protocol.WS_CLOSE_POLICY
             assert kinds[-1]["type"] == "error" and kinds[-1]["code"] == "flood"
-            assert sum(k["type"] == "frame" for k in kinds) < live.FLOOD_BURST / 4  # latest frame wins
+            assert sum(k["type"] == "frame" for k in kinds) < protocol.FLOOD_BURST / 4  # latest frame wins
         with c.websocket_connect("/ws/live") as ws2:  # the server keeps serving others
             recv(ws2)
             ws2.send_bytes(jpeg())
@@ -386,7 +386,7 @@ def test_missing_pose_model_is_a_clear_error_not_a_crash(tmp_path):
             assert err["code"] == "model_unavailable" and "could not be loaded" in err["message"]
             with pytest.raises(WebSocketDisconnect) as e:
                 ws.receive_text()
-            assert e.value.code == live.WS_CLOSE_INTERNAL
+            assert e.value.code == protocol.WS_CLOSE_INTERNAL
 
 
 def test_client_timestamps_become_strictly_increasing_seconds(tmp_path):
@@ -651,7 +651,7 @@ def test_mannequin_video_through_real_pose_model_counts_reps(tmp_path):
 
 
 def test_frame_header_is_16_bytes_little_endian():
-    assert live.FRAME_HEADER.size == 16
+    assert protocol.FRAME_HEADER.size == 16
     assert struct.unpack("<4sId", framed(1, 2.0, b""))[0] == b"FCF1"
 
 
@@ -667,11 +667,11 @@ def test_frame_header_is_16_bytes_little_endian():
     ],
 )
 def test_holds_due_counts_whole_holds_up_to_the_target(held_s, hold_s, target, due):
-    assert live.holds_due(held_s, hold_s, target) == due
+    assert recorder.holds_due(held_s, hold_s, target) == due
 
 
 def test_a_completed_hold_is_stored_as_one_valid_rep():
-    rep = live.hold_rep_in(2, 31.5, 10.0, "auto")
+    rep = recorder.hold_rep_in(2, 31.5, 10.0, "auto")
     assert (rep.idx, rep.start_s, rep.end_s, rep.valid, rep.verdict) == (2, 21.5, 31.5, True, "valid")
     assert rep.side is None and rep.metrics == {"hold_s": 10.0} and "10 s in good form" in rep.reason
 

@@ -55,7 +55,7 @@ def fake_analyse(video, exercise_id, side, *, overrides, annotate_path, landmark
     progress(0.5)
     shutil.copyfile(video, annotate_path)
     report = {
-        "schema": "formcheck.core.report/1",
+        "schema": "formcheck.report/1",
         "exercise": exercise_id,
         "view": "front",
         "side": side,

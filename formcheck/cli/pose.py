@@ -139,7 +139,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="write per-frame landmarks of a video (or camera index) to .jsonl or .npz",
         description="Run the pose model over every frame. Output: .jsonl (a header line, then one "
         "line per frame: t_s, pose, image = 33 x [x_px, y_px, z_px, visibility, "
-        "presence], world_m = 33 x [x, y, z]) or .npz (formcheck.core.landmarks/1 arrays).",
+        "presence], world_m = 33 x [x, y, z]) or .npz (formcheck.landmarks/1 arrays).",
     )
     p.add_argument("video", help="video file, or a camera index such as 0")
     p.add_argument("--out", required=True, help="output file (.jsonl or .npz)")

@@ -1,4 +1,4 @@
-"""Reports: the JSON document ("formcheck.core.report/1") and the terminal table of a judged set."""
+"""Reports: the JSON document ("formcheck.report/1") and the terminal table of a judged set."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import math
 from formcheck.core.results import LiveFeedback, Rep, SetResult
 from formcheck.core.rules import Check
 
-SCHEMA = "formcheck.core.report/1"
+SCHEMA = "formcheck.report/1"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,7 +67,7 @@ def _rep_json(r: Rep) -> dict[str, object]:
 
 
 def report_to_json(obj: Report | SetResult) -> dict[str, object]:
-    """The report as plain JSON-able data (schema "formcheck.core.report/1")."""
+    """The report as plain JSON-able data (schema "formcheck.report/1")."""
     rep = obj if isinstance(obj, Report) else Report(result=obj)
     res = rep.result
     summary: dict[str, object] = {

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from formcheck.core.feedback import OverlaySpec
 from formcheck.core.rules import Check
 
-ALGO_VERSION = "formcheck.core.analysis/1"
+ALGO_VERSION = "formcheck.analysis/1"
 
 
 @dataclasses.dataclass(frozen=True)

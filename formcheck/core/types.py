@@ -28,10 +28,10 @@ def as_float(x: ArrayLike) -> FloatArray:
 # utilities use 0.5 as their visibility cut-off).
 VISIBILITY_MIN = 0.5
 
-NPZ_FORMAT = "formcheck.core.landmarks/1"
-# The same layout under its name before the package was split into layers: still read (landmark caches and the
-# landmarks kept beside stored uploads).
-NPZ_FORMATS_READ = frozenset({NPZ_FORMAT, "formcheck.landmarks/1"})
+NPZ_FORMAT = "formcheck.landmarks/1"
+# The same layout as written for a few hours of development under the layer-qualified name: still read, so
+# landmark caches made then load instead of re-running the model.
+NPZ_FORMATS_READ = frozenset({NPZ_FORMAT, "formcheck.core.landmarks/1"})
 
 
 def _frozen(a: FloatArray) -> FloatArray:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 from numpy.typing import NDArray
@@ -32,12 +31,8 @@ TEXT_RGB = (255, 255, 255)
 PANEL_RGB = (20, 20, 20)
 # A finished rep's verdict stays on screen this long after the rep ends.
 VERDICT_SHOW_S = 1.5
-# libx264 settings from docs/platform.md §1 (veryfast crf 23: ~80 fps at 960x540).
-X264_OPTIONS = {"preset": "veryfast", "crf": "23"}
-
-
-def _even(n: int) -> int:
-    return n - (n % 2)
+# libx264 quality from docs/platform.md §1 (veryfast crf 23: ~80 fps at 960x540); media.video.H264Writer encodes.
+X264_CRF = 23
 
 
 def _pt(xy: NDArray[np.float64], lm: int, scale: tuple[float, float]) -> tuple[int, int] | None:
@@ -116,7 +111,7 @@ def annotate_video(
 
     `table`: the measures over `seq` already computed (formcheck.pipeline passes the analysis' own), so the
     angle read-out is not computed again."""
-    from formcheck.media.video import read_video
+    from formcheck.media.video import H264Writer, read_video
 
     spec = load_exercise(result.exercise_id)
     s = spec.rep or spec.hold
@@ -128,21 +123,11 @@ def annotate_video(
     joint = int(sided(Side.LEFT, "KNEE") if "knee" in s.measure else sided(Side.LEFT, "HIP"))
     label = s.measure.removesuffix("_deg").replace("_3d", "").replace("_", " ")
     fault_sets = [_fault_landmarks(result, r) for r in result.reps]
-    out_path = Path(out_path)
     fps = 1.0 / float(np.median(np.diff(seq.t_s))) if len(seq) > 1 else 30.0
-    try:
-        container = av.open(str(out_path), "w", options={"movflags": "+faststart"})
-    except (OSError, av.FFmpegError) as e:
-        raise VideoError(f"{out_path}: cannot write video ({e})") from None
-    stream = None
-    try:
+    with H264Writer(out_path, fps=int(round(fps)) or 30, crf=X264_CRF) as writer:
         for frame in read_video(video):
             rgb = frame.rgb
             h, w = rgb.shape[:2]
-            if stream is None:
-                stream = container.add_stream("libx264", rate=int(round(fps)) or 30)
-                stream.width, stream.height, stream.pix_fmt = _even(w), _even(h), "yuv420p"
-                stream.options = dict(X264_OPTIONS)
             i = int(np.clip(np.searchsorted(seq.t_s, frame.t_s), 0, max(len(seq) - 1, 0))) if len(seq) else -1
             scale = (w / seq.frame_wh[0], h / seq.frame_wh[1]) if seq.frame_wh[0] else (1.0, 1.0)
             done = [r for r in result.reps if r.end_s <= frame.t_s]
@@ -167,14 +152,7 @@ def annotate_video(
                 banner=banner,
                 banner_bad=bad,
             )
-            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(img[: _even(h), : _even(w)]), format="rgb24")
-            for p in stream.encode(vf):
-                container.mux(p)
-        if stream is not None:
-            for p in stream.encode():
-                container.mux(p)
-    finally:
-        container.close()
-    if stream is None:
-        raise VideoError(f"{video}: no frames to annotate")
-    return out_path
+            writer.write(img)
+        if writer.frames == 0:
+            raise VideoError(f"{video}: no frames to annotate")
+    return Path(out_path)

@@ -10,8 +10,11 @@ import queue
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
+import av
 import numpy as np
 from numpy.typing import NDArray
 
@@ -259,3 +262,113 @@ def frames_from(
             yield Frame(t_s=float(t_s), rgb=np.ascontiguousarray(img[..., ::-1]) if bgr else img)
 
     return gen()
+
+
+# ------------------------------------------------------------------------------------------------- writing
+
+# libx264 defaults from docs/platform.md §1 (veryfast crf 23: ~80 fps at 960x540, browser-playable).
+X264_PRESET = "veryfast"
+X264_CRF = 23
+WRITE_FPS = 30
+MS_TIME_BASE = 1000  # timed frames (t_s given) are stamped in milliseconds
+
+
+def _even(n: int) -> int:
+    return n - (n % 2)
+
+
+class H264Writer:
+    """The one H.264 writer: browser-playable MP4 (libx264, yuv420p, +faststart), atomic (written to
+    `<stem>.part<suffix>` and renamed on a clean close; removed on an error).
+
+    Frames are RGB (or BGR with fmt="bgr24"); the size is the first frame's, cropped to even sides (yuv420p);
+    later frames of another size are scaled to it. Give `t_s` to stamp each frame with its own time (a live
+    clip's uneven frame rate), else frames play at `fps`. `threads=1` makes the bitstream the same on every
+    machine (x264's output depends on its thread count).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        fps: int = WRITE_FPS,
+        crf: int = X264_CRF,
+        preset: str = X264_PRESET,
+        threads: int | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.part = self.path.with_name(f"{self.path.stem}.part{self.path.suffix}")
+        self.fps = int(fps) or WRITE_FPS
+        self.options = {"preset": preset, "crf": str(crf)} | ({"threads": str(threads)} if threads else {})
+        self.frames = 0
+        self._container: av.container.OutputContainer | None = None
+        self._stream: av.VideoStream | None = None
+        self._t0_s: float | None = None
+        self._last_pts = -1
+
+    def __enter__(self) -> H264Writer:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.discard()
+
+    def _open(self, w: int, h: int, timed: bool) -> av.VideoStream:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._container = av.open(str(self.part), "w", options={"movflags": "+faststart"})
+        except (OSError, av.FFmpegError) as e:
+            raise VideoError(f"{self.path}: cannot write video ({e})") from None
+        stream = self._container.add_stream("libx264", rate=self.fps)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        if timed:  # the encoder's clock too: on the 1/fps clock, frames closer than a tick would share a time
+            stream.time_base = stream.codec_context.time_base = Fraction(1, MS_TIME_BASE)
+        stream.options = dict(self.options)
+        self._stream = stream
+        return stream
+
+    def write(self, image: NDArray[Any], *, fmt: str = "rgb24", t_s: float | None = None) -> None:
+        """Encode one (H, W, 3) uint8 frame."""
+        h, w = image.shape[:2]
+        stream = self._stream or self._open(_even(w), _even(h), t_s is not None)
+        if (h, w) != (stream.height, stream.width):
+            if h - stream.height in (0, 1) and w - stream.width in (0, 1):
+                image = image[: stream.height, : stream.width]
+            else:
+                import cv2
+
+                image = cv2.resize(image, (stream.width, stream.height))
+        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format=fmt)
+        if t_s is not None:
+            self._t0_s = t_s if self._t0_s is None else self._t0_s
+            pts = max(self._last_pts + 1, int(round((t_s - self._t0_s) * MS_TIME_BASE)))
+            vf.pts, vf.time_base, self._last_pts = pts, Fraction(1, MS_TIME_BASE), pts
+        assert self._container is not None
+        for p in stream.encode(vf):
+            self._container.mux(p)
+        self.frames += 1
+
+    def close(self) -> Path:
+        """Flush, close and move the finished file into place; VideoError when no frame was written."""
+        if self._stream is None or self._container is None:
+            raise VideoError(f"{self.path}: no frames to write")
+        try:
+            for p in self._stream.encode():
+                self._container.mux(p)
+        except BaseException:
+            self.discard()
+            raise
+        self._container.close()
+        self._container, self._stream = None, None
+        self.part.replace(self.path)
+        return self.path
+
+    def discard(self) -> None:
+        """Stop writing and remove the partial file (never leave a half-written video behind)."""
+        if self._container is not None:
+            with contextlib.suppress(Exception):
+                self._container.close()
+        self._container, self._stream = None, None
+        self.part.unlink(missing_ok=True)

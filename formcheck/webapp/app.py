@@ -133,7 +133,8 @@ class SecurityHeaders:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the web app. Nothing is opened until here: tests pass `Settings(data_dir=tmp_path)`."""
-    from formcheck.webapp import browser_pose, clinician, pages, routes_auth, uploads
+    from formcheck.webapp import clinician, pages, routes_auth, uploads
+    from formcheck.webapp.live import browser_pose
     from formcheck.webapp.live import router as live_router
 
     settings = settings or Settings.from_env()

@@ -86,7 +86,7 @@ def analyse_upload(
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The default job body: pose once (landmarks kept beside the upload), judge, render, chart.
 
-    Returns (report as formcheck.core.report/1 JSON, angle chart). Keeping the landmarks means rules can be re-run
+    Returns (report as formcheck.report/1 JSON, angle chart). Keeping the landmarks means rules can be re-run
     after a threshold change without MediaPipe.
     """
     from formcheck.core.report import report_to_json

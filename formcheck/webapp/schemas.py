@@ -90,7 +90,7 @@ class AngleChart(_Wire):
 
 class UploadResult(_Wire):
     upload: UploadPublic
-    report: dict[str, Any]  # schema formcheck.core.report/1, as produced by formcheck.core.report
+    report: dict[str, Any]  # schema formcheck.report/1, as produced by formcheck.core.report
     chart: AngleChart | None = None
     reviews: list[ReviewPublic] = []
 

@@ -291,7 +291,7 @@ def get_upload(up: VisibleUpload, store: StoreDep) -> UploadPublic:
 
 @router.get("/api/uploads/{upload_id}/result", response_model=UploadResult)
 def get_upload_result(up: VisibleUpload, store: StoreDep) -> UploadResult:
-    """The stored report (formcheck.core.report/1), the angle chart data and the clinician's notes on its reps."""
+    """The stored report (formcheck.report/1), the angle chart data and the clinician's notes on its reps."""
     job = repo.latest_job(store, up.id)
     if job is None or job.status != "done" or not job.result:
         state = job.status if job else "queued"

@@ -10,7 +10,6 @@ import math
 from collections.abc import Mapping
 from pathlib import Path
 
-import av
 import numpy as np
 from numpy.typing import NDArray
 
@@ -19,6 +18,7 @@ from formcheck.core.landmarks import N_LANDMARKS, Lm, Side
 from formcheck.mannequin.body import Body, PlantedLeg, Pose, frontal_fppa_deg, landmarks33, pose_skeleton
 from formcheck.mannequin.exercises import EXERCISES, FAULTS, Rep, schedule
 from formcheck.mannequin.render import Renderer
+from formcheck.media.video import H264Writer
 from tools.synth.figure import figure_primitives
 
 log = logging.getLogger(__name__)
@@ -345,23 +345,10 @@ def write_fixture(fx: Fixture, out_dir: Path, body: Body | None = None) -> tuple
     cam = model.cameras[fx.view]
     renderer = Renderer(cam, props=model.props(fx.side))
     mp4 = out_dir / f"{fx.name}.mp4"
-    tmp = out_dir / f".{fx.name}.tmp.mp4"
-    try:
-        with av.open(str(tmp), "w", options={"movflags": "+faststart"}) as c:
-            st = c.add_stream("libx264", rate=FPS)
-            st.width, st.height, st.pix_fmt = cam.width_px, cam.height_px, "yuv420p"
-            # threads=1 keeps the bitstream identical from machine to machine (x264 output depends on threads)
-            st.options = {"preset": "veryfast", "crf": str(CRF), "threads": "1"}
-            for pose in built["poses"]:
-                rgb = renderer.render(figure_primitives(pose_skeleton(body, pose), body))
-                for p in st.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
-                    c.mux(p)
-            for p in st.encode():
-                c.mux(p)
-    except BaseException:
-        tmp.unlink(missing_ok=True)  # never leave a half-written video behind (e.g. on Ctrl-C)
-        raise
-    tmp.replace(mp4)
+    # threads=1 keeps the bitstream identical from machine to machine (x264 output depends on threads)
+    with H264Writer(mp4, fps=FPS, crf=CRF, threads=1) as writer:
+        for pose in built["poses"]:
+            writer.write(renderer.render(figure_primitives(pose_skeleton(body, pose), body)))
     js = out_dir / f"{fx.name}.json"
     js.write_text(dumps_sidecar(built["sidecar"]))
     log.info("wrote %s (%d bytes) and %s", mp4, mp4.stat().st_size, js.name)

@@ -1,13 +1,13 @@
 """The live socket's coaching layer: the countdown gate in front of the rep counter, and the one coach message.
 
-Kept apart from live.py (transport) so the wire protocol and the coaching rules change independently. Runs in
+Kept apart from the connection (transport) so the wire protocol and the coaching rules change independently. Runs in
 the connection's pose thread, like the analysis it wraps.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from collections.abc import Callable
 
 from formcheck.core.coach import (
     POSITIONING_TEXT,
@@ -21,13 +21,35 @@ from formcheck.core.coach import (
     SetGate,
     in_start_position,
 )
+from formcheck.core.live import LiveSession
+from formcheck.core.results import LiveFeedback, Rep, SetResult
 from formcheck.core.types import PoseFrame
+
+SessionFactory = Callable[[], LiveSession]
 
 SAFETY_TEXT = "Stop — rest your knee. Pain ends today's exercises; answer the pain questions next."
 PREVIEW_OK_TEXT = "Good position — start the set when you are ready"
+# The page's own fixed lines (outside the coach's per-frame message), sent in /api/live/page-config so the
+# browser holds no copy: keys are what live.js asks for.
+PAGE_TEXTS: dict[str, str] = {
+    "safety": SAFETY_TEXT,
+    "pain_stop_spoken": "Stop. Rest your knee.",
+    "set_complete": "Set complete",
+    "time_up": "Time is up",
+    "get_into_position": "Get into position",
+    "get_into_start_position": "Get into your start position",
+    "rest": "Rest",
+    "rest_day": "Rest day — no exercise today",
+    "session_complete": "Session complete — camera off",
+    "camera_needed": "Camera needed",
+    # the Small Knee Bend Test's verdict (decided on the server, formcheck.programme.readiness), as shown
+    "skbt_valid": "The camera saw clean small knee bends.",
+    "skbt_invalid": "The camera saw a knee bend that was not clean.",
+    "skbt_unknown": "The camera could not judge the knee bends.",
+}
 
 
-def rep_news(rep: Any) -> RepNews:
+def rep_news(rep: Rep) -> RepNews:
     verdict = str(rep.verdict)
     valid = True if verdict == "valid" else False if verdict == "invalid" else None
     reason = next((f.cue for f in rep.faults if f.cue), "") or str(rep.why or "")
@@ -40,12 +62,12 @@ def rep_news(rep: Any) -> RepNews:
 class Frame:
     """One frame's coaching outcome: the feedback to show, the feedback that counted (None before Go)."""
 
-    shown: Any
-    counted: Any
+    shown: LiveFeedback
+    counted: LiveFeedback | None
     counting: bool
     gate: GateStatus | None
     message: CoachMessage | None
-    last_counted: Any = None
+    last_counted: LiveFeedback | None = None
 
 
 class CoachedSet:
@@ -56,21 +78,29 @@ class CoachedSet:
     """
 
     def __init__(
-        self, make_session: Any, *, preview: bool, target_reps: int | None, is_hold: bool, views: tuple[str, ...]
+        self,
+        make_session: SessionFactory,
+        *,
+        preview: bool,
+        target_reps: int | None,
+        is_hold: bool,
+        views: tuple[str, ...],
     ) -> None:
         self.preview, self.target_reps, self.is_hold, self.views = preview, target_reps, is_hold, views
         self.coach = Coach()
-        self.counting_session: Any = None if preview else make_session()
+        self.counting_session: LiveSession | None = None if preview else make_session()
         self.gate: SetGate | None = None if preview else SetGate()
-        self.watch_session: Any = make_session()  # placement + start position while not counting
+        self.watch_session: LiveSession = make_session()  # placement + start position while not counting
         self.safety: str | None = None
-        self.last_counted: Any = None  # the newest feedback of the counting session (its counts stay shown)
+        self.last_counted: LiveFeedback | None = (
+            None  # the newest feedback of the counting session (its counts stay shown)
+        )
 
-    def result(self) -> Any:
+    def result(self) -> SetResult:
         return self.analysis.result()
 
     @property
-    def analysis(self) -> Any:
+    def analysis(self) -> LiveSession:
         """The session whose result() is the set's result (the counting one once it exists)."""
         return self.counting_session if self.counting_session is not None else self.watch_session
 
@@ -84,10 +114,10 @@ class CoachedSet:
 
     def update(self, pf: PoseFrame) -> Frame:
         status: GateStatus | None = None
-        counted = None
+        counted: LiveFeedback | None = None
         if self.safety is not None:
             shown = self.watch_session.update(pf)  # the counting session is not fed after a pain report
-        elif self.gate is not None and self.gate.state is GateState.COUNTING:
+        elif self.gate is not None and self.counting_session is not None and self.gate.state is GateState.COUNTING:
             shown = counted = self.last_counted = self.counting_session.update(pf)
             status = GateStatus(GateState.COUNTING, None, False)
         else:
@@ -109,7 +139,9 @@ class CoachedSet:
             last_counted=self.last_counted,
         )
 
-    def _coach_input(self, pf: PoseFrame, shown: Any, counted: Any, status: GateStatus | None) -> CoachInput:
+    def _coach_input(
+        self, pf: PoseFrame, shown: LiveFeedback, counted: LiveFeedback | None, status: GateStatus | None
+    ) -> CoachInput:
         placement = tuple(zip(shown.guidance_keys, shown.guidance, strict=False)) if shown is not None else ()
         positioning = countdown = None
         if status is not None and status.state is GateState.POSITIONING:
@@ -133,7 +165,7 @@ class CoachedSet:
         )
 
 
-def new_coached_set(make_session: Any, *, preview: bool, target_reps: int | None) -> CoachedSet:
+def new_coached_set(make_session: SessionFactory, *, preview: bool, target_reps: int | None) -> CoachedSet:
     """A CoachedSet for `make_session`'s exercise (raises what make_session raises for an unknown one)."""
     probe = make_session()
     spec = probe.spec

@@ -1,6 +1,6 @@
 """Landmark messages on the live WebSocket: pose computed in the browser, validated here as untrusted input.
 
-A page that runs MediaPipe itself (web/pose-worker.js) sends, per camera frame, one text message
+A page that runs MediaPipe itself (formcheck/static/pose-worker.js) sends, per camera frame, one text message
 
     {"type": "landmarks", "seq": 12, "t_ms": 1234.5, "wh": [640, 480], "pose": true,
      "image": 33 x [x, y, z, visibility, presence],   # x, y, z normalised like MediaPipe's output (z on x's scale)
@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
@@ -35,8 +35,8 @@ IMAGE_Z_ABS_MAX = 10.0
 # World landmarks are hip-centred metres: a standing adult's hands overhead are ~1.3 m from the hips, so 3 m is
 # more than double any body's reach.
 WORLD_ABS_MAX_M = 3.0
-MIN_FRAME_SIDE_PX = 16  # same floor as a decoded JPEG (live.decode_jpeg)
-MAX_FRAME_SIDE_PX = 1920  # same cap as the JPEG path (live.MAX_FRAME_SIDE_PX)
+MIN_FRAME_SIDE_PX = 16  # same floor as a decoded JPEG (replies.decode_jpeg)
+MAX_FRAME_SIDE_PX = 1920  # same cap as the JPEG path (protocol.MAX_FRAME_SIDE_PX)
 MAX_POSE_MS = 60_000.0  # the page's own pose time; above a minute it is not a per-frame figure
 MAX_T_MS = 1e12  # ~31 years of performance.now(): larger is not a clock
 # A landmark message is ~2.5 kB at 4-5 decimals; 24 kB leaves room for full float precision, not for abuse.
@@ -120,6 +120,7 @@ def check_values(msg: LandmarkMsg) -> None:
             raise LandmarkError("bad_landmarks", "world landmarks without image landmarks", seq=msg.seq)
         return
     img, world = msg.arrays()
+    assert img is not None  # msg.image is not None
     if not np.isfinite(img).all():  # pydantic already refuses NaN/inf; this guards the arithmetic below
         raise LandmarkError("bad_landmarks", "landmarks must be finite numbers", seq=msg.seq)
     xy, z, scores = img[:, :2], img[:, 2], img[:, 3:]
@@ -145,6 +146,7 @@ def to_pose_frame(msg: LandmarkMsg, t_s: float) -> PoseFrame:
     if msg.image is None:
         return PoseFrame.empty(t_s, (w, h), luma=msg.luma)
     img, world = msg.arrays()
+    assert img is not None
     xyz = img[:, :3] * np.array([w, h, w], dtype=np.float64)  # normalised -> px (z on the x scale), as pose.py
     return PoseFrame(
         t_s=t_s, frame_wh=(w, h), xyz_px=xyz, visibility=img[:, 3], presence=img[:, 4], world_m=world, luma=msg.luma
@@ -185,10 +187,10 @@ class LandmarkIntake:
 
 def pose_frame_message(
     frame: PoseFrame, seq: int, t_ms: float, *, decimals: int = 5, pose_ms: float | None = None
-) -> dict:
+) -> dict[str, Any]:
     """The landmark message a page would send for `frame` (used by benchmarks and tests to replay real clips)."""
     w, h = frame.frame_wh
-    out: dict = {
+    out: dict[str, Any] = {
         "type": "landmarks",
         "seq": int(seq),
         "t_ms": round(float(t_ms), 3),

@@ -53,17 +53,15 @@ PLANK_PELVIS_M = (-0.15, 0.33, 0.0)
 
 
 def _demo_pose(model_id: str, body: Any, s: float) -> Any:
-    """Poses for exercises the synth fixtures do not model, built from the synth's body model."""
+    """Poses for exercises the synth fixtures do not model, built from the synth's body model (one branch per
+    demo exercise: a table of poses, longer than 60 lines and clearer kept together)."""
     import numpy as np
 
     from formcheck.mannequin.body import ArmPose, FreeLeg, PlantedLeg, Pose
 
     x, y, z = np.eye(3)
     supine = np.column_stack([z, x, y])  # person's left / up (head) / forward (chest) in world axes
-    arms = {
-        "left_arm": ArmPose(flexion_deg=10.0, abduction_deg=15.0),
-        "right_arm": ArmPose(flexion_deg=10.0, abduction_deg=15.0),
-    }
+    arm = ArmPose(flexion_deg=10.0, abduction_deg=15.0)  # arms resting by the sides (frozen: shared)
     if model_id == "demo:straight_leg_raise":
         return Pose(
             pelvis_m=LYING_PELVIS_M,
@@ -72,7 +70,8 @@ def _demo_pose(model_id: str, body: Any, s: float) -> Any:
                 hip_flexion_deg=2.0 + (SLR_LIFT_DEG - 2.0) * s, knee_flexion_deg=2.0, ankle_dorsiflexion_deg=10.0
             ),
             right_leg=FreeLeg(hip_flexion_deg=50.0, knee_flexion_deg=100.0, ankle_dorsiflexion_deg=10.0),
-            **arms,
+            left_arm=arm,
+            right_arm=arm,
         )
     if model_id == "demo:glute_bridge":
         px, py, pz = LYING_PELVIS_M
@@ -83,7 +82,8 @@ def _demo_pose(model_id: str, body: Any, s: float) -> Any:
             trunk_forward_deg=-25.0 * s,
             left_leg=PlantedLeg((heel_x, body.ankle_height_m, 0.12)),
             right_leg=PlantedLeg((heel_x, body.ankle_height_m, -0.12)),
-            **arms,
+            left_arm=arm,
+            right_arm=arm,
         )
     if model_id == "demo:standing_side_leg_raise":
         return Pose(
