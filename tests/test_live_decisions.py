@@ -8,12 +8,12 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
+from formcheck.core.feedback import PAGE_TEXTS, SAFETY_TEXT
 from formcheck.core.landmarks import CONNECTIONS, LR_PAIRS, N_LANDMARKS, Lm
 from formcheck.core.live import LiveSession
 from formcheck.core.pain import PAIN_MAX, PAIN_MIN, PAIN_ZONES, PainZone, pain_zone
 from formcheck.core.types import VISIBILITY_MIN
 from formcheck.programme.readiness import small_knee_bend_verdict
-from formcheck.webapp.live.coach import PAGE_TEXTS, SAFETY_TEXT
 from tests.test_web_live import (
     ReplayEstimator,
     add_person,

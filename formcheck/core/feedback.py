@@ -111,6 +111,27 @@ GET_INTO_START_TEXT = "Get into your start position"
 GET_INTO_POSITION_TEXT = "Get into position"  # a preview: nothing is counted, so no "start" position
 GO_TEXT = "Go"
 
+SAFETY_TEXT = "Stop — rest your knee. Pain ends today's exercises; answer the pain questions next."
+PREVIEW_OK_TEXT = "Good position — start the set when you are ready"
+# The live page's own fixed lines (outside the coach's per-frame message), sent in /api/live/page-config so the
+# browser holds no copy: keys are what static/live/*.js asks for.
+PAGE_TEXTS: dict[str, str] = {
+    "safety": SAFETY_TEXT,
+    "pain_stop_spoken": "Stop. Rest your knee.",
+    "set_complete": SET_COMPLETE_TEXT,
+    "time_up": "Time is up",
+    "get_into_position": GET_INTO_POSITION_TEXT,
+    "get_into_start_position": GET_INTO_START_TEXT,
+    "rest": "Rest",
+    "rest_day": "Rest day — no exercise today",
+    "session_complete": "Session complete — camera off",
+    "camera_needed": "Camera needed",
+    # the Small Knee Bend Test's verdict (decided on the server, formcheck.programme.readiness), as shown
+    "skbt_valid": "The camera saw clean small knee bends.",
+    "skbt_invalid": "The camera saw a knee bend that was not clean.",
+    "skbt_unknown": "The camera could not judge the knee bends.",
+}
+
 
 def to_go_text(left: int) -> str:
     """The suffix saying how many good reps a set still needs (" — 3 to go")."""

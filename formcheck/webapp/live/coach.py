@@ -10,7 +10,6 @@ import dataclasses
 from collections.abc import Callable
 
 from formcheck.core.coach import (
-    POSITIONING_TEXT,
     Coach,
     CoachInput,
     CoachMessage,
@@ -21,32 +20,12 @@ from formcheck.core.coach import (
     SetGate,
     in_start_position,
 )
+from formcheck.core.feedback import POSITIONING_TEXT, PREVIEW_OK_TEXT, SAFETY_TEXT
 from formcheck.core.live import LiveSession
 from formcheck.core.results import LiveFeedback, Rep, SetResult
 from formcheck.core.types import PoseFrame
 
 SessionFactory = Callable[[], LiveSession]
-
-SAFETY_TEXT = "Stop — rest your knee. Pain ends today's exercises; answer the pain questions next."
-PREVIEW_OK_TEXT = "Good position — start the set when you are ready"
-# The page's own fixed lines (outside the coach's per-frame message), sent in /api/live/page-config so the
-# browser holds no copy: keys are what live.js asks for.
-PAGE_TEXTS: dict[str, str] = {
-    "safety": SAFETY_TEXT,
-    "pain_stop_spoken": "Stop. Rest your knee.",
-    "set_complete": "Set complete",
-    "time_up": "Time is up",
-    "get_into_position": "Get into position",
-    "get_into_start_position": "Get into your start position",
-    "rest": "Rest",
-    "rest_day": "Rest day — no exercise today",
-    "session_complete": "Session complete — camera off",
-    "camera_needed": "Camera needed",
-    # the Small Knee Bend Test's verdict (decided on the server, formcheck.programme.readiness), as shown
-    "skbt_valid": "The camera saw clean small knee bends.",
-    "skbt_invalid": "The camera saw a knee bend that was not clean.",
-    "skbt_unknown": "The camera could not judge the knee bends.",
-}
 
 
 def rep_news(rep: Rep) -> RepNews:

@@ -20,13 +20,14 @@ from typing import Any, Literal, TypeVar
 from fastapi import WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
+from formcheck.core.feedback import SAFETY_TEXT
 from formcheck.core.results import LiveFeedback
 from formcheck.core.types import PoseFrame
 from formcheck.errors import FormcheckError
 from formcheck.webapp.live import landmark_msgs as lmsg
 from formcheck.webapp.live import protocol as p
 from formcheck.webapp.live.clips import CLIP_PAD_S, ClipBuffer, ClipJobs, clip_path
-from formcheck.webapp.live.coach import SAFETY_TEXT, Frame
+from formcheck.webapp.live.coach import Frame
 from formcheck.webapp.live.recorder import (
     SetRecorder,
     hold_json,

@@ -11,6 +11,7 @@ from fastapi import APIRouter, HTTPException, Request, WebSocket
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from formcheck.core.feedback import PAGE_TEXTS
 from formcheck.core.landmarks import CONNECTIONS, LR_PAIRS, N_LANDMARKS, Lm
 from formcheck.core.pain import PAIN_ZONES
 from formcheck.core.spec import exercise_ids, load_exercise
@@ -18,7 +19,6 @@ from formcheck.core.types import VISIBILITY_MIN
 from formcheck.errors import FormcheckError
 from formcheck.webapp.deps import CurrentUser, OwnSession, StoreDep, websocket_user
 from formcheck.webapp.live import protocol as p
-from formcheck.webapp.live.coach import PAGE_TEXTS
 from formcheck.webapp.live.connection import LiveConnection
 from formcheck.webapp.live.exercise_demo import router as demo_router
 from formcheck.webapp.live.recorder import CLIP_SETTING, person_stores_clips, programme_service
