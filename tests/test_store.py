@@ -25,9 +25,9 @@ from formcheck.store import (
     SessionStatus,
     Store,
     data_dir,
-    migrations,
     resolve_url,
 )
+from formcheck.store import migrate
 from formcheck.store import schema as t
 
 DAY = date(2026, 3, 2)
@@ -174,10 +174,12 @@ def test_bad_values_write_nothing(store_url: str) -> None:  # noqa: F811
 
 # ------------------------------------------------------------------------------------------------ migrations
 def _columns(url: str) -> dict[str, set[str]]:
+    """Columns of formcheck's tables (Alembic's own `alembic_version` bookkeeping table aside)."""
     eng = create_engine(url)
     try:
         insp = inspect(eng)
-        return {name: {c["name"] for c in insp.get_columns(name)} for name in insp.get_table_names()}
+        names = [n for n in insp.get_table_names() if n != migrate.ALEMBIC_TABLE]
+        return {name: {c["name"] for c in insp.get_columns(name)} for name in names}
     finally:
         eng.dispose()
 
@@ -186,12 +188,16 @@ def test_fresh_schema_matches_latest_metadata(store_url: str) -> None:  # noqa: 
     Store.open(store_url).close()
     expected = {name: {c.name for c in table.columns} for name, table in t.metadata.tables.items()}
     assert _columns(store_url) == expected
+    eng = create_engine(store_url)
+    with eng.connect() as conn:  # Alembic knows the database is at the head revision
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == migrate.revision_id(3)
+    eng.dispose()
 
 
 def test_upgrade_v1_database_with_data(store_url: str) -> None:  # noqa: F811
     store = Store.open(store_url, migrate=False)
     with store._tx(write=True) as conn:
-        migrations.migrate(conn, target=1)
+        migrate.upgrade(conn, target=1)
         pid = conn.execute(
             text("INSERT INTO people (name, role, created_at) VALUES ('old', 'person', :at) RETURNING id"),
             {"at": AT},
@@ -272,14 +278,16 @@ def test_upgrade_v1_database_with_data(store_url: str) -> None:  # noqa: F811
 def test_failed_migration_step_rolls_back_completely(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
     store = Store.open(store_url, migrate=False)
     with store._tx(write=True) as conn:
-        migrations.migrate(conn, target=1)
+        migrate.upgrade(conn, target=1)
     store.close()
+    record_version = migrate.record_version
 
-    def half_done(conn) -> None:
-        migrations._step_2(conn)  # all of step 2's DDL and updates ...
-        raise RuntimeError("disk full")  # ... then a crash before the version row is written
+    def crash_at_v2(conn, version: int) -> None:
+        if version == 2:  # all of revision 2's DDL and updates ran ...
+            raise RuntimeError("disk full")  # ... then a crash before the version row is written
+        record_version(conn, version)
 
-    monkeypatch.setattr(migrations, "STEPS", (migrations._step_1, half_done))
+    monkeypatch.setattr(migrate, "record_version", crash_at_v2)
     with pytest.raises(RuntimeError, match="disk full"):
         Store.open(store_url)
     cols = _columns(store_url)
