@@ -25,9 +25,9 @@ from formcheck.store import (
     SessionStatus,
     Store,
     data_dir,
+    migrate,
     resolve_url,
 )
-from formcheck.store import migrate
 from formcheck.store import schema as t
 
 DAY = date(2026, 3, 2)

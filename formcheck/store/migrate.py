@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from importlib import resources
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -82,7 +83,7 @@ def upgrade(conn: Connection, target: int = schema.SCHEMA_VERSION) -> int:
 
 
 # ------------------------------------------------------------------------------------------------ for revisions
-def _add_column(conn: Connection, table: str, column: Column) -> None:
+def _add_column(conn: Connection, table: str, column: Column[Any]) -> None:
     """ALTER TABLE ... ADD COLUMN, portable to SQLite and PostgreSQL (SQLite accepts REFERENCES on a NULL column)."""
     prep = conn.dialect.identifier_preparer
     ddl = f"ALTER TABLE {prep.quote(table)} ADD COLUMN {prep.quote(column.name)} {column.type.compile(conn.dialect)}"

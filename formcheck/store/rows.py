@@ -60,14 +60,14 @@ def _converter(hint: Any) -> Convert:
         return hint
     if origin is dict:
         return lambda v: dict(v or {})
-    if origin is tuple and dataclasses.is_dataclass(args[0]):
-        item = args[0]
+    if origin is tuple and isinstance(args[0], type) and dataclasses.is_dataclass(args[0]):
+        item: type[Any] = args[0]
         return lambda v: tuple(from_mapping(item, x) for x in v or ())
     return lambda v: v
 
 
 @functools.cache
-def _plan(cls: type) -> tuple[tuple[str, Convert, bool], ...]:
+def _plan(cls: type[Any]) -> tuple[tuple[str, Convert, bool], ...]:
     """(field, converter, has a default) per field of a record class; computed once per class."""
     hints = typing.get_type_hints(cls)
     return tuple(
@@ -83,7 +83,8 @@ def _plan(cls: type) -> tuple[tuple[str, Convert, bool], ...]:
 def from_mapping(cls: type[R], values: Mapping[str, Any]) -> R:
     """A record from a row's mapping (or a stored JSON object): every field by name, converted by its type."""
     kwargs = {}
-    for name, convert, optional in _plan(cls):
+    plan: tuple[tuple[str, Convert, bool], ...] = _plan(cls)  # type: ignore[arg-type]  # classes are hashable
+    for name, convert, optional in plan:
         if name in values:
             kwargs[name] = convert(values[name])
         elif not optional:

@@ -9,7 +9,6 @@ revision with its own explicit operations.
 
 from __future__ import annotations
 
-from sqlalchemy.schema import SchemaItem
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -27,6 +26,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.schema import SchemaItem
 
 SCHEMA_VERSION = 3  # bump with a new revision in migrations/versions/ (and `since(SCHEMA_VERSION, ...)` items)
 
