@@ -1,15 +1,17 @@
-"""Runner's-knee programme: the programme data file, the pure decision core and the session service.
+"""Runner's-knee programme: the programme data file, the pure decision core and the programme-day service.
 
 programme = load_programme()                                  # data/runners_knee_v1.toml, validated
 plan = plan_today(programme, history, today)                  # readiness first, level, exercises, or rest
-decision = decide_after_session(programme, history)           # hold | advance | step_back | see_professional | rest
+decision = decide_after_day(programme, history)               # hold | advance | step_back | see_professional | rest
 svc = ProgrammeService(store, programme)                      # the day's flow over formcheck.store.Store
 """
 
-from formcheck.programme.engine import (
+from formcheck.programme.engine import decide_after_day, decide_after_session, judge_readiness, replay
+from formcheck.programme.facts import (
     Action,
     ClinicianFact,
     ClinicianKind,
+    DayFact,
     DayOutcome,
     DayPlan,
     Decision,
@@ -20,19 +22,16 @@ from formcheck.programme.engine import (
     Readiness,
     ReadinessFact,
     SessionFact,
-    decide_after_session,
-    judge_readiness,
     parse_pain,
-    plan_today,
-    replay,
 )
-from formcheck.programme.model import KNOWN_EXERCISE_IDS, Programme, load_programme, parse_programme
+from formcheck.programme.model import Programme, library_exercise_ids, load_programme, parse_programme
+from formcheck.programme.plan import plan_today
 
 __all__ = [
-    "KNOWN_EXERCISE_IDS",
     "Action",
     "ClinicianFact",
     "ClinicianKind",
+    "DayFact",
     "DayOutcome",
     "DayPlan",
     "Decision",
@@ -44,8 +43,10 @@ __all__ = [
     "Readiness",
     "ReadinessFact",
     "SessionFact",
+    "decide_after_day",
     "decide_after_session",
     "judge_readiness",
+    "library_exercise_ids",
     "load_programme",
     "parse_pain",
     "parse_programme",

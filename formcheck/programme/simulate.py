@@ -7,16 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
-from formcheck.programme.engine import (
-    DayPlan,
-    History,
-    PainKind,
-    PainReport,
-    ReadinessFact,
-    SessionFact,
-    plan_today,
-)
+from formcheck.programme.facts import DayFact, DayPlan, History, PainKind, PainReport, ReadinessFact
 from formcheck.programme.model import Programme
+from formcheck.programme.plan import plan_today
 from formcheck.programme.service import ProgrammeService
 from formcheck.store import Fault, Person, RepIn, Store
 
@@ -66,7 +59,7 @@ def simulate(programme: Programme, start: date, days: Sequence[DayScript]) -> tu
         valid = target if script.valid_ratio > 0 else 0
         total = round(target / script.valid_ratio) if script.valid_ratio > 0 else target
         ended = _at(d, 9, 5) + timedelta(seconds=plan.estimated_min * 60)
-        session = SessionFact(
+        session = DayFact(
             id=len(history.sessions) + 1,
             day=d,
             started_at=_at(d, 9, 5),
