@@ -18,11 +18,11 @@ from sqlalchemy import create_engine, inspect, text
 from formcheck.errors import InputError, StoreError
 from formcheck.store import (
     SCHEMA_VERSION,
+    DayStatus,
     Fault,
     JobStatus,
     RepIn,
     Role,
-    SessionStatus,
     Store,
     data_dir,
     migrate,
@@ -93,7 +93,7 @@ def test_people_sessions_reps_round_trip(store_url: str) -> None:  # noqa: F811
         (summary,) = store.session_summaries(ann.id)
         assert (summary.valid_reps, summary.total_reps, summary.target_reps) == (1, 2, 10)
         assert (summary.pain_during, summary.pain_after, summary.exercise_s) == (2, 1, 90.0)
-        assert summary.session.status == SessionStatus.FINISHED
+        assert summary.session.status == DayStatus.FINISHED
         with pytest.raises(InputError, match="has ended"):
             store.add_rep(st.id, RepIn(3, 5.0, 7.0, True, "valid"))
         with pytest.raises(InputError, match="must carry its reason"):
@@ -169,7 +169,7 @@ def test_bad_values_write_nothing(store_url: str) -> None:  # noqa: F811
         with pytest.raises(InputError):
             store.finish_session_with_pain(sess.id, pain_during=2, pain_after=12, day=DAY)
         assert store.count_rows("pain_checkins") == 0
-        assert store.get_session(sess.id).status == SessionStatus.IN_PROGRESS
+        assert store.get_session(sess.id).status == DayStatus.IN_PROGRESS
 
 
 # ------------------------------------------------------------------------------------------------ migrations

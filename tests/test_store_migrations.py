@@ -30,7 +30,7 @@ from sqlalchemy import (
     text,
 )
 
-from formcheck.store import SCHEMA_VERSION, JobStatus, RepIn, Role, SessionStatus, Store, migrate
+from formcheck.store import SCHEMA_VERSION, DayStatus, JobStatus, RepIn, Role, Store, migrate
 from formcheck.store import schema as t
 
 DAY = date(2026, 3, 2)
@@ -198,7 +198,7 @@ def test_v1_database_made_by_the_first_release_upgrades_with_its_data(store_url:
         assert (day.day, day.level, day.status, day.finished_at) == (
             DAY,
             2,
-            SessionStatus.FINISHED,
+            DayStatus.FINISHED,
             AT.replace(minute=5),
         )
         (summary,) = store.session_summaries(old.id)

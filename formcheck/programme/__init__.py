@@ -6,7 +6,7 @@ decision = decide_after_day(programme, history)               # hold | advance |
 svc = ProgrammeService(store, programme)                      # the day's flow over formcheck.store.Store
 """
 
-from formcheck.programme.engine import decide_after_day, decide_after_session, judge_readiness, replay
+from formcheck.programme.engine import decide_after_day, judge_readiness, replay
 from formcheck.programme.facts import (
     Action,
     ClinicianFact,
@@ -21,7 +21,6 @@ from formcheck.programme.facts import (
     PlannedExercise,
     Readiness,
     ReadinessFact,
-    SessionFact,
     parse_pain,
 )
 from formcheck.programme.model import Programme, library_exercise_ids, load_programme, parse_programme
@@ -42,9 +41,7 @@ __all__ = [
     "Programme",
     "Readiness",
     "ReadinessFact",
-    "SessionFact",
     "decide_after_day",
-    "decide_after_session",
     "judge_readiness",
     "library_exercise_ids",
     "load_programme",

@@ -448,6 +448,3 @@ def decide_after_day(programme: Programme, history: History) -> Decision:
     _, outcomes = Replay(programme, history).replay(day)
     o = outcomes[-1]
     return Decision(day=o.day, action=o.action, level=o.next_level, reason=o.reason, flag_clinician=o.flag_clinician)
-
-
-decide_after_session = decide_after_day  # the name from before "session" meant only a programme day

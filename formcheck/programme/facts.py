@@ -196,6 +196,3 @@ class DayPlan:
     @property
     def remaining_s(self) -> float:
         return max(0.0, self.budget_s - self.used_s)
-
-
-SessionFact = DayFact  # the name from before "session" was split into programme day / live set / sign-in

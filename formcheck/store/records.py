@@ -248,9 +248,3 @@ class RepClipRow:
     rep_id: int
     path: str
     created_at: datetime
-
-
-# The names from before "session" was split into programme day / live set / sign-in session (callers use them).
-SessionStatus = DayStatus
-SessionRow = ProgrammeDay
-SessionSummary = DaySummary

@@ -9,6 +9,11 @@ revision with its own explicit operations.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -30,11 +35,22 @@ from sqlalchemy.schema import SchemaItem
 
 SCHEMA_VERSION = 3  # bump with a new revision in migrations/versions/ (and `since(SCHEMA_VERSION, ...)` items)
 
-DEFAULT_PERSON_SETTINGS = {"store_flagged_clips": False}  # what v2 gave every existing person; new people too
+# What v2 gave every existing person, and every new person starts with (read-only: copy before changing).
+DEFAULT_PERSON_SETTINGS: Mapping[str, Any] = MappingProxyType({"store_flagged_clips": False})
 
 
-def _when() -> DateTime:
-    return DateTime(timezone=True)
+def _id() -> Column[int]:
+    return Column("id", Integer, primary_key=True)
+
+
+def _ref(name: str, table: str, *, required: bool = False) -> Column[int]:
+    """A reference to another table's id."""
+    return Column(name, Integer, ForeignKey(f"{table}.id"), nullable=not required)
+
+
+def _at(name: str, *, required: bool = False) -> Column[datetime]:
+    """A point in time, stored with its zone (UTC)."""
+    return Column(name, DateTime(timezone=True), nullable=not required)
 
 
 def _since(version: int, first: int, *items: SchemaItem) -> tuple[SchemaItem, ...]:
@@ -53,48 +69,48 @@ def metadata_at(version: int) -> MetaData:
     Table(
         "people",
         md,
-        Column("id", Integer, primary_key=True),
+        _id(),
         Column("name", String(80), nullable=False, unique=True),
         Column("role", String(16), nullable=False),
-        Column("created_at", _when(), nullable=False),
+        _at("created_at", required=True),
         *since(
             2,
             Column("display_name", String(120)),
             Column("password_hash", String(255)),
-            Column("clinician_id", Integer, ForeignKey("people.id")),
+            _ref("clinician_id", "people"),
             Column("settings", JSON),
         ),
     )
     Table(  # a programme day (the name `sessions` predates the live sets; kept so old databases upgrade in place)
         "sessions",
         md,
-        Column("id", Integer, primary_key=True),
-        Column("person_id", Integer, ForeignKey("people.id"), nullable=False),
+        _id(),
+        _ref("person_id", "people", required=True),
         Column("day", Date, nullable=False),
         Column("level", Integer, nullable=False),
         Column("status", String(16), nullable=False),  # in_progress | finished | not_ready | abandoned
-        Column("started_at", _when(), nullable=False),
-        Column("finished_at", _when()),
+        _at("started_at", required=True),
+        _at("finished_at"),
         Index("ix_sessions_person_day", "person_id", "day"),
     )
     Table(
         "sets",
         md,
-        Column("id", Integer, primary_key=True),
-        Column("session_id", Integer, ForeignKey("sessions.id"), nullable=False),
+        _id(),
+        _ref("session_id", "sessions", required=True),
         Column("exercise_id", String(64), nullable=False),
         Column("side", String(8)),
         Column("set_index", Integer, nullable=False),
         Column("target_reps", Integer, nullable=False),
         Column("target_hold_s", Float),
-        Column("started_at", _when(), nullable=False),
-        Column("ended_at", _when()),
+        _at("started_at", required=True),
+        _at("ended_at"),
     )
     Table(
         "reps",
         md,
-        Column("id", Integer, primary_key=True),
-        Column("set_id", Integer, ForeignKey("sets.id"), nullable=False),
+        _id(),
+        _ref("set_id", "sets", required=True),
         Column("idx", Integer, nullable=False),
         Column("side", String(8)),
         Column("start_s", Float, nullable=False),
@@ -102,20 +118,20 @@ def metadata_at(version: int) -> MetaData:
         Column("valid", Boolean, nullable=False),
         Column("verdict", String(16), nullable=False),
         Column("reason", Text, nullable=False),
-        Column("created_at", _when(), nullable=False),
+        _at("created_at", required=True),
         *since(2, Column("metrics", JSON), Column("faults", JSON)),
         UniqueConstraint("set_id", "idx", name="uq_reps_set_idx"),
     )
     Table(
         "pain_checkins",
         md,
-        Column("id", Integer, primary_key=True),
-        Column("person_id", Integer, ForeignKey("people.id"), nullable=False),
-        Column("session_id", Integer, ForeignKey("sessions.id")),
+        _id(),
+        _ref("person_id", "people", required=True),
+        _ref("session_id", "sessions"),
         Column("day", Date, nullable=False),
         Column("kind", String(16), nullable=False),
         Column("pain", Integer, nullable=False),
-        Column("created_at", _when(), nullable=False),
+        _at("created_at", required=True),
         CheckConstraint("pain >= 0 AND pain <= 10", name="ck_pain_range"),
         Index("ix_pain_person_day", "person_id", "day"),
     )
@@ -129,99 +145,99 @@ def _v2_tables(md: MetaData, version: int) -> None:
     Table(
         "level_events",
         md,
-        Column("id", Integer, primary_key=True),
-        Column("person_id", Integer, ForeignKey("people.id"), nullable=False),
+        _id(),
+        _ref("person_id", "people", required=True),
         Column("day", Date, nullable=False),
         Column("level", Integer, nullable=False),  # level for the next day
         Column("action", String(24), nullable=False),
         Column("reason", Text, nullable=False),
-        Column("session_id", Integer, ForeignKey("sessions.id")),
-        Column("actor_id", Integer, ForeignKey("people.id")),
-        Column("created_at", _when(), nullable=False),
+        _ref("session_id", "sessions"),
+        _ref("actor_id", "people"),
+        _at("created_at", required=True),
     )
     Table(
         "readiness_checks",
         md,
-        Column("id", Integer, primary_key=True),
-        Column("person_id", Integer, ForeignKey("people.id"), nullable=False),
-        Column("session_id", Integer, ForeignKey("sessions.id")),
+        _id(),
+        _ref("person_id", "people", required=True),
+        _ref("session_id", "sessions"),
         Column("day", Date, nullable=False),
         Column("massage_done", Boolean, nullable=False),
         Column("vmo_done", Boolean, nullable=False),
         Column("skbt_verdict", String(16)),
         Column("skbt_pain", Integer),
-        Column("created_at", _when(), nullable=False),
+        _at("created_at", required=True),
     )
     Table(
         "clinician_actions",
         md,
-        Column("id", Integer, primary_key=True),
-        Column("person_id", Integer, ForeignKey("people.id"), nullable=False),
-        Column("actor_id", Integer, ForeignKey("people.id"), nullable=False),
+        _id(),
+        _ref("person_id", "people", required=True),
+        _ref("actor_id", "people", required=True),
         Column("kind", String(16), nullable=False),  # set_level | hold | release | thresholds | note
         Column("day", Date, nullable=False),
         Column("payload", JSON, nullable=False),
-        Column("created_at", _when(), nullable=False),
+        _at("created_at", required=True),
     )
     Table(
         "alerts",
         md,
-        Column("id", Integer, primary_key=True),
-        Column("person_id", Integer, ForeignKey("people.id"), nullable=False),
-        Column("clinician_id", Integer, ForeignKey("people.id")),
+        _id(),
+        _ref("person_id", "people", required=True),
+        _ref("clinician_id", "people"),
         Column("day", Date, nullable=False),
         Column("kind", String(24), nullable=False),
         Column("message", Text, nullable=False),
-        Column("created_at", _when(), nullable=False),
-        Column("resolved_at", _when()),
-        Column("resolved_by", Integer, ForeignKey("people.id")),
+        _at("created_at", required=True),
+        _at("resolved_at"),
+        _ref("resolved_by", "people"),
         UniqueConstraint("person_id", "day", "kind", name="uq_alerts_person_day_kind"),
     )
     Table(
         "rep_reviews",
         md,
-        Column("id", Integer, primary_key=True),
-        Column("rep_id", Integer, ForeignKey("reps.id"), nullable=False),
-        Column("clinician_id", Integer, ForeignKey("people.id"), nullable=False),
+        _id(),
+        _ref("rep_id", "reps", required=True),
+        _ref("clinician_id", "people", required=True),
         Column("agree", Boolean, nullable=False),
         Column("note", Text, nullable=False),
-        Column("at", _when(), nullable=False),
+        _at("at", required=True),
     )
     Table(
         "uploads",
         md,
-        Column("id", Integer, primary_key=True),
-        Column("owner_id", Integer, ForeignKey("people.id"), nullable=False),
+        _id(),
+        _ref("owner_id", "people", required=True),
         Column("original_filename", String(255), nullable=False),
         Column("stored_path", Text, nullable=False),
         Column("sha256", String(64), nullable=False),
         Column("size_bytes", Integer, nullable=False),
         Column("exercise_id", String(64), nullable=False),
         Column("side", String(8)),
-        Column("created_at", _when(), nullable=False),
+        _at("created_at", required=True),
     )
     Table(
         "jobs",
         md,
-        Column("id", Integer, primary_key=True),
-        Column("upload_id", Integer, ForeignKey("uploads.id"), nullable=False),
+        _id(),
+        _ref("upload_id", "uploads", required=True),
         Column("status", String(16), nullable=False),  # queued | running | done | failed
         Column("progress", Float, nullable=False),
         Column("error", Text),
         Column("result", JSON),
-        Column("created_at", _when(), nullable=False),
-        Column("updated_at", _when(), nullable=False),
+        _at("created_at", required=True),
+        _at("updated_at", required=True),
         # v3: the worker holding the job and until when (renewed while it runs; an expired lease can be retaken)
-        *_since(version, 3, Column("lease_owner", String(64)), Column("lease_until", _when())),
+        *_since(version, 3, Column("lease_owner", String(64)), _at("lease_until")),
         CheckConstraint("progress >= 0 AND progress <= 1", name="ck_jobs_progress"),
     )
     Table(
         "rep_clips",
         md,
-        Column("id", Integer, primary_key=True),
-        Column("rep_id", Integer, ForeignKey("reps.id"), nullable=False),
+        _id(),
+        _ref("rep_id", "reps", required=True),
         Column("path", Text, nullable=False),
-        Column("created_at", _when(), nullable=False),
+        _at("created_at", required=True),
     )
 
 

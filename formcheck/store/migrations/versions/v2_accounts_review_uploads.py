@@ -15,7 +15,7 @@ depends_on = None
 def upgrade() -> None:
     conn = op.get_bind()
     migrate.add_schema_of(conn, 2)
-    conn.execute(schema.people.update().values(settings=schema.DEFAULT_PERSON_SETTINGS))
+    conn.execute(schema.people.update().values(settings=dict(schema.DEFAULT_PERSON_SETTINGS)))
     conn.execute(schema.reps.update().values(metrics={}, faults=[]))
     migrate.record_version(conn, 2)
 
