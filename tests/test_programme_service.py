@@ -11,8 +11,8 @@ import pytest
 from formcheck.cli import programme as pcli
 from formcheck.errors import FormcheckError, InputError, SpecError
 from formcheck.programme import Action, Readiness, load_programme
-from formcheck.programme.service import ProgrammeService
 from formcheck.store import DayStatus, Fault, RepIn, Role, Store
+from formcheck.store.programme_service import ProgrammeService
 
 PROG = load_programme()
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)

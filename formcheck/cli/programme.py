@@ -10,8 +10,8 @@ from datetime import date, timedelta
 from formcheck.errors import InputError
 from formcheck.programme.facts import PAIN_MAX, DayOutcome, DayPlan, PainKind, Readiness, parse_pain
 from formcheck.programme.model import load_programme
-from formcheck.programme.service import ProgrammeService
 from formcheck.store import DaySummary, Person, Role, Store
+from formcheck.store.programme_service import ProgrammeService
 
 SPARK_CHARS = "▁▂▃▄▅▆▇█"
 HISTORY_DAYS_DEFAULT = 42
@@ -268,7 +268,7 @@ def cmd_people_list(args: argparse.Namespace) -> int:
 
 
 def cmd_people_seed_demo(args: argparse.Namespace) -> int:
-    from formcheck.programme.simulate import seed_demo
+    from formcheck.store.demo_seed import seed_demo
 
     weeks = _int_in(args.weeks, "--weeks", 1, 12)
 

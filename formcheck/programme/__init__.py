@@ -1,9 +1,9 @@
-"""Runner's-knee programme: the programme data file, the pure decision core and the programme-day service.
+"""Runner's-knee programme: the programme data file and the pure decision core (no store: it sits below it).
 
 programme = load_programme()                                  # data/runners_knee_v1.toml, validated
 plan = plan_today(programme, history, today)                  # readiness first, level, exercises, or rest
 decision = decide_after_day(programme, history)               # hold | advance | step_back | see_professional | rest
-svc = ProgrammeService(store, programme)                      # the day's flow over formcheck.store.Store
+svc = ProgrammeService(store, programme)                      # the day's flow: formcheck.store.programme_service
 """
 
 from formcheck.programme.engine import decide_after_day, judge_readiness, replay

@@ -1284,7 +1284,7 @@ def programme_service(app: Any) -> Any:
     """The app's ProgrammeService (stateless over the store), made on first use and kept on app.state."""
     svc = getattr(app.state, "programme_service", None)
     if svc is None:
-        from formcheck.programme.service import ProgrammeService
+        from formcheck.store.programme_service import ProgrammeService
 
         svc = ProgrammeService(app.state.store)
         app.state.programme_service = svc

@@ -1,5 +1,8 @@
 """Programme-day service: the day's flow over the Store (used by the CLI and the web app).
 
+It sits in the store layer because it joins the two below the web: the pure engine (formcheck.programme) and
+the Store; the engine's facts are built here from the store's records, one function per fact.
+
 Readiness -> sets -> reps (each stored the moment it is counted, in its own transaction) -> pain after ->
 decision. The clock is injected so tests and the demo seeder can replay days; decisions come from the pure engine.
 """
@@ -33,7 +36,7 @@ from formcheck.programme.facts import (
 )
 from formcheck.programme.model import Programme, check_override, load_programme
 from formcheck.programme.plan import plan_today
-from formcheck.store import (
+from formcheck.store.records import (
     ClinicianActionRow,
     DayStatus,
     DaySummary,
@@ -45,8 +48,8 @@ from formcheck.store import (
     RepRow,
     Role,
     SetRow,
-    Store,
 )
+from formcheck.store.store import Store
 
 log = logging.getLogger(__name__)
 
