@@ -419,3 +419,25 @@ def test_kill_9_mid_session_loses_at_most_the_rep_in_progress(store_url: str) ->
     # Every rep reported as committed is there; the only possible extra is the one committed but not yet reported.
     assert reported <= len(stored) <= reported + 1
     assert all(r.reason == "too shallow" for r in reps if not r.valid)
+
+
+def test_role_job_status_and_user_are_defined_once_in_the_store_records() -> None:
+    from formcheck.store import User
+    from formcheck.webapp import schemas
+
+    assert schemas.Role is Role and schemas.JobStatus is JobStatus and schemas.User is User
+    assert schemas.UserPublic(id=1, name="ann", role="clinician").role is Role.CLINICIAN
+
+
+def test_records_map_from_rows_generically(store_url: str) -> None:  # noqa: F811
+    """One mapper for every record: zone-aware UTC times, enums, booleans, nested faults and JSON defaults."""
+    with Store.open(store_url) as store:
+        ann = store.add_person("ann", at=AT.replace(tzinfo=None))  # a naive time is taken as UTC
+        assert ann.created_at == AT and ann.created_at.tzinfo is UTC and ann.role is Role.PERSON
+        day = store.start_session(ann.id, DAY, 1, at=AT)
+        st = store.start_set(day.id, "squat", side="left", set_index=1, target_reps=3, at=AT)
+        fault = Fault("knee_valgus", 16.5, 12.0, "deg")
+        written = store.add_rep(st.id, RepIn(1, 0.0, 2.0, False, "invalid", "caved", faults=(fault,)), at=AT)
+        (read,) = store.list_reps(set_id=st.id)
+        assert read == written and read.faults == (fault,) and read.valid is False and read.metrics == {}
+        assert store.get_session(day.id).status is DayStatus.IN_PROGRESS

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import logging
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Column, Connection, MetaData, inspect, select, text
 
 from formcheck.errors import StoreError
 from formcheck.store import schema
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,8 @@ def is_current(conn: Connection) -> bool:
 
 
 def _config(conn: Connection) -> Config:
+    from alembic.config import Config  # imported when a database needs upgrading, not on every start
+
     cfg = Config()
     cfg.set_main_option("script_location", str(resources.files("formcheck.store") / "migrations"))
     cfg.attributes["connection"] = conn
@@ -71,6 +74,8 @@ def _config(conn: Connection) -> Config:
 
 def upgrade(conn: Connection, target: int = schema.SCHEMA_VERSION) -> int:
     """Bring the database to schema `target` inside the caller's transaction; returns the version found before."""
+    from alembic import command
+
     found = current_version(conn)
     refuse_newer(found)
     cfg = _config(conn)
