@@ -30,9 +30,9 @@ def revision_id(version: int) -> str:
     return f"{version:04d}"
 
 
-def current_version(conn: Connection) -> int:
+def current_version(conn: Connection, names: set[str] | None = None) -> int:
     """0 for an empty database; raises StoreError for a database that is not formcheck's."""
-    names = set(inspect(conn).get_table_names())
+    names = set(inspect(conn).get_table_names()) if names is None else names
     if "schema_version" not in names:
         if names & {"people", "sessions", "reps"}:
             raise StoreError("database has formcheck-like tables but no schema_version: not a formcheck database")
@@ -49,8 +49,9 @@ def refuse_newer(found: int) -> None:
         )
 
 
-def _alembic_revision(conn: Connection) -> str | None:
-    if ALEMBIC_TABLE not in inspect(conn).get_table_names():
+def _alembic_revision(conn: Connection, names: set[str] | None = None) -> str | None:
+    names = set(inspect(conn).get_table_names()) if names is None else names
+    if ALEMBIC_TABLE not in names:
         return None
     row = conn.execute(text(f"SELECT version_num FROM {ALEMBIC_TABLE}")).first()
     return str(row[0]) if row else None
@@ -58,9 +59,10 @@ def _alembic_revision(conn: Connection) -> str | None:
 
 def is_current(conn: Connection) -> bool:
     """True when nothing is to do (read-only: opening an up-to-date database takes no write lock)."""
-    found = current_version(conn)
+    names = set(inspect(conn).get_table_names())
+    found = current_version(conn, names)
     refuse_newer(found)
-    return found == schema.SCHEMA_VERSION and _alembic_revision(conn) == revision_id(found)
+    return found == schema.SCHEMA_VERSION and _alembic_revision(conn, names) == revision_id(found)
 
 
 def _config(conn: Connection) -> Config:

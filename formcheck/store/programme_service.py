@@ -49,6 +49,7 @@ from formcheck.store.records import (
     Role,
     SetRow,
 )
+from formcheck.store.rows import from_mapping
 from formcheck.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -63,34 +64,16 @@ def _utc_now() -> datetime:
 
 def day_fact(s: DaySummary) -> DayFact:
     """A stored programme day as the engine sees it (only a finished day has an end)."""
-    return DayFact(
-        id=s.session.id,
-        day=s.session.day,
-        started_at=s.session.started_at,
-        ended_at=s.session.finished_at if s.session.status == DayStatus.FINISHED else None,
-        level=s.session.level,
-        valid_reps=s.valid_reps,
-        total_reps=s.total_reps,
-        target_reps=s.target_reps,
-        pain_during=s.pain_during,
-        pain_after=s.pain_after,
-        exercise_s=s.exercise_s,
-    )
+    ended_at = s.session.finished_at if s.session.status == DayStatus.FINISHED else None
+    return from_mapping(DayFact, {**vars(s), **vars(s.session), "ended_at": ended_at})
 
 
 def pain_report(p: PainRow) -> PainReport:
-    return PainReport(at=p.created_at, day=p.day, pain=p.pain, kind=PainKind(p.kind), session_id=p.session_id)
+    return from_mapping(PainReport, {**vars(p), "at": p.created_at})
 
 
 def readiness_fact(r: ReadinessRow) -> ReadinessFact:
-    return ReadinessFact(
-        day=r.day,
-        at=r.created_at,
-        massage_done=r.massage_done,
-        vmo_done=r.vmo_done,
-        skbt_verdict=r.skbt_verdict,
-        skbt_pain=r.skbt_pain,
-    )
+    return from_mapping(ReadinessFact, {**vars(r), "at": r.created_at})
 
 
 def clinician_fact(a: ClinicianActionRow) -> ClinicianFact:

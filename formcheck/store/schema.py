@@ -252,7 +252,6 @@ metadata = metadata_at(SCHEMA_VERSION)
 schema_version = metadata.tables["schema_version"]
 people = metadata.tables["people"]
 sessions = metadata.tables["sessions"]  # programme days
-days = sessions
 sets = metadata.tables["sets"]
 reps = metadata.tables["reps"]
 pain_checkins = metadata.tables["pain_checkins"]
