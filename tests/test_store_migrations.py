@@ -283,3 +283,32 @@ def test_revisions_rebuild_each_version_exactly(tmp_path) -> None:
         assert columns == {n: {c.name for c in tb.columns} for n, tb in expected.items()}
         assert revision == migrate.revision_id(version) and store.schema_version() == version
     store.close()
+
+
+def test_servers_starting_at_once_upgrade_a_fresh_database_once(store_url: str) -> None:  # noqa: F811
+    """Four stores opened at the same moment on an empty database: all open, the schema is made once."""
+    import threading
+
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def open_one() -> None:
+        try:
+            barrier.wait(timeout=30)
+            Store.open(store_url, busy_timeout_ms=30_000).close()
+        except BaseException as e:  # noqa: BLE001  (reported below)
+            errors.append(e)
+
+    threads = [threading.Thread(target=open_one, daemon=True) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=60)
+    assert not any(th.is_alive() for th in threads), "an upgrade is stuck behind another one (no lock?)"
+    assert errors == []
+    _current(store_url)
+    eng = create_engine(store_url)
+    with eng.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM schema_version")).scalar() == 1
+        assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
+    eng.dispose()

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self
 
-from sqlalchemy import Connection, Engine, Select, create_engine, event, func, select
+from sqlalchemy import Connection, Engine, Select, create_engine, event, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 
@@ -25,6 +25,8 @@ from formcheck.store.rows import R, record
 
 log = logging.getLogger(__name__)
 
+# PostgreSQL advisory lock held while a database is upgraded, so two servers starting at once upgrade it once.
+MIGRATION_LOCK_KEY = 0x666F726D63686B  # "formchk"; any constant other programs on the database do not use
 DEFAULT_BUSY_TIMEOUT_MS = 5000  # wait this long for another writer before reporting "locked"; judgement call
 
 
@@ -136,6 +138,8 @@ class Database:
         if up_to_date:
             return
         with self._tx(write=True) as conn:
+            if conn.dialect.name == "postgresql":  # SQLite's BEGIN IMMEDIATE already serialises upgrades
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
             before = migrations.upgrade(conn)
         if before != t.SCHEMA_VERSION:
             log.info("database %s upgraded from schema %d to %d", self.where, before, t.SCHEMA_VERSION)
