@@ -14,13 +14,13 @@ from formcheck.programme import (
     Action,
     ClinicianFact,
     ClinicianKind,
+    DayFact,
     History,
     PainKind,
     PainReport,
     Readiness,
     ReadinessFact,
-    SessionFact,
-    decide_after_session,
+    decide_after_day,
     load_programme,
     parse_pain,
     plan_today,
@@ -152,10 +152,10 @@ def _at(day: date, hour: int = 9) -> datetime:
     return datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
 
 
-def _session(i: int, day: date, level: int, during: int, after: int, valid: int = 0, total: int = 0) -> SessionFact:
+def _session(i: int, day: date, level: int, during: int, after: int, valid: int = 0, total: int = 0) -> DayFact:
     """A session at `level`; by default exactly the programme's day target of valid reps, none invalid."""
     target = PROG.target_reps(level)
-    return SessionFact(
+    return DayFact(
         i,
         day,
         _at(day),
@@ -178,14 +178,14 @@ def test_pain_report_wins_over_a_perfect_rep_count() -> None:
     hist = replace(
         _green_history(4), sessions=_green_history(4).sessions + (_session(9, START + timedelta(4), 1, 4, 2),)
     )
-    decision = decide_after_session(PROG, hist)
+    decision = decide_after_day(PROG, hist)
     assert decision.action == Action.REST and decision.level == 1  # already at level 1: rest tomorrow
     hist2 = History(
         sessions=tuple(_session(i, START + timedelta(days=i), 3, 1, 0) for i in range(4))
         + (_session(9, START + timedelta(4), 3, 1, 4),),
         actions=(ClinicianFact(START, _at(START, 7), ClinicianKind.SET_LEVEL, "doc", level=3),),
     )
-    decision = decide_after_session(PROG, hist2)
+    decision = decide_after_day(PROG, hist2)
     assert (decision.action, decision.level) == (Action.STEP_BACK, 2)
 
 
@@ -196,16 +196,16 @@ def test_amber_pain_holds_and_low_valid_ratio_does_not_qualify() -> None:
         sessions=base.sessions + (_session(9, START + timedelta(4), 1, 3, 1),),
         readiness=(ReadinessFact(START, _at(START, 8), True, True, "valid", 2),),
     )  # usual pain 2/10
-    decision = decide_after_session(PROG, amber)
+    decision = decide_after_day(PROG, amber)
     assert decision.action == Action.HOLD
     assert decision.reason == "knee pain 3/10 is above the comfortable 2/10: stay at level 1 and re-test tomorrow"
     sloppy = replace(base, sessions=base.sessions + (_session(9, START + timedelta(4), 1, 1, 0, valid=120, total=180),))
-    decision = decide_after_session(PROG, sloppy)
+    decision = decide_after_day(PROG, sloppy)
     assert (decision.action, decision.reason) == (
         Action.HOLD,
         "4 of 5 qualifying sessions at level 1: keep going",
     )
-    assert decide_after_session(PROG, _green_history(5)).action == Action.ADVANCE
+    assert decide_after_day(PROG, _green_history(5)).action == Action.ADVANCE
 
 
 def test_worse_next_morning_disqualifies_the_previous_session() -> None:
@@ -213,9 +213,9 @@ def test_worse_next_morning_disqualifies_the_previous_session() -> None:
         ReadinessFact(START + timedelta(d), _at(START + timedelta(d), 8), True, True, "valid", 2) for d in range(3)
     )  # usual pain 2/10, so a 3 the next morning is amber, not a step back
     hist = replace(_green_history(5), readiness=usual)
-    assert decide_after_session(PROG, hist).action == Action.ADVANCE
+    assert decide_after_day(PROG, hist).action == Action.ADVANCE
     morning = PainReport(_at(START + timedelta(days=2), 7), START + timedelta(days=2), 3, PainKind.NEXT_DAY)
-    decision = decide_after_session(PROG, replace(hist, pains=(morning,)))
+    decision = decide_after_day(PROG, replace(hist, pains=(morning,)))
     assert (decision.action, decision.reason) == (
         Action.HOLD,
         "4 of 5 qualifying sessions at level 1: keep going",
@@ -264,10 +264,10 @@ def test_plan_today_readiness_first_and_within_budget() -> None:
 def test_clinician_controls_change_the_decision() -> None:
     hist = _green_history(5)
     hold = ClinicianFact(START, _at(START, 7), ClinicianKind.HOLD, "dr_who", note="wait for scan")
-    held = decide_after_session(PROG, replace(hist, actions=(hold,)))
+    held = decide_after_day(PROG, replace(hist, actions=(hold,)))
     assert (held.action, held.reason) == (Action.HOLD, "progression held by clinician dr_who")
     release = ClinicianFact(START + timedelta(4), _at(START + timedelta(4), 7), ClinicianKind.RELEASE, "dr_who")
-    assert decide_after_session(PROG, replace(hist, actions=(hold, release))).action == Action.ADVANCE
+    assert decide_after_day(PROG, replace(hist, actions=(hold, release))).action == Action.ADVANCE
     fewer = ClinicianFact(
         START,
         _at(START, 7),
@@ -320,7 +320,7 @@ def histories(draw: st.DrawFn) -> History:
         if draw(st.integers(0, 3)) > 0:
             total = draw(st.integers(0, 60))
             sessions.append(
-                SessionFact(
+                DayFact(
                     i + 1,
                     day,
                     _at(day),
@@ -382,7 +382,7 @@ def test_never_advances_anyone_with_pain_4_or_more_in_the_last_two_days(history:
             assert o.action != Action.ADVANCE, o
             assert o.next_level <= o.level, o
     if history.sessions:
-        decision = decide_after_session(PROG, history)
+        decision = decide_after_day(PROG, history)
         recent = max(_day_pain(history, decision.day), _day_pain(history, decision.day - timedelta(days=1)))
         if recent >= NEVER_ADVANCE_PAIN:
             assert decision.action != Action.ADVANCE
@@ -396,4 +396,4 @@ def test_safety_gate_holds_even_when_a_clinician_loosens_the_pain_rules() -> Non
     assert [o.action for o in outcomes] == [Action.HOLD, Action.HOLD]
     assert outcomes[0].reason == "knee pain 5/10 is above the comfortable 2/10: stay at level 1 and re-test tomorrow"
     later = replace(hist, sessions=hist.sessions + (_session(2, START + timedelta(days=2), 1, 1, 0),))
-    assert decide_after_session(PROG, later).action == Action.ADVANCE  # once the 2-day window has passed
+    assert decide_after_day(PROG, later).action == Action.ADVANCE  # once the 2-day window has passed

@@ -10,7 +10,6 @@ import pytest
 
 from formcheck.errors import SpecError
 from formcheck.programme.model import (
-    KNOWN_EXERCISE_IDS,
     PARAM_RANGES,
     check_override,
     library_exercise_ids,
@@ -68,12 +67,14 @@ def test_every_parameter_has_a_value_in_range_and_a_source() -> None:
     check_override("knee_valgus", 99.0)  # analysis rule limits are the analysis' business
 
 
-def test_exercise_ids_come_from_the_library_directory(tmp_path: Path) -> None:
-    assert library_exercise_ids(tmp_path / "missing") == KNOWN_EXERCISE_IDS
-    (tmp_path / "squat.toml").write_text("")
-    assert library_exercise_ids(tmp_path) == frozenset({"squat"})
+def test_exercise_ids_come_from_the_exercise_library() -> None:
+    from formcheck.core.spec import exercise_ids
+
+    assert library_exercise_ids() == frozenset(exercise_ids())
+    assert {"squat", "straight_leg_raise", "small_knee_bend"} <= library_exercise_ids()
+    parse_programme(TEXT)  # every exercise of the shipped programme is in the library
     with pytest.raises(SpecError, match="level 1 uses unknown exercise 'straight_leg_raise' \\(known: squat\\)"):
-        parse_programme(TEXT, exercise_ids=library_exercise_ids(tmp_path))
+        parse_programme(TEXT, exercise_ids=frozenset({"squat"}))
 
 
 def _broken(old: str, new: str) -> str:
@@ -130,7 +131,7 @@ def test_bad_programme_files_are_one_line_spec_errors(tmp_path: Path, text: str,
     bad = tmp_path / "bad.toml"
     bad.write_text(text)
     with pytest.raises(SpecError) as ei:
-        load_programme(bad, exercise_ids=KNOWN_EXERCISE_IDS)
+        load_programme(bad, exercise_ids=library_exercise_ids())
     assert str(ei.value).replace(str(tmp_path) + "/", "").startswith(message)
     assert "\n" not in str(ei.value)
 
@@ -140,6 +141,6 @@ def test_too_few_levels_and_missing_file(tmp_path: Path) -> None:
     assert len(raw["levels"]) == 6
     cut = TEXT[: TEXT.index("[[levels]]\nnumber = 5")]
     with pytest.raises(SpecError, match="programme cut.toml: levels: Tuple should have at least 5 items"):
-        parse_programme(cut, origin="cut.toml", exercise_ids=KNOWN_EXERCISE_IDS)
+        parse_programme(cut, origin="cut.toml", exercise_ids=library_exercise_ids())
     with pytest.raises(SpecError, match="cannot read"):
         load_programme(tmp_path / "nope.toml")

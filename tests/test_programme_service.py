@@ -11,8 +11,8 @@ import pytest
 from formcheck.cli import programme as pcli
 from formcheck.errors import FormcheckError, InputError, SpecError
 from formcheck.programme import Action, Readiness, load_programme
-from formcheck.programme.service import ProgrammeService
-from formcheck.store import Fault, RepIn, Role, SessionStatus, Store
+from formcheck.store import DayStatus, Fault, RepIn, Role, Store
+from formcheck.store.programme_service import ProgrammeService
 
 PROG = load_programme()
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -124,7 +124,7 @@ def test_painful_readiness_test_makes_a_rest_day(tmp_path: Path) -> None:
         session = svc.start_session(ann)
         state, why = _ready(svc, session.id, 3)
         assert state == Readiness.NOT_READY and why.startswith("the Small Knee Bend Test hurt (3/10")
-        assert store.get_session(session.id).status == SessionStatus.NOT_READY
+        assert store.get_session(session.id).status == DayStatus.NOT_READY
         assert svc.plan(ann).kind == "rest"
         with pytest.raises(InputError, match="no exercises today: the Small Knee Bend Test hurt"):
             svc.start_session(ann)

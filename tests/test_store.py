@@ -18,14 +18,14 @@ from sqlalchemy import create_engine, inspect, text
 from formcheck.errors import InputError, StoreError
 from formcheck.store import (
     SCHEMA_VERSION,
+    DayStatus,
     Fault,
     JobStatus,
     RepIn,
     Role,
-    SessionStatus,
     Store,
     data_dir,
-    migrations,
+    migrate,
     resolve_url,
 )
 from formcheck.store import schema as t
@@ -93,7 +93,7 @@ def test_people_sessions_reps_round_trip(store_url: str) -> None:  # noqa: F811
         (summary,) = store.session_summaries(ann.id)
         assert (summary.valid_reps, summary.total_reps, summary.target_reps) == (1, 2, 10)
         assert (summary.pain_during, summary.pain_after, summary.exercise_s) == (2, 1, 90.0)
-        assert summary.session.status == SessionStatus.FINISHED
+        assert summary.session.status == DayStatus.FINISHED
         with pytest.raises(InputError, match="has ended"):
             store.add_rep(st.id, RepIn(3, 5.0, 7.0, True, "valid"))
         with pytest.raises(InputError, match="must carry its reason"):
@@ -169,15 +169,17 @@ def test_bad_values_write_nothing(store_url: str) -> None:  # noqa: F811
         with pytest.raises(InputError):
             store.finish_session_with_pain(sess.id, pain_during=2, pain_after=12, day=DAY)
         assert store.count_rows("pain_checkins") == 0
-        assert store.get_session(sess.id).status == SessionStatus.IN_PROGRESS
+        assert store.get_session(sess.id).status == DayStatus.IN_PROGRESS
 
 
 # ------------------------------------------------------------------------------------------------ migrations
 def _columns(url: str) -> dict[str, set[str]]:
+    """Columns of formcheck's tables (Alembic's own `alembic_version` bookkeeping table aside)."""
     eng = create_engine(url)
     try:
         insp = inspect(eng)
-        return {name: {c["name"] for c in insp.get_columns(name)} for name in insp.get_table_names()}
+        names = [n for n in insp.get_table_names() if n != migrate.ALEMBIC_TABLE]
+        return {name: {c["name"] for c in insp.get_columns(name)} for name in names}
     finally:
         eng.dispose()
 
@@ -186,12 +188,16 @@ def test_fresh_schema_matches_latest_metadata(store_url: str) -> None:  # noqa: 
     Store.open(store_url).close()
     expected = {name: {c.name for c in table.columns} for name, table in t.metadata.tables.items()}
     assert _columns(store_url) == expected
+    eng = create_engine(store_url)
+    with eng.connect() as conn:  # Alembic knows the database is at the head revision
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == migrate.revision_id(3)
+    eng.dispose()
 
 
 def test_upgrade_v1_database_with_data(store_url: str) -> None:  # noqa: F811
     store = Store.open(store_url, migrate=False)
     with store._tx(write=True) as conn:
-        migrations.migrate(conn, target=1)
+        migrate.upgrade(conn, target=1)
         pid = conn.execute(
             text("INSERT INTO people (name, role, created_at) VALUES ('old', 'person', :at) RETURNING id"),
             {"at": AT},
@@ -272,14 +278,16 @@ def test_upgrade_v1_database_with_data(store_url: str) -> None:  # noqa: F811
 def test_failed_migration_step_rolls_back_completely(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
     store = Store.open(store_url, migrate=False)
     with store._tx(write=True) as conn:
-        migrations.migrate(conn, target=1)
+        migrate.upgrade(conn, target=1)
     store.close()
+    record_version = migrate.record_version
 
-    def half_done(conn) -> None:
-        migrations._step_2(conn)  # all of step 2's DDL and updates ...
-        raise RuntimeError("disk full")  # ... then a crash before the version row is written
+    def crash_at_v2(conn, version: int) -> None:
+        if version == 2:  # all of revision 2's DDL and updates ran ...
+            raise RuntimeError("disk full")  # ... then a crash before the version row is written
+        record_version(conn, version)
 
-    monkeypatch.setattr(migrations, "STEPS", (migrations._step_1, half_done))
+    monkeypatch.setattr(migrate, "record_version", crash_at_v2)
     with pytest.raises(RuntimeError, match="disk full"):
         Store.open(store_url)
     cols = _columns(store_url)
@@ -411,3 +419,25 @@ def test_kill_9_mid_session_loses_at_most_the_rep_in_progress(store_url: str) ->
     # Every rep reported as committed is there; the only possible extra is the one committed but not yet reported.
     assert reported <= len(stored) <= reported + 1
     assert all(r.reason == "too shallow" for r in reps if not r.valid)
+
+
+def test_role_job_status_and_user_are_defined_once_in_the_store_records() -> None:
+    from formcheck.store import User
+    from formcheck.webapp import schemas
+
+    assert schemas.Role is Role and schemas.JobStatus is JobStatus and schemas.User is User
+    assert schemas.UserPublic(id=1, name="ann", role="clinician").role is Role.CLINICIAN
+
+
+def test_records_map_from_rows_generically(store_url: str) -> None:  # noqa: F811
+    """One mapper for every record: zone-aware UTC times, enums, booleans, nested faults and JSON defaults."""
+    with Store.open(store_url) as store:
+        ann = store.add_person("ann", at=AT.replace(tzinfo=None))  # a naive time is taken as UTC
+        assert ann.created_at == AT and ann.created_at.tzinfo is UTC and ann.role is Role.PERSON
+        day = store.start_session(ann.id, DAY, 1, at=AT)
+        st = store.start_set(day.id, "squat", side="left", set_index=1, target_reps=3, at=AT)
+        fault = Fault("knee_valgus", 16.5, 12.0, "deg")
+        written = store.add_rep(st.id, RepIn(1, 0.0, 2.0, False, "invalid", "caved", faults=(fault,)), at=AT)
+        (read,) = store.list_reps(set_id=st.id)
+        assert read == written and read.faults == (fault,) and read.valid is False and read.metrics == {}
+        assert store.get_session(day.id).status is DayStatus.IN_PROGRESS

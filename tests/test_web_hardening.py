@@ -598,7 +598,7 @@ def test_8_10_overrides_are_keyed_by_exercise_and_rule(clinician_client) -> None
     assert repo.threshold_overrides(store, pid, "squat") == {"knee_valgus": 0.15}
     for other in ("single_leg_squat", "step_down", "step_up", "small_knee_bend", "lunge"):
         assert repo.threshold_overrides(store, pid, other) == {}, other  # was a 0.15 deg limit there
-    from formcheck.programme.service import ProgrammeService
+    from formcheck.store.programme_service import ProgrammeService
     from formcheck.webapp.live import person_rule_overrides
     from formcheck.webapp.schemas import Role, User
 
@@ -842,7 +842,7 @@ def test_8_7_every_acknowledged_live_rep_survives_kill_9(tmp_path: Path) -> None
     import av
     import cv2
 
-    from formcheck.programme.service import ProgrammeService
+    from formcheck.store.programme_service import ProgrammeService
 
     video = REPO / "fixtures" / "videos" / "small_knee_bend_front_valgus.mp4"
     if not video.exists():

@@ -454,7 +454,7 @@ def test_replayed_mannequin_counts_reps_over_the_socket(tmp_path):
 
 def _ready_session(app, person_id: int, exercise: str = "small_knee_bend") -> int:
     """A session with readiness passed, whose plan contains `exercise` (level 2 has small_knee_bend)."""
-    from formcheck.programme.service import ProgrammeService
+    from formcheck.store.programme_service import ProgrammeService
 
     store = app.state.store
     svc = ProgrammeService(store)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 
 from formcheck.errors import InputError
-from formcheck.programme.engine import PAIN_MAX, DayOutcome, DayPlan, PainKind, Readiness, parse_pain
+from formcheck.programme.facts import PAIN_MAX, DayOutcome, DayPlan, PainKind, Readiness, parse_pain
 from formcheck.programme.model import load_programme
-from formcheck.programme.service import ProgrammeService
-from formcheck.store import Person, Role, Store
+from formcheck.store import DaySummary, Person, Role, Store
+from formcheck.store.programme_service import ProgrammeService
 
 SPARK_CHARS = "▁▂▃▄▅▆▇█"
 HISTORY_DAYS_DEFAULT = 42
@@ -31,7 +31,7 @@ def _say(text: str = "") -> None:
     sys.stdout.write(text + "\n")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `today`, `checkin`, `history` and `people` to formcheck's argparse subcommands."""
     p = subparsers.add_parser("today", help="today's exercise plan, readiness steps first")
     p.add_argument("--person", help="whose plan (default: the only person)")
@@ -132,7 +132,7 @@ def format_plan(plan: DayPlan, person: Person) -> list[str]:
     return lines
 
 
-def sparkline(values: list[float | None], lo: float, hi: float) -> str:
+def sparkline(values: Sequence[float | None], lo: float, hi: float) -> str:
     """One character per value scaled lo..hi; a space where there is no value."""
     out = []
     span = (hi - lo) or 1.0
@@ -152,7 +152,7 @@ def format_history(svc: ProgrammeService, person: Person, days: int) -> list[str
     shown = [o for o in outcomes if o.day >= first]
     if not shown:
         return [f"{person.display_name}: no history yet (try `formcheck today`)"]
-    summaries: dict[date, list] = {}
+    summaries: dict[date, list[DaySummary]] = {}
     for s in svc.store.session_summaries(person.id):
         summaries.setdefault(s.session.day, []).append(s)
     lines = [
@@ -268,7 +268,7 @@ def cmd_people_list(args: argparse.Namespace) -> int:
 
 
 def cmd_people_seed_demo(args: argparse.Namespace) -> int:
-    from formcheck.programme.simulate import seed_demo
+    from formcheck.store.demo_seed import seed_demo
 
     weeks = _int_in(args.weeks, "--weeks", 1, 12)
 

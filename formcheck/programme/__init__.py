@@ -1,15 +1,17 @@
-"""Runner's-knee programme: the programme data file, the pure decision core and the session service.
+"""Runner's-knee programme: the programme data file and the pure decision core (no store: it sits below it).
 
 programme = load_programme()                                  # data/runners_knee_v1.toml, validated
 plan = plan_today(programme, history, today)                  # readiness first, level, exercises, or rest
-decision = decide_after_session(programme, history)           # hold | advance | step_back | see_professional | rest
-svc = ProgrammeService(store, programme)                      # the day's flow over formcheck.store.Store
+decision = decide_after_day(programme, history)               # hold | advance | step_back | see_professional | rest
+svc = ProgrammeService(store, programme)                      # the day's flow: formcheck.store.programme_service
 """
 
-from formcheck.programme.engine import (
+from formcheck.programme.engine import decide_after_day, judge_readiness, replay
+from formcheck.programme.facts import (
     Action,
     ClinicianFact,
     ClinicianKind,
+    DayFact,
     DayOutcome,
     DayPlan,
     Decision,
@@ -19,20 +21,16 @@ from formcheck.programme.engine import (
     PlannedExercise,
     Readiness,
     ReadinessFact,
-    SessionFact,
-    decide_after_session,
-    judge_readiness,
     parse_pain,
-    plan_today,
-    replay,
 )
-from formcheck.programme.model import KNOWN_EXERCISE_IDS, Programme, load_programme, parse_programme
+from formcheck.programme.model import Programme, library_exercise_ids, load_programme, parse_programme
+from formcheck.programme.plan import plan_today
 
 __all__ = [
-    "KNOWN_EXERCISE_IDS",
     "Action",
     "ClinicianFact",
     "ClinicianKind",
+    "DayFact",
     "DayOutcome",
     "DayPlan",
     "Decision",
@@ -43,9 +41,9 @@ __all__ = [
     "Programme",
     "Readiness",
     "ReadinessFact",
-    "SessionFact",
-    "decide_after_session",
+    "decide_after_day",
     "judge_readiness",
+    "library_exercise_ids",
     "load_programme",
     "parse_pain",
     "parse_programme",

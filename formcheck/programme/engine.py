@@ -1,211 +1,41 @@
-"""Pure decision core: a person's stored history + the programme -> today's plan and the decision after a session.
+"""Pure decision core: a person's stored history + the programme -> today's plan and the decision after a day.
 
 Nothing here reads a clock, a file or a database: the level a person is at is re-derived every time by replaying
 their history day by day, so the same history always gives the same answer and there is no hidden state.
 Pain always wins over rep counts: pain rules are checked before any progression rule, and a final gate refuses any
 advance while pain >= the step-back threshold was reported in the last `no_advance_window_days` days.
+The values it reads and returns are in facts.py (re-exported here).
 """
 
 from __future__ import annotations
 
-import enum
 import statistics
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from typing import TypeAlias
 
 from formcheck.errors import InputError
-from formcheck.programme.model import Programme, ReadinessStep, RuleValues
+from formcheck.programme.facts import (
+    Action,
+    ClinicianFact,
+    ClinicianKind,
+    DayFact,
+    DayOutcome,
+    Decision,
+    History,
+    PainKind,
+    Readiness,
+    ReadinessFact,
+)
+from formcheck.programme.model import Programme, RuleValues
 
-PAIN_MIN = 0
-PAIN_MAX = 10
 BASELINE_OVERRIDE_KEY = "baseline_pain"  # clinician may set a person's usual pain level directly
 # Hard safety floor (issue 4): never advance anyone who reported pain >= 4/10 in the last 2 days. Not a programme
 # parameter, so neither a programme file nor a clinician threshold override can loosen it.
 NEVER_ADVANCE_PAIN = 4
 NEVER_ADVANCE_WINDOW_DAYS = 2
-
-
-class Action(enum.StrEnum):
-    HOLD = "hold"
-    ADVANCE = "advance"
-    STEP_BACK = "step_back"
-    SEE_PROFESSIONAL = "see_professional"
-    REST = "rest"
-
-
-class PainKind(enum.StrEnum):
-    READINESS = "readiness"  # the Small Knee Bend Test's pain question
-    DURING = "during"
-    AFTER = "after"
-    NEXT_DAY = "next_day"  # pain in the last 24 hours, asked the day after
-
-
-class ClinicianKind(enum.StrEnum):
-    SET_LEVEL = "set_level"
-    HOLD = "hold"
-    RELEASE = "release"
-    THRESHOLDS = "thresholds"
-    NOTE = "note"
-
-
-class Readiness(enum.StrEnum):
-    READY = "ready"
-    NOT_READY = "not_ready"  # the test hurt: tissue work or a rest day, re-test tomorrow
-    RETRY = "retry"  # the camera could not judge the test: redo it
-    INCOMPLETE = "incomplete"  # a preparation step or the pain answer is missing
-
-
-def parse_pain(raw: object) -> int:
-    """A pain score as typed by a person: a whole number 0..10, else InputError."""
-    if isinstance(raw, bool):
-        raise InputError(f"pain must be a whole number from 0 to 10, got {raw!r}")
-    if isinstance(raw, int):
-        value = raw
-    else:
-        text = str(raw).strip()
-        try:
-            value = int(text)
-        except ValueError:
-            raise InputError(f"pain must be a whole number from 0 to 10, got '{text}'") from None
-    if not PAIN_MIN <= value <= PAIN_MAX:
-        raise InputError(f"pain must be from 0 to 10, got {value}")
-    return value
-
-
-# --------------------------------------------------------------------------------------------- history values
-@dataclass(frozen=True)
-class PainReport:
-    at: datetime
-    day: date
-    pain: int
-    kind: PainKind
-    session_id: int | None = None
-
-
-@dataclass(frozen=True)
-class SessionFact:
-    """One exercise session as stored: the level it was done at, rep counts and its pain answers."""
-
-    id: int
-    day: date
-    started_at: datetime
-    ended_at: datetime | None
-    level: int
-    valid_reps: int
-    total_reps: int
-    target_reps: int
-    pain_during: int | None
-    pain_after: int | None
-    exercise_s: float = 0.0
-
-    @property
-    def finished(self) -> bool:
-        return self.ended_at is not None and self.pain_after is not None
-
-    @property
-    def valid_rep_ratio(self) -> float:
-        return self.valid_reps / self.total_reps if self.total_reps else float("nan")
-
-
-@dataclass(frozen=True)
-class ReadinessFact:
-    day: date
-    at: datetime
-    massage_done: bool
-    vmo_done: bool
-    skbt_verdict: str | None  # analysis verdict "valid" | "invalid" | "unknown", or "self" when judged without camera
-    skbt_pain: int | None
-
-
-@dataclass(frozen=True)
-class ClinicianFact:
-    day: date
-    at: datetime
-    kind: ClinicianKind
-    actor: str
-    level: int | None = None
-    thresholds: tuple[tuple[str, float], ...] = ()
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class History:
-    """Everything the engine may decide from, as immutable values built from stored rows."""
-
-    start_day: date | None = None
-    sessions: tuple[SessionFact, ...] = ()
-    pains: tuple[PainReport, ...] = ()
-    readiness: tuple[ReadinessFact, ...] = ()
-    actions: tuple[ClinicianFact, ...] = ()
-
-    def first_day(self) -> date | None:
-        days = [s.day for s in self.sessions] + [p.day for p in self.pains]
-        days += [r.day for r in self.readiness] + [a.day for a in self.actions]
-        if self.start_day is not None:
-            days.append(self.start_day)
-        return min(days) if days else None
-
-
-# --------------------------------------------------------------------------------------------- outputs
-@dataclass(frozen=True)
-class Decision:
-    day: date
-    action: Action
-    level: int  # the level for the next day
-    reason: str
-    flag_clinician: bool = False
-
-
-@dataclass(frozen=True)
-class DayOutcome:
-    """One replayed day: the level it was planned at and the end-of-day decision."""
-
-    day: date
-    level: int
-    action: Action
-    next_level: int
-    reason: str
-    flag_clinician: bool
-    pain_max: int | None
-    sessions: int
-
-
-@dataclass(frozen=True)
-class PlannedExercise:
-    exercise_id: str
-    sets: int
-    reps: int
-    hold_s: float | None
-    sides: int
-    rest_s: float
-    set_s: float  # estimated seconds of one set on one side
-    estimated_s: float  # whole exercise incl. rests and setup
-    note: str
-
-
-@dataclass(frozen=True)
-class DayPlan:
-    day: date
-    level: int
-    level_name: str
-    focus: str
-    kind: str  # "exercise" | "rest"
-    readiness_steps: tuple[ReadinessStep, ...]
-    readiness: Readiness | None  # today's readiness result so far (None = not done yet)
-    exercises: tuple[PlannedExercise, ...]
-    estimated_min: float
-    budget_s: float
-    used_s: float
-    reason: str
-    messages: tuple[str, ...] = ()
-    rule_overrides: tuple[tuple[str, float], ...] = ()  # per-person thresholds for the analysis rules
-    flag_clinician: bool = False
-
-    @property
-    def remaining_s(self) -> float:
-        return max(0.0, self.budget_s - self.used_s)
 
 
 # --------------------------------------------------------------------------------------------- readiness
@@ -233,7 +63,7 @@ def judge_readiness(rules: RuleValues, fact: ReadinessFact) -> tuple[Readiness, 
 
 # --------------------------------------------------------------------------------------------- replay
 @dataclass(frozen=True)
-class _State:
+class State:
     level: int
     level_since: date
     step_back_return: int | None = None
@@ -245,8 +75,32 @@ class _State:
     rest_day: date | None = None
 
 
-class _Replay:
-    """Indexes a history by day and replays it; built per call, never cached between calls."""
+@dataclass(frozen=True)
+class _Day:
+    """What one replayed day is judged on (computed once per day, before its steps)."""
+
+    d: date
+    level: int  # the level the day was planned at
+    rv: RuleValues
+    base: float  # the person's usual pain
+    pmax: int | None  # worst pain reported that day
+    finished: int  # finished programme days on that date
+    ready: tuple[Readiness, str] | None
+    gate: int | None  # the safety gate's blocking pain, or None
+
+    @property
+    def tomorrow(self) -> date:
+        return self.d + timedelta(days=1)
+
+    def out(self, action: Action, next_level: int, reason: str, *, flag: bool = False) -> DayOutcome:
+        return DayOutcome(self.d, self.level, action, next_level, reason, flag, self.pmax, self.finished)
+
+
+_Step: TypeAlias = tuple[State, DayOutcome] | None  # a step that does not decide the day returns None
+
+
+class Replay:
+    """Indexes a history by day and replays it; built per call, never cached between calls (plan.py uses it too)."""
 
     def __init__(self, programme: Programme, history: History) -> None:
         self.p = programme
@@ -266,7 +120,7 @@ class _Replay:
                 self.pain_by_day[r.day].append((r.at, r.skbt_pain))
         for values in self.pain_by_day.values():
             values.sort()
-        self.sessions_by_day: dict[date, list[SessionFact]] = defaultdict(list)
+        self.sessions_by_day: dict[date, list[DayFact]] = defaultdict(list)
         for s in sorted(history.sessions, key=lambda s: s.started_at):
             self.sessions_by_day[s.day].append(s)
         self.actions_by_day: dict[date, list[ClinicianFact]] = defaultdict(list)
@@ -280,12 +134,12 @@ class _Replay:
         self.pain_days = sorted(self.pain_by_day)
 
     # -- helpers
-    def rules(self, st: _State) -> RuleValues:
+    def rules(self, st: State) -> RuleValues:
         if st.overrides not in self._rules_cache:  # per-replay memo: overrides rarely change
             self._rules_cache[st.overrides] = self.p.rule_values(dict(st.overrides))
         return self._rules_cache[st.overrides]
 
-    def baseline(self, st: _State, rv: RuleValues) -> float:
+    def baseline(self, st: State, rv: RuleValues) -> float:
         over = dict(st.overrides)
         if BASELINE_OVERRIDE_KEY in over:
             return over[BASELINE_OVERRIDE_KEY]
@@ -311,14 +165,14 @@ class _Replay:
                 worst = p if worst is None else max(worst, p)
         return worst
 
-    def next_report(self, s: SessionFact, until: date) -> int | None:
+    def next_report(self, s: DayFact, until: date) -> int | None:
         """The first pain report on a later day than the session (next morning, or the next readiness test)."""
         for d in self.pain_days:
             if s.day < d <= until:
                 return self.pain_by_day[d][0][1]
         return None
 
-    def qualifies(self, s: SessionFact, rv: RuleValues, until: date) -> bool:
+    def qualifies(self, s: DayFact, rv: RuleValues, until: date) -> bool:
         if not s.finished or s.pain_during is None or s.pain_after is None:
             return False
         if s.pain_during > rv.green_pain_max or s.pain_after > rv.green_pain_max:
@@ -341,7 +195,7 @@ class _Replay:
         return judge_readiness(rv, facts[-1]) if facts else None
 
     # -- state transitions
-    def apply_actions(self, st: _State, d: date) -> _State:
+    def apply_actions(self, st: State, d: date) -> State:
         for a in self.actions_by_day.get(d, ()):
             if a.kind == ClinicianKind.SET_LEVEL and a.level is not None:
                 lvl = min(max(a.level, 1), self.p.max_level)
@@ -364,154 +218,200 @@ class _Replay:
                 st = replace(st, overrides=tuple(sorted(merged.items())))
         return st
 
-    def run_day(self, st: _State, d: date) -> tuple[_State, DayOutcome]:
+    # -- one day, in named steps: the first step that decides the day ends it (pain first, progression last)
+    def run_day(self, st: State, d: date) -> tuple[State, DayOutcome]:
         st = self.apply_actions(st, d)
+        day = self.day_context(st, d)
+        steps: tuple[Callable[[State, _Day], _Step], ...] = (
+            self.red_pain,
+            self.uncomfortable,
+            self.paused,
+            self.stepped_back,
+        )
+        for step in steps:
+            decided = step(st, day)
+            if decided is not None:
+                return decided
+        return self.progression(st, day)
+
+    def day_context(self, st: State, d: date) -> _Day:
         rv = self.rules(st)
         base = self.baseline(st, rv)
-        level = st.level
-        pmax = self.day_max(d)
-        sessions = [s for s in self.sessions_by_day.get(d, ()) if s.finished]
-        tomorrow = d + timedelta(days=1)
-        flag = False
+        return _Day(
+            d=d,
+            level=st.level,
+            rv=rv,
+            base=base,
+            pmax=self.day_max(d),
+            finished=len([s for s in self.sessions_by_day.get(d, ()) if s.finished]),
+            ready=self.readiness_today(d, rv),
+            gate=self.gate_blocks(d, rv, base),
+        )
 
-        def out(action: Action, next_level: int, reason: str) -> DayOutcome:
-            return DayOutcome(d, level, action, next_level, reason, flag, pmax, len(sessions))
-
-        if self.is_red(pmax, rv, base):
-            window_start = d - timedelta(days=rv.regression_window_days - 1)
-            regressions = tuple(x for x in st.regressions if x >= window_start) + (d,)
-            unsettled = all(
-                self.is_red(self.day_max(d - timedelta(days=k)), rv, base) for k in range(rv.unsettled_pain_days)
-            )
-            why_pain = (
-                f"knee pain {pmax}/10 today (step back at {rv.step_back_pain:g}/10"
-                f" or {rv.baseline_rise_pain:g} above your usual {base:g}/10)"
-            )
-            if unsettled or len(regressions) >= rv.see_professional_after_regressions:
-                flag = st.flagged_since is None  # tell the clinician once, not every painful day
-                new_level = max(1, level - 1)
-                if unsettled:
-                    why = f"pain has not settled: at step-back level on each of the last {rv.unsettled_pain_days} days"
-                else:
-                    why = f"{len(regressions)} step-backs in {rv.regression_window_days} days"
-                st = replace(
-                    st,
-                    level=new_level,
-                    level_since=tomorrow if new_level != level else st.level_since,
-                    step_back_return=None,
-                    step_back_since=None,
-                    regressions=regressions,
-                    flagged_since=st.flagged_since or d,
-                )
-                return st, out(
-                    Action.SEE_PROFESSIONAL,
-                    new_level,
-                    f"{why_pain}; {why}: please see a physiotherapist or doctor. Your clinician has been told; "
-                    f"progression is paused at level {new_level} until they review it",
-                )
-            if level == 1:
-                st = replace(
-                    st,
-                    regressions=regressions,
-                    rest_day=tomorrow,
-                    level_since=tomorrow,
-                    step_back_return=None,
-                    step_back_since=None,
-                )
-                return st, out(Action.REST, 1, f"{why_pain} at the easiest level: rest tomorrow, then re-test")
+    def red_pain(self, st: State, day: _Day) -> _Step:
+        """Pain at step-back level: see a professional (not settling, or too many step-backs), rest at level 1,
+        else one level back for a few days."""
+        rv, d, level = day.rv, day.d, day.level
+        if not self.is_red(day.pmax, rv, day.base):
+            return None
+        regressions = tuple(x for x in st.regressions if x >= d - timedelta(days=rv.regression_window_days - 1))
+        regressions += (d,)
+        unsettled = all(
+            self.is_red(self.day_max(d - timedelta(days=k)), rv, day.base) for k in range(rv.unsettled_pain_days)
+        )
+        why_pain = (
+            f"knee pain {day.pmax}/10 today (step back at {rv.step_back_pain:g}/10"
+            f" or {rv.baseline_rise_pain:g} above your usual {day.base:g}/10)"
+        )
+        if unsettled or len(regressions) >= rv.see_professional_after_regressions:
+            return self.see_professional(st, day, regressions, why_pain, unsettled)
+        if level == 1:
             st = replace(
                 st,
-                level=level - 1,
-                level_since=tomorrow,
-                step_back_return=level,
-                step_back_since=d,
                 regressions=regressions,
+                rest_day=day.tomorrow,
+                level_since=day.tomorrow,
+                step_back_return=None,
+                step_back_since=None,
             )
-            return st, out(
-                Action.STEP_BACK,
-                level - 1,
-                f"{why_pain}: back to level {level - 1} for {rv.step_back_days} days, then return when pain-free",
-            )
+            return st, day.out(Action.REST, 1, f"{why_pain} at the easiest level: rest tomorrow, then re-test")
+        st = replace(
+            st,
+            level=level - 1,
+            level_since=day.tomorrow,
+            step_back_return=level,
+            step_back_since=d,
+            regressions=regressions,
+        )
+        return st, day.out(
+            Action.STEP_BACK,
+            level - 1,
+            f"{why_pain}: back to level {level - 1} for {rv.step_back_days} days, then return when pain-free",
+        )
 
-        ready = self.readiness_today(d, rv)
-        if pmax is not None and pmax > rv.green_pain_max:
-            if ready is not None and ready[0] == Readiness.NOT_READY and not sessions:
-                return st, out(Action.REST, level, ready[1])
-            return st, out(
+    def see_professional(
+        self, st: State, day: _Day, regressions: tuple[date, ...], why_pain: str, unsettled: bool
+    ) -> tuple[State, DayOutcome]:
+        rv, level = day.rv, day.level
+        flag = st.flagged_since is None  # tell the clinician once, not every painful day
+        new_level = max(1, level - 1)
+        if unsettled:
+            why = f"pain has not settled: at step-back level on each of the last {rv.unsettled_pain_days} days"
+        else:
+            why = f"{len(regressions)} step-backs in {rv.regression_window_days} days"
+        st = replace(
+            st,
+            level=new_level,
+            level_since=day.tomorrow if new_level != level else st.level_since,
+            step_back_return=None,
+            step_back_since=None,
+            regressions=regressions,
+            flagged_since=st.flagged_since or day.d,
+        )
+        return st, day.out(
+            Action.SEE_PROFESSIONAL,
+            new_level,
+            f"{why_pain}; {why}: please see a physiotherapist or doctor. Your clinician has been told; "
+            f"progression is paused at level {new_level} until they review it",
+            flag=flag,
+        )
+
+    def uncomfortable(self, st: State, day: _Day) -> _Step:
+        """Pain above comfortable (but not step-back) holds the level; a failed readiness test with no session
+        done rests the day."""
+        rest_day = day.ready is not None and day.ready[0] == Readiness.NOT_READY and not day.finished
+        if day.pmax is not None and day.pmax > day.rv.green_pain_max:
+            if rest_day and day.ready is not None:
+                return st, day.out(Action.REST, day.level, day.ready[1])
+            return st, day.out(
                 Action.HOLD,
-                level,
-                f"knee pain {pmax}/10 is above the comfortable {rv.green_pain_max:g}/10: stay at level {level}"
-                " and re-test tomorrow",
+                day.level,
+                f"knee pain {day.pmax}/10 is above the comfortable {day.rv.green_pain_max:g}/10: stay at level"
+                f" {day.level} and re-test tomorrow",
             )
-        if ready is not None and ready[0] == Readiness.NOT_READY and not sessions:
-            return st, out(Action.REST, level, ready[1])
+        if rest_day and day.ready is not None:
+            return st, day.out(Action.REST, day.level, day.ready[1])
+        return None
+
+    def paused(self, st: State, day: _Day) -> _Step:
+        """Progression waits for the clinician after a see-a-professional flag, or while a clinician holds it."""
         if st.flagged_since is not None:
-            return st, out(
+            return st, day.out(
                 Action.HOLD,
-                level,
+                day.level,
                 f"progression paused since {st.flagged_since.isoformat()} until your clinician reviews the"
                 " recommendation to see a professional",
             )
         if st.held_by is not None:
-            return st, out(Action.HOLD, level, f"progression held by clinician {st.held_by}")
+            return st, day.out(Action.HOLD, day.level, f"progression held by clinician {st.held_by}")
+        return None
 
-        gate = self.gate_blocks(d, rv, base)
-        if st.step_back_return is not None and st.step_back_since is not None:
-            since = st.step_back_since
-            elapsed = (d - since).days
-            green = [s for s in self.sessions_in(since + timedelta(days=1), d) if self.is_green_session(s, rv)]
-            if elapsed >= rv.step_back_days and green and gate is None:
-                target = st.step_back_return
-                st = replace(st, level=target, level_since=tomorrow, step_back_return=None, step_back_since=None)
-                return st, out(
-                    Action.ADVANCE,
-                    target,
-                    f"{elapsed} days at the easier level and no pain above {rv.green_pain_max:g}/10: back to"
-                    f" level {target}",
-                )
-            if elapsed >= rv.step_back_days and not green:
-                why = "one pain-free session at this level is needed first"
-            else:
-                why = f"{elapsed} of {rv.step_back_days} days done"
-            return st, out(
-                Action.HOLD,
-                level,
-                f"stepped back on {since.isoformat()}: staying at level {level} before returning to level"
-                f" {st.step_back_return} ({why})",
+    def stepped_back(self, st: State, day: _Day) -> _Step:
+        """After a step back: return to the earlier level once its days are done and a day was pain-free."""
+        if st.step_back_return is None or st.step_back_since is None:
+            return None
+        rv, since = day.rv, st.step_back_since
+        elapsed = (day.d - since).days
+        green = [s for s in self.sessions_in(since + timedelta(days=1), day.d) if self.is_green_session(s, rv)]
+        if elapsed >= rv.step_back_days and green and day.gate is None:
+            target = st.step_back_return
+            st = replace(st, level=target, level_since=day.tomorrow, step_back_return=None, step_back_since=None)
+            return st, day.out(
+                Action.ADVANCE,
+                target,
+                f"{elapsed} days at the easier level and no pain above {rv.green_pain_max:g}/10: back to"
+                f" level {target}",
             )
+        if elapsed >= rv.step_back_days and not green:
+            why = "one pain-free session at this level is needed first"
+        else:
+            why = f"{elapsed} of {rv.step_back_days} days done"
+        return st, day.out(
+            Action.HOLD,
+            day.level,
+            f"stepped back on {since.isoformat()}: staying at level {day.level} before returning to level"
+            f" {st.step_back_return} ({why})",
+        )
 
+    def progression(self, st: State, day: _Day) -> tuple[State, DayOutcome]:
+        """Move up after enough qualifying days at this level (unless the pain gate blocks it); else keep going."""
+        rv, level = day.rv, day.level
         if level >= self.p.max_level:
-            return st, out(Action.HOLD, level, f"top level {level}: keep going, every day, within 15 minutes")
+            return st, day.out(Action.HOLD, level, f"top level {level}: keep going, every day, within 15 minutes")
         days = sorted(
-            {s.day for s in self.sessions_in(st.level_since, d) if s.level == level and self.qualifies(s, rv, d)}
+            {
+                s.day
+                for s in self.sessions_in(st.level_since, day.d)
+                if s.level == level and self.qualifies(s, rv, day.d)
+            }
         )
         need = rv.advance_after_sessions
-        if len(days) >= need and gate is None:
-            st = replace(st, level=level + 1, level_since=tomorrow)
-            return st, out(
+        if len(days) >= need and day.gate is None:
+            st = replace(st, level=level + 1, level_since=day.tomorrow)
+            return st, day.out(
                 Action.ADVANCE,
                 level + 1,
                 f"{len(days)} sessions on separate days at level {level} with at least"
                 f" {rv.min_valid_rep_ratio:.0%} valid reps, pain at most {rv.green_pain_max:g}/10 and not worse"
                 f" the next day: moving up to level {level + 1}",
             )
-        if not sessions and pmax is None and ready is None:
-            return st, out(Action.HOLD, level, f"no session today ({len(days)} of {need} qualifying at level {level})")
-        return st, out(
-            Action.HOLD,
-            level,
-            f"{len(days)} of {need} qualifying sessions at level {level}: keep going",
+        if not day.finished and day.pmax is None and day.ready is None:
+            return st, day.out(
+                Action.HOLD, level, f"no session today ({len(days)} of {need} qualifying at level {level})"
+            )
+        return st, day.out(
+            Action.HOLD, level, f"{len(days)} of {need} qualifying sessions at level {level}: keep going"
         )
 
-    def sessions_in(self, first: date, last: date) -> list[SessionFact]:
-        out: list[SessionFact] = []
+    def sessions_in(self, first: date, last: date) -> list[DayFact]:
+        out: list[DayFact] = []
         d = first
         while d <= last:
             out.extend(s for s in self.sessions_by_day.get(d, ()) if s.finished)
             d += timedelta(days=1)
         return out
 
-    def is_green_session(self, s: SessionFact, rv: RuleValues) -> bool:
+    def is_green_session(self, s: DayFact, rv: RuleValues) -> bool:
         return (
             s.finished
             and s.pain_during is not None
@@ -519,9 +419,9 @@ class _Replay:
             and max(s.pain_during, s.pain_after) <= rv.green_pain_max
         )
 
-    def replay(self, until: date) -> tuple[_State, list[DayOutcome]]:
+    def replay(self, until: date) -> tuple[State, list[DayOutcome]]:
         first = self.h.first_day() or until
-        st = _State(level=1, level_since=first)
+        st = State(level=1, level_since=first)
         outcomes: list[DayOutcome] = []
         d = first
         while d <= until:
@@ -533,11 +433,11 @@ class _Replay:
 
 def replay(programme: Programme, history: History, until: date) -> tuple[DayOutcome, ...]:
     """Every day from the first stored fact to `until` with its level and end-of-day decision (for tests/charts)."""
-    return tuple(_Replay(programme, history).replay(until)[1])
+    return tuple(Replay(programme, history).replay(until)[1])
 
 
-def decide_after_session(programme: Programme, history: History) -> Decision:
-    """The decision at the end of the day of the latest session: hold, advance, step back, rest or see a pro."""
+def decide_after_day(programme: Programme, history: History) -> Decision:
+    """The decision at the end of the latest programme day: hold, advance, step back, rest or see a professional."""
     if not history.sessions:
         first = history.first_day()
         if first is None:
@@ -545,79 +445,6 @@ def decide_after_session(programme: Programme, history: History) -> Decision:
         day = max(p.day for p in history.pains) if history.pains else first
     else:
         day = max(s.day for s in history.sessions)
-    _, outcomes = _Replay(programme, history).replay(day)
+    _, outcomes = Replay(programme, history).replay(day)
     o = outcomes[-1]
     return Decision(day=o.day, action=o.action, level=o.next_level, reason=o.reason, flag_clinician=o.flag_clinician)
-
-
-def plan_today(programme: Programme, history: History, today: date) -> DayPlan:
-    """Today's plan: readiness steps first, then the level's exercises, or a rest day; with the reason in words."""
-    rp = _Replay(programme, history)
-    st, outcomes = rp.replay(today - timedelta(days=1))
-    st = rp.apply_actions(st, today)
-    rv = rp.rules(st)
-    base = rp.baseline(st, rv)
-    lv = programme.level(st.level)
-    used_s = sum(s.exercise_s for s in history.sessions if s.day == today)
-    messages: list[str] = []
-    flag = st.flagged_since is not None
-    if flag:
-        messages.append(
-            "Your knee pain has not settled with the programme: please see a physiotherapist or doctor."
-            " Your clinician has been told."
-        )
-    if st.step_back_return is not None:
-        messages.append(f"You stepped back a level; you return to level {st.step_back_return} once it is pain-free.")
-    if st.held_by is not None:
-        messages.append(f"Your clinician {st.held_by} is holding your level for now.")
-    last_reason = outcomes[-1].reason if outcomes else "first day of the programme"
-    overrides = tuple((k, v) for k, v in st.overrides if k not in _programme_keys(programme))
-    exercises = tuple(
-        PlannedExercise(
-            exercise_id=ex.id,
-            sets=ex.sets,
-            reps=ex.reps,
-            hold_s=ex.hold_s,
-            sides=ex.sides,
-            rest_s=ex.rest_s,
-            set_s=ex.set_s(programme.default_rep_s),
-            estimated_s=programme.exercise_s(ex),
-            note=ex.note,
-        )
-        for ex in lv.exercises
-    )
-    ready = rp.readiness_today(today, rv)
-    kind, reason = "exercise", last_reason
-    pmax = rp.day_max(today)
-    if st.rest_day == today:
-        kind, reason = "rest", outcomes[-1].reason if outcomes else "rest day"
-    elif rp.is_red(pmax, rv, base):
-        kind, reason = "rest", f"knee pain {pmax}/10 today: no exercises today; rest and check in tomorrow"
-    elif ready is not None and ready[0] == Readiness.NOT_READY:
-        kind, reason = "rest", ready[1]
-    elif programme.day_budget_s - used_s < min((ex.set_s for ex in exercises), default=0.0):
-        kind, reason = (
-            "rest",
-            f"today's {programme.day_budget_min:g} minutes are done",
-        )  # not even one set fits
-    return DayPlan(
-        day=today,
-        level=lv.number,
-        level_name=lv.name,
-        focus=lv.focus,
-        kind=kind,
-        readiness_steps=programme.readiness,
-        readiness=ready[0] if ready else None,
-        exercises=exercises if kind == "exercise" else (),
-        estimated_min=programme.day_minutes(lv.number),
-        budget_s=programme.day_budget_s,
-        used_s=used_s,
-        reason=reason,
-        messages=tuple(messages),
-        rule_overrides=overrides,
-        flag_clinician=flag,
-    )
-
-
-def _programme_keys(programme: Programme) -> Mapping[str, object]:
-    return dict.fromkeys(type(programme.rules).model_fields) | {BASELINE_OVERRIDE_KEY: None}

@@ -11,28 +11,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from formcheck.core.spec import exercise_ids
 from formcheck.errors import SpecError
 
 log = logging.getLogger(__name__)
-
-# The exercise library's ids (issue 3). The analysis helper keeps one formcheck/core/exercises/<id>.toml per exercise;
-# when that directory holds files, programme ids are checked against it instead (see `library_exercise_ids`).
-KNOWN_EXERCISE_IDS: frozenset[str] = frozenset(
-    {
-        "small_knee_bend",
-        "squat",
-        "lunge",
-        "side_lying_leg_raise",
-        "standing_side_leg_raise",
-        "single_leg_squat",
-        "step_down",
-        "step_up",
-        "glute_bridge",
-        "straight_leg_raise",
-        "wall_sit",
-        "plank",
-    }
-)
 
 DEFAULT_PROGRAMME_FILE = "runners_knee_v1.toml"
 SECONDS_PER_MINUTE = 60.0
@@ -236,14 +218,9 @@ def check_override(name: str, value: float) -> None:
             raise SpecError(f"override {name} = {value} is outside the allowed range {lo}..{hi}")
 
 
-def library_exercise_ids(library_dir: Path | None = None) -> frozenset[str]:
-    """Exercise ids from formcheck/core/exercises/*.toml when that directory has files, else KNOWN_EXERCISE_IDS."""
-    directory = library_dir if library_dir is not None else Path(__file__).resolve().parents[1] / "core" / "exercises"
-    if directory.is_dir():
-        stems = frozenset(p.stem for p in directory.glob("*.toml"))
-        if stems:
-            return stems
-    return KNOWN_EXERCISE_IDS
+def library_exercise_ids() -> frozenset[str]:
+    """The ids of the exercise library (formcheck.core.spec): the only list of exercises a programme may use."""
+    return frozenset(exercise_ids())
 
 
 def _one_line(err: ValidationError) -> str:

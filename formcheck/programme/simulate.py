@@ -7,18 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
-from formcheck.programme.engine import (
-    DayPlan,
-    History,
-    PainKind,
-    PainReport,
-    ReadinessFact,
-    SessionFact,
-    plan_today,
-)
+from formcheck.programme.facts import DayFact, DayPlan, History, PainKind, PainReport, ReadinessFact
 from formcheck.programme.model import Programme
-from formcheck.programme.service import ProgrammeService
-from formcheck.store import Fault, Person, RepIn, Store
+from formcheck.programme.plan import plan_today
 
 
 @dataclass(frozen=True)
@@ -33,7 +24,7 @@ class DayScript:
     valid_ratio: float = 1.0
 
 
-def _at(d: date, hour: int, minute: int = 0) -> datetime:
+def at_hour(d: date, hour: int, minute: int = 0) -> datetime:
     return datetime(d.year, d.month, d.day, hour, minute, tzinfo=UTC)
 
 
@@ -44,7 +35,7 @@ def simulate(programme: Programme, start: date, days: Sequence[DayScript]) -> tu
     for i, script in enumerate(days):
         d = start + timedelta(days=i)
         if script.morning_pain is not None:
-            report = PainReport(at=_at(d, 8), day=d, pain=script.morning_pain, kind=PainKind.NEXT_DAY)
+            report = PainReport(at=at_hour(d, 8), day=d, pain=script.morning_pain, kind=PainKind.NEXT_DAY)
             history = replace(history, pains=history.pains + (report,))
         plan = plan_today(programme, history, d)
         plans.append(plan)
@@ -52,7 +43,7 @@ def simulate(programme: Programme, start: date, days: Sequence[DayScript]) -> tu
             continue
         fact = ReadinessFact(
             day=d,
-            at=_at(d, 9),
+            at=at_hour(d, 9),
             massage_done=True,
             vmo_done=True,
             skbt_verdict="valid",
@@ -65,11 +56,11 @@ def simulate(programme: Programme, start: date, days: Sequence[DayScript]) -> tu
         target = sum(ex.sets * ex.reps * ex.sides for ex in plan.exercises)
         valid = target if script.valid_ratio > 0 else 0
         total = round(target / script.valid_ratio) if script.valid_ratio > 0 else target
-        ended = _at(d, 9, 5) + timedelta(seconds=plan.estimated_min * 60)
-        session = SessionFact(
+        ended = at_hour(d, 9, 5) + timedelta(seconds=plan.estimated_min * 60)
+        session = DayFact(
             id=len(history.sessions) + 1,
             day=d,
-            started_at=_at(d, 9, 5),
+            started_at=at_hour(d, 9, 5),
             ended_at=ended,
             level=plan.level,
             valid_reps=valid,
@@ -109,74 +100,3 @@ def demo_script(weeks: int = 4, seed: int = 7) -> list[DayScript]:
                 )
             )
     return days
-
-
-class _ManualClock:
-    """A clock the seeder moves by hand, so seeded rows carry realistic past timestamps."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-def seed_demo(
-    store: Store, programme: Programme, person: Person, *, end_day: date, weeks: int = 4, seed: int = 7
-) -> int:
-    """Replay `demo_script` through the real session service (every rep stored one by one); returns days seeded."""
-    script = demo_script(weeks, seed)
-    start = end_day - timedelta(days=len(script) - 1)
-    clock = _ManualClock(_at(start, 8))
-    svc = ProgrammeService(store, programme, clock=clock, tz=UTC)
-    rng = random.Random(seed)
-    for i, day in enumerate(script):
-        d = start + timedelta(days=i)
-        clock.now = _at(d, 8)
-        if day.morning_pain is not None:
-            svc.checkin(person, day.morning_pain, PainKind.NEXT_DAY)
-        if day.skip:
-            continue
-        clock.now = _at(d, 9)
-        if svc.plan(person, d).kind != "exercise":
-            continue
-        session = svc.start_session(person)
-        ready, _ = svc.record_readiness(
-            session.id, massage_done=True, vmo_done=True, skbt_verdict="valid", skbt_pain=day.skbt_pain
-        )
-        if ready.value != "ready":
-            continue
-        plan = svc.plan(person, d)
-        for ex in plan.exercises:
-            for side in ("left", "right") if ex.sides == 2 else (None,):
-                for _ in range(ex.sets):
-                    the_set = svc.start_set(session.id, ex.exercise_id, side)
-                    rep_s, k, valid_count = ex.set_s / ex.reps, 0, 0
-                    while valid_count < ex.reps and k < 3 * ex.reps:  # invalid reps don't count: do more
-                        clock.advance(rep_s)
-                        valid = rng.random() < day.valid_ratio
-                        valid_count += valid
-                        faults = () if valid else (Fault("knee_valgus", 14.0 + rng.random() * 4, 12.0, "deg"),)
-                        store.add_rep(
-                            the_set.id,
-                            RepIn(
-                                idx=k + 1,
-                                start_s=k * rep_s,
-                                end_s=(k + 1) * rep_s,
-                                valid=valid,
-                                verdict="valid" if valid else "invalid",
-                                reason="" if valid else "knee moved inwards (keep it over your second toe)",
-                                side=side,
-                                metrics={"knee_flexion_peak_deg": 40.0 + rng.random() * 10},
-                                faults=faults,
-                            ),
-                            at=clock.now,
-                        )
-                        k += 1
-                    svc.end_set(the_set.id)
-                    clock.advance(ex.rest_s)
-        svc.finish_session(session.id, pain_during=day.pain_during, pain_after=day.pain_after)
-    return len(script)

@@ -6,17 +6,20 @@ person out, and `formcheck today` on a fresh install uses the same person `make 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+from formcheck.store.records import Person, Role
+
+if TYPE_CHECKING:
+    from formcheck.store.store import Store
 
 LOCAL_PERSON_NAME = "me"
 LOCAL_PERSON_DISPLAY = "You"
 LOCAL_SETTING = "local_person"  # people.settings key: true for the one person of this machine
 
 
-def find_local_person(store: Any) -> Any | None:
+def find_local_person(store: Store) -> Person | None:
     """The person marked local; else the only person (an install from before the marker); else None."""
-    from formcheck.store import Role
-
     people = store.list_people(role=Role.PERSON)
     marked = [p for p in people if (p.settings or {}).get(LOCAL_SETTING)]
     if marked:
@@ -24,10 +27,8 @@ def find_local_person(store: Any) -> Any | None:
     return people[0] if len(people) == 1 else None
 
 
-def ensure_local_person(store: Any) -> tuple[Any, bool]:
+def ensure_local_person(store: Store) -> tuple[Person | None, bool]:
     """(the local person, created?): marks the only person, or creates `me` when there is nobody yet."""
-    from formcheck.store import Role
-
     found = find_local_person(store)
     if found is not None:
         if not (found.settings or {}).get(LOCAL_SETTING):

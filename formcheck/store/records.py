@@ -1,4 +1,8 @@
-"""Typed rows returned by the Store: frozen dataclasses, never ORM objects, so callers cannot write by accident."""
+"""Typed rows returned by the Store: frozen dataclasses, never ORM objects, so callers cannot write by accident.
+
+One record per table; the field names are the column names, so rows map to records generically (rows.py). The
+enums here (Role, DayStatus, JobStatus) are the only definitions of those words; the web layer imports them.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from formcheck.store.schema import DEFAULT_PERSON_SETTINGS
+
 
 class Role(enum.StrEnum):
     PERSON = "person"
@@ -14,7 +20,9 @@ class Role(enum.StrEnum):
     ADMIN = "admin"
 
 
-class SessionStatus(enum.StrEnum):
+class DayStatus(enum.StrEnum):
+    """Where a programme day stands (column `sessions.status`)."""
+
     IN_PROGRESS = "in_progress"
     FINISHED = "finished"
     NOT_READY = "not_ready"
@@ -39,23 +47,40 @@ class Person:
     settings: dict[str, Any]
     created_at: datetime
 
+    def __post_init__(self) -> None:
+        # People from a v1 database have no display name or settings: show the name, apply the defaults.
+        object.__setattr__(self, "display_name", self.display_name or self.name)
+        object.__setattr__(self, "settings", {**DEFAULT_PERSON_SETTINGS, **(self.settings or {})})
+
 
 @dataclass(frozen=True)
-class SessionRow:
+class User:
+    """A signed-in account as the web layer sees it (a person or a clinician; admins have no web pages)."""
+
+    id: int
+    name: str
+    role: Role
+    clinician_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ProgrammeDay:
+    """One programme day of a person (table `sessions`): the level it was done at and how it ended."""
+
     id: int
     person_id: int
     day: date
     level: int
-    status: SessionStatus
+    status: DayStatus
     started_at: datetime
     finished_at: datetime | None
 
 
 @dataclass(frozen=True)
-class SessionSummary:
-    """A session with its rep counts, pain answers and exercise time, for history and the engine."""
+class DaySummary:
+    """A programme day with its rep counts, pain answers and exercise time, for history and the engine."""
 
-    session: SessionRow
+    session: ProgrammeDay  # field name kept: callers read `summary.session`
     valid_reps: int
     total_reps: int
     target_reps: int
@@ -66,6 +91,8 @@ class SessionSummary:
 
 @dataclass(frozen=True)
 class SetRow:
+    """One live set of an exercise within a programme day (`session_id` is the day's id)."""
+
     id: int
     session_id: int
     exercise_id: str

@@ -33,7 +33,7 @@ from fastapi import Depends, HTTPException, WebSocketException, status
 from starlette.requests import HTTPConnection, Request
 
 from formcheck.errors import InputError
-from formcheck.programme.service import ProgrammeService
+from formcheck.store.programme_service import ProgrammeService
 from formcheck.webapp import repo
 from formcheck.webapp.auth import (
     CSRF_FORM_FIELD,

@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
-class Role(StrEnum):
-    PERSON = "person"
-    CLINICIAN = "clinician"
-
-
-@dataclass(frozen=True)
-class User:
-    """The signed-in account as the web layer sees it."""
-
-    id: int
-    name: str
-    role: Role
-    clinician_id: int | None = None
+from formcheck.store.records import JobStatus, Role, User  # noqa: F401  (re-exported: defined once, in the store)
 
 
 class _Wire(BaseModel):
@@ -39,13 +24,6 @@ class UserPublic(_Wire):
     name: str
     role: Role
     csrf_token: str | None = None
-
-
-class JobStatus(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
 
 
 class JobPublic(_Wire):

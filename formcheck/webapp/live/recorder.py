@@ -14,8 +14,8 @@ from formcheck.core.landmarks import Side
 from formcheck.core.results import LiveFeedback, Rep, SetResult
 from formcheck.errors import FormcheckError, InputError
 from formcheck.programme.readiness import small_knee_bend_verdict
-from formcheck.programme.service import ProgrammeService
 from formcheck.store import Fault, RepIn
+from formcheck.store.programme_service import ProgrammeService
 from formcheck.webapp.live.protocol import StartSet, Verdict
 from formcheck.webapp.live.replies import finite_metrics
 from formcheck.webapp.schemas import User

@@ -1,4 +1,7 @@
-"""Session service: the day's flow over the Store (used by the CLI and the web app).
+"""Programme-day service: the day's flow over the Store (used by the CLI and the web app).
+
+It sits in the store layer because it joins the two below the web: the pure engine (formcheck.programme) and
+the Store; the engine's facts are built here from the store's records, one function per fact.
 
 Readiness -> sets -> reps (each stored the moment it is counted, in its own transaction) -> pain after ->
 decision. The clock is injected so tests and the demo seeder can replay days; decisions come from the pure engine.
@@ -11,12 +14,15 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
+from typing import Any
 
 from formcheck.errors import InputError
-from formcheck.programme.engine import (
+from formcheck.programme.engine import decide_after_day, judge_readiness, replay
+from formcheck.programme.facts import (
     Action,
     ClinicianFact,
     ClinicianKind,
+    DayFact,
     DayOutcome,
     DayPlan,
     Decision,
@@ -26,15 +32,25 @@ from formcheck.programme.engine import (
     PlannedExercise,
     Readiness,
     ReadinessFact,
-    SessionFact,
-    decide_after_session,
-    judge_readiness,
     parse_pain,
-    plan_today,
-    replay,
 )
 from formcheck.programme.model import Programme, check_override, load_programme
-from formcheck.store import Person, RepIn, RepRow, Role, SessionRow, SessionStatus, SetRow, Store
+from formcheck.programme.plan import plan_today
+from formcheck.store.records import (
+    ClinicianActionRow,
+    DayStatus,
+    DaySummary,
+    PainRow,
+    Person,
+    ProgrammeDay,
+    ReadinessRow,
+    RepIn,
+    RepRow,
+    Role,
+    SetRow,
+)
+from formcheck.store.rows import from_mapping
+from formcheck.store.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -46,52 +62,40 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def day_fact(s: DaySummary) -> DayFact:
+    """A stored programme day as the engine sees it (only a finished day has an end)."""
+    ended_at = s.session.finished_at if s.session.status == DayStatus.FINISHED else None
+    return from_mapping(DayFact, {**vars(s), **vars(s.session), "ended_at": ended_at})
+
+
+def pain_report(p: PainRow) -> PainReport:
+    return from_mapping(PainReport, {**vars(p), "at": p.created_at})
+
+
+def readiness_fact(r: ReadinessRow) -> ReadinessFact:
+    return from_mapping(ReadinessFact, {**vars(r), "at": r.created_at})
+
+
+def clinician_fact(a: ClinicianActionRow) -> ClinicianFact:
+    return ClinicianFact(
+        day=a.day,
+        at=a.created_at,
+        kind=ClinicianKind(a.kind),
+        actor=a.actor_name,
+        level=a.payload.get("level"),
+        thresholds=tuple(sorted((k, float(v)) for k, v in a.payload.get("thresholds", {}).items())),
+        note=a.payload.get("note", ""),
+    )
+
+
 def build_history(store: Store, person: Person) -> History:
-    """The engine's immutable view of one person, built from stored rows only."""
-    sessions = tuple(
-        SessionFact(
-            id=s.session.id,
-            day=s.session.day,
-            started_at=s.session.started_at,
-            ended_at=s.session.finished_at if s.session.status == SessionStatus.FINISHED else None,
-            level=s.session.level,
-            valid_reps=s.valid_reps,
-            total_reps=s.total_reps,
-            target_reps=s.target_reps,
-            pain_during=s.pain_during,
-            pain_after=s.pain_after,
-            exercise_s=s.exercise_s,
-        )
-        for s in store.session_summaries(person.id)
+    """The engine's immutable view of one person, built from stored rows only (one function per fact)."""
+    return History(
+        sessions=tuple(day_fact(s) for s in store.session_summaries(person.id)),
+        pains=tuple(pain_report(p) for p in store.list_pain(person.id)),
+        readiness=tuple(readiness_fact(r) for r in store.list_readiness(person.id)),
+        actions=tuple(clinician_fact(a) for a in store.list_clinician_actions(person.id)),
     )
-    pains = tuple(
-        PainReport(at=p.created_at, day=p.day, pain=p.pain, kind=PainKind(p.kind), session_id=p.session_id)
-        for p in store.list_pain(person.id)
-    )
-    readiness = tuple(
-        ReadinessFact(
-            day=r.day,
-            at=r.created_at,
-            massage_done=r.massage_done,
-            vmo_done=r.vmo_done,
-            skbt_verdict=r.skbt_verdict,
-            skbt_pain=r.skbt_pain,
-        )
-        for r in store.list_readiness(person.id)
-    )
-    actions = tuple(
-        ClinicianFact(
-            day=a.day,
-            at=a.created_at,
-            kind=ClinicianKind(a.kind),
-            actor=a.actor_name,
-            level=a.payload.get("level"),
-            thresholds=tuple(sorted((k, float(v)) for k, v in a.payload.get("thresholds", {}).items())),
-            note=a.payload.get("note", ""),
-        )
-        for a in store.list_clinician_actions(person.id)
-    )
-    return History(sessions=sessions, pains=pains, readiness=readiness, actions=actions)
 
 
 @dataclass(frozen=True)
@@ -154,14 +158,14 @@ class ProgrammeService:
         return max(0.0, self.programme.day_budget_s - used)
 
     # ------------------------------------------------------------------------------------------ the day's flow
-    def start_session(self, person: Person) -> SessionRow:
+    def start_session(self, person: Person) -> ProgrammeDay:
         """Resume today's open session or start one at today's level (refused on a rest day)."""
         today = self.today()
         for s in self.store.list_sessions(person.id):
-            if s.status == SessionStatus.IN_PROGRESS:
+            if s.status == DayStatus.IN_PROGRESS:
                 if s.day == today:
                     return s
-                self.store.finish_session(s.id, SessionStatus.ABANDONED, at=self.now())
+                self.store.finish_session(s.id, DayStatus.ABANDONED, at=self.now())
         plan = self.plan(person, today)
         if plan.kind != "exercise":
             raise InputError(f"no exercises today: {plan.reason}")
@@ -180,37 +184,37 @@ class ProgrammeService:
     ) -> tuple[Readiness, str]:
         """Store the three readiness steps; a painful Small Knee Bend Test closes the session as 'not ready'."""
         pain = None if skbt_pain is None else parse_pain(skbt_pain)
-        session = self._open_session(session_id)
+        pday = self._open_day(session_id)
         fact = ReadinessFact(
-            day=session.day,
+            day=pday.day,
             at=self.now(),
             massage_done=massage_done,
             vmo_done=vmo_done,
             skbt_verdict=skbt_verdict,
             skbt_pain=pain,
         )
-        person = self.store.get_person_by_id(session.person_id)
+        person = self.store.get_person_by_id(pday.person_id)
         rules = self.programme.rule_values(self._overrides(person))
         result = judge_readiness(rules, fact)
         self.store.add_readiness(
-            session.person_id,
-            session.day,
+            pday.person_id,
+            pday.day,
             massage_done=massage_done,
             vmo_done=vmo_done,
             skbt_verdict=skbt_verdict,
             skbt_pain=pain,
-            session_id=session.id,
+            session_id=pday.id,
             at=fact.at,
         )
         if result[0] == Readiness.NOT_READY:
-            self.store.finish_session(session.id, SessionStatus.NOT_READY, at=self.now())
+            self.store.finish_session(pday.id, DayStatus.NOT_READY, at=self.now())
         return result
 
     def start_set(self, session_id: int, exercise_id: str, side: str | None = None) -> SetRow:
         """Start the next set of a planned exercise; refused before readiness or past the day's time budget."""
-        session = self._open_session(session_id)
-        person = self.store.get_person_by_id(session.person_id)
-        plan = self.plan(person, session.day)
+        pday = self._open_day(session_id)
+        person = self.store.get_person_by_id(pday.person_id)
+        plan = self.plan(person, pday.day)
         if plan.kind != "exercise":
             raise InputError(f"no more exercise today: {plan.reason}")
         if plan.readiness != Readiness.READY:
@@ -220,8 +224,8 @@ class ProgrammeService:
             raise InputError(f"{exercise_id} is done per side: choose left or right")
         if planned.sides == 1:
             side = None
-        existing = [s for s in self.store.list_sets(session.id) if s.exercise_id == exercise_id and s.side == side]
-        if any(s.ended_at is None for s in self.store.list_sets(session.id)):
+        existing = [s for s in self.store.list_sets(pday.id) if s.exercise_id == exercise_id and s.side == side]
+        if any(s.ended_at is None for s in self.store.list_sets(pday.id)):
             raise InputError("finish the current set first")
         if len(existing) >= planned.sets:
             raise InputError(f"all {planned.sets} sets of {exercise_id}{' ' + side if side else ''} are done")
@@ -232,7 +236,7 @@ class ProgrammeService:
                 f" this set needs about {planned.set_s:.0f} s - stop here for today"
             )
         return self.store.start_set(
-            session.id,
+            pday.id,
             exercise_id,
             side=side,
             set_index=len(existing) + 1,
@@ -258,13 +262,11 @@ class ProgrammeService:
     def finish_session(self, session_id: int, *, pain_during: object, pain_after: object) -> Decision:
         """Store the pain answers and close the session atomically, then record and return the decision."""
         during, after = parse_pain(pain_during), parse_pain(pain_after)
-        session = self._open_session(session_id)
-        self.store.finish_session_with_pain(
-            session.id, pain_during=during, pain_after=after, day=session.day, at=self.now()
-        )
-        person = self.store.get_person_by_id(session.person_id)
-        decision = decide_after_session(self.programme, self.history(person))
-        self._record_decision(person, decision, session_id=session.id)
+        pday = self._open_day(session_id)
+        self.store.finish_session_with_pain(pday.id, pain_during=during, pain_after=after, day=pday.day, at=self.now())
+        person = self.store.get_person_by_id(pday.person_id)
+        decision = decide_after_day(self.programme, self.history(person))
+        self._record_decision(person, decision, session_id=pday.id)
         return decision
 
     def checkin(self, person: Person, pain: object, kind: PainKind | str = PainKind.NEXT_DAY) -> CheckinResult:
@@ -328,7 +330,9 @@ class ProgrammeService:
         self._clinician_action(person, clinician, ClinicianKind.NOTE, {"note": note.strip()})
 
     # ------------------------------------------------------------------------------------------ internals
-    def _clinician_action(self, person: Person, clinician: Person, kind: ClinicianKind, payload: dict) -> None:
+    def _clinician_action(
+        self, person: Person, clinician: Person, kind: ClinicianKind, payload: dict[str, Any]
+    ) -> None:
         if clinician.role not in (Role.CLINICIAN, Role.ADMIN):
             raise InputError(f"'{clinician.name}' is not a clinician")
         if clinician.role != Role.ADMIN and person.clinician_id not in (None, clinician.id):
@@ -348,11 +352,11 @@ class ProgrammeService:
         if decision.flag_clinician:
             self.store.add_alert(person.id, decision.day, ALERT_SEE_PROFESSIONAL, decision.reason, at=self.now())
 
-    def _open_session(self, session_id: int) -> SessionRow:
-        session = self.store.get_session(session_id)
-        if session.status != SessionStatus.IN_PROGRESS:
-            raise InputError(f"session {session_id} is {session.status.value}: start a new session")
-        return session
+    def _open_day(self, session_id: int) -> ProgrammeDay:
+        pday = self.store.get_session(session_id)
+        if pday.status != DayStatus.IN_PROGRESS:
+            raise InputError(f"session {session_id} is {pday.status.value}: start a new session")
+        return pday
 
     def _planned(self, plan: DayPlan, exercise_id: str) -> PlannedExercise:
         for ex in plan.exercises:

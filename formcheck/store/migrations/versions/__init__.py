@@ -1,0 +1,1 @@
+"""Alembic revisions, one per schema version; each ends by writing its `schema_version` row."""
