@@ -16,9 +16,10 @@ from fastapi.routing import APIRoute, APIWebSocketRoute
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from formcheck.webapp import repo, vendor
+from formcheck.webapp import repo
 from formcheck.webapp.app import create_app
 from formcheck.webapp.demo import DEMO_PASSWORD, Clinic, seed_clinic
+from formcheck.webapp.routes import vendor
 from formcheck.webapp.settings import Settings
 
 # Reachable without signing in: the sign-in pages and calls, and FastAPI's own docs.

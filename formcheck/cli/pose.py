@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from formcheck.config import load_config
 from formcheck.core.landmarks import Lm
 from formcheck.errors import InputError
 
@@ -127,7 +128,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         size_mb = info.path.stat().st_size / 1e6
         print(f"{info.variant:<6} sha256 {info.sha256}  {size_mb:.1f} MB  {info.path}  [{state}]")
     if not args.all:
-        print(f"in use: {'$' + models.ENV_MODEL if models.ENV_MODEL in __import__('os').environ else args.model}")
+        print(f"in use: {'$' + models.ENV_MODEL if load_config().pose_model is not None else args.model}")
     return rc
 
 

@@ -12,7 +12,10 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from formcheck.errors import InputError
+from formcheck.store import Store
 from formcheck.webapp.deps import ClinicianRepOwner, ClinicianUser, StoreDep, require_person_visible
+from formcheck.webapp.review_queue import QueueItem, queue_items
+from formcheck.webapp.schemas import User
 
 router = APIRouter(tags=["clinician"])
 
@@ -86,6 +89,33 @@ def filter_items(
             continue
         out.append(it)
     return out
+
+
+def filtered_queue(
+    store: Store,
+    user: User,
+    *,
+    open_only: bool,
+    person: int | None,
+    exercise: str | None,
+    rule: str | None,
+    date_from: date | None,
+    date_to: date | None,
+) -> list[QueueItem]:
+    """The clinician's flagged reps (of one person, who must be theirs, when given), filtered as the queue page
+    asks; the queue and its next/previous buttons both read this list."""
+    people = store.list_people(role="person", clinician_id=user.id)
+    if person is not None:
+        require_person_visible(store, user, person)
+        people = [p for p in people if p.id == person]
+    items: list[QueueItem] = filter_items(
+        queue_items(store, people, open_only=open_only),
+        exercise=exercise,
+        rule=rule,
+        date_from=date_from,
+        date_to=date_to,
+    )
+    return items
 
 
 class Neighbours(BaseModel):
@@ -189,14 +219,11 @@ def rep_neighbours(
     date_to: date | None = None,
 ) -> Neighbours:
     """Previous and next rep of the same filtered queue, for reviewing one rep after another."""
-    from formcheck.webapp.clinician import queue_items
-
-    people = store.list_people(role="person", clinician_id=user.id)
-    if person is not None:
-        require_person_visible(store, user, person)
-        people = [p for p in people if p.id == person]
-    items = filter_items(
-        queue_items(store, people, open_only=status == "open"),
+    items = filtered_queue(
+        store,
+        user,
+        open_only=status == "open",
+        person=person,
         exercise=exercise,
         rule=rule,
         date_from=date_from,

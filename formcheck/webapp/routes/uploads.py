@@ -322,9 +322,10 @@ def get_upload_video(up: VisibleUpload, settings: SettingsDep) -> FileResponse:
 def get_upload_annotated(up: VisibleUpload, store: StoreDep, settings: SettingsDep) -> FileResponse:
     """The annotated H.264 MP4 (skeleton, angles, rep counter, faults) rendered by the analysis job."""
     job = repo.latest_job(store, up.id)
-    if job is None or job.status != "done" or not (job.result or {}).get("annotated"):
+    annotated = (job.result or {}).get("annotated") if job is not None and job.status == "done" else None
+    if not annotated:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "No annotated video for this upload")
-    return _file(settings, job.result["annotated"])
+    return _file(settings, annotated)
 
 
 @router.get("/api/jobs/{job_id}", response_model=JobPublic)

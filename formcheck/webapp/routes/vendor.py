@@ -5,11 +5,10 @@ Only the files listed here are served, so node_modules is never browsable.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse
+
+from formcheck.webapp.assets import node_modules_dir
 
 router = APIRouter(tags=["pages"])
 
@@ -20,12 +19,6 @@ VENDOR_FILES: dict[tuple[str, str], tuple[str, str]] = {
     ("axe-core", "axe.min.js"): ("axe.min.js", "text/javascript"),
 }
 CACHE_MAX_AGE_S = 86_400  # versions are pinned: a day of browser caching is safe
-
-
-def node_modules_dir() -> Path:
-    """FORMCHECK_NODE_MODULES, else the repository's top-level node_modules/."""
-    env = os.environ.get("FORMCHECK_NODE_MODULES")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "node_modules"
 
 
 def _serve(package: str, rel: str, media_type: str) -> FileResponse:
