@@ -3,6 +3,8 @@ as the JSON API it calls."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import get_args
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request, status
@@ -69,37 +71,40 @@ def home_page(user: CurrentUser, settings: SettingsDep) -> Response:
     return _page(settings, "home")
 
 
-@router.get("/upload")
-def upload_page(user: CurrentUser, settings: SettingsDep) -> HTMLResponse:
-    return _page(settings, "upload")
+# The pages that only need their guard to pass (the JSON API behind each page checks the same access).
+GUARDED_PAGES: tuple[tuple[str, str, object, str], ...] = (
+    ("/upload", "upload", CurrentUser, "Upload a video for a full review."),
+    ("/uploads/{upload_id}", "result", VisibleUpload, "One upload's review (only its owner and their clinician)."),
+    ("/clinician", "clinician", ClinicianUser, "The clinician's people."),
+    ("/clinician/queue", "clinician_queue", ClinicianUser, "The flagged-rep queue."),
+    ("/clinician/people/{person_id}", "clinician_person", ClinicianPerson, "One person under this clinician's care."),
+    ("/clinician/reps/{rep_key}", "clinician_rep", ClinicianRepOwner, "One flagged rep of this clinician's people."),
+    ("/progress", "progress", CurrentUser, "The person's own progress: pain, level path, valid-rep share, days done."),
+)
 
 
-@router.get("/uploads/{upload_id}")
-def result_page(upload: VisibleUpload, settings: SettingsDep) -> HTMLResponse:
-    return _page(settings, "result")
+def _page_route(name: str, doc: str) -> Callable[[Settings], HTMLResponse]:
+    """The endpoint of one page: a closure, so the page name is never a request parameter."""
+
+    def page(settings: SettingsDep) -> HTMLResponse:
+        return _page(settings, name)
+
+    page.__doc__ = doc
+    return page
 
 
-@router.get("/clinician")
-def clinician_home_page(user: ClinicianUser, settings: SettingsDep) -> HTMLResponse:
-    return _page(settings, "clinician")
+def _add_guarded_pages() -> None:
+    """One GET route per page of GUARDED_PAGES, behind the dependency of its Annotated guard."""
+    for path, name, guard, doc in GUARDED_PAGES:
+        depends = get_args(guard)[1]
+        router.add_api_route(
+            path,
+            _page_route(name, doc),
+            methods=["GET"],
+            response_class=HTMLResponse,
+            dependencies=[depends],
+            name=f"{name}_page",
+        )
 
 
-@router.get("/clinician/queue")
-def clinician_queue_page(user: ClinicianUser, settings: SettingsDep) -> HTMLResponse:
-    return _page(settings, "clinician_queue")
-
-
-@router.get("/clinician/people/{person_id}")
-def clinician_person_page(person: ClinicianPerson, settings: SettingsDep) -> HTMLResponse:
-    return _page(settings, "clinician_person")
-
-
-@router.get("/clinician/reps/{rep_key}")
-def clinician_rep_page(owner: ClinicianRepOwner, settings: SettingsDep) -> HTMLResponse:
-    return _page(settings, "clinician_rep")
-
-
-@router.get("/progress")
-def progress_page(user: CurrentUser, settings: SettingsDep) -> HTMLResponse:
-    """The person's own progress: pain, level path, valid-rep share, days done."""
-    return _page(settings, "progress")
+_add_guarded_pages()

@@ -5,6 +5,8 @@ Only the files listed here are served, so node_modules is never browsable.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse
 
@@ -28,17 +30,23 @@ def _serve(package: str, rel: str, media_type: str) -> FileResponse:
     return FileResponse(path, media_type=media_type, headers={"Cache-Control": f"public, max-age={CACHE_MAX_AGE_S}"})
 
 
+def _endpoint(package: str, rel: str, media_type: str) -> Callable[[], FileResponse]:
+    """The endpoint of one vendored file: a closure without parameters, so no query string can name another file
+    (default arguments would be query parameters: `?rel=../../etc/passwd`)."""
+
+    def serve() -> FileResponse:
+        return _serve(package, rel, media_type)
+
+    serve.__doc__ = f"{package}/{rel} from npm (package.json), served locally."
+    return serve
+
+
 def _add_routes() -> None:
     """One GET route per vendored file (public, like /static): nothing else under node_modules is reachable."""
     for (package, name), (rel, media_type) in VENDOR_FILES.items():
-
-        def serve(package: str = package, rel: str = rel, media_type: str = media_type) -> FileResponse:
-            return _serve(package, rel, media_type)
-
-        serve.__doc__ = f"{package}/{name} from npm (package.json), served locally."
         router.add_api_route(
             f"/vendor/{package}/{name}",
-            serve,
+            _endpoint(package, rel, media_type),
             methods=["GET"],
             response_class=FileResponse,
             name=f"vendor_{package}_{name}",
