@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import FileResponse, Response
@@ -33,26 +32,12 @@ router = APIRouter(tags=["clinician"])
 def queue(
     user: ClinicianUser,
     store: StoreDep,
-    status_: Annotated[Literal["open", "all"], Query(alias="status")] = "open",
-    person: int | None = None,
-    exercise: Annotated[str | None, Query(max_length=64)] = None,
-    rule: Annotated[str | None, Query(max_length=64)] = None,
-    date_from: date | None = None,
-    date_to: date | None = None,
+    filters: triage.QueueFilterDep,
     limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
 ) -> list[QueueItem]:
     """Flagged (invalid) reps across this clinician's people, from live sessions and uploads, newest first;
     filtered by person, exercise, rule at fault and day range (inclusive)."""
-    items = triage.filtered_queue(
-        store,
-        user,
-        open_only=status_ == "open",
-        person=person,
-        exercise=exercise,
-        rule=rule,
-        date_from=date_from,
-        date_to=date_to,
-    )
+    items = triage.filtered_queue(store, user, filters)
     return items[:limit] if limit else items
 
 
