@@ -97,25 +97,6 @@ def person_detail(p: ClinicianPerson, store: StoreDep, service: ServiceDep) -> P
     summaries = store.session_summaries(p.id)
     level = service.plan(p).level
     flagged_open = len(queue_items(store, [p], open_only=True))
-    overrides = thresholds.all_overrides(store, p.id)
-    from formcheck.core.spec import load_all
-
-    rules = [
-        RuleOut(
-            exercise_id=s.id,
-            exercise_name=s.name,
-            rule_id=r.id,
-            rule_name=r.name,
-            unit=r.unit,
-            limit=r.limit,
-            override=overrides.get((s.id, r.id)),
-            min=triage.threshold_range(r.unit, r.limit)[0],
-            max=triage.threshold_range(r.unit, r.limit)[1],
-            step=triage.UNIT_STEP.get(r.unit),
-        )
-        for s in sorted(load_all().values(), key=lambda s: s.name)
-        for r in s.rules
-    ]
     return PersonDetail(
         person=PersonPublic(
             id=p.id,
@@ -153,8 +134,31 @@ def person_detail(p: ClinicianPerson, store: StoreDep, service: ServiceDep) -> P
             )
             for a in reversed(store.list_clinician_actions(p.id))
         ],
-        rules=rules,
+        rules=_rules(store, p.id),
     )
+
+
+def _rules(store: Any, person_id: int) -> list[RuleOut]:
+    """Every rule of every exercise with this person's own limit (if any) and the range a limit may take."""
+    from formcheck.core.spec import load_all
+
+    overrides = thresholds.all_overrides(store, person_id)
+    return [
+        RuleOut(
+            exercise_id=s.id,
+            exercise_name=s.name,
+            rule_id=r.id,
+            rule_name=r.name,
+            unit=r.unit,
+            limit=r.limit,
+            override=overrides.get((s.id, r.id)),
+            min=triage.threshold_range(r.unit, r.limit)[0],
+            max=triage.threshold_range(r.unit, r.limit)[1],
+            step=triage.UNIT_STEP.get(r.unit),
+        )
+        for s in sorted(load_all().values(), key=lambda s: s.name)
+        for r in s.rules
+    ]
 
 
 # ------------------------------------------------------------------------------------------------ controls
