@@ -44,7 +44,7 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-# Builds (once) and verifies the pose model bundle from registry files; see models/models.toml.
+# Builds (once) and verifies the pose model bundle from registry files; see formcheck/media/models.toml.
 model: $(STAMP)
 	$(VENV)/bin/formcheck models
 

@@ -16,9 +16,10 @@ from fastapi.routing import APIRoute, APIWebSocketRoute
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from formcheck.webapp import repo, vendor
+from formcheck.webapp import repo
 from formcheck.webapp.app import create_app
 from formcheck.webapp.demo import DEMO_PASSWORD, Clinic, seed_clinic
+from formcheck.webapp.routes import pages, vendor
 from formcheck.webapp.settings import Settings
 
 # Reachable without signing in: the sign-in pages and calls, and FastAPI's own docs.
@@ -338,3 +339,21 @@ def test_security_headers(env) -> None:
     client, _, _ = env
     r = client.get("/signin")
     assert (r.headers["x-content-type-options"], r.headers["x-frame-options"]) == ("nosniff", "DENY")
+
+
+def test_file_and_page_routes_take_no_query_parameters(env) -> None:
+    """A vendored file or a page is fixed by its path: a query string can never name another file or page (a
+    default argument of an endpoint would be one: `/vendor/uplot/uPlot.min.css?rel=../../../etc/hostname`)."""
+    client, clinic, _ = env
+    fixed = {path for _, path in vendor.PUBLIC_ROUTES} | {path for path, *_ in pages.GUARDED_PAGES}
+    routes = [r for r in flat_routes(client.app.routes) if isinstance(r, APIRoute) and r.path in fixed]
+    assert len(routes) == len(fixed)
+    for route in routes:
+        assert not route.dependant.query_params, (route.path, [p.name for p in route.dependant.query_params])
+    for _, path in vendor.PUBLIC_ROUTES:
+        plain = client.get(path)
+        probed = client.get(path, params={"rel": "../../../../../../../../../etc/hostname", "media_type": "text/plain"})
+        assert (probed.status_code, probed.content) == (plain.status_code, plain.content), path
+    sign_in(client, "alex", clinic.password)
+    upload = client.get("/upload")
+    assert client.get("/upload", params={"name": "clinician"}).text == upload.text

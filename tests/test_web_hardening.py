@@ -641,7 +641,7 @@ def test_8_11_sign_in_never_forwards_off_site(clinician_client, target: str) -> 
 
 
 def test_8_11_same_site_next_is_kept(clinician_client) -> None:
-    from formcheck.webapp.pages import safe_next
+    from formcheck.webapp.routes.pages import safe_next
 
     client = clinician_client[0]
     assert client.get("/signin?next=/live%3Fexercise%3Dsquat", follow_redirects=False).status_code == 200

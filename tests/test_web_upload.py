@@ -17,7 +17,7 @@ from formcheck.errors import VideoError
 from formcheck.webapp import repo
 from formcheck.webapp.app import create_app
 from formcheck.webapp.demo import DEMO_PASSWORD, Clinic, seed_clinic
-from formcheck.webapp.jobs import RESTART_REASON
+from formcheck.webapp.job_lease import RESTART_REASON
 from formcheck.webapp.settings import Settings
 
 FAST_HASH = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(DEMO_PASSWORD)

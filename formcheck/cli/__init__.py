@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
-import os
 import sys
 
 from formcheck import __version__
+from formcheck.config import env_name, load_config
 from formcheck.errors import FormcheckError
 
 # Each module exposes register(subparsers) and sets `func(args) -> int` on its subcommands.
@@ -21,7 +21,7 @@ COMMAND_MODULES = (
     "formcheck.cli.sweep",
 )
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
-ENV_DEBUG = "FORMCHECK_DEBUG"  # "1": show the full traceback of an unexpected error
+ENV_DEBUG = env_name("debug")  # "1": show the full traceback of an unexpected error
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,6 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         module.register(sub)
     return parser
+
+
+def _debug() -> bool:
+    """FORMCHECK_DEBUG=1; a bad value of any variable must not hide the error being reported."""
+    try:
+        return load_config().debug
+    except FormcheckError:
+        return False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_OK
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, never a traceback
-        if os.environ.get(ENV_DEBUG) == "1":
+        if _debug():
             raise
         print(
             f"formcheck: internal error: {type(exc).__name__}: {exc} (set {ENV_DEBUG}=1 for details)", file=sys.stderr

@@ -11,6 +11,7 @@ from typing import TextIO
 
 import numpy as np
 
+from formcheck.config import load_config
 from formcheck.core.landmarks import Lm
 from formcheck.core.types import PoseSeq
 from formcheck.errors import InputError, PoseModelError
@@ -129,7 +130,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         size_mb = info.path.stat().st_size / 1e6
         print(f"{info.variant:<6} sha256 {info.sha256}  {size_mb:.1f} MB  {info.path}  [{state}]")
     if not args.all:
-        print(f"in use: {'$' + models.ENV_MODEL if models.ENV_MODEL in __import__('os').environ else args.model}")
+        print(f"in use: {'$' + models.ENV_MODEL if load_config().pose_model is not None else args.model}")
     return rc
 
 

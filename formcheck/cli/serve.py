@@ -17,7 +17,7 @@ WS_SLACK_BYTES = 64 * 1024  # JSON control messages and the frame header on top 
 MIN_PASSWORD_CHARS = 8  # judgement call (NIST SP 800-63B minimum for user-chosen secrets)
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("serve", help=f"run the web app (default http://{DEFAULT_HOST}:{DEFAULT_PORT})")
     p.add_argument("--host", default=None, help=f"address to listen on (default {DEFAULT_HOST}; FORMCHECK_HOST)")
     p.add_argument("--port", type=int, default=None, help=f"port (default {DEFAULT_PORT}; FORMCHECK_PORT)")
@@ -90,7 +90,7 @@ def _ensure_single_person(settings: Settings) -> None:
     store = repo.open_store(settings)
     try:
         person, created = ensure_local_person(store)
-        if created:
+        if created and person is not None:
             print(f"formcheck: created the person '{person.name}' for single-user mode", flush=True)
     finally:
         store.close()

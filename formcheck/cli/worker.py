@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 
+from formcheck.config import env_name, load_config
 from formcheck.errors import InputError
 
-ENV_BROKER = "FORMCHECK_BROKER_URL"
+ENV_BROKER = env_name("broker_url")
+ENV_DATA_DIR = env_name("data_dir")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("worker", help="run a review-job worker (Celery; needs FORMCHECK_BROKER_URL)")
     p.add_argument("--broker", default=None, help=f"broker URL, e.g. redis://127.0.0.1:6379/0 (default {ENV_BROKER})")
     p.add_argument(
@@ -34,13 +36,13 @@ def _worker(args: argparse.Namespace) -> int:
     from formcheck.webapp.celery_app import run_worker
     from formcheck.webapp.settings import Settings
 
-    broker = args.broker or os.environ.get(ENV_BROKER)
+    broker = args.broker or load_config().broker_url
     if not broker:
         raise InputError(f"no broker: pass --broker redis://HOST:6379/0 or set {ENV_BROKER}")
     if not 1 <= args.concurrency <= 64:
         raise InputError("--concurrency must be within 1..64")
     if args.data_dir:
-        os.environ["FORMCHECK_DATA_DIR"] = str(args.data_dir)  # the job task reads Settings.from_env()
+        os.environ[ENV_DATA_DIR] = str(args.data_dir)  # the job task reads Settings.from_env()
     os.environ[ENV_BROKER] = broker
     settings = Settings.from_env()
     repo.close_store(repo.open_store(settings))  # fail now, in one line, if the database is unreachable

@@ -15,7 +15,6 @@ import dataclasses
 import hashlib
 import io
 import logging
-import os
 import shutil
 import subprocess
 import sys
@@ -23,14 +22,18 @@ import tarfile
 import tempfile
 import tomllib
 import zipfile
+from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
+from formcheck.config import checkout_root, env_name, load_config, user_data_dir
 from formcheck.errors import PoseModelError
 
 log = logging.getLogger(__name__)
 
-ENV_MODEL = "FORMCHECK_POSE_MODEL"  # path to any other .task bundle (e.g. Google's pose_landmarker_full.task)
-ENV_MODELS_DIR = "FORMCHECK_MODELS_DIR"  # where bundles are cached (default: <repo>/models)
+ENV_MODEL = env_name("pose_model")  # path to any other .task bundle (e.g. Google's pose_landmarker_full.task)
+ENV_MODELS_DIR = env_name("models_dir")  # where bundles are cached (default: the checkout's models/)
+MANIFEST_NAME = "models.toml"  # package data beside this module: sources and sha256 of every bundle
 VARIANTS = ("lite", "full", "heavy")
 OFFICIAL_URL = "https://storage.googleapis.com/mediapipe-models/pose_landmarker/pose_landmarker_{v}/float16/latest/pose_landmarker_{v}.task"
 
@@ -51,16 +54,20 @@ class ModelInfo:
 
 
 def models_dir() -> Path:
-    env = os.environ.get(ENV_MODELS_DIR)
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "models"
+    """FORMCHECK_MODELS_DIR, else the checkout's models/ (`make model`), else the per-user data dir's models/."""
+    configured = load_config().models_dir
+    if configured is not None:
+        return configured
+    root = checkout_root()
+    return root / "models" if root is not None else user_data_dir() / "models"
 
 
-def _manifest() -> dict:
-    path = Path(__file__).resolve().parents[2] / "models" / "models.toml"
+def _manifest() -> dict[str, Any]:
+    resource = files(__package__ or "formcheck.media") / MANIFEST_NAME
     try:
-        return tomllib.loads(path.read_text())
+        return tomllib.loads(resource.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise PoseModelError(f"cannot read the model manifest {path}: {exc}") from exc
+        raise PoseModelError(f"cannot read the model manifest {resource}: {exc}") from exc
 
 
 def sha256_file(path: Path) -> str:
@@ -78,7 +85,7 @@ def bundle_path(variant: str) -> Path:
 # ---------------------------------------------------------------------------------------------- sources
 
 
-def _fetch_pypi_wheel(src: dict, cache: Path) -> Path:
+def _fetch_pypi_wheel(src: dict[str, Any], cache: Path) -> Path:
     """Download (once) the old mediapipe wheel that holds the legacy .tflite files; pip only, no internet beyond PyPI."""
     name, version = src["package"].split("==")
     found = sorted(cache.glob(f"{name}-{version}-*.whl"))
@@ -112,7 +119,7 @@ def _fetch_pypi_wheel(src: dict, cache: Path) -> Path:
     return found[0]
 
 
-def _fetch_npm_package(src: dict, cache: Path) -> Path:
+def _fetch_npm_package(src: dict[str, Any], cache: Path) -> Path:
     """Download (once) the npm tarball with the lite/heavy landmark models (`npm pack`, registry only)."""
     found = sorted(cache.glob("mediapipe-pose-*.tgz"))
     if found:
@@ -146,7 +153,7 @@ def _read_member(archive: Path, member: str) -> bytes:
         raise PoseModelError(f"{archive.name} does not contain {member} ({exc}); delete {archive} and retry") from exc
 
 
-def _source_bytes(entry: dict, manifest: dict, cache: Path) -> bytes:
+def _source_bytes(entry: dict[str, Any], manifest: dict[str, Any], cache: Path) -> bytes:
     src_name = entry["source"]
     src = manifest["sources"][src_name]
     archive = _fetch_pypi_wheel(src, cache) if src_name == "pypi_wheel" else _fetch_npm_package(src, cache)
@@ -251,7 +258,7 @@ def build_bundle(variant: str = "full", out: Path | None = None) -> Path:
 
 
 def expected_bundle_sha256(variant: str) -> str:
-    return _manifest()["variants"][variant].get("bundle_sha256", "")
+    return str(_manifest()["variants"][variant].get("bundle_sha256", ""))
 
 
 def check_bundle_file(path: Path) -> None:
@@ -271,9 +278,9 @@ def check_bundle_file(path: Path) -> None:
 
 def ensure_model(variant: str | None = None, *, build: bool = True) -> ModelInfo:
     """The model to use: $FORMCHECK_POSE_MODEL if set, else the cached bundle (built on first use), sha-checked."""
-    env = os.environ.get(ENV_MODEL)
-    if env:
-        path = Path(env).expanduser()
+    configured = load_config().pose_model
+    if configured is not None:
+        path = configured
         check_bundle_file(path)
         return ModelInfo(path=path, sha256=sha256_file(path), variant="custom")
     variant = variant or _manifest().get("default", "full")

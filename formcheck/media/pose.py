@@ -24,6 +24,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
+from formcheck.config import load_config, user_cache_dir
 from formcheck.core.landmarks import N_LANDMARKS
 from formcheck.core.types import PoseFrame, PoseSeq
 from formcheck.errors import PoseModelError, VideoError
@@ -88,7 +89,7 @@ def _silence_native_stderr() -> None:
     written to FORMCHECK_NATIVE_LOG=path), every other line goes on to the real stderr. Python's own `sys.stderr`
     writes straight to the real stderr. Done once, only when mediapipe is first imported.
     """
-    target = os.environ.get(ENV_NATIVE_LOG, "")
+    target = load_config().native_log
     if target == "1":
         return
     sys.stderr.flush()
@@ -323,11 +324,8 @@ def open_estimator(
 
 
 def _cache_dir() -> Path:
-    env = os.environ.get(ENV_CACHE_DIR)
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "formcheck" / "landmarks"
+    configured = load_config().cache_dir
+    return configured if configured is not None else user_cache_dir() / "landmarks"
 
 
 def cache_key(video: Path, model: ModelInfo) -> str:

@@ -88,7 +88,7 @@
     });
   };
 
-  // The socket's landmark message (formcheck/webapp/landmark_msgs.py): the frame's size is the capture canvas's.
+  // The socket's landmark message (formcheck/webapp/live/landmark_msgs.py): the frame's size is the capture canvas's.
   P.message = (r, wh) => ({ type: "landmarks", seq: r.seq, t_ms: r.t_ms, wh, pose: Boolean(r.image),
     image: r.image, world: r.image ? r.world : null, pose_ms: r.pose_ms });
 

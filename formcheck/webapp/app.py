@@ -11,7 +11,6 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from formcheck.errors import (
     FormcheckError,
@@ -25,10 +24,11 @@ from formcheck.programme.model import load_programme
 from formcheck.webapp import repo
 from formcheck.webapp.auth import SessionCodec, SignInGate, load_or_create_secret
 from formcheck.webapp.guards import BodyTimeout, HostOriginGuard, ResponseHeaders, TokenExchange
-from formcheck.webapp.jobs import JobRunner
 from formcheck.webapp.limits import LiveSlots
 from formcheck.webapp.privacy import private_dir
+from formcheck.webapp.routes import include_all
 from formcheck.webapp.settings import BROWSER_POSE_PER_PERSON, Settings
+from formcheck.webapp.supervisor import JobRunner
 
 log = logging.getLogger(__name__)
 
@@ -105,38 +105,8 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error)
 
 
-SECURITY_HEADERS = (
-    (b"x-content-type-options", b"nosniff"),
-    (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"same-origin"),
-)
-
-
-class SecurityHeaders:
-    """Pure ASGI middleware (streams untouched, WebSockets passed through): a few headers on every response."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the web app. Nothing is opened until here: tests pass `Settings(data_dir=tmp_path)`."""
-    from formcheck.webapp import clinician, pages, routes_auth, uploads
-    from formcheck.webapp.live import browser_pose
-    from formcheck.webapp.live import router as live_router
-
     settings = settings or Settings.from_env()
     if settings.single_user_active and not settings.token:
         import secrets
@@ -179,7 +149,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.max_browser_pose_connections, max(settings.max_live_per_person, BROWSER_POSE_PER_PERSON)
     )
     _install_error_handlers(app)
-    app.add_middleware(SecurityHeaders)
     # Outermost last: the Host/Origin check runs first, then the token exchange, headers and the body timeout.
     app.add_middleware(BodyTimeout, timeout_s=settings.body_timeout_s)
     app.add_middleware(ResponseHeaders)
@@ -188,11 +157,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(HostOriginGuard, names=settings.allowed_host_names)
 
-    app.include_router(routes_auth.router)
-    app.include_router(uploads.router)
-    app.include_router(clinician.router)
-    app.include_router(pages.router)
-    app.include_router(live_router)
-    browser_pose.install(app)  # /api/live/pose-config, /models/pose.task, /vendor/tasks-vision (issue 12)
+    include_all(app)
     app.mount("/static", StaticFiles(directory=settings.resolved_web_dir), name="static")
     return app

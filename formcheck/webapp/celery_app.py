@@ -11,37 +11,28 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import threading
 from functools import cache
 from typing import Any
 
+from formcheck.config import MIN_BROKER_RESEND_S, load_config
 from formcheck.errors import FormcheckError, StoreError
 
 log = logging.getLogger(__name__)
 
 TASK_NAME = "formcheck.run_job"
 QUEUE = "formcheck"
-ENV_VISIBILITY_S = "FORMCHECK_BROKER_VISIBILITY_S"
-# Redis redelivers an unacknowledged message after this long, which is how the job of a killed worker comes
-# back. kombu's default is 1 h; 5 min brings a dead worker's job back sooner, and a copy delivered while the
-# first worker is still alive finds the job claimed (job_lease) and waits (judgement call).
-DEFAULT_VISIBILITY_S = 300.0
+# Redis redelivers an unacknowledged message after FORMCHECK_BROKER_VISIBILITY_S (config: why 5 min).
 # How often a worker looks for messages past their visibility timeout (kombu: every 10 s x 10 calls = ~100 s).
 RESTORE_INTERVAL_S = 5
 BUSY_RETRY_S = 30.0  # a delivery of a job another live worker holds: look again this much later
 SEND_TIMEOUT_S = 5.0  # how long an upload waits for an unreachable broker before saying so
 SEND_RETRIES = 1
-RESEND_INTERVAL_S = 10.0  # jobs that could not be sent are tried again this often (judgement call)
-ENV_RESEND_S = "FORMCHECK_BROKER_RESEND_S"
 
 
 def _resend_interval_s() -> float:
-    raw = os.environ.get(ENV_RESEND_S)
-    try:
-        return max(0.2, float(raw)) if raw else RESEND_INTERVAL_S
-    except ValueError:
-        return RESEND_INTERVAL_S
+    """FORMCHECK_BROKER_RESEND_S (jobs the broker refused are sent again this often), never below the floor."""
+    return max(MIN_BROKER_RESEND_S, load_config().broker_resend_s)
 
 
 class BrokerUnavailableError(StoreError):
@@ -49,11 +40,7 @@ class BrokerUnavailableError(StoreError):
 
 
 def _visibility_s() -> float:
-    raw = os.environ.get(ENV_VISIBILITY_S)
-    try:
-        return float(raw) if raw else DEFAULT_VISIBILITY_S
-    except ValueError:
-        raise FormcheckError(f"{ENV_VISIBILITY_S}={raw!r} is not a number of seconds") from None
+    return load_config().broker_visibility_s
 
 
 @cache
@@ -87,8 +74,8 @@ def celery_app(broker_url: str) -> Any:
 def _run_job_task(task: Any, job_id: int) -> str:
     """Worker side: claim the job, run it with a heartbeat, or leave it to its live holder (retry later)."""
     from formcheck.webapp import repo
-    from formcheck.webapp.job_lease import Heartbeat, claim_job, holder_id
-    from formcheck.webapp.jobs import MAX_ATTEMPTS, run_job
+    from formcheck.webapp.job_lease import MAX_ATTEMPTS, Heartbeat, claim_job, holder_id
+    from formcheck.webapp.jobs import run_job
     from formcheck.webapp.schemas import JobStatus
     from formcheck.webapp.settings import Settings
 
@@ -146,7 +133,7 @@ def _safe_url(url: str) -> str:
     """The broker URL without a password (it goes into messages and logs)."""
     from kombu.utils.url import maybe_sanitize_url
 
-    return maybe_sanitize_url(url)
+    return str(maybe_sanitize_url(url))
 
 
 def run_worker(broker_url: str, *, concurrency: int = 1, loglevel: str = "INFO", hostname: str | None = None) -> None:
@@ -173,7 +160,7 @@ def run_worker(broker_url: str, *, concurrency: int = 1, loglevel: str = "INFO",
 
 class CeleryDispatcher:
     """App side of JobRunner in broker mode: sends job ids; jobs the broker refused are re-sent every
-    RESEND_INTERVAL_S until it is back (the job row stays `queued` meanwhile, so nothing is lost)."""
+    FORMCHECK_BROKER_RESEND_S until it is back (the job row stays `queued` meanwhile, so nothing is lost)."""
 
     def __init__(self, broker_url: str) -> None:
         self._url = broker_url

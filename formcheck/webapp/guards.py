@@ -4,8 +4,9 @@
   server with `Host: evil.example:8000`; only the configured host names are served. Browsers send `Origin` on
   WebSocket handshakes and on every state-changing request; it must name one of the same host names (a fixed
   list, never the request's own Host header, which the attacker controls).
-* `ResponseHeaders`: a Content-Security-Policy on every response and `Cache-Control: no-store` on everything but
-  the static files (private JSON, videos, clips, CSV and reports must not sit in a shared or disk cache).
+* `ResponseHeaders`: a Content-Security-Policy, nosniff, no framing and a same-origin referrer on every response,
+  and `Cache-Control: no-store` on everything but the static files (private JSON, videos, clips, CSV and reports
+  must not sit in a shared or disk cache).
 * `BodyTimeout`: a request body that stalls for longer than the timeout is answered 408 instead of being held.
 * `single-user token`: `?token=...` on a page is exchanged for an HttpOnly cookie and removed from the address.
 """
@@ -39,6 +40,12 @@ CSP = (
     "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; worker-src 'self' blob:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+# On every response besides the CSP (a route may set its own CSP, never these).
+SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
 )
 STATIC_PREFIX = "/static/"
 WS_CLOSE_POLICY = 1008
@@ -125,7 +132,8 @@ class HostOriginGuard:
 
 
 class ResponseHeaders:
-    """CSP on every response (unless the route set its own), no-store on everything outside /static/."""
+    """The security headers and a CSP on every response (unless the route set its own CSP), no-store on
+    everything outside /static/. The app's one header middleware."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -142,6 +150,7 @@ class ResponseHeaders:
                 names = {k.lower() for k, _ in headers}
                 if b"content-security-policy" not in names:
                     headers.append((b"content-security-policy", CSP.encode()))
+                headers.extend(SECURITY_HEADERS)
                 if private:
                     headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
                     headers.append((b"cache-control", b"no-store"))

@@ -19,27 +19,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from formcheck.config import load_config
 from formcheck.errors import FormcheckError
 from formcheck.webapp.schemas import JobStatus
 
 log = logging.getLogger(__name__)
 
-# A running job whose lease was not renewed for this long has lost its worker (judgement call: six missed
-# renewals; long enough for a stalled shared-storage write, short next to a clip's analysis of minutes). The app's
-# Settings.job_lease_s wins where it is set; both read FORMCHECK_JOB_LEASE_S.
-LEASE_S = 60.0
+# A running job whose lease was not renewed for this long has lost its worker: FORMCHECK_JOB_LEASE_S
+# (config.Config.job_lease_s, one definition). Renewed six times per lease: long enough for a stalled
+# shared-storage write, short next to a clip's analysis of minutes (judgement call).
 RENEWALS_PER_LEASE = 6
-ENV_LEASE_S = "FORMCHECK_JOB_LEASE_S"
-
-
-def lease_s() -> float:
-    """The lease in seconds: FORMCHECK_JOB_LEASE_S, else LEASE_S."""
-    raw = os.environ.get(ENV_LEASE_S)
-    try:
-        value = float(raw) if raw else LEASE_S
-    except ValueError:
-        value = LEASE_S
-    return value if value > 0 else LEASE_S
+MAX_ATTEMPTS = 2  # judgement call: one retry after a crash/restart, then fail with the reason
+RESTART_REASON = "The server stopped while this video was being analysed"
 
 
 @dataclass(frozen=True)
@@ -63,7 +54,7 @@ def claim_job(
     """Take job `job_id`'s lease for `holder` (see the module docstring); the claim is noted in the job's
     bookkeeping (holder, time, whether it took over a dead worker's run)."""
     now = now or datetime.now(UTC)
-    lease = lease_s() if lease is None else lease
+    lease = load_config().job_lease_s if lease is None else lease
     try:
         before = store.get_job(job_id)
     except FormcheckError:
@@ -80,7 +71,7 @@ def claim_job(
 
 def renew(store: Any, job_id: int, holder: str, *, lease: float | None = None, now: datetime | None = None) -> bool:
     """One heartbeat: extend `holder`'s lease; False when the job is no longer running under it."""
-    return bool(store.renew_lease(job_id, holder, lease_s() if lease is None else lease, at=now))
+    return bool(store.renew_lease(job_id, holder, load_config().job_lease_s if lease is None else lease, at=now))
 
 
 class Heartbeat:
@@ -88,7 +79,7 @@ class Heartbeat:
 
     def __init__(self, store: Any, job_id: int, holder: str, *, lease: float | None = None) -> None:
         self._store, self._job_id, self._holder = store, job_id, holder
-        self._lease = lease_s() if lease is None else lease
+        self._lease = load_config().job_lease_s if lease is None else lease
         self._interval_s = self._lease / RENEWALS_PER_LEASE
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"job{job_id}-heartbeat", daemon=True)

@@ -211,9 +211,3 @@ def run_job(job_id: int, settings_json: str, lease_owner: str | None = None) -> 
         return JobStatus.DONE
     finally:
         repo.close_store(store)
-
-
-# The supervisor (fair scheduling, leases, timeouts, workers tied to the server) lives in its own module.
-from formcheck.webapp.supervisor import MAX_ATTEMPTS, RESTART_REASON, JobRunner  # noqa: E402
-
-__all__ = ["MAX_ATTEMPTS", "RESTART_REASON", "JobRunner", "run_job"]

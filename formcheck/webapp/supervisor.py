@@ -28,19 +28,18 @@ from typing import Any
 
 from formcheck.store import LeaseLostError
 from formcheck.webapp import repo
+from formcheck.webapp.job_lease import MAX_ATTEMPTS, RESTART_REASON
 from formcheck.webapp.schemas import JobStatus
 from formcheck.webapp.settings import Settings
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 2  # judgement call: one retry after a crash/restart, then fail with the reason
 RENEW_FRACTION = 1 / 3  # a lease (Settings.job_lease_s) is renewed after a third of it has passed
 TICK_S = 0.5  # how often the supervisor looks at its workers when nothing wakes it
 STALE_SCAN_EVERY_S = 5.0
 PARENT_POLL_S = 1.0
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 SIGKILL = 9
-RESTART_REASON = "The server stopped while this video was being analysed"
 CRASH_REASON = "The analysis worker stopped unexpectedly"
 TIMEOUT_REASON = "The analysis took longer than {limit} and was stopped: upload a shorter video"
 LEFTOVER_SUFFIXES = (".part", ".part.mp4")

@@ -75,31 +75,17 @@ def free_port() -> int:
 
 
 def _server_command(port: int, single_user: bool = False) -> list[str]:
-    """`python -m formcheck serve` once the CLI exists; uvicorn on the app factory until then."""
-    if (REPO_ROOT / "formcheck" / "__main__.py").exists() and (REPO_ROOT / "formcheck" / "webapp" / "cli.py").exists():
-        return [
-            sys.executable,
-            "-m",
-            "formcheck",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            *(["--single-user"] if single_user else []),
-        ]
+    """`python -m formcheck serve` (what `make run` starts)."""
     return [
         sys.executable,
         "-m",
-        "uvicorn",
-        "formcheck.webapp.app:create_app",
-        "--factory",
+        "formcheck",
+        "serve",
         "--host",
         "127.0.0.1",
         "--port",
         str(port),
-        "--log-level",
-        "warning",
+        *(["--single-user"] if single_user else []),
     ]
 
 

@@ -71,7 +71,7 @@ def _require_axe() -> None:
     """axe-core comes from npm (`make setup`); without it the check cannot run: skip, except in CI."""
     import os
 
-    from formcheck.webapp.vendor import node_modules_dir
+    from formcheck.webapp.assets import node_modules_dir
 
     if not (node_modules_dir() / "axe-core" / "axe.min.js").is_file():
         reason = "axe-core is not installed (npm install, run by `make setup` where npm exists)"
@@ -171,7 +171,7 @@ def test_clinician_pages_at_both_sizes(clinic, uploaded, browser, save_screensho
     _require_axe()
     srv, c = clinic
     with _store(srv) as store:
-        from formcheck.webapp.clinician import queue_items
+        from formcheck.webapp.review_queue import queue_items
 
         key = queue_items(store, [store.get_person_by_id(c.alex_id)], open_only=False)[0].key
 

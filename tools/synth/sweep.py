@@ -138,13 +138,10 @@ def cache_key(spec: ClipSpec, model_sha256: str) -> str:
 
 
 def default_cache_dir() -> Path:
-    import os
+    from formcheck.config import load_config, user_cache_dir
 
-    env = os.environ.get("FORMCHECK_SWEEP_CACHE_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "formcheck" / "sweep"
+    configured = load_config().sweep_cache_dir
+    return configured if configured is not None else user_cache_dir() / "sweep"
 
 
 def pose_clip(spec: ClipSpec, motion: Motion, model_info):

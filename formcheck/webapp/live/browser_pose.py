@@ -19,8 +19,8 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from formcheck.errors import FormcheckError
+from formcheck.webapp.assets import node_modules_dir
 from formcheck.webapp.deps import CurrentUser
-from formcheck.webapp.vendor import node_modules_dir
 
 log = logging.getLogger(__name__)
 

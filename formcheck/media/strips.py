@@ -1,4 +1,5 @@
-"""Frame strips of one rep (a row of frames from its start to its end) for the clinician queue, as JPEG."""
+"""Frame strips of one rep (a row of frames from its start to its end) for the clinician queue, as JPEG: seek,
+decode and scale in the media layer; the web route only serves the bytes."""
 
 from __future__ import annotations
 
@@ -36,6 +37,8 @@ def frames_at(path: Path, times_s: list[float], height_px: int = STRIP_HEIGHT_PX
     try:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        if stream.time_base is None:
+            raise VideoError("cannot seek in the video for this rep (its stream has no time base)")
         for t_s in times_s:
             target = max(0.0, t_s)
             container.seek(int(target / stream.time_base), stream=stream, backward=True, any_frame=False)
@@ -46,7 +49,7 @@ def frames_at(path: Path, times_s: list[float], height_px: int = STRIP_HEIGHT_PX
                     break
             if chosen is None:
                 continue
-            rgb = chosen.to_ndarray(format="rgb24")
+            rgb: NDArray[np.uint8] = np.asarray(chosen.to_ndarray(format="rgb24"), dtype=np.uint8)
             k = (_rotation_deg(chosen) // 90) % 4
             if k:
                 rgb = np.ascontiguousarray(np.rot90(rgb, k=k))

@@ -176,15 +176,10 @@ def _decision_words(action: str, level: int, reason: str, pain_max: int | None, 
     return "Session saved"
 
 
-@router.get("/api/me/sessions/{session_id}/summary")
-def session_summary(session_id: int, session: OwnSession, request: Request) -> dict[str, Any]:
-    """End of day: reps valid/target per exercise, minutes used of the daily budget, pain before/after, what the
-    programme decided and why. `complete` is false until both pain answers are in (the session is not done)."""
+def _exercise_totals(store: Any, session_id: int) -> list[dict[str, Any]]:
+    """Per exercise of one session: valid, total and target reps and the number of sets."""
     from formcheck.core.spec import load_exercise
 
-    store = request.app.state.store
-    programme = request.app.state.programme
-    row = store.get_session(session_id)
     per: dict[str, dict[str, Any]] = defaultdict(lambda: {"valid": 0, "total": 0, "target": 0, "sets": 0})
     for st in store.list_sets(session_id):
         agg = per[st.exercise_id]
@@ -209,6 +204,17 @@ def session_summary(session_id: int, session: OwnSession, request: Request) -> d
                 "sets": agg["sets"],
             }
         )
+    return exercises
+
+
+@router.get("/api/me/sessions/{session_id}/summary")
+def session_summary(session_id: int, session: OwnSession, request: Request) -> dict[str, Any]:
+    """End of day: reps valid/target per exercise, minutes used of the daily budget, pain before/after, what the
+    programme decided and why. `complete` is false until both pain answers are in (the session is not done)."""
+    store = request.app.state.store
+    programme = request.app.state.programme
+    row = store.get_session(session_id)
+    exercises = _exercise_totals(store, session_id)
     summ = next((s for s in store.session_summaries(row.person_id) if s.session.id == session_id), None)
     readiness = [r for r in store.list_readiness(row.person_id) if r.session_id == session_id]
     pain_before = readiness[-1].skbt_pain if readiness else None

@@ -5,11 +5,12 @@ Only the files listed here are served, so node_modules is never browsable.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+from collections.abc import Callable
 
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse
+
+from formcheck.webapp.assets import node_modules_dir
 
 router = APIRouter(tags=["pages"])
 
@@ -22,12 +23,6 @@ VENDOR_FILES: dict[tuple[str, str], tuple[str, str]] = {
 CACHE_MAX_AGE_S = 86_400  # versions are pinned: a day of browser caching is safe
 
 
-def node_modules_dir() -> Path:
-    """FORMCHECK_NODE_MODULES, else the repository's top-level node_modules/."""
-    env = os.environ.get("FORMCHECK_NODE_MODULES")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "node_modules"
-
-
 def _serve(package: str, rel: str, media_type: str) -> FileResponse:
     path = node_modules_dir() / package / rel
     if not path.is_file():
@@ -35,17 +30,23 @@ def _serve(package: str, rel: str, media_type: str) -> FileResponse:
     return FileResponse(path, media_type=media_type, headers={"Cache-Control": f"public, max-age={CACHE_MAX_AGE_S}"})
 
 
+def _endpoint(package: str, rel: str, media_type: str) -> Callable[[], FileResponse]:
+    """The endpoint of one vendored file: a closure without parameters, so no query string can name another file
+    (default arguments would be query parameters: `?rel=../../etc/passwd`)."""
+
+    def serve() -> FileResponse:
+        return _serve(package, rel, media_type)
+
+    serve.__doc__ = f"{package}/{rel} from npm (package.json), served locally."
+    return serve
+
+
 def _add_routes() -> None:
     """One GET route per vendored file (public, like /static): nothing else under node_modules is reachable."""
     for (package, name), (rel, media_type) in VENDOR_FILES.items():
-
-        def serve(package: str = package, rel: str = rel, media_type: str = media_type) -> FileResponse:
-            return _serve(package, rel, media_type)
-
-        serve.__doc__ = f"{package}/{name} from npm (package.json), served locally."
         router.add_api_route(
             f"/vendor/{package}/{name}",
-            serve,
+            _endpoint(package, rel, media_type),
             methods=["GET"],
             response_class=FileResponse,
             name=f"vendor_{package}_{name}",

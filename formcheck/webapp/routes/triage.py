@@ -5,14 +5,18 @@ valid range of each per-person threshold (in the rule's own unit).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
 from formcheck.errors import InputError
+from formcheck.store import Store
 from formcheck.webapp.deps import ClinicianRepOwner, ClinicianUser, StoreDep, require_person_visible
+from formcheck.webapp.review_queue import QueueItem, queue_items
+from formcheck.webapp.schemas import User
 
 router = APIRouter(tags=["clinician"])
 
@@ -88,6 +92,49 @@ def filter_items(
     return out
 
 
+@dataclass(frozen=True)
+class QueueFilter:
+    """The queue page's filters, read from the same query parameters by the queue and its next/previous."""
+
+    open_only: bool
+    person: int | None
+    exercise: str | None
+    rule: str | None
+    date_from: date | None
+    date_to: date | None
+
+
+def queue_filter(
+    status_: Annotated[Literal["open", "all"], Query(alias="status")] = "open",
+    person: int | None = None,
+    exercise: Annotated[str | None, Query(max_length=64)] = None,
+    rule: Annotated[str | None, Query(max_length=64)] = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> QueueFilter:
+    return QueueFilter(status_ == "open", person, exercise, rule, date_from, date_to)
+
+
+QueueFilterDep = Annotated[QueueFilter, Depends(queue_filter)]
+
+
+def filtered_queue(store: Store, user: User, f: QueueFilter) -> list[QueueItem]:
+    """The clinician's flagged reps (of one person, who must be theirs, when given), filtered as the queue page
+    asks; the queue and its next/previous buttons both read this list."""
+    people = store.list_people(role="person", clinician_id=user.id)
+    if f.person is not None:
+        require_person_visible(store, user, f.person)
+        people = [p for p in people if p.id == f.person]
+    items: list[QueueItem] = filter_items(
+        queue_items(store, people, open_only=f.open_only),
+        exercise=f.exercise,
+        rule=f.rule,
+        date_from=f.date_from,
+        date_to=f.date_to,
+    )
+    return items
+
+
 class Neighbours(BaseModel):
     key: str
     position: int  # 1-based place in the filtered queue (0: not in it)
@@ -122,6 +169,10 @@ class PainAlert(BaseModel):
     message: str
 
 
+def _alert(person_id: int, name: str, day: date, kind: str, pain: int | None, message: str) -> PainAlert:
+    return PainAlert(person_id=person_id, person_name=name, day=day, kind=kind, pain=pain, message=message)
+
+
 def pain_alerts(store: Any, people: list[Any], step_back_pain: float, today: date) -> list[PainAlert]:
     """Pain at or above the step-back threshold, and "see a professional" decisions, newer than the clinician's
     last action on that person (acting on the person answers the alert), newest first."""
@@ -139,27 +190,12 @@ def pain_alerts(store: Any, people: list[Any], step_back_pain: float, today: dat
                     "next_day": "the next morning",
                     "readiness": "at the Small Knee Bend Test",
                 }.get(pr.kind, pr.kind)
-                out.append(
-                    PainAlert(
-                        person_id=p.id,
-                        person_name=name,
-                        day=pr.day,
-                        kind="pain",
-                        pain=pr.pain,
-                        message=f"{name} reported knee pain {pr.pain}/10 {words}",
-                    )
-                )
-        for al in store.list_alerts(person_id=p.id):
-            out.append(
-                PainAlert(
-                    person_id=p.id,
-                    person_name=name,
-                    day=al.day,
-                    kind="see_professional",
-                    pain=None,
-                    message=f"{name}: {al.message}",
-                )
-            )
+                message = f"{name} reported knee pain {pr.pain}/10 {words}"
+                out.append(_alert(p.id, name, pr.day, "pain", pr.pain, message))
+        out.extend(
+            _alert(p.id, name, al.day, "see_professional", None, f"{name}: {al.message}")
+            for al in store.list_alerts(person_id=p.id)
+        )
     out.sort(key=lambda a: (a.day, a.kind == "see_professional"), reverse=True)
     return out
 
@@ -181,25 +217,8 @@ def rep_neighbours(
     owner: ClinicianRepOwner,
     user: ClinicianUser,
     store: StoreDep,
-    status: str = Query("open", pattern="^(open|all)$"),
-    person: int | None = None,
-    exercise: str | None = Query(None, max_length=64),
-    rule: str | None = Query(None, max_length=64),
-    date_from: date | None = None,
-    date_to: date | None = None,
+    filters: QueueFilterDep,
 ) -> Neighbours:
     """Previous and next rep of the same filtered queue, for reviewing one rep after another."""
-    from formcheck.webapp.clinician import queue_items
-
-    people = store.list_people(role="person", clinician_id=user.id)
-    if person is not None:
-        require_person_visible(store, user, person)
-        people = [p for p in people if p.id == person]
-    items = filter_items(
-        queue_items(store, people, open_only=status == "open"),
-        exercise=exercise,
-        rule=rule,
-        date_from=date_from,
-        date_to=date_to,
-    )
+    items = filtered_queue(store, user, filters)
     return neighbours(items, rep_key)

@@ -31,6 +31,7 @@ from formcheck.webapp.schemas import (
     ReviewPublic,
     UploadPublic,
     UploadResult,
+    User,
 )
 from formcheck.webapp.settings import Settings
 
@@ -125,6 +126,41 @@ async def create_upload(
     side: Literal["auto", "left", "right"] = "auto",
 ) -> UploadPublic:
     """Store one video (size limit enforced while reading) and queue its analysis."""
+    display, ext = _admit_upload(request, user, settings, store, exercise, filename)
+    # Server-chosen names only: the client's filename never touches the filesystem.
+    rel = Path("uploads") / str(user.id) / f"{uuid.uuid4().hex}{ext}"
+    final = settings.data_dir / rel
+    final.parent.mkdir(parents=True, exist_ok=True)
+    part = final.with_suffix(final.suffix + ".part")
+    try:
+        size, sha256 = await _receive_video(request, part, settings)
+        part.rename(final)
+        info = await _check_decodable(final, display)
+        check_video_caps(info, settings)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        final.unlink(missing_ok=True)
+        raise
+    upload_id, job_id = repo.create_upload(
+        store,
+        owner_id=user.id,
+        filename=display,
+        stored_relpath=rel.as_posix(),
+        sha256=sha256,
+        size_bytes=size,
+        exercise_id=exercise,
+        side=side,
+    )
+    request.app.state.jobs.submit(job_id)
+    log.info("upload %s (%d bytes, %s) queued as job %s", upload_id, size, exercise, job_id)
+    return _upload_public(store, repo.get_upload(store, upload_id))
+
+
+def _admit_upload(
+    request: Request, user: User, settings: Settings, store: Any, exercise: str, filename: str
+) -> tuple[str, str]:
+    """Every check that needs no body: role, form posts, the waiting-video quota, the exercise, the file type,
+    the declared size and the free disk. Returns the display name and the extension."""
     if user.role != "person":
         raise HTTPException(status.HTTP_403_FORBIDDEN, "Only a person can upload their own video")
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -156,53 +192,34 @@ async def create_upload(
     free = shutil.disk_usage(settings.uploads_dir).free
     if free - min(limit, int(declared or limit)) < DISK_RESERVE_BYTES:
         raise HTTPException(507, "The server is low on disk space; try again later")
+    return display, ext
 
-    # Server-chosen names only: the client's filename never touches the filesystem.
-    rel = Path("uploads") / str(user.id) / f"{uuid.uuid4().hex}{ext}"
-    final = settings.data_dir / rel
-    final.parent.mkdir(parents=True, exist_ok=True)
-    part = final.with_suffix(final.suffix + ".part")
+
+async def _receive_video(request: Request, part: Path, settings: Settings) -> tuple[int, str]:
+    """Stream the body to `part`: the size limit is enforced while reading and the first bytes must look like a
+    video. Returns the size and the sha256."""
+    limit = settings.max_upload_bytes
     digest = hashlib.sha256()
     size = 0
     head = b""
-    try:
-        with part.open("wb") as out:
-            async for chunk in request.stream():
-                if not chunk:
-                    continue
-                size += len(chunk)
-                if size > limit:
-                    raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, too_large_message(settings))
-                if len(head) < MAGIC_BYTES_NEEDED:
-                    head += chunk[: MAGIC_BYTES_NEEDED - len(head)]
-                    if len(head) >= MAGIC_BYTES_NEEDED and not looks_like_video(head):
-                        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, NOT_A_VIDEO)
-                digest.update(chunk)
-                out.write(chunk)
-        if size == 0:
-            raise HTTPException(status.HTTP_400_BAD_REQUEST, EMPTY_FILE)
-        if not looks_like_video(head):
-            raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, NOT_A_VIDEO)
-        part.rename(final)
-        info = await _check_decodable(final, display)
-        check_video_caps(info, settings)
-    except BaseException:
-        part.unlink(missing_ok=True)
-        final.unlink(missing_ok=True)
-        raise
-    upload_id, job_id = repo.create_upload(
-        store,
-        owner_id=user.id,
-        filename=display,
-        stored_relpath=rel.as_posix(),
-        sha256=digest.hexdigest(),
-        size_bytes=size,
-        exercise_id=exercise,
-        side=side,
-    )
-    request.app.state.jobs.submit(job_id)
-    log.info("upload %s (%d bytes, %s) queued as job %s", upload_id, size, exercise, job_id)
-    return _upload_public(store, repo.get_upload(store, upload_id))
+    with part.open("wb") as out:
+        async for chunk in request.stream():
+            if not chunk:
+                continue
+            size += len(chunk)
+            if size > limit:
+                raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, too_large_message(settings))
+            if len(head) < MAGIC_BYTES_NEEDED:
+                head += chunk[: MAGIC_BYTES_NEEDED - len(head)]
+                if len(head) >= MAGIC_BYTES_NEEDED and not looks_like_video(head):
+                    raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, NOT_A_VIDEO)
+            digest.update(chunk)
+            out.write(chunk)
+    if size == 0:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, EMPTY_FILE)
+    if not looks_like_video(head):
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, NOT_A_VIDEO)
+    return size, digest.hexdigest()
 
 
 def check_video_caps(info: Any, settings: Settings) -> None:
@@ -322,9 +339,10 @@ def get_upload_video(up: VisibleUpload, settings: SettingsDep) -> FileResponse:
 def get_upload_annotated(up: VisibleUpload, store: StoreDep, settings: SettingsDep) -> FileResponse:
     """The annotated H.264 MP4 (skeleton, angles, rep counter, faults) rendered by the analysis job."""
     job = repo.latest_job(store, up.id)
-    if job is None or job.status != "done" or not (job.result or {}).get("annotated"):
+    annotated = (job.result or {}).get("annotated") if job is not None and job.status == "done" else None
+    if not annotated:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "No annotated video for this upload")
-    return _file(settings, job.result["annotated"])
+    return _file(settings, annotated)
 
 
 @router.get("/api/jobs/{job_id}", response_model=JobPublic)
