@@ -136,6 +136,26 @@ def _unscored_rules(exercise_id: str) -> frozenset[str]:
     return frozenset(rule for rule, _ in FAULT_KEYWORDS if rule not in scored)
 
 
+def _labelled_rules(entry: Json, times: list[Any]) -> tuple[list[set[str]], list[set[str]], list[str]]:
+    """Per labelled rep: the rules labelled as faults, the rules labelled uncertain (not scored either way), and
+    the labels of faults this exercise only advises on (reported as unscored)."""
+    want: list[set[str]] = [set() for _ in times]
+    dont_care: list[set[str]] = [set() for _ in times]
+    unscored = _unscored_rules(entry["exercise"])
+    unscored_labels: list[str] = []
+    for text in entry.get("faults", []):
+        rule = fault_rule(text)
+        if rule is None:
+            continue
+        if rule in unscored:
+            unscored_labels.append(rule)
+            continue
+        target = dont_care if UNCERTAIN.search(text) else want
+        for i in rep_of_fault(text, times):
+            target[i].add(rule)
+    return want, dont_care, unscored_labels
+
+
 def score_video(entry: Json, result: SetResult, rules: dict[str, RuleCounts]) -> Json:
     """Score one video: count error, and update per-rule counts over matched reps."""
     label_reps = entry.get("reps")
@@ -159,20 +179,7 @@ def score_video(entry: Json, result: SetResult, rules: dict[str, RuleCounts]) ->
         return row
     row["error"] = got - label_reps
     times = entry.get("rep_times") or []
-    want: list[set[str]] = [set() for _ in times]
-    dont_care: list[set[str]] = [set() for _ in times]
-    unscored = _unscored_rules(entry["exercise"])
-    row["unscored_labels"] = []
-    for text in entry.get("faults", []):
-        rule = fault_rule(text)
-        if rule is None:
-            continue
-        if rule in unscored:
-            row["unscored_labels"].append(rule)
-            continue
-        target = dont_care if UNCERTAIN.search(text) else want
-        for i in rep_of_fault(text, times):
-            target[i].add(rule)
+    want, dont_care, row["unscored_labels"] = _labelled_rules(entry, times)
     pred = [(r.start_s, r.end_s) for r in result.reps]
     match = _match(pred, times)
     own: dict[str, RuleCounts] = {}  # this video's counts, kept in the row for the per-view breakdown

@@ -291,3 +291,28 @@ def test_the_checks_catch_a_planted_violation() -> None:
     assert cycle_through(graph, components[0]) == [a, b]
     assert layer_of(a.importer) == 1 and layer_of(a.target) == 7
     assert layer_of("formcheck") == len(LAYERS) - 1 and layer_of("formcheck.errors") == 0
+
+
+# Size limits of issue 10: a file a newcomer can read in one sitting, a function that fits on a screen. A longer
+# function says why in its docstring ("Long because ..."): tables and declarative schemas, not logic.
+MAX_FILE_LINES = 520
+MAX_FUNCTION_LINES = 60
+LONG_REASON = "Long because"
+
+
+def test_files_and_functions_stay_small() -> None:
+    problems = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        rel = path.relative_to(PACKAGE.parent)
+        if text.count("\n") > MAX_FILE_LINES:
+            problems.append(f"{rel}: {text.count(chr(10))} lines (> {MAX_FILE_LINES}): split it by concern")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                n_lines = (node.end_lineno or node.lineno) - node.lineno + 1
+                if n_lines > MAX_FUNCTION_LINES and LONG_REASON not in (ast.get_docstring(node) or ""):
+                    problems.append(
+                        f"{rel}:{node.lineno}: {node.name} is {n_lines} lines (> {MAX_FUNCTION_LINES}) "
+                        f"and its docstring gives no '{LONG_REASON} ...'"
+                    )
+    assert not problems, "\n".join(problems)

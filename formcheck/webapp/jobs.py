@@ -139,6 +139,12 @@ def public_message(exc: Exception, job: Any, settings: Settings) -> str:
     return text or "The analysis failed"
 
 
+def _fail(store: Any, job_id: int, message: str, lease_owner: str | None) -> str:
+    """End a job as failed with its one-line reason (and give up its lease)."""
+    repo.update_job(store, job_id, status=JobStatus.FAILED, message=message, lease_owner=lease_owner, release=True)
+    return JobStatus.FAILED
+
+
 def run_job(job_id: int, settings_json: str, lease_owner: str | None = None) -> str:
     """Analyse one stored upload; writes status, progress and the report to the store. Returns the final status.
 
@@ -178,26 +184,10 @@ def run_job(job_id: int, settings_json: str, lease_owner: str | None = None) -> 
             return JobStatus.FAILED
         except FormcheckError as exc:
             log.info("job %s failed: %s", job_id, exc)
-            repo.update_job(
-                store,
-                job_id,
-                status=JobStatus.FAILED,
-                message=public_message(exc, job, settings),
-                lease_owner=lease_owner,
-                release=True,
-            )
-            return JobStatus.FAILED
+            return _fail(store, job_id, public_message(exc, job, settings), lease_owner)
         except Exception:  # noqa: BLE001 - a job must end with a stored reason, never silently
             log.exception("job %s crashed", job_id)
-            repo.update_job(
-                store,
-                job_id,
-                status=JobStatus.FAILED,
-                message=UNEXPECTED_FAILURE,
-                lease_owner=lease_owner,
-                release=True,
-            )
-            return JobStatus.FAILED
+            return _fail(store, job_id, UNEXPECTED_FAILURE, lease_owner)
         report = dict(report)
         report["video"] = job.display_name  # never the server's path
         annotated = job.annotated_relpath if annotate_path.is_file() and annotate_path.stat().st_size > 0 else None

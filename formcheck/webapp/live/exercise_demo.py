@@ -54,7 +54,7 @@ PLANK_PELVIS_M = (-0.15, 0.33, 0.0)
 
 def _demo_pose(model_id: str, body: Any, s: float) -> Any:
     """Poses for exercises the synth fixtures do not model, built from the synth's body model (one branch per
-    demo exercise: a table of poses, longer than 60 lines and clearer kept together)."""
+    demo exercise). Long because it is a table of poses, clearer kept together."""
     import numpy as np
 
     from formcheck.mannequin.body import ArmPose, FreeLeg, PlantedLeg, Pose
