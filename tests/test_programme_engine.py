@@ -10,7 +10,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from formcheck.errors import InputError
-from formcheck.programme import (
+from formcheck.programme import decide_after_day, load_programme, plan_today, replay
+from formcheck.programme.engine import NEVER_ADVANCE_PAIN
+from formcheck.programme.facts import (
     Action,
     ClinicianFact,
     ClinicianKind,
@@ -20,13 +22,8 @@ from formcheck.programme import (
     PainReport,
     Readiness,
     ReadinessFact,
-    decide_after_day,
-    load_programme,
     parse_pain,
-    plan_today,
-    replay,
 )
-from formcheck.programme.engine import NEVER_ADVANCE_PAIN
 from formcheck.programme.simulate import DayScript, simulate
 
 PROG = load_programme()

@@ -10,7 +10,8 @@ import pytest
 
 from formcheck.cli import programme as pcli
 from formcheck.errors import FormcheckError, InputError, SpecError
-from formcheck.programme import Action, Readiness, load_programme
+from formcheck.programme import load_programme
+from formcheck.programme.facts import Action, Readiness
 from formcheck.store import DayStatus, Fault, RepIn, Role, Store
 from formcheck.store.programme_service import ProgrammeService
 

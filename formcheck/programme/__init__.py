@@ -1,4 +1,4 @@
-"""Runner's-knee programme: the programme data file and the pure decision core (no store: it sits below it).
+"""Runner's-knee programme (value types in formcheck.programme.facts): the programme data file and the pure decision core (no store: it sits below it).
 
 programme = load_programme()                                  # data/runners_knee_v1.toml, validated
 plan = plan_today(programme, history, today)                  # readiness first, level, exercises, or rest
@@ -7,45 +7,15 @@ svc = ProgrammeService(store, programme)                      # the day's flow: 
 """
 
 from formcheck.programme.engine import decide_after_day, judge_readiness, replay
-from formcheck.programme.facts import (
-    Action,
-    ClinicianFact,
-    ClinicianKind,
-    DayFact,
-    DayOutcome,
-    DayPlan,
-    Decision,
-    History,
-    PainKind,
-    PainReport,
-    PlannedExercise,
-    Readiness,
-    ReadinessFact,
-    parse_pain,
-)
 from formcheck.programme.model import Programme, library_exercise_ids, load_programme, parse_programme
 from formcheck.programme.plan import plan_today
 
 __all__ = [
-    "Action",
-    "ClinicianFact",
-    "ClinicianKind",
-    "DayFact",
-    "DayOutcome",
-    "DayPlan",
-    "Decision",
-    "History",
-    "PainKind",
-    "PainReport",
-    "PlannedExercise",
     "Programme",
-    "Readiness",
-    "ReadinessFact",
     "decide_after_day",
     "judge_readiness",
     "library_exercise_ids",
     "load_programme",
-    "parse_pain",
     "parse_programme",
     "plan_today",
     "replay",

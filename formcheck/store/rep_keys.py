@@ -25,7 +25,7 @@ _UPLOAD_KEY = re.compile(r"^u(\d+)-(\d+)$")
 
 @dataclass(frozen=True)
 class ReviewEntry:
-    """One clinician verdict on one rep, with the rep named for people (the web's ReviewPublic has these fields)."""
+    """One clinician verdict on one rep, with the rep named for people (the web sends it as is: webapp.schemas.ReviewPublic)."""
 
     id: int
     rep_key: str

@@ -109,8 +109,8 @@ def job_inputs(store: Store, job_id: int) -> JobInputs | None:
 
 def person_reviews(store: Store, person_id: int) -> list[ReviewPublic]:
     """Every clinician verdict on this person's reps, newest first, as the API sends them."""
-    return [ReviewPublic(**vars(r)) for r in _person_reviews(store, person_id)]
+    return _person_reviews(store, person_id)
 
 
 def upload_reviews(store: Store, upload_id: int) -> list[ReviewPublic]:
-    return [ReviewPublic(**vars(r)) for r in _upload_reviews(store, upload_id)]
+    return _upload_reviews(store, upload_id)

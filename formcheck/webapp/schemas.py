@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from formcheck.store.records import JobStatus, Role, User  # noqa: F401  (re-exported: defined once, in the store)
+from formcheck.store.rep_keys import ReviewEntry as ReviewPublic  # one definition: the store's
 
 
 class _Wire(BaseModel):
@@ -82,16 +83,6 @@ class ExercisePublic(_Wire):
 class VerdictIn(_Wire):
     agree: bool
     note: str = Field("", max_length=2000)
-
-
-class ReviewPublic(_Wire):
-    id: int
-    rep_key: str
-    rep_label: str
-    agree: bool
-    note: str
-    clinician_name: str
-    created_at: datetime | None = None
 
 
 class PersonPublic(_Wire):
