@@ -2,12 +2,12 @@
 
 The entry points, lowest layer first::
 
-    from formcheck.media.pose import PoseEstimator     # the only mediapipe import: image -> PoseFrame (px, NaN unseen)
+    from formcheck.media.pose import open_estimator    # the only mediapipe import: image -> PoseFrame (px, NaN unseen)
     from formcheck.core.live import LiveSession        # live driver: One Euro smoothing, frame by frame
     from formcheck.core.offline import analyze_seq     # recorded driver: a whole clip's landmarks, zero-phase
     from formcheck.pipeline import analyze_video       # video file -> pose -> offline driver -> Report (+ render)
 
-    with PoseEstimator() as est:                       # one landmarker per stream; close it (`with`)
+    with open_estimator() as est:                      # a PoseEstimator, one per stream; close it (`with`)
         session = LiveSession("squat")
         for frame in est.frames(0):                    # a camera index, a path, or (t_s, image) pairs
             feedback = session.update(frame)           # measures -> reps -> rules -> the one message to show

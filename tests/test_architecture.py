@@ -316,3 +316,17 @@ def test_files_and_functions_stay_small() -> None:
                         f"and its docstring gives no '{LONG_REASON} ...'"
                     )
     assert not problems, "\n".join(problems)
+
+
+def test_the_package_docstring_names_real_entry_points() -> None:
+    """The package docstring is the newcomer's first map: every name it imports must exist."""
+    import importlib
+
+    import formcheck
+
+    lines = [ln.strip() for ln in (formcheck.__doc__ or "").splitlines() if ln.strip().startswith("from formcheck")]
+    assert len(lines) >= 3
+    for line in lines:
+        module, _, names = line.split("#")[0].removeprefix("from ").partition(" import ")
+        for name in names.split(","):
+            assert hasattr(importlib.import_module(module.strip()), name.strip()), line
