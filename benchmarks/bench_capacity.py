@@ -123,7 +123,8 @@ def start_server(data_dir: Path, n_people: int) -> tuple[subprocess.Popen, str, 
 
     from formcheck.store import Store
     from formcheck.webapp.auth import SESSION_COOKIE, SessionCodec, new_session
-    from formcheck.webapp.repo import DB_FILENAME, session_binding
+    from formcheck.store.paths import DB_FILENAME
+    from formcheck.webapp.repo import session_binding
 
     secret = secrets.token_urlsafe(48)
     codec = SessionCodec(secret, max_age_s=24 * 3600, secure=False)

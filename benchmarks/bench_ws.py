@@ -78,7 +78,7 @@ def free_port() -> int:
 def start_server(data_dir: Path) -> tuple[subprocess.Popen, str, Path]:
     """`formcheck serve` in single-user mode with one person, so the socket needs no sign-in."""
     from formcheck.store import Store
-    from formcheck.webapp.repo import DB_FILENAME
+    from formcheck.store.paths import DB_FILENAME
 
     with Store.open(f"sqlite:///{data_dir / DB_FILENAME}") as store:
         store.add_person("bench", role="person")

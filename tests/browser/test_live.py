@@ -21,7 +21,7 @@ REP_TOLERANCE = 1  # issue 5: within ±1 of the label
 def _make_person(data_dir: Path, name: str) -> None:
     from formcheck.store import Store
     from formcheck.webapp.auth import hash_password
-    from formcheck.webapp.repo import DB_FILENAME
+    from formcheck.store.paths import DB_FILENAME
 
     with Store.open(f"sqlite:///{data_dir / DB_FILENAME}") as store:
         store.add_person(name, role="person", password_hash=hash_password(PASSWORD))
@@ -150,7 +150,7 @@ def test_day_flow_readiness_knee_bend_test_sets_and_pain(start_server, launch_ch
     if not MANNEQUIN_SKB.exists():
         pytest.skip(f"{MANNEQUIN_SKB} not generated yet (python -m tools.synth)")
     from formcheck.store import Store
-    from formcheck.webapp.repo import DB_FILENAME
+    from formcheck.store.paths import DB_FILENAME
 
     srv = start_server()
     _make_person(srv.data_dir, "flowtester")

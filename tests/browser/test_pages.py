@@ -22,7 +22,7 @@ AXE_URL = "/vendor/axe-core/axe.min.js"
 
 def _store(srv):
     from formcheck.store import Store
-    from formcheck.webapp.repo import DB_FILENAME
+    from formcheck.store.paths import DB_FILENAME
 
     return Store.open(f"sqlite:///{srv.data_dir / DB_FILENAME}")
 
