@@ -122,8 +122,8 @@ def start_server(data_dir: Path, n_people: int) -> tuple[subprocess.Popen, str, 
     from starlette.responses import Response
 
     from formcheck.store import Store
-    from formcheck.webapp.auth import SESSION_COOKIE, SessionCodec, new_session
     from formcheck.store.paths import DB_FILENAME
+    from formcheck.webapp.auth import SESSION_COOKIE, SessionCodec, new_session
     from formcheck.webapp.repo import session_binding
 
     secret = secrets.token_urlsafe(48)

@@ -34,8 +34,8 @@ VISIBLE_MESSAGES_JS = """() => {
 
 def _make_person(data_dir: Path, name: str) -> None:
     from formcheck.store import Store
-    from formcheck.webapp.auth import hash_password
     from formcheck.store.paths import DB_FILENAME
+    from formcheck.webapp.auth import hash_password
 
     with Store.open(f"sqlite:///{data_dir / DB_FILENAME}") as store:
         store.add_person(name, role="person", password_hash=hash_password(PASSWORD))

@@ -22,8 +22,8 @@ UI_TIMEOUT_MS = 15_000
 def clinic_server(start_server):
     """A server with its own data dir, seeded with the demo clinic (dr_lee cares for alex)."""
     from formcheck.store import Store
-    from formcheck.webapp.demo import seed_clinic
     from formcheck.store.paths import DB_FILENAME
+    from formcheck.webapp.demo import seed_clinic
 
     srv = start_server()
     with Store.open(f"sqlite:///{srv.data_dir / DB_FILENAME}") as store:
