@@ -18,6 +18,7 @@ a rule that is right from the front and guesses from an oblique view looks fine 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import math
@@ -206,35 +207,66 @@ def score_video(entry: Json, result: SetResult, rules: dict[str, RuleCounts]) ->
     return row
 
 
-def run_eval(
-    manifest: str | Path,
-    *,
-    landmarks_dir: str | Path | None = None,
-    load: Callable[[Path], PoseSeq] | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> Json:
-    """Analyse every video of a manifest (from landmark caches where given) and score it."""
+# How a path analyses one labelled clip: (landmarks, manifest entry, side to pass: "left"/"right"/"auto").
+Analyser = Callable[[PoseSeq, Json, str], SetResult]
+
+
+def upload_analyser(seq: PoseSeq, entry: Json, side: str) -> SetResult:
+    """The upload path: the whole clip at once (core.offline), as `formcheck analyze` and the review worker."""
+    return analyze_seq(seq, entry["exercise"], side=side)
+
+
+def labelled_side(entry: Json) -> str:
+    """The working side the programme would pass for this clip: its labelled leg for one-sided and alternating
+    exercises (for alternating ones only when the label names one leg), "auto" for bilateral ones."""
+    side = entry.get("side_working")
+    if side not in ("left", "right"):
+        return "auto"
+    try:
+        mode = load_exercise(entry["exercise"]).side_mode
+    except SpecError:
+        return "auto"
+    return side if mode != "bilateral" else "auto"
+
+
+def read_manifest(manifest: str | Path) -> list[Json]:
+    """The manifest's entries (InputError with a one-line reason when it is not a manifest)."""
     mpath = Path(manifest)
     try:
         data = json.loads(mpath.read_text(encoding="utf-8"))
         videos = data["videos"]
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise InputError(f"{mpath}: not a readable manifest ({e})") from None
+    return [v for v in videos if isinstance(v, dict)]
+
+
+def run_eval(
+    manifest: str | Path,
+    *,
+    landmarks_dir: str | Path | None = None,
+    load: Callable[[Path], PoseSeq] | None = None,
+    progress: Callable[[str], None] | None = None,
+    analyse: Analyser = upload_analyser,
+    side: str = "labelled",
+) -> Json:
+    """Analyse every video of a manifest (from landmark caches where given) with `analyse` and score it; `side`
+    "labelled" passes each clip's labelled working side (as the programme does), "auto" lets it be detected."""
+    mpath = Path(manifest)
     rows = []
     rules: dict[str, RuleCounts] = {}
-    for entry in videos:
+    for entry in read_manifest(mpath):
         if entry.get("person_visible") is False:
             continue
         video = mpath.parent / entry["file"]
         if progress:
             progress(entry["file"])
-        seq = _load(video, landmarks_dir, load)
-        result = analyze_seq(seq, entry["exercise"])
+        seq = load_seq(video, landmarks_dir, load)
+        result = analyse(seq, entry, labelled_side(entry) if side == "labelled" else "auto")
         rows.append(score_video(entry, result, rules))
     return summarise(rows, rules)
 
 
-def _load(video: Path, landmarks_dir: str | Path | None, load: Callable[[Path], PoseSeq] | None) -> PoseSeq:
+def load_seq(video: Path, landmarks_dir: str | Path | None, load: Callable[[Path], PoseSeq] | None) -> PoseSeq:
     if landmarks_dir is not None:
         npz = Path(landmarks_dir) / f"{video.stem}.npz"
         if npz.is_file():
@@ -365,4 +397,90 @@ def render_eval(summary: Json) -> str:
     bad = [r for r in summary["videos"] if r.get("error")]
     for r in bad:
         lines.append(f"count off by {r['error']:+d}: {r['file']} (label {r['label_reps']}, got {r['reps']})")
+    return "\n".join(lines)
+
+
+# ---- both paths side by side (formcheck eval --path both): the upload and the live coach on the same clips
+PATHS = ("upload", "live")
+
+
+def run_paths(
+    manifest: str | Path,
+    analysers: dict[str, Analyser],
+    *,
+    landmarks_dir: str | Path | None = None,
+    progress: Callable[[str], None] | None = None,
+    side: str = "labelled",
+) -> Json:
+    """Every path of `analysers` over the manifest, scored with `side` (the main figures; "labelled": the working
+    side as labelled) and with the other choice (`side_other`), plus how often the paths agree on a clip's count."""
+    cache: dict[Path, PoseSeq] = {}
+
+    def load(video: Path) -> PoseSeq:
+        if video not in cache:
+            cache[video] = load_seq(video, landmarks_dir, None)
+        return cache[video]
+
+    other = "auto" if side == "labelled" else "labelled"
+    out: Json = {"schema": SCHEMA_PATHS, "side": side, "paths": {}, "side_other": {}}
+    for name, analyse in analysers.items():
+        out["paths"][name] = run_eval(manifest, load=load, progress=progress, analyse=analyse, side=side)
+        alt = run_eval(manifest, load=load, analyse=analyse, side=other)
+        out["side_other"][name] = {"side": other, "overall": alt["overall"], "false_fault": alt["false_fault"]}
+    if len(analysers) == 2:
+        out["agreement"] = path_agreement(*(out["paths"][n]["videos"] for n in analysers))
+    return out
+
+
+SCHEMA_PATHS = "formcheck.eval-paths/1"
+
+
+def path_agreement(rows_a: list[Json], rows_b: list[Json]) -> Json:
+    """Share of clips where two paths count the same reps, and the same valid reps (holds: both or neither met)."""
+    by_file = {r["file"]: r for r in rows_b}
+    pairs = [(a, by_file[a["file"]]) for a in rows_a if a["file"] in by_file and a["label_reps"] is not None]
+    same = [a["reps"] == b["reps"] for a, b in pairs]
+    same_valid = [a["reps"] == b["reps"] and a["valid_reps"] == b["valid_reps"] for a, b in pairs]
+    return {
+        "videos": len(pairs),
+        "same_count": _rate(same),
+        "same_valid": _rate(same_valid),
+        "differ": [a["file"] for (a, b), s in zip(pairs, same, strict=True) if not s],
+    }
+
+
+def _view_exact(view: str, s: Json) -> str:
+    return _f(s["per_view"].get(view, {}).get("exact_rate"))
+
+
+def render_paths(summary: Json) -> str:
+    """The paths' figures side by side, then each path's full tables."""
+    names = list(summary["paths"])
+    rows = [("", *[f"{n:>16}" for n in names])]
+
+    def line(label: str, get: Callable[[Json], str]) -> None:
+        rows.append((label, *[f"{get(summary['paths'][n]):>16}" for n in names]))
+
+    side, other = summary["side"], "auto" if summary["side"] == "labelled" else "labelled"
+    line(f"exact count (side {side})", lambda s: _f(s["overall"]["exact_rate"]))
+    rows.append(
+        (
+            f"exact count (side {other})",
+            *[f"{_f(summary['side_other'][n]['overall']['exact_rate']):>16}" for n in names],
+        )
+    )
+    line("count MAE", lambda s: _f(s["overall"]["mae"]))
+    line("false-fault rate, clean", lambda s: _f(s["false_fault"]["rate"]))
+    for v in VIEWS:
+        line(f"  exact, {v} view", functools.partial(_view_exact, v))
+    lines = [f"{a:<30}{''.join(b)}" for a, *b in rows]
+    ag = summary.get("agreement")
+    if ag:
+        lines.append(
+            f"paths agree on the count: {_f(ag['same_count'])} of {ag['videos']} clips "
+            f"(same valid reps too: {_f(ag['same_valid'])})"
+        )
+        lines += [f"  counts differ: {f}" for f in ag["differ"]]
+    for n in names:
+        lines += ["", f"== {n} path ==", render_eval(summary["paths"][n])]
     return "\n".join(lines)

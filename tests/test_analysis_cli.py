@@ -80,9 +80,13 @@ def test_eval_on_a_small_manifest(tmp_path, capsys) -> None:
     assert main(["eval", str(manifest), "--landmarks-dir", str(lm), "--json", str(out)]) == 0
     text = capsys.readouterr().out
     assert "count off by -1: b.mp4 (label 3, got 2)" in text
-    s = json.loads(out.read_text())
-    assert s["overall"] == {"videos": 2, "exact_rate": 0.5, "mae": 0.5}
-    assert s["rules"]["knee_valgus"]["tp"] == 1 and s["rules"]["knee_valgus"]["precision"] == 1.0
+    both = json.loads(out.read_text())
+    for path in ("upload", "live"):  # the same figures through the upload and the live coach (replayed at 15 fps)
+        s = both["paths"][path]
+        assert s["overall"] == {"videos": 2, "exact_rate": 0.5, "mae": 0.5}, path
+        assert s["rules"]["knee_valgus"]["tp"] == 1 and s["rules"]["knee_valgus"]["precision"] == 1.0, path
+    assert both["agreement"]["same_count"] == 1.0 and both["fps"] == 15.0
+    assert "paths agree on the count: 1.00 of 2 clips" in text
 
 
 @pytest.mark.video

@@ -22,7 +22,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("formcheck.core",),
     ("formcheck.mannequin",),
     ("formcheck.media",),
-    ("formcheck.pipeline", "formcheck.evaluate"),
+    ("formcheck.pipeline", "formcheck.evaluate", "formcheck.evaluate_cross"),
     ("formcheck.programme",),
     ("formcheck.store",),
     ("formcheck.webapp",),

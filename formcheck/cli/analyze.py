@@ -43,6 +43,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--json", action="store_true", help="print the specs as JSON")
     p.set_defaults(func=cmd_exercises)
 
+    _register_eval(subparsers)
+
+
+def _register_eval(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("eval", help="rep-count and per-rule accuracy over a labelled manifest")
     p.add_argument("manifest", type=Path, help="manifest.json (format of ../shared/videos/manifest.json)")
     p.add_argument("--json", type=Path, metavar="OUT", help="write the figures as JSON")
@@ -51,6 +55,33 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=Path,
         metavar="DIR",
         help="directory of <video-stem>.npz landmark caches (else the pose cache is used)",
+    )
+    p.add_argument(
+        "--path",
+        choices=("live", "upload", "both"),
+        default="both",
+        help="which path to judge the clips with: the live coach (replayed as a browser-pose page sends "
+        "landmarks), the upload, or both side by side (default)",
+    )
+    p.add_argument("--live", action="store_true", help="the live path only (same as --path live)")
+    p.add_argument(
+        "--fps",
+        type=float,
+        default=15.0,
+        choices=(10.0, 12.0, 15.0, 20.0, 30.0),
+        help="frames a second the live page sends (default 15)",
+    )
+    p.add_argument(
+        "--side",
+        choices=("labelled", "auto"),
+        default="labelled",
+        help="score with each clip's labelled working side, as the programme passes it (default), or detect it; "
+        "the other one's exact-count rate is printed beside it",
+    )
+    p.add_argument(
+        "--cross",
+        action="store_true",
+        help="run each clip of a standing exercise as every other standing exercise: the confusion matrix",
     )
     p.set_defaults(func=cmd_eval)
 
@@ -145,7 +176,8 @@ def cmd_exercises(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from formcheck.evaluate import render_eval, run_eval
+    from formcheck.evaluate import render_paths, run_paths, upload_analyser
+    from formcheck.webapp.live.replay import live_analyser
 
     if not args.manifest.is_file():
         raise InputError(f"{args.manifest}: no such manifest")
@@ -156,10 +188,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
             sys.stderr.write(f"\r{name[:70]:<70}")
             sys.stderr.flush()
 
-    summary = run_eval(args.manifest, landmarks_dir=args.landmarks_dir, progress=prog)
+    if args.cross:
+        from formcheck.evaluate_cross import render_cross, run_cross
+
+        cross = run_cross(args.manifest, landmarks_dir=args.landmarks_dir, progress=prog)
+        _out(render_cross(cross))
+        if args.json is not None:
+            args.json.write_text(json.dumps(cross, indent=1) + "\n", encoding="utf-8")
+        return 0
+    path = "live" if args.live else args.path
+    available = {"upload": upload_analyser, "live": live_analyser(args.fps)}
+    analysers = {n: a for n, a in available.items() if path in (n, "both")}
+    summary = run_paths(args.manifest, analysers, landmarks_dir=args.landmarks_dir, progress=prog, side=args.side)
+    summary["fps"] = args.fps
     if tty:
         sys.stderr.write("\r" + " " * 70 + "\r")
-    _out(render_eval(summary))
+    _out(f"live path at {args.fps:g} frames a second; main figures with the working side {args.side}")
+    _out(render_paths(summary))
     if args.json is not None:
         args.json.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
         _out(f"figures: {args.json}")

@@ -93,6 +93,7 @@ class CoachInput:
     positioning: str | None = None  # "get into your start position" while the gate waits
     counting: bool = True  # False for a preview (nothing counted): no rep talk
     hold: bool = False  # a timed hold: encouragement speaks of holding, not of reps
+    mid_rep: bool = False  # a rep is under way: only "cannot see you" interrupts it, never other placement
 
 
 class Coach:
@@ -111,6 +112,8 @@ class Coach:
         if not x.pose:
             out.append(CoachMessage(Kind.PLACEMENT, fb.GUIDANCE_TEXT["no_person"], key="no_person"))
         for code, words in x.placement:
+            if x.mid_rep and code != "no_person":
+                continue  # framing is said between reps: mid-rep words would interrupt the movement
             out.append(CoachMessage(Kind.PLACEMENT, words, key=code))
         if x.positioning and x.pose:
             out.append(CoachMessage(Kind.PLACEMENT, x.positioning, key="positioning"))
@@ -233,10 +236,10 @@ class SetGate:
         return GateStatus(self.state, None, False)
 
 
-def in_start_position(
-    pose: bool, placement_codes: Sequence[str], phase: str | None, view_ok: bool, is_hold: bool
-) -> bool:
-    """Ready to count: in view, no placement problem, facing the right way, and (reps) in the start position."""
-    if not pose or placement_codes or not view_ok:
+def in_start_position(pose: bool, placement_codes: Sequence[str], phase: str | None, is_hold: bool) -> bool:
+    """Ready to count: in view, no placement problem and (reps) in the start position. The camera view is not
+    asked for: a view that cannot judge some rules makes them "unknown" (issue 16: counting never waits for a view).
+    """
+    if not pose or placement_codes:
         return False
     return True if is_hold else (phase in START_PHASES)

@@ -193,7 +193,6 @@ def placement_conditions(
     spec: ExerciseSpec,
     xy: FloatArray,
     detected: bool,
-    view: View,
     n_people: int | None,
     luma: float | None,
     needed: Sequence[Lm],
@@ -212,11 +211,35 @@ def placement_conditions(
     if wrong_posture_one(xy, spec.posture) if wrong_posture is None else wrong_posture:
         out.append(posture_key(spec.posture))
         return out  # the view and framing of the wrong posture are beside the point
-    if needed and not np.isfinite(xy[[int(m) for m in needed], 0]).all():
+    if needed and not counting_landmarks_seen(xy, needed):
         out.append("step_back")
-    if view not in spec.views:
-        out.append(wrong_view_key(spec.views))
     return out
+
+
+def counting_landmarks_seen(xy: FloatArray, needed: Sequence[Lm]) -> bool:
+    """The rep signal can be read in this frame: every unsided landmark it needs is seen, and all of one side's.
+
+    One leg is enough: side-on, the far leg hidden behind the body is normal (its visibility stays below
+    types.VISIBILITY_MIN), and the signal's mean over the sides reads the seen one; a person partly out of the
+    frame loses both sides' lowest landmarks, and that is what "step back" is for."""
+    seen = {m for m in needed if np.isfinite(xy[int(m)]).all()}
+    left = [m for m in needed if m.name.startswith("LEFT_")]
+    right = [m for m in needed if m.name.startswith("RIGHT_")]
+    unsided = [m for m in needed if m not in left and m not in right]
+    if not all(m in seen for m in unsided):
+        return False
+    if not left and not right:
+        return True
+    return any(side and all(m in seen for m in side) for side in (left, right))
+
+
+def view_hint_key(views: Sequence[View], view: View) -> str | None:
+    """The turn suggestion for a decided camera view the exercise's form rules are not judged from (None: the
+    view is fine or undecided). A suggestion only: counting never waits for a view (rules it cannot judge are
+    "unknown")."""
+    if view is View.UNKNOWN or view in views:
+        return None
+    return wrong_view_key(views)
 
 
 def wrong_view_key(views: Sequence[View]) -> str:

@@ -71,14 +71,21 @@ def parse_side(side: str | Side | None) -> Side | None:
 
 
 def signal_side(spec: ExerciseSpec, fixed: Side | None) -> Side | str | None:
-    """The MeasureTable side key of the rep (or hold) signal."""
+    """The MeasureTable side key of the rep (or hold) signal.
+
+    A rep is counted on the exercise's own combination of the legs whatever working side was given: the
+    combination is what tells a rep from a set-up step, an unracking or the other leg's step (a lunge counts on
+    the less bent knee, a single-leg squat on the stance foot), and one leg alone cannot. The given side steers
+    which leg the rules judge (`rep_side`), so it helps and never costs a rep (issue 16 item 4: with the labelled
+    side, 4 of the 60 labelled clips counted worse when the count read that leg alone). A hold has no such
+    combination to lose: it reads the given leg."""
     s = spec.rep or spec.hold
     assert s is not None
     if not MEASURES[s.measure].sided:
         return None
-    if fixed is not None:
-        return fixed
-    return spec.rep.combine_key() if spec.rep is not None else s.combine
+    if spec.rep is not None:
+        return spec.rep.combine_key()
+    return fixed if fixed is not None else s.combine
 
 
 def needed_landmarks(spec: ExerciseSpec) -> tuple[Lm, ...]:

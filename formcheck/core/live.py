@@ -149,7 +149,7 @@ class LiveSession:
         new_rep, failing_now, phase = self._count(i, t, sig, cut, one, view)
         cues, new_cues = self._cues.update(t, failing_now)
         conds = fb.placement_conditions(
-            self.spec, frame.xy_px, detected, view, frame.n_people, frame.luma, self._needed, posture_wrong
+            self.spec, frame.xy_px, detected, frame.n_people, frame.luma, self._needed, posture_wrong
         )
         guidance_keys = self._guide.update(t, conds)
         overlay = self._overlay(frame, sig, cues)

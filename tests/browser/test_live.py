@@ -42,12 +42,18 @@ def server(start_server):
     return srv
 
 
+# Issue 16: a side-on squat (the far knee hidden behind the body, visibility ~0.45) counted 0 reps in 62 s because
+# the gate wanted both legs; a side view must count like the upload does (10/10).
+SIDE_CLIP = "squat_side_white_wahoo.mp4"
+
+
+@pytest.mark.parametrize(("clip", "expect_cues"), [(CLIP, True), (SIDE_CLIP, False)])
 def test_live_page_counts_real_video_reps_and_cues(
-    server, launch_chromium, fake_camera, shared_videos, shared_manifest, save_screenshot
+    server, launch_chromium, fake_camera, shared_videos, shared_manifest, save_screenshot, clip, expect_cues
 ):
-    entry = shared_manifest(CLIP)
+    entry = shared_manifest(clip)
     assert entry["exercise"] == EXERCISE and entry["camera_view"] in ("front", "side") and entry["reps"]
-    cam = fake_camera(shared_videos(CLIP), lead_s=LEAD_S, tail_s=TAIL_S)
+    cam = fake_camera(shared_videos(clip), lead_s=LEAD_S, tail_s=TAIL_S)
     browser = launch_chromium(fake_camera=cam)
     ctx = browser.new_context(viewport={"width": 1400, "height": 900})
     page = ctx.new_page()
@@ -76,9 +82,9 @@ def test_live_page_counts_real_video_reps_and_cues(
             if shot_cue is None and page.evaluate(
                 "['rep_fault', 'live_fault'].includes(document.getElementById('coach').dataset.kind)"
             ):
-                shot_cue = save_screenshot(page, "live_page_cue", full_page=False)
+                shot_cue = save_screenshot(page, f"live_page_cue_{entry['camera_view']}", full_page=False)
             if shot_flash is None and page.evaluate("!document.getElementById('flash').classList.contains('hidden')"):
-                shot_flash = save_screenshot(page, "live_page_rep_flash", full_page=False)
+                shot_flash = save_screenshot(page, f"live_page_rep_flash_{entry['camera_view']}", full_page=False)
             time.sleep(0.25)
         state = page.evaluate("""() => ({reps: fcLive.repCount, valid: fcLive.validCount, replies: fcLive.replies,
             frames: fcLive.frames, cues: fcLive.cuesSeen, newReps: fcLive.newReps.length, errors: fcLive.errors,
@@ -87,7 +93,7 @@ def test_live_page_counts_real_video_reps_and_cues(
         shown_count = page.inner_text("[data-testid=rep-count]")
         shown_target = page.inner_text("[data-testid=rep-target]")
         cue_text = page.inner_text("[data-testid=coach]")
-        shot_end = save_screenshot(page, "live_page_end", full_page=False)
+        shot_end = save_screenshot(page, f"live_page_end_{entry['camera_view']}", full_page=False)
     finally:
         ctx.close()
     fps = state["replies"] / (play_s - LEAD_S + 2.0)
@@ -103,11 +109,13 @@ def test_live_page_counts_real_video_reps_and_cues(
     assert abs(state["reps"] - entry["reps"]) <= REP_TOLERANCE, info
     assert state["newReps"] == state["reps"], info  # every counted rep was flashed
     assert shown_count == str(state["valid"]) and shown_target == str(entry["reps"]), info
-    assert state["cues"], f"no coaching cue was shown: {info}"
+    if expect_cues:
+        assert state["cues"], f"no coaching cue was shown: {info}"
     assert cue_text.strip(), info
     assert state["errors"] == [], info
     assert foreign == [], f"the page fetched from other origins (must work offline): {foreign}"
-    assert shot_cue is not None and shot_flash is not None and shot_end.stat().st_size > 10_000, info
+    assert (shot_cue is not None or not expect_cues) and shot_flash is not None, info
+    assert shot_end.stat().st_size > 10_000, info
     print(info.splitlines()[0])
 
 

@@ -10,6 +10,7 @@ import dataclasses
 from collections.abc import Callable
 
 from formcheck.core.coach import (
+    START_PHASES,
     Coach,
     CoachInput,
     CoachMessage,
@@ -20,12 +21,17 @@ from formcheck.core.coach import (
     SetGate,
     in_start_position,
 )
-from formcheck.core.feedback import POSITIONING_TEXT, PREVIEW_OK_TEXT, SAFETY_TEXT
+from formcheck.core.feedback import GUIDANCE_TEXT, POSITIONING_TEXT, PREVIEW_OK_TEXT, SAFETY_TEXT, view_hint_key
+from formcheck.core.geometry import View
 from formcheck.core.live import LiveSession
 from formcheck.core.results import LiveFeedback, Rep, SetResult
 from formcheck.core.types import PoseFrame
 
 SessionFactory = Callable[[], LiveSession]
+
+# The turn suggestion for a view the exercise's form rules cannot be judged from is shown this long, once a set
+# (judgement call: long enough to read five words; it never holds the set, issue 16).
+VIEW_HINT_S = 3.0
 
 
 def rep_news(rep: Rep) -> RepNews:
@@ -74,6 +80,7 @@ class CoachedSet:
         self.last_counted: LiveFeedback | None = (
             None  # the newest feedback of the counting session (its counts stay shown)
         )
+        self._hint: tuple[str, float] | None = None  # (turn suggestion key, when it was first shown)
 
     def result(self) -> SetResult:
         return self.analysis.result()
@@ -102,9 +109,7 @@ class CoachedSet:
         else:
             shown = self.watch_session.update(pf)
             if self.gate is not None:
-                ready = in_start_position(
-                    pf.detected, shown.guidance_keys, shown.phase, shown.view in self.views, self.is_hold
-                )
+                ready = in_start_position(pf.detected, shown.guidance_keys, shown.phase, self.is_hold)
                 status = self.gate.update(pf.t_s, ready)
         msg = self.coach.update(self._coach_input(pf, shown, counted, status))
         if msg is None and self.preview and pf.detected:
@@ -122,6 +127,9 @@ class CoachedSet:
         self, pf: PoseFrame, shown: LiveFeedback, counted: LiveFeedback | None, status: GateStatus | None
     ) -> CoachInput:
         placement = tuple(zip(shown.guidance_keys, shown.guidance, strict=False)) if shown is not None else ()
+        hint = self._view_hint(pf.t_s, shown)
+        if hint is not None:
+            placement = (*placement, (hint, GUIDANCE_TEXT[hint]))
         positioning = countdown = None
         if status is not None and status.state is GateState.POSITIONING:
             positioning = POSITIONING_TEXT
@@ -141,7 +149,18 @@ class CoachedSet:
             positioning=positioning,
             counting=counted is not None or (status is not None and status.went),
             hold=self.is_hold,
+            mid_rep=counted is not None and counted.phase not in START_PHASES and not self.is_hold,
         )
+
+    def _view_hint(self, t_s: float, shown: LiveFeedback) -> str | None:
+        """The turn suggestion, shown once a set for VIEW_HINT_S when the view cannot judge the form rules."""
+        if self._hint is None:
+            key = view_hint_key(tuple(View(v) for v in self.views), View(shown.view)) if shown.view else None
+            if key is None:
+                return None
+            self._hint = (key, t_s)
+        key, t0 = self._hint
+        return key if t_s - t0 <= VIEW_HINT_S else None
 
 
 def new_coached_set(make_session: SessionFactory, *, preview: bool, target_reps: int | None) -> CoachedSet:

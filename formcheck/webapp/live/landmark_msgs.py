@@ -27,9 +27,11 @@ from formcheck.core.landmarks import N_LANDMARKS
 from formcheck.core.types import PoseFrame
 from formcheck.webapp.limits import TokenBucket
 
-# MediaPipe normalises image x, y to the frame; landmarks just outside the frame (a foot cut off) come out a
-# little beyond 0..1. A point more than one frame away is no camera's output: refused.
-IMAGE_XY_MIN, IMAGE_XY_MAX = -1.0, 2.0
+# MediaPipe normalises image x, y to the frame; landmarks outside the frame (a foot cut off) are extrapolated
+# beyond 0..1: in a chest-up close-up the ankles come out ~1.2 frame heights below the image (y up to 2.18 on
+# the labelled clips of ../shared/videos, measured 2026-12-08; a page sending that was refused at 2.0). A point
+# more than two frames away is no camera's output: refused.
+IMAGE_XY_MIN, IMAGE_XY_MAX = -2.0, 3.0
 # Normalised z is depth on x's scale, about -1..1 for a whole body in view; 10 is far beyond any real value.
 IMAGE_Z_ABS_MAX = 10.0
 # World landmarks are hip-centred metres: a standing adult's hands overhead are ~1.3 m from the hips, so 3 m is
