@@ -420,3 +420,34 @@ def test_l7_annotate_to_a_non_video_name_fails_before_the_analysis(tmp_path: Pat
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "--annotate" in lines[0] and ".mp4" in lines[0], done.stderr
     assert "reps:" not in done.stdout and not out.exists()
+
+
+# ------------------------------------------------------------------------------------------------ H1: the store
+def test_h1_the_quota_is_counted_and_inserted_in_one_transaction(store_url: str) -> None:
+    """SQLite (BEGIN IMMEDIATE) and PostgreSQL (a row lock on the person): 12 at once, exactly the quota pass."""
+    from formcheck.store import PendingQuotaError, Store
+
+    with Store.open(store_url, busy_timeout_ms=30_000) as store:
+        person_id = store.add_person("alex", role="person").id
+
+        def add(i: int) -> str:
+            with Store.open(store_url, busy_timeout_ms=30_000) as s:
+                try:
+                    s.add_upload_with_job(
+                        person_id,
+                        max_pending=QUOTA,
+                        original_filename=f"{i}.mp4",
+                        stored_path=f"uploads/{i}.mp4",
+                        sha256="0" * 64,
+                        size_bytes=1,
+                        exercise_id=EXERCISE,
+                    )
+                    return "ok"
+                except PendingQuotaError as exc:
+                    return f"refused {exc.pending}"
+
+        with ThreadPoolExecutor(12) as pool:
+            outcomes = list(pool.map(add, range(12)))
+        assert outcomes.count("ok") == QUOTA, outcomes
+        assert outcomes.count(f"refused {QUOTA}") == 12 - QUOTA, outcomes
+        assert store.count_rows("uploads") == store.count_rows("jobs") == QUOTA
