@@ -107,6 +107,7 @@ def probe(path: str | Path, *, max_side_px: int | None = None) -> VideoInfo:
         s = container.streams.video[0]
         if max_side_px is not None:
             check_picture_size(int(s.codec_context.width or 0), int(s.codec_context.height or 0), max_side_px)
+            s.codec_context.thread_count = 1  # one frame needs no decoder threads (each reserves a stack)
         rate = float(s.average_rate) if s.average_rate else 0.0
         dur = (
             float(s.duration * s.time_base)
@@ -192,10 +193,8 @@ def probe_isolated(
         str(int(stop_after_packets)),
         str(int(mem_limit_bytes)),
     ]
-    # one malloc arena per thread would reserve 64 MB of address space each: keep the limit about pictures
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MALLOC_ARENA_MAX="2")
     try:
-        done = subprocess.run(cmd, capture_output=True, timeout=timeout_s, env=env, check=False)
+        done = subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False)
     except subprocess.TimeoutExpired:
         raise VideoRefusedError(f"The video could not be read within {timeout_s:g} s") from None
     lines = done.stdout.decode(errors="replace").strip().splitlines()
