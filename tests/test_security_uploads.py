@@ -370,7 +370,6 @@ def many_scan_jpeg(extra_scans: int, w: int = 1920, h: int = 1080) -> bytes:
 
 def test_l1_a_jpeg_with_thousands_of_scans_is_refused_before_decoding() -> None:
     """Main: decoded (every scan is another pass over the picture: ~0.8 s here, 29 s for the issue's file)."""
-    from formcheck.webapp.live.jpeg_header import MAX_JPEG_SCANS
     from formcheck.webapp.live.protocol import ProtocolError
     from formcheck.webapp.live.replies import decode_jpeg
 
@@ -379,6 +378,8 @@ def test_l1_a_jpeg_with_thousands_of_scans_is_refused_before_decoding() -> None:
     with pytest.raises(ProtocolError) as err:
         decode_jpeg(bomb)
     assert time.process_time() - t0 < 0.2
+    from formcheck.webapp.live.jpeg_header import MAX_JPEG_SCANS
+
     assert f"the limit is {MAX_JPEG_SCANS}" in str(err.value) and "scans" in str(err.value)
     ok = many_scan_jpeg(0, 640, 480)  # an ordinary progressive JPEG (10 scans) still decodes
     assert decode_jpeg(ok).shape == (480, 640, 3)
@@ -451,3 +452,13 @@ def test_h1_the_quota_is_counted_and_inserted_in_one_transaction(store_url: str)
         assert outcomes.count("ok") == QUOTA, outcomes
         assert outcomes.count(f"refused {QUOTA}") == 12 - QUOTA, outcomes
         assert store.count_rows("uploads") == store.count_rows("jobs") == QUOTA
+
+
+@pytest.mark.video
+def test_m4_the_real_analysis_stops_at_the_frame_cap(tmp_path: Path, files: dict[str, Path]) -> None:
+    """The default job body (pose through MediaPipe) is given the caps and stops at them (main: all 300 frames)."""
+    from formcheck.webapp.jobs import run_job
+
+    settings, job_id = _job_for(tmp_path, files["endless"], max_video_frames=20)
+    assert run_job(job_id, settings.model_dump_json()) == "failed"
+    assert _job_row(settings, job_id).error.startswith("The video has more than 20 frames; the limit is 20")
