@@ -1,6 +1,6 @@
 """Abuse figures of a real `formcheck serve` (issue 8): memory and another person's latency under attack.
 
-Side by side in one run, against one server on 127.0.0.1:
+Side by side in one run, against one server on 127.0.0.1 (then the upload cases of issue 17 on another):
   idle       the server after one live set (pose model loaded once), nobody else busy
   bombs      3 sockets sending 631-byte JPEGs that declare 16000 x 16000 px, continuously
   streaming  20 sockets of 20 people streaming 640x480 frames (one in flight each); past the cap they are refused
@@ -8,7 +8,11 @@ Side by side in one run, against one server on 127.0.0.1:
 For each: the server's peak RSS and the p50 / p95 latency of another signed-in person's GET /api/uploads,
 with the ratio to idle (target: each within 2x). Prints the refusal the connection past the cap receives.
 
-    .venv/bin/python benchmarks/bench_abuse.py [--seconds 12]
+Upload cases: 6 uploads at once of a 1.5 MB MOV declaring 16000 x 16000 px (server peak RSS vs idle), 12
+concurrent uploads of one person against a quota of 3 (how many accepted), a duration-less 60-minute Matroska file
+(accepted? and run as a job: where decoding stops).
+
+    .venv/bin/python benchmarks/bench_abuse.py [--seconds 12] [--uploads-only]
 """
 
 from __future__ import annotations
@@ -206,10 +210,164 @@ def ws_loop(client: Client, stop: threading.Event, payloads: list[bytes], counte
             time.sleep(0.2)
 
 
+# ------------------------------------------------------------------------------------------------ uploads (issue 17)
+N_UPLOAD_BOMBS = 6
+N_QUOTA_UPLOADS = 12
+UPLOAD_QUOTA = 3
+ENDLESS_MIN = 60  # a duration-less Matroska file of this many minutes at 30 fps
+
+
+def _upload(client: Client, body: bytes, name: str) -> tuple[int, str]:
+    status, _, data = client.call(
+        "POST",
+        f"/api/uploads?exercise=small_knee_bend&filename={name}",
+        body=body,
+        headers={"Content-Type": "application/octet-stream"},
+        timeout_s=300,
+    )
+    try:
+        return status, str(json.loads(data).get("detail", ""))
+    except ValueError:
+        return status, data.decode(errors="replace")[:120]
+
+
+def _tree_rss_mb(pid: int) -> tuple[float, float]:
+    """(RSS of `pid`, RSS of its whole process tree) in MB, from /proc."""
+
+    def rss(p: int) -> float:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0
+        except OSError:
+            pass
+        return 0.0
+
+    def kids(p: int) -> list[int]:
+        out = []  # children started by any of the process' threads (the probe is started from a worker thread)
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            try:
+                out += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+        return out
+
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        total += rss(p)
+        todo.extend(kids(p))
+    return rss(pid), total
+
+
+def upload_abuse(tmp: Path) -> None:
+    """6 picture bombs at once, 12 concurrent uploads against a quota of 3, a duration-less 60-minute file."""
+    from test_security_uploads import decoding_analyse, h264, png_mov
+
+    from formcheck.webapp.jobs import run_job
+
+    media = tmp / "media"
+    media.mkdir()
+    bomb = png_mov(media / "bomb.mov", BOMB_SIDE_PX, BOMB_SIDE_PX).read_bytes()
+    small = h264(media / "small.mp4", 10).read_bytes()
+    t0 = time.monotonic()
+    endless_path = h264(media / "endless.mkv", ENDLESS_MIN * 60 * 30, side=32, container="matroska", live=True)
+    made_s = time.monotonic() - t0
+    endless = endless_path.read_bytes()
+    data = tmp / "uploads-data"
+    people = ("bomber", "hasty", "endless")
+    seed(data, people)
+    env = {
+        "FORMCHECK_MAX_PENDING_JOBS": str(UPLOAD_QUOTA),
+        "FORMCHECK_ANALYZER": "hardening_analyzer:forever_analyse",  # accepted jobs stay pending
+    }
+    server = Server(data, env=env)
+    try:
+        clients = {}
+        for i, name in enumerate(people):
+            clients[name] = Client(server, source=f"127.0.2.{i + 1}")
+            sign_in_patiently(clients[name], name)
+        time.sleep(1.0)
+        idle_mb = server.rss_mb()
+        peak = {"server": idle_mb, "tree": _tree_rss_mb(server.proc.pid)[1]}
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.is_set():
+                own, tree = _tree_rss_mb(server.proc.pid)
+                peak["server"], peak["tree"] = max(peak["server"], own), max(peak["tree"], tree)
+                time.sleep(0.05)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        t0 = time.monotonic()
+        with ThreadPoolExecutor(N_UPLOAD_BOMBS) as pool:
+            bombs = list(pool.map(lambda i: _upload(clients["bomber"], bomb, f"b{i}.mov"), range(N_UPLOAD_BOMBS)))
+        bomb_s = time.monotonic() - t0
+        stop.set()
+        sampler.join()
+        with ThreadPoolExecutor(N_QUOTA_UPLOADS) as pool:
+            quota = list(pool.map(lambda i: _upload(clients["hasty"], small, f"s{i}.mp4"), range(N_QUOTA_UPLOADS)))
+        t0 = time.monotonic()
+        endless_result = _upload(clients["endless"], endless, "endless.mkv")
+        endless_s = time.monotonic() - t0
+    finally:
+        server.stop()
+    print(
+        f"\nuploads (issue 17): {N_UPLOAD_BOMBS} bombs of {len(bomb) / 1e6:.1f} MB declaring {BOMB_SIDE_PX} px at once"
+    )
+    print(
+        f"  server RSS idle {idle_mb:.0f} MB, peak {peak['server']:.0f} MB ({peak['server'] / idle_mb:.2f}x); "
+        f"peak with probe children {peak['tree']:.0f} MB; {bomb_s:.1f} s for all"
+    )
+    print(f"  statuses {sorted(st for st, _ in bombs)}; reason: {bombs[0][1]!r}")
+    accepted = sum(1 for st, _ in quota if st == 201)
+    print(f"{N_QUOTA_UPLOADS} concurrent uploads against a quota of {UPLOAD_QUOTA}: {accepted} accepted")
+    print(f"duration-less {ENDLESS_MIN}-min Matroska ({len(endless) / 1e6:.1f} MB, written in {made_s:.0f} s):")
+    print(f"  upload: {endless_result[0]} in {endless_s:.1f} s: {endless_result[1]!r}")
+    # The same file as a job (as if it had got past the upload): decoding stops at the caps.
+    from formcheck.webapp import repo
+    from formcheck.webapp.settings import Settings
+
+    settings = Settings(
+        data_dir=tmp / "job-data", secret_key="b" * 48, analyzer=f"{decoding_analyse.__module__}:decoding_analyse"
+    )
+    ids = seed(settings.data_dir, ("endless",), clinician=None)
+    rel = Path("uploads") / str(ids["endless"]) / "endless.mkv"
+    (settings.data_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+    (settings.data_dir / rel).write_bytes(endless)
+    store = repo.open_store(settings)
+    try:
+        up = store.add_upload(
+            ids["endless"],
+            original_filename="endless.mkv",
+            stored_path=rel.as_posix(),
+            sha256="0" * 64,
+            size_bytes=len(endless),
+            exercise_id="small_knee_bend",
+        )
+        job_id = store.create_job(up.id).id
+    finally:
+        store.close()
+    t0 = time.monotonic()
+    status = run_job(job_id, settings.model_dump_json())
+    store = repo.open_store(settings)
+    try:
+        job = repo.get_job(store, job_id)
+    finally:
+        store.close()
+    print(f"  as a job (decoding analyzer): {status} after {time.monotonic() - t0:.1f} s: {job.error!r}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=12.0, help="measuring time per phase")
+    ap.add_argument("--uploads-only", action="store_true", help="only the upload cases (issue 17)")
     args = ap.parse_args()
+    if args.uploads_only:
+        with tempfile.TemporaryDirectory(prefix="bench-abuse-") as tmp:
+            upload_abuse(Path(tmp))
+        return 0
     people = tuple(f"p{i:02d}" for i in range(N_STREAM_SOCKETS)) + ("other",)
     with tempfile.TemporaryDirectory(prefix="bench-abuse-") as tmp:
         data = Path(tmp) / "data"
@@ -257,6 +415,8 @@ def main() -> int:
     )
     print(f"refusal past the live cap: {refusal!r}")
     print(f"target: every phase within {TARGET_RATIO:g}x of idle in RSS and p95 -> {'met' if ok else 'NOT met'}")
+    with tempfile.TemporaryDirectory(prefix="bench-abuse-") as tmp:
+        upload_abuse(Path(tmp))
     return 0
 
 

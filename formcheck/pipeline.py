@@ -28,10 +28,15 @@ class Analysis:
 
 
 def landmarks_for(
-    path: str | Path, *, progress: Callable[[float], None] | None = None, cache: str | Path | None = None
+    path: str | Path,
+    *,
+    progress: Callable[[float], None] | None = None,
+    cache: str | Path | None = None,
+    max_frames: int | None = None,
+    max_s: float | None = None,
 ) -> tuple[PoseSeq, str | None]:
     """Raw landmarks of a video (and the pose model's sha256): from a landmark .npz if given, else MediaPipe
-    through formcheck.media.pose with its on-disk cache."""
+    through formcheck.media.pose with its on-disk cache (stopped past `max_frames` decoded frames or `max_s`)."""
     if cache is not None and Path(cache).is_file():
         seq = PoseSeq.load_npz(cache)
         with np.load(cache, allow_pickle=False) as z:
@@ -44,7 +49,7 @@ def landmarks_for(
             progress(min(1.0, n / total))
 
     model = pose.resolve_model()
-    seq = pose.estimate_video(path, model=model, progress=prog, use_cache=True)
+    seq = pose.estimate_video(path, model=model, progress=prog, use_cache=True, max_frames=max_frames, max_s=max_s)
     return seq, model.sha256
 
 

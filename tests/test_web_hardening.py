@@ -308,7 +308,7 @@ def slow_recorder_analyse(video, exercise_id, side, **kw):
     order_file = Path(video).resolve().parents[2] / "order.log"
     with open(order_file, "a") as f:
         f.write(Path(video).parent.name + "\n")
-    time.sleep(0.3)
+    time.sleep(2.0)  # longer than the next three uploads take (each is probed in a child process)
     return fake_analyse(video, exercise_id, side, **kw)
 
 

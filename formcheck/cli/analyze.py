@@ -114,6 +114,9 @@ def _check_input_file(path: Path, what: str) -> None:
         raise InputError(f"{path}: no such {what} file")
 
 
+ANNOTATE_SUFFIXES = (".mp4", ".m4v", ".mov")  # containers the H.264 writer can produce (with +faststart)
+
+
 def check_output_path(path: Path, flag: str) -> None:
     """Before the (long) analysis: the output's folder exists and is writable, and the path is not a folder."""
     if path.is_dir():
@@ -138,6 +141,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         check_output_path(args.json, "--json")
     if args.annotate is not None:
         check_output_path(args.annotate, "--annotate")
+        if args.annotate.suffix.lower() not in ANNOTATE_SUFFIXES:
+            raise InputError(
+                f"--annotate {args.annotate}: the annotated video is an H.264 MP4: name it "
+                f"{' or '.join(ANNOTATE_SUFFIXES)}"
+            )
     report = analyze_video(
         args.video,
         args.exercise,

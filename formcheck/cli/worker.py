@@ -34,8 +34,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _worker(args: argparse.Namespace) -> int:
     from formcheck.webapp import repo
     from formcheck.webapp.celery_app import run_worker
+    from formcheck.webapp.privacy import restrict_umask
     from formcheck.webapp.settings import Settings
 
+    restrict_umask()  # annotated videos, landmarks, logs: 0600 / 0700, as `formcheck serve` makes them
     broker = args.broker or load_config().broker_url
     if not broker:
         raise InputError(f"no broker: pass --broker redis://HOST:6379/0 or set {ENV_BROKER}")

@@ -343,8 +343,11 @@ def estimate_video(
     progress: Callable[[int, int | None], None] | None = None,
     use_cache: bool = False,
     cache_dir: Path | None = None,
+    max_frames: int | None = None,
+    max_s: float | None = None,
 ) -> PoseSeq:
     """Raw (unsmoothed) landmarks of every frame of a video; frames without a person are kept, empty.
+    `max_frames` / `max_s` stop it (video.VideoRefusedError) on a video that decodes to more or lasts longer.
 
     With use_cache, the result is stored under $FORMCHECK_CACHE_DIR (default ~/.cache/formcheck/landmarks),
     keyed by the video's and the model's sha256, so evaluations re-run without MediaPipe.
@@ -363,7 +366,7 @@ def estimate_video(
     frames: list[PoseFrame] = []
     total = info.frame_count
     with MediaPipePoseEstimator(minfo) as est:
-        for pf in est.frames(read_video(path)):
+        for pf in est.frames(read_video(path, max_frames=max_frames, max_s=max_s)):
             frames.append(pf)
             if progress is not None:
                 progress(len(frames), total)

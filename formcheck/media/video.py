@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from formcheck.errors import VideoError
+from formcheck.media.frame_limits import MAX_FRAME_SIDE_PX, MIN_FRAME_SIDE_PX
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,11 @@ class Frame:
         return int(self.rgb.shape[1]), int(self.rgb.shape[0])
 
 
+class VideoRefusedError(VideoError):
+    """A video refused for what it is (too large a picture, too small, too long): the message names no path and
+    may be shown to the person who sent it as it is."""
+
+
 @dataclasses.dataclass(frozen=True)
 class VideoInfo:
     width: int
@@ -50,6 +56,8 @@ class VideoInfo:
     duration_s: float | None
     frame_count: int | None
     rotation_deg: int
+    packets: int | None = None  # video packets in the file (probe_isolated counts them without decoding)
+    packet_span_s: float | None = None  # first to last packet, in seconds (the duration the file really holds)
 
 
 def _open(path: Path):
@@ -76,14 +84,30 @@ def _short(exc: BaseException) -> str:
     return text[:160]
 
 
-def probe(path: str | Path) -> VideoInfo:
-    """Size (upright, as decoded), nominal fps, duration and rotation of a video; decodes one frame at most."""
+def check_picture_size(w: int, h: int, max_side_px: int = MAX_FRAME_SIDE_PX) -> None:
+    """VideoRefusedError (one line, with the limit) for a picture too large or too small to analyse."""
+    if w <= 0 or h <= 0:
+        raise VideoRefusedError("This file is not a playable video: its picture size is unknown")
+    if max(w, h) > max_side_px:
+        raise VideoRefusedError(f"The video is {w}x{h} px; the limit is {max_side_px} px on a side: send 1080p or less")
+    if min(w, h) < MIN_FRAME_SIDE_PX:
+        raise VideoRefusedError(f"The video is {w}x{h} px: too small, at least {MIN_FRAME_SIDE_PX} px on a side")
+
+
+def probe(path: str | Path, *, max_side_px: int | None = None) -> VideoInfo:
+    """Size (upright, as decoded), nominal fps, duration and rotation of a video; decodes one frame at most.
+
+    With `max_side_px` the size the stream declares is checked before anything is decoded (a small file can
+    declare a huge picture), and the decoded frame's size again (VideoRefusedError)."""
     import av
 
     path = Path(path)
     container = _open(path)
     try:
         s = container.streams.video[0]
+        if max_side_px is not None:
+            check_picture_size(int(s.codec_context.width or 0), int(s.codec_context.height or 0), max_side_px)
+            s.codec_context.thread_count = 1  # one frame needs no decoder threads (each reserves a stack)
         rate = float(s.average_rate) if s.average_rate else 0.0
         dur = (
             float(s.duration * s.time_base)
@@ -97,6 +121,8 @@ def probe(path: str | Path) -> VideoInfo:
             raise VideoError(f"{path}: no frame can be decoded ({_short(exc)})") from exc
         if first is None:
             raise VideoError(f"{path}: no frames could be decoded (truncated or not a video)")
+        if max_side_px is not None:
+            check_picture_size(first.width, first.height, max_side_px)
         rot = int(getattr(first, "rotation", 0) or 0) % 360
         w, h = _scaled_size(first.width, first.height, MAX_SIDE_PX)
         if rot % 180:
@@ -104,6 +130,87 @@ def probe(path: str | Path) -> VideoInfo:
         return VideoInfo(width=w, height=h, fps=rate, duration_s=dur, frame_count=s.frames or None, rotation_deg=rot)
     finally:
         container.close()
+
+
+def count_packets(path: str | Path, stop_after: int) -> tuple[int, float | None]:
+    """(video packets, seconds from the first to the end of the last) read from the container without decoding;
+    stops once more than `stop_after` are counted. For files whose header gives no duration or frame count
+    (a Matroska stream written without a duration): what is really in the file, cheaply."""
+    import av
+
+    path = Path(path)
+    container = _open(path)
+    try:
+        s = container.streams.video[0]
+        tb = s.time_base
+        n, first, end = 0, None, None
+        try:
+            for packet in container.demux(s):
+                if not packet.size:
+                    continue
+                n += 1
+                if packet.pts is not None and tb is not None:
+                    first = packet.pts if first is None else min(first, packet.pts)
+                    stop = packet.pts + (packet.duration or 0)
+                    end = stop if end is None else max(end, stop)
+                if n > stop_after:
+                    break
+        except (av.error.FFmpegError, OSError) as exc:
+            raise VideoError(f"{path}: the file is corrupt after {n} frames ({_short(exc)})") from exc
+        span = float((end - first) * tb) if first is not None and end is not None and tb is not None else None
+        return n, span
+    finally:
+        container.close()
+
+
+# The probe process: a web upload's first frame is decoded there, never in the server. A 1920x1080 frame and
+# PyAV/FFmpeg/numpy's own mappings (~300 MB of address space) fit under this; a 16000x16000 picture (~770 MB
+# as RGB) does not.
+PROBE_MEM_LIMIT_BYTES = 512 * 1024 * 1024
+PROBE_TIMEOUT_S = 60.0  # a probe decodes one frame and reads the packet headers: seconds, not minutes
+
+
+def probe_isolated(
+    path: str | Path,
+    *,
+    max_side_px: int = MAX_FRAME_SIDE_PX,
+    stop_after_packets: int,
+    mem_limit_bytes: int = PROBE_MEM_LIMIT_BYTES,
+    timeout_s: float = PROBE_TIMEOUT_S,
+) -> VideoInfo:
+    """`probe` (with the size check) plus a packet count, in a child process under an address-space limit and a
+    timeout. VideoRefusedError (a one-line reason with the limit) or VideoError (the decoder's words)."""
+    import json
+    import subprocess
+    import sys
+
+    cmd = [
+        sys.executable,
+        "-m",
+        "formcheck.media.probe_child",
+        str(path),
+        str(int(max_side_px)),
+        str(int(stop_after_packets)),
+        str(int(mem_limit_bytes)),
+    ]
+    try:
+        done = subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired:
+        raise VideoRefusedError(f"The video could not be read within {timeout_s:g} s") from None
+    lines = done.stdout.decode(errors="replace").strip().splitlines()
+    try:
+        out = json.loads(lines[-1]) if lines else {}
+    except ValueError:
+        out = {}
+    if "refused" in out:
+        raise VideoRefusedError(str(out["refused"]))
+    if "info" in out:
+        return VideoInfo(**out["info"])
+    if "error" in out:
+        raise VideoError(str(out["error"]))
+    err = done.stderr.decode(errors="replace").strip().splitlines()
+    log.warning("probe of %s ended with code %s: %s", path, done.returncode, err[-1][:300] if err else "")
+    raise VideoError(f"{path}: the probe process ended with code {done.returncode}")
 
 
 def _upright(rgb: NDArray, rotation_deg: int) -> NDArray:
@@ -119,7 +226,28 @@ def _scaled_size(w: int, h: int, max_side_px: int | None) -> tuple[int, int]:
     return max(2, int(round(w * k / 2)) * 2), max(2, int(round(h * k / 2)) * 2)
 
 
-def _decode(path: Path, stop: threading.Event, max_side_px: int | None = MAX_SIDE_PX) -> Iterator[Frame]:
+def frame_cap_message(max_frames: int) -> str:
+    return f"The video has more than {max_frames} frames; the limit is {max_frames}: trim it or record at 30 fps"
+
+
+def duration_cap_message(max_s: float) -> str:
+    return f"The video is longer than {max_s / 60:g} min, the limit: trim it to the sets you want reviewed"
+
+
+def _check_caps(frames: int, span_s: float, max_frames: int | None, max_s: float | None) -> None:
+    if max_frames is not None and frames > max_frames:
+        raise VideoRefusedError(frame_cap_message(max_frames))
+    if max_s is not None and span_s > max_s:
+        raise VideoRefusedError(duration_cap_message(max_s))
+
+
+def _decode(
+    path: Path,
+    stop: threading.Event,
+    max_side_px: int | None = MAX_SIDE_PX,
+    max_frames: int | None = None,
+    max_s: float | None = None,
+) -> Iterator[Frame]:
     import av
 
     container = _open(path)
@@ -130,6 +258,7 @@ def _decode(path: Path, stop: threading.Event, max_side_px: int | None = MAX_SID
         tb = stream.time_base
         rate = float(stream.average_rate) if stream.average_rate else None
         last_t = -np.inf
+        first_t = 0.0
         packets = 0
         try:
             for packet in container.demux(stream):
@@ -148,7 +277,9 @@ def _decode(path: Path, stop: threading.Event, max_side_px: int | None = MAX_SID
                         raise VideoError(f"{path}: frames carry no timestamps and the stream has no frame rate")
                     if t <= last_t:  # duplicate or reordered pts: keep time strictly increasing
                         t = last_t + 1e-3
+                    first_t = t if n == 0 else first_t
                     last_t = t
+                    _check_caps(n + 1, t - first_t, max_frames, max_s)
                     rot = getattr(vf, "rotation", 0) or 0
                     w, h = _scaled_size(vf.width, vf.height, max_side_px)
                     rgb = (
@@ -180,9 +311,17 @@ def _lower_thread_priority() -> None:
 
 
 def read_video(
-    path: str | Path, *, read_ahead: int = READ_AHEAD_FRAMES, max_side_px: int | None = MAX_SIDE_PX
+    path: str | Path,
+    *,
+    read_ahead: int = READ_AHEAD_FRAMES,
+    max_side_px: int | None = MAX_SIDE_PX,
+    max_frames: int | None = None,
+    max_s: float | None = None,
 ) -> Iterator[Frame]:
-    """Decode `path` on a background thread so decoding overlaps the consumer's work; errors re-raised here."""
+    """Decode `path` on a background thread so decoding overlaps the consumer's work; errors re-raised here.
+
+    With `max_frames` / `max_s`, decoding stops with a VideoRefusedError once the video has more frames or lasts
+    longer (the caps hold on what is decoded, whatever the file's header says)."""
     path = Path(path)
     _open(path).close()  # fail fast, in the caller's thread, on a missing or unreadable file
     q: queue.Queue = queue.Queue(maxsize=read_ahead)
@@ -192,7 +331,7 @@ def read_video(
     def work() -> None:
         _lower_thread_priority()
         try:
-            for frame in _decode(path, stop, max_side_px):
+            for frame in _decode(path, stop, max_side_px, max_frames, max_s):
                 while not stop.is_set():
                     try:
                         q.put(frame, timeout=0.1)

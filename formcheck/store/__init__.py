@@ -29,7 +29,7 @@ from formcheck.store.records import (
     User,
 )
 from formcheck.store.schema import SCHEMA_VERSION
-from formcheck.store.store import LeaseLostError, Store
+from formcheck.store.store import LeaseLostError, PendingQuotaError, Store
 
 __all__ = [
     "DB_FILENAME",
@@ -46,6 +46,7 @@ __all__ = [
     "LeaseLostError",
     "LevelEventRow",
     "PainRow",
+    "PendingQuotaError",
     "Person",
     "ProgrammeDay",
     "ReadinessRow",

@@ -29,8 +29,22 @@ def create_upload(
     size_bytes: int,
     exercise_id: str,
     side: str,
+    max_pending: int | None = None,
 ) -> tuple[int, int]:
-    """Store an uploaded video and queue its analysis job: (upload id, job id)."""
+    """Store an uploaded video and queue its analysis job: (upload id, job id). With `max_pending`, refused
+    (store.PendingQuotaError, nothing written) when the owner already has that many unfinished jobs."""
+    if max_pending is not None:
+        up, job = store.add_upload_with_job(
+            owner_id,
+            max_pending=max_pending,
+            original_filename=filename,
+            stored_path=stored_relpath,
+            sha256=sha256,
+            size_bytes=size_bytes,
+            exercise_id=exercise_id,
+            side=side,
+        )
+        return up.id, job.id
     up = store.add_upload(
         owner_id,
         original_filename=filename,

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, select
+from sqlalchemy import ColumnElement, Connection, func, select
 
 from formcheck.errors import InputError, StoreError
 from formcheck.store import schema as t
@@ -20,6 +20,31 @@ J = t.jobs.c
 
 class LeaseLostError(StoreError):
     """A worker wrote to a job whose lease another worker has taken over (the old run must stop)."""
+
+
+class PendingQuotaError(InputError):
+    """The person already has `pending` unfinished jobs, the most allowed (nothing was written)."""
+
+    def __init__(self, pending: int) -> None:
+        super().__init__(f"{pending} videos are already waiting for analysis")
+        self.pending = pending
+
+
+def _lock_person(conn: Connection, owner_id: int) -> None:
+    """Serialise writers per person for the rest of the transaction: on PostgreSQL a row lock on the person (the
+    count-then-insert of two uploads at once cannot both see the old count); on SQLite the transaction is already
+    BEGIN IMMEDIATE (one writer at a time for the whole database)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(t.people.c.id).where(t.people.c.id == owner_id).with_for_update())
+
+
+def _pending_of(conn: Connection, owner_id: int) -> int:
+    q = (
+        select(func.count())
+        .select_from(t.jobs.join(t.uploads, J.upload_id == t.uploads.c.id))
+        .where(t.uploads.c.owner_id == owner_id, J.status.in_((JobStatus.QUEUED.value, JobStatus.RUNNING.value)))
+    )
+    return int(conn.execute(q).scalar_one())
 
 
 def job(conn: Connection, job_id: int) -> JobRow:
@@ -85,6 +110,54 @@ class JobsRepo(Database):
                 side=side,
                 created_at=to_db(at or utc_now()),
             )
+
+    def add_upload_with_job(
+        self,
+        owner_id: int,
+        *,
+        max_pending: int,
+        original_filename: str,
+        stored_path: str,
+        sha256: str,
+        size_bytes: int,
+        exercise_id: str,
+        side: str | None = None,
+        at: datetime | None = None,
+    ) -> tuple[UploadRow, JobRow]:
+        """Store an upload and queue its job in one transaction, unless the person already has `max_pending`
+        queued or running jobs (PendingQuotaError): counted and inserted under the person's lock, so uploads
+        sent at once cannot all pass the count before any job row exists."""
+        when = to_db(at or utc_now())
+        with self._tx(write=True) as conn:
+            person(conn, owner_id)
+            _lock_person(conn, owner_id)
+            pending = _pending_of(conn, owner_id)
+            if pending >= max_pending:
+                raise PendingQuotaError(pending)
+            up = insert_row(
+                conn,
+                t.uploads,
+                UploadRow,
+                owner_id=owner_id,
+                original_filename=original_filename,
+                stored_path=stored_path,
+                sha256=sha256,
+                size_bytes=size_bytes,
+                exercise_id=exercise_id,
+                side=side,
+                created_at=when,
+            )
+            new_job = insert_row(
+                conn,
+                t.jobs,
+                JobRow,
+                upload_id=up.id,
+                status=JobStatus.QUEUED.value,
+                progress=0.0,
+                created_at=when,
+                updated_at=when,
+            )
+            return up, new_job
 
     def get_upload(self, upload_id: int) -> UploadRow:
         with self._tx(write=False) as conn:

@@ -8,12 +8,12 @@ raised before anything is written.
 from __future__ import annotations
 
 from formcheck.store.days import DaysRepo
-from formcheck.store.jobs import JobsRepo, LeaseLostError
+from formcheck.store.jobs import JobsRepo, LeaseLostError, PendingQuotaError
 from formcheck.store.people import PeopleRepo
 from formcheck.store.review import ReviewRepo
 from formcheck.store.sets import SetsRepo
 
-__all__ = ["LeaseLostError", "Store"]
+__all__ = ["LeaseLostError", "PendingQuotaError", "Store"]
 
 
 class Store(PeopleRepo, DaysRepo, SetsRepo, JobsRepo, ReviewRepo):

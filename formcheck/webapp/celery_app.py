@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 import threading
+from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
@@ -28,6 +30,40 @@ RESTORE_INTERVAL_S = 5
 BUSY_RETRY_S = 30.0  # a delivery of a job another live worker holds: look again this much later
 SEND_TIMEOUT_S = 5.0  # how long an upload waits for an unreachable broker before saying so
 SEND_RETRIES = 1
+# FORMCHECK_JOB_TIMEOUT_S holds for Celery jobs too: the task stops itself at the limit (an alarm in the task's
+# thread, for every pool), and Celery's own soft / hard limits (prefork pool only) back it up this much later.
+SOFT_LIMIT_GRACE_S = 10.0
+HARD_LIMIT_GRACE_S = 30.0
+SAFE_REDIS_TRANSPORT = "formcheck.webapp.broker_transport:SafeRedisTransport"
+
+
+class JobTimeLimitError(BaseException):
+    """Raised in the task's thread at FORMCHECK_JOB_TIMEOUT_S (a BaseException so run_job's own handlers, which
+    turn errors into a failed job, let it through to the task, which fails the job with the time limit)."""
+
+
+def _job_timeout_s() -> float:
+    return float(load_config().job_timeout_s)
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Raise JobTimeLimitError in this thread after `seconds` (SIGALRM: only in the main thread, where both the
+    solo pool and prefork's children run a task; elsewhere Celery's own limits are the only ones)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _alarm(signum: int, frame: Any) -> None:
+        raise JobTimeLimitError(seconds)
+
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _resend_interval_s() -> float:
@@ -49,7 +85,12 @@ def celery_app(broker_url: str) -> Any:
     from celery import Celery
 
     app = Celery("formcheck", broker=broker_url, set_as_current=False)
+    timeout_s = _job_timeout_s()
+    if broker_url.startswith("redis://"):  # a bad message on the list is dropped, not fatal to the worker
+        app.conf.broker_transport = SAFE_REDIS_TRANSPORT
     app.conf.update(
+        task_soft_time_limit=timeout_s + SOFT_LIMIT_GRACE_S,
+        task_time_limit=timeout_s + HARD_LIMIT_GRACE_S,
         task_acks_late=True,  # ack after the job: a killed worker's job is redelivered, not lost
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,  # one job reserved per worker process: others stay for idle workers
@@ -73,9 +114,11 @@ def celery_app(broker_url: str) -> Any:
 
 def _run_job_task(task: Any, job_id: int) -> str:
     """Worker side: claim the job, run it with a heartbeat, or leave it to its live holder (retry later)."""
+    from celery.exceptions import SoftTimeLimitExceeded
+
     from formcheck.webapp import repo
     from formcheck.webapp.job_lease import MAX_ATTEMPTS, Heartbeat, claim_job, holder_id
-    from formcheck.webapp.jobs import run_job
+    from formcheck.webapp.jobs import fail_timed_out, run_job
     from formcheck.webapp.schemas import JobStatus
     from formcheck.webapp.settings import Settings
 
@@ -101,8 +144,12 @@ def _run_job_task(task: Any, job_id: int) -> str:
             return JobStatus.FAILED
         if claim.takeover:
             log.warning("job %s: its worker stopped mid-job; running it again", job_id)
-        with Heartbeat(store, int(job_id), holder, lease=lease):  # run_job fences its writes by the holder
-            return run_job(int(job_id), settings.model_dump_json(), lease_owner=holder)
+        try:
+            with Heartbeat(store, int(job_id), holder, lease=lease), time_limit(settings.job_timeout_s):
+                return run_job(int(job_id), settings.model_dump_json(), lease_owner=holder)  # writes fenced by holder
+        except (JobTimeLimitError, SoftTimeLimitExceeded):
+            log.warning("job %s stopped at the %g s time limit", job_id, settings.job_timeout_s)
+            return fail_timed_out(store, int(job_id), settings.job_timeout_s, holder)
     finally:
         repo.close_store(store)
 

@@ -9,6 +9,7 @@ it from any server process, and a restart finds every unfinished job there (`Job
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
 import re
 import time
@@ -83,11 +84,14 @@ def analyse_upload(
     annotate_path: Path,
     landmarks_path: Path,
     progress: Callable[[float], None],
+    max_frames: int | None = None,
+    max_s: float | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The default job body: pose once (landmarks kept beside the upload), judge, render, chart.
 
     Returns (report as formcheck.report/1 JSON, angle chart). Keeping the landmarks means rules can be re-run
-    after a threshold change without MediaPipe.
+    after a threshold change without MediaPipe. Decoding stops, and the job fails with the limit, past
+    `max_frames` frames or `max_s` seconds (whatever the file's header claimed at upload).
     """
     from formcheck.core.report import report_to_json
     from formcheck.pipeline import analyse_landmarks, landmarks_for
@@ -95,7 +99,9 @@ def analyse_upload(
     if landmarks_path.is_file():
         seq, model_sha = landmarks_for(video, cache=landmarks_path)
     else:
-        seq, model_sha = landmarks_for(video, progress=lambda r: progress(r * LANDMARK_PROGRESS_RATIO))
+        seq, model_sha = landmarks_for(
+            video, progress=lambda r: progress(r * LANDMARK_PROGRESS_RATIO), max_frames=max_frames, max_s=max_s
+        )
         seq.save_npz(landmarks_path, model_sha256=model_sha or "")
     progress(LANDMARK_PROGRESS_RATIO)
     done = analyse_landmarks(
@@ -108,6 +114,14 @@ def analyse_upload(
         annotate_path=annotate_path,
     )
     return report_to_json(done.report), angle_chart(done.prepared.table, exercise_id, side)
+
+
+def _caps_for(analyzer: Callable[..., Any], settings: Settings) -> dict[str, Any]:
+    """The frame and duration caps, for an analyzer that decodes and takes them (the default one does; test
+    doubles that never decode need not)."""
+    params = inspect.signature(analyzer).parameters
+    caps = {"max_frames": settings.max_video_frames, "max_s": settings.max_video_s}
+    return {k: v for k, v in caps.items() if k in params}
 
 
 class _Progress:
@@ -145,6 +159,22 @@ def _fail(store: Any, job_id: int, message: str, lease_owner: str | None) -> str
     return JobStatus.FAILED
 
 
+TIMEOUT_REASON = "The analysis took longer than {limit} and was stopped: upload a shorter video"
+
+
+def timeout_reason(limit_s: float) -> str:
+    """A job stopped at FORMCHECK_JOB_TIMEOUT_S, in one line with the limit (the process pool and Celery alike)."""
+    return TIMEOUT_REASON.format(limit=f"{limit_s / 60:g} min" if limit_s >= 60 else f"{limit_s:g} s")
+
+
+def fail_timed_out(store: Any, job_id: int, limit_s: float, lease_owner: str | None) -> str:
+    """End a job stopped at FORMCHECK_JOB_TIMEOUT_S as failed, with the limit (a lease lost meanwhile: nothing)."""
+    try:
+        return _fail(store, job_id, timeout_reason(limit_s), lease_owner)
+    except LeaseLostError:
+        return JobStatus.FAILED
+
+
 def run_job(job_id: int, settings_json: str, lease_owner: str | None = None) -> str:
     """Analyse one stored upload; writes status, progress and the report to the store. Returns the final status.
 
@@ -178,6 +208,7 @@ def run_job(job_id: int, settings_json: str, lease_owner: str | None = None) -> 
                 annotate_path=annotate_path,
                 landmarks_path=settings.data_dir / job.landmarks_relpath,
                 progress=_Progress(store, job_id, lease_owner),
+                **_caps_for(analyzer, settings),
             )
         except LeaseLostError:
             log.warning("job %s: lease lost (timed out or taken over); this run stops", job_id)

@@ -29,6 +29,7 @@ from typing import Any
 from formcheck.store import LeaseLostError
 from formcheck.webapp import repo
 from formcheck.webapp.job_lease import MAX_ATTEMPTS, RESTART_REASON
+from formcheck.webapp.jobs import timeout_reason
 from formcheck.webapp.schemas import JobStatus
 from formcheck.webapp.settings import Settings
 
@@ -41,12 +42,7 @@ PARENT_POLL_S = 1.0
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 SIGKILL = 9
 CRASH_REASON = "The analysis worker stopped unexpectedly"
-TIMEOUT_REASON = "The analysis took longer than {limit} and was stopped: upload a shorter video"
 LEFTOVER_SUFFIXES = (".part", ".part.mp4")
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
 
 
 # ------------------------------------------------------------------------------------------------ worker side
@@ -206,9 +202,7 @@ class JobRunner:
                 self._reap(run)
             elif now_s - run.started_s > self._settings.job_timeout_s:
                 self._stop_worker(run)
-                self._finish(
-                    run, JobStatus.FAILED, TIMEOUT_REASON.format(limit=_duration(self._settings.job_timeout_s))
-                )
+                self._finish(run, JobStatus.FAILED, timeout_reason(self._settings.job_timeout_s))
                 log.warning("job %s stopped after %.0f s", run.job_id, now_s - run.started_s)
             elif now_s - run.renewed_s > self._settings.job_lease_s * RENEW_FRACTION:
                 if self._store.renew_lease(run.job_id, run.lease_owner, self._settings.job_lease_s):

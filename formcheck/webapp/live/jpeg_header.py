@@ -16,6 +16,10 @@ SOS = 0xDA
 EOI = 0xD9
 STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM, RST0..7: no length field
 MAX_SEGMENTS = 512  # a camera JPEG has < 20 segments before its frame header
+# Scans (SOS markers) a live frame may have. A baseline JPEG (what browsers' canvas.toBlob and cameras send) has 1;
+# libjpeg's default progressive script has 10 for colour. Each scan is another full pass over the picture in the
+# decoder, so a progressive JPEG with thousands of scans costs ~29 s of CPU for one 1920 px frame (issue 17, L1).
+MAX_JPEG_SCANS = 16
 
 
 def jpeg_size_px(data: bytes) -> tuple[int, int] | None:
@@ -44,3 +48,9 @@ def jpeg_size_px(data: bytes) -> tuple[int, int] | None:
             return int(width), int(height)
         i += 2 + length
     return None
+
+
+def jpeg_scan_count(data: bytes) -> int:
+    """How many scans (SOS markers) a JPEG has, without decoding: inside entropy-coded data a 0xFF byte is always
+    followed by 0x00 (stuffing) or a restart marker, so every 0xFF 0xDA is a real start-of-scan."""
+    return data.count(b"\xff\xda")

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from formcheck.core.landmarks import N_LANDMARKS
 from formcheck.core.types import PoseFrame
+from formcheck.media.frame_limits import MAX_FRAME_SIDE_PX, MIN_FRAME_SIDE_PX
 from formcheck.webapp.limits import TokenBucket
 
 # MediaPipe normalises image x, y to the frame; landmarks outside the frame (a foot cut off) are extrapolated
@@ -37,8 +38,6 @@ IMAGE_Z_ABS_MAX = 10.0
 # World landmarks are hip-centred metres: a standing adult's hands overhead are ~1.3 m from the hips, so 3 m is
 # more than double any body's reach.
 WORLD_ABS_MAX_M = 3.0
-MIN_FRAME_SIDE_PX = 16  # same floor as a decoded JPEG (replies.decode_jpeg)
-MAX_FRAME_SIDE_PX = 1920  # same cap as the JPEG path (protocol.MAX_FRAME_SIDE_PX)
 MAX_POSE_MS = 60_000.0  # the page's own pose time; above a minute it is not a per-frame figure
 MAX_T_MS = 1e12  # ~31 years of performance.now(): larger is not a clock
 # A landmark message is ~2.5 kB at 4-5 decimals; 24 kB leaves room for full float precision, not for abuse.

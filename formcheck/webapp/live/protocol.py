@@ -34,6 +34,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
 from formcheck.core.landmarks import Side
+from formcheck.media.frame_limits import MAX_FRAME_SIDE_PX
 
 PROTOCOL_VERSION = 1
 FRAME_MAGIC = b"FCF1"
@@ -43,7 +44,6 @@ JPEG_SOI = b"\xff\xd8"
 # Limits (judgement calls, sized for a webcam client; all bound memory and CPU per connection):
 MAX_FRAME_BYTES = 1_500_000  # a 640x480 q80 JPEG is ~20-60 kB; a 1080p q95 frame ~0.6 MB: 2.5x headroom
 MAX_TEXT_BYTES = 8_192  # control messages are < 300 B
-MAX_FRAME_SIDE_PX = 1920  # larger images cost CPU and buy nothing: the model resizes to 256 px
 # Token bucket over frames sent while another was still waiting (dropped unprocessed) and control messages;
 # a client that keeps one frame in flight never spends a token on frames.
 FLOOD_RATE_PER_S = 60.0

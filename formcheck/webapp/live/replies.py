@@ -18,12 +18,12 @@ from formcheck.core.geometry import angle_at_deg
 from formcheck.core.landmarks import Lm
 from formcheck.core.results import LiveFeedback, Rep
 from formcheck.core.types import PoseFrame
+from formcheck.media.frame_limits import MIN_FRAME_SIDE_PX
 from formcheck.webapp.live.coach import Frame
-from formcheck.webapp.live.jpeg_header import jpeg_size_px
+from formcheck.webapp.live.jpeg_header import MAX_JPEG_SCANS, jpeg_scan_count, jpeg_size_px
 from formcheck.webapp.live.protocol import MAX_FRAME_SIDE_PX, KeyAngle, ProtocolError, StartSet
 
 LANDMARK_DECIMALS = 4  # 1e-4 of a 640 px frame = 0.06 px: plenty for drawing, keeps replies ~2 kB
-MIN_DECODED_SIDE_PX = 16  # smaller images hold no person the model can find
 
 # Key angles shown on the overlay: (label, landmark the label sits at).
 ANGLE_LABELS: tuple[tuple[str, Lm, Lm, Lm], ...] = (
@@ -45,8 +45,14 @@ def decode_jpeg(jpeg: bytes) -> np.ndarray:
         raise ProtocolError(
             "bad_frame", f"image of {size[0]}x{size[1]} px is larger than {MAX_FRAME_SIDE_PX} px: send 640x480"
         )
+    scans = jpeg_scan_count(jpeg)
+    if scans > MAX_JPEG_SCANS:
+        raise ProtocolError(
+            "bad_frame",
+            f"JPEG with {scans} scans; the limit is {MAX_JPEG_SCANS}: send a baseline (non-progressive) JPEG",
+        )
     bgr = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
-    if bgr is None or bgr.ndim != 3 or min(bgr.shape[:2]) < MIN_DECODED_SIDE_PX:
+    if bgr is None or bgr.ndim != 3 or min(bgr.shape[:2]) < MIN_FRAME_SIDE_PX:
         raise ProtocolError("bad_frame", "the image could not be decoded")
     if max(bgr.shape[:2]) > MAX_FRAME_SIDE_PX:
         raise ProtocolError("bad_frame", f"image larger than {MAX_FRAME_SIDE_PX} px: send 640x480")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import math
@@ -16,6 +17,9 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import FileResponse
 
 from formcheck.errors import InputError, VideoError
+from formcheck.media.frame_limits import MAX_FRAME_SIDE_PX
+from formcheck.media.video import frame_cap_message
+from formcheck.store import PendingQuotaError
 from formcheck.webapp import repo
 from formcheck.webapp.deps import (
     CurrentUser,
@@ -48,6 +52,9 @@ NOT_A_FORM = "Send the video file itself as the request body (not a form)"
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 TOO_MANY_PENDING = "You already have {n} videos waiting for analysis: upload more once one is done"
 EMPTY_FILE = "The file is empty"
+# Probes running at once: each is a process of up to video.PROBE_MEM_LIMIT_BYTES; uploads past this wait their
+# turn (on a 2-core server two probes already fill the CPU the live coach needs).
+MAX_CONCURRENT_PROBES = 2
 
 
 def too_large_message(settings: Settings) -> str:
@@ -135,25 +142,38 @@ async def create_upload(
     try:
         size, sha256 = await _receive_video(request, part, settings)
         part.rename(final)
-        info = await _check_decodable(final, display)
+        info = await _check_decodable(request, final, display, settings)
         check_video_caps(info, settings)
     except BaseException:
         part.unlink(missing_ok=True)
         final.unlink(missing_ok=True)
         raise
-    upload_id, job_id = repo.create_upload(
-        store,
-        owner_id=user.id,
-        filename=display,
-        stored_relpath=rel.as_posix(),
-        sha256=sha256,
-        size_bytes=size,
-        exercise_id=exercise,
-        side=side,
-    )
+    try:  # the quota again, counted and inserted in one transaction: concurrent uploads all passed the first look
+        upload_id, job_id = repo.create_upload(
+            store,
+            owner_id=user.id,
+            filename=display,
+            stored_relpath=rel.as_posix(),
+            sha256=sha256,
+            size_bytes=size,
+            exercise_id=exercise,
+            side=side,
+            max_pending=settings.max_pending_jobs_per_person,
+        )
+    except BaseException as exc:
+        final.unlink(missing_ok=True)
+        if isinstance(exc, PendingQuotaError):
+            raise _too_many_pending(exc.pending) from None
+        raise
     request.app.state.jobs.submit(job_id)
     log.info("upload %s (%d bytes, %s) queued as job %s", upload_id, size, exercise, job_id)
     return _upload_public(store, repo.get_upload(store, upload_id))
+
+
+def _too_many_pending(pending: int) -> HTTPException:
+    return HTTPException(
+        status.HTTP_429_TOO_MANY_REQUESTS, TOO_MANY_PENDING.format(n=pending), headers={"Retry-After": "60"}
+    )
 
 
 def _admit_upload(
@@ -166,11 +186,9 @@ def _admit_upload(
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type in FORM_TYPES:
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, NOT_A_FORM)
-    pending = repo.pending_jobs_of(store, user.id)
+    pending = repo.pending_jobs_of(store, user.id)  # a first look, before the body is read (checked again at insert)
     if pending >= settings.max_pending_jobs_per_person:
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS, TOO_MANY_PENDING.format(n=pending), headers={"Retry-After": "60"}
-        )
+        raise _too_many_pending(pending)
     known = repo.exercise_ids()
     if exercise not in known:
         raise InputError(f"Unknown exercise {exercise!r}; choose one of: {', '.join(known)}")
@@ -223,11 +241,18 @@ async def _receive_video(request: Request, part: Path, settings: Settings) -> tu
 
 
 def check_video_caps(info: Any, settings: Settings) -> None:
-    """422 for a video that would hold the shared worker too long: over the duration or frame-count cap."""
-    duration_s = info.duration_s
-    frames = info.frame_count
+    """422 for a video that would hold the shared worker too long: over the duration or frame-count cap. The
+    header's figures and what the file holds (its packets, counted without decoding) both count: a Matroska file
+    can leave its duration out and carry an hour of frames."""
+    packets = getattr(info, "packets", None)
+    if packets is not None and packets > settings.max_video_frames:  # counting stopped here: "more than"
+        raise VideoError(frame_cap_message(settings.max_video_frames))
+    duration_s = _larger(info.duration_s, getattr(info, "packet_span_s", None))
+    frames = _larger(info.frame_count, packets)
     if frames is None and duration_s is not None and info.fps > 0:
         frames = int(math.ceil(duration_s * info.fps))
+    if frames is None and duration_s is None:
+        raise VideoError("The video's length cannot be read (no duration, no frame count): record it again")
     if duration_s is not None and duration_s > settings.max_video_s:
         raise VideoError(
             f"The video is {duration_s / 60:.1f} min long; the limit is {settings.max_video_s / 60:g} min:"
@@ -239,14 +264,32 @@ def check_video_caps(info: Any, settings: Settings) -> None:
         )
 
 
-async def _check_decodable(path: Path, display: str) -> Any:
-    """Open the container off the event loop; a file with a video signature but no decodable stream is a 422."""
-    import asyncio
+def _larger(a: float | None, b: float | None) -> Any:
+    return b if a is None else a if b is None else max(a, b)
 
-    from formcheck.media.video import probe
+
+def _probe_slots(request: Request) -> asyncio.Semaphore:
+    """At most MAX_CONCURRENT_PROBES probe processes at once per app (each may use PROBE_MEM_LIMIT_BYTES)."""
+    slots = getattr(request.app.state, "probe_slots", None)
+    if slots is None:
+        slots = request.app.state.probe_slots = asyncio.Semaphore(MAX_CONCURRENT_PROBES)
+    return slots
+
+
+async def _check_decodable(request: Request, path: Path, display: str, settings: Settings) -> Any:
+    """Probe the file in a memory-limited child process (picture size from the stream's parameters before any
+    decoding, one frame decoded, packets counted): a file with a video signature but no decodable stream, a
+    picture over MAX_FRAME_SIDE_PX or under MIN_FRAME_SIDE_PX, is a one-line 422."""
+    from formcheck.media.video import VideoRefusedError, probe_isolated
 
     try:
-        info = await asyncio.to_thread(probe, path)
+        async with _probe_slots(request):
+            info = await asyncio.to_thread(
+                probe_isolated, path, max_side_px=MAX_FRAME_SIDE_PX, stop_after_packets=settings.max_video_frames
+            )
+    except VideoRefusedError as exc:
+        log.info("upload %r refused: %s", display, exc)
+        raise VideoError(str(exc)) from None
     except VideoError as exc:
         log.info("upload %r rejected: %s", display, exc)  # the decoder's words name server paths: log only
         raise VideoError("This file is not a playable video: its picture could not be decoded") from None
