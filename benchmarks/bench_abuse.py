@@ -417,7 +417,238 @@ def main() -> int:
     print(f"target: every phase within {TARGET_RATIO:g}x of idle in RSS and p95 -> {'met' if ok else 'NOT met'}")
     with tempfile.TemporaryDirectory(prefix="bench-abuse-") as tmp:
         upload_abuse(Path(tmp))
+    proxy_flood_report(args.seconds)  # issue 17 M3
+    combined_report(args.seconds)  # issue 17: live sockets + sign-in flood + an upload at once
     return 0
+
+
+# ------------------------------------------------------------------------------------- issue 17 (web side)
+N_PROXY_FLOOD = 48
+N_REAL_SIGNINS = 4
+UPLOAD_FIXTURE = REPO / "fixtures" / "videos" / "squat_side_clean.mp4"
+NGINX_CONF = """
+daemon off; worker_processes 1; pid {tmp}/nginx.pid; error_log {tmp}/nginx-error.log; {user}
+events {{ worker_connections 1024; }}
+http {{
+  access_log off; client_body_temp_path {tmp}/body; proxy_temp_path {tmp}/proxy;
+  fastcgi_temp_path {tmp}/fcgi; uwsgi_temp_path {tmp}/uwsgi; scgi_temp_path {tmp}/scgi;
+  client_max_body_size 300m;
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      proxy_pass http://127.0.0.1:{upstream}; proxy_http_version 1.1;
+      proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection "upgrade";
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $remote_addr; proxy_set_header X-Forwarded-Proto $scheme;
+    }}
+  }}
+}}
+"""
+
+
+def start_nginx(upstream: int, tmp: Path):
+    """nginx in front of the app as the README configures it, or None where nginx is not installed."""
+    import os
+    import shutil
+    import subprocess
+
+    from serverproc import free_port
+
+    exe = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    if exe is None:
+        return None, None
+    port = free_port()
+    user = "user root;" if os.geteuid() == 0 else ""
+    conf = tmp / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(tmp=tmp, port=port, upstream=upstream, user=user))
+    proc = subprocess.Popen([exe, "-c", str(conf), "-p", str(tmp)], stderr=subprocess.DEVNULL)
+    import socket
+
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    return None, None
+
+
+def proxy_flood_report(seconds: float) -> None:
+    """48 addresses send wrong passwords for one person's name through a local nginx (the README's config) to an
+    app with FORMCHECK_TRUSTED_PROXIES=127.0.0.1; meanwhile that person signs in 4 times from her own address.
+    Without nginx the flood sends X-Forwarded-For itself from the trusted address (the same keying)."""
+    with tempfile.TemporaryDirectory(prefix="bench-proxy-") as tmp:
+        data = Path(tmp) / "data"
+        seed(data, ("alex", "other"))
+        server = Server(data, env={"FORMCHECK_TRUSTED_PROXIES": "127.0.0.1"})
+        nginx, nginx_port = start_nginx(server.port, Path(tmp))
+        front = _Port(nginx_port) if nginx else _Port(server.port)
+        via = f"nginx on :{nginx_port}" if nginx else "FORMCHECK_TRUSTED_PROXIES with X-Forwarded-For (no nginx)"
+        stop = threading.Event()
+        try:
+            alex = Client(front, source=None if nginx else "127.0.0.1")
+            alex_xff = {} if nginx else {"X-Forwarded-For": "198.51.100.7"}
+            alex.start()
+            first = alex.call("POST", "/api/auth/signin", {"name": "alex", "password": PASSWORD_OF_SEED}, alex_xff)[0]
+            alex.call("POST", "/api/auth/signout", headers=alex_xff)
+            codes: dict[int, int] = {}
+            lock = threading.Lock()
+
+            def flood(i: int) -> None:
+                source = f"127.0.3.{i + 1}" if nginx else "127.0.0.1"
+                xff = {} if nginx else {"X-Forwarded-For": f"203.0.113.{i + 1}"}
+                while not stop.is_set():
+                    c = Client(front, source=source)
+                    try:
+                        c.start()
+                        code = c.call("POST", "/api/auth/signin", {"name": "alex", "password": f"w{i}"}, xff)[0]
+                    except OSError:
+                        code = -1
+                    with lock:
+                        codes[code] = codes.get(code, 0) + 1
+
+            real = []
+            with ThreadPoolExecutor(N_PROXY_FLOOD) as pool:
+                for i in range(N_PROXY_FLOOD):
+                    pool.submit(flood, i)
+                time.sleep(min(4.0, seconds / 3))
+                t_end = time.monotonic() + seconds
+                for _ in range(N_REAL_SIGNINS):
+                    alex.start()
+                    t0 = time.perf_counter()
+                    status = alex.call(
+                        "POST", "/api/auth/signin", {"name": "alex", "password": PASSWORD_OF_SEED}, alex_xff
+                    )[0]
+                    real.append((status, (time.perf_counter() - t0) * 1000))
+                    if status == 200:
+                        alex.call("POST", "/api/auth/signout", headers=alex_xff)
+                    time.sleep(max(0.0, (t_end - time.monotonic()) / N_REAL_SIGNINS))
+                stop.set()
+        finally:
+            stop.set()
+            if nginx:
+                nginx.terminate()
+                nginx.wait(10)
+            server.stop()
+    ok = sum(s == 200 for s, _ in real)
+    print(f"\nsign-in flood through a trusted proxy ({via}): {N_PROXY_FLOOD} addresses, wrong passwords for 'alex'")
+    print(f"  flood statuses: {dict(sorted(codes.items()))}; alex before the flood: {first}")
+    print(f"  alex's own sign-ins during the flood: {ok} of {len(real)} ok ({[f'{s}:{ms:.0f}ms' for s, ms in real]})")
+
+
+PASSWORD_OF_SEED = "correct horse battery"  # tests/serverproc.PASSWORD
+
+
+def _upload_once(front, cookies: dict, csrf: str, video: bytes, out: dict) -> None:
+    status, _, body = front.request(
+        "POST",
+        "/api/uploads?exercise=squat&side=auto&filename=set.mp4",
+        body=video,
+        headers={
+            "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items()),
+            "X-CSRF-Token": csrf,
+            "Content-Type": "video/mp4",
+        },
+        timeout_s=120,
+    )
+    out["upload"] = status
+    out["upload_reply"] = body[:120].decode(errors="replace")
+
+
+def run_combined(port: int, arg: dict, stop, results) -> None:
+    """Attacker process of the combined run: the streaming sockets, the 48-address flood and one upload at once
+    (the existing attackers, each in a thread of this process)."""
+    import queue
+
+    server = _Port(port)
+    q: queue.Queue = queue.Queue()
+    local_stop = threading.Event()
+    parts = [
+        threading.Thread(target=run_attack, args=("streaming", port, {"sessions": arg["sessions"]}, local_stop, q)),
+        threading.Thread(target=run_attack, args=("flood", port, {"name": arg["flood_name"]}, local_stop, q)),
+    ]
+    up: dict = {}
+    uploader = threading.Thread(
+        target=_upload_once, args=(server, arg["uploader"][0], arg["uploader"][1], arg["video"], up)
+    )
+    for th in parts:
+        th.start()
+    time.sleep(1.0)
+    uploader.start()
+    stop.wait()
+    local_stop.set()
+    for th in [*parts, uploader]:
+        th.join(120)
+    info: dict = {}
+    while not q.empty():
+        info.update(q.get())
+    info.update(up)
+    results.put({k: v for k, v in info.items() if k in ("sockets", "refused_sockets", "signin_statuses", "upload")})
+
+
+def combined_report(seconds: float) -> None:
+    """One server: idle (after one live set), then 20 live sockets + a 48-address sign-in flood + an upload at
+    once. Target (issue 17): peak RSS and another person's p95 within 2x of idle (was x6.9)."""
+    people = tuple(f"p{i:02d}" for i in range(N_STREAM_SOCKETS)) + ("uploader", "other")
+    video = (UPLOAD_FIXTURE if UPLOAD_FIXTURE.exists() else FIXTURE).read_bytes()
+    with tempfile.TemporaryDirectory(prefix="bench-combined-") as tmp:
+        data = Path(tmp) / "data"
+        seed(data, people)
+        server = Server(data)
+        try:
+            other = Client(server, source="127.0.0.9")
+            assert other.sign_in("other") == 200
+            sessions = []
+            for i, name in enumerate(people[:N_STREAM_SOCKETS]):
+                c = Client(server, source=f"127.0.1.{i + 1}")
+                sign_in_patiently(c, name)
+                sessions.append((c.source, dict(c.cookies)))
+            up = Client(server, source="127.0.0.8")
+            sign_in_patiently(up, "uploader")
+            _phase_of(run_attack, "warm-up", server, other, 4.0, ("streaming", {"sessions": sessions[:1]}))
+            time.sleep(2)
+            idle = _phase_of(run_attack, "idle", server, other, seconds, ("idle", {}))
+            arg = {"sessions": sessions, "flood_name": "p01", "uploader": (dict(up.cookies), up.csrf), "video": video}
+            combined = _phase_of(run_combined, "combined", server, other, seconds, (arg,))
+        finally:
+            server.stop()
+    print(
+        f"\ncombined run ({seconds:g} s): {N_STREAM_SOCKETS} live sockets + {N_FLOOD}-address sign-in flood + an upload"
+    )
+    print(f"{'phase':<10} {'peak RSS MB':>11} {'x idle':>7} {'p50 ms':>7} {'p95 ms':>7} {'x idle':>7}  detail")
+    for r in (idle, combined):
+        rss_x, p95_x = r["rss_mb"] / idle["rss_mb"], r["p95_ms"] / idle["p95_ms"]
+        detail = {k: v for k, v in r.items() if k not in ("phase", "rss_mb", "p50_ms", "p95_ms")}
+        print(
+            f"{r['phase']:<10} {r['rss_mb']:>11.0f} {rss_x:>7.2f} {r['p50_ms']:>7.1f} {r['p95_ms']:>7.1f} "
+            f"{p95_x:>7.2f}  {detail}"
+        )
+    ok = combined["rss_mb"] <= TARGET_RATIO * idle["rss_mb"] and combined["p95_ms"] <= TARGET_RATIO * idle["p95_ms"]
+    print(f"target: combined within {TARGET_RATIO:g}x of idle in RSS and p95 -> {'met' if ok else 'NOT met'}")
+
+
+def _phase_of(target, name: str, server: Server, probe_client: Client, seconds: float, args: tuple) -> dict:
+    """`phase` with another attacker function (run_attack(kind, port, arg, ...) or target(port, *args, ...)) in its
+    own process, measured meanwhile."""
+    ctx = multiprocessing.get_context("spawn")
+    results = ctx.Queue()
+    stop = ctx.Event()
+    if target is run_attack:
+        kind, arg = args
+        proc_args: tuple = (kind, server.port, arg, stop, results)
+    else:
+        proc_args = (server.port, *args, stop, results)
+    proc = ctx.Process(target=target, args=proc_args, daemon=True)
+    proc.start()
+    time.sleep(min(4.0, seconds / 3))
+    probe = Probe(server, probe_client)
+    probe.run(seconds)
+    stop.set()
+    info = results.get(timeout=180)
+    proc.join(timeout=60)
+    peak, p50, p95 = probe.figures()
+    return {"phase": name, "rss_mb": peak, "p50_ms": p50, "p95_ms": p95, "n": len(probe.latencies_ms), **info}
 
 
 if __name__ == "__main__":

@@ -25,6 +25,9 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_MAX_UPLOAD_MB = 200.0  # judgement call: ~10 min of 1080p phone video
 DEFAULT_BODY_TIMEOUT_S = 30.0  # judgement call: a phone upload never pauses 30 s between chunks; a stall does
+# A connection must finish its request line and headers within this long (issue 17 L3): a browser sends them in
+# one packet; 1,100 half-open connections used to exhaust the file descriptors (judgement call).
+DEFAULT_HEADER_TIMEOUT_S = 10.0
 DEFAULT_ANALYZER = "formcheck.webapp.jobs:analyse_upload"
 # Live coaching: each socket holds a pose model (~100-150 MB) and a core's worth of CPU while streaming.
 # One live session per two cores: MediaPipe needs ~40 ms/frame (~1 core at 25 fps), the other core keeps the
@@ -98,6 +101,13 @@ class Config(BaseSettings):
     secret_key: str | None = None  # None: a random key kept in data_dir/web_secret.key
     # host names served besides 127.0.0.1, localhost, [::1] ("*": any); comma-separated in the environment
     allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or CIDRs, comma-separated
+    # in the environment). Empty: none, so a client can never choose the address sign-in throttling is keyed by.
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+    # Session cookies Secure: None decides per request (on whenever single-user mode is off and the request is not
+    # plain http straight to this loopback server, e.g. came through a proxy); True / False force it.
+    cookie_secure: bool | None = None
+    header_timeout_s: float = Field(DEFAULT_HEADER_TIMEOUT_S, gt=0)
     docs: bool = False  # /docs and /redoc load Swagger UI / ReDoc from a CDN: development only
     # Live pose: "auto" lets a capable browser run MediaPipe itself (landmarks over the socket, no video leaves
     # the device); "server" makes every page send JPEGs for server-side pose.
@@ -127,11 +137,23 @@ class Config(BaseSettings):
     broker_visibility_s: float = Field(DEFAULT_BROKER_VISIBILITY_S, gt=0)
     broker_resend_s: float = Field(DEFAULT_BROKER_RESEND_S, gt=0)
 
-    @field_validator("allowed_hosts", mode="before")
+    @field_validator("allowed_hosts", "trusted_proxies", mode="before")
     @classmethod
     def _split_hosts(cls, value: Any) -> Any:
         if isinstance(value, str):
             return tuple(h.strip() for h in value.split(",") if h.strip())
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        import ipaddress
+
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network (e.g. 127.0.0.1 or 10.0.0.0/8)") from None
         return value
 
     @field_validator("data_dir", "pose_model", "models_dir", "cache_dir", "sweep_cache_dir", "node_modules")

@@ -211,15 +211,15 @@ def test_8_3_origin_is_checked_against_the_fixed_list(single_server: Server) -> 
     foreign = {"Origin": f"http://evil.example:{port}"}
     status, _, body = c.call("PUT", "/api/live/settings", {"store_flagged_clips": True}, headers=foreign)
     assert status == 403 and b"Cross-origin" in body
-    assert (
-        c.call(
-            "PUT", "/api/live/settings", {"store_flagged_clips": False}, headers={"Origin": f"http://localhost:{port}"}
-        )[0]
-        == 200
-    )
+    # the page's own origin (scheme, host and port: issue 17 M1) on another served name
+    local = {"Origin": f"http://localhost:{port}", "Host": f"localhost:{port}"}
+    assert c.call("PUT", "/api/live/settings", {"store_flagged_clips": False}, headers=local)[0] == 200
+    # a served name is not enough: http://localhost:PORT is another origin than http://127.0.0.1:PORT
+    cross = {"Origin": f"http://localhost:{port}"}
+    assert c.call("PUT", "/api/live/settings", {"store_flagged_clips": False}, headers=cross)[0] == 403
     with pytest.raises(InvalidStatus):
         c.ws(headers={"Origin": f"http://evil.example:{port}"})
-    with c.ws(headers={"Origin": f"http://localhost:{port}"}) as ws:
+    with c.ws(headers={"Origin": single_server.base}) as ws:
         assert json.loads(ws.recv(timeout=WAIT_S))["type"] == "hello"
 
 

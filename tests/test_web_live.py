@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import struct
 import time
 from pathlib import Path
@@ -117,12 +118,21 @@ def with_lead_in(frames: list[PoseFrame], lead_s: float = LEAD_IN_S) -> list[Pos
     return lead + [pf.replace(t_s=pf.t_s + lead_s) for pf in frames]
 
 
+def server_saw_skbt(client, verdict: str = "valid", name: str = "ana") -> None:
+    """What a Small Knee Bend Test judged on the person's live socket leaves behind: readiness uses only it."""
+    from formcheck.webapp.live.runtime import record_skbt_verdict
+
+    store = client.app.state.store
+    record_skbt_verdict(store, store.get_person(name).id, verdict)
+
+
 def make_app(tmp_path: Path, estimator_factory=EmptyEstimator):
     from formcheck.webapp.app import create_app
     from formcheck.webapp.settings import Settings
 
     app = create_app(Settings(data_dir=tmp_path / "data", job_mode="thread", allowed_hosts=("testserver",)))
     app.state.pose_estimator_factory = estimator_factory
+    app.state.client_clock_lead_s = math.inf  # these tests replay recorded clips faster than real time
     return app
 
 
@@ -554,6 +564,7 @@ def test_day_flow_api_today_session_readiness_pain(client, app):
         json={"massage_done": True, "vmo_done": True, "skbt_verdict": "valid", "skbt_pain": 11},
     )
     assert r.status_code == 422
+    server_saw_skbt(client)
     r = client.post(
         f"/api/live/sessions/{sid}/readiness",
         headers=csrf,
@@ -569,6 +580,7 @@ def test_day_flow_api_today_session_readiness_pain(client, app):
 def test_painful_knee_bend_test_means_not_today(client):
     csrf = {"X-CSRF-Token": client.cookies.get("fc_csrf")}
     sid = client.post("/api/live/sessions", json={}, headers=csrf).json()["session_id"]
+    server_saw_skbt(client)
     r = client.post(
         f"/api/live/sessions/{sid}/readiness",
         headers=csrf,
@@ -790,6 +802,7 @@ def test_today_summary_and_progress_after_a_painful_day(client):
     sid = client.post("/api/live/sessions", json={}, headers=h).json()["session_id"]
     before = client.get(f"/api/me/sessions/{sid}/summary").json()
     assert before["complete"] is False and before["decision"] is None  # not done until the pain answers are in
+    server_saw_skbt(client)
     client.post(
         f"/api/live/sessions/{sid}/readiness",
         json={"massage_done": True, "vmo_done": True, "skbt_verdict": "valid", "skbt_pain": 1},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
 import logging
 import secrets
@@ -72,11 +73,70 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"formcheck: open http://{settings.host}:{settings.port}/?token={settings.token}", flush=True)
     from formcheck.webapp.live import MAX_FRAME_BYTES
 
-    # uvicorn would accept 16 MB WebSocket messages before the live route's own size check runs.
+    # uvicorn would accept 16 MB WebSocket messages before the live route's own size check runs. Proxy headers
+    # (the client address sign-in throttling is keyed by, the scheme) only from FORMCHECK_TRUSTED_PROXIES: uvicorn's
+    # default believes X-Forwarded-For from loopback, i.e. from anyone when the app runs behind a local proxy.
     uvicorn.run(
-        app, host=settings.host, port=settings.port, log_level="warning", ws_max_size=MAX_FRAME_BYTES + WS_SLACK_BYTES
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        ws_max_size=MAX_FRAME_BYTES + WS_SLACK_BYTES,
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies) or "",
+        http=header_deadline_protocol(settings.header_timeout_s),
     )
     return 0
+
+
+def header_deadline_protocol(timeout_s: float) -> type | str:
+    """uvicorn's HTTP/1.1 protocol with a deadline on the request line and headers (issue 17 L3): a connection
+    that has not finished them `timeout_s` after it opened (or after its previous response) is closed. uvicorn
+    and h11 have none: 1,100 connections that never finish their headers used to hold every file descriptor."""
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    except ImportError:  # uvicorn without httptools (pip install uvicorn[standard] brings it): no header deadline
+        log.warning("httptools is not installed: connections that never finish their headers are not timed out")
+        return "auto"
+
+    class HeaderDeadlineProtocol(HttpToolsProtocol):
+        _header_timer: asyncio.TimerHandle | None = None
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._header_timer = self.loop.call_later(timeout_s, self._header_timeout)
+
+        def _disarm(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def _header_timeout(self) -> None:
+            self._header_timer = None
+            if not self.transport.is_closing():
+                log.info("closed a connection that did not finish its headers within %.0f s", timeout_s)
+                self.transport.close()
+
+        # A deadline from the connection's first byte (or its opening) to the end of the headers; an idle
+        # keep-alive connection between requests is uvicorn's own (timeout_keep_alive).
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            if self._header_timer is None:
+                self._arm()
+
+        def on_headers_complete(self) -> None:
+            self._disarm()
+            super().on_headers_complete()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+    return HeaderDeadlineProtocol
 
 
 SINGLE_USER_NAME = "me"  # the person created on first run in single-user mode (rename with `formcheck people`)

@@ -7,13 +7,16 @@ const fc = (() => {
     return m ? decodeURIComponent(m[1]) : null;
   }
 
+  // The CSRF token of this browser's session, from same-origin JSON (the fc_csrf cookie is HttpOnly: a page on
+  // another port of this host shares the cookies and must not read it). Asked once per page.
+  let csrfPromise = null;
   async function csrfToken() {
-    let t = cookie("fc_csrf");
-    if (!t) {
-      const r = await fetch("/api/auth/csrf", { credentials: "same-origin" });
-      t = (await r.json()).csrf_token;
+    if (!csrfPromise) {
+      csrfPromise = fetch("/api/auth/csrf", { credentials: "same-origin" })
+        .then((r) => r.json()).then((d) => d.csrf_token)
+        .catch((e) => { csrfPromise = null; throw e; });
     }
-    return t;
+    return csrfPromise;
   }
 
   class ApiError extends Error {
@@ -58,7 +61,10 @@ const fc = (() => {
 
   let mePromise = null;
   function me() {
-    if (!mePromise) mePromise = api("/api/auth/me");
+    if (!mePromise) {
+      mePromise = api("/api/auth/me");
+      mePromise.then((u) => { if (u && u.csrf_token) csrfPromise = Promise.resolve(u.csrf_token); }, () => {});
+    }
     return mePromise;
   }
 

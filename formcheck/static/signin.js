@@ -8,6 +8,15 @@
   } else {
     document.getElementById("other").innerHTML = 'Clinician? <a href="/clinician/signin">Sign in here</a>.';
   }
+  // Where to go after signing in: one `next`, a path on this site (one leading slash, no backslash or control
+  // character anywhere: browsers read "/\\evil.example" and "/\t/evil" as another host). Same rule as the server's.
+  function safeNext() {
+    const all = new URLSearchParams(location.search).getAll("next");
+    if (all.length !== 1) return null;
+    const next = all[0];
+    if (!/^\/[^/\\]/.test(next) || /[\\\u0000-\u001f\u007f]/.test(next) || next.length > 2000) return null;
+    return new URL(next, location.origin).origin === location.origin ? next : null;
+  }
   fc.csrfToken();  // starts the anonymous session whose token the sign-in post must echo
   document.getElementById("signin").addEventListener("submit", async (ev) => {
     ev.preventDefault();
@@ -20,9 +29,7 @@
         method: "POST",
         json: { name: document.getElementById("name").value, password: document.getElementById("password").value },
       });
-      const next = fc.param("next");
-      const safeNext = next && next.startsWith("/") && !next.startsWith("//") ? next : null;
-      location.href = safeNext || (user.role === "clinician" ? "/clinician" : "/");
+      location.href = safeNext() || (user.role === "clinician" ? "/clinician" : "/");
     } catch (e) {
       fc.showError(err, e);
       btn.disabled = false;

@@ -23,7 +23,7 @@ from formcheck.errors import (
 from formcheck.programme.model import load_programme
 from formcheck.webapp import repo
 from formcheck.webapp.auth import SessionCodec, SignInGate, load_or_create_secret
-from formcheck.webapp.guards import BodyTimeout, HostOriginGuard, ResponseHeaders, TokenExchange
+from formcheck.webapp.guards import BodyTimeout, HostOriginGuard, IdBounds, ResponseHeaders, TokenExchange
 from formcheck.webapp.limits import LiveSlots
 from formcheck.webapp.privacy import private_dir
 from formcheck.webapp.routes import include_all
@@ -41,6 +41,12 @@ ERROR_STATUS: tuple[tuple[type[FormcheckError], int, str], ...] = (
     (PoseModelError, 503, "model"),
     (FormcheckError, 400, "error"),
 )
+# What a client is told for a 5xx: the details (a database URL, a path) go to the log only (issue 17 L2).
+PUBLIC_5XX = {
+    "store": "The database is not answering: try again in a minute",
+    "model": "The pose model is not available on this server",
+    "spec": "Internal error in the exercise library: the server log has the details",
+}
 
 
 def _wants_html(request: Request) -> bool:
@@ -80,11 +86,13 @@ def _install_error_handlers(app: FastAPI) -> None:
             if isinstance(exc, cls):
                 status, kind = code, name
                 break
+        detail = str(exc)
         if status >= 500:
             log.error("%s on %s: %s", type(exc).__name__, request.url.path, exc)
+            detail = PUBLIC_5XX.get(kind, "Internal error: the server log has the details")
         if _wants_html(request):
-            return _html_error(request, status, str(exc))
-        return JSONResponse({"detail": str(exc), "kind": kind}, status_code=status)
+            return _html_error(request, status, detail)
+        return JSONResponse({"detail": detail, "kind": kind}, status_code=status)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -94,6 +102,9 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     async def validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
+        if any(err.get("loc", ("",))[0] == "path" for err in exc.errors()):
+            # an id out of range (or not a number) names nothing that exists, like any unknown id
+            return JSONResponse({"detail": "Not found"}, status_code=404)
         parts = []
         for err in exc.errors():
             where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
@@ -151,11 +162,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _install_error_handlers(app)
     # Outermost last: the Host/Origin check runs first, then the token exchange, headers and the body timeout.
     app.add_middleware(BodyTimeout, timeout_s=settings.body_timeout_s)
-    app.add_middleware(ResponseHeaders)
+    app.add_middleware(IdBounds)
+    app.add_middleware(ResponseHeaders, secure_cookies=settings.secure_cookies)
     app.add_middleware(
         TokenExchange, token=settings.token if settings.single_user_active else None, secure=settings.secure_cookies
     )
-    app.add_middleware(HostOriginGuard, names=settings.allowed_host_names)
+    app.add_middleware(HostOriginGuard, names=settings.allowed_host_names, https_ok=settings.secure_cookies)
 
     include_all(app)
     app.mount("/static", StaticFiles(directory=settings.resolved_web_dir), name="static")

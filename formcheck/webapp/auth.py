@@ -1,9 +1,12 @@
 """Passwords (argon2), signed session cookies (itsdangerous) and the CSRF token bound to each session.
 
-The session cookie is HttpOnly and signed; it carries the user id and a random CSRF token. The same token is
-copied into a JS-readable cookie (`fc_csrf`) so pages can echo it in the `X-CSRF-Token` header (or a
-`csrf_token` form field). A state-changing request is accepted only when the echoed token equals the one inside
-the signed session: another site can make the browser send the cookie, but cannot read it to echo it.
+The session cookie is HttpOnly and signed; it carries the user id and a random CSRF token. Pages get the token
+from /api/auth/csrf or /api/auth/me (same-origin JSON) and echo it in the `X-CSRF-Token` header. A state-changing
+request is accepted only when the echoed token equals the one inside the signed session: another site (or another
+port of the same host, which shares the cookies) can make the browser send the cookie, but cannot read the token.
+`fc_csrf` carries the same token for tools, HttpOnly since issue 17 M1 (a page on another port could read it).
+`fc_seen` (signed, HttpOnly) remembers a name that signed in here: that person's next sign-in is not held back by
+the global sign-in bucket a flood empties (issue 17 M3).
 """
 
 from __future__ import annotations
@@ -32,10 +35,12 @@ log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "fc_session"
 CSRF_COOKIE = "fc_csrf"
+SEEN_COOKIE = "fc_seen"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FORM_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _SALT = "formcheck.session.v1"
+_SEEN_SALT = "formcheck.seen.v1"
 
 _hasher = PasswordHasher()  # stateless; argon2id with the library's RFC 9106 defaults
 
@@ -80,6 +85,7 @@ class SessionCodec:
 
     def __init__(self, secret_key: str, *, max_age_s: int, secure: bool) -> None:
         self._serializer = URLSafeTimedSerializer(secret_key, salt=_SALT)
+        self._seen = URLSafeTimedSerializer(secret_key, salt=_SEEN_SALT)
         self.max_age_s = max_age_s
         self.secure = secure
 
@@ -110,11 +116,34 @@ class SessionCodec:
             CSRF_COOKIE,
             session.csrf,
             max_age=self.max_age_s,
-            httponly=False,
+            httponly=True,
             secure=self.secure,
             samesite="strict",
             path="/",
         )
+
+    def write_seen(self, response: Response, name: str) -> None:
+        """Remember that `name` signed in from this browser (kept across sign-out, for the session's lifetime)."""
+        response.set_cookie(
+            SEEN_COOKIE,
+            self._seen.dumps(name.strip().casefold()),
+            max_age=self.max_age_s,
+            httponly=True,
+            secure=self.secure,
+            samesite="strict",
+            path="/api/auth/",
+        )
+
+    def seen_name(self, conn: HTTPConnection) -> str | None:
+        """The name this browser last signed in with (signed, at most max_age old), or None."""
+        raw = conn.cookies.get(SEEN_COOKIE)
+        if not raw:
+            return None
+        try:
+            name = self._seen.loads(raw, max_age=self.max_age_s)
+        except BadSignature:
+            return None
+        return name if isinstance(name, str) else None
 
     def clear(self, response: Response) -> None:
         response.delete_cookie(SESSION_COOKIE, path="/")
@@ -135,8 +164,13 @@ def new_session(user_id: int | None, password_hash: str | None = None) -> Sessio
     )
 
 
-MAX_FAILED_SIGNINS = 5  # judgement call (OWASP: lock out after a handful of failures, for a while)
-SIGNIN_LOCKOUT_S = 15 * 60
+MAX_FAILED_SIGNINS = 5  # judgement call (OWASP: slow down after a handful of failures, for a while)
+SIGNIN_LOCKOUT_S = 15 * 60  # failures older than this are forgotten
+# After MAX_FAILED_SIGNINS failures each further attempt waits FAILURE_DELAY_S * 2^(extra failures), at most
+# MAX_FAILURE_DELAY_S, after the last failure: guessing stays slow, and the right password gets in after a
+# short wait instead of a 15-minute refusal (issue 17 M3; judgement call).
+FAILURE_DELAY_S = 2.0
+MAX_FAILURE_DELAY_S = 60.0
 MAX_TRACKED_NAMES = 10_000
 # The sign-in flood (issue 8 finding 5): argon2id verifies with 64 MiB each, so at most this many run at once
 # (2 cores here: one per core) and the rest are answered 429 at once instead of queueing on the thread pool.
@@ -151,9 +185,10 @@ SIGNIN_TOO_FAST = "Too many sign-in attempts from this address: wait {s} s and t
 
 
 class SignInThrottle:
-    """Failed sign-ins per key (one per app, in memory): after MAX_FAILED_SIGNINS within SIGNIN_LOCKOUT_S, that
-    key is refused until the window passes, so passwords cannot be guessed at speed. The sign-in route keys it by
-    (client address, name), so someone else failing on your name never locks you out."""
+    """Failed sign-ins per key (one per app, in memory): after MAX_FAILED_SIGNINS within SIGNIN_LOCKOUT_S, each
+    attempt must wait a delay that doubles with every further failure (`wait_s`), so passwords cannot be guessed
+    at speed. The sign-in route keys it by (client address, name), so someone else failing on your name never
+    slows you down (the address is the peer's, or a trusted proxy's X-Forwarded-For: FORMCHECK_TRUSTED_PROXIES)."""
 
     def __init__(
         self,
@@ -172,9 +207,17 @@ class SignInThrottle:
         self._failures[name.casefold()] = recent
         return recent
 
-    def locked(self, name: str) -> bool:
+    def wait_s(self, name: str) -> float:
+        """Seconds before `name` may try again (0: now)."""
         with self._lock:
-            return len(self._recent(name)) >= self._max
+            recent = self._recent(name)
+            if len(recent) < self._max:
+                return 0.0
+            delay = min(MAX_FAILURE_DELAY_S, FAILURE_DELAY_S * 2.0 ** (len(recent) - self._max))
+            return max(0.0, recent[-1] + delay - self._clock())
+
+    def locked(self, name: str) -> bool:
+        return self.wait_s(name) > 0
 
     def failed(self, name: str) -> None:
         with self._lock:
@@ -235,13 +278,17 @@ class SignInGate:
     def _key(client: str, name: str) -> str:
         return f"{client}\x00{name.strip()}"
 
-    def admit(self, client: str, name: str) -> None:
-        """Raise SignInRefusedError unless this attempt may go on to a password check."""
-        if self.failures.locked(self._key(client, name)):
-            raise SignInRefusedError(TOO_MANY_FAILURES, SIGNIN_LOCKOUT_S)
+    def admit(self, client: str, name: str, *, known: bool = False) -> None:
+        """Raise SignInRefusedError unless this attempt may go on to a password check. `known`: this browser holds
+        a recent signed proof that `name` signed in here: it is not held back by the global bucket."""
+        wait_s = self.failures.wait_s(self._key(client, name))
+        if wait_s > 0:
+            raise SignInRefusedError(TOO_MANY_FAILURES.format(s=max(1, math.ceil(wait_s))), wait_s)
         ok, wait_s = self._clients.take(client)
         if not ok:
             raise SignInRefusedError(SIGNIN_TOO_FAST.format(s=max(1, math.ceil(wait_s))), wait_s)
+        if known:
+            return
         with self._global_lock:
             ok = self._global.take()
             wait_s = self._global.wait_s()
@@ -265,7 +312,7 @@ class SignInGate:
         self.failures.succeeded(self._key(client, name))
 
 
-TOO_MANY_FAILURES = "Too many wrong passwords for this name: wait 15 minutes and try again"
+TOO_MANY_FAILURES = "Too many wrong passwords for this name: wait {s} s and try again"
 
 
 def csrf_matches(session: SessionData | None, supplied: str | None) -> bool:

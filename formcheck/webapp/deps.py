@@ -4,9 +4,11 @@
     def get_upload(upload_id: int, user: CurrentUser, store: StoreDep) -> UploadPublic: ...
 
 `CurrentUser` answers 401 for an anonymous request and, for a state-changing method (POST/PUT/PATCH/DELETE),
-403 unless the request echoes the session's CSRF token (header `X-CSRF-Token`, or a `csrf_token` field of a
-urlencoded form). So every authenticated route is CSRF-checked without having to remember it.
-`ClinicianUser` additionally answers 403 unless the user is a clinician (single-user mode never applies).
+403 unless the request echoes the session's CSRF token in the `X-CSRF-Token` header (only a script of this
+origin can set it; a form field could be posted by any page, issue 17 M1). So every authenticated route is
+CSRF-checked without having to remember it.
+`ClinicianUser` additionally answers 403 unless the user is a clinician (single-user mode never applies);
+`PersonUser` answers 403 unless the user is a person (a programme day, readiness, pain: issue 17 L8).
 
 Pages: use `CurrentUser` too (not a redirect): an anonymous request gets 401 from every route (tests/test_web_access.py
 checks each route in app.routes), and the app's error handler turns a 401 for a browser (Accept: text/html,
@@ -29,14 +31,13 @@ from __future__ import annotations
 import hmac
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, WebSocketException, status
+from fastapi import Depends, HTTPException, Path, WebSocketException, status
 from starlette.requests import HTTPConnection, Request
 
 from formcheck.errors import InputError
 from formcheck.store.programme_service import ProgrammeService
 from formcheck.webapp import repo
 from formcheck.webapp.auth import (
-    CSRF_FORM_FIELD,
     CSRF_HEADER,
     SAFE_METHODS,
     SessionCodec,
@@ -44,14 +45,14 @@ from formcheck.webapp.auth import (
     csrf_matches,
     password_tag,
 )
-from formcheck.webapp.guards import TOKEN_COOKIE, origin_allowed, token_matches
+from formcheck.webapp.guards import MAX_DB_ID, TOKEN_COOKIE, foreign_request, token_matches
 from formcheck.webapp.schemas import Role, User
 from formcheck.webapp.settings import Settings, is_loopback
 
 NOT_SIGNED_IN = "Sign in first"
 CSRF_FAILED = "CSRF token missing or wrong: reload the page and try again"
 CLINICIANS_ONLY = "This page is for clinicians"
-MAX_FORM_BYTES = 64 * 1024  # a form that carries a CSRF token is tiny; a larger body is never parsed as one
+PEOPLE_ONLY = "This is for the person doing the exercises: clinicians have their own pages"
 
 
 # The getters are async so FastAPI resolves them on the event loop: a flood of cheap requests must not queue
@@ -85,20 +86,15 @@ SessionDep = Annotated[SessionData | None, Depends(get_session)]
 
 
 def _same_origin(conn: HTTPConnection) -> bool:
-    """Origin names one of the configured host names (a fixed list: never compared with the Host header, which a
-    DNS-rebinding page controls). Serving any host (0.0.0.0 without FORMCHECK_ALLOWED_HOSTS): Origin == Host."""
-    origin = conn.headers.get("origin")
-    if not origin:
-        return True  # non-browser clients send no Origin; cookies are what matter and they are SameSite=Lax
-    names = conn.app.state.settings.allowed_host_names
-    if names is None:
-        return origin.split("://", 1)[-1].rstrip("/") == conn.headers.get("host", "")
-    return origin_allowed(origin, names)
+    """No Origin (a non-browser client), or this server's own origin: scheme, host and port (guards.same_origin;
+    the Host header's name was checked against the served names before any route runs)."""
+    return not foreign_request(conn.scope, https_ok=conn.app.state.settings.secure_cookies)
 
 
 def _has_launch_token(conn: HTTPConnection, settings: Settings) -> bool:
-    """Single-user mode: the per-launch secret, from its HttpOnly cookie or an `Authorization: token X` header."""
-    supplied = conn.cookies.get(TOKEN_COOKIE)
+    """Single-user mode: the per-launch secret, from its HttpOnly cookie or an `Authorization: token X` header.
+    The cookie is sent to every port of 127.0.0.1, so it counts only on a request of this origin (issue 17 M1)."""
+    supplied = conn.cookies.get(TOKEN_COOKIE) if _same_origin(conn) else None
     auth = conn.headers.get("authorization", "")
     if not supplied and auth.lower().startswith("token "):
         supplied = auth[6:].strip()
@@ -132,19 +128,9 @@ async def current_user(conn: HTTPConnection, settings: SettingsDep, store: Store
 
 
 async def require_csrf(request: Request, session: SessionData | None) -> None:
-    supplied = request.headers.get(CSRF_HEADER)
-    small = (
-        request.headers.get("content-length", "").isdigit() and int(request.headers["content-length"]) <= MAX_FORM_BYTES
-    )
-    if (
-        not supplied
-        and small
-        and request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
-    ):
-        form = await request.form()  # cached by Starlette, so a later Form() parameter still sees it
-        value = form.get(CSRF_FORM_FIELD)
-        supplied = value if isinstance(value, str) else None
-    if not csrf_matches(session, supplied):
+    """The session's token in the X-CSRF-Token header (a header only a script of this origin can add), from a
+    request of this origin."""
+    if not _same_origin(request) or not csrf_matches(session, request.headers.get(CSRF_HEADER)):
         raise HTTPException(status.HTTP_403_FORBIDDEN, CSRF_FAILED)
 
 
@@ -161,6 +147,20 @@ async def clinician_user(conn: HTTPConnection, user: CurrentUser, session: Sessi
 
 
 ClinicianUser = Annotated[User, Depends(clinician_user)]
+
+
+async def person_user(conn: HTTPConnection, user: CurrentUser) -> User:
+    """A person (signed in, or the single-user shortcut); 403 for a clinician's own account."""
+    if user.role is not Role.PERSON:
+        if conn.scope["type"] == "websocket":
+            raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION, reason=PEOPLE_ONLY)
+        raise HTTPException(status.HTTP_403_FORBIDDEN, PEOPLE_ONLY)
+    return user
+
+
+PersonUser = Annotated[User, Depends(person_user)]
+# A database id in a path: 1 .. 2^31-1 (PostgreSQL INTEGER); anything else is 404 (app.py's validation handler).
+PathId = Annotated[int, Path(ge=1, le=MAX_DB_ID)]
 
 
 async def websocket_user(conn: HTTPConnection) -> User | None:
@@ -185,12 +185,12 @@ def require_person_visible(store: Any, user: User, person_id: int) -> None:
 
 
 # Access to a path's object as a dependency, so it is decided before the request body is even validated.
-def _clinicians_person(person_id: int, user: ClinicianUser, store: StoreDep) -> Any:
+def _clinicians_person(person_id: PathId, user: ClinicianUser, store: StoreDep) -> Any:
     require_person_visible(store, user, person_id)
     return store.get_person_by_id(person_id)
 
 
-def _visible_upload(upload_id: int, user: CurrentUser, store: StoreDep) -> Any:
+def _visible_upload(upload_id: PathId, user: CurrentUser, store: StoreDep) -> Any:
     up = repo.get_upload(store, upload_id)
     if up is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Not found")
@@ -206,7 +206,7 @@ def _clinicians_rep_owner(rep_key: str, user: ClinicianUser, store: StoreDep) ->
     return owner
 
 
-def _own_session(session_id: int, user: CurrentUser, store: StoreDep) -> Any:
+def _own_session(session_id: PathId, user: PersonUser, store: StoreDep) -> Any:
     try:
         row = store.get_session(session_id)
     except InputError:

@@ -74,7 +74,6 @@ class Settings(Config):
     # "process": a ProcessPoolExecutor (the default; never the event loop). "thread": same job function in a
     # worker thread, for fast tests only.
     job_mode: Literal["process", "thread"] = "process"
-    cookie_secure: bool | None = None  # None: Secure unless serving on loopback over plain http
     session_max_age_s: int = Field(DEFAULT_SESSION_MAX_AGE_S, gt=0)
     web_dir: Path | None = None  # None: the packaged formcheck/static (webapp/assets.py)
 
@@ -116,6 +115,9 @@ class Settings(Config):
 
     @property
     def secure_cookies(self) -> bool:
+        """Secure on every response (FORMCHECK_COOKIE_SECURE=1, or serving off loopback without single-user mode).
+        Otherwise ResponseHeaders still adds Secure per request when the request came over HTTPS or through a
+        proxy (`cookies_secure_for`)."""
         if self.cookie_secure is not None:
             return self.cookie_secure
         return not is_loopback(self.host)

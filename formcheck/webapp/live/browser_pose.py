@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
-from fastapi.responses import FileResponse
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import FileResponse, Response
 
 from formcheck.errors import FormcheckError
 from formcheck.webapp.assets import node_modules_dir
 from formcheck.webapp.deps import CurrentUser
+from formcheck.webapp.routes.vendor import cached_file
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ TASKS_VISION_FILES = (
 )
 VENDOR_URL = "/vendor/tasks-vision"
 MODEL_URL = "/models/pose.task"
-MODEL_CACHE_S = 3600  # the bundle changes only with a new build; its sha256 is in the config for checking
+MODEL_CACHE_S = 7 * 24 * 3600  # revalidated by its sha256 ETag after a week (a rebuilt bundle has a new hash)
 # A page whose own pose takes longer than this per frame (median over SLOW_WINDOW frames) switches to server
 # pose: below ~6 fps a rep's bottom is easily missed (judgement call; the CPU-only worst case measured in
 # headless Chromium on 2 shared cores is ~90 ms, docs/platform.md §4).
@@ -60,14 +60,11 @@ def vendor_missing(settings: Any) -> str | None:
 
 
 def install(app: FastAPI) -> None:
-    """Mount the vendor files (when present) and the config/model routes."""
+    """The config/model routes (the runtime files of tasks-vision are routes/vendor.py's VENDOR_FILES)."""
     settings = app.state.settings
     mimetypes.add_type("text/javascript", ".mjs")
     mimetypes.add_type("application/wasm", ".wasm")
-    root = tasks_vision_dir(settings)
-    if vendor_missing(settings) is None:
-        app.mount(VENDOR_URL, StaticFiles(directory=root), name="tasks-vision")
-    else:
+    if vendor_missing(settings) is not None:
         log.warning("browser pose unavailable: %s", vendor_missing(settings))
     app.include_router(router)
 
@@ -112,14 +109,12 @@ def pose_config(request: Request, user: CurrentUser) -> dict[str, Any]:
 
 
 @router.get(MODEL_URL, response_class=FileResponse)
-def pose_model(request: Request, user: CurrentUser) -> FileResponse:
+def pose_model(request: Request, user: CurrentUser) -> Response:
     """The same .task bundle the server runs (so browser and server pose agree)."""
     try:
         info = _model(request)
     except FormcheckError as exc:
         raise HTTPException(503, f"the pose model is not available: {exc}") from None
-    return FileResponse(
-        info.path,
-        media_type="application/octet-stream",
-        headers={"Cache-Control": f"private, max-age={MODEL_CACHE_S}", "ETag": f'"{info.sha256}"'},
+    return cached_file(
+        request, Path(info.path), "application/octet-stream", f"private, max-age={MODEL_CACHE_S}", f'"{info.sha256}"'
     )

@@ -41,6 +41,7 @@ from formcheck.webapp.live.recorder import (
 )
 from formcheck.webapp.live.replies import coached_json, decode_jpeg, frame_fields, landmarks_json, rep_json, to_jsonable
 from formcheck.webapp.live.runtime import (
+    CLIENT_CLOCK_LEAD_S,
     ActiveSet,
     FloodGuard,
     FrameClock,
@@ -48,6 +49,7 @@ from formcheck.webapp.live.runtime import (
     default_estimator_factory,
     lower_thread_priority,
     new_set,
+    record_skbt_verdict,
 )
 from formcheck.webapp.schemas import User
 
@@ -91,7 +93,8 @@ class LiveConnection:
         self.wake = asyncio.Event()
         self.closed = False
         self.flood = FloodGuard()
-        self.clock = FrameClock()
+        # app.state.client_clock_lead_s: tests that replay recorded clips faster than real time raise it
+        self.clock = FrameClock(getattr(app.state, "client_clock_lead_s", CLIENT_CLOCK_LEAD_S))
         self.server_seq = 0
         self.errors_in_row = 0
         self.frames_in = 0
@@ -321,6 +324,7 @@ class LiveConnection:
             ended = p.SetEnded(exercise=active.req.exercise, summary=await self.in_pose_thread(to_jsonable, result))
             if verdict is not None:
                 ended.skbt_verdict = verdict
+                await asyncio.to_thread(record_skbt_verdict, self.store, self.user.id, verdict)
         await self.clip_jobs.drain()  # the set's clips are stored before "set_ended" goes out
         await self.close_recorder()
         self.active = None

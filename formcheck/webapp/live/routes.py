@@ -17,12 +17,13 @@ from formcheck.core.pain import PAIN_ZONES
 from formcheck.core.spec import exercise_ids, load_exercise
 from formcheck.core.types import VISIBILITY_MIN
 from formcheck.errors import FormcheckError
-from formcheck.webapp.deps import CurrentUser, OwnSession, StoreDep, websocket_user
+from formcheck.webapp.deps import CurrentUser, OwnSession, PathId, PersonUser, StoreDep, websocket_user
 from formcheck.webapp.live import protocol as p
 from formcheck.webapp.live.connection import LiveConnection
 from formcheck.webapp.live.exercise_demo import router as demo_router
 from formcheck.webapp.live.recorder import CLIP_SETTING, person_stores_clips, programme_service
 from formcheck.webapp.live.replies import to_jsonable
+from formcheck.webapp.live.runtime import take_skbt_verdict
 from formcheck.webapp.schemas import User
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ class _Body(BaseModel):
 class ReadinessIn(_Body):
     massage_done: bool
     vmo_done: bool
-    skbt_verdict: str | None = Field(None, pattern="^(valid|invalid|unknown)$")
+    skbt_verdict: str | None = Field(None, pattern="^(valid|invalid|unknown)$")  # ignored: the server's counts
     skbt_pain: int = Field(ge=0, le=10)
 
 
@@ -123,7 +124,7 @@ def _sentence(text: str) -> str:
 
 
 @router.get("/api/live/today")
-def live_today(request: Request, user: CurrentUser) -> dict[str, Any]:
+def live_today(request: Request, user: PersonUser) -> dict[str, Any]:
     """Today's flow for the live page: readiness steps, then the level's exercises in order (or a rest day)."""
     svc = programme_service(request.app)
     plan = svc.plan(svc.store.get_person_by_id(user.id))
@@ -161,7 +162,7 @@ def live_exercises(user: CurrentUser) -> list[dict[str, Any]]:
 
 
 @router.post("/api/live/sessions")
-def live_start_session(request: Request, user: CurrentUser) -> dict[str, Any]:
+def live_start_session(request: Request, user: PersonUser) -> dict[str, Any]:
     """Start (or resume) today's session; refused on a rest day with the reason."""
     svc = programme_service(request.app)
     row = svc.start_session(svc.store.get_person_by_id(user.id))
@@ -169,14 +170,17 @@ def live_start_session(request: Request, user: CurrentUser) -> dict[str, Any]:
 
 
 @router.post("/api/live/sessions/{session_id}/readiness")
-def live_readiness(session_id: int, session: OwnSession, body: ReadinessIn, request: Request) -> dict[str, Any]:
-    """The three readiness steps + the Small Knee Bend Test's camera verdict and pain: ready or not today."""
+def live_readiness(session_id: PathId, session: OwnSession, body: ReadinessIn, request: Request) -> dict[str, Any]:
+    """The three readiness steps + the Small Knee Bend Test's camera verdict and pain: ready or not today.
+
+    The verdict is the one this server judged on the person's live socket (runtime.take_skbt_verdict); the page's
+    `skbt_verdict` is only an echo of it and is ignored, so a test never done or done badly cannot pass."""
     svc = programme_service(request.app)
     status, reason = svc.record_readiness(
         session_id,
         massage_done=body.massage_done,
         vmo_done=body.vmo_done,
-        skbt_verdict=body.skbt_verdict,
+        skbt_verdict=take_skbt_verdict(svc.store, session.person_id),
         skbt_pain=body.skbt_pain,
     )
     return {
@@ -188,7 +192,7 @@ def live_readiness(session_id: int, session: OwnSession, body: ReadinessIn, requ
 
 
 @router.post("/api/live/sessions/{session_id}/pain")
-def live_finish(session_id: int, session: OwnSession, body: PainIn, request: Request) -> dict[str, Any]:
+def live_finish(session_id: PathId, session: OwnSession, body: PainIn, request: Request) -> dict[str, Any]:
     """Pain during and after: closes the session and returns the programme's decision in words."""
     svc = programme_service(request.app)
     d = svc.finish_session(session_id, pain_during=body.pain_during, pain_after=body.pain_after)

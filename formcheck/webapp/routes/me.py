@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from formcheck.webapp.deps import CurrentUser, OwnSession, StoreDep
+from formcheck.webapp.deps import CurrentUser, OwnSession, PathId, PersonUser, StoreDep
 
 router = APIRouter(tags=["me"])
 
@@ -116,7 +116,7 @@ def _last_step_back(store: Any, person_id: int) -> dict[str, Any] | None:
 
 
 @router.get("/api/today")
-def today(request: Request, user: CurrentUser) -> dict[str, Any]:
+def today(request: Request, user: PersonUser) -> dict[str, Any]:
     """The Today card: level and what it means, estimated minutes, what is done today, what a step back changed,
     and the method in plain words (shown the first time, one tap away after)."""
     svc = _svc(request)
@@ -208,7 +208,7 @@ def _exercise_totals(store: Any, session_id: int) -> list[dict[str, Any]]:
 
 
 @router.get("/api/me/sessions/{session_id}/summary")
-def session_summary(session_id: int, session: OwnSession, request: Request) -> dict[str, Any]:
+def session_summary(session_id: PathId, session: OwnSession, request: Request) -> dict[str, Any]:
     """End of day: reps valid/target per exercise, minutes used of the daily budget, pain before/after, what the
     programme decided and why. `complete` is false until both pain answers are in (the session is not done)."""
     store = request.app.state.store
@@ -251,7 +251,7 @@ def session_summary(session_id: int, session: OwnSession, request: Request) -> d
 
 
 @router.post("/api/me/checkin")
-def checkin(body: CheckinIn, request: Request, user: CurrentUser) -> dict[str, Any]:
+def checkin(body: CheckinIn, request: Request, user: PersonUser) -> dict[str, Any]:
     """Next-morning pain (the last 24 hours): part of the programme's pain rules and the progress page."""
     svc = _svc(request)
     res = svc.checkin(svc.store.get_person_by_id(user.id), body.pain, "next_day")
@@ -265,7 +265,7 @@ def checkin(body: CheckinIn, request: Request, user: CurrentUser) -> dict[str, A
 
 
 @router.get("/api/me/progress")
-def progress(request: Request, user: CurrentUser) -> dict[str, Any]:
+def progress(request: Request, user: PersonUser) -> dict[str, Any]:
     """Per day: pain (during, after, next morning), level, valid-rep share, done or not; step-backs marked."""
     store = request.app.state.store
     days: dict[date, dict[str, Any]] = {}

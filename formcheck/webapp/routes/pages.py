@@ -46,9 +46,10 @@ def safe_next(target: str | None) -> str | None:
 
 def _signin(request: Request, settings: Settings) -> Response:
     """The sign-in page; an unsafe `next` (another site) is dropped by a redirect before the page's script
-    ever reads it (open redirect, issue 8 finding 11)."""
-    nxt = request.query_params.get("next")
-    if nxt is not None and safe_next(nxt) is None:
+    ever reads it (open redirect, issue 8 finding 11). So is a repeated one: the page's script reads the first,
+    a server check of the last would let `?next=/%5Cevil.example&next=/` through (issue 17 M2)."""
+    values = request.query_params.getlist("next")
+    if len(values) > 1 or (values and safe_next(values[0]) is None):
         return RedirectResponse(request.url.path, status_code=status.HTTP_303_SEE_OTHER)
     return _page(settings, "signin")
 
