@@ -484,3 +484,23 @@ def render_paths(summary: Json) -> str:
     for n in names:
         lines += ["", f"== {n} path ==", render_eval(summary["paths"][n])]
     return "\n".join(lines)
+
+
+# ---- how many real labelled faults back each rule (formcheck exercises says where fewer than MIN_REAL_FAULTS)
+def labelled_support(manifest: str | Path) -> Json:
+    """Per exercise and rule: the labelled reps of real clips that show that fault (uncertain labels left out),
+    counted from a manifest. Written to core/exercises/labelled_faults.json; RULE_FAMILY members count under the
+    rule their label names."""
+    out: dict[str, dict[str, int]] = {}
+    for entry in read_manifest(manifest):
+        if entry.get("person_visible") is False:
+            continue
+        times = entry.get("rep_times") or []
+        if not times:
+            continue
+        want, _, _ = _labelled_rules(entry, times)
+        for rules in want:
+            for rule in rules:
+                ex = out.setdefault(entry["exercise"], {})
+                ex[rule] = ex.get(rule, 0) + 1
+    return {ex: dict(sorted(r.items())) for ex, r in sorted(out.items())}

@@ -19,7 +19,7 @@ def test_exercises_lists_the_library(capsys) -> None:
     assert main(["exercises"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].split()[:2] == ["id", "views"]
-    assert len(out) == 13 and any(ln.startswith("wall_sit ") and " hold " in ln for ln in out)
+    assert len(out) == 14 and any(ln.startswith("wall_sit ") and " hold " in ln for ln in out)  # + the footnote
 
 
 def test_analyze_with_landmarks_writes_table_and_json(tmp_path, capsys) -> None:

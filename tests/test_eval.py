@@ -192,3 +192,19 @@ def test_eval_ratchet_on_the_labelled_videos() -> None:
         other = _live_counts(manifest, float(fps))
         differ = sorted(f for f, n in at15.items() if other[f] != n)
         assert len(differ) <= len(known), (fps, differ)
+
+
+def test_labelled_fault_support_matches_the_manifest_and_is_shown(capsys) -> None:
+    """core/exercises/labelled_faults.json is what the manifest holds; `formcheck exercises` marks thin rules."""
+    from formcheck.cli import main
+    from formcheck.cli.analyze import labelled_faults
+    from formcheck.evaluate import labelled_support
+
+    committed = labelled_faults()
+    assert committed["squat"]["knee_valgus"] >= 3 and "too_fast" not in committed.get("squat", {})
+    assert main(["exercises"]) == 0
+    out = capsys.readouterr().out
+    assert "knee_valgus (6)" in out and "too_fast (0*)" in out and "* behind fewer than 3 real labelled" in out
+    manifest = SHARED / "manifest.json"
+    if manifest.is_file():
+        assert labelled_support(manifest) == committed, "re-run labelled_support and update labelled_faults.json"

@@ -173,14 +173,38 @@ def cmd_exercises(args: argparse.Namespace) -> int:
     if args.json:
         _out(json.dumps({k: v.model_dump(mode="json") for k, v in specs.items()}, indent=1))
         return 0
-    _out(f"{'id':<26}{'views':<13}{'sides':<12}{'counts':<9}rules")
+    support = labelled_faults()
+    _out(f"{'id':<26}{'views':<13}{'sides':<12}{'counts':<9}rules (real labelled faults behind each)")
     for k, s in specs.items():
         counts = "hold" if s.is_hold else "reps"
+        backed = support.get(k, {})
         _out(
             f"{k:<26}{'/'.join(str(v) for v in s.views):<13}{s.side_mode:<12}{counts:<9}"
-            f"{', '.join(r.id for r in s.rules)}"
+            f"{', '.join(_rule_support(r.id, backed.get(r.id, 0)) for r in s.rules)}"
         )
+    _out(
+        f"* behind fewer than {MIN_REAL_FAULTS} real labelled faults: the rule stands on the literature "
+        "(docs/clinical.md) and the mannequin sweep alone; its precision on real people is not yet measured."
+    )
     return 0
+
+
+# The issue's bar for a rule measured on real people (issue 16 item 7): fewer real labelled faults than this and
+# `formcheck exercises` says the rule stands on the literature and the mannequin alone.
+MIN_REAL_FAULTS = 3
+
+
+def _rule_support(rule: str, n: int) -> str:
+    return f"{rule} ({n}{'*' if n < MIN_REAL_FAULTS else ''})"
+
+
+def labelled_faults() -> dict[str, dict[str, int]]:
+    """Per exercise and rule, the real labelled fault reps behind it (core/exercises/labelled_faults.json)."""
+    from importlib import resources
+
+    text = (resources.files("formcheck.core") / "exercises" / "labelled_faults.json").read_text(encoding="utf-8")
+    faults: dict[str, dict[str, int]] = json.loads(text)["faults"]
+    return faults
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
