@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from formcheck.core.landmarks import Lm
 from formcheck.webapp.live.replay import page_message, replay_live, schedule
 from tests.conftest import SHARED_VIDEOS, shared_manifest
 from tests.serverproc import Client, Server, seed
+from tests.synthpose import Pose, rep_profile, to_seq
 
-pytestmark = pytest.mark.video
 
 # A side-on squat with the far leg hidden behind the body: the view the live gate once never let count.
 CLIP = "squat_side_good_formguard.mp4"
@@ -29,6 +30,7 @@ def _frames_until(ws, kind: str) -> dict:
         assert msg.get("type") != "error", msg
 
 
+@pytest.mark.video
 def test_replay_counts_what_the_real_socket_counts(tmp_path: Path) -> None:
     from formcheck.media.pose import estimate_video
 
@@ -60,3 +62,18 @@ def test_replay_counts_what_the_real_socket_counts(tmp_path: Path) -> None:
     assert [sorted(f["rule"] for f in r["faults"]) for r in reps] == [
         sorted(f.rule for f in r.faults) for r in replayed.reps
     ]
+
+
+FAR_LEG = (Lm.LEFT_HIP, Lm.LEFT_KNEE, Lm.LEFT_ANKLE, Lm.LEFT_HEEL, Lm.LEFT_FOOT_INDEX)
+
+
+@pytest.mark.parametrize(("view", "hidden"), [("side", FAR_LEG), ("side", ()), ("front", ())])
+@pytest.mark.parametrize("fps", [10.0, 15.0, 30.0])
+def test_the_live_coach_counts_side_on_with_the_far_leg_hidden(view: str, hidden: tuple, fps: float) -> None:
+    """Issue 16: side-on, the far leg behind the body is unseen (visibility below 0.5), and the gate once waited
+    for it for ever (0 reps in 62 s). Counting starts after the 3-2-1 whatever the view, at any page frame rate."""
+    ph, _ = rep_profile(5, rep_s=2.5, rest_s=1.0)
+    seq = to_seq([Pose(knee_flex=(90 * p, 90 * p)) for p in ph], view, noise_px=1.0, hidden=hidden)
+    replay = replay_live(seq, "squat", fps=fps, first_rep_start_s=0.0)
+    assert replay.counting_from_s is not None and replay.counting_from_s < 0.0  # "Go" during the still lead-in
+    assert replay.result.rep_count == 5
