@@ -15,7 +15,6 @@ from tests.conftest import SHARED_VIDEOS, shared_manifest
 from tests.serverproc import Client, Server, seed
 from tests.synthpose import Pose, rep_profile, to_seq
 
-
 # A side-on squat with the far leg hidden behind the body: the view the live gate once never let count.
 CLIP = "squat_side_good_formguard.mp4"
 FPS = 15.0
