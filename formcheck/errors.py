@@ -2,7 +2,16 @@
 
 
 class FormcheckError(Exception):
-    """Base of every error formcheck reports to a user as a single line (CLI exit 2, HTTP 4xx)."""
+    """Base of every error formcheck reports to a user as a single line (CLI exit 2, HTTP 4xx).
+
+    `public`: what a web client may be told when the full message must stay in the log (a 5xx names URLs and
+    paths; issue 17 L2); None: the web answers with its fixed sentence for the error's kind."""
+
+    public: str | None = None
+
+    def __init__(self, *args: object, public: str | None = None) -> None:
+        super().__init__(*args)
+        self.public = public
 
 
 class VideoError(FormcheckError):

@@ -89,7 +89,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         detail = str(exc)
         if status >= 500:
             log.error("%s on %s: %s", type(exc).__name__, request.url.path, exc)
-            detail = PUBLIC_5XX.get(kind, "Internal error: the server log has the details")
+            detail = exc.public or PUBLIC_5XX.get(kind, "Internal error: the server log has the details")
         if _wants_html(request):
             return _html_error(request, status, detail)
         return JSONResponse({"detail": detail, "kind": kind}, status_code=status)

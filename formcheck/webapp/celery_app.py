@@ -230,12 +230,14 @@ class CeleryDispatcher:
             with self._lock:
                 self._pending.add(int(job_id))
             log.error("job %s not sent: %s", job_id, exc)
-            message = (
-                f"Your video is saved, but {exc}; it is tried again every {self._interval_s:g} s and "
-                "analysed when the queue is back (no need to upload again)"
+            retry = (
+                f"it is tried again every {self._interval_s:g} s and analysed when the queue is back "
+                "(no need to upload again)"
             )
+            message = f"Your video is saved, but {exc}; {retry}"
             self._note(job_id, message)
-            raise BrokerUnavailableError(message) from None
+            public = f"Your video is saved, but the analysis queue is unreachable; {retry}"
+            raise BrokerUnavailableError(message, public=public) from None
 
     def pending(self) -> set[int]:
         with self._lock:
