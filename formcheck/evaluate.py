@@ -171,6 +171,7 @@ def score_video(entry: Json, result: SetResult, rules: dict[str, RuleCounts]) ->
         "reps": got,
         "valid_reps": result.valid_rep_count,
         "fault_reps": faulty,
+        "borderline_reps": sum(bool(r.valid and r.borderline) for r in result.reps),
         "view": result.view,
         "messages": [m.code for m in result.messages],
     }
@@ -471,6 +472,7 @@ def render_paths(summary: Json) -> str:
     )
     line("count MAE", lambda s: _f(s["overall"]["mae"]))
     line("false-fault rate, clean", lambda s: _f(s["false_fault"]["rate"]))
+    line("borderline reps (a cue)", lambda s: str(sum(r.get("borderline_reps", 0) for r in s["videos"])))
     for v in VIEWS:
         line(f"  exact, {v} view", functools.partial(_view_exact, v))
     lines = [f"{a:<30}{''.join(b)}" for a, *b in rows]

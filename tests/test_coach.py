@@ -139,3 +139,20 @@ def test_placement_is_not_spoken_mid_rep_unless_the_person_left():
     assert shown is None or shown.key != "step_back"
     gone = CoachInput(t_s=0.1, pose=False, placement=(("no_person", "Step into view"),), mid_rep=True)
     assert c.update(gone).key == "no_person"
+
+
+def test_a_borderline_rep_counts_and_says_the_cue():
+    """Issue 16 item 3: a value within the measure's noise of its limit is a cue on a good rep, never "not counted"."""
+    from formcheck.core.results import Rep, Verdict
+    from formcheck.core.rules import Check, Status
+
+    near = Check(
+        "knee_valgus", Status.OK, 0.12, 0.10, "ratio", "fault", "Keep your knee over your second toe", noise=0.03
+    )
+    clear = Check("trunk_lateral_lean", Status.OK, 3.0, 10.0, "deg", "fault", "Stay upright")
+    rep = Rep(1, None, 0.0, 1.0, 2.0, "front", {}, {}, (), (near, clear), Verdict.VALID, "")
+    assert rep.valid and rep.borderline == (near,)
+    c = Coach()
+    news = RepNews(index=1, valid=True, reason="", borderline=near.cue)
+    m = c.update(CoachInput(t_s=0.0, pose=True, new_rep=news, valid_reps=1, target_reps=5))
+    assert m.kind == Kind.REP_GOOD and m.text.startswith("Good rep, but close: Keep your knee") and m.speak == "Good"

@@ -75,6 +75,7 @@ class RepNews:
     index: int
     valid: bool | None  # None: could not be judged
     reason: str  # the first fault's cue, or why it was not judged; "" for a good rep
+    borderline: str = ""  # a good rep's cue for a value within the measure's noise of its limit
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,7 +125,8 @@ class Coach:
             if r.valid is True:
                 target = x.target_reps or 0
                 left = fb.to_go_text(target - x.valid_reps) if x.valid_reps < target else ""
-                msg = CoachMessage(Kind.REP_GOOD, fb.GOOD_REP_TEXT + left, key=f"rep_{r.index}")
+                good = fb.BORDERLINE_TEXT.format(cue=r.borderline) if r.borderline else fb.GOOD_REP_TEXT
+                msg = CoachMessage(Kind.REP_GOOD, good + left, key=f"rep_{r.index}")
             elif r.valid is False:
                 text = fb.NOT_COUNTED_PREFIX + (r.reason or fb.NOT_COUNTED_DEFAULT)
                 msg = CoachMessage(Kind.REP_FAULT, text, key=f"rep_{r.index}")

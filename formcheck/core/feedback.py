@@ -101,6 +101,8 @@ SET_COMPLETE_TEXT = "Set complete"
 KEEP_GOING_TEXT = "Keep going"
 HOLD_ENCOURAGE_TEXT = "Hold it — steady breathing"
 GOOD_REP_TEXT = "Good rep"
+# A good rep with a form value within the measure's noise of its limit (Rep.borderline): counted, with the cue.
+BORDERLINE_TEXT = "Good rep, but close: {cue}"
 GOOD_REP_SPOKEN = "Good"
 NOT_COUNTED_PREFIX = "Not counted: "
 NOT_COUNTED_DEFAULT = "form fault"

@@ -11,7 +11,7 @@ import enum
 from collections.abc import Mapping
 
 from formcheck.core.feedback import OverlaySpec
-from formcheck.core.rules import Check
+from formcheck.core.rules import Check, Status
 
 ALGO_VERSION = "formcheck.analysis/1"
 
@@ -54,6 +54,12 @@ class Rep:
     @property
     def duration_s(self) -> float:
         return self.end_s - self.start_s
+
+    @property
+    def borderline(self) -> tuple[Check, ...]:
+        """Form checks past their limit by no more than the measure's noise: not faults (the rep counts) but
+        near the line, where another frame rate or pass may read either side. The coach says so as a cue."""
+        return tuple(c for c in self.checks if c.status is Status.OK and c.noise == c.noise and c.severity == "fault")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -40,7 +40,8 @@ def rep_news(rep: Rep) -> RepNews:
     reason = next((f.cue for f in rep.faults if f.cue), "") or str(rep.why or "")
     if reason.lower().startswith("unknown"):
         reason = reason.split("—", 1)[-1].split("-", 1)[-1].strip() if ("—" in reason or "-" in reason) else reason
-    return RepNews(index=int(rep.index), valid=valid, reason=reason)
+    borderline = next((c.cue for c in rep.borderline), "") if valid else ""
+    return RepNews(index=int(rep.index), valid=valid, reason=reason, borderline=borderline)
 
 
 @dataclasses.dataclass
