@@ -59,6 +59,10 @@ SPLIT_MIN_DEG = 45.0
 # (judgement call: one odd rep, a stumble or a set-up step, never decides for the set).
 SET_MIN_REPS = 2
 SET_SHARE = 0.5
+# Looks that a rep alone never decides, only the set: one knee bending alone also happens in a set-up step, a
+# stumble or a phantom rep of the counter (on the labelled set, a 0.5 s oblique squat "rep" with one knee rising 28
+# deg), whereas a split or a side-by-side stance with both knees bent is the exercise itself.
+SET_DECIDES = frozenset({"one_leg"})
 
 
 class Look(enum.StrEnum):
@@ -187,11 +191,12 @@ def _is_asked(exercise_id: str, shape: RepShape) -> bool:
 
 def rep_decision(exercise_id: str, shapes: Sequence[RepShape]) -> Look | None:
     """For the newest of `shapes` (all the set's reps so far, in order): the other exercise it looks like, so it is
-    not counted (None: count it). It is not counted when it clearly looks like another exercise itself, or when the
-    set so far does and the rep does not positively look like the asked exercise."""
+    not counted (None: count it). It is not counted when it clearly looks like another exercise itself (a look in
+    SET_DECIDES only through the set), or when the set so far does and the rep does not positively look like the
+    asked exercise."""
     last = shapes[-1]
     own = other_look(exercise_id, last)
-    if own is not None:
+    if own is not None and own not in SET_DECIDES:
         return own
     whole = set_look(exercise_id, shapes)
     return whole if whole is not None and not _is_asked(exercise_id, last) else None
