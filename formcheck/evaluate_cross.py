@@ -72,6 +72,6 @@ def render_cross(cross: Json) -> str:
         lines.append(f"{r:<24}" + "".join(f"{_cross_cell(c):>16}" for c in cells))
     lines.append(
         f"wrong exercise counted anything in {cross['wrong_counted']} of {cross['wrong_runs']} runs "
-        "(no wrong-exercise detector yet: these are counted today)"
+        "(a wrong exercise counts nothing once core.wrong_exercise says clearly what it looks like)"
     )
     return "\n".join(lines)

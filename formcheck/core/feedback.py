@@ -71,6 +71,22 @@ OTHER_POSTURE_WORDS = {
     "prone": "upright",
 }
 OUT_OF_FRAME_PREFIX = "Body partly out of frame — "
+# What a rep of another exercise looks like (core.wrong_exercise.Look values), and an exercise's set in words.
+LOOKALIKE_WORDS = {
+    "squat": "a squat",
+    "lunge": "a lunge",
+    "one_leg": "a single-leg squat or step",
+    "knee_bend": "a knee bend",
+}
+SET_OF = {
+    "squat": "squats",
+    "small_knee_bend": "small knee bends",
+    "lunge": "lunges",
+    "single_leg_squat": "single-leg squats",
+    "step_down": "step-downs",
+    "step_up": "step-ups",
+    "standing_side_leg_raise": "standing side leg raises",
+}
 
 
 def wrong_posture_text(exercise_name: str, posture: str) -> str:
@@ -79,6 +95,11 @@ def wrong_posture_text(exercise_name: str, posture: str) -> str:
         f"{exercise_name} is done {POSTURE_WORDS[posture]}, but the person is mostly {OTHER_POSTURE_WORDS[posture]}: "
         f"nothing there counts. {GUIDANCE_TEXT[posture_key(posture)]}."
     )
+
+
+def wrong_exercise_text(exercise_id: str, exercise_name: str, look: str) -> str:
+    """The set message (and a rep's reason, live) for movement that clearly looks like another exercise."""
+    return f"This looks like {LOOKALIKE_WORDS[look]}: today's set is {SET_OF.get(exercise_id, exercise_name)}"
 
 
 def out_of_frame_text(reason: str) -> str:

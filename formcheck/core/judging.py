@@ -401,6 +401,7 @@ class SetStats:
     view: View
     n_reps: int
     judged_reps: int
+    wrong_exercise: str | None = None  # the other exercise the set looks like (core.wrong_exercise.Look)
 
 
 def set_messages(spec: ExerciseSpec, st: SetStats) -> list[Message]:
@@ -422,7 +423,9 @@ def set_messages(spec: ExerciseSpec, st: SetStats) -> list[Message]:
         msgs.append(Message("half_out_of_frame", fb.out_of_frame_text(missing_text(own, missing, st.any_seen))))
     if st.view not in spec.views and not st.judged_reps:
         msgs.append(Message("wrong_view", fb.wrong_view_text(spec.name, spec.views, st.view)))
-    if spec.rep is not None and st.n_reps == 0:
+    if st.wrong_exercise is not None:
+        msgs.append(Message("wrong_exercise", fb.wrong_exercise_text(spec.id, spec.name, st.wrong_exercise)))
+    elif spec.rep is not None and st.n_reps == 0:
         msgs.append(Message("no_reps", fb.SET_TEXT["no_reps"]))
     return msgs
 
@@ -438,6 +441,7 @@ def set_result(
     n_frames: int,
     duration_s: float,
     detected_ratio: float,
+    not_counted: tuple[Rep, ...] = (),
 ) -> SetResult:
     """The SetResult of either driver."""
     return SetResult(
@@ -453,4 +457,5 @@ def set_result(
         n_frames=n_frames,
         duration_s=duration_s,
         detected_ratio=detected_ratio,
+        not_counted=not_counted,
     )

@@ -14,6 +14,7 @@ import numpy as np
 
 from formcheck.core import feedback as fb
 from formcheck.core import judging as jd
+from formcheck.core import wrong_exercise as wx
 from formcheck.core.geometry import VIEW_MIN_CONFIDENCE, View, fold_yaw_deg
 from formcheck.core.landmarks import Lm, Side, sided
 from formcheck.core.measures import MEASURES, PoseArrays, jump_ratio
@@ -85,7 +86,10 @@ class LiveSession:
         self._sig: list[float] = []
         self._i0 = 0  # global index of self._frames[0]
         self._baselines: jd.Baselines | None = None
-        self._reps: list[Rep] = []
+        self._reps: list[Rep] = []  # counted so far
+        self._all_reps: list[Rep] = []  # every rep the counter found, with its shape (core.wrong_exercise)
+        self._shapes: list[wx.RepShape] = []
+        self._not_counted_now: Rep | None = None
         self._cues = fb.CueTracker()
         self._guide = fb.GuidanceTracker()
         self._last_eval_t = -np.inf
@@ -131,6 +135,7 @@ class LiveSession:
         c = self._counts
         i, t = c.n, frame.t_s
         c.n += 1
+        self._not_counted_now = None
         c.first_t = t if c.first_t is None else c.first_t
         c.last_t = t
         arr = PoseArrays.from_frame(frame)
@@ -168,6 +173,7 @@ class LiveSession:
             hold_good_s=self._timer.good_form_s if self._timer else None,
             hold_in_position_s=self._timer.in_position_s if self._timer else None,
             guidance_keys=guidance_keys,
+            not_counted=self._not_counted_now,
         )
 
     def _is_cut(self, frame: PoseFrame) -> bool:
@@ -226,9 +232,10 @@ class LiveSession:
             self._baselines = self._make_baselines(counter.in_rep_since)
         if ev is not None:
             new_rep = self._judge_event(ev)
-            self._reps.append(new_rep)
-            failing_now.extend(f.cue for f in new_rep.faults)
-            self._failing = [self.spec.rule(f.rule) for f in new_rep.faults]
+            if new_rep is not None:
+                self._reps.append(new_rep)
+                failing_now.extend(f.cue for f in new_rep.faults)
+                self._failing = [self.spec.rule(f.rule) for f in new_rep.faults]
         elif counter.in_rep_since is not None and t - self._last_eval_t >= CUE_EVAL_INTERVAL_S:
             self._last_eval_t = t
             self._failing = self._live_rule_failures(counter.in_rep_since, i)
@@ -257,7 +264,9 @@ class LiveSession:
         idx = jd.baseline_idx(np.array(self._sig[: start_g - g0 + 1]), table.t_s, self.spec, start_g - g0)
         return jd.baselines(self.spec, table, idx)
 
-    def _judge_event(self, ev: RepEvent) -> Rep:
+    def _judge_event(self, ev: RepEvent) -> Rep | None:
+        """The rep just completed, judged (None: it looks like another exercise and is not counted; it is in
+        self._not_counted_now instead)."""
         g0 = ev.start_i
         table = self._table(g0, ev.end_i)
         local = dataclasses.replace(ev, start_i=0, peak_i=ev.peak_i - g0, end_i=ev.end_i - g0)
@@ -269,7 +278,14 @@ class LiveSession:
             fallback_yaw=self._yaw_tally.yaw,
             set_side=jd.side_of_sums(self.spec, *self._counts.side_sums),
         )
-        return jd.build_rep(self.spec, table, local, len(self._reps) + 1, ctx)
+        rep = jd.build_rep(self.spec, table, local, len(self._reps) + 1, ctx)
+        self._all_reps.append(rep)
+        self._shapes.append(wx.rep_shape(table, 0, local.end_i))
+        look = wx.rep_decision(self.spec.id, self._shapes)
+        if look is None:
+            return rep
+        self._not_counted_now = wx.not_counted_rep(self.spec.id, self.spec.name, rep, look)
+        return None
 
     def _live_rule_failures(self, start_g: int, now_g: int) -> list[RuleSpec]:
         """Rules over the rep so far (at = rep), for cues while the person is still moving."""
@@ -309,19 +325,24 @@ class LiveSession:
     # -- the set
     def result(self) -> SetResult:
         """The set so far, in the same shape as analyze_seq's."""
-        reps = tuple(self._reps)
+        split = wx.split_set(self.spec.id, self.spec.name, self._all_reps, self._shapes)
+        reps = split.counted
         c = self._counts
         view = jd.view_of_yaw(self._yaw_tally.yaw(), self._lying)
+        stats = dataclasses.replace(
+            self._stats(view, reps), wrong_exercise=None if split.look is None else str(split.look)
+        )
         return jd.set_result(
             self.spec,
             reps=reps,
             hold=self._hold_result(),
-            messages=jd.set_messages(self.spec, self._stats(view, len(reps))),
+            messages=jd.set_messages(self.spec, stats),
             view=view,
             fixed=self._fixed,
             n_frames=c.n,
             duration_s=(c.last_t - c.first_t) if c.first_t is not None else 0.0,
             detected_ratio=c.detected / c.n if c.n else 0.0,
+            not_counted=split.not_counted,
         )
 
     def _hold_result(self) -> HoldResult | None:
@@ -337,7 +358,7 @@ class LiveSession:
         tot = self._timer.totals()
         return HoldResult(tot.in_position_s, tot.good_form_s, tot.longest_good_s, hs.target_s, hs.min_s, checks)
 
-    def _stats(self, view: View, n_reps: int) -> jd.SetStats:
+    def _stats(self, view: View, reps: tuple[Rep, ...]) -> jd.SetStats:
         c = self._counts
         det = max(c.detected, 1)
         return jd.SetStats(
@@ -349,8 +370,8 @@ class LiveSession:
             seen=c.seen / det,
             any_seen=bool(c.seen.any()),
             view=view,
-            n_reps=n_reps,
-            judged_reps=sum(r.verdict is not Verdict.UNKNOWN for r in self._reps),
+            n_reps=len(reps),
+            judged_reps=sum(r.verdict is not Verdict.UNKNOWN for r in reps),
         )
 
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from formcheck.core import judging as jd
+from formcheck.core import wrong_exercise as wx
 from formcheck.core.geometry import View
 from formcheck.core.landmarks import Side
 from formcheck.core.measures import PoseArrays, jump_ratio
@@ -80,14 +81,16 @@ def analyze_prepared(
     seq, table = prep.smoothed, prep.table
     vp = jd.viewpoint_of(table.arrays)
     views = jd.views_of(vp, jd.is_lying(spec))
-    reps: tuple[Rep, ...] = ()
+    split = wx.SetSplit((), (), None)
     hold = None
     if spec.rep is not None:
-        reps = _offline_reps(spec, prep, vp, fixed, overrides)
+        split = wx.split_set(spec.id, spec.name, *_offline_reps(spec, prep, vp, fixed, overrides))
     else:
         hold = _offline_hold(spec, table, views, fixed, overrides, vp)
+    reps = split.counted
     view = jd.view_of_yaw(jd.rep_yaw(vp), jd.is_lying(spec))
     stats = _set_stats(spec, seq, view, len(reps), sum(r.verdict is not Verdict.UNKNOWN for r in reps))
+    stats = dataclasses.replace(stats, wrong_exercise=None if split.look is None else str(split.look))
     msgs = jd.set_messages(spec, stats)
     if msgs and msgs[0].code == "no_person":
         view = View.UNKNOWN
@@ -101,12 +104,14 @@ def analyze_prepared(
         n_frames=len(seq),
         duration_s=seq.duration_s,
         detected_ratio=stats.detected_ratio,
+        not_counted=split.not_counted,
     )
 
 
 def _offline_reps(
     spec: ExerciseSpec, prep: Prepared, vp: Viewpoint, fixed: Side | None, overrides: Mapping[str, float] | None
-) -> tuple[Rep, ...]:
+) -> tuple[list[Rep], list[wx.RepShape]]:
+    """Every rep the counter found, judged, with its movement's shape (core.wrong_exercise)."""
     rep = spec.rep
     assert rep is not None
     table, t = prep.table, prep.table.t_s
@@ -130,7 +135,7 @@ def _offline_reps(
             set_side=set_side,
         )
         out.append(jd.build_rep(spec, table, ev, k + 1, ctx))
-    return tuple(out)
+    return out, [wx.rep_shape(table, ev.start_i, ev.end_i) for ev in events]
 
 
 def _offline_hold(

@@ -82,7 +82,8 @@ class HoldResult:
 class Message:
     """A set-level problem with the input, in words a person can act on (texts: core.feedback)."""
 
-    code: str  # no_person | wrong_posture | half_out_of_frame | wrong_view | two_people | too_dark | no_reps
+    # no_person | wrong_posture | half_out_of_frame | wrong_view | two_people | too_dark | no_reps | wrong_exercise
+    code: str
     text: str
 
 
@@ -100,6 +101,9 @@ class SetResult:
     n_frames: int
     duration_s: float
     detected_ratio: float
+    # reps of the movement that clearly looked like another exercise (core.wrong_exercise): not counted, each
+    # with verdict invalid and the reason in `why`
+    not_counted: tuple[Rep, ...] = ()
 
     @property
     def rep_count(self) -> int:
@@ -127,6 +131,9 @@ class LiveFeedback:
     hold_good_s: float | None = None
     hold_in_position_s: float | None = None
     guidance_keys: tuple[str, ...] = ()  # the same as `guidance`, as stable codes (feedback.GUIDANCE_TEXT keys)
+    # a rep just completed that looked like another exercise: not counted (not in rep_count, not new_rep), its
+    # reason in `why`, for the coach to say
+    not_counted: Rep | None = None
 
 
 class Verdict(enum.StrEnum):

@@ -136,7 +136,9 @@ class CoachedSet:
             positioning = POSITIONING_TEXT
         if status is not None:
             countdown = status.word()
-        new_rep = rep_news(counted.new_rep) if counted is not None and counted.new_rep is not None else None
+        # a rep that looked like another exercise is news too: "Not counted: This looks like a lunge: ..."
+        done = None if counted is None else (counted.new_rep or counted.not_counted)
+        new_rep = rep_news(done) if done is not None else None
         return CoachInput(
             t_s=pf.t_s,
             pose=pf.detected,
