@@ -220,15 +220,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
             sys.stderr.write(f"\r{name[:70]:<70}")
             sys.stderr.flush()
 
+    path = "live" if args.live else args.path
     if args.cross:
         from formcheck.evaluate_cross import render_cross, run_cross
 
-        cross = run_cross(args.manifest, landmarks_dir=args.landmarks_dir, progress=prog)
+        analyse = live_analyser(args.fps) if path == "live" else upload_analyser
+        _out(f"the {'live' if path == 'live' else 'upload'} path (--live for the live coach)")
+        cross = run_cross(args.manifest, landmarks_dir=args.landmarks_dir, progress=prog, analyse=analyse)
         _out(render_cross(cross))
         if args.json is not None:
             args.json.write_text(json.dumps(cross, indent=1) + "\n", encoding="utf-8")
         return 0
-    path = "live" if args.live else args.path
     available = {"upload": upload_analyser, "live": live_analyser(args.fps)}
     analysers = {n: a for n, a in available.items() if path in (n, "both")}
     summary = run_paths(args.manifest, analysers, landmarks_dir=args.landmarks_dir, progress=prog, side=args.side)
