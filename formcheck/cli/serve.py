@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import getpass
 import logging
-import secrets
 import sys
 
 from formcheck.errors import InputError
@@ -33,6 +32,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         help="on 127.0.0.1 only: the one person on this machine needs no sign-in (clinicians always do)",
     )
+    p.add_argument(
+        "--new-token",
+        action="store_true",
+        help="single-user mode: replace the kept sign-in address (/?token=...) by a new one; old browsers sign out",
+    )
     p.set_defaults(func=_serve)
 
     p = subparsers.add_parser("set-password", help="set the web sign-in password of a person or clinician")
@@ -53,6 +57,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from formcheck.webapp.app import create_app
+    from formcheck.webapp.auth import load_or_create_launch_token
     from formcheck.webapp.privacy import private_tree, restrict_umask
 
     restrict_umask()  # database, uploads, clips: 0600 / 0700 for this process and its workers
@@ -62,8 +67,10 @@ def _serve(args: argparse.Namespace) -> int:
     if args.single_user and not is_loopback(settings.host):
         raise InputError("--single-user only works when serving on 127.0.0.1 (it would let anyone in)")
     if settings.single_user_active:
-        # A fresh secret per launch (as Jupyter does), unless FORMCHECK_TOKEN fixes one for scripts and tests.
-        settings = settings.model_copy(update={"token": settings.token or secrets.token_urlsafe(24)})
+        # One secret per data dir, kept across launches so yesterday's browser is still in (issue 19);
+        # FORMCHECK_TOKEN fixes one for scripts and tests, --new-token replaces the kept one.
+        token = settings.token or load_or_create_launch_token(settings.data_dir, rotate=bool(args.new_token))
+        settings = settings.model_copy(update={"token": token})
         _ensure_single_person(settings)
     app = create_app(settings)
     if settings.secure_cookies:
