@@ -1,0 +1,86 @@
+"""Issue 19, a person's daily use in Chromium with a real clip as the camera: the pain stop is inside the first
+screen at 1280x800 and 390x844, in a practice set and in a programme day, and Escape works it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+CLIP = "squat_front_valgus_vs_good_ranfit.mp4"  # any real clip: the camera only has to show a person
+PASSWORD = "daily use test password"
+VIEWPORTS = ((1280, 800), (390, 844))
+UI_TIMEOUT_MS = 30_000
+
+
+def _make_person(data_dir: Path, name: str) -> None:
+    from formcheck.store import Store
+    from formcheck.store.paths import DB_FILENAME
+    from formcheck.webapp.auth import hash_password
+
+    with Store.open(f"sqlite:///{data_dir / DB_FILENAME}") as store:
+        store.add_person(name, role="person", password_hash=hash_password(PASSWORD))
+
+
+def _sign_in(page, base_url: str, name: str) -> None:
+    csrf = page.request.get(f"{base_url}/api/auth/csrf").json()["csrf_token"]
+    r = page.request.post(
+        f"{base_url}/api/auth/signin", data={"name": name, "password": PASSWORD}, headers={"X-CSRF-Token": csrf}
+    )
+    assert r.ok, r.text()
+
+
+def _assert_in_first_screen(page, width: int, height: int) -> None:
+    stop = page.get_by_test_id("pain-stop")
+    stop.wait_for(state="visible", timeout=UI_TIMEOUT_MS)
+    page.evaluate("window.scrollTo(0, 0)")  # as the page opens (Playwright scrolls to what it clicks)
+    box = stop.bounding_box()
+    assert box and box["y"] >= 0 and box["y"] + box["height"] <= height, (box, width, height)
+    assert box["x"] >= 0 and box["x"] + box["width"] <= width and box["height"] >= 44, box  # a large target
+
+
+@pytest.fixture(scope="module")
+def server(start_server):
+    srv = start_server()
+    _make_person(srv.data_dir, "dailytester")
+    return srv
+
+
+@pytest.mark.parametrize(("width", "height"), VIEWPORTS)
+def test_pain_stop_is_in_the_first_screen_in_practice_and_in_a_programme_day(
+    server, launch_chromium, fake_camera, shared_videos, save_screenshot, width, height
+):
+    from playwright.sync_api import expect
+
+    cam = fake_camera(shared_videos(CLIP), lead_s=2.0, tail_s=2.0)
+    browser = launch_chromium(fake_camera=cam)
+    ctx = browser.new_context(viewport={"width": width, "height": height})
+    page = ctx.new_page()
+    try:
+        _sign_in(page, server.base_url, "dailytester")
+        page.goto(f"{server.base_url}/live?exercise=squat&target=10")
+        page.wait_for_function("window.fcLive.currentSet && !window.fcLive.pendingSet", timeout=UI_TIMEOUT_MS)
+        _assert_in_first_screen(page, width, height)
+        save_screenshot(page, f"daily_pain_stop_practice_{width}x{height}", full_page=False)
+        page.keyboard.press("Escape")  # the same as the button
+        expect(page.locator("#step-title")).to_have_text("Stop. Rest your knee.")
+        assert page.evaluate("window.fcLive.currentSet") is None
+        expect(page.get_by_test_id("coach")).to_have_text("Stop. Rest your knee.")  # on the stage, in sight
+        expect(page.get_by_test_id("pain-stop")).to_be_hidden()
+        save_screenshot(page, f"daily_pain_stop_practice_stopped_{width}x{height}", full_page=False)
+
+        page.goto(f"{server.base_url}/live")
+        page.get_by_test_id("start-session").click(timeout=UI_TIMEOUT_MS)
+        for _ in range(2):  # massage, VMO: then the Small Knee Bend Test, the day's first counting set
+            page.get_by_test_id("step-next").click()
+        expect(page.locator("#step-title")).to_have_text("Small Knee Bend Test")
+        page.wait_for_function("window.fcLive.currentSet && !window.fcLive.pendingSet", timeout=UI_TIMEOUT_MS)
+        _assert_in_first_screen(page, width, height)
+        save_screenshot(page, f"daily_pain_stop_day_{width}x{height}", full_page=False)
+        page.get_by_test_id("pain-stop").click()
+        expect(page.locator("#step-title")).to_have_text("Knee pain during the exercises?", timeout=UI_TIMEOUT_MS)
+    except Exception:
+        save_screenshot(page, f"daily_pain_stop_failed_{width}x{height}", full_page=True)
+        raise
+    finally:
+        ctx.close()
