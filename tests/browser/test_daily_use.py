@@ -1,8 +1,11 @@
 """Issue 19, a person's daily use in Chromium with a real clip as the camera: the pain stop is inside the first
-screen at 1280x800 and 390x844, in a practice set and in a programme day, and Escape works it."""
+screen at 1280x800 and 390x844, in a practice set and in a programme day, and Escape works it; an upload's result
+explains itself (the report's messages, the rules its view could not check)."""
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 import pytest
@@ -82,5 +85,54 @@ def test_pain_stop_is_in_the_first_screen_in_practice_and_in_a_programme_day(
     except Exception:
         save_screenshot(page, f"daily_pain_stop_failed_{width}x{height}", full_page=True)
         raise
+    finally:
+        ctx.close()
+
+
+# Real clips through the real analysis (landmarks from the eval cache, tests/cached_analyzer.py): a plank uploaded
+# as squats, and a side-view lunge whose frontal rules cannot be judged from the side.
+UPLOADS = (
+    ("plank_side_white_wahoo.mp4", "squat", "mostly lying down"),
+    ("lunge_side_white_wahoo.mp4", "lunge", "Not checked from this view"),
+)
+
+
+@pytest.fixture(scope="module")
+def upload_server(start_server):
+    tests_dir = str(Path(__file__).resolve().parents[1])
+    path = os.pathsep.join(p for p in (tests_dir, os.environ.get("PYTHONPATH", "")) if p)
+    srv = start_server(env_extra={"FORMCHECK_ANALYZER": "cached_analyzer:analyse", "PYTHONPATH": path})
+    _make_person(srv.data_dir, "uploader")
+    return srv
+
+
+@pytest.mark.parametrize(("clip", "exercise", "expect"), UPLOADS)
+@pytest.mark.parametrize(("width", "height"), VIEWPORTS)
+def test_upload_result_explains_itself(
+    upload_server, browser, shared_videos, save_screenshot, clip, exercise, expect, width, height
+):
+    from playwright.sync_api import expect as pw_expect
+
+    ctx = browser.new_context(viewport={"width": width, "height": height})
+    page = ctx.new_page()
+    try:
+        _sign_in(page, upload_server.base_url, "uploader")
+        page.goto(f"{upload_server.base_url}/upload")
+        page.wait_for_selector(f"#exercise option[value={exercise}]", state="attached", timeout=UI_TIMEOUT_MS)
+        page.set_input_files("#file", str(shared_videos(clip)))
+        page.select_option("#exercise", exercise)
+        page.click("#submit")
+        page.wait_for_url(re.compile(r".*/uploads/\d+$"), timeout=UI_TIMEOUT_MS)
+        page.wait_for_selector("#done:not(.hidden)", timeout=120_000)
+        shown = page.locator("#done").inner_text()
+        assert expect in shown, shown
+        if exercise == "lunge":
+            blind = page.get_by_test_id("not-checked").inner_text()
+            assert "knee valgus" in blind and "pelvic drop" in blind and "face the camera" in blind, blind
+            assert "as far as this view shows" in page.locator("#reps tbody").inner_text()
+        else:
+            pw_expect(page.get_by_test_id("report-messages")).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        save_screenshot(page, f"daily_upload_{exercise}_{width}x{height}", full_page=True)
     finally:
         ctx.close()
