@@ -29,7 +29,7 @@ function renderToday(live, t) {
     if (!t.onboarded) {
       $("hello").textContent = $("hello").textContent.replace(/^Welcome back/, "Welcome");
       $("onboarding").classList.remove("hidden");
-      $("onboarding-done").focus();
+      ($("name-card").classList.contains("hidden") ? $("onboarding-done") : $("name-input")).focus();  // the name first
     }
     $("onboarding-done").addEventListener("click", async () => {
       $("onboarding").classList.add("hidden");
@@ -50,11 +50,28 @@ function renderToday(live, t) {
 function verdictTag(r) {
   return fc.el("span", { class: r.agree ? "tag-disagree" : "tag-agree" }, r.agree ? "Worth fixing" : "Your clinician says this rep was fine");
 }
+// No name yet (a new local person): ask for one; pages never call the person "You" (issue 19).
+function askName() {
+  const $ = (id) => document.getElementById(id);
+  $("name-card").classList.remove("hidden");
+  $("name-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      const r = await fc.api("/api/me/name", { method: "PUT", json: { name: $("name-input").value } });
+      $("hello").textContent = $("hello").textContent.replace(/^(Welcome( back)?).*$/, (all, w) => `${w}, ${r.name}`);
+      $("name-card").classList.add("hidden");
+      const who = document.querySelector("#topbar .who span:not(.badge)");
+      if (who) who.textContent = r.name;
+    } catch (e) { $("name-result").textContent = e.message; }
+  });
+}
+
 (async () => {
   const { el, fmt } = fc;
   const user = await fc.header("home");
   if (user.role === "clinician") { location.href = "/clinician"; return; }
-  document.getElementById("hello").textContent = "Welcome back, " + user.name;
+  document.getElementById("hello").textContent = user.named === false ? "Welcome back" : "Welcome back, " + user.name;
+  if (user.named === false) askName();
   const [uploads, reviews, today] = await Promise.all([fc.api("/api/uploads"), fc.api("/api/me/reviews"),
     fc.api("/api/live/today").catch(() => null)]);  // the programme's plan (shown when the live coach is installed)
   if (today) renderToday(today, await fc.api("/api/today").catch(() => null));

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,58 @@ def test_upload_result_explains_itself(
         save_screenshot(page, f"daily_upload_{exercise}_{width}x{height}", full_page=True)
     finally:
         ctx.close()
+
+
+PRINTED = re.compile(r"open (http://127\.0\.0\.1:\d+/\?token=\S+)")
+
+
+def _printed_address(srv) -> str:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        m = PRINTED.search(srv.log())
+        if m:
+            return m.group(1)
+        time.sleep(0.1)
+    raise AssertionError(f"no token address printed:\n{srv.log()[-2000:]}")
+
+
+def test_a_relaunched_server_keeps_the_person_in_and_asks_their_name(start_server, browser, save_screenshot):
+    """`make run` today and again tomorrow: the same browser is still in (issue 19 item 1), and the person is asked
+    for a name instead of being welcomed as "You" (item 4)."""
+    from playwright.sync_api import expect
+
+    srv = start_server(single_user=True, env_extra={"FORMCHECK_TOKEN": ""})  # the kept token, as `make run`
+    address = _printed_address(srv)
+    phone = browser.new_context(viewport={"width": 390, "height": 844})
+    desk = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = phone.new_page()
+        page.goto(address)
+        expect(page.get_by_test_id("name-card")).to_be_visible(timeout=UI_TIMEOUT_MS)
+        expect(page.locator("#hello")).to_have_text(re.compile(r"^Welcome( back)?$"))
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.wait_for_load_state("networkidle")
+        expect(page.locator("#name-input")).to_be_focused()
+        save_screenshot(page, "daily_name_card_390x844", full_page=False)
+        page = desk.new_page()
+        page.goto(address)
+        page.fill("#name-input", "You")
+        page.click("#name-form button[type=submit]")
+        expect(page.locator("#name-result")).to_contain_text("not a name")
+        page.fill("#name-input", "Ana <b>Souza</b>")
+        page.click("#name-form button[type=submit]")
+        expect(page.locator("#hello")).to_have_text(re.compile(r"^Welcome( back)?, Ana <b>Souza</b>$"))
+        expect(page.get_by_test_id("name-card")).to_be_hidden()
+        srv.stop()  # tomorrow
+        again = type(srv)(srv.data_dir, srv.log_path.with_name("server2.log"), {"FORMCHECK_TOKEN": ""}, True)
+        try:
+            assert _printed_address(again).endswith(address.rsplit("=", 1)[1])  # the same address
+            page.goto(f"{again.base_url}/")  # yesterday's browser, without the token in the address
+            expect(page.locator("#hello")).to_have_text("Welcome back, Ana <b>Souza</b>", timeout=UI_TIMEOUT_MS)
+            assert page.url == f"{again.base_url}/"
+            save_screenshot(page, "daily_relaunch_still_in_1280x800", full_page=False)
+        finally:
+            again.stop()
+    finally:
+        phone.close()
+        desk.close()

@@ -10,9 +10,11 @@ from collections import defaultdict
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from formcheck.store.accounts import PRONOUNS, has_name, shown_name
+from formcheck.store.people import NAME_MAX_LEN
 from formcheck.webapp.deps import CurrentUser, OwnSession, PathId, PersonUser, StoreDep
 
 router = APIRouter(tags=["me"])
@@ -63,6 +65,23 @@ class SettingsIn(BaseModel):
     speech_rate: float | None = Field(None, ge=SPEECH_RATE_MIN, le=SPEECH_RATE_MAX)
     store_flagged_clips: bool | None = None
     onboarded: bool | None = None
+
+
+class NameIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(max_length=NAME_MAX_LEN)
+
+
+NOT_A_NAME = "That is not a name: write the name your clinician knows you by"
+
+
+@router.put("/api/me/name")
+def put_name(body: NameIn, user: PersonUser, store: StoreDep) -> dict[str, Any]:
+    """The person's own name, shown to them and on their clinician's pages (stored as text, shown inert)."""
+    if body.name.strip().casefold() in PRONOUNS:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, NOT_A_NAME)
+    p = store.set_display_name(user.id, body.name)
+    return {"name": shown_name(p), "named": has_name(p)}
 
 
 class CheckinIn(BaseModel):
