@@ -15,8 +15,11 @@ function renderToday(live, t) {
     $("today-minutes").textContent = t.rest_day ? `No exercise today (at most ${t.budget_min} minutes a day).`
       : `About ${Math.round(t.estimated_min)} minutes today · ${t.used_min.toFixed(1)} of ${t.budget_min} minutes used.`;
     const fin = t.done_today.filter((d) => d.status === "finished");
-    $("today-done").textContent = fin.length
-      ? `Done today: ${fin.map((d) => `${d.valid_reps} of ${d.target_reps} good reps`).join(", ")}.`
+    const good = fin.reduce((n, d) => n + d.valid_reps, 0);
+    // the whole day's target, not the sets started; a day with nothing done is said so (issue 19)
+    $("today-done").textContent = fin.some((d) => d.exercised)
+      ? `Done today: ${good} of ${t.day_target_reps} good reps.`
+      : fin.length ? "Today's session ended before any exercise was done."
       : t.done_today.length ? "Today's session is started but not finished: answer the pain questions to finish it." : "Not done yet today.";
     if (t.step_back) {
       const sb = t.step_back;

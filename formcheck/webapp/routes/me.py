@@ -134,6 +134,20 @@ def _last_step_back(store: Any, person_id: int) -> dict[str, Any] | None:
     return last
 
 
+def _day_target(programme: Any, level: int | None, plan: Any) -> int:
+    """The whole day's target reps (every set of every exercise of the day's level, each side), not only those of
+    the sets started: "0 of 10 good reps" on a day of 120 read as nearly done (issue 19)."""
+    if level is None:
+        return sum(e.sets * e.reps * e.sides for e in plan.exercises) if plan.kind == "exercise" else 0
+    return sum(ex.sets * ex.reps * ex.sides for ex in programme.level(level).exercises)
+
+
+def exercised(s: Any) -> bool:
+    """A programme day counts as done only when at least one rep was tried: a day whose exercises were all skipped
+    (or stopped before the first rep) is not "1 day done, 1 in a row" (issue 19)."""
+    return bool(s.total_reps > 0)
+
+
 @router.get("/api/today")
 def today(request: Request, user: PersonUser) -> dict[str, Any]:
     """The Today card: level and what it means, estimated minutes, what is done today, what a step back changed,
@@ -149,8 +163,10 @@ def today(request: Request, user: PersonUser) -> dict[str, Any]:
             "session_id": s.session.id,
             "status": str(s.session.status),
             "valid_reps": s.valid_reps,
+            "total_reps": s.total_reps,
             "target_reps": s.target_reps,
             "minutes": round(s.exercise_s / 60.0, 1),
+            "exercised": exercised(s),
         }
         for s in summaries
     ]
@@ -173,6 +189,7 @@ def today(request: Request, user: PersonUser) -> dict[str, Any]:
         ],
         "readiness": [{"id": r.id, "title": r.title, "minutes": r.minutes} for r in plan.readiness_steps],
         "done_today": done,
+        "day_target_reps": _day_target(programme, summaries[-1].session.level if summaries else None, plan),
         "finished_today": finished,
         "step_back": step_back,
         "method": [{"title": t, "text": x} for t, x in METHOD],
@@ -314,7 +331,7 @@ def progress(request: Request, user: PersonUser) -> dict[str, Any]:
         d["total_reps"] += s.total_reps
         d["target_reps"] += s.target_reps
         d["minutes"] = round(d["minutes"] + s.exercise_s / 60.0, 1)
-        d["done"] = d["done"] or str(s.session.status) == "finished"
+        d["done"] = d["done"] or (str(s.session.status) == "finished" and exercised(s))
     for p in store.list_pain(user.id):
         key = {"during": "pain_during", "after": "pain_after", "next_day": "pain_next_day"}.get(p.kind)
         if key:
