@@ -42,6 +42,8 @@ function renderToday(live, t) {
   }
   $("checkin").addEventListener("submit", async (ev) => {
     ev.preventDefault();
+    // no default: a stray tap must not record "no pain" (issue 19)
+    if ($("checkin-pain").value === "") { $("checkin-result").textContent = "Choose a number from 0 to 10 first."; return; }
     try {
       const r = await fc.api("/api/me/checkin", { method: "POST", json: { pain: parseInt($("checkin-pain").value, 10) } });
       $("checkin-result").textContent = `Saved (${r.pain}/10). ${r.message}`;

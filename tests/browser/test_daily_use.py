@@ -197,3 +197,32 @@ def test_a_relaunched_server_keeps_the_person_in_and_asks_their_name(start_serve
     finally:
         phone.close()
         desk.close()
+
+
+def test_pain_check_in_has_no_default_and_a_bad_day_says_when_to_seek_help(start_server, browser, save_screenshot):
+    """Issue 19 item 9: a stray tap on "Report" records nothing (no preselected 0), and 7/10 says when to see a
+    professional (from the programme's unsettled-pain rule)."""
+    from playwright.sync_api import expect
+
+    srv = start_server()
+    _make_person(srv.data_dir, "checker")
+    ctx = browser.new_context(viewport={"width": 390, "height": 844})
+    page = ctx.new_page()
+    try:
+        _sign_in(page, srv.base_url, "checker")
+        page.goto(f"{srv.base_url}/")
+        pain = page.locator("#checkin-pain")
+        pain.wait_for(state="visible", timeout=UI_TIMEOUT_MS)
+        assert pain.input_value() == ""
+        page.click("#checkin button[type=submit]")
+        page.wait_for_timeout(500)
+        days = page.request.get(f"{srv.base_url}/api/me/progress").json()["days"]
+        assert all(d["pain_next_day"] is None for d in days), days
+        pain.select_option("7")
+        page.click("#checkin button[type=submit]")
+        expect(page.locator("#checkin-result")).to_contain_text("Saved (7/10)", timeout=UI_TIMEOUT_MS)
+        expect(page.locator("#checkin-result")).to_contain_text("see a physiotherapist or doctor")
+        page.locator("#checkin").scroll_into_view_if_needed()
+        save_screenshot(page, "daily_checkin_7_390x844", full_page=False)
+    finally:
+        ctx.close()
