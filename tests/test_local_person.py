@@ -118,3 +118,20 @@ def test_the_local_person_is_never_called_you_and_gives_a_name(tmp_path):
                 assert person.get("/api/auth/me").json()["name"] == name
             assert "Ana Souza" in doc.get("/api/clinician/people").text
             assert "Ana Souza" in doc.get("/api/clinician/alerts").text
+
+
+def test_make_run_asks_the_name_on_first_run(tmp_path):
+    """Issue 19 item 4: `make run`'s first run asks for a name; a pronoun, nothing or end of input keeps none."""
+    from formcheck.cli.serve import ask_name
+
+    store = repo.open_store(_settings(tmp_path))
+    try:
+        me, _ = ensure_local_person(store)
+        for typed in ("", "  you ", "Me"):
+            assert ask_name(store, me.id, lambda _prompt, t=typed: t) is None
+        assert ask_name(store, me.id, lambda _prompt: (_ for _ in ()).throw(EOFError)) is None
+        assert repo.get_user(store, me.id).named is False
+        assert ask_name(store, me.id, lambda _prompt: " Ana Souza ") == "Ana Souza"
+        assert repo.get_user(store, me.id).name == "Ana Souza"
+    finally:
+        store.close()

@@ -7,6 +7,8 @@ import asyncio
 import getpass
 import logging
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from formcheck.errors import InputError
 from formcheck.webapp.settings import DEFAULT_HOST, DEFAULT_PORT, Settings, is_loopback
@@ -159,8 +161,27 @@ def _ensure_single_person(settings: Settings) -> None:
         person, created = ensure_local_person(store)
         if created and person is not None:
             print(f"formcheck: created the person '{person.name}' for single-user mode", flush=True)
+            if sys.stdin.isatty():
+                ask_name(store, person.id, input)
     finally:
         store.close()
+
+
+def ask_name(store: Any, person_id: int, read: Callable[[str], str]) -> str | None:
+    """`make run`'s first run asks the person's name (the Today page asks too); a pronoun or nothing is not kept."""
+    from formcheck.store.accounts import PRONOUNS
+
+    try:
+        name = read("formcheck: what is your name? (your clinician sees it; Enter to skip) ").strip()
+    except EOFError:
+        return None
+    if not name or name.casefold() in PRONOUNS:
+        return None
+    try:
+        return str(store.set_display_name(person_id, name).display_name)
+    except InputError as exc:
+        print(f"formcheck: {exc}: the Today page will ask again", flush=True)
+        return None
 
 
 def _set_password(args: argparse.Namespace) -> int:
