@@ -97,7 +97,7 @@ class Config(BaseSettings):
     host: str = DEFAULT_HOST
     port: int = Field(DEFAULT_PORT, ge=1, le=65535)
     single_user: bool = False  # only honoured when the server listens on a loopback address
-    token: str | None = None  # single-user mode: the per-launch secret (`?token=`); None: made at start
+    token: str | None = None  # single-user mode: the launch secret (`?token=`); None: the one kept in data_dir
     secret_key: str | None = None  # None: a random key kept in data_dir/web_secret.key
     # host names served besides 127.0.0.1, localhost, [::1] ("*": any); comma-separated in the environment
     allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()

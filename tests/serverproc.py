@@ -62,7 +62,13 @@ class Server:
     """`python -m formcheck serve --host 127.0.0.1 --port P` with its own data dir and environment."""
 
     def __init__(
-        self, data_dir: Path, *, single_user: bool = False, env: dict[str, str] | None = None, port: int | None = None
+        self,
+        data_dir: Path,
+        *,
+        single_user: bool = False,
+        env: dict[str, str] | None = None,
+        port: int | None = None,
+        args: tuple[str, ...] = (),
     ) -> None:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
@@ -81,6 +87,7 @@ class Server:
         cmd = [sys.executable, "-m", "formcheck", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         if single_user:
             cmd.append("--single-user")
+        cmd.extend(args)
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             cmd, cwd=REPO, env=full_env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True

@@ -83,3 +83,55 @@ def test_cli_today_on_a_fresh_install_uses_the_local_person(tmp_path):
         assert [p.name for p in store.list_people(role="person") if p.settings.get(LOCAL_SETTING)] == ["me"]
     finally:
         store.close()
+
+
+def test_the_local_person_is_never_called_you_and_gives_a_name(tmp_path):
+    """Issue 19 item 4: no "Welcome, You", no "You reported knee pain 6/10" on clinician pages; the person gives a
+    name (a pronoun, an empty or a 10,000-character one is refused; markup and formulas are stored as text)."""
+    from argon2 import PasswordHasher
+
+    settings = _settings(tmp_path)
+    store = repo.open_store(settings)
+    me, _ = ensure_local_person(store)
+    dr = store.add_person("dr_lee", role="clinician", password_hash=PasswordHasher(time_cost=1).hash("pw pw pw pw"))
+    store.assign_clinician(me.id, dr.id)
+    store.close()
+    with TestClient(create_app(settings), client=LOOPBACK_CLIENT) as person:
+        person.get(f"/?token={LAUNCH_TOKEN}")
+        who = person.get("/api/auth/me").json()
+        assert who["name"].casefold() not in ("you", "me") and who["named"] is False
+        csrf = {"X-CSRF-Token": who["csrf_token"]}
+        assert person.post("/api/me/checkin", json={"pain": 6}, headers=csrf).status_code == 200
+        with TestClient(create_app(settings), client=("127.0.0.2", 50001)) as doc:
+            token = doc.get("/api/auth/csrf").json()["csrf_token"]
+            r = doc.post(
+                "/api/auth/signin", json={"name": "dr_lee", "password": "pw pw pw pw"}, headers={"X-CSRF-Token": token}
+            )
+            assert r.status_code == 200
+            seen = doc.get("/api/clinician/alerts").text + doc.get("/api/clinician/people").text
+            assert "You" not in seen and '"me"' not in seen, seen
+            for bad in ("you", " Me ", "", "x" * 10_000):
+                assert person.put("/api/me/name", json={"name": bad}, headers=csrf).status_code in (400, 422), bad
+            for name in ("<b>Ana</b>", "=cmd|'/c calc'!A1", "Ana Souza"):
+                r = person.put("/api/me/name", json={"name": name}, headers=csrf)
+                assert r.status_code == 200 and r.json() == {"name": name, "named": True}
+                assert person.get("/api/auth/me").json()["name"] == name
+            assert "Ana Souza" in doc.get("/api/clinician/people").text
+            assert "Ana Souza" in doc.get("/api/clinician/alerts").text
+
+
+def test_make_run_asks_the_name_on_first_run(tmp_path):
+    """Issue 19 item 4: `make run`'s first run asks for a name; a pronoun, nothing or end of input keeps none."""
+    from formcheck.cli.serve import ask_name
+
+    store = repo.open_store(_settings(tmp_path))
+    try:
+        me, _ = ensure_local_person(store)
+        for typed in ("", "  you ", "Me"):
+            assert ask_name(store, me.id, lambda _prompt, t=typed: t) is None
+        assert ask_name(store, me.id, lambda _prompt: (_ for _ in ()).throw(EOFError)) is None
+        assert repo.get_user(store, me.id).named is False
+        assert ask_name(store, me.id, lambda _prompt: " Ana Souza ") == "Ana Souza"
+        assert repo.get_user(store, me.id).name == "Ana Souza"
+    finally:
+        store.close()

@@ -93,11 +93,21 @@ def test_two_day_setback_in_week_three_steps_back_then_returns() -> None:
     outcomes = {(o.day - START).days: o for o in replay(PROG, history, START + timedelta(days=20))}
     assert outcomes[15].reason == (
         "knee pain 5/10 today (step back at 4/10 or 2 above your usual 0/10): back to level 3 for 2 days,"
-        " then return when pain-free"
-    )
+        " then return when pain-free. If it is still 4/10 or more after 3 days, see a physiotherapist or doctor"
+    )  # when to seek help, from the unsettled-pain rule (issue 19)
     assert outcomes[17].reason.startswith("stepped back on 2026-01-21: staying at level 2 before returning to level 3")
     assert outcomes[18].reason == "2 days at the easier level and no pain above 2/10: back to level 3"
     assert not any(o.flag_clinician for o in outcomes.values())
+
+
+def test_a_day_at_7_of_10_says_when_to_seek_help() -> None:
+    """Issue 19: a day pain of 7/10 at level 1 rests with a line on when to see a professional (the rule that would
+    flag it: still at step-back pain after `unsettled_pain_days` days), not only "rest tomorrow"."""
+    painful = replace(GREEN, pain_during=7, pain_after=7)
+    _, history = _path([painful])
+    out = replay(PROG, history, START)[-1]
+    assert out.action == Action.REST
+    assert out.reason.endswith("If it is still 4/10 or more after 3 days, see a physiotherapist or doctor"), out.reason
 
 
 def test_pain_that_never_settles_recommends_a_professional_once() -> None:

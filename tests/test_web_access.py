@@ -292,6 +292,29 @@ def test_single_user_mode_skips_sign_in_for_own_pages_only(tmp_path: Path) -> No
         assert client.get("/api/auth/me").status_code == 401
 
 
+def test_single_user_mode_keeps_the_browser_in_across_launches_and_never_asks_for_a_password(tmp_path: Path) -> None:
+    """Issue 19 item 1: a second launch on the same data dir admits yesterday's cookie; a browser without it is
+    told how to get back in, not shown a name/password form (clinicians keep theirs)."""
+    settings = make_settings(tmp_path, single_user=True)
+    store = repo.open_store(settings)
+    store.add_person("me")
+    store.close()
+    with TestClient(create_app(settings), client=("127.0.0.1", 50000)) as client:
+        token = client.app.state.settings.token
+        client.get(f"/?token={token}")
+        cookie = client.cookies.get("fc_token")
+    assert cookie
+    with TestClient(create_app(settings), client=("127.0.0.1", 50000)) as client:  # the next launch
+        assert client.get("/api/auth/me", cookies={"fc_token": cookie}).status_code == 200
+        client.cookies.clear()
+        r = client.get("/live", headers={"Accept": "text/html"})
+        assert r.status_code == 401 and "url=/signin?next=/live" in r.text and "sign in" not in r.text.lower()
+        page = client.get("/signin?next=/live").text
+        assert 'type="password"' not in page and "make run" in page and 'href="/clinician/signin"' in page
+        assert 'type="password"' in client.get("/clinician/signin").text
+        assert 'type="password"' in client.get("/signin?password=1").text
+
+
 def test_openapi_lists_every_route(env) -> None:
     client, _, _ = env
     spec = client.get("/openapi.json").json()

@@ -815,13 +815,14 @@ def test_today_summary_and_progress_after_a_painful_day(client):
     assert s["decision"]["action"] == "rest" and s["decision"]["headline"] == "Rest your knee today"
     assert "well done" not in s["decision"]["headline"].lower()
     p = client.get("/api/me/progress").json()
-    assert p["days_done"] == 1 and p["streak_days"] == 1
+    assert p["days_done"] == 0 and p["streak_days"] == 0  # no exercise done: not a day done (issue 19)
+    assert p["days"][0]["done"] is False
     assert (p["days"][0]["pain_during"], p["days"][0]["pain_after"], p["days"][0]["level"]) == (5, 4, 1)
     assert client.post("/api/me/checkin", json={"pain": 11}, headers=h).status_code == 422
     assert client.post("/api/me/checkin", json={"pain": 3}, headers=h).json()["pain"] == 3
     assert client.get("/api/me/progress").json()["days"][0]["pain_next_day"] == 3
-    done = client.get("/api/today").json()["done_today"]
-    assert [(d["status"], d["valid_reps"]) for d in done] == [("finished", 0)]
+    today = client.get("/api/today").json()
+    assert [(d["status"], d["valid_reps"], d["exercised"]) for d in today["done_today"]] == [("finished", 0, False)]
 
 
 @pytest.mark.parametrize(
@@ -857,3 +858,17 @@ def test_every_exercise_has_a_demo(client):
     for ex in exercise_ids():
         d = client.get(f"/api/exercise-demo?exercise={ex}").json()
         assert len(d["frames"]) == 57 and d["aspect"] in (0.75, 1.3333), ex
+
+
+def test_today_shows_the_whole_days_target_not_the_sets_started(client, app):
+    """Issue 19: one set of 10 started and the rest skipped said "0 of 10 good reps" on a day of many more."""
+    h = {"X-CSRF-Token": client.cookies.get("fc_csrf")}
+    plan = client.get("/api/live/today").json()
+    whole = sum(e["sets"] * e["reps"] * (e.get("sides") or 1) for e in plan["exercises"])
+    sid = client.post("/api/live/sessions", json={}, headers=h).json()["session_id"]
+    first = plan["exercises"][0]
+    app.state.store.start_set(sid, first["id"], side=None, set_index=1, target_reps=first["reps"])
+    client.post(f"/api/live/sessions/{sid}/pain", json={"pain_during": 1, "pain_after": 1}, headers=h)
+    today = client.get("/api/today").json()
+    assert today["done_today"][0]["target_reps"] == first["reps"] < whole
+    assert today["day_target_reps"] == whole

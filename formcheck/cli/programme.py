@@ -100,9 +100,16 @@ def resolve_person(store: Store, name: str | None) -> Person:
     raise InputError(f"several people: choose one with --person ({', '.join(p.name for p in people)})")
 
 
+def who(person: Person) -> str:
+    """The person's name; "You" (a form of address, never stored) for a person who has not given one."""
+    from formcheck.store.accounts import has_name
+
+    return person.display_name if has_name(person) else "You"
+
+
 def format_plan(plan: DayPlan, person: Person) -> list[str]:
     lines = [
-        f'{person.display_name} - {plan.day.isoformat()}: level {plan.level} "{plan.level_name}"',
+        f'{who(person)} - {plan.day.isoformat()}: level {plan.level} "{plan.level_name}"',
         f"  {plan.focus}",
     ]
     lines += [f"  ! {m}" for m in plan.messages]
@@ -151,12 +158,12 @@ def format_history(svc: ProgrammeService, person: Person, days: int) -> list[str
     first = today - timedelta(days=max(days, 1) - 1)
     shown = [o for o in outcomes if o.day >= first]
     if not shown:
-        return [f"{person.display_name}: no history yet (try `formcheck today`)"]
+        return [f"{who(person)}: no history yet (try `formcheck today`)"]
     summaries: dict[date, list[DaySummary]] = {}
     for s in svc.store.session_summaries(person.id):
         summaries.setdefault(s.session.day, []).append(s)
     lines = [
-        f"{person.display_name}: level {shown[-1].next_level} of {svc.programme.max_level}"
+        f"{who(person)}: level {shown[-1].next_level} of {svc.programme.max_level}"
         f" ({svc.programme.level(shown[-1].next_level).name})",
         "",
         f"{'date':<10}  {'level':>5}  {'min':>5}  {'pain':>4}  {'valid reps':>14}  decision",
@@ -204,7 +211,7 @@ def cmd_checkin(args: argparse.Namespace) -> int:
     def body(svc: ProgrammeService) -> int:
         person = resolve_person(svc.store, args.person)
         result = svc.checkin(person, pain, args.when)
-        _say(f"Recorded knee pain {result.pain}/10 ({result.kind.value}) for {person.display_name}.")
+        _say(f"Recorded knee pain {result.pain}/10 ({result.kind.value}) for {who(person)}.")
         _say(f"{result.outcome_action.value}: {result.outcome_reason}")
         return 0
 

@@ -6,8 +6,9 @@ import argparse
 import asyncio
 import getpass
 import logging
-import secrets
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from formcheck.errors import InputError
 from formcheck.webapp.settings import DEFAULT_HOST, DEFAULT_PORT, Settings, is_loopback
@@ -33,6 +34,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         help="on 127.0.0.1 only: the one person on this machine needs no sign-in (clinicians always do)",
     )
+    p.add_argument(
+        "--new-token",
+        action="store_true",
+        help="single-user mode: replace the kept sign-in address (/?token=...) by a new one; old browsers sign out",
+    )
     p.set_defaults(func=_serve)
 
     p = subparsers.add_parser("set-password", help="set the web sign-in password of a person or clinician")
@@ -53,6 +59,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from formcheck.webapp.app import create_app
+    from formcheck.webapp.auth import load_or_create_launch_token
     from formcheck.webapp.privacy import private_tree, restrict_umask
 
     restrict_umask()  # database, uploads, clips: 0600 / 0700 for this process and its workers
@@ -62,8 +69,10 @@ def _serve(args: argparse.Namespace) -> int:
     if args.single_user and not is_loopback(settings.host):
         raise InputError("--single-user only works when serving on 127.0.0.1 (it would let anyone in)")
     if settings.single_user_active:
-        # A fresh secret per launch (as Jupyter does), unless FORMCHECK_TOKEN fixes one for scripts and tests.
-        settings = settings.model_copy(update={"token": settings.token or secrets.token_urlsafe(24)})
+        # One secret per data dir, kept across launches so yesterday's browser is still in (issue 19);
+        # FORMCHECK_TOKEN fixes one for scripts and tests, --new-token replaces the kept one.
+        token = settings.token or load_or_create_launch_token(settings.data_dir, rotate=bool(args.new_token))
+        settings = settings.model_copy(update={"token": token})
         _ensure_single_person(settings)
     app = create_app(settings)
     if settings.secure_cookies:
@@ -152,8 +161,27 @@ def _ensure_single_person(settings: Settings) -> None:
         person, created = ensure_local_person(store)
         if created and person is not None:
             print(f"formcheck: created the person '{person.name}' for single-user mode", flush=True)
+            if sys.stdin.isatty():
+                ask_name(store, person.id, input)
     finally:
         store.close()
+
+
+def ask_name(store: Any, person_id: int, read: Callable[[str], str]) -> str | None:
+    """`make run`'s first run asks the person's name (the Today page asks too); a pronoun or nothing is not kept."""
+    from formcheck.store.accounts import PRONOUNS
+
+    try:
+        name = read("formcheck: what is your name? (your clinician sees it; Enter to skip) ").strip()
+    except EOFError:
+        return None
+    if not name or name.casefold() in PRONOUNS:
+        return None
+    try:
+        return str(store.set_display_name(person_id, name).display_name)
+    except InputError as exc:
+        print(f"formcheck: {exc}: the Today page will ask again", flush=True)
+        return None
 
 
 def _set_password(args: argparse.Namespace) -> int:

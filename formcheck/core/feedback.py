@@ -229,7 +229,8 @@ def placement_conditions(
     if n_people is not None and n_people > 1:
         out.append("one_person")
     if not detected:
-        out.append("no_person")
+        if "too_dark" not in out:  # in the dark nobody is found: "Too dark" says what to fix (issue 19)
+            out.append("no_person")
         return out
     if wrong_posture_one(xy, spec.posture) if wrong_posture is None else wrong_posture:
         out.append(posture_key(spec.posture))

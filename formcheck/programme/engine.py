@@ -265,6 +265,11 @@ class Replay:
         )
         if unsettled or len(regressions) >= rv.see_professional_after_regressions:
             return self.see_professional(st, day, regressions, why_pain, unsettled)
+        # when to seek help, from the rule that would flag it (issue 19): a step back alone said nothing about it
+        seek_help = (
+            f". If it is still {rv.step_back_pain:g}/10 or more after {rv.unsettled_pain_days:g} days,"
+            " see a physiotherapist or doctor"
+        )
         if level == 1:
             st = replace(
                 st,
@@ -274,7 +279,9 @@ class Replay:
                 step_back_return=None,
                 step_back_since=None,
             )
-            return st, day.out(Action.REST, 1, f"{why_pain} at the easiest level: rest tomorrow, then re-test")
+            return st, day.out(
+                Action.REST, 1, f"{why_pain} at the easiest level: rest tomorrow, then re-test{seek_help}"
+            )
         st = replace(
             st,
             level=level - 1,
@@ -286,7 +293,8 @@ class Replay:
         return st, day.out(
             Action.STEP_BACK,
             level - 1,
-            f"{why_pain}: back to level {level - 1} for {rv.step_back_days} days, then return when pain-free",
+            f"{why_pain}: back to level {level - 1} for {rv.step_back_days} days, then return when pain-free"
+            f"{seek_help}",
         )
 
     def see_professional(

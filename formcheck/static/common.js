@@ -86,7 +86,7 @@ const fc = (() => {
     brand.innerHTML = '<span class="logo">' + LOGO + "</span>formcheck";
     host.className = "topbar";
     host.replaceChildren(el("div", { class: "inner" }, brand, nav,
-      el("div", { class: "who" }, el("span", { class: "badge" }, user.role), el("span", {}, user.name),
+      el("div", { class: "who" }, el("span", { class: "badge" }, user.role), el("span", {}, user.named === false ? "" : user.name),
         el("button", { class: "secondary", onclick: signOut, "data-testid": "signout" }, "Sign out"))));
     return user;
   }

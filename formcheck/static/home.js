@@ -15,8 +15,11 @@ function renderToday(live, t) {
     $("today-minutes").textContent = t.rest_day ? `No exercise today (at most ${t.budget_min} minutes a day).`
       : `About ${Math.round(t.estimated_min)} minutes today · ${t.used_min.toFixed(1)} of ${t.budget_min} minutes used.`;
     const fin = t.done_today.filter((d) => d.status === "finished");
-    $("today-done").textContent = fin.length
-      ? `Done today: ${fin.map((d) => `${d.valid_reps} of ${d.target_reps} good reps`).join(", ")}.`
+    const good = fin.reduce((n, d) => n + d.valid_reps, 0);
+    // the whole day's target, not the sets started; a day with nothing done is said so (issue 19)
+    $("today-done").textContent = fin.some((d) => d.exercised)
+      ? `Done today: ${good} of ${t.day_target_reps} good reps.`
+      : fin.length ? "Today's session ended before any exercise was done."
       : t.done_today.length ? "Today's session is started but not finished: answer the pain questions to finish it." : "Not done yet today.";
     if (t.step_back) {
       const sb = t.step_back;
@@ -29,7 +32,7 @@ function renderToday(live, t) {
     if (!t.onboarded) {
       $("hello").textContent = $("hello").textContent.replace(/^Welcome back/, "Welcome");
       $("onboarding").classList.remove("hidden");
-      $("onboarding-done").focus();
+      ($("name-card").classList.contains("hidden") ? $("onboarding-done") : $("name-input")).focus();  // the name first
     }
     $("onboarding-done").addEventListener("click", async () => {
       $("onboarding").classList.add("hidden");
@@ -39,6 +42,8 @@ function renderToday(live, t) {
   }
   $("checkin").addEventListener("submit", async (ev) => {
     ev.preventDefault();
+    // no default: a stray tap must not record "no pain" (issue 19)
+    if ($("checkin-pain").value === "") { $("checkin-result").textContent = "Choose a number from 0 to 10 first."; return; }
     try {
       const r = await fc.api("/api/me/checkin", { method: "POST", json: { pain: parseInt($("checkin-pain").value, 10) } });
       $("checkin-result").textContent = `Saved (${r.pain}/10). ${r.message}`;
@@ -50,11 +55,28 @@ function renderToday(live, t) {
 function verdictTag(r) {
   return fc.el("span", { class: r.agree ? "tag-disagree" : "tag-agree" }, r.agree ? "Worth fixing" : "Your clinician says this rep was fine");
 }
+// No name yet (a new local person): ask for one; pages never call the person "You" (issue 19).
+function askName() {
+  const $ = (id) => document.getElementById(id);
+  $("name-card").classList.remove("hidden");
+  $("name-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      const r = await fc.api("/api/me/name", { method: "PUT", json: { name: $("name-input").value } });
+      $("hello").textContent = $("hello").textContent.replace(/^(Welcome( back)?).*$/, (all, w) => `${w}, ${r.name}`);
+      $("name-card").classList.add("hidden");
+      const who = document.querySelector("#topbar .who span:not(.badge)");
+      if (who) who.textContent = r.name;
+    } catch (e) { $("name-result").textContent = e.message; }
+  });
+}
+
 (async () => {
   const { el, fmt } = fc;
   const user = await fc.header("home");
   if (user.role === "clinician") { location.href = "/clinician"; return; }
-  document.getElementById("hello").textContent = "Welcome back, " + user.name;
+  document.getElementById("hello").textContent = user.named === false ? "Welcome back" : "Welcome back, " + user.name;
+  if (user.named === false) askName();
   const [uploads, reviews, today] = await Promise.all([fc.api("/api/uploads"), fc.api("/api/me/reviews"),
     fc.api("/api/live/today").catch(() => null)]);  // the programme's plan (shown when the live coach is installed)
   if (today) renderToday(today, await fc.api("/api/today").catch(() => null));

@@ -4,9 +4,9 @@ import { $, S, el, loadConfig, text } from "./live/state.js";
 import { startCamera } from "./live/camera.js";
 import { connect, sendJSON } from "./live/socket.js";
 import { draw } from "./live/overlay.js";
-import { showFlowError } from "./live/hud.js";
+import { showFlowError, showMessage } from "./live/hud.js";
 import { speak } from "./live/speech.js";
-import { startSet } from "./live/sets.js";
+import { endSet, startSet } from "./live/sets.js";
 import { goto, startFlow } from "./live/flow.js";
 import { actions, setStepCard } from "./live/steps.js";
 
@@ -41,16 +41,30 @@ function wireClips() {
   });
 }
 
+// "My knee hurts": the server's coach says stop and counts nothing more; then the day's pain questions, or in a
+// practice set (nothing saved) the set simply ends.
+function painStop() {
+  sendJSON({ type: "pain" });
+  S.stoppedForPain = true;
+  S.painStopStep = S.stepIndex;
+  speak(text("pain_stop_spoken"), true);
+  if (!S.session_id) {
+    endSet();
+    showMessage("safety", text("pain_stop_spoken"));   // on the stage too: the card may be below it on a phone
+    setStepCard("Practice", text("pain_stop_spoken"), "Practice stopped: nothing more is counted. Rest your knee; practice sets are not saved.");
+    actions(el("a", { class: "button", href: "/" }, "Back to today"));
+    return;
+  }
+  const j = S.steps.findIndex((x) => x.kind === "pain_end");
+  setTimeout(() => { if (j >= 0) goto(j); }, PAIN_TO_QUESTIONS_MS);
+}
+
 function wire() {
   wireSpeech();
   wireClips();
-  // "My knee hurts": the server's coach says stop and counts nothing more; then the pain questions.
-  $("pain-stop").addEventListener("click", () => {
-    sendJSON({ type: "pain" });
-    S.stoppedForPain = true;
-    speak(text("pain_stop_spoken"), true);
-    const j = S.steps.findIndex((x) => x.kind === "pain_end");
-    setTimeout(() => { if (j >= 0) goto(j); }, PAIN_TO_QUESTIONS_MS);
+  $("pain-stop").addEventListener("click", painStop);
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && !$("pain-stop").classList.contains("hidden")) { e.preventDefault(); painStop(); }
   });
   $("mirror-toggle").addEventListener("change", (e) => {
     S.mirrored = e.target.checked;

@@ -30,11 +30,42 @@
       f.cue ? el("span", { class: "fix" }, "Fix: " + f.cue) : null);
   }
 
+  // The rules a camera view could not judge, grouped by what would let them be judged ("face the camera"): a
+  // "Good rep" says nothing about them (issue 19).
+  function notChecked(reps) {
+    const byFix = new Map();
+    let nReps = 0;
+    for (const r of reps) {
+      const blind = (r.checks || []).filter((c) => c.status === "unknown");
+      if (blind.length) nReps += 1;
+      for (const c of blind) {
+        const fix = String(c.reason || "").replace(/^unknown — /, "").split(":")[0] || "the camera could not see it";
+        if (!byFix.has(fix)) byFix.set(fix, new Set());
+        byFix.get(fix).add(fmt.rule(c.rule));
+      }
+    }
+    if (!byFix.size) return "";
+    const parts = [...byFix].map(([fix, rules]) => `${[...rules].join(", ")} — ${fix}`);
+    return `Not checked from this view (${nReps} of ${reps.length} reps): ${parts.join("; ")}.`;
+  }
+
+  function showMessages(report) {
+    const box = document.getElementById("report-messages");
+    const msgs = report.messages || [];
+    box.replaceChildren(...msgs.map((m) => el("p", { style: "margin:0" }, m.text)));
+    box.classList.toggle("hidden", !msgs.length);
+    return msgs.length ? msgs[0].text : "";
+  }
+
   async function showResult() {
     const res = await fc.api(`/api/uploads/${uploadId}/result`);
     const report = res.report, reps = report.reps || [];
     document.getElementById("pending").classList.add("hidden");
     document.getElementById("done").classList.remove("hidden");
+    const why = showMessages(report);
+    const blind = notChecked(reps);
+    document.getElementById("not-checked").textContent = blind;
+    document.getElementById("not-checked").classList.toggle("hidden", !blind);
     const valid = report.summary ? report.summary.valid_reps : reps.filter((r) => r.valid).length;
     const stats = [[reps.length, "reps"], [valid, "valid reps"], [reps.length - valid, "need work"], [report.view || "–", "camera view"]];
     document.getElementById("stats").replaceChildren(...stats.map(([v, l]) => el("div", { class: "stat" }, el("div", { class: "value" }, String(v)), el("div", { class: "label" }, l))));
@@ -57,14 +88,14 @@
         el("td", { class: "num nowrap" }, `${fmt.num(r.start_s)}–${fmt.num(r.end_s)} s`),
         el("td", {}, r.side || "–"),
         el("td", {}, el("span", { class: "pill " + cls }, verdict)),
-        el("td", {}, (r.faults || []).length ? (r.faults || []).map(faultText) : el("span", { class: "muted small" }, r.why || "Good rep")));
+        el("td", {}, (r.faults || []).length ? (r.faults || []).map(faultText) : el("span", { class: "muted small" }, r.why || ((r.checks || []).some((c) => c.status === "unknown") ? "Good rep, as far as this view shows" : "Good rep"))));
       row.addEventListener("click", () => seek(r, row));
       // keyboard: every rep row is a stop in the tab order; Enter or Space plays it
       row.tabIndex = 0;
       row.setAttribute("aria-label", `Rep ${r.index}, ${verdict}: play from ${fmt.num(r.start_s)} s`);
       row.addEventListener("keydown", (ev) => { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); seek(r, row); } });
       return row;
-    }) : [el("tr", {}, el("td", { colspan: 5, class: "empty" }, report.message || "No reps found in this video."))]));
+    }) : [el("tr", {}, el("td", { colspan: 5, class: "empty" }, why || "No reps found in this video."))]));
 
     const chart = res.chart, canvas = document.getElementById("chart");
     const draw = (cursor) => {

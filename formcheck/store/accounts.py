@@ -37,11 +37,26 @@ def close_store(store: Store) -> None:
     store.close()
 
 
+# Words that are not anyone's name: the local person used to be shown as "You" ("Welcome, You"; "You reported knee
+# pain 6/10" on clinician pages, issue 19). A person named so is shown as NO_NAME until they give their name.
+PRONOUNS = frozenset({"i", "me", "my", "mine", "myself", "you", "your", "yours", "yourself"})
+NO_NAME = "Person without a name yet"
+
+
+def has_name(p: Person) -> bool:
+    return (p.display_name or p.name).strip().casefold() not in PRONOUNS
+
+
+def shown_name(p: Person) -> str:
+    """How pages name a person: their display name, never a pronoun."""
+    return (p.display_name or p.name) if has_name(p) else NO_NAME
+
+
 def user_of(p: Person) -> User | None:
     """The web account of a person or clinician; None for an admin (admins manage accounts from the CLI)."""
     if p.role not in (Role.CLINICIAN, Role.PERSON):
         return None
-    return User(id=p.id, name=p.display_name or p.name, role=p.role, clinician_id=p.clinician_id)
+    return User(id=p.id, name=shown_name(p), role=p.role, clinician_id=p.clinician_id, named=has_name(p))
 
 
 def session_binding(p: Person) -> str:
@@ -98,4 +113,4 @@ def display_name(store: Store, person_id: int) -> str:
         p = store.get_person_by_id(person_id)
     except InputError:
         return "clinician"
-    return p.display_name or p.name
+    return shown_name(p)

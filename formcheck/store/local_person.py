@@ -13,8 +13,7 @@ from formcheck.store.records import Person, Role
 if TYPE_CHECKING:
     from formcheck.store.store import Store
 
-LOCAL_PERSON_NAME = "me"
-LOCAL_PERSON_DISPLAY = "You"
+LOCAL_PERSON_NAME = "me"  # the sign-in name; the name pages show is asked for on first use (issue 19)
 LOCAL_SETTING = "local_person"  # people.settings key: true for the one person of this machine
 
 
@@ -36,7 +35,5 @@ def ensure_local_person(store: Store) -> tuple[Person | None, bool]:
         return found, False
     if store.list_people(role=Role.PERSON):
         return None, False  # several people and none marked: the CLI asks for --person
-    person = store.add_person(
-        LOCAL_PERSON_NAME, role=Role.PERSON, display_name=LOCAL_PERSON_DISPLAY, settings={LOCAL_SETTING: True}
-    )
+    person = store.add_person(LOCAL_PERSON_NAME, role=Role.PERSON, settings={LOCAL_SETTING: True})
     return person, True

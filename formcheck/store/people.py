@@ -31,7 +31,7 @@ def require_clinician(conn: Connection, clinician_id: int) -> None:
 
 def _check_name(name: str) -> str:
     name = name.strip()
-    if not name or len(name) > NAME_MAX_LEN or any(c.isspace() and c != " " for c in name):
+    if not name or len(name) > NAME_MAX_LEN or not name.isprintable():
         raise InputError(f"a person's name must be 1-{NAME_MAX_LEN} characters on one line, got {name!r}")
     return name
 
@@ -113,6 +113,10 @@ class PeopleRepo(Database):
 
     def set_password_hash(self, person_id: int, password_hash: str | None) -> Person:
         return self._update_person(person_id, password_hash=password_hash)
+
+    def set_display_name(self, person_id: int, display_name: str) -> Person:
+        """The name pages show (one line, at most NAME_MAX_LEN characters); the sign-in name stays."""
+        return self._update_person(person_id, display_name=_check_name(display_name))
 
     def assign_clinician(self, person_id: int, clinician_id: int | None) -> Person:
         return self._update_person(person_id, clinician_id=clinician_id)

@@ -61,6 +61,7 @@ class User:
     name: str
     role: Role
     clinician_id: int | None = None
+    named: bool = True  # False: no name given yet (`name` is then a placeholder), issue 19
 
 
 @dataclass(frozen=True)

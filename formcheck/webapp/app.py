@@ -22,7 +22,7 @@ from formcheck.errors import (
 )
 from formcheck.programme.model import load_programme
 from formcheck.webapp import repo
-from formcheck.webapp.auth import SessionCodec, SignInGate, load_or_create_secret
+from formcheck.webapp.auth import SessionCodec, SignInGate, load_or_create_launch_token, load_or_create_secret
 from formcheck.webapp.guards import BodyTimeout, HostOriginGuard, IdBounds, ResponseHeaders, TokenExchange
 from formcheck.webapp.limits import LiveSlots
 from formcheck.webapp.privacy import private_dir
@@ -57,14 +57,17 @@ def _html_error(request: Request, status: int, detail: str) -> HTMLResponse:
     """Browsers get a small page (and a sign-in link on 401) instead of raw JSON; the status stays the same."""
     signin = "/clinician/signin" if "/clinician" in request.url.path else "/signin"
     settings = request.app.state.settings
+    label = "Sign in"
     if status == 401 and settings.single_user_active and "/clinician" not in request.url.path:
+        # the local person has no password: never a sign-in form, only how to get back in (issue 19)
         detail = (
-            f"{detail}: open the address formcheck printed when it started "
-            f"(http://{settings.host}:{settings.port}/?token=…), or sign in"
+            "This browser is not let in yet: open the address formcheck printed when it started "
+            f"(http://{settings.host}:{settings.port}/?token=…); it stays the same from one launch to the next"
         )
+        label = "How to get back in"
     target = f"{signin}?next={html.escape(request.url.path)}"
     link = (
-        f'<p><a class="button" href="{target}">Sign in</a></p>'
+        f'<p><a class="button" href="{target}">{label}</a></p>'
         if status == 401
         else '<p><a href="/">Back to the start page</a></p>'
     )
@@ -119,12 +122,10 @@ def _install_error_handlers(app: FastAPI) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the web app. Nothing is opened until here: tests pass `Settings(data_dir=tmp_path)`."""
     settings = settings or Settings.from_env()
-    if settings.single_user_active and not settings.token:
-        import secrets
-
-        settings = settings.model_copy(update={"token": secrets.token_urlsafe(24)})
     private_dir(settings.data_dir)
     private_dir(settings.uploads_dir)
+    if settings.single_user_active and not settings.token:
+        settings = settings.model_copy(update={"token": load_or_create_launch_token(settings.data_dir)})
     store = repo.open_store(settings)
     runner = JobRunner(settings)
 

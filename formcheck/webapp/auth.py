@@ -71,6 +71,25 @@ def load_or_create_secret(data_dir: Path) -> str:
     return key
 
 
+LAUNCH_TOKEN_FILE = "single_user.token"
+
+
+def load_or_create_launch_token(data_dir: Path, *, rotate: bool = False) -> str:
+    """Single-user mode's secret (`/?token=...`), kept in the data dir (0600) and reused by every launch, so the
+    browser that opened it yesterday is still let in today (issue 19); `rotate` makes a new one (`--new-token`)."""
+    path = data_dir / LAUNCH_TOKEN_FILE
+    if path.exists() and not rotate:
+        token = path.read_text().strip()
+        if token:
+            return token
+    data_dir.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(24)
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(token)
+    return token
+
+
 @dataclass(frozen=True)
 class SessionData:
     """What the signed cookie holds: who (None before sign-in) and the CSRF token bound to this session."""

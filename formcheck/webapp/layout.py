@@ -25,6 +25,7 @@ class Page:
     styles: tuple[str, ...] = ()
     scripts: tuple[str, ...] = ()  # before the page's own script (e.g. a chart library)
     topbar: bool = True
+    script: bool = True  # the page's own /static/<name>.js
 
 
 PAGES: dict[str, Page] = {
@@ -33,6 +34,7 @@ PAGES: dict[str, Page] = {
     "result": Page("Review · formcheck"),
     "progress": Page("Your progress · formcheck", styles=(UPLOT_CSS,), scripts=(UPLOT_JS,)),
     "signin": Page("Sign in · formcheck", topbar=False),
+    "signed_out": Page("Open formcheck · formcheck", topbar=False, script=False),
     "clinician": Page("People · formcheck clinician"),
     "clinician_queue": Page("Flagged reps · formcheck clinician"),
     "clinician_person": Page("Person · formcheck clinician"),
@@ -45,7 +47,7 @@ def render_page(web_dir: Path, name: str) -> str:
     page = PAGES[name]
     layout = Template((web_dir / LAYOUT_FILE).read_text(encoding="utf-8"))
     body = (web_dir / PAGES_FOLDER / f"{name}.html").read_text(encoding="utf-8").rstrip("\n")
-    scripts = (*page.scripts, f"/static/{name}.js")
+    scripts = (*page.scripts, *((f"/static/{name}.js",) if page.script else ()))
     return layout.substitute(
         title=page.title,
         styles="".join(f'  <link rel="stylesheet" href="{href}">\n' for href in page.styles),

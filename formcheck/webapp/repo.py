@@ -19,6 +19,7 @@ from formcheck.store.accounts import (
     people_of_clinician,
     revoke_sessions,
     session_binding,
+    shown_name,
     single_user_person,
 )
 from formcheck.store.job_queue import (
@@ -71,6 +72,7 @@ __all__ = [
     "rep_owner",
     "revoke_sessions",
     "session_binding",
+    "shown_name",
     "single_user_person",
     "store_job_result",
     "threshold_overrides",

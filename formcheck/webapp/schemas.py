@@ -25,6 +25,7 @@ class UserPublic(_Wire):
     name: str
     role: Role
     csrf_token: str | None = None
+    named: bool = True  # False: the person has not given a name yet (`name` is a placeholder); pages ask for it
 
 
 class JobPublic(_Wire):

@@ -63,7 +63,7 @@ export function setCue(key) { showMessage("info", text(key)); }
 export function renderGate() {
   const g = S.gate, set = S.currentSet;
   const waiting = Boolean(set && !set.preview && g && g.state !== "counting");
-  $("pain-stop").classList.toggle("hidden", !(set && !set.preview && S.session_id));
+  $("pain-stop").classList.toggle("hidden", !(set && !set.preview));   // every counting set, practice too
   const demo = $("demo");
   if (set && !set.preview && g && g.state === "counting") demo.classList.add("hidden");
   else if (waiting && S.demo && S.demo.exercise === set.exercise) demo.classList.remove("hidden");

@@ -30,7 +30,7 @@ export const S = {
   speech: true, lastSpoken: new Map(), lastSpeakAt: 0,
   coachSeen: [], gate: null, demo: null, speechRate: 1.0, skipped: new Set(),
   plan: null, session_id: null, steps: [], stepIndex: -1, painChoice: null, readiness: { massage: false, vmo: false },
-  skbVerdict: null, setSummaries: [],
+  skbVerdict: null, setSummaries: [], painStopStep: null,   // the step "My knee hurts" was pressed at
   localLandmarks: new Map(), landmarkFrames: 0,   // browser pose (browser-pose.js)
   hooks: { onHello: null },
 };

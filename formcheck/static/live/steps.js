@@ -61,8 +61,10 @@ export function renderSteps() {
     const group = S.steps.map((x, j) => [x, j]).filter(([x]) => groupKey(x) === key);
     const first = group[0][1], last = group[group.length - 1][1];
     const skipped = st.exercise_index !== undefined && S.skipped.has(st.exercise_index);
-    const cls = skipped ? "skipped" : S.stepIndex > last ? "done" : S.stepIndex >= first ? "current" : "";
-    const label = (st.kind === "intro" ? `${st.title} · ${st.dose}` : st.title) + (skipped ? " (skipped)" : "");
+    // after "My knee hurts": what was not finished by then is marked stopped, never struck through as done
+    const stopped = S.painStopStep !== undefined && S.painStopStep !== null && last >= S.painStopStep && st.kind !== "pain_end";
+    const cls = skipped ? "skipped" : stopped ? "stopped" : S.stepIndex > last ? "done" : S.stepIndex >= first ? "current" : "";
+    const label = (st.kind === "intro" ? `${st.title} · ${st.dose}` : st.title) + (skipped ? " (skipped)" : stopped ? " (stopped: knee pain)" : "");
     items.push(el("li", { class: cls }, label));
   });
   $("steps").replaceChildren(...items);

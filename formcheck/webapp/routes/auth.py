@@ -103,7 +103,7 @@ async def sign_in(
     fresh = new_session(user.id, binding)
     codec.write(response, fresh)
     codec.write_seen(response, name)
-    return UserPublic(id=user.id, name=user.name, role=user.role, csrf_token=fresh.csrf)
+    return UserPublic(id=user.id, name=user.name, role=user.role, csrf_token=fresh.csrf, named=user.named)
 
 
 @router.post("/signout")
@@ -123,4 +123,4 @@ def me(user: CurrentUser, response: Response, codec: CodecDep, session: SessionD
     if session is None:  # single-user mode without a cookie yet
         session = new_session(None)
         codec.write(response, session)
-    return UserPublic(id=user.id, name=user.name, role=user.role, csrf_token=session.csrf)
+    return UserPublic(id=user.id, name=user.name, role=user.role, csrf_token=session.csrf, named=user.named)

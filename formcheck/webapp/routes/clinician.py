@@ -81,7 +81,7 @@ def list_people(user: ClinicianUser, store: StoreDep, service: ServiceDep) -> li
         out.append(
             PersonPublic(
                 id=p.id,
-                name=p.display_name or p.name,
+                name=repo.shown_name(p),
                 level=service.plan(p).level,
                 held=held(store, p.id),
                 last_session_at=max((s.started_at for s in sessions), default=None),
@@ -100,7 +100,7 @@ def person_detail(p: ClinicianPerson, store: StoreDep, service: ServiceDep) -> P
     return PersonDetail(
         person=PersonPublic(
             id=p.id,
-            name=p.display_name or p.name,
+            name=repo.shown_name(p),
             level=level,
             held=held(store, p.id),
             flagged_open=flagged_open,

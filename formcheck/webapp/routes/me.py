@@ -10,9 +10,11 @@ from collections import defaultdict
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from formcheck.store.accounts import PRONOUNS, has_name, shown_name
+from formcheck.store.people import NAME_MAX_LEN
 from formcheck.webapp.deps import CurrentUser, OwnSession, PathId, PersonUser, StoreDep
 
 router = APIRouter(tags=["me"])
@@ -65,6 +67,23 @@ class SettingsIn(BaseModel):
     onboarded: bool | None = None
 
 
+class NameIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(max_length=NAME_MAX_LEN)
+
+
+NOT_A_NAME = "That is not a name: write the name your clinician knows you by"
+
+
+@router.put("/api/me/name")
+def put_name(body: NameIn, user: PersonUser, store: StoreDep) -> dict[str, Any]:
+    """The person's own name, shown to them and on their clinician's pages (stored as text, shown inert)."""
+    if body.name.strip().casefold() in PRONOUNS:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, NOT_A_NAME)
+    p = store.set_display_name(user.id, body.name)
+    return {"name": shown_name(p), "named": has_name(p)}
+
+
 class CheckinIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     pain: int = Field(ge=0, le=10)
@@ -115,6 +134,20 @@ def _last_step_back(store: Any, person_id: int) -> dict[str, Any] | None:
     return last
 
 
+def _day_target(programme: Any, level: int | None, plan: Any) -> int:
+    """The whole day's target reps (every set of every exercise of the day's level, each side), not only those of
+    the sets started: "0 of 10 good reps" on a day of 120 read as nearly done (issue 19)."""
+    if level is None:
+        return sum(e.sets * e.reps * e.sides for e in plan.exercises) if plan.kind == "exercise" else 0
+    return sum(ex.sets * ex.reps * ex.sides for ex in programme.level(level).exercises)
+
+
+def exercised(s: Any) -> bool:
+    """A programme day counts as done only when at least one rep was tried: a day whose exercises were all skipped
+    (or stopped before the first rep) is not "1 day done, 1 in a row" (issue 19)."""
+    return bool(s.total_reps > 0)
+
+
 @router.get("/api/today")
 def today(request: Request, user: PersonUser) -> dict[str, Any]:
     """The Today card: level and what it means, estimated minutes, what is done today, what a step back changed,
@@ -130,8 +163,10 @@ def today(request: Request, user: PersonUser) -> dict[str, Any]:
             "session_id": s.session.id,
             "status": str(s.session.status),
             "valid_reps": s.valid_reps,
+            "total_reps": s.total_reps,
             "target_reps": s.target_reps,
             "minutes": round(s.exercise_s / 60.0, 1),
+            "exercised": exercised(s),
         }
         for s in summaries
     ]
@@ -154,6 +189,7 @@ def today(request: Request, user: PersonUser) -> dict[str, Any]:
         ],
         "readiness": [{"id": r.id, "title": r.title, "minutes": r.minutes} for r in plan.readiness_steps],
         "done_today": done,
+        "day_target_reps": _day_target(programme, summaries[-1].session.level if summaries else None, plan),
         "finished_today": finished,
         "step_back": step_back,
         "method": [{"title": t, "text": x} for t, x in METHOD],
@@ -295,7 +331,7 @@ def progress(request: Request, user: PersonUser) -> dict[str, Any]:
         d["total_reps"] += s.total_reps
         d["target_reps"] += s.target_reps
         d["minutes"] = round(d["minutes"] + s.exercise_s / 60.0, 1)
-        d["done"] = d["done"] or str(s.session.status) == "finished"
+        d["done"] = d["done"] or (str(s.session.status) == "finished" and exercised(s))
     for p in store.list_pain(user.id):
         key = {"during": "pain_during", "after": "pain_after", "next_day": "pain_next_day"}.get(p.kind)
         if key:

@@ -51,6 +51,9 @@ def _signin(request: Request, settings: Settings) -> Response:
     values = request.query_params.getlist("next")
     if len(values) > 1 or (values and safe_next(values[0]) is None):
         return RedirectResponse(request.url.path, status_code=status.HTTP_303_SEE_OTHER)
+    local = settings.single_user_active and not request.url.path.startswith("/clinician")
+    if local and request.query_params.get("password") != "1":
+        return _page(settings, "signed_out")  # the local person has no password: how to get back in (issue 19)
     return _page(settings, "signin")
 
 

@@ -115,9 +115,9 @@ def report_html(p: ClinicianPerson, user: ClinicianUser, store: StoreDep, servic
     )
     chart = _ratio_svg(rows)
     nonce = secrets.token_urlsafe(16)
-    page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Report: {esc(p.display_name)}</title>
+    page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Report: {esc(repo.shown_name(p))}</title>
 <meta name="viewport" content="width=device-width,initial-scale=1"><link rel="stylesheet" href="/static/app.css"></head>
-<body><main class="page"><div class="page-head"><div><h1>Progress report: {esc(p.display_name)}</h1>
+<body><main class="page"><div class="page-head"><div><h1>Progress report: {esc(repo.shown_name(p))}</h1>
 <p class="muted">Level {service.plan(p).level} · {"progression held" if held(store, p.id) else "progressing"} ·
 prepared {datetime.now(UTC).date().isoformat()} by {esc(user.name)}</p></div>
 <div class="actions noprint"><button id="print">Print / save as PDF</button></div></div>

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from formcheck.errors import InputError
 from formcheck.store import Store
+from formcheck.store.accounts import shown_name
 from formcheck.webapp.deps import ClinicianRepOwner, ClinicianUser, StoreDep, require_person_visible
 from formcheck.webapp.review_queue import QueueItem, queue_items
 from formcheck.webapp.schemas import User
@@ -181,7 +182,7 @@ def pain_alerts(store: Any, people: list[Any], step_back_pain: float, today: dat
     for p in people:
         acted = [a.created_at for a in store.list_clinician_actions(p.id)]
         last_act = max(acted) if acted else None
-        name = p.display_name or p.name
+        name = shown_name(p)
         for pr in store.list_pain(p.id):
             if pr.pain >= step_back_pain and pr.day >= since and (last_act is None or pr.created_at > last_act):
                 words = {
