@@ -110,7 +110,8 @@ class Coach:
         out: list[CoachMessage] = []
         if x.safety:
             out.append(CoachMessage(Kind.SAFETY, x.safety, key="safety"))
-        if not x.pose:
+        dark = any(code == "too_dark" for code, _ in x.placement)
+        if not x.pose and not dark:  # in the dark "step into view" is the wrong advice: the light comes first
             out.append(CoachMessage(Kind.PLACEMENT, fb.GUIDANCE_TEXT["no_person"], key="no_person"))
         for code, words in x.placement:
             if x.mid_rep and code != "no_person":

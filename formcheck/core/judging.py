@@ -407,6 +407,8 @@ class SetStats:
 def set_messages(spec: ExerciseSpec, st: SetStats) -> list[Message]:
     """Set-level input problems: no person, out of frame, wrong view, two people, too dark, no reps."""
     if st.n_frames == 0 or st.detected_ratio < MIN_DETECTED_RATIO:
+        if st.median_luma < fb.TOO_DARK_LUMA:  # nobody seen in the dark: the light is what to fix first
+            return [Message("too_dark", fb.SET_TEXT["too_dark"])]
         return [Message("no_person", fb.SET_TEXT["no_person"])]
     msgs: list[Message] = []
     if st.multi_person_ratio > MAX_MULTI_PERSON_RATIO:
