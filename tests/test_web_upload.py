@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from formcheck.webapp import repo
 from formcheck.webapp.app import create_app
 from formcheck.webapp.demo import DEMO_PASSWORD, Clinic, seed_clinic
 from formcheck.webapp.job_lease import RESTART_REASON
+from formcheck.webapp.limits import JOB_NICE
 from formcheck.webapp.settings import Settings
 
 FAST_HASH = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(DEMO_PASSWORD)
@@ -71,6 +73,13 @@ def fake_analyse(video, exercise_id, side, *, overrides, annotate_path, landmark
         "values": [5.0, 80.0, None],
         "lines": [{"value": 45.0, "label": "rep starts", "kind": "rep"}],
     }
+    return report, chart
+
+
+def niced_analyse(video, exercise_id, side, **kw):
+    """fake_analyse, reporting the job process's niceness in the report's overrides."""
+    report, chart = fake_analyse(video, exercise_id, side, **kw)
+    report["overrides"] = {"niceness": float(os.nice(0))}
     return report, chart
 
 
@@ -380,14 +389,17 @@ def test_jobs_survive_a_restart(tmp_path: Path, tiny_video: bytes) -> None:
 
 def test_job_runs_in_a_worker_process(tmp_path: Path, tiny_video: bytes) -> None:
     """The default mode: a ProcessPoolExecutor (spawn) runs the same job function by id."""
-    settings = make_settings(tmp_path, job_mode="process", analyzer=f"{__name__}:fake_analyse")
+    settings = make_settings(tmp_path, job_mode="process", analyzer=f"{__name__}:niced_analyse")
     seeded(settings)
     with TestClient(create_app(settings)) as client:
         token = sign_in(client, "alex")
         up = post_video(client, token, tiny_video).json()
         job = wait_job(client, up["id"], timeout_s=PROCESS_JOB_TIMEOUT_S)
         assert job["status"] == "done", job
-        assert client.get(f"/api/uploads/{up['id']}/result").json()["report"]["summary"] == {"reps": 2, "valid_reps": 1}
+        report = client.get(f"/api/uploads/{up['id']}/result").json()["report"]
+        assert report["summary"] == {"reps": 2, "valid_reps": 1}
+        # background work: the job process runs below the server's priority (issue 17's combined run)
+        assert report["overrides"]["niceness"] >= min(19, os.nice(0) + JOB_NICE)  # 19: the lowest priority
 
 
 def test_per_person_thresholds_reach_the_job(tmp_path: Path, tiny_video: bytes) -> None:

@@ -19,6 +19,9 @@ LIVE_TOO_OFTEN = "Too many live connections in a short time: wait {s} s, then re
 LIVE_CONNECT_BURST = 10
 LIVE_CONNECT_EVERY_S = 6.0
 LIVE_POSE_NICE = 10  # niceness of live pose threads (video.py's decoder uses the same)
+# Niceness of a review job's process: a video waits seconds more without harm, while a person mid-rep on the live
+# coach and every page request wait on the same cores (issue 17: another person's p95 in the combined run).
+JOB_NICE = 15
 MAX_TRACKED_KEYS = 10_000  # per-client buckets kept; the least recently used are dropped beyond this
 
 

@@ -30,6 +30,7 @@ from formcheck.store import LeaseLostError
 from formcheck.webapp import repo
 from formcheck.webapp.job_lease import MAX_ATTEMPTS, RESTART_REASON
 from formcheck.webapp.jobs import timeout_reason
+from formcheck.webapp.limits import JOB_NICE
 from formcheck.webapp.schemas import JobStatus
 from formcheck.webapp.settings import Settings
 
@@ -69,6 +70,8 @@ def die_with_parent(parent_pid: int) -> None:
 def worker_main(job_id: int, settings_json: str, lease_owner: str, parent_pid: int) -> None:
     """Entry point of a job process (spawned): tie our life to the server's, then run the job under our lease."""
     die_with_parent(parent_pid)
+    with contextlib.suppress(OSError):
+        os.nice(JOB_NICE)  # background work: live sets and page requests come first
     from formcheck.webapp.jobs import run_job
 
     run_job(job_id, settings_json, lease_owner=lease_owner)
