@@ -181,6 +181,24 @@ def fail_timed_out(store: Any, job_id: int, limit_s: float, lease_owner: str | N
         return JobStatus.FAILED
 
 
+def _analyse(
+    store: Any, job: Any, settings: Settings, annotate_path: Path, lease_owner: str | None
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Call the configured analyzer on a job's stored inputs."""
+    analyzer = load_analyzer(settings.analyzer)
+    result: tuple[dict[str, Any], dict[str, Any] | None] = analyzer(
+        settings.data_dir / job.video_relpath,
+        job.exercise_id,
+        job.side,
+        overrides=job.overrides or None,
+        annotate_path=annotate_path,
+        landmarks_path=settings.data_dir / job.landmarks_relpath,
+        progress=_Progress(store, job.job_id, lease_owner),
+        **_caps_for(analyzer, settings),
+    )
+    return result
+
+
 def run_job(job_id: int, settings_json: str, lease_owner: str | None = None) -> str:
     """Analyse one stored upload; writes status, progress and the report to the store. Returns the final status.
 
@@ -204,27 +222,20 @@ def run_job(job_id: int, settings_json: str, lease_owner: str | None = None) -> 
             return JobStatus.FAILED
         annotate_path = settings.data_dir / job.annotated_relpath
         annotate_path.parent.mkdir(parents=True, exist_ok=True)
+        outputs = [p for p in (annotate_path, settings.data_dir / job.landmarks_relpath) if not p.exists()]
         try:
-            analyzer = load_analyzer(settings.analyzer)
-            report, chart = analyzer(
-                settings.data_dir / job.video_relpath,
-                job.exercise_id,
-                job.side,
-                overrides=job.overrides or None,
-                annotate_path=annotate_path,
-                landmarks_path=settings.data_dir / job.landmarks_relpath,
-                progress=_Progress(store, job_id, lease_owner),
-                **_caps_for(analyzer, settings),
-            )
+            report, chart = _analyse(store, job, settings, annotate_path, lease_owner)
         except LeaseLostError:
             log.warning("job %s: lease lost (timed out or taken over); this run stops", job_id)
             return JobStatus.FAILED
-        except FormcheckError as exc:
+        except Exception as exc:  # noqa: BLE001 - a job must end with a stored reason, never silently
+            for path in outputs:  # what this run wrote: never left behind a job that is not done
+                path.unlink(missing_ok=True)
+            if not isinstance(exc, FormcheckError):
+                log.exception("job %s crashed", job_id)
+                return _fail(store, job_id, UNEXPECTED_FAILURE, lease_owner)
             log.info("job %s failed: %s", job_id, exc)
             return _fail(store, job_id, public_message(exc, job, settings), lease_owner)
-        except Exception:  # noqa: BLE001 - a job must end with a stored reason, never silently
-            log.exception("job %s crashed", job_id)
-            return _fail(store, job_id, UNEXPECTED_FAILURE, lease_owner)
         report = dict(report)
         report["video"] = job.display_name  # never the server's path
         annotated = job.annotated_relpath if annotate_path.is_file() and annotate_path.stat().st_size > 0 else None
