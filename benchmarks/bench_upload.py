@@ -129,7 +129,9 @@ def bare_seconds(clip: Path) -> tuple[float, int]:
     from formcheck.media import pose, segments
 
     stop = threading.Event()
-    frames = [f.rgb for owned, f in segments.posed_frames(clip, -math.inf, math.inf, segments.MAX_POSE_HZ, stop)]
+    frames = [
+        f.rgb for owned, f in segments.posed_frames(clip, (-math.inf, -math.inf, math.inf), segments.MAX_POSE_HZ, stop)
+    ]
     ms = pose.bare_inference_ms(frames)
     return sum(ms) / 1000.0, len(frames)
 

@@ -6,16 +6,18 @@ thread with its own landmarker, stitched back by timestamp (issue 20).
   each 1/max_pose_hz-second slot of presentation time, so the choice does not depend on where a segment starts)
   and the split points: the keyframes nearest equal shares of the clip. A clip with keyframes too sparse to give
   segments of at least MIN_SEGMENT_S is posed in fewer segments (one at worst), never refused.
-- **Segments** (`pose_segment`): each seeks to the keyframe before its start minus SETTLE_S, poses that overlap so
-  the tracker settles (VIDEO mode tracks the pose from frame to frame; a cold start runs the detector), and keeps
-  only the frames it owns: [its split point, the next one). Frames it does not pose are decoded but never
-  converted (the RGB conversion and scaling cost more than decoding).
+- **Segments** (`pose_segment`): each starts decoding at its keyframe (a seek that decodes nothing twice) and
+  poses from there, but owns its frames only from SETTLE_S later: that first second lets the tracker settle (VIDEO
+  mode tracks the pose from frame to frame; a cold start runs the detector) and is owned by the segment before,
+  which poses on through it. So segment i owns [split i + SETTLE_S, split i+1 + SETTLE_S). Frames it does not
+  pose are decoded but never converted (the RGB conversion and scaling cost more than decoding).
 - MediaPipe's C++ call and PyAV's decoding release the GIL, so threads scale with cores (measured: 2 threads,
   2.1x the frames a second of one) without a process per segment; the job already runs in its own process.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -30,6 +32,7 @@ import numpy as np
 from formcheck.core.types import PoseFrame, PoseSeq
 from formcheck.errors import VideoError
 from formcheck.media.models import ModelInfo
+from formcheck.media.pose import MediaPipePoseEstimator, PeopleCounter
 from formcheck.media.video import (
     MAX_SIDE_PX,
     Frame,
@@ -43,7 +46,8 @@ from formcheck.media.video import (
 
 # A rehab rep lasts >= 1 s: 30 poses a second sample it finely (and a 60 fps clip costs half as much to pose).
 MAX_POSE_HZ = 30.0
-SETTLE_S = 1.0  # overlap posed before a segment's start and dropped: the tracker settles on it
+SETTLE_S = 1.0  # a segment's first second, posed twice (dropped by it, owned by the one before): the tracker settles
+DECODER_THREADS = 2  # per segment: the segments already fill the cores, and each decoder thread holds frames
 MIN_SEGMENT_S = 3.0  # shorter segments are not worth a landmarker (0.1-0.3 s to create, docs/platform.md §7)
 PROGRESS_POLL_S = 0.25
 SLOT_EPS = 1e-6  # a frame stamped exactly on a slot boundary (k / 30 s) belongs to slot k despite rounding
@@ -150,10 +154,11 @@ def _decoded(path: Path, seek_s: float, stop: threading.Event) -> Iterator[tuple
     try:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        stream.codec_context.thread_count = DECODER_THREADS
         tb = stream.time_base
         rate = float(stream.average_rate) if stream.average_rate else None
         if math.isfinite(seek_s) and tb is not None:
-            container.seek(max(0, int(seek_s / tb)), stream=stream, backward=True)
+            container.seek(max(0, round(seek_s / tb)), stream=stream, backward=True)
         last_t, n = -math.inf, 0
         try:
             for vf in container.decode(stream):
@@ -184,20 +189,19 @@ def to_frame(t_s: float, vf: object, max_side_px: int | None = MAX_SIDE_PX) -> F
 
 
 def posed_frames(
-    path: Path, start_s: float, end_s: float, max_pose_hz: float | None, stop: threading.Event
+    path: Path, bounds: tuple[float, float, float], max_pose_hz: float | None, stop: threading.Event
 ) -> Iterator[tuple[bool, Frame]]:
-    """(owned, Frame) for every frame to pose from SETTLE_S before `start_s` to `end_s` (owned: >= start_s)."""
-    from_s = start_s - SETTLE_S
+    """(owned, Frame) for every frame to pose from the keyframe `bounds[0]` to `bounds[2]`, owned from `bounds[1]`."""
+    seek_s, own_s, end_s = bounds
     last_slot: float | None = None
-    for t, vf in _decoded(path, from_s, stop):
+    for t, vf in _decoded(path, seek_s, stop):
         if t >= end_s:
             return
         slot = slot_of(t, max_pose_hz)
         if slot == last_slot:
             continue
         last_slot = slot
-        if t >= from_s:
-            yield t >= start_s, to_frame(t, vf)
+        yield t >= own_s, to_frame(t, vf)
 
 
 def frames_at(path: str | Path, t_s: np.ndarray, tol_s: float = 2e-3) -> Iterator[Frame]:
@@ -235,20 +239,19 @@ class _Counter:
 
 def pose_segment(
     path: Path,
-    bounds: tuple[float, float],
+    bounds: tuple[float, float, float],
     model: ModelInfo,
     *,
     max_pose_hz: float | None,
     counter: _Counter,
     stop: threading.Event,
+    people: PeopleCounter | None = None,
 ) -> list[PoseFrame]:
-    """One segment's landmarks (the frames it owns), with its own landmarker."""
-    from formcheck.media.pose import MediaPipePoseEstimator
-
+    """One segment's landmarks (the frames it owns), with its own landmarker (and the video's people counter)."""
     out: list[PoseFrame] = []
-    with MediaPipePoseEstimator(model) as est:
+    with MediaPipePoseEstimator(model, people=people) as est:
         t0 = time.perf_counter()
-        for owned, frame in posed_frames(path, bounds[0], bounds[1], max_pose_hz, stop):
+        for owned, frame in posed_frames(path, bounds, max_pose_hz, stop):
             t1 = time.perf_counter()
             pf = est._detect(frame)
             t2 = time.perf_counter()
@@ -259,10 +262,10 @@ def pose_segment(
     return out
 
 
-def _segment_error(i: int, n: int, bounds: tuple[float, float], exc: BaseException) -> BaseException:
+def _segment_error(i: int, n: int, bounds: tuple[float, float, float], exc: BaseException) -> BaseException:
     if n == 1 or isinstance(exc, VideoRefusedError):
         return exc
-    lo, hi = max(bounds[0], 0.0), bounds[1]
+    lo, hi = max(bounds[1], 0.0), bounds[2]
     where = f"{lo:.1f} s to the end" if not math.isfinite(hi) else f"{lo:.1f}-{hi:.1f} s"
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return VideoError(f"segment {i + 1} of {n} ({where}) failed: {text}")
@@ -285,13 +288,17 @@ def pose_video(
     path = Path(path)
     t0 = time.perf_counter()
     plan = plan_video(path, workers or default_workers(), max_pose_hz=max_pose_hz, max_frames=max_frames, max_s=max_s)
-    bounds = list(zip(plan.starts, [*plan.starts[1:], math.inf], strict=True))
+    owns = [-math.inf, *(s + SETTLE_S for s in plan.starts[1:]), math.inf]
+    bounds = [(start, owns[i], owns[i + 1]) for i, start in enumerate(plan.starts)]
     counter, stop = _Counter(), threading.Event()
     n = len(bounds)
     plan_s = time.perf_counter() - t0
-    with ThreadPoolExecutor(max_workers=n, thread_name_prefix="pose-segment") as pool:
+    people = PeopleCounter(model)
+    with contextlib.closing(people), ThreadPoolExecutor(max_workers=n, thread_name_prefix="pose-segment") as pool:
         futures: list[Future[list[PoseFrame]]] = [
-            pool.submit(pose_segment, path, b, model, max_pose_hz=max_pose_hz, counter=counter, stop=stop)
+            pool.submit(
+                pose_segment, path, b, model, max_pose_hz=max_pose_hz, counter=counter, stop=stop, people=people
+            )
             for b in bounds
         ]
         try:
