@@ -21,6 +21,7 @@ import contextlib
 import dataclasses
 import math
 import os
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -35,9 +36,11 @@ from formcheck.media.models import ModelInfo
 from formcheck.media.pose import MediaPipePoseEstimator, PeopleCounter
 from formcheck.media.video import (
     MAX_SIDE_PX,
+    READ_AHEAD_FRAMES,
     Frame,
     VideoRefusedError,
     _check_caps,
+    _lower_thread_priority,
     _open,
     _scaled_size,
     _short,
@@ -250,16 +253,56 @@ def pose_segment(
     """One segment's landmarks (the frames it owns), with its own landmarker (and the video's people counter)."""
     out: list[PoseFrame] = []
     with MediaPipePoseEstimator(model, people=people) as est:
-        t0 = time.perf_counter()
-        for owned, frame in posed_frames(path, bounds, max_pose_hz, stop):
-            t1 = time.perf_counter()
+        for owned, frame in read_ahead(lambda halt: posed_frames(path, bounds, max_pose_hz, halt), counter):
+            if stop.is_set():
+                break
+            t0 = time.perf_counter()
             pf = est._detect(frame)
-            t2 = time.perf_counter()
             if owned:
                 out.append(pf)
-            counter.add(owned, t1 - t0, t2 - t1)
-            t0 = time.perf_counter()
+            counter.add(owned, 0.0, time.perf_counter() - t0)
     return out
+
+
+def read_ahead(
+    make: Callable[[threading.Event], Iterator[tuple[bool, Frame]]], counter: _Counter
+) -> Iterator[tuple[bool, Frame]]:
+    """The frames `make(halt)` yields, decoded READ_AHEAD_FRAMES ahead on a niced thread (as video.read_video
+    does) so decoding overlaps inference; its errors are raised here; leaving the loop halts it."""
+    q: queue.Queue[object] = queue.Queue(maxsize=READ_AHEAD_FRAMES)
+    halt, done = threading.Event(), object()
+
+    def put(item: object) -> None:
+        while not halt.is_set():
+            with contextlib.suppress(queue.Full):
+                q.put(item, timeout=0.1)
+                return
+
+    def work() -> None:
+        _lower_thread_priority()
+        try:
+            t0 = time.perf_counter()
+            for item in make(halt):
+                counter.add(False, time.perf_counter() - t0, 0.0)
+                put(item)
+                t0 = time.perf_counter()
+            put(done)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            put(exc)
+
+    thread = threading.Thread(target=work, name="pose-segment-decode", daemon=True)
+    thread.start()
+    try:
+        while (item := q.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        halt.set()
+        while thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                q.get_nowait()
+            thread.join(timeout=0.05)
 
 
 def _segment_error(i: int, n: int, bounds: tuple[float, float, float], exc: BaseException) -> BaseException:
