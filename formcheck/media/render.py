@@ -112,7 +112,7 @@ def annotate_video(
 
     `table`: the measures over `seq` already computed (formcheck.pipeline passes the analysis' own), so the
     angle read-out is not computed again."""
-    from formcheck.media.segments import frames_at
+    from formcheck.media.segments import frames_at, read_ahead
     from formcheck.media.video import H264Writer
 
     spec = load_exercise(result.exercise_id)
@@ -127,7 +127,8 @@ def annotate_video(
     fault_sets = [_fault_landmarks(result, r) for r in result.reps]
     fps = 1.0 / float(np.median(np.diff(seq.t_s))) if len(seq) > 1 else 30.0
     with H264Writer(out_path, fps=int(round(fps)) or 30, crf=X264_CRF) as writer:
-        for frame in frames_at(video, seq.t_s):  # the posed frames only (<= 30 a second)
+        # the posed frames only (<= 30 a second), decoded ahead so that decoding overlaps drawing and encoding
+        for frame in read_ahead(lambda halt: frames_at(video, seq.t_s, stop=halt)):
             rgb = frame.rgb
             h, w = rgb.shape[:2]
             i = int(np.clip(np.searchsorted(seq.t_s, frame.t_s), 0, max(len(seq) - 1, 0))) if len(seq) else -1

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from pathlib import Path
+from typing import TypeVar, cast
 
 import numpy as np
 
@@ -47,6 +48,7 @@ from formcheck.media.video import (
     _upright,
 )
 
+T = TypeVar("T")
 # A rehab rep lasts >= 1 s: 30 poses a second sample it finely (and a 60 fps clip costs half as much to pose).
 MAX_POSE_HZ = 30.0
 SETTLE_S = 1.0  # a segment's first second, posed twice (dropped by it, owned by the one before): the tracker settles
@@ -207,21 +209,19 @@ def posed_frames(
         yield t >= own_s, to_frame(t, vf)
 
 
-def frames_at(path: str | Path, t_s: np.ndarray, tol_s: float = 2e-3) -> Iterator[Frame]:
+def frames_at(
+    path: str | Path, t_s: np.ndarray, tol_s: float = 2e-3, stop: threading.Event | None = None
+) -> Iterator[Frame]:
     """The decoded frames whose time is one of `t_s` (the posed ones; every frame when `t_s` is empty), only
     those converted to RGB: the review video is drawn on the frames that have landmarks."""
     times = np.asarray(t_s, dtype=float)
-    stop = threading.Event()
-    try:
-        for t, vf in _decoded(Path(path), -math.inf, stop):
-            if len(times):
-                i = int(np.clip(np.searchsorted(times, t), 1, len(times) - 1)) if len(times) > 1 else 0
-                near = min(abs(times[i] - t), abs(times[max(i - 1, 0)] - t))
-                if near > tol_s:
-                    continue
-            yield to_frame(t, vf)
-    finally:
-        stop.set()
+    for t, vf in _decoded(Path(path), -math.inf, stop or threading.Event()):  # closing it closes the file
+        if len(times):
+            i = int(np.clip(np.searchsorted(times, t), 1, len(times) - 1)) if len(times) > 1 else 0
+            near = min(abs(times[i] - t), abs(times[max(i - 1, 0)] - t))
+            if near > tol_s:
+                continue
+        yield to_frame(t, vf)
 
 
 @dataclasses.dataclass
@@ -264,10 +264,8 @@ def pose_segment(
     return out
 
 
-def read_ahead(
-    make: Callable[[threading.Event], Iterator[tuple[bool, Frame]]], counter: _Counter
-) -> Iterator[tuple[bool, Frame]]:
-    """The frames `make(halt)` yields, decoded READ_AHEAD_FRAMES ahead on a niced thread (as video.read_video
+def read_ahead(make: Callable[[threading.Event], Iterator[T]], counter: _Counter | None = None) -> Iterator[T]:
+    """What `make(halt)` yields (frames), decoded READ_AHEAD_FRAMES ahead on a niced thread (as video.read_video
     does) so decoding overlaps inference; its errors are raised here; leaving the loop halts it."""
     q: queue.Queue[object] = queue.Queue(maxsize=READ_AHEAD_FRAMES)
     halt, done = threading.Event(), object()
@@ -283,7 +281,8 @@ def read_ahead(
         try:
             t0 = time.perf_counter()
             for item in make(halt):
-                counter.add(False, time.perf_counter() - t0, 0.0)
+                if counter is not None:
+                    counter.add(False, time.perf_counter() - t0, 0.0)
                 put(item)
                 t0 = time.perf_counter()
             put(done)
@@ -296,7 +295,7 @@ def read_ahead(
         while (item := q.get()) is not done:
             if isinstance(item, BaseException):
                 raise item
-            yield item  # type: ignore[misc]
+            yield cast(T, item)
     finally:
         halt.set()
         while thread.is_alive():
