@@ -127,6 +127,8 @@ class Config(BaseSettings):
     )
     # review jobs
     job_workers: int = Field(1, ge=1, le=16)  # analysis is CPU-bound: one worker per spare core
+    # threads (one landmarker each) a review's pose runs on; None: the cores the worker process may use
+    pose_workers: int | None = Field(None, ge=1, le=64)
     # Dotted path of the function a job calls (see jobs.analyse_upload); tests point it at a fake.
     analyzer: str = DEFAULT_ANALYZER
     job_timeout_s: float = Field(DEFAULT_JOB_TIMEOUT_S, gt=0)

@@ -34,22 +34,30 @@ def landmarks_for(
     cache: str | Path | None = None,
     max_frames: int | None = None,
     max_s: float | None = None,
+    frames: Callable[[int, int], None] | None = None,
+    workers: int | None = None,
 ) -> tuple[PoseSeq, str | None]:
-    """Raw landmarks of a video (and the pose model's sha256): from a landmark .npz if given, else MediaPipe
-    through formcheck.media.pose with its on-disk cache (stopped past `max_frames` decoded frames or `max_s`)."""
+    """Raw landmarks of a video (and the pose model's sha256): from a landmark .npz if given, else MediaPipe in
+    parallel segments (formcheck.media.segments: FORMCHECK_POSE_WORKERS threads, default the cores this process
+    has; at most 30 poses a second), stopped past `max_frames` frames or `max_s`. `frames(done, total)` reports
+    the frames posed; `progress` the same as a ratio."""
     if cache is not None and Path(cache).is_file():
         seq = PoseSeq.load_npz(cache)
         with np.load(cache, allow_pickle=False) as z:
             sha = str(z["model_sha256"]) if "model_sha256" in z else None
         return seq, sha
-    from formcheck.media import pose
+    from formcheck.config import load_config
+    from formcheck.media import pose, segments
 
-    def prog(n: int, total: int | None) -> None:
+    def prog(n: int, total: int) -> None:
+        if frames is not None:
+            frames(n, total)
         if progress is not None and total:
             progress(min(1.0, n / total))
 
     model = pose.resolve_model()
-    seq = pose.estimate_video(path, model=model, progress=prog, use_cache=True, max_frames=max_frames, max_s=max_s)
+    n = workers or load_config().pose_workers or segments.default_workers()
+    seq = segments.pose_video(path, model, workers=n, progress=prog, max_frames=max_frames, max_s=max_s)
     return seq, model.sha256
 
 

@@ -15,6 +15,7 @@ import re
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -143,6 +144,68 @@ def resolve_model(model: ModelInfo | str | Path | None = None, variant: str | No
     return ensure_model(variant)
 
 
+def _create_landmarker(model: ModelInfo, mode_name: str, num_poses: int) -> Landmarker:
+    """A PoseLandmarker for `model` in RunningMode `mode_name` ("VIDEO" or "IMAGE"); PoseModelError if it fails."""
+    _mp, vision, base_options = _mediapipe()
+    opts = vision.PoseLandmarkerOptions(
+        base_options=base_options.BaseOptions(model_asset_path=str(model.path)),
+        running_mode=getattr(vision.RunningMode, mode_name),
+        num_poses=num_poses,
+        min_pose_detection_confidence=MIN_DETECTION_CONFIDENCE,
+        min_pose_presence_confidence=MIN_PRESENCE_CONFIDENCE,
+        min_tracking_confidence=MIN_TRACKING_CONFIDENCE,
+    )
+    try:
+        return vision.PoseLandmarker.create_from_options(opts)
+    except (RuntimeError, ValueError, OSError) as exc:
+        msg = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise PoseModelError(f"pose model {model.path} could not be loaded ({msg})") from exc
+
+
+_OPEN: weakref.WeakSet[Any] = weakref.WeakSet()  # estimators and counters not closed yet
+
+
+@atexit.register
+def _close_left_open() -> None:
+    """At exit, close what was left open while mediapipe can still close it (in __del__, during interpreter
+    teardown, its dispatcher may be gone: `Exception ignored in: PoseLandmarker.__del__`)."""
+    for obj in list(_OPEN):
+        with contextlib.suppress(Exception):
+            obj.close()
+
+
+class PeopleCounter:
+    """How many people are in an image (IMAGE mode, 2 poses), counted on its own thread. One counter may serve
+    several estimators (the segments of one video): IMAGE mode keeps no state between images, and one landmarker
+    instead of one per segment saves ~100 MB each."""
+
+    def __init__(self, model: ModelInfo) -> None:
+        self.model = model
+        self._modules = _mediapipe()  # held, like the estimator's, for a clean exit when left open
+        self._landmarker: Landmarker | None = None  # created on first use, in the worker thread
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pose-people")
+        _OPEN.add(self)
+
+    def submit(self, mp_image: MpImage) -> Future[int]:
+        return self._pool.submit(self._count, mp_image)
+
+    def _count(self, mp_image: MpImage) -> int:
+        if self._landmarker is None:
+            self._landmarker = _create_landmarker(self.model, "IMAGE", num_poses=2)
+        return len(self._landmarker.detect(mp_image).pose_landmarks or [])
+
+    def close(self) -> None:
+        """Let a check in flight finish, then close the landmarker (idempotent)."""
+        self._pool.shutdown(wait=True)
+        if self._landmarker is not None:
+            self._landmarker.close()
+            self._landmarker = None
+
+    def __del__(self) -> None:  # last resort (an estimator left open at exit); close() is the supported way
+        with contextlib.suppress(Exception):
+            self.close()
+
+
 @runtime_checkable
 class PoseEstimator(Protocol):
     """One stream's pose estimator: images or a whole source in, PoseFrames out; closed when done."""
@@ -182,35 +245,20 @@ class MediaPipePoseEstimator:
         *,
         variant: str | None = None,
         people_check_interval_s: float | None = PEOPLE_CHECK_INTERVAL_S,
+        people: PeopleCounter | None = None,
     ) -> None:
         self.model = resolve_model(model, variant)
         self._people_interval_s = people_check_interval_s
-        mp, vision, base_options = _mediapipe()
-        self._mp = mp
-        self._vision = vision
-        self._base_options = base_options
-        self._landmarker = self._create(vision.RunningMode.VIDEO, num_poses=1)
-        self._people: Landmarker | None = None  # IMAGE-mode, 2 poses, created on first use (in the worker thread)
-        self._people_pool: ThreadPoolExecutor | None = None
+        # the modules are held so that at interpreter exit they outlive an estimator left open (its __del__)
+        self._mp, self._vision, self._base_options = _mediapipe()
+        self._landmarker = _create_landmarker(self.model, "VIDEO", num_poses=1)
+        self._people = people  # shared (closed by its owner) or made on first use (closed here)
+        self._owns_people = people is None
         self._people_pending: Future[int] | None = None
+        _OPEN.add(self)
         self._last_ts_ms = -1
         self._last_people_t_s: float | None = None
         self._last_n_people: int | None = None
-
-    def _create(self, mode: object, num_poses: int) -> Landmarker:
-        opts = self._vision.PoseLandmarkerOptions(
-            base_options=self._base_options.BaseOptions(model_asset_path=str(self.model.path)),
-            running_mode=mode,
-            num_poses=num_poses,
-            min_pose_detection_confidence=MIN_DETECTION_CONFIDENCE,
-            min_pose_presence_confidence=MIN_PRESENCE_CONFIDENCE,
-            min_tracking_confidence=MIN_TRACKING_CONFIDENCE,
-        )
-        try:
-            return self._vision.PoseLandmarker.create_from_options(opts)
-        except (RuntimeError, ValueError, OSError) as exc:
-            msg = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-            raise PoseModelError(f"pose model {self.model.path} could not be loaded ({msg})") from exc
 
     def __enter__(self) -> MediaPipePoseEstimator:
         return self
@@ -222,15 +270,14 @@ class MediaPipePoseEstimator:
 
     def close(self) -> None:
         """Close the native landmarkers (idempotent); avoids MediaPipe's __del__ traceback at exit."""
-        pool = getattr(self, "_people_pool", None)
-        if pool is not None:
-            pool.shutdown(wait=True)  # lets a check in flight finish before its landmarker closes
-            self._people_pool = None
-        for name in ("_landmarker", "_people"):
-            lm = getattr(self, name, None)
-            if lm is not None:
-                lm.close()
-                setattr(self, name, None)
+        people = getattr(self, "_people", None)
+        if people is not None and getattr(self, "_owns_people", False):
+            people.close()  # lets a check in flight finish before its landmarker closes
+            self._people = None
+        lm = getattr(self, "_landmarker", None)
+        if lm is not None:
+            lm.close()
+            self._landmarker = None
 
     def __del__(self) -> None:  # last resort; `with` or close() is the supported way
         with contextlib.suppress(Exception):  # interpreter shutdown: nothing useful to report
@@ -293,17 +340,11 @@ class MediaPipePoseEstimator:
             or t_s < self._last_people_t_s
         )
         if due and self._people_pending is None:
-            if self._people_pool is None:
-                self._people_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pose-people")
-            self._people_pending = self._people_pool.submit(self._people_count, mp_image)
+            if self._people is None:
+                self._people = PeopleCounter(self.model)
+            self._people_pending = self._people.submit(mp_image)
             self._last_people_t_s = t_s
         return self._last_n_people
-
-    def _people_count(self, mp_image: MpImage) -> int:
-        people = self._people
-        if people is None:
-            people = self._people = self._create(self._vision.RunningMode.IMAGE, num_poses=2)
-        return len(people.detect(mp_image).pose_landmarks or [])
 
     def frames(
         self, source: str | Path | int | Iterable[tuple[float, NDArray[np.uint8]]] | Iterable[Frame]

@@ -107,11 +107,13 @@ def _fault_landmarks(result: SetResult, rep: Rep) -> set[int]:
 def annotate_video(
     video: str | Path, seq: PoseSeq, result: SetResult, out_path: str | Path, *, table: MeasureTable | None = None
 ) -> Path:
-    """Re-decode `video` and write it annotated from `seq` (smoothed landmarks) and `result` as H.264 MP4.
+    """Re-decode `video` and write its posed frames (those of `seq`, <= 30 a second, <= 960 px: below 720p)
+    annotated from `seq` (smoothed landmarks) and `result` as H.264 MP4 (libx264 veryfast).
 
     `table`: the measures over `seq` already computed (formcheck.pipeline passes the analysis' own), so the
     angle read-out is not computed again."""
-    from formcheck.media.video import H264Writer, read_video
+    from formcheck.media.segments import frames_at, read_ahead
+    from formcheck.media.video import H264Writer
 
     spec = load_exercise(result.exercise_id)
     s = spec.rep or spec.hold
@@ -125,7 +127,8 @@ def annotate_video(
     fault_sets = [_fault_landmarks(result, r) for r in result.reps]
     fps = 1.0 / float(np.median(np.diff(seq.t_s))) if len(seq) > 1 else 30.0
     with H264Writer(out_path, fps=int(round(fps)) or 30, crf=X264_CRF) as writer:
-        for frame in read_video(video):
+        # the posed frames only (<= 30 a second), decoded ahead so that decoding overlaps drawing and encoding
+        for frame in read_ahead(lambda halt: frames_at(video, seq.t_s, stop=halt)):
             rgb = frame.rgb
             h, w = rgb.shape[:2]
             i = int(np.clip(np.searchsorted(seq.t_s, frame.t_s), 0, max(len(seq) - 1, 0))) if len(seq) else -1

@@ -12,7 +12,8 @@
     const job = up.job;
     const pct = Math.round((job ? job.progress_ratio : 0) * 100);
     document.getElementById("bar").style.width = pct + "%";
-    document.getElementById("job-pct").textContent = pct + "%";
+    const frames = job && job.frames_total ? ` — ${job.frames_done} of ${job.frames_total} frames` : "";
+    document.getElementById("job-pct").textContent = pct + "%" + frames;
     document.getElementById("job-status").textContent = job ? (job.message || job.status) : "queued";
     if (job && job.status === "failed") {
       document.getElementById("pending-title").textContent = "We could not analyse this video";

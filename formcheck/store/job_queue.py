@@ -158,11 +158,18 @@ def update_job(
     started: bool = False,
     lease_owner: str | None = None,
     release: bool = False,
+    frames: tuple[int, int] | None = None,
 ) -> None:
-    """Change a job; with `lease_owner` only while that worker holds it (store.LeaseLostError otherwise)."""
+    """Change a job; with `lease_owner` only while that worker holds it (store.LeaseLostError otherwise).
+    `frames`: (posed, to pose), kept in the job row's result as frames_done / frames_total for the page."""
     result = None
-    if started:
+    if frames is not None:
         result = _bookkeeping(store.get_job(job_id))
+        result["frames_done"], result["frames_total"] = int(frames[0]), int(frames[1])
+    if started:
+        result = result or _bookkeeping(store.get_job(job_id))
+        for key in ("frames_done", "frames_total"):  # a new run counts its frames again
+            result.pop(key, None)
         result["attempts"] = int(result.get("attempts", 0)) + 1
         result["started_at"] = datetime.now(UTC).isoformat()
         message = message if message is not None else ""

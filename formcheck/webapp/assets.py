@@ -1,5 +1,6 @@
 """Where the web assets are: package data found through importlib.resources (so an installed formcheck serves
-them too), and the npm packages of the checkout (absent when installed)."""
+them too), and the npm packages of the checkout (absent when installed, but for the browser-pose runtime
+a wheel vendors at build time: `vendor_path`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from formcheck.config import checkout_root, load_config, user_data_dir
 
 STATIC_PACKAGE = "formcheck"
 STATIC_FOLDER = "static"
+PACKAGED_NPM_FOLDER = "vendor_npm"  # what a wheel vendors at build time (setup.py): the tasks-vision runtime
 
 
 def static_dir() -> Path:
@@ -26,3 +28,18 @@ def node_modules_dir() -> Path:
         return configured
     root = checkout_root()
     return root / "node_modules" if root is not None else user_data_dir() / "node_modules"
+
+
+def packaged_npm_dir() -> Path:
+    """formcheck/vendor_npm inside the installed package: npm files a wheel carries (absent in a checkout)."""
+    return Path(str(files(STATIC_PACKAGE) / PACKAGED_NPM_FOLDER))
+
+
+def vendor_path(rel: str | Path) -> Path:
+    """An npm file (path inside node_modules/): from node_modules_dir(), else from the wheel's own copy; the
+    node_modules path when neither has it."""
+    primary = node_modules_dir() / rel
+    if primary.is_file():
+        return primary
+    packaged = packaged_npm_dir() / rel
+    return packaged if packaged.is_file() else primary

@@ -184,8 +184,9 @@ def _safe_url(url: str) -> str:
 
 
 def run_worker(broker_url: str, *, concurrency: int = 1, loglevel: str = "INFO", hostname: str | None = None) -> None:
-    """`formcheck worker`: one Celery worker consuming formcheck jobs (solo pool for one job at a time: the
-    pose model uses a core by itself; run more workers for more cores or machines)."""
+    """`formcheck worker`: one Celery worker consuming formcheck jobs (solo pool for one job at a time). A job
+    poses on FORMCHECK_POSE_WORKERS threads (default: every core the worker may use), as in the embedded pool:
+    one worker per machine uses the whole machine; run more workers for more machines."""
     app = celery_app(broker_url)
     argv = [
         "worker",

@@ -83,11 +83,12 @@ def analyse_upload(
     overrides: dict[str, float] | None,
     annotate_path: Path,
     landmarks_path: Path,
-    progress: Callable[[float], None],
+    progress: Callable[..., None],
     max_frames: int | None = None,
     max_s: float | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """The default job body: pose once (landmarks kept beside the upload), judge, render, chart.
+    """The default job body: pose once on all cores (landmarks kept beside the upload), judge, render, chart.
+    Progress is the frames posed of the frames to pose (`progress(ratio, frames=(done, total))`).
 
     Returns (report as formcheck.report/1 JSON, angle chart). Keeping the landmarks means rules can be re-run
     after a threshold change without MediaPipe. Decoding stops, and the job fails with the limit, past
@@ -100,9 +101,14 @@ def analyse_upload(
         seq, model_sha = landmarks_for(video, cache=landmarks_path)
     else:
         seq, model_sha = landmarks_for(
-            video, progress=lambda r: progress(r * LANDMARK_PROGRESS_RATIO), max_frames=max_frames, max_s=max_s
+            video,
+            frames=lambda n, total: progress(LANDMARK_PROGRESS_RATIO * n / max(total, 1), frames=(n, total)),
+            max_frames=max_frames,
+            max_s=max_s,
         )
-        seq.save_npz(landmarks_path, model_sha256=model_sha or "")
+        part = landmarks_path.with_name(f"{landmarks_path.stem}.part.npz")  # never a half-written landmark file
+        seq.save_npz(part, model_sha256=model_sha or "")
+        part.replace(landmarks_path)
     progress(LANDMARK_PROGRESS_RATIO)
     done = analyse_landmarks(
         seq,
@@ -125,20 +131,20 @@ def _caps_for(analyzer: Callable[..., Any], settings: Settings) -> dict[str, Any
 
 
 class _Progress:
-    """Throttled progress writer (fraction 0..1)."""
+    """Throttled progress writer (fraction 0..1, and the frames posed of the frames to pose when known)."""
 
     def __init__(self, store: Any, job_id: int, lease_owner: str | None = None) -> None:
         self._store, self._job_id, self._lease_owner = store, job_id, lease_owner
         self._last_t_s = 0.0
         self._last_ratio = 0.0
 
-    def __call__(self, ratio: float) -> None:
+    def __call__(self, ratio: float, frames: tuple[int, int] | None = None) -> None:
         ratio = min(max(float(ratio), 0.0), 0.99)  # 1.0 only when the result is stored
         now_s = time.monotonic()
         if now_s - self._last_t_s < PROGRESS_MIN_INTERVAL_S and ratio - self._last_ratio < PROGRESS_MIN_STEP_RATIO:
             return
         self._last_t_s, self._last_ratio = now_s, ratio
-        repo.update_job(self._store, self._job_id, progress_ratio=ratio, lease_owner=self._lease_owner)
+        repo.update_job(self._store, self._job_id, progress_ratio=ratio, frames=frames, lease_owner=self._lease_owner)
 
 
 def public_message(exc: Exception, job: Any, settings: Settings) -> str:
@@ -175,6 +181,24 @@ def fail_timed_out(store: Any, job_id: int, limit_s: float, lease_owner: str | N
         return JobStatus.FAILED
 
 
+def _analyse(
+    store: Any, job: Any, settings: Settings, annotate_path: Path, lease_owner: str | None
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Call the configured analyzer on a job's stored inputs."""
+    analyzer = load_analyzer(settings.analyzer)
+    result: tuple[dict[str, Any], dict[str, Any] | None] = analyzer(
+        settings.data_dir / job.video_relpath,
+        job.exercise_id,
+        job.side,
+        overrides=job.overrides or None,
+        annotate_path=annotate_path,
+        landmarks_path=settings.data_dir / job.landmarks_relpath,
+        progress=_Progress(store, job.job_id, lease_owner),
+        **_caps_for(analyzer, settings),
+    )
+    return result
+
+
 def run_job(job_id: int, settings_json: str, lease_owner: str | None = None) -> str:
     """Analyse one stored upload; writes status, progress and the report to the store. Returns the final status.
 
@@ -198,27 +222,20 @@ def run_job(job_id: int, settings_json: str, lease_owner: str | None = None) -> 
             return JobStatus.FAILED
         annotate_path = settings.data_dir / job.annotated_relpath
         annotate_path.parent.mkdir(parents=True, exist_ok=True)
+        outputs = [p for p in (annotate_path, settings.data_dir / job.landmarks_relpath) if not p.exists()]
         try:
-            analyzer = load_analyzer(settings.analyzer)
-            report, chart = analyzer(
-                settings.data_dir / job.video_relpath,
-                job.exercise_id,
-                job.side,
-                overrides=job.overrides or None,
-                annotate_path=annotate_path,
-                landmarks_path=settings.data_dir / job.landmarks_relpath,
-                progress=_Progress(store, job_id, lease_owner),
-                **_caps_for(analyzer, settings),
-            )
+            report, chart = _analyse(store, job, settings, annotate_path, lease_owner)
         except LeaseLostError:
             log.warning("job %s: lease lost (timed out or taken over); this run stops", job_id)
             return JobStatus.FAILED
-        except FormcheckError as exc:
+        except Exception as exc:  # noqa: BLE001 - a job must end with a stored reason, never silently
+            for path in outputs:  # what this run wrote: never left behind a job that is not done
+                path.unlink(missing_ok=True)
+            if not isinstance(exc, FormcheckError):
+                log.exception("job %s crashed", job_id)
+                return _fail(store, job_id, UNEXPECTED_FAILURE, lease_owner)
             log.info("job %s failed: %s", job_id, exc)
             return _fail(store, job_id, public_message(exc, job, settings), lease_owner)
-        except Exception:  # noqa: BLE001 - a job must end with a stored reason, never silently
-            log.exception("job %s crashed", job_id)
-            return _fail(store, job_id, UNEXPECTED_FAILURE, lease_owner)
         report = dict(report)
         report["video"] = job.display_name  # never the server's path
         annotated = job.annotated_relpath if annotate_path.is_file() and annotate_path.stat().st_size > 0 else None

@@ -33,6 +33,8 @@ class JobPublic(_Wire):
     upload_id: int
     status: JobStatus
     progress_ratio: float
+    frames_done: int | None = None  # pose progress: frames posed of frames_total (None before pose starts)
+    frames_total: int | None = None
     message: str | None = None
     created_at: datetime | None = None
     finished_at: datetime | None = None

@@ -43,7 +43,7 @@ PARENT_POLL_S = 1.0
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 SIGKILL = 9
 CRASH_REASON = "The analysis worker stopped unexpectedly"
-LEFTOVER_SUFFIXES = (".part", ".part.mp4")
+LEFTOVER_SUFFIXES = (".part", ".part.mp4", ".part.npz")  # .part.npz: landmarks being saved
 
 
 # ------------------------------------------------------------------------------------------------ worker side

@@ -18,7 +18,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, Response
 
 from formcheck.errors import FormcheckError
-from formcheck.webapp.assets import node_modules_dir
+from formcheck.webapp.assets import node_modules_dir, vendor_path
 from formcheck.webapp.deps import CurrentUser
 from formcheck.webapp.routes.vendor import cached_file
 
@@ -49,12 +49,11 @@ def tasks_vision_dir(settings: Any) -> Path:
 
 def vendor_missing(settings: Any) -> str | None:
     """Why browser pose cannot be offered (None when the npm files are there)."""
-    root = tasks_vision_dir(settings)
-    missing = [f for f in TASKS_VISION_FILES if not (root / f).is_file()]
+    missing = [f for f in TASKS_VISION_FILES if not vendor_path(TASKS_VISION_PACKAGE / f).is_file()]
     if missing:
         return (
-            "the @mediapipe/tasks-vision npm package is not installed (run `make run`, which uses npm); "
-            "pose runs on the server"
+            "the @mediapipe/tasks-vision npm package is not installed (run `make run`, which uses npm, or install "
+            "a wheel built with npm: it carries it); pose runs on the server"
         )
     return None
 

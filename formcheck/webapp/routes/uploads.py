@@ -310,6 +310,8 @@ def _job_public(job: Any) -> JobPublic:
         upload_id=job.upload_id,
         status=job.status,
         progress_ratio=float(job.progress),
+        frames_done=(job.result or {}).get("frames_done"),
+        frames_total=(job.result or {}).get("frames_total"),
         message=message,
         created_at=job.created_at,
         finished_at=job.updated_at if job.status in ("done", "failed") else None,

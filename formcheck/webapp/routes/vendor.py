@@ -15,7 +15,7 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, Response
 
-from formcheck.webapp.assets import node_modules_dir
+from formcheck.webapp.assets import vendor_path
 
 router = APIRouter(tags=["pages"])
 
@@ -60,7 +60,7 @@ def cached_file(request: Request, path: Path, media_type: str, cache_control: st
 
 
 def _serve(request: Request, rel: str, media_type: str) -> Response:
-    path = node_modules_dir() / rel
+    path = vendor_path(rel)
     if not path.is_file():
         raise HTTPException(404, f"{rel} is not installed: run `make setup` (needs npm)")
     return cached_file(request, path, media_type, CACHE_CONTROL)
