@@ -363,7 +363,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=12.0, help="measuring time per phase")
     ap.add_argument("--uploads-only", action="store_true", help="only the upload cases (issue 17)")
+    ap.add_argument(
+        "--combined-only", action="store_true", help="only the combined run: live sockets + sign-in flood + an upload"
+    )
     args = ap.parse_args()
+    if args.combined_only:
+        combined_report(args.seconds)
+        return 0
     if args.uploads_only:
         with tempfile.TemporaryDirectory(prefix="bench-abuse-") as tmp:
             upload_abuse(Path(tmp))
