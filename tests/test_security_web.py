@@ -317,7 +317,8 @@ def test_l5_the_client_clock_may_not_run_ahead_of_the_server(monkeypatch) -> Non
         times.append(clock(i * 59_000.0))
         now[0] += 0.1
     wall_s = 19 * 0.1
-    assert times[-1] <= wall_s + runtime.CLIENT_CLOCK_LEAD_S + 0.05, times  # before: 19 x 59 s = 1121 s
+    lead_s = getattr(runtime, "CLIENT_CLOCK_LEAD_S", 0.5)  # (the constant is new: the test runs on old code too)
+    assert times[-1] <= wall_s + lead_s + 0.05, times  # before: 19 x 59 s = 1121 s
     assert all(b > a for a, b in zip(times, times[1:], strict=False))
 
 
