@@ -97,18 +97,16 @@ class JobsRepo(Database):
     ) -> UploadRow:
         with self._tx(write=True) as conn:
             person(conn, owner_id)
-            return insert_row(
+            return _insert_upload(
                 conn,
-                t.uploads,
-                UploadRow,
-                owner_id=owner_id,
-                original_filename=original_filename,
-                stored_path=stored_path,
-                sha256=sha256,
-                size_bytes=size_bytes,
-                exercise_id=exercise_id,
-                side=side,
-                created_at=to_db(at or utc_now()),
+                owner_id,
+                original_filename,
+                stored_path,
+                sha256,
+                size_bytes,
+                exercise_id,
+                side,
+                to_db(at or utc_now()),
             )
 
     def add_upload_with_job(
@@ -134,18 +132,8 @@ class JobsRepo(Database):
             pending = _pending_of(conn, owner_id)
             if pending >= max_pending:
                 raise PendingQuotaError(pending)
-            up = insert_row(
-                conn,
-                t.uploads,
-                UploadRow,
-                owner_id=owner_id,
-                original_filename=original_filename,
-                stored_path=stored_path,
-                sha256=sha256,
-                size_bytes=size_bytes,
-                exercise_id=exercise_id,
-                side=side,
-                created_at=when,
+            up = _insert_upload(
+                conn, owner_id, original_filename, stored_path, sha256, size_bytes, exercise_id, side, when
             )
             new_job = insert_row(
                 conn,
@@ -275,3 +263,30 @@ class JobsRepo(Database):
                 .values(status=JobStatus.FAILED.value, error=reason, updated_at=to_db(utc_now()))
             )
             return int(res.rowcount or 0)
+
+
+def _insert_upload(
+    conn: Any,
+    owner_id: int,
+    original_filename: str,
+    stored_path: str,
+    sha256: str,
+    size_bytes: int,
+    exercise_id: str,
+    side: str | None,
+    created_at: Any,
+) -> UploadRow:
+    """One upload row (add_upload and add_upload_with_job share it)."""
+    return insert_row(
+        conn,
+        t.uploads,
+        UploadRow,
+        owner_id=owner_id,
+        original_filename=original_filename,
+        stored_path=stored_path,
+        sha256=sha256,
+        size_bytes=size_bytes,
+        exercise_id=exercise_id,
+        side=side,
+        created_at=created_at,
+    )
